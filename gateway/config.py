@@ -1,0 +1,244 @@
+"""The gateway's configuration: one typed object built at start-up and passed in.
+
+TOML file (`--config`), then environment overrides `WEPGW_<SECTION>_<KEY>`, then
+validation. Any mistake stops start-up with one `ConfigError` line naming the key and
+what was expected. Nothing else in the gateway reads files or the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+ENV_PREFIX = "WEPGW_"
+
+
+class ConfigError(ValueError):
+    """A config file or environment variable that cannot be used; the message is one line."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    listen: str = "127.0.0.1:8080"
+    # Public base URL when behind a proxy; empty means "as the request came in".
+    public_url: str = ""
+    log_format: str = "text"  # "text" | "json"
+    shutdown_timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class WepConfig:
+    url: str = "https://127.0.0.1:8443"  # /mt/api/rest/v1 is added
+    username: str = ""
+    password: str = field(default="", repr=False)
+    user_nonce: str = ""
+    user_key: str = field(default="", repr=False)
+    integration_id: str = ""
+    client_name: str = "wep-gateway"
+    verify_tls: bool = True
+    ca_file: str = ""
+    request_timeout: float = 10.0  # whole request, for ordinary calls
+    connect_timeout: float = 5.0
+    max_connections: int = 64  # the shared connection pool's bound
+    # Cameras list and speaker codecs change rarely; cache them this long.
+    camera_cache_ttl: float = 30.0
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    admin_key: str = field(default="", repr=False)
+    token_secret: str = field(default="", repr=False)
+    viewer_auth: bool = True
+
+
+@dataclass(frozen=True)
+class HlsConfig:
+    part_duration: float = 0.2
+    segment_min_duration: float = 1.0
+    window_segments: int = 7
+    # A blocking playlist request waits at most this long for the part it asked for.
+    blocking_timeout: float = 6.0
+
+
+@dataclass(frozen=True)
+class SourcesConfig:
+    idle_close_after: float = 10.0
+    # No bytes from upstream for this long counts as a stall and forces a reconnect.
+    stall_timeout: float = 5.0
+    reconnect_initial_delay: float = 0.5
+    reconnect_max_delay: float = 10.0
+    # Per-reader queue bound (frames); a reader that falls this far behind loses whole GOPs.
+    reader_queue_frames: int = 256
+    # The hub keeps the current GOP for late joiners; a GOP larger than this is cut short.
+    max_gop_bytes: int = 16 * 1024 * 1024
+    audio: bool = True
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    # A progressive fMP4 client that accepts no bytes for this long is dropped.
+    send_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class SnapshotsConfig:
+    cache_bytes: int = 64 * 1024 * 1024
+    live_ttl: float = 1.0
+    max_age: int = 86400
+
+
+@dataclass(frozen=True)
+class PushesConfig:
+    db_path: str = "var/pushes.sqlite3"
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    wep: WepConfig = field(default_factory=WepConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    hls: HlsConfig = field(default_factory=HlsConfig)
+    sources: SourcesConfig = field(default_factory=SourcesConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)
+    snapshots: SnapshotsConfig = field(default_factory=SnapshotsConfig)
+    pushes: PushesConfig = field(default_factory=PushesConfig)
+
+    @property
+    def listen_host_port(self) -> tuple[str, int]:
+        return parse_host_port(self.server.listen, "[server] listen")
+
+
+def parse_host_port(value: str, what: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{what}: expected HOST:PORT, got {value!r}")
+    return host.strip("[]"), int(port)
+
+
+def _sections() -> dict[str, type]:
+    hints = typing.get_type_hints(Config)
+    return {f.name: hints[f.name] for f in dataclasses.fields(Config)}
+
+
+def _convert(value: Any, expected: type, where: str) -> Any:
+    # bool is an int in Python: check it first so `true` never passes for a number.
+    if expected is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0", "no"):
+            return value.lower() in ("true", "1", "yes")
+    elif expected is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+    elif expected is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif expected is str:
+        if isinstance(value, str):
+            return value
+    shown = "a value" if _is_secret(where) else repr(value)  # never echo a secret
+    raise ConfigError(f"{where}: expected {expected.__name__}, got {shown}")
+
+
+def _is_secret(where: str) -> bool:
+    return any(word in where for word in ("password", "user_key", "admin_key", "token_secret"))
+
+
+def _unknown(kind: str, name: str, known: typing.Iterable[str]) -> ConfigError:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ConfigError(f"unknown {kind} {name!r}{hint}; expected one of: {', '.join(sorted(known))}")
+
+
+def build_config(file_values: Mapping[str, Any], environ: Mapping[str, str]) -> Config:
+    """Merge TOML values and `WEPGW_*` overrides into a validated Config."""
+    sections = _sections()
+    merged: dict[str, dict[str, Any]] = {name: {} for name in sections}
+    for section, values in file_values.items():
+        if section not in sections:
+            raise _unknown("config section", f"[{section}]", [f"[{s}]" for s in sections])
+        if not isinstance(values, dict):
+            raise ConfigError(f"[{section}]: expected a table of keys")
+        merged[section].update(values)
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        rest = name[len(ENV_PREFIX):].lower()
+        section = next((s for s in sections if rest.startswith(s + "_")), None)
+        if section is None:
+            raise _unknown("environment variable", name, [f"{ENV_PREFIX}{s.upper()}_..." for s in sections])
+        merged[section][rest[len(section) + 1:]] = value
+    built = {}
+    for section, cls in sections.items():
+        hints = typing.get_type_hints(cls)
+        known = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {}
+        for key, value in merged[section].items():
+            if key not in known:
+                raise _unknown(f"key in [{section}]", key, known)
+            kwargs[key] = _convert(value, hints[key], f"[{section}] {key}")
+        built[section] = cls(**kwargs)
+    config = Config(**built)
+    validate(config)
+    return config
+
+
+def validate(config: Config) -> None:
+    """Checks across values that a type alone cannot express."""
+    config.listen_host_port  # raises on a bad listen address
+    if config.server.log_format not in ("text", "json"):
+        raise ConfigError(f"[server] log_format: expected 'text' or 'json', got {config.server.log_format!r}")
+    if not config.wep.url.startswith(("http://", "https://")):
+        raise ConfigError(f"[wep] url: expected an http:// or https:// URL, got {config.wep.url!r}")
+    if config.wep.ca_file and not Path(config.wep.ca_file).is_file():
+        raise ConfigError(f"[wep] ca_file: no such file {config.wep.ca_file!r}")
+    positive = {
+        "[hls] part_duration": config.hls.part_duration,
+        "[hls] segment_min_duration": config.hls.segment_min_duration,
+        "[hls] window_segments": config.hls.window_segments,
+        "[wep] request_timeout": config.wep.request_timeout,
+        "[wep] connect_timeout": config.wep.connect_timeout,
+        "[wep] max_connections": config.wep.max_connections,
+        "[sources] stall_timeout": config.sources.stall_timeout,
+        "[sources] reader_queue_frames": config.sources.reader_queue_frames,
+        "[sources] max_gop_bytes": config.sources.max_gop_bytes,
+        "[snapshots] cache_bytes": config.snapshots.cache_bytes,
+        "[live] send_timeout": config.live.send_timeout,
+    }
+    for where, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{where}: expected a positive number, got {value!r}")
+    if config.hls.part_duration >= config.hls.segment_min_duration:
+        raise ConfigError("[hls] part_duration: expected less than segment_min_duration")
+    if config.hls.window_segments < 3:
+        raise ConfigError("[hls] window_segments: expected at least 3 (RFC 8216 6.2.2)")
+
+
+def load_config(path: str | None, environ: Mapping[str, str] | None = None) -> Config:
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    if path:
+        try:
+            with open(path, "rb") as f:
+                values = tomllib.load(f)
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path!r} not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path!r} is not valid TOML: {exc}") from None
+    return build_config(values, environ)
