@@ -1,0 +1,66 @@
+"""Errors as types, mapped to HTTP answers in one place: `{"error": {"code", "message"}}`."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+log = logging.getLogger("gateway.api")
+
+
+class ApiError(Exception):
+    """An answer to the client: HTTP status, a short machine code and a human message."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, "bad_request", message)
+
+
+def not_found(message: str) -> ApiError:
+    return ApiError(404, "not_found", message)
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
+
+
+def _upstream_answer(exc: Exception) -> web.Response:
+    from gateway.wep.errors import WepError, WepUnavailable
+
+    assert isinstance(exc, WepError)
+    if isinstance(exc, WepUnavailable):
+        return error_response(503, "upstream_unavailable", "the video system is not reachable right now", {"Retry-After": "2"})
+    if exc.status == 404:
+        return error_response(404, "not_found", "not found on the video system")
+    if 400 <= exc.status < 500:
+        return error_response(502, "upstream_rejected", f"the video system refused the request ({exc.status} {exc.name})")
+    return error_response(502, "upstream_error", f"the video system failed ({exc.status} {exc.name})")
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler):
+    from gateway.wep.errors import WepError
+
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        # aiohttp's own 404/405/413: keep the status, give the JSON shape.
+        return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason, {
+            k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")
+        })
+    except WepError as exc:
+        # Message and route only: the exception never carries the session or a BaseURL.
+        log.warning("upstream error on %s: %s", request.path, exc)
+        return _upstream_answer(exc)

@@ -1,0 +1,84 @@
+"""Sources on demand: one per (camera, quality), started by the first reader and closed
+`idle_close_after` seconds after the last one leaves (mediamtx's muxer `closeAfter`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from gateway.config import SourcesConfig
+from gateway.media.hub import Hub, HubReader
+from gateway.media.source import Source
+from gateway.wep.client import WepClient
+
+log = logging.getLogger("gateway.source")
+
+QUALITIES = ("high", "low")
+
+
+@dataclass
+class _Running:
+    source: Source
+    task: asyncio.Task
+    idle_timer: asyncio.TimerHandle | None = None
+
+
+class SourceRegistry:
+    def __init__(self, client: WepClient, config: SourcesConfig):
+        self._client = client
+        self._config = config
+        self._running: dict[tuple[str, str], _Running] = {}
+
+    def running(self) -> list[Source]:
+        return [entry.source for entry in self._running.values()]
+
+    def hub(self, camera_id: str, quality: str) -> Hub:
+        """The hub of (camera, quality), starting its source if it is not running."""
+        key = (camera_id, quality)
+        entry = self._running.get(key)
+        if entry is None:
+            hub = Hub(f"{camera_id}/{quality}", queue_frames=self._config.reader_queue_frames,
+                      max_gop_bytes=self._config.max_gop_bytes)
+            source = Source(camera_id, quality, self._client, self._config, hub)
+            task = asyncio.get_running_loop().create_task(source.run(), name=f"source {camera_id}/{quality}")
+            entry = _Running(source, task)
+            self._running[key] = entry
+            hub.add_reader_listener(lambda count: self._readers_changed(key, count))
+            log.info("source started (%s)", quality, extra={"camera": camera_id})
+            # Nobody may subscribe after all (a failed request): the idle timer still runs.
+            self._readers_changed(key, 0)
+        return entry.source.hub
+
+    def subscribe(self, camera_id: str, quality: str, **kwargs) -> HubReader:
+        return self.hub(camera_id, quality).subscribe(**kwargs)
+
+    def _readers_changed(self, key: tuple[str, str], count: int) -> None:
+        entry = self._running.get(key)
+        if entry is None:
+            return
+        if entry.idle_timer is not None:
+            entry.idle_timer.cancel()
+            entry.idle_timer = None
+        if count == 0:
+            loop = asyncio.get_running_loop()
+            entry.idle_timer = loop.call_later(self._config.idle_close_after, self._close_idle, key)
+
+    def _close_idle(self, key: tuple[str, str]) -> None:
+        entry = self._running.get(key)
+        if entry is None or entry.source.hub.reader_count:
+            return
+        del self._running[key]
+        entry.task.cancel()
+        entry.source.hub.close()
+        log.info("source closed after %.0fs idle", self._config.idle_close_after, extra={"camera": key[0]})
+
+    async def close(self) -> None:
+        entries = list(self._running.values())
+        self._running.clear()
+        for entry in entries:
+            if entry.idle_timer is not None:
+                entry.idle_timer.cancel()
+            entry.task.cancel()
+            entry.source.hub.close()
+        await asyncio.gather(*(entry.task for entry in entries), return_exceptions=True)
