@@ -1,0 +1,32 @@
+"""Health, readiness and the camera list."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    from gateway.app import WEP
+
+    client = request.app[WEP]
+    if not client.logged_in:
+        return web.json_response({"status": "not_ready", "reason": "not logged in to WEP"}, status=503,
+                                 headers={"Retry-After": "2"})
+    return web.json_response({"status": "ready"})
+
+
+async def cameras(request: web.Request) -> web.Response:
+    from gateway.app import CAMERAS
+
+    found = await request.app[CAMERAS].all()
+    return web.json_response({"cameras": [camera.public() for camera in found]})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/api/v1/cameras", cameras)
