@@ -1,0 +1,134 @@
+"""`wep-gateway serve | emulator | demo`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import os
+import signal
+import sys
+
+from gateway.config import Config, ConfigError, load_config, parse_host_port
+from gateway.logs import configure_logging
+
+log = logging.getLogger("gateway")
+
+
+async def _serve(config: Config) -> int:
+    from aiohttp import web
+
+    from gateway.app import FATAL, create_app
+
+    app = create_app(config)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=config.server.shutdown_timeout)
+    await runner.setup()
+    host, port = config.listen_host_port
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        log.error("cannot listen on %s: %s", config.server.listen, exc.strerror or exc)
+        return 1
+    log.info("wep-gateway listening on http://%s:%d/", host, port)
+    stop = asyncio.get_running_loop().create_future()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(signum, lambda: stop.done() or stop.set_result(0))
+    done, _ = await asyncio.wait([stop, app[FATAL]], return_when=asyncio.FIRST_COMPLETED)
+    code = next(iter(done)).result()
+    log.info("shutting down")
+    await runner.cleanup()  # closes streams, stops sources, logs out of WEP
+    return code
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    from gateway.emulator.server import Emulator
+    from gateway.emulator.settings import EmulatorSettings
+
+    settings = EmulatorSettings(host="127.0.0.1", port=0, cameras=args.cameras)
+    emulator = Emulator(settings)
+    log.info("starting the WEP emulator (%d cameras; the first start encodes the test video)", args.cameras)
+    await emulator.start()
+    config = load_config(args.config) if args.config else Config()
+    config = dataclasses.replace(
+        config,
+        server=dataclasses.replace(config.server, listen=args.listen),
+        wep=dataclasses.replace(
+            config.wep, url=emulator.url, username=settings.username, password=settings.password,
+            user_nonce=settings.user_nonce, user_key=settings.user_key, ca_file=emulator.cert_path or "",
+        ),
+        auth=dataclasses.replace(config.auth, viewer_auth=False),
+    )
+    host, port = config.listen_host_port
+    print(f"\n  wep-gateway demo: open http://{host}:{port}/  (WEP emulator at {emulator.url})\n", flush=True)
+    try:
+        return await _serve(config)
+    finally:
+        await emulator.stop()
+
+
+async def _emulator(args: argparse.Namespace) -> int:
+    from gateway.emulator.server import run_from_args
+
+    stop = asyncio.get_running_loop().create_future()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(signum, lambda: stop.done() or stop.set_result(0))
+    task = asyncio.create_task(run_from_args(args))
+    await asyncio.wait([stop, task], return_when=asyncio.FIRST_COMPLETED)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wep-gateway", description="Media gateway for Avigilon ACC WEP")
+    parser.add_argument("--log-format", choices=("text", "json"), default=None, help="log line format")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", help="TOML config file (env WEPGW_<SECTION>_<KEY> overrides)")
+    emulator = commands.add_parser("emulator", help="run the WEP emulator alone")
+    from gateway.emulator.server import add_arguments
+
+    add_arguments(emulator)
+    demo = commands.add_parser("demo", help="emulator plus gateway, wired together")
+    demo.add_argument("--listen", default="127.0.0.1:8080", help="gateway HOST:PORT")
+    demo.add_argument("--cameras", type=int, default=4, help="emulated cameras")
+    demo.add_argument("--config", help="optional gateway config for the other settings")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config, os.environ) if args.command == "serve" else None
+        if args.command == "demo":
+            parse_host_port(args.listen, "--listen")
+    except ConfigError as exc:
+        print(f"wep-gateway: config error: {exc}", file=sys.stderr)
+        return 2
+    log_format = args.log_format or (config.server.log_format if config else "text")
+    configure_logging(log_format, logging.DEBUG if args.verbose else logging.INFO)
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:  # uvloop is a dependency; this keeps odd platforms working
+        runner = asyncio.run
+    try:
+        if args.command == "serve":
+            return runner(_serve(config))
+        if args.command == "demo":
+            return runner(_demo(args))
+        return runner(_emulator(args))
+    except ConfigError as exc:
+        print(f"wep-gateway: config error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
