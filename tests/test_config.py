@@ -1,0 +1,82 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.config import Config, ConfigError, build_config, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_file_matches_code_defaults():
+    assert load_config(str(ROOT / "config/gateway.toml"), {}) == Config()
+
+
+def test_example_real_wep_config_loads(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    config = load_config(str(ROOT / "config/example-real-wep.toml"), {"WEPGW_WEP_CA_FILE": str(ca)})
+    assert config.wep.url.startswith("https://")
+    assert config.server.log_format == "json"
+
+
+def test_environment_overrides_file_and_converts_types():
+    config = build_config(
+        {"hls": {"part_duration": 0.25}},
+        {"WEPGW_HLS_PART_DURATION": "0.3", "WEPGW_WEP_VERIFY_TLS": "false", "WEPGW_SOURCES_READER_QUEUE_FRAMES": "64",
+         "OTHER": "ignored"},
+    )
+    assert config.hls.part_duration == 0.3
+    assert config.wep.verify_tls is False
+    assert config.sources.reader_queue_frames == 64
+
+
+@pytest.mark.parametrize(
+    "file_values, environ, message",
+    [
+        ({"wep": {"pasword": "x"}}, {}, "unknown key in [wep] 'pasword' (did you mean 'password'?)"),
+        ({"wepp": {}}, {}, "unknown config section '[wepp]' (did you mean '[wep]'?)"),
+        ({"hls": {"window_segments": 2.5}}, {}, "[hls] window_segments: expected int, got 2.5"),
+        ({}, {"WEPGW_WEP_VERIFY_TLS": "maybe"}, "[wep] verify_tls: expected bool, got 'maybe'"),
+        ({}, {"WEPGW_NOPE_KEY": "1"}, "unknown environment variable 'WEPGW_NOPE_KEY'"),
+        ({"server": {"listen": "localhost"}}, {}, "[server] listen: expected HOST:PORT, got 'localhost'"),
+        ({"hls": {"part_duration": 2.0}}, {}, "[hls] part_duration: expected less than segment_min_duration"),
+        ({"wep": {"url": "ftp://x"}}, {}, "[wep] url: expected an http:// or https:// URL"),
+    ],
+)
+def test_mistakes_give_one_line_naming_the_key(file_values, environ, message):
+    with pytest.raises(ConfigError) as caught:
+        build_config(file_values, environ)
+    text = str(caught.value)
+    assert message in text
+    assert "\n" not in text
+
+
+def test_wrong_type_of_a_secret_is_not_echoed():
+    with pytest.raises(ConfigError) as caught:
+        build_config({"wep": {"password": 123456789}}, {})
+    assert "123456789" not in str(caught.value)
+
+
+def test_invalid_toml_is_one_line(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[wep\nurl = 1\n")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        load_config(str(bad), {})
+
+
+def test_serve_with_typo_exits_nonzero_with_one_line(tmp_path):
+    bad = tmp_path / "typo.toml"
+    bad.write_text('[wep]\nusername = "a"\npasword = "secret-value"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "serve", "--config", str(bad)],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == ["wep-gateway: config error: unknown key in [wep] 'pasword' (did you mean 'password'?); "
+                     "expected one of: ca_file, camera_cache_ttl, client_name, connect_timeout, integration_id, "
+                     "max_connections, password, request_timeout, url, user_key, user_nonce, username, verify_tls"]
+    assert "Traceback" not in result.stderr
