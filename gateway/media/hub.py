@@ -16,7 +16,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from gateway.media.fmp4 import InitSegment, Sample
+from gateway.media.fmp4.model import InitSegment, Sample
 
 
 @dataclass(frozen=True, slots=True)
