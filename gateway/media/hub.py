@@ -62,6 +62,7 @@ class HubReader:
         self._hub = hub
         self._queue: deque[HubItem] = deque()
         self._limit = queue_frames
+        self._frames_queued = 0  # control items (init, discontinuity) don't count to the bound
         self._waiter: asyncio.Future[None] | None = None
         # Every reader starts by skipping to a keyframe: its first frame must be decodable.
         self._skipping = True
@@ -70,24 +71,20 @@ class HubReader:
         self.gops_dropped = 0
 
     def _push(self, item: HubItem) -> None:
-        if self._skipping:
-            if not isinstance(item, Frame):
-                self._queue.append(item)
-                self._wake()
-                return
-            if not item.is_keyframe:
-                self.frames_dropped += 1
-                self._hub.counters.frames_dropped += 1
-                return
-            self._skipping = False
-        if isinstance(item, Frame) and len(self._queue) >= self._limit:
+        if not isinstance(item, Frame):
+            self._queue.append(item)  # control items are few and never dropped
+            self._wake()
+            return
+        if not self._skipping and self._frames_queued >= self._limit:
             self._overflow()
+        if self._skipping:
             if not item.is_keyframe:
                 self.frames_dropped += 1
                 self._hub.counters.frames_dropped += 1
                 return
             self._skipping = False
         self._queue.append(item)
+        self._frames_queued += 1
         self._wake()
 
     def _wake(self) -> None:
@@ -102,6 +99,7 @@ class HubReader:
         kept = [item for item in self._queue if not isinstance(item, Frame)]
         self._queue.clear()
         self._queue.extend(kept)
+        self._frames_queued = 0
         self.frames_dropped += dropped
         self.gops_dropped += 1
         self._hub.counters.frames_dropped += dropped
@@ -114,10 +112,16 @@ class HubReader:
 
     @property
     def queued(self) -> int:
-        return len(self._queue)
+        return self._frames_queued
+
+    def _pop(self) -> HubItem:
+        item = self._queue.popleft()
+        if isinstance(item, Frame):
+            self._frames_queued -= 1
+        return item
 
     def get_nowait(self) -> HubItem | None:
-        return self._queue.popleft() if self._queue else None
+        return self._pop() if self._queue else None
 
     async def get(self) -> HubItem:
         while not self._queue:
@@ -128,7 +132,7 @@ class HubReader:
                 await self._waiter
             finally:
                 self._waiter = None
-        return self._queue.popleft()
+        return self._pop()
 
     def close(self) -> None:
         self._hub._unsubscribe(self)
