@@ -97,3 +97,18 @@ def find_box(
             return header
         return find_box(buf, rest, header.payload_offset, header.end)
     return None
+
+
+class Fmp4Error(BoxError):
+    """An fMP4 stream that cannot be read: corrupt, truncated, hostile or out of order."""
+
+
+def box(box_type: bytes, *payload: bytes) -> bytes:
+    """A box with a 32-bit size around the given payload parts."""
+    size = 8 + sum(len(part) for part in payload)
+    return b"".join((struct.pack(">I4s", size, box_type), *payload))
+
+
+def full_box(box_type: bytes, version: int, flags: int, *payload: bytes) -> bytes:
+    """A FullBox (ISO/IEC 14496-12 4.2): version and 24-bit flags before the payload."""
+    return box(box_type, struct.pack(">I", (version << 24) | flags), *payload)
