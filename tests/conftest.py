@@ -1,0 +1,84 @@
+"""Shared fixtures: a real WEP emulator and a gateway in front of it, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gateway.config import Config
+from gateway.emulator.server import Emulator
+from gateway.emulator.settings import EmulatorSettings
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+# Small pictures keep the suite light on a 2-core machine; the pipeline is the same.
+TEST_EMULATOR = dict(
+    cameras=2, tls=False, loop_seconds=4.0, fps=15,
+    high_size=(640, 360), low_size=(320, 180), high_bitrate=800_000, low_bitrate=250_000,
+)
+
+
+def require(*programs: str) -> None:
+    missing = [program for program in programs if shutil.which(program) is None]
+    if missing:
+        pytest.fail(f"missing {', '.join(missing)}: run ./scripts/test, which installs it")
+
+
+@pytest.fixture(scope="session")
+def emulator_cache(tmp_path_factory) -> str:
+    # Encoded loops are cached across tests: encode once per run, not per test.
+    return str(tmp_path_factory.mktemp("emulator-cache"))
+
+
+@pytest.fixture
+def emulator_settings(emulator_cache) -> EmulatorSettings:
+    return EmulatorSettings(host="127.0.0.1", port=0, cache_dir=emulator_cache, **TEST_EMULATOR)
+
+
+@pytest.fixture
+async def emulator(emulator_settings):
+    emu = Emulator(emulator_settings)
+    await emu.start()
+    try:
+        yield emu
+    finally:
+        await emu.stop()
+
+
+def config_for(emu: Emulator, **sections) -> Config:
+    settings = emu.settings
+    base = Config()
+    wep = dataclasses.replace(
+        base.wep, url=emu.url, username=settings.username, password=settings.password,
+        user_nonce=settings.user_nonce, user_key=settings.user_key, ca_file=emu.cert_path or "",
+    )
+    auth = dataclasses.replace(base.auth, viewer_auth=False)
+    replaced = {name: dataclasses.replace(getattr(base, name), **values) for name, values in sections.items()}
+    return dataclasses.replace(base, **{"wep": wep, "auth": auth, **replaced})
+
+
+@pytest.fixture
+def gateway_config(emulator) -> Config:
+    return config_for(emulator, sources={"idle_close_after": 2.0, "stall_timeout": 3.0})
+
+
+@pytest.fixture
+async def gateway(aiohttp_server, gateway_config):
+    """The gateway app served on 127.0.0.1; `gateway.make_url(path)` builds URLs."""
+    from gateway.app import create_app
+
+    return await aiohttp_server(create_app(gateway_config))
+
+
+@pytest.fixture
+def gateway_url(gateway) -> str:
+    return str(gateway.make_url("")).rstrip("/")
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
