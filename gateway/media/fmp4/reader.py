@@ -81,13 +81,13 @@ class Fmp4Reader:
             if header is None:  # 8 bytes, or 16 for a largesize header, are not here yet
                 self._need = self._pos + (16 if len(buf) - self._pos >= 8 else 8)
                 return events
+            wanted = header.type in (b"ftyp", b"moov", b"moof") or (header.type == b"mdat" and self._moof)
             held_from = self._pos if self._moof is None else self._moof.offset
-            if header.end - held_from > self._max_buffer:
+            if (wanted or self._moof) and header.end - held_from > self._max_buffer:
                 raise Fmp4Error(
                     f"{header.type.decode()} box would need {header.end - held_from} bytes buffered,"
                     f" over the limit of {self._max_buffer}"
                 )
-            wanted = header.type in (b"ftyp", b"moov", b"moof") or (header.type == b"mdat" and self._moof)
             if header.end > len(buf):
                 if not wanted and self._moof is None:
                     # Drop what is here of an unwanted box and the rest as it arrives.
