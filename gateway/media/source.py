@@ -11,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import random
 from collections import Counter
 
+from typing import Callable
+
 from gateway.config import SourcesConfig
+from gateway.media.audio import CameraAudio
 from gateway.media.fmp4 import Fmp4Reader, Fragment, InitSegment, Sample, TrackInfo, write_init_segment
 from gateway.media.fmp4.boxes import BoxError
 from gateway.media.hub import Hub
+from gateway.media.reconnect import keep_pulling
 from gateway.wep.client import WepClient
 from gateway.wep.errors import WepError
 from gateway.wep.mpd import MpdError
@@ -25,6 +28,11 @@ from gateway.wep.mpd import MpdError
 log = logging.getLogger("gateway.source")
 
 VIDEO_TRACK_ID = 1
+# How long a new source holds its first init segment for the audio track to be known:
+# the track set of an fMP4 stream cannot change later without breaking MSE players.
+AUDIO_WAIT = 3.0
+
+AudioProvider = Callable[[str, str], CameraAudio]  # (camera_id, audio BaseURL) -> shared audio
 
 
 class UpstreamEnded(Exception):
@@ -42,6 +50,11 @@ class Timeline:
         self._offset: int | None = None
         self._next_time: float | None = None  # seconds, end of the last published sample
         self._last_upstream: int | None = None
+
+    @property
+    def end_time(self) -> float | None:
+        """Seconds on the hub timeline where the next sample goes (None before any)."""
+        return self._next_time
 
     def new_connection(self) -> None:
         self._offset = None
@@ -66,14 +79,9 @@ class SourceCounters:
     bytes_in: int = 0
 
 
-def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
-    # Full jitter on the upper half: spreads reconnect storms after a WEP restart.
-    ceiling = min(maximum, initial * (2**attempt))
-    return random.uniform(ceiling / 2, ceiling)
-
-
 class Source:
-    def __init__(self, camera_id: str, quality: str, client: WepClient, config: SourcesConfig, hub: Hub):
+    def __init__(self, camera_id: str, quality: str, client: WepClient, config: SourcesConfig, hub: Hub,
+                 audio_provider: AudioProvider | None = None):
         self.camera_id = camera_id
         self.quality = quality
         self.hub = hub
@@ -84,27 +92,25 @@ class Source:
         self._video_timeline = Timeline()
         self._video_track: TrackInfo | None = None
         self._published_any = False
+        self._audio_provider = audio_provider
+        self.audio: CameraAudio | None = None
 
     async def run(self) -> None:
-        attempt = 0
-        while True:
-            cause = await self._pull_once()
-            if self.connected:
-                attempt = 0  # it was streaming: the first retry comes quickly
-            self.connected = False
-            if self._published_any:
-                self.hub.publish_discontinuity(cause)
-            self.counters.reconnects[cause] += 1
-            delay = backoff_delay(attempt, self._config.reconnect_initial_delay, self._config.reconnect_max_delay)
-            attempt += 1
-            log.info("reconnecting in %.1fs (%s)", delay, cause, extra={"camera": self.camera_id})
-            await asyncio.sleep(delay)
+        await keep_pulling(self._pull_and_mark, self._config, self.counters.reconnects, self.camera_id, "video")
+
+    async def _pull_and_mark(self) -> tuple[str, bool]:
+        cause = await self._pull_once()
+        delivered, self.connected = self.connected, False
+        if self._published_any:
+            self.hub.publish_discontinuity(cause)
+        return cause, delivered
 
     async def _pull_once(self) -> str:
         """One upstream connection, until it fails; returns the cause of its end."""
         try:
             presentation = await self._client.mpd(self.camera_id)
             representation = presentation.for_quality(self.quality)
+            await self._join_audio(presentation.audio[0].base_url if presentation.audio else None)
             async with self._client.open_stream(
                 self.camera_id, base_url=representation.base_url, read_timeout=self._config.stall_timeout
             ) as stream:
@@ -130,13 +136,25 @@ class Source:
             log.warning("upstream connection lost: %s", exc.__class__.__name__, extra={"camera": self.camera_id})
             return "connection"
 
+    async def _join_audio(self, base_url: str | None) -> None:
+        if self.audio is None and base_url and self._audio_provider and self._config.audio:
+            self.audio = self._audio_provider(self.camera_id, base_url)
+            self.audio.attach(self.hub, lambda: self._video_timeline.end_time)
+        if self.audio is not None and self.hub.init is None and not self.audio.track_ready.is_set():
+            try:
+                await asyncio.wait_for(self.audio.track_ready.wait(), AUDIO_WAIT)
+            except asyncio.TimeoutError:
+                log.warning("no camera audio yet: streaming video only", extra={"camera": self.camera_id})
+
     def _on_event(self, event: InitSegment | Fragment) -> None:
         if isinstance(event, InitSegment):
             video = event.track("video")
             if video is None:
                 raise ValueError("upstream init segment has no video track")
             self._video_track = video
-            self.hub.publish_init(self.output_init(video))
+            if self.hub.init is None or self.hub.init.track("video") != self._renumbered(video):
+                audio = self.audio.track if self.audio is not None else None
+                self.hub.publish_init(self.output_init(video, audio))
             return
         if self._video_track is None:
             raise ValueError("fragment before init segment")
@@ -149,6 +167,10 @@ class Source:
             self.connected = True
 
     @staticmethod
-    def output_init(video: TrackInfo) -> InitSegment:
-        tracks = (dataclasses.replace(video, track_id=VIDEO_TRACK_ID),)
+    def _renumbered(video: TrackInfo) -> TrackInfo:
+        return dataclasses.replace(video, track_id=VIDEO_TRACK_ID)
+
+    @classmethod
+    def output_init(cls, video: TrackInfo, audio: TrackInfo | None = None) -> InitSegment:
+        tracks = (cls._renumbered(video),) + ((audio,) if audio is not None else ())
         return InitSegment(write_init_segment(tracks), tracks)

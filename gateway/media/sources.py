@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 
 from gateway.config import SourcesConfig
+from gateway.media.audio import CameraAudio
 from gateway.media.hub import Hub, HubReader
 from gateway.media.source import Source
 from gateway.wep.client import WepClient
@@ -29,6 +30,7 @@ class SourceRegistry:
         self._client = client
         self._config = config
         self._running: dict[tuple[str, str], _Running] = {}
+        self._audio: dict[str, tuple[CameraAudio, asyncio.Task]] = {}
 
     def running(self) -> list[Source]:
         return [entry.source for entry in self._running.values()]
@@ -40,7 +42,7 @@ class SourceRegistry:
         if entry is None:
             hub = Hub(f"{camera_id}/{quality}", queue_frames=self._config.reader_queue_frames,
                       max_gop_bytes=self._config.max_gop_bytes)
-            source = Source(camera_id, quality, self._client, self._config, hub)
+            source = Source(camera_id, quality, self._client, self._config, hub, self._camera_audio)
             task = asyncio.get_running_loop().create_task(source.run(), name=f"source {camera_id}/{quality}")
             entry = _Running(source, task)
             self._running[key] = entry
@@ -49,6 +51,17 @@ class SourceRegistry:
             # Nobody may subscribe after all (a failed request): the idle timer still runs.
             self._readers_changed(key, 0)
         return entry.source.hub
+
+    def _camera_audio(self, camera_id: str, base_url: str) -> CameraAudio:
+        """The camera's one audio pull, shared by its qualities (transcoded once)."""
+        if camera_id not in self._audio:
+            audio = CameraAudio(camera_id, self._client, self._config, base_url)
+            task = asyncio.get_running_loop().create_task(audio.run(), name=f"audio {camera_id}")
+            self._audio[camera_id] = (audio, task)
+        return self._audio[camera_id][0]
+
+    def audio_pulls(self) -> list[CameraAudio]:
+        return [audio for audio, _ in self._audio.values()]
 
     def subscribe(self, camera_id: str, quality: str, **kwargs) -> HubReader:
         return self.hub(camera_id, quality).subscribe(**kwargs)
@@ -71,6 +84,12 @@ class SourceRegistry:
         del self._running[key]
         entry.task.cancel()
         entry.source.hub.close()
+        audio = entry.source.audio
+        if audio is not None:
+            audio.detach(entry.source.hub)
+            if not audio.attached:
+                _, task = self._audio.pop(audio.camera_id)
+                task.cancel()
         log.info("source closed after %.0fs idle", self._config.idle_close_after, extra={"camera": key[0]})
 
     async def close(self) -> None:
@@ -81,4 +100,8 @@ class SourceRegistry:
                 entry.idle_timer.cancel()
             entry.task.cancel()
             entry.source.hub.close()
-        await asyncio.gather(*(entry.task for entry in entries), return_exceptions=True)
+        audio_tasks = [task for _, task in self._audio.values()]
+        self._audio.clear()
+        for task in audio_tasks:
+            task.cancel()
+        await asyncio.gather(*(entry.task for entry in entries), *audio_tasks, return_exceptions=True)

@@ -1,0 +1,136 @@
+"""Camera audio: one webm/opus pull per camera, transcoded once to AAC-LC, published as
+track 2 into every hub (quality) of that camera so each HLS player can play it.
+
+The audio connection has its own clock. Each hub places audio on its video timeline at
+the first AAC frame (the current end of video on that hub), then runs on the AAC sample
+count, which OpusToAac keeps continuous across upstream gaps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections import Counter
+from typing import Callable
+
+from gateway.config import SourcesConfig
+from gateway.media.fmp4.model import Sample, TrackInfo
+from gateway.media.hub import Hub
+from gateway.media.reconnect import keep_pulling
+from gateway.media.webm import AudioFrame, AudioTrack, WebmError, WebmReader
+from gateway.wep.client import WepClient
+from gateway.wep.errors import WepError
+from transcoders.aac import OpusToAac, UnsupportedOpus
+
+log = logging.getLogger("gateway.audio")
+
+AUDIO_TRACK_ID = 2
+AAC_CODEC = "mp4a.40.2"
+
+
+@dataclasses.dataclass
+class _Tap:
+    hub: Hub
+    video_clock: Callable[[], float | None]  # end of published video, seconds, hub timeline
+    offset: int | None = None  # AAC pts -> hub audio decode time
+    last: int = -1
+
+
+class CameraAudio:
+    def __init__(self, camera_id: str, client: WepClient, config: SourcesConfig, base_url: str | None):
+        self.camera_id = camera_id
+        self.track: TrackInfo | None = None
+        self.track_ready = asyncio.Event()
+        self.reconnects: Counter = Counter()
+        self.frames_out = 0
+        self._client = client
+        self._config = config
+        self._base_url = base_url
+        self._taps: dict[int, _Tap] = {}
+        self._transcoder: OpusToAac | None = None
+        self._delivered = False
+
+    def attach(self, hub: Hub, video_clock: Callable[[], float | None]) -> None:
+        self._taps[id(hub)] = _Tap(hub, video_clock)
+
+    def detach(self, hub: Hub) -> None:
+        self._taps.pop(id(hub), None)
+
+    @property
+    def attached(self) -> int:
+        return len(self._taps)
+
+    async def run(self) -> None:
+        await keep_pulling(self._pull_once, self._config, self.reconnects, self.camera_id, "audio")
+
+    async def _pull_once(self) -> tuple[str, bool]:
+        self._delivered = False
+        try:
+            async with self._client.open_stream(
+                self.camera_id, format="webm", base_url=self._base_url, read_timeout=self._config.stall_timeout
+            ) as stream:
+                reader = WebmReader()
+                async for chunk in stream.chunks():
+                    events = reader.feed(chunk)
+                    if events:
+                        await self._on_events(events)
+            cause = "ended"
+        except WepError as exc:
+            log.warning("audio upstream failed: %s", exc, extra={"camera": self.camera_id})
+            cause = f"upstream_{exc.status}"
+        except (WebmError, UnsupportedOpus) as exc:
+            log.warning("audio upstream sent bad media: %s", exc, extra={"camera": self.camera_id})
+            cause = "bad_media"
+        except (OSError, asyncio.TimeoutError) as exc:
+            log.warning("audio connection lost: %s", exc.__class__.__name__, extra={"camera": self.camera_id})
+            cause = "connection"
+        return cause, self._delivered
+
+    async def _on_events(self, events: list[AudioTrack | AudioFrame]) -> None:
+        frames: list[AudioFrame] = []
+        for event in events:
+            if isinstance(event, AudioTrack):
+                self._start_transcoder(event)
+            else:
+                frames.append(event)
+        if frames and self._transcoder is not None:
+            # Opus decode + AAC encode are CPU work: off the event loop, once per camera.
+            transcoder = self._transcoder
+            aac = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: [out for frame in frames for out in transcoder.feed(frame)]
+            )
+            for frame in aac:
+                self._publish(frame.data, frame.pts, frame.duration)
+
+    def _start_transcoder(self, track: AudioTrack) -> None:
+        channels = min(track.channels, 2)
+        if self._transcoder is not None and self.track is not None and self.track.channels == channels:
+            return  # a reconnect: same shape, the running transcoder keeps the timeline continuous
+        if self.track is not None and self.track.channels != channels:
+            log.warning("audio channel count changed; keeping %d", self.track.channels, extra={"camera": self.camera_id})
+            channels = self.track.channels
+        self._transcoder = OpusToAac(track.codec_private, channels)
+        if self.track is None:
+            self.track = TrackInfo(
+                AUDIO_TRACK_ID, "audio", AAC_CODEC, self._transcoder.sample_rate,
+                sample_rate=self._transcoder.sample_rate, channels=channels,
+                codec_config=self._transcoder.audio_specific_config,
+            )
+            self.track_ready.set()
+
+    def _publish(self, data: bytes, pts: int, duration: int) -> None:
+        self._delivered = True
+        rate = self.track.timescale if self.track else 48000
+        for tap in self._taps.values():
+            if tap.offset is None:
+                video_end = tap.video_clock()
+                if video_end is None:
+                    continue  # no video on this hub yet: audio starts with the picture
+                tap.offset = round(video_end * rate) - pts
+            decode_time = pts + tap.offset
+            if decode_time <= tap.last or tap.hub.init is None or tap.hub.init.track("audio") is None:
+                continue
+            tap.last = decode_time
+            tap.hub.publish(Sample(AUDIO_TRACK_ID, decode_time, duration, 0, True, data), "audio")
+            self.frames_out += 1
