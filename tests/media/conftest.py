@@ -119,3 +119,9 @@ def _fixture(name: str) -> Fmp4Fixture:
         data = encode_fmp4(*_VARIANTS[name])
         _CACHE[name] = Fmp4Fixture(name, data, WIDTH, HEIGHT, demux_reference(data))
     return _CACHE[name]
+
+
+@pytest.fixture(scope="session")
+def pyav_demux():
+    """PyAV's demux of some fMP4 bytes, as RefPackets (FFmpeg as the third-party reader)."""
+    return demux_reference
