@@ -1,0 +1,50 @@
+"""Who is asking and about which camera: session lookup and camera ids for the routes."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.emulator.cameras import Camera
+from gateway.emulator.envelope import WepError
+from gateway.emulator.sessions import Session, SessionStore
+
+
+def session_token(request: web.Request, body: dict | None = None) -> str | None:
+    """Guide: the session goes in the `session` query parameter or the `x-avg-session`
+    header; body routes (/logout, /media/rtmp) also carry it as "session"."""
+    token = request.query.get("session") or request.headers.get("x-avg-session")
+    if not token and isinstance(body, dict):
+        value = body.get("session")
+        token = value if isinstance(value, str) else None
+    return token
+
+
+def require_session(store: SessionStore, request: web.Request, body: dict | None = None) -> Session:
+    token = session_token(request, body)
+    if not token:
+        raise WepError(401, "session is required")
+    session = store.get(token)
+    if session is None:
+        raise WepError(401, "session is invalid or has expired")
+    return session
+
+
+def require_camera(cameras: dict[str, Camera], camera_id: str | None) -> Camera:
+    if not camera_id:
+        raise WepError(400, "cameraId is required")
+    camera = cameras.get(camera_id)
+    if camera is None:
+        raise WepError(404, "camera not found.")
+    return camera
+
+
+async def json_body(request: web.Request) -> dict:
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except ValueError:
+        raise WepError(400, "request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise WepError(400, "request body must be a JSON object")
+    return body

@@ -1,0 +1,245 @@
+"""The WEP emulator: state, start-up encode, the aiohttp app, faults, CLI entry points."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import shutil
+import tempfile
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from aiohttp import web
+
+from gateway.emulator import routes_control, routes_media, routes_rtmp, routes_session, routes_talk
+from gateway.emulator.cameras import make_cameras
+from gateway.emulator.envelope import WepError, error_response
+from gateway.emulator.faults import Faults
+from gateway.emulator.library import build_library, ctx_table
+from gateway.emulator.routes_talk import TalkRecord
+from gateway.emulator.rtmp_push import PushRegistry
+from gateway.emulator.sessions import Session, SessionStore
+from gateway.emulator.settings import FRAGMENT_MODES, EmulatorSettings
+from gateway.emulator.state import BASE_PATH, EMULATOR
+from gateway.emulator.stats import Stats
+from gateway.emulator.streams import LiveStream, StreamRegistry
+from gateway.emulator.tls import server_context, write_self_signed
+
+log = logging.getLogger(__name__)
+CONTROL_PATH = "/_emulator/"
+
+
+@web.middleware
+async def wep_errors(request: web.Request, handler) -> web.StreamResponse:
+    """Guide, "Error Response Format": every error is the envelope; injected 503s too."""
+    if request.path.startswith(CONTROL_PATH):
+        return await handler(request)
+    emu = request.app[EMULATOR]
+    emu.counters.requests += 1
+    status = emu.faults.take_failure()
+    if status is not None:
+        emu.counters.failures_injected += 1
+        return error_response(status, "service unavailable (injected fault)")
+    try:
+        return await handler(request)
+    except WepError as exc:
+        return error_response(exc.status, exc.message)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = "route not found." if exc.status == 404 else exc.reason
+        return error_response(exc.status, message)
+    except (ConnectionError, asyncio.CancelledError):
+        raise
+    except Exception:
+        log.exception("emulator handler failed on %s %s", request.method, request.path)
+        return error_response(500, "internal error")
+
+
+class Emulator:
+    """A WEP with `settings.cameras` looping test cameras. `start()`, then `.url`."""
+
+    def __init__(self, settings: EmulatorSettings):
+        settings.validate()
+        self.settings = settings
+        self.cameras = {c.id: c for c in make_cameras(settings.cameras)}
+        self.sessions = SessionStore(settings.session_idle_expiry)
+        self.faults = Faults()
+        self.counters = Stats()
+        self.streams = StreamRegistry()
+        self.pushes = PushRegistry()
+        self.talk_records = {camera_id: TalkRecord() for camera_id in self.cameras}
+        self.library: dict = {}
+        self.ctx_table: dict[str, tuple[str, str]] = {}
+        self.epoch_mono = time.monotonic()
+        self.epoch_wall = time.time()
+        self.url: str | None = None
+        self.cert_path: str | None = None
+        self._runner: web.AppRunner | None = None
+        self._tls_dir: str | None = None
+
+    @property
+    def camera_ids(self) -> list[str]:
+        return list(self.cameras)
+
+    def build_app(self) -> web.Application:
+        app = web.Application(middlewares=[wep_errors], client_max_size=1024 * 1024)
+        app[EMULATOR] = self
+        for table in (routes_session.routes, routes_media.routes, routes_talk.routes, routes_rtmp.routes):
+            for route in table:
+                app.router.add_route(route.method, BASE_PATH + route.path, route.handler)
+        app.add_routes(routes_control.routes)
+        return app
+
+    async def start(self) -> None:
+        started = time.monotonic()
+        loop = asyncio.get_running_loop()
+        self.library = await loop.run_in_executor(None, build_library, self.settings, list(self.cameras.values()))
+        self.ctx_table = ctx_table(self.library)
+        log.info("emulator media ready in %.1f s", time.monotonic() - started)
+        # Timeline zero: every live reader of a camera shares this clock.
+        self.epoch_mono, self.epoch_wall = time.monotonic(), time.time()
+        self._runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        ssl_context = None
+        if self.settings.tls:
+            self._tls_dir = tempfile.mkdtemp(prefix="wep-emulator-tls-")
+            cert, key = write_self_signed(Path(self._tls_dir))
+            ssl_context = server_context(cert, key)
+            self.cert_path = str(cert)
+        site = web.TCPSite(self._runner, self.settings.host, self.settings.port,
+                           ssl_context=ssl_context, shutdown_timeout=1.0)  # fmt: skip
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # the real port when asked for 0
+        host = self.settings.host
+        host = "127.0.0.1" if host in ("0.0.0.0", "") else (f"[{host}]" if ":" in host else host)
+        self.url = f"{'https' if self.settings.tls else 'http'}://{host}:{port}"
+
+    async def stop(self) -> None:
+        self.streams.drop_all()
+        pushes = self.pushes.all()
+        if pushes:
+            loop = asyncio.get_running_loop()
+            await asyncio.gather(*(loop.run_in_executor(None, p.stop) for p in pushes))
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._tls_dir is not None:
+            shutil.rmtree(self._tls_dir, ignore_errors=True)
+            self._tls_dir = None
+
+    @asynccontextmanager
+    async def live_stream(self, request: web.Request, session: Session, camera_id: str,
+                          fmt: str, quality: str | None):  # fmt: skip
+        """Register an open media connection for faults, stats and session keep-alive."""
+        stream: LiveStream = self.streams.add(request)
+        self.sessions.stream_started(session)
+        self.counters.open_streams += 1
+        self.counters.media_opened(camera_id, fmt, quality)
+        try:
+            yield stream
+        finally:
+            self.streams.remove(stream)
+            self.sessions.stream_ended(session)
+            self.counters.open_streams -= 1
+
+    # Fault injection ---------------------------------------------------------------
+    def drop_streams(self) -> int:
+        """Abort every live media connection (GET streams and talk uploads)."""
+        count = self.streams.drop_all()
+        self.counters.streams_dropped += count
+        return count
+
+    def fail_next(self, n: int, status: int = 503) -> None:
+        """The next `n` WEP requests answer `status` with the error envelope."""
+        self.faults.fail_next(n, status)
+
+    def stall_streams(self, seconds: float) -> None:
+        """Live streams send nothing for `seconds` (sockets stay open), then catch up."""
+        self.faults.stall(seconds)
+
+    def expire_sessions(self) -> int:
+        """Forget every session now; open streams keep running."""
+        return self.sessions.expire_all()
+
+    # Inspection ----------------------------------------------------------------------
+    @property
+    def stats(self) -> dict:
+        """Counters as plain JSON-able data (also GET /_emulator/stats)."""
+        return self.counters.snapshot(len(self.pushes), len(self.sessions))
+
+    def talk_audio(self, camera_id: str) -> bytes:
+        return self.talk_records[camera_id].audio()
+
+    def talk_chunks(self, camera_id: str) -> list[tuple[float, bytes]]:
+        return list(self.talk_records[camera_id].chunks)
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, not {value!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _size(value: str) -> tuple[int, int]:
+    width, sep, height = value.partition("x")
+    if not sep or not width.isdigit() or not height.isdigit():
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, not {value!r}")
+    return int(width), int(height)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = EmulatorSettings()
+    parser.add_argument("--listen", type=_host_port, default=(d.host, d.port), metavar="HOST:PORT",
+                        help=f"address to listen on (default {d.host}:{d.port}; port 0 picks one)")
+    parser.add_argument("--cameras", type=int, default=d.cameras, help="number of cameras (default 4)")
+    parser.add_argument("--http", action="store_true", help="plain HTTP instead of HTTPS (self-signed)")
+    parser.add_argument("--fragment", choices=FRAGMENT_MODES, default=d.fragment,
+                        help="fMP4 fragments: one per frame or one per GOP (default frame)")
+    parser.add_argument("--session-expiry", type=float, default=d.session_idle_expiry, metavar="S",
+                        help="session idle expiry in seconds (default 3600)")
+    parser.add_argument("--talk-cap-ms", type=int, default=d.talk_cap_ms,
+                        help="POST /media audio cap in ms (default 120000)")
+    parser.add_argument("--loop-seconds", type=float, default=d.loop_seconds, help="video loop length (default 8)")
+    parser.add_argument("--fps", type=int, default=d.fps, help="frames per second (default 15)")
+    parser.add_argument("--high-size", type=_size, default=d.high_size, metavar="WxH", help="default 1280x720")
+    parser.add_argument("--low-size", type=_size, default=d.low_size, metavar="WxH", help="default 640x360")
+    parser.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "wep-gateway" / "emulator"),
+                        help="where encoded loops are cached ('' disables)")
+    parser.add_argument("--username", default=d.username)
+    parser.add_argument("--password", default=d.password)
+    parser.add_argument("--user-nonce", default=d.user_nonce)
+    parser.add_argument("--user-key", default=d.user_key)
+    parser.add_argument("--integration-id", default=d.integration_id)  # fmt: skip
+
+
+def settings_from_args(args: argparse.Namespace) -> EmulatorSettings:
+    host, port = args.listen
+    return EmulatorSettings(
+        host=host, port=port, cameras=args.cameras, tls=not args.http,
+        username=args.username, password=args.password, user_nonce=args.user_nonce,
+        user_key=args.user_key, integration_id=args.integration_id,
+        session_idle_expiry=args.session_expiry, fragment=args.fragment,
+        loop_seconds=args.loop_seconds, fps=args.fps, talk_cap_ms=args.talk_cap_ms,
+        cache_dir=args.cache_dir or None, high_size=args.high_size, low_size=args.low_size,
+    )  # fmt: skip
+
+
+async def run_from_args(args: argparse.Namespace) -> None:
+    """Start, print how to reach it (never the user key), serve until cancelled."""
+    settings = settings_from_args(args)
+    emulator = Emulator(settings)
+    await emulator.start()
+    try:
+        print(f"WEP emulator: {emulator.url}{BASE_PATH}  ({settings.cameras} cameras)", flush=True)
+        print(f"  username={settings.username} password={settings.password} user_nonce={settings.user_nonce}"
+              " user_key=<as configured>", flush=True)  # fmt: skip
+        if emulator.cert_path:
+            print(f"  self-signed certificate (use as ca_file): {emulator.cert_path}", flush=True)
+        print(f"  faults/stats: {emulator.url}/_emulator/stats", flush=True)
+        await asyncio.Event().wait()
+    finally:
+        await emulator.stop()

@@ -1,0 +1,55 @@
+"""The emulator's one typed configuration, built by the CLI (or a test) and passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FRAGMENT_MODES = ("frame", "gop")
+
+
+class SettingsError(ValueError):
+    """An emulator setting is out of range."""
+
+
+@dataclass
+class EmulatorSettings:
+    host: str = "127.0.0.1"
+    port: int = 8443
+    cameras: int = 4
+    tls: bool = True
+    username: str = "admin"
+    password: str = "admin"
+    user_nonce: str = "wep-emulator-nonce"
+    user_key: str = "wep-emulator-key"
+    integration_id: str = ""  # when set, login tokens must carry it as the 4th field
+    session_idle_expiry: float = 3600.0  # WEP guide /login: 1 h of inactivity
+    fragment: str = "frame"  # "frame": one moof+mdat per frame; "gop": one per GOP
+    loop_seconds: float = 8.0
+    fps: int = 15
+    talk_cap_ms: int = 120000  # WEP guide POST /media: max audio stream 120000 ms
+    cache_dir: str | None = None  # encoded loops cached here when set
+    high_size: tuple[int, int] = (1280, 720)
+    low_size: tuple[int, int] = (640, 360)
+    high_bitrate: int = 2_000_000
+    low_bitrate: int = 500_000
+    token_skew: float = 3600.0  # accepted |now - token timestamp|, seconds
+    encode_workers: int = 2
+
+    def validate(self) -> None:
+        if self.fragment not in FRAGMENT_MODES:
+            raise SettingsError(f"fragment must be one of {FRAGMENT_MODES}, not {self.fragment!r}")
+        if not 1 <= self.cameras <= 64:
+            raise SettingsError(f"cameras must be 1..64, not {self.cameras}")
+        if not 1 <= self.fps <= 60:
+            raise SettingsError(f"fps must be 1..60, not {self.fps}")
+        if self.loop_seconds < 1 or int(self.loop_seconds * self.fps) % self.fps:
+            raise SettingsError(f"loop_seconds must be a whole number of seconds >= 1, not {self.loop_seconds}")
+        if self.talk_cap_ms <= 0 or self.session_idle_expiry <= 0:
+            raise SettingsError("talk_cap_ms and session_idle_expiry must be positive")
+        for w, h in (self.high_size, self.low_size):
+            if w % 2 or h % 2 or w < 16 or h < 16:
+                raise SettingsError(f"video size {w}x{h} must be even and at least 16x16")
+
+    @property
+    def talk_cap_bytes(self) -> int:
+        return self.talk_cap_ms * 8  # PCMU: 8000 samples/s, one byte each
