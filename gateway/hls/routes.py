@@ -1,0 +1,197 @@
+"""HLS / LL-HLS routes.
+
+    GET /hls/{camera}/index.m3u8                   multivariant playlist (high, low)
+    GET /hls/{camera}/{quality}/playlist.m3u8      media playlist; _HLS_msn/_HLS_part/_HLS_skip
+    GET /hls/{camera}/{quality}/init.mp4           current init segment (init{v}.mp4: a version)
+    GET /hls/{camera}/{quality}/seg{msn}.m4s       a whole segment
+    GET /hls/{camera}/{quality}/part{id}.m4s       a part; the next one (preload hint) blocks
+
+Every URI a playlist lists carries the request's `token` query parameter along.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import AsyncIterator
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from gateway.api.errors import ApiError, bad_request, not_found
+from gateway.hls.muxer import HlsMuxer, MuxerClosed
+from gateway.hls.muxers import HlsMuxers
+from gateway.hls.playlist import Variant, render_multivariant, with_query
+from gateway.hls.segmenter import ADVANCE_PART_LIMIT
+
+HLS_MUXERS = web.AppKey("hls_muxers", HlsMuxers)
+
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+MEDIA_TYPE = "video/mp4"
+# Media names are unique for the life of the gateway (msn and part ids start from the
+# clock), so they can be cached as immutable.
+MEDIA_CACHE = "public, max-age=60, immutable"
+# Until the camera delivers a first segment, a playlist request waits this long.
+FIRST_SEGMENT_TIMEOUT = 15.0
+_MEDIA_NAME = re.compile(r"(init|seg|part)(\d*)\.(mp4|m4s)")
+_CORS = {"Access-Control-Allow-Origin": "*"}  # players on other origins; auth rides in the query
+
+
+def _token_query(request: web.Request) -> str:
+    token = request.query.get("token")
+    return urlencode({"token": token}) if token else ""
+
+
+def _unavailable(message: str) -> ApiError:
+    return ApiError(503, "upstream_unavailable", message, {"Retry-After": "2"})
+
+
+async def _muxer(request: web.Request, *, start: bool) -> HlsMuxer:
+    from gateway.app import CAMERAS
+
+    camera_id, quality = request.match_info["camera"], request.match_info["quality"]
+    muxers = request.app[HLS_MUXERS]
+    muxer = muxers.find(camera_id, quality)
+    if muxer is not None:
+        return muxer
+    camera, quality = await request.app[CAMERAS].quality(camera_id, quality)
+    if not start:
+        raise not_found("no such media: the stream is not running")
+    return muxers.open(camera.id, quality)
+
+
+async def _first_segment(muxer: HlsMuxer) -> None:
+    segmenter = muxer.segmenter
+    if not await muxer.wait_until(lambda: bool(segmenter.segments), FIRST_SEGMENT_TIMEOUT):
+        raise _unavailable("no video from the camera yet")
+
+
+def _int_param(request: web.Request, name: str) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise bad_request(f"{name} must be a non-negative integer")
+    return int(raw)
+
+
+async def multivariant(request: web.Request) -> web.Response:
+    from gateway.app import CAMERAS
+
+    camera = await request.app[CAMERAS].get(request.match_info["camera"])
+    query = _token_query(request)
+    variants = [
+        Variant(with_query(f"{quality}/playlist.m3u8", query), rep.bandwidth, rep.width, rep.height, rep.codecs)
+        for quality, rep in camera.qualities.items()
+    ]
+    if not variants:
+        raise _unavailable("the camera has no video stream")
+    return web.Response(body=render_multivariant(variants).encode(), headers={
+        "Content-Type": PLAYLIST_TYPE, "Cache-Control": "no-cache", **_CORS})
+
+
+async def media_playlist(request: web.Request) -> web.Response:
+    msn, part = _int_param(request, "_HLS_msn"), _int_param(request, "_HLS_part")
+    if part is not None and msn is None:
+        raise bad_request("_HLS_part needs _HLS_msn")  # RFC 8216bis 6.2.5.2
+    delta = request.query.get("_HLS_skip") in ("YES", "v2")
+    muxer = await _muxer(request, start=True)
+    counters = muxer.counters
+    counters.playlist_requests += 1
+    segmenter = muxer.segmenter
+    cache = "no-cache"
+    try:
+        if not segmenter.segments:
+            await _first_segment(muxer)
+        if msn is not None:
+            counters.blocking_requests += 1
+            if segmenter.too_far_ahead(msn, part):
+                counters.too_far_ahead += 1
+                raise bad_request("_HLS_msn/_HLS_part too far ahead of the live edge")
+            if await muxer.wait_until(lambda: segmenter.has_part(msn, part), muxer.config.blocking_timeout):
+                # The URL names a state that never changes: short caching is safe (RFC 8216bis 6.2.5.2).
+                cache = f"max-age={segmenter.target_duration * 6}"
+            else:
+                counters.blocking_timeouts += 1
+    except MuxerClosed:
+        raise _unavailable("the stream stopped") from None
+    body = muxer.media_playlist(_token_query(request), delta)
+    return web.Response(body=body, headers={"Content-Type": PLAYLIST_TYPE, "Cache-Control": cache, **_CORS})
+
+
+async def media(request: web.Request) -> web.Response:
+    match = _MEDIA_NAME.fullmatch(request.match_info["name"])
+    if match is None:
+        raise not_found("no such media")
+    kind, number, extension = match.groups()
+    if (kind == "init") != (extension == "mp4") or (kind != "init" and not number):
+        raise not_found("no such media")
+    muxer = await _muxer(request, start=kind == "init")
+    try:
+        if kind == "init":
+            body = await _init(muxer, int(number) if number else None)
+        elif kind == "seg":
+            body = _segment(muxer, int(number))
+        else:
+            body = await _part(muxer, int(number))
+    except MuxerClosed:
+        raise _unavailable("the stream stopped") from None
+    if body is None:
+        muxer.counters.not_found += 1
+        raise not_found(f"{request.match_info['name']} is not in the playlist window")
+    muxer.counters.bytes_served += len(body)
+    cache = "no-cache" if kind == "init" and not number else MEDIA_CACHE
+    return web.Response(body=body, headers={"Content-Type": MEDIA_TYPE, "Cache-Control": cache, **_CORS})
+
+
+async def _init(muxer: HlsMuxer, version: int | None) -> bytes | None:
+    muxer.counters.init_requests += 1
+    segmenter = muxer.segmenter
+    if version is None:
+        if segmenter.init is None:
+            await _first_segment(muxer)
+        return segmenter.init.data if segmenter.init else None
+    return segmenter.inits.get(version)
+
+
+def _segment(muxer: HlsMuxer, msn: int) -> bytes | None:
+    muxer.counters.segment_requests += 1
+    segment = muxer.segmenter.segment(msn)
+    if segment is None:
+        return None
+    muxer.counters.segments_served += 1
+    return segment.data
+
+
+async def _part(muxer: HlsMuxer, part_id: int) -> bytes | None:
+    counters = muxer.counters
+    counters.part_requests += 1
+    segmenter = muxer.segmenter
+    part = segmenter.parts.get(part_id)
+    if part is None and segmenter.next_part_id <= part_id < segmenter.next_part_id + ADVANCE_PART_LIMIT:
+        # RFC 8216bis 4.4.5.3: a preload hint is fetched before the part exists; answer
+        # once it is complete (hls.js reads it whole).
+        counters.preload_waits += 1
+        await muxer.wait_until(lambda: part_id < segmenter.next_part_id, muxer.config.blocking_timeout)
+        part = segmenter.parts.get(part_id)
+    if part is None:
+        return None
+    counters.parts_served += 1
+    return part.data
+
+
+async def _service(app: web.Application) -> AsyncIterator[None]:
+    from gateway.app import CONFIG, SOURCES
+
+    config = app[CONFIG]
+    app[HLS_MUXERS] = HlsMuxers(app[SOURCES], config.hls, config.sources.idle_close_after)
+    try:
+        yield
+    finally:
+        await app[HLS_MUXERS].close()
+
+
+def add_routes(app: web.Application) -> None:
+    app.cleanup_ctx.append(_service)
+    app.router.add_get("/hls/{camera}/index.m3u8", multivariant)
+    app.router.add_get("/hls/{camera}/{quality}/playlist.m3u8", media_playlist)
+    app.router.add_get("/hls/{camera}/{quality}/{name}", media)
