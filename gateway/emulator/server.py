@@ -101,7 +101,7 @@ class Emulator:
         log.info("emulator media ready in %.1f s", time.monotonic() - started)
         # Timeline zero: every live reader of a camera shares this clock.
         self.epoch_mono, self.epoch_wall = time.monotonic(), time.time()
-        self._runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         ssl_context = None
         if self.settings.tls:
@@ -109,8 +109,7 @@ class Emulator:
             cert, key = write_self_signed(Path(self._tls_dir))
             ssl_context = server_context(cert, key)
             self.cert_path = str(cert)
-        site = web.TCPSite(self._runner, self.settings.host, self.settings.port,
-                           ssl_context=ssl_context, shutdown_timeout=1.0)  # fmt: skip
+        site = web.TCPSite(self._runner, self.settings.host, self.settings.port, ssl_context=ssl_context)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # the real port when asked for 0
         host = self.settings.host

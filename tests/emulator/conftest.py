@@ -1,0 +1,97 @@
+"""An emulator on a free port, small and short so the tests stay light."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+import pytest
+
+from gateway.emulator.auth_token import make_token
+from gateway.emulator.server import Emulator
+from gateway.emulator.settings import EmulatorSettings
+from gateway.emulator.state import BASE_PATH
+
+
+@pytest.fixture(scope="session")
+def media_cache(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("emulator-cache"))
+
+
+def small_settings(cache: str, **overrides) -> EmulatorSettings:
+    values = dict(port=0, tls=False, cameras=2, loop_seconds=2.0, fps=15, high_size=(320, 180),
+                  low_size=(160, 90), high_bitrate=300_000, low_bitrate=100_000, cache_dir=cache)  # fmt: skip
+    values.update(overrides)
+    return EmulatorSettings(**values)
+
+
+@pytest.fixture
+async def make_emulator(media_cache):
+    started: list[Emulator] = []
+
+    async def make(**overrides) -> Emulator:
+        emulator = Emulator(small_settings(media_cache, **overrides))
+        await emulator.start()
+        started.append(emulator)
+        return emulator
+
+    yield make
+    for emulator in started:
+        await emulator.stop()
+
+
+@pytest.fixture
+async def emulator(make_emulator) -> Emulator:
+    return await make_emulator()
+
+
+@pytest.fixture
+async def http():
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        yield session
+
+
+def api(emulator: Emulator, path: str) -> str:
+    return f"{emulator.url}{BASE_PATH}/{path}"
+
+
+def login_body(emulator: Emulator, **overrides) -> dict:
+    s = emulator.settings
+    body = {
+        "username": s.username,
+        "password": s.password,
+        "clientName": "tests",
+        "authorizationToken": make_token(s.user_nonce, s.user_key, int(time.time())),
+    }
+    body.update(overrides)
+    return body
+
+
+async def login(http: aiohttp.ClientSession, emulator: Emulator) -> str:
+    async with http.post(api(emulator, "login"), json=login_body(emulator)) as resp:
+        assert resp.status == 200
+        return (await resp.json())["result"]["session"]
+
+
+async def read_for(resp: aiohttp.ClientResponse, seconds: float) -> bytes:
+    """What a live stream sends in `seconds` of wall time."""
+    chunks = []
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            chunk = await asyncio.wait_for(resp.content.readany(), left)
+        except asyncio.TimeoutError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def assert_envelope(body: dict, status: int, name: str) -> None:
+    assert body["status"] == "error"
+    assert body["statusCode"] == status
+    assert body["meta"]["name"] == name
+    assert isinstance(body["meta"]["code"], int) and body["meta"]["code"] < 0
+    assert isinstance(body["message"], str) and body["message"]
