@@ -16,6 +16,7 @@ from gateway.config import Config
 from gateway.live import routes as live_routes
 from gateway.logs import redactor
 from gateway.media.sources import SourceRegistry
+from gateway.snapshots import routes as snapshot_routes
 from gateway.wep.client import WepClient
 from gateway.wep.errors import WepAuthError, WepError
 
@@ -76,4 +77,5 @@ def create_app(config: Config) -> web.Application:
     from gateway.hls import routes as hls_routes
 
     hls_routes.add_routes(app)
+    snapshot_routes.add_routes(app)
     return app

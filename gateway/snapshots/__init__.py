@@ -1,0 +1,1 @@
+"""JPEG snapshots and event images from WEP: validated, cached, single-flight, cropped locally."""

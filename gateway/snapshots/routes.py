@@ -1,0 +1,70 @@
+"""`GET /api/v1/cameras/{camera}/snapshot.jpg` and `.../image-ref`: JPEGs from WEP, cached.
+
+A handler parses the query (sans-IO, 400 naming the parameter before anything reaches
+WEP), asks the store, and shapes the answer: ETag, Cache-Control, 304 on If-None-Match.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from gateway.api.errors import bad_request
+from gateway.snapshots.cache import CachedImage
+from gateway.snapshots.request import ParameterError, none_match, parse_image_ref, parse_snapshot
+from gateway.snapshots.store import SnapshotStore
+
+SNAPSHOTS = web.AppKey("snapshots", SnapshotStore)
+# JPEG decode, crop and encode run here, never on the loop. Two threads: the machine's
+# cores; more would only queue inside FFmpeg and slow the loop's own thread.
+JPEG_THREADS = 2
+
+
+async def snapshot_jpg(request: web.Request) -> web.Response:
+    store = request.app[SNAPSHOTS]
+    try:
+        wanted = parse_snapshot(request.match_info["camera"], request.query.items())
+    except ParameterError as exc:
+        raise bad_request(str(exc)) from None
+    return _answer(request, store, await store.snapshot(wanted))
+
+
+async def image_ref(request: web.Request) -> web.Response:
+    store = request.app[SNAPSHOTS]
+    try:
+        wanted = parse_image_ref(request.match_info["camera"], request.query.items())
+    except ParameterError as exc:
+        raise bad_request(str(exc)) from None
+    return _answer(request, store, await store.image_ref(wanted))
+
+
+def _answer(request: web.Request, store: SnapshotStore, entry: CachedImage) -> web.Response:
+    # RFC 9111 5.2.2.1 max-age; RFC 8246: `immutable` spares browsers revalidating a past instant.
+    cache_control = f"public, max-age={store.max_age(entry)}" + (", immutable" if entry.immutable else "")
+    headers = {"ETag": entry.etag, "Cache-Control": cache_control}
+    if none_match(request.headers.get("If-None-Match"), entry.etag):
+        store.stats.not_modified += 1
+        return web.Response(status=304, headers=headers)  # RFC 9110 15.4.5: same ETag and Cache-Control
+    store.stats.bytes_served += len(entry.body)
+    return web.Response(body=entry.body, content_type="image/jpeg", headers=headers)
+
+
+async def _snapshot_store(app: web.Application) -> AsyncIterator[None]:
+    from gateway.app import CAMERAS, CONFIG, WEP  # app.py imports this module
+
+    executor = ThreadPoolExecutor(JPEG_THREADS, thread_name_prefix="jpeg")
+    app[SNAPSHOTS] = SnapshotStore(app[WEP], app[CONFIG].snapshots, executor, app[CAMERAS].get)
+    try:
+        yield
+    finally:
+        await app[SNAPSHOTS].close()
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the routes; the store starts after the WEP client (a later cleanup_ctx)."""
+    app.cleanup_ctx.append(_snapshot_store)
+    app.router.add_get("/api/v1/cameras/{camera}/snapshot.jpg", snapshot_jpg)
+    app.router.add_get("/api/v1/cameras/{camera}/image-ref", image_ref)
