@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Iterator
 
 # A live opus stream has blocks of a few hundred bytes; 4 MiB leaves room for Tracks with
 # a large CodecPrivate or a file's Cues, and bounds what a hostile stream can make us hold.
@@ -146,7 +147,7 @@ def _float(payload: bytes, name: str) -> float:
     raise WebmError(f"{name} is a {len(payload)}-byte float, must be 4 or 8")
 
 
-def iter_children(payload: bytes, name: str):
+def iter_children(payload: bytes, name: str) -> Iterator[tuple[int, bytes]]:
     """(id, child payload) for the complete children laid end to end in a buffered master."""
     pos = 0
     while pos < len(payload):
