@@ -78,15 +78,33 @@ async def multivariant(request: web.Request) -> web.Response:
     from gateway.app import CAMERAS
 
     camera = await request.app[CAMERAS].get(request.match_info["camera"])
+    if not camera.qualities:
+        raise _unavailable("the camera has no video stream")
     query = _token_query(request)
+    audio = await _audio_codec(request.app[HLS_MUXERS], camera.id, next(iter(camera.qualities)))
     variants = [
-        Variant(with_query(f"{quality}/playlist.m3u8", query), rep.bandwidth, rep.width, rep.height, rep.codecs)
+        Variant(with_query(f"{quality}/playlist.m3u8", query), rep.bandwidth, rep.width, rep.height,
+                ",".join(codec for codec in (rep.codecs, audio) if codec))
         for quality, rep in camera.qualities.items()
     ]
-    if not variants:
-        raise _unavailable("the camera has no video stream")
     return web.Response(body=render_multivariant(variants).encode(), headers={
         "Content-Type": PLAYLIST_TYPE, "Cache-Control": "no-cache", **_CORS})
+
+
+async def _audio_codec(muxers: HlsMuxers, camera_id: str, quality: str) -> str:
+    """The audio codec every variant carries (camera audio is shared by the qualities).
+
+    The MPD does not say whether the gateway will mux audio in, so the first variant's
+    muxer starts (a player is about to ask for it) and its init segment tells; RFC 8216bis
+    4.4.6.2 wants CODECS to list every codec of the variant."""
+    muxer = muxers.find(camera_id, quality) or muxers.open(camera_id, quality)
+    segmenter = muxer.segmenter
+    try:
+        await muxer.wait_until(lambda: segmenter.init is not None, FIRST_SEGMENT_TIMEOUT)
+    except MuxerClosed:
+        return ""
+    track = segmenter.init.track("audio") if segmenter.init is not None else None
+    return track.codec if track is not None else ""
 
 
 async def media_playlist(request: web.Request) -> web.Response:
