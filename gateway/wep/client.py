@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import ssl
 import time
@@ -24,16 +23,26 @@ import aiohttp
 from yarl import URL
 
 from gateway.config import WepConfig
-from gateway.wep.errors import (
-    WepAuthError,
-    WepError,
-    WepUnavailable,
-    describe_body,
-    is_session_expired,
-    parse_error_envelope,
+from gateway.wep.answers import (
+    MAX_ERROR_BYTES,
+    MAX_JSON_BYTES,
+    WepCall,
+    in_context,
+    is_error_envelope,
+    health_state,
+    list_in,
+    login_session,
+    read_body,
+    read_bytes,
+    read_ignored,
+    read_jpeg,
+    read_result,
+    reader,
+    short,
+    unavailable,
 )
+from gateway.wep.errors import WepAuthError, WepError, WepUnavailable, describe_body, is_session_expired, parse_error_envelope
 from gateway.wep.mpd import MAX_MPD_BYTES, MediaPresentation, MpdError, parse_mpd
-from gateway.wep.redaction import redact
 from gateway.wep.stats import WepStats
 from gateway.wep.stream import MediaStream, set_query_param
 from gateway.wep.token import authorization_token
@@ -52,34 +61,12 @@ AUDIO_POST_LIMIT = 120.0
 # After WEP refuses a login, implicit re-logins fail fast for this long instead of asking
 # again with the same credentials on every reconnect (accounts can lock out).
 LOGIN_REFUSED_HOLD = 30.0
-MAX_JSON_BYTES = 16 * 1024 * 1024
-MAX_IMAGE_BYTES = 32 * 1024 * 1024
-MAX_ERROR_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
 class SpeakerInfo:
     enabled: bool
     codecs: tuple[str, ...]  # MIME types POST /media accepts as Content-Type (spkc)
-
-
-@dataclass(frozen=True)
-class _Call:
-    """One WEP request, independent of the session it will carry."""
-
-    method: str
-    path: str  # under API_PATH
-    route: str  # stats key and log label
-    params: tuple[tuple[str, str], ...] = ()
-    body: dict[str, Any] | None = None
-    session_in_query: bool = True
-    session_in_body: bool = False
-    camera_id: str | None = None
-
-    @property
-    def context(self) -> str:
-        where = f"{self.method} {self.path}"
-        return f"{where} camera {self.camera_id}" if self.camera_id else where
 
 
 class WepClient:
@@ -134,11 +121,11 @@ class WepClient:
         if session is not None:
             try:
                 async with asyncio.timeout(min(LOGOUT_TIMEOUT, self._config.request_timeout)):
-                    await self._send(_Call("POST", "/logout", "logout", body={}, session_in_query=False,
-                                           session_in_body=True), session, _read_ignored)
+                    await self._send(WepCall("POST", "/logout", "logout", body={}, session_in_query=False,
+                                           session_in_body=True), session, read_ignored)
                 log.info("logged out of WEP")
             except (WepError, TimeoutError) as exc:
-                log.info("logout skipped: %s", _short(exc))
+                log.info("logout skipped: %s", short(exc))
         http, self._http = self._http, None
         await http.close()
 
@@ -200,9 +187,9 @@ class WepClient:
         failed = True
         try:
             async with http.post(self.base_url + "/login", json=body, timeout=self._timeout) as response:
-                raw = await _read_body(response, MAX_JSON_BYTES, "POST /login")
+                raw = await read_body(response, MAX_JSON_BYTES, "POST /login")
                 status, content_type = response.status, response.content_type
-            session = _login_session(status, raw, content_type)
+            session = login_session(status, raw, content_type)
             failed = False
         except WepAuthError as exc:
             self._session = None
@@ -218,7 +205,7 @@ class WepClient:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             self._session = None
             self.stats.login_failures += 1
-            error = _unavailable("POST /login", exc, self._config.request_timeout)
+            error = unavailable("POST /login", exc, self._config.request_timeout)
             log.warning("WEP login failed: %s", error)
             raise error from None
         finally:
@@ -240,7 +227,7 @@ class WepClient:
 
     # -- the request core ------------------------------------------------------------------------
 
-    async def _call(self, call: _Call, read: Callable[[aiohttp.ClientResponse, _Call], Awaitable[T]]) -> T:
+    async def _call(self, call: WepCall, read: Callable[[aiohttp.ClientResponse, WepCall], Awaitable[T]]) -> T:
         """`call` with the current session; on an expired session, re-login and retry once."""
         for attempt in (1, 2):
             session, generation = await self._current_session()
@@ -255,8 +242,8 @@ class WepClient:
                 await self._relogin(generation)
         raise AssertionError("unreachable")
 
-    async def _send(self, call: _Call, session: str,
-                    read: Callable[[aiohttp.ClientResponse, _Call], Awaitable[T]]) -> T:
+    async def _send(self, call: WepCall, session: str,
+                    read: Callable[[aiohttp.ClientResponse, WepCall], Awaitable[T]]) -> T:
         http = self._require_http()
         params = list(call.params)
         if call.session_in_query:
@@ -270,15 +257,15 @@ class WepClient:
             async with http.request(call.method, self.base_url + call.path, params=params, json=body,
                                     headers={SESSION_HEADER: session}, timeout=self._timeout) as response:
                 if response.status >= 400:
-                    raw = await _read_body(response, MAX_ERROR_BYTES, call.context)
-                    raise _in_context(parse_error_envelope(response.status, raw, response.content_type), call)
+                    raw = await read_body(response, MAX_ERROR_BYTES, call.context)
+                    raise in_context(parse_error_envelope(response.status, raw, response.content_type), call)
                 result = await read(response, call)
             failed = False
             return result
         except WepError:
             raise
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise _unavailable(call.context, exc, self._config.request_timeout) from None
+            raise unavailable(call.context, exc, self._config.request_timeout) from None
         finally:
             self.stats.record(call.route, asyncio.get_running_loop().time() - started, failed)
 
@@ -291,34 +278,34 @@ class WepClient:
         failed = True
         try:
             async with http.get(self.base_url + "/health", timeout=self._timeout) as response:
-                raw = await _read_body(response, MAX_ERROR_BYTES, "GET /health")
-                state = _health_state(raw)
+                raw = await read_body(response, MAX_ERROR_BYTES, "GET /health")
+                state = health_state(raw)
                 # Guide: "Responds with text/plain and 200 or 500 code"; a 500 still names a state.
                 if state is None or response.status not in (200, 500):
                     raise parse_error_envelope(response.status, raw, response.content_type)
             failed = False
             return state
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise _unavailable("GET /health", exc, self._config.request_timeout) from None
+            raise unavailable("GET /health", exc, self._config.request_timeout) from None
         finally:
             self.stats.record("health", asyncio.get_running_loop().time() - started, failed)
 
     async def cameras(self, verbosity: str | None = None) -> list[dict]:
         params = (("verbosity", verbosity),) if verbosity else ()
-        result = await self._call(_Call("GET", "/cameras", "cameras", params), _read_result)
-        return _list_in(result, "cameras", "GET /cameras")
+        result = await self._call(WepCall("GET", "/cameras", "cameras", params), read_result)
+        return list_in(result, "cameras", "GET /cameras")
 
     async def camera(self, camera_ids: list[str]) -> list[dict]:
         """GET /camera?ids=...: the status of the named cameras."""
         params = tuple(("ids", camera_id) for camera_id in camera_ids)
-        result = await self._call(_Call("GET", "/camera", "camera", params), _read_result)
+        result = await self._call(WepCall("GET", "/camera", "camera", params), read_result)
         if isinstance(result, dict) and isinstance(result.get("camera"), dict):
             return [result["camera"]]
-        return _list_in(result, "cameras", "GET /camera")
+        return list_in(result, "cameras", "GET /camera")
 
     async def mpd(self, camera_id: str) -> MediaPresentation:
-        call = _Call("GET", "/media", "media.mpd", (("cameraId", camera_id), ("format", "mpd")), camera_id=camera_id)
-        document = await self._call(call, _reader(_read_bytes, MAX_MPD_BYTES))
+        call = WepCall("GET", "/media", "media.mpd", (("cameraId", camera_id), ("format", "mpd")), camera_id=camera_id)
+        document = await self._call(call, reader(read_bytes, MAX_MPD_BYTES))
         try:
             # Relative BaseURLs resolve against the MPD's own URL (ISO/IEC 23009-1 5.6.4).
             return parse_mpd(document, self.base_url + "/media")
@@ -327,8 +314,8 @@ class WepClient:
 
     async def speaker(self, camera_id: str) -> SpeakerInfo:
         """GET /media?format=spkc: whether the camera has a speaker, and what it accepts."""
-        call = _Call("GET", "/media", "media.spkc", (("cameraId", camera_id), ("format", "spkc")), camera_id=camera_id)
-        result = await self._call(call, _read_result)
+        call = WepCall("GET", "/media", "media.spkc", (("cameraId", camera_id), ("format", "spkc")), camera_id=camera_id)
+        result = await self._call(call, read_result)
         if not isinstance(result, dict):
             raise WepUnavailable(502, None, "BAD_RESPONSE", f"{call.context}: spkc result is not an object")
         codecs = result.get("availableAudioCodecs")
@@ -338,26 +325,26 @@ class WepClient:
     async def jpeg(self, camera_id: str, *, t: str = "live", roi: str | None = None, size: str | None = None) -> bytes:
         params = [("cameraId", camera_id), ("format", "jpeg"), ("t", t)]
         params += [(name, value) for name, value in (("roi", roi), ("size", size)) if value]
-        call = _Call("GET", "/media", "media.jpeg", tuple(params), camera_id=camera_id)
-        return await self._call(call, _read_jpeg)
+        call = WepCall("GET", "/media", "media.jpeg", tuple(params), camera_id=camera_id)
+        return await self._call(call, read_jpeg)
 
     async def image_ref(self, camera_id: str, path: str, ref_type: str) -> bytes:
         """GET /media/imageRef: the JPEG an event's imageRef points at."""
         params = (("cameraId", camera_id), ("imageRefPath", path), ("imageRefType", ref_type))
-        return await self._call(_Call("GET", "/media/imageRef", "media.imageRef", params, camera_id=camera_id),
-                                _read_jpeg)
+        return await self._call(WepCall("GET", "/media/imageRef", "media.imageRef", params, camera_id=camera_id),
+                                read_jpeg)
 
     async def rtmp_list(self) -> list[dict]:
-        result = await self._call(_Call("GET", "/media/rtmp", "rtmp.list"), _read_result)
-        return _list_in(result, "streams", "GET /media/rtmp")
+        result = await self._call(WepCall("GET", "/media/rtmp", "rtmp.list"), read_result)
+        return list_in(result, "streams", "GET /media/rtmp")
 
     async def rtmp_start(self, camera_id: str, url: str, *, media: str = "video", quality: str = "high",
                          time: str = "live") -> dict:
         """POST /media/rtmp: WEP pushes the camera to `url` (which may hold a stream key: never logged)."""
         body = {"cameraId": camera_id, "url": url, "time": time, "media": media, "quality": quality}
-        call = _Call("POST", "/media/rtmp", "rtmp.start", body=body, session_in_query=False, session_in_body=True,
+        call = WepCall("POST", "/media/rtmp", "rtmp.start", body=body, session_in_query=False, session_in_body=True,
                      camera_id=camera_id)
-        result = await self._call(call, _read_result)
+        result = await self._call(call, read_result)
         if not isinstance(result, dict):
             raise WepUnavailable(502, None, "BAD_RESPONSE", f"{call.context}: result is not an object")
         return result
@@ -365,8 +352,8 @@ class WepClient:
     async def rtmp_stop(self, ids: list[str] | None = None) -> None:
         """DELETE /media/rtmp: the named pushes, or every push of this session (guide)."""
         body = {"ids": list(ids)} if ids else {}
-        await self._call(_Call("DELETE", "/media/rtmp", "rtmp.stop", body=body, session_in_query=False,
-                               session_in_body=True), _read_ignored)
+        await self._call(WepCall("DELETE", "/media/rtmp", "rtmp.stop", body=body, session_in_query=False,
+                               session_in_body=True), read_ignored)
 
     # -- media streams -------------------------------------------------------------------------
 
@@ -430,17 +417,17 @@ class WepClient:
                         self.stats.record(route, asyncio.get_running_loop().time() - started, False)
                         return response
                     try:
-                        raw = await _read_body(response, MAX_ERROR_BYTES, context)
+                        raw = await read_body(response, MAX_ERROR_BYTES, context)
                     finally:
                         response.release()
                 error = parse_error_envelope(response.status, raw, response.content_type)
                 if response.status < 400 and error.name == "BAD_RESPONSE":
                     error = WepUnavailable(502, None, "BAD_RESPONSE", f"answered JSON ({describe_body(raw, 'application/json')}), not media")
-                error = _in_context(error, _Call("GET", "/media", route, camera_id=camera_id))
+                error = in_context(error, WepCall("GET", "/media", route, camera_id=camera_id))
             except WepError as exc:
                 error = exc
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                error = _unavailable(context, exc, self._config.request_timeout)
+                error = unavailable(context, exc, self._config.request_timeout)
             self.stats.record(route, asyncio.get_running_loop().time() - started, True)
             if attempt == 2 or isinstance(error, WepUnavailable) or not is_session_expired(error):
                 log.info("media stream refused: %s", error, extra=_camera(camera_id))
@@ -458,7 +445,7 @@ class WepClient:
         starts a new POST with the rest of its audio."""
         http = self._require_http()
         session, generation = await self._current_session()
-        call = _Call("POST", "/media", "media.audio", (("cameraId", camera_id), ("media", "audio")), camera_id=camera_id)
+        call = WepCall("POST", "/media", "media.audio", (("cameraId", camera_id), ("media", "audio")), camera_id=camera_id)
 
         async def chunks() -> AsyncIterator[bytes]:
             async for chunk in body:
@@ -474,10 +461,10 @@ class WepClient:
             async with http.post(self.base_url + "/media", params=[*call.params, ("session", session)], data=chunks(),
                                  headers={SESSION_HEADER: session, "Content-Type": content_type},
                                  timeout=timeout) as response:
-                raw = await _read_body(response, MAX_ERROR_BYTES, call.context)
+                raw = await read_body(response, MAX_ERROR_BYTES, call.context)
                 status, answer_type = response.status, response.content_type
-            if status >= 400 or _is_error_envelope(raw):
-                raise _in_context(parse_error_envelope(status, raw, answer_type), call)
+            if status >= 400 or is_error_envelope(raw):
+                raise in_context(parse_error_envelope(status, raw, answer_type), call)
             failed = False
             log.info("audio posted to the speaker", extra=_camera(camera_id))
         except WepError as exc:
@@ -487,155 +474,11 @@ class WepClient:
                     await self._relogin(generation)
             raise
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            error = _unavailable(call.context, exc, AUDIO_POST_LIMIT + self._config.request_timeout)
+            error = unavailable(call.context, exc, AUDIO_POST_LIMIT + self._config.request_timeout)
             log.info("audio post failed: %s", error, extra=_camera(camera_id))
             raise error from None
         finally:
             self.stats.record(call.route, asyncio.get_running_loop().time() - started, failed)
-
-
-# -- answer readers (each raises WepError with a one-line message on a bad answer) ------------
-
-
-async def _read_body(response: aiohttp.ClientResponse, limit: int, context: str) -> bytes:
-    if response.content_length is not None and response.content_length > limit:
-        raise WepUnavailable(502, None, "BAD_RESPONSE", f"{context}: answer of {response.content_length} bytes, over {limit}")
-    parts, size = [], 0
-    async for part in response.content.iter_any():
-        size += len(part)
-        if size > limit:
-            raise WepUnavailable(502, None, "BAD_RESPONSE", f"{context}: answer over {limit} bytes")
-        parts.append(part)
-    return b"".join(parts)
-
-
-def _reader(read: Callable[[aiohttp.ClientResponse, _Call, int], Awaitable[T]], limit: int):
-    async def bound(response: aiohttp.ClientResponse, call: _Call) -> T:
-        return await read(response, call, limit)
-    return bound
-
-
-async def _read_bytes(response: aiohttp.ClientResponse, call: _Call, limit: int) -> bytes:
-    raw = await _read_body(response, limit, call.context)
-    if _is_error_envelope(raw):  # some WEP errors come back with 200
-        raise _in_context(parse_error_envelope(response.status, raw, response.content_type), call)
-    return raw
-
-
-async def _read_result(response: aiohttp.ClientResponse, call: _Call) -> Any:
-    """The `result` of a `{"status": "success", "result": ...}` answer."""
-    raw = await _read_body(response, MAX_JSON_BYTES, call.context)
-    try:
-        payload = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise WepUnavailable(502, None, "BAD_RESPONSE",
-                             f"{call.context}: answered {describe_body(raw, response.content_type)}, not JSON") from None
-    if not isinstance(payload, dict):
-        raise WepUnavailable(502, None, "BAD_RESPONSE", f"{call.context}: answered a JSON {type(payload).__name__}, not an object")
-    if payload.get("status") == "error":
-        raise _in_context(parse_error_envelope(response.status, raw, response.content_type), call)
-    if "result" not in payload:
-        raise WepUnavailable(502, None, "BAD_RESPONSE", f"{call.context}: JSON answer without a result")
-    return payload["result"]
-
-
-async def _read_ignored(response: aiohttp.ClientResponse, call: _Call) -> None:
-    raw = await _read_body(response, MAX_ERROR_BYTES, call.context)
-    if _is_error_envelope(raw):
-        raise _in_context(parse_error_envelope(response.status, raw, response.content_type), call)
-
-
-async def _read_jpeg(response: aiohttp.ClientResponse, call: _Call) -> bytes:
-    raw = await _read_bytes(response, call, MAX_IMAGE_BYTES)
-    if not raw.startswith(b"\xff\xd8"):  # JPEG SOI marker
-        raise WepUnavailable(502, None, "BAD_RESPONSE",
-                             f"{call.context}: answered {describe_body(raw, response.content_type)}, not a JPEG")
-    return raw
-
-
-def _is_error_envelope(raw: bytes) -> bool:
-    if not raw.lstrip().startswith(b"{"):
-        return False
-    try:
-        payload = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return False
-    return isinstance(payload, dict) and payload.get("status") == "error"
-
-
-def _login_session(status: int, raw: bytes, content_type: str) -> str:
-    if status >= 400 or _is_error_envelope(raw):
-        error = parse_error_envelope(status, raw, content_type)
-        if 400 <= error.status < 500:
-            # Bad credentials or token: the same request can never succeed.
-            raise WepAuthError(error.status, error.code, error.name, f"POST /login: {error.message}")
-        raise _prefixed(error, "POST /login")
-    try:
-        payload = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise WepUnavailable(502, None, "BAD_RESPONSE",
-                             f"POST /login: answered {describe_body(raw, content_type)}, not JSON") from None
-    result = payload.get("result") if isinstance(payload, dict) else None
-    session = result.get("session") if isinstance(result, dict) else None
-    if not isinstance(session, str) or not session:
-        raise WepUnavailable(502, None, "BAD_RESPONSE", "POST /login: answer has no result.session")
-    return session
-
-
-def _health_state(raw: bytes) -> str | None:
-    text = raw.decode("utf-8", "replace").strip()
-    try:
-        value = json.loads(text)
-    except ValueError:
-        value = text
-    if isinstance(value, dict) and value.get("status") != "error":
-        value = value.get("result")
-    if isinstance(value, str) and value.strip() and len(value) <= 64 and "<" not in value:
-        return value.strip()
-    return None
-
-
-def _list_in(result: Any, key: str, context: str) -> list[dict]:
-    if isinstance(result, dict):
-        result = result.get(key)
-    if not isinstance(result, list):
-        raise WepUnavailable(502, None, "BAD_RESPONSE", f"{context}: result has no {key} list")
-    return [item for item in result if isinstance(item, dict)]
-
-
-# -- errors ----------------------------------------------------------------------------------
-
-
-def _in_context(error: WepError, call: _Call) -> WepError:
-    return _prefixed(error, call.context)
-
-
-def _prefixed(error: WepError, context: str) -> WepError:
-    if error.message.startswith(context):
-        return error
-    return type(error)(error.status, error.code, error.name, f"{context}: {error.message}")
-
-
-def _unavailable(context: str, exc: BaseException, timeout: float) -> WepUnavailable:
-    """A transport failure as a one-line WepUnavailable (aiohttp's texts may quote the URL)."""
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return WepUnavailable(504, None, "TIMEOUT", f"{context}: connect timeout")
-    if isinstance(exc, (TimeoutError, aiohttp.ServerTimeoutError)):
-        return WepUnavailable(504, None, "TIMEOUT", f"{context}: timeout, no answer within {timeout:g}s")
-    if isinstance(exc, (aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch)):
-        return WepUnavailable(503, None, "TLS_ERROR", f"{context}: TLS failed ({_short(exc)})")
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return WepUnavailable(503, None, "UNREACHABLE", f"{context}: cannot connect ({_short(exc)})")
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return WepUnavailable(502, None, "BAD_RESPONSE", f"{context}: answer cut short ({type(exc).__name__})")
-    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, OSError)):
-        return WepUnavailable(503, None, "CONNECTION_LOST", f"{context}: connection lost ({_short(exc)})")
-    return WepUnavailable(502, None, "BAD_RESPONSE", f"{context}: {_short(exc)}")
-
-
-def _short(exc: BaseException) -> str:
-    text = redact(" ".join(str(exc).split()))
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _camera(camera_id: str | None) -> dict[str, Any]:
