@@ -101,7 +101,9 @@ def encode_rgb(rgb: np.ndarray, size: tuple[int, int] | None = None, quality: in
     encoder.width, encoder.height = out_w, out_h
     encoder.pix_fmt = "yuvj420p"
     encoder.time_base = Fraction(1, 25)
-    encoder.options = {"q:v": str(quality)}
+    # A fixed quantiser. `options={"q:v": ...}` is silently ignored by a bare CodecContext
+    # (measured: same bytes for 2 and 20); qmin = qmax pins it.
+    encoder.qmin = encoder.qmax = quality
     packets = encoder.encode(frame) + encoder.encode(None)
     return b"".join(bytes(packet) for packet in packets)
 

@@ -25,14 +25,20 @@ class SingleFlight(Generic[T]):
     def pending(self, key: Hashable) -> asyncio.Task[T] | None:
         return self._flights.get(key)
 
+    def join(self, key: Hashable, fetch: Callable[[], Awaitable[T]]) -> tuple[asyncio.Task[T], bool]:
+        """The flight for `key`, started with `fetch` unless one is under way, and whether
+        it was already under way. Await it through `asyncio.shield` (as `run` does)."""
+        task = self._flights.get(key)
+        if task is not None:
+            return task, True
+        task = asyncio.get_running_loop().create_task(fetch(), name=f"snapshot fetch {key!r}"[:120])
+        self._flights[key] = task
+        task.add_done_callback(lambda done: self._landed(key, done))
+        return task, False
+
     async def run(self, key: Hashable, fetch: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
         """The fetch's result for `key` and whether this call joined a flight already under way."""
-        task = self._flights.get(key)
-        joined = task is not None
-        if task is None:
-            task = asyncio.get_running_loop().create_task(fetch(), name=f"snapshot fetch {key!r}"[:120])
-            self._flights[key] = task
-            task.add_done_callback(lambda done: self._landed(key, done))
+        task, joined = self.join(key, fetch)
         return await asyncio.shield(task), joined
 
     def _landed(self, key: Hashable, task: asyncio.Task[T]) -> None:

@@ -96,9 +96,9 @@ class SnapshotStore:
 
     async def _miss(self, key: Hashable, produce: Callable[[], Awaitable[CachedImage]]) -> CachedImage:
         self.stats.misses += 1
-        entry, joined = await self._flights.run(key, produce)
-        self.stats.coalesced += joined
-        return entry
+        flight, joined = self._flights.join(key, produce)
+        self.stats.coalesced += joined  # counted before the wait: a failed flight counts too
+        return await asyncio.shield(flight)
 
     async def _produce_snapshot(self, request: SnapshotRequest) -> CachedImage:
         await self._check_camera(request.camera_id)  # an unknown camera is a 404 before WEP sees it
