@@ -21,6 +21,9 @@ CONTAINER_BOXES = frozenset(
 )
 
 
+_PRINTABLE = bytes(range(0x20, 0x7F))
+
+
 class BoxError(ValueError):
     """The bytes are not a well-formed box stream (corrupt, truncated or hostile)."""
 
@@ -65,7 +68,7 @@ def parse_box_header(
         raise BoxError(f"box {box_type!r} at {offset} declares size {size}, smaller than its header")
     if size > max_size:
         raise BoxError(f"box {box_type!r} at {offset} declares size {size}, over the limit of {max_size}")
-    if not all(0x20 <= c < 0x7F for c in box_type):
+    if box_type.translate(None, _PRINTABLE):  # anything left over is not printable ASCII
         raise BoxError(f"box type {box_type!r} at {offset} is not printable: not a box stream")
     return BoxHeader(box_type, offset, header_size, size)
 

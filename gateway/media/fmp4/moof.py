@@ -25,6 +25,13 @@ _DEFAULT_DURATION = 0x000008
 _DEFAULT_SIZE = 0x000010
 _DEFAULT_FLAGS = 0x000020
 _DEFAULT_BASE_IS_MOOF = 0x020000
+_TFHD_OPTIONAL_FIELDS = (
+    (_BASE_DATA_OFFSET, ">Q", 8),
+    (_SAMPLE_DESCRIPTION_INDEX, ">I", 4),
+    (_DEFAULT_DURATION, ">I", 4),
+    (_DEFAULT_SIZE, ">I", 4),
+    (_DEFAULT_FLAGS, ">I", 4),
+)
 # trun flags (8.8.8.1)
 _DATA_OFFSET = 0x001
 _FIRST_SAMPLE_FLAGS = 0x004
@@ -99,10 +106,8 @@ class FragmentParser:
         trex = self._movie.defaults.get(track_id, TrackDefaults())
         duration, size, sample_flags = trex.duration, trex.size, trex.flags
         offset = tfhd.payload_offset + 8
-        optional = [(_BASE_DATA_OFFSET, ">Q", 8), (_SAMPLE_DESCRIPTION_INDEX, ">I", 4), (_DEFAULT_DURATION, ">I", 4),
-                    (_DEFAULT_SIZE, ">I", 4), (_DEFAULT_FLAGS, ">I", 4)]
         values = {}
-        for flag, fmt, width in optional:
+        for flag, fmt, width in _TFHD_OPTIONAL_FIELDS:
             if flags & flag:
                 _require(tfhd, offset + width - tfhd.payload_offset)
                 (values[flag],) = struct.unpack_from(fmt, buf, offset)
