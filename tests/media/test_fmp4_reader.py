@@ -303,3 +303,15 @@ def test_two_trafs_give_samples_in_file_order(video_init: bytes) -> None:
 
     events = read_all(video_init + moof(len(moof(0)) + 8) + box(b"mdat", b"AABB"))
     assert [(s.decode_time, s.data) for s in events[1].samples] == [(0, b"AA"), (10, b"BB")]
+
+
+def test_tracks_that_are_neither_video_nor_audio_are_skipped(per_frame_fixture: Fmp4Fixture) -> None:
+    from gateway.media.fmp4 import FragmentWriter, TrackInfo, write_init_segment
+
+    video = read_all(per_frame_fixture.data)[0].track("video")
+    opus = TrackInfo(2, "audio", "opus", 48000, sample_rate=48000, channels=1)
+    init = write_init_segment([video, opus]).replace(b"soun", b"meta")  # track 2 becomes timed metadata
+    samples = [Sample(1, 0, 10, 0, True, b"\x00\x00\x00\x01\x65"), Sample(2, 0, 960, 0, True, b"meta")]
+    events = read_all(init + FragmentWriter().write(samples), "7")
+    assert [track.track_id for track in events[0].tracks] == [1]
+    assert events[1].samples == (samples[0],)
