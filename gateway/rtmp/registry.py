@@ -1,0 +1,112 @@
+"""The running pushes: created by the API, restored from the store at start-up.
+
+A push is written to the store before it starts and before the API answers 201, and
+removed from it before DELETE answers: what the store holds is what runs after a
+restart. Store calls fsync, so they go to a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+
+from gateway.logs import redactor
+from gateway.media.sources import SourceRegistry
+from gateway.rtmp.gateway_push import run_gateway_push
+from gateway.rtmp.push import PushContext
+from gateway.rtmp.state import Backoff
+from gateway.rtmp.store import PushSpec, PushStore
+from gateway.rtmp.supervisor import PushSupervisor
+from gateway.rtmp.url import secrets_of
+from gateway.rtmp.wep_push import run_wep_push, stop_wep_stream
+from gateway.wep.client import WepClient
+
+log = logging.getLogger("gateway.rtmp")
+
+MAX_PUSHES = 64
+WEP_STOP_TIMEOUT = 3.0
+
+
+class TooManyPushes(Exception):
+    pass
+
+
+class PushRegistry:
+    def __init__(self, store: PushStore, sources: SourceRegistry, wep: WepClient, backoff: Backoff | None = None):
+        self._store = store
+        self._sources = sources
+        self._wep = wep
+        self._backoff = backoff or Backoff()
+        self._pushes: dict[str, PushSupervisor] = {}
+
+    async def restore(self) -> int:
+        """Start every push the store holds (after a restart, crash or SIGKILL included)."""
+        specs = await asyncio.to_thread(self._store.all)
+        for spec in specs:
+            self._start(spec)
+        if specs:
+            log.info("restored %d push(es) from %s", len(specs), self._store.path)
+        return len(specs)
+
+    async def create(self, camera: str, url: str, quality: str, media: str, mode: str) -> PushContext:
+        if len(self._pushes) >= MAX_PUSHES:
+            raise TooManyPushes(f"at most {MAX_PUSHES} pushes")
+        spec = PushSpec(secrets.token_hex(6), camera, url, quality, media, mode, time.time())
+        await asyncio.to_thread(self._store.add, spec)
+        return self._start(spec).ctx
+
+    def get(self, push_id: str) -> PushContext | None:
+        supervisor = self._pushes.get(push_id)
+        return supervisor.ctx if supervisor is not None else None
+
+    def all(self) -> list[PushContext]:
+        return [supervisor.ctx for supervisor in self._pushes.values()]
+
+    async def delete(self, push_id: str) -> PushContext | None:
+        supervisor = self._pushes.get(push_id)
+        if supervisor is None:
+            return None
+        await asyncio.to_thread(self._store.remove, push_id)
+        del self._pushes[push_id]
+        await self._stop(supervisor, forget=True)
+        return supervisor.ctx
+
+    async def close(self) -> None:
+        """Shutdown: stop everything but keep the store, so the next start resumes them."""
+        supervisors = list(self._pushes.values())
+        self._pushes.clear()
+        await asyncio.gather(*(self._stop(supervisor, forget=False) for supervisor in supervisors))
+
+    def _start(self, spec: PushSpec) -> PushSupervisor:
+        for secret in secrets_of(spec.url):
+            redactor.add(secret)  # last line of defence for any log line that quotes it
+
+        async def remember(stream_id: str | None) -> None:
+            await asyncio.to_thread(self._store.set_wep_stream, spec.id, stream_id)
+
+        ctx = PushContext(spec, self._sources, self._wep, remember)
+        attempt = run_wep_push if spec.mode == "wep" else run_gateway_push
+        supervisor = PushSupervisor(ctx, attempt, self._backoff)
+        self._pushes[spec.id] = supervisor
+        supervisor.start()
+        return supervisor
+
+    async def _stop(self, supervisor: PushSupervisor, *, forget: bool) -> None:
+        await supervisor.stop()
+        ctx = supervisor.ctx
+        if ctx.spec.mode != "wep" or ctx.wep_stream_id is None:
+            return
+        if not forget:
+            # Keep the id in the store: the next process stops it before starting again.
+            ctx.remember_wep_stream = _forget_nothing
+        try:
+            async with asyncio.timeout(WEP_STOP_TIMEOUT):
+                await stop_wep_stream(ctx)
+        except TimeoutError:
+            log.info("push %s: WEP did not answer the stop in time", ctx.spec.id, extra={"camera": ctx.spec.camera})
+
+
+async def _forget_nothing(stream_id: str | None) -> None:
+    return None

@@ -1,0 +1,145 @@
+"""`/api/v1/pushes`: RTMP pushes to streaming platforms (admin).
+
+    POST   /api/v1/pushes       {camera, url, quality?, media?, mode?}  -> 201 push
+    GET    /api/v1/pushes                                               -> {"pushes": [...]}
+    GET    /api/v1/pushes/{id}                                          -> push
+    DELETE /api/v1/pushes/{id}                                          -> push (state stopped)
+
+A push resource never holds the full URL: `url` is redacted (`rtmp://host/app/ab***`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from gateway.api.errors import ApiError, bad_request, not_found
+from gateway.rtmp.push import MEDIA, MODES, QUALITIES, push_view
+from gateway.rtmp.registry import PushRegistry, TooManyPushes
+from gateway.rtmp.store import PushStore, PushStoreError
+from gateway.rtmp.url import PushUrlError, redact_url, validate_push_url
+
+log = logging.getLogger("gateway.rtmp")
+
+PUSHES = web.AppKey("pushes", PushRegistry)
+MAX_BODY = 16 * 1024
+
+
+def require_admin(request: web.Request) -> None:
+    """The admin key as `Authorization: Bearer <key>`, compared in constant time."""
+    from gateway.app import CONFIG
+
+    admin_key = request.app[CONFIG].auth.admin_key
+    if not admin_key:
+        raise ApiError(403, "forbidden", "admin key not configured")
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), admin_key.encode()):
+        raise ApiError(401, "unauthorized", "admin key required (Authorization: Bearer <key>)",
+                       {"WWW-Authenticate": 'Bearer realm="wep-gateway"'})
+
+
+async def create_push(request: web.Request) -> web.Response:
+    from gateway.app import CAMERAS
+
+    require_admin(request)
+    body = await _json_body(request)
+    camera = body.get("camera")
+    if not isinstance(camera, str) or not camera:
+        raise bad_request("camera must be a camera id")
+    try:
+        url = validate_push_url(body.get("url"))
+    except PushUrlError as exc:
+        raise bad_request(str(exc)) from None
+    quality = _choice(body, "quality", QUALITIES, "high")
+    media = _choice(body, "media", MEDIA, "video")
+    mode = _choice(body, "mode", MODES, "gateway")
+    unknown = set(body) - {"camera", "url", "quality", "media", "mode"}
+    if unknown:
+        raise bad_request(f"unknown field(s): {', '.join(sorted(unknown))}")
+    await request.app[CAMERAS].quality(camera, quality)  # 404 unknown camera, 400 missing quality
+    try:
+        ctx = await request.app[PUSHES].create(camera, url, quality, media, mode)
+    except TooManyPushes as exc:
+        raise ApiError(409, "too_many_pushes", str(exc)) from None
+    except PushStoreError as exc:
+        log.error("%s", exc)
+        raise ApiError(503, "store_unavailable", "the push could not be saved") from None
+    log.info("push %s created: camera %s to %s (%s, %s, %s)", ctx.spec.id, camera, redact_url(url), mode,
+             quality, media, extra={"camera": camera})
+    return web.json_response(push_view(ctx), status=201, headers={"Location": f"/api/v1/pushes/{ctx.spec.id}"})
+
+
+async def list_pushes(request: web.Request) -> web.Response:
+    require_admin(request)
+    return web.json_response({"pushes": [push_view(ctx) for ctx in request.app[PUSHES].all()]})
+
+
+async def get_push(request: web.Request) -> web.Response:
+    require_admin(request)
+    ctx = request.app[PUSHES].get(request.match_info["id"])
+    if ctx is None:
+        raise not_found("no such push")
+    return web.json_response(push_view(ctx))
+
+
+async def delete_push(request: web.Request) -> web.Response:
+    require_admin(request)
+    try:
+        ctx = await request.app[PUSHES].delete(request.match_info["id"])
+    except PushStoreError as exc:
+        log.error("%s", exc)
+        raise ApiError(503, "store_unavailable", "the push could not be removed") from None
+    if ctx is None:
+        raise not_found("no such push")
+    return web.json_response(push_view(ctx))
+
+
+async def _json_body(request: web.Request) -> dict:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise ApiError(413, "too_large", f"body larger than {MAX_BODY} bytes")
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise ApiError(413, "too_large", f"body larger than {MAX_BODY} bytes")
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise bad_request("body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise bad_request("body must be a JSON object")
+    return body
+
+
+def _choice(body: dict, name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = body.get(name, default)
+    if value not in allowed:
+        shown = repr(value) if isinstance(value, str) and len(value) <= 32 else "another value"
+        raise bad_request(f"{name} must be one of {', '.join(allowed)}, got {shown}")
+    return value
+
+
+async def _push_service(app: web.Application) -> AsyncIterator[None]:
+    from gateway.app import CONFIG, SOURCES, WEP
+
+    store = PushStore(app[CONFIG].pushes.db_path)
+    registry = PushRegistry(store, app[SOURCES], app[WEP])
+    app[PUSHES] = registry
+    await registry.restore()
+    try:
+        yield
+    finally:
+        await registry.close()
+        store.close()
+
+
+def add_routes(app: web.Application) -> None:
+    # After the app's own services (WEP client, sources) in cleanup_ctx: started after
+    # them, stopped before them.
+    app.cleanup_ctx.append(_push_service)
+    app.router.add_post("/api/v1/pushes", create_push)
+    app.router.add_get("/api/v1/pushes", list_pushes)
+    app.router.add_get("/api/v1/pushes/{id}", get_push)
+    app.router.add_delete("/api/v1/pushes/{id}", delete_push)

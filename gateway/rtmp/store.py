@@ -1,0 +1,113 @@
+"""The set of pushes, persisted in SQLite (`[pushes] db_path`).
+
+Durability: WAL journal with `synchronous=FULL`, one transaction per change. SQLite's
+commit is atomic (https://sqlite.org/atomiccommit.html, https://sqlite.org/wal.html): a
+process killed with SIGKILL mid-write leaves either the old or the new row set, never a
+torn one, and with FULL every commit is fsynced before `add()` returns, so a push the
+API answered 201 for survives even a power cut. The file holds full destination URLs
+(stream keys): it is created owner-only (0600).
+
+Blocking (fsync): the registry calls it through `asyncio.to_thread`; a lock serialises
+the one connection across threads.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pushes (
+    id TEXT PRIMARY KEY,
+    camera TEXT NOT NULL,
+    url TEXT NOT NULL,
+    quality TEXT NOT NULL,
+    media TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    wep_stream_id TEXT
+) STRICT
+"""
+
+
+class PushStoreError(RuntimeError):
+    """The push database cannot be opened or written (path, permissions, corruption)."""
+
+
+@dataclass(frozen=True)
+class PushSpec:
+    """What the operator asked for; everything needed to start the push again."""
+
+    id: str
+    camera: str
+    url: str  # full, with the stream key: never logged or returned
+    quality: str
+    media: str  # "video" | "audio" | "both"
+    mode: str  # "wep" | "gateway"
+    created_at: float
+    wep_stream_id: str | None = None  # the last id WEP gave (wep mode), to stop it after a restart
+
+
+class PushStore:
+    def __init__(self, path: str):
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                # Owner-only before SQLite creates it; its -wal and -shm files copy these bits.
+                os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except (OSError, sqlite3.Error) as exc:
+            raise PushStoreError(f"cannot open push database {path}: {exc}") from None
+
+    def add(self, spec: PushSpec) -> None:
+        self._write(
+            "INSERT INTO pushes (id, camera, url, quality, media, mode, created_at, wep_stream_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (spec.id, spec.camera, spec.url, spec.quality, spec.media, spec.mode, spec.created_at, spec.wep_stream_id),
+        )
+
+    def remove(self, push_id: str) -> None:
+        self._write("DELETE FROM pushes WHERE id = ?", (push_id,))
+
+    def set_wep_stream(self, push_id: str, stream_id: str | None) -> None:
+        self._write("UPDATE pushes SET wep_stream_id = ? WHERE id = ?", (stream_id, push_id))
+
+    def all(self) -> list[PushSpec]:
+        with self._lock:
+            try:
+                rows = self._db.execute(
+                    "SELECT id, camera, url, quality, media, mode, created_at, wep_stream_id"
+                    " FROM pushes ORDER BY created_at, id"
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise PushStoreError(f"cannot read push database {self.path}: {exc}") from None
+        return [PushSpec(*row) for row in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _write(self, statement: str, values: tuple) -> None:
+        # Parameters only: the URL is never formatted into SQL or into an error message.
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.execute(statement, values)
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise PushStoreError(f"cannot write push database {self.path}: {type(exc).__name__}") from None
