@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING
 import pytest
 
 from gateway.media import h264
-from gateway.media.fmp4 import Fmp4Error, Fmp4Reader, Fragment, InitSegment, Sample
+from gateway.media.fmp4 import (
+    Fmp4Error,
+    Fmp4Reader,
+    Fragment,
+    FragmentWriter,
+    InitSegment,
+    Sample,
+    TrackInfo,
+    write_init_segment,
+)
 from gateway.media.fmp4.boxes import box, full_box, iter_boxes
 
 if TYPE_CHECKING:
@@ -306,8 +315,6 @@ def test_two_trafs_give_samples_in_file_order(video_init: bytes) -> None:
 
 
 def test_tracks_that_are_neither_video_nor_audio_are_skipped(per_frame_fixture: Fmp4Fixture) -> None:
-    from gateway.media.fmp4 import FragmentWriter, TrackInfo, write_init_segment
-
     video = read_all(per_frame_fixture.data)[0].track("video")
     opus = TrackInfo(2, "audio", "opus", 48000, sample_rate=48000, channels=1)
     init = write_init_segment([video, opus]).replace(b"soun", b"meta")  # track 2 becomes timed metadata
