@@ -1,0 +1,20 @@
+"""The WEP emulator: an ACC Web Endpoint with looping test cameras (DESIGN "The WEP emulator").
+
+Entry points: `server.Emulator(settings.EmulatorSettings)` (`await start()`, `.url`,
+`.cert_path`, `await stop()`), `server.add_arguments(parser)`, `server.run_from_args(args)`.
+
+Choices where the guide is silent (stable, so tests and the gateway can rely on them):
+- Cameras: ids are stable opaque strings. With two or more cameras the LAST one is the
+  "plain" camera: no speaker (spkc false, POST /media 409) and no microphone (no audio
+  AdaptationSet in its MPD, format=webm 404). A single camera has both.
+- Error codes: the guide shows only -25 NOT_FOUND; the others are in envelope.py.
+- Live fMP4 decode times count from the emulator's start, shared by every reader of a
+  camera; a recorded `t` stream starts at decode time 0. Tile representations in the MPD
+  are served by the low stream. jpeg `size` returns exactly W x H.
+- Talk: POST /media bodies are kept per camera with arrival times; past the cap
+  (settings.talk_cap_ms) the rest is not read, the answer is 413 and the connection closes.
+- Faults: Python (`drop_streams()`, `fail_next(n, status)`, `stall_streams(s)`,
+  `expire_sessions()`) or HTTP without auth: POST /_emulator/drop, /_emulator/fail
+  {"count", "status"}, /_emulator/stall {"seconds"}, /_emulator/expire;
+  GET /_emulator/stats. Expired sessions do not end streams already open.
+"""
