@@ -77,5 +77,8 @@ def create_app(config: Config) -> web.Application:
     from gateway.hls import routes as hls_routes
 
     hls_routes.add_routes(app)
+    from gateway.rtmp import routes as rtmp_routes
+
+    rtmp_routes.add_routes(app)
     snapshot_routes.add_routes(app)
     return app
