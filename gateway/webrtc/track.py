@@ -1,0 +1,213 @@
+"""The passthrough video track: hub frames out as pre-encoded H.264 for aiortc.
+
+aiortc's RTCRtpSender awaits `track.recv()`; given an `av.Packet` instead of a frame, it
+skips the encoder and calls `H264Encoder.pack()`, which splits the packet on Annex-B
+start codes and packetizes the NAL units as-is (FU-A/STAP-A, RFC 6184 5.7-5.8). So each
+hub sample (AVCC) becomes an Annex-B access unit with SPS/PPS before every IDR, its
+`pts` in the 90 kHz RTP clock (RFC 6184 5.1). Nothing is decoded or encoded.
+
+Each viewer is a hub reader with the hub's bounded queue: a viewer whose send path is
+slow loses whole GOPs there (the hub's overflow policy), never the others' frames.
+"""
+
+from __future__ import annotations
+
+import fractions
+import logging
+import time
+from collections import OrderedDict, deque
+
+import av
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from gateway.media.fmp4 import InitSegment
+from gateway.media.h264 import AvcConfig, H264Error, annexb_access_unit, parse_avcc
+from gateway.media.hub import Discontinuity, Frame, HubClosed, HubItem, HubReader
+from gateway.webrtc.stats import WebrtcCounters
+
+log = logging.getLogger("gateway.webrtc")
+
+RTP_VIDEO_CLOCK = 90_000  # RFC 6184 5.1: H.264 RTP timestamps use a 90 kHz clock
+RTP_TIME_BASE = fractions.Fraction(1, RTP_VIDEO_CLOCK)
+
+
+class NotH264Error(ValueError):
+    """The camera's video track is not H.264 (AVC), so it cannot be passed through."""
+
+
+def avc_config(init: InitSegment) -> tuple[AvcConfig, int]:
+    """The avcC record and timescale of an init segment's video track."""
+    video = init.track("video")
+    if video is None:
+        raise NotH264Error("the stream has no video track")
+    if not video.codec.lower().startswith(("avc1", "avc3")):
+        raise NotH264Error(f"the camera sends {video.codec}, not H.264")
+    try:
+        return parse_avcc(video.codec_config), video.timescale
+    except H264Error as exc:
+        raise NotH264Error(f"the camera's avcC record is unusable: {exc}") from None
+
+
+class AccessUnits:
+    """Annex-B access units of one hub's frames, converted once and shared by its viewers.
+
+    Every reader of a hub receives the same `Frame` objects, so the conversion is keyed
+    by identity; the entry holds the frame, so its id cannot be reused while cached.
+    `capacity` covers viewers a few hundred frames apart; a miss only costs a conversion.
+    """
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._capacity = capacity
+        self._units: OrderedDict[int, tuple[Frame, bytes]] = OrderedDict()
+        self.conversions = 0
+
+    def get(self, frame: Frame, config: AvcConfig) -> bytes:
+        entry = self._units.get(id(frame))
+        if entry is not None and entry[0] is frame:
+            return entry[1]
+        unit = annexb_access_unit(frame.sample.data, config, frame.sample.is_keyframe)
+        self.conversions += 1
+        self._units[id(frame)] = (frame, unit)
+        if len(self._units) > self._capacity:
+            self._units.popitem(last=False)
+        return unit
+
+
+class RtpClock:
+    """Sample times to 90 kHz RTP timestamps, re-anchored after an upstream gap.
+
+    The source keeps its timeline continuous across reconnects (the next sample follows
+    the last one), but the viewer saw a pause of wall time: the timestamps jump by that
+    pause so the receiver's jitter buffer sees a gap, not a burst of late frames.
+    """
+
+    def __init__(self, timescale: int) -> None:
+        self.timescale = timescale
+        self._offset = 0
+        self._last: tuple[int, float] | None = None  # (rtp pts, published_at)
+        self._rebase = False
+
+    def gap(self) -> None:
+        self._rebase = True
+
+    def pts(self, frame: Frame) -> int:
+        sample = frame.sample
+        raw = (sample.decode_time + sample.composition_offset) * RTP_VIDEO_CLOCK // self.timescale
+        if self._last is not None:
+            last_pts, last_at = self._last
+            if self._rebase or raw + self._offset < last_pts - 10 * RTP_VIDEO_CLOCK:
+                elapsed = max(1, round((frame.published_at - last_at) * RTP_VIDEO_CLOCK))
+                self._offset = last_pts + elapsed - raw
+        self._rebase = False
+        pts = raw + self._offset
+        self._last = (pts, frame.published_at)
+        return pts
+
+
+class HubVideoTrack(MediaStreamTrack):
+    """One viewer's video: a hub reader turned into pre-encoded packets for aiortc.
+
+    Keyframe requests (PLI/FIR, RFC 4585 6.3.1, RFC 5104 3.5.1): the source cannot be
+    asked for an IDR and nothing here encodes, so a request is counted and answered by
+    waiting for the camera's next keyframe (one GOP at most). Resending the GOP from the
+    last keyframe would burst old pictures at a viewer that is already losing packets,
+    and aiortc already answers NACKs from its RTP history.
+    """
+
+    kind = "video"
+
+    def __init__(self, reader: HubReader, init: InitSegment, units: AccessUnits, counters: WebrtcCounters):
+        super().__init__()
+        self._reader = reader
+        self._units = units
+        self._counters = counters
+        self._config, timescale = avc_config(init)
+        self._clock = RtpClock(timescale)
+        self._backlog: deque[HubItem] | None = None  # filled on the first recv()
+        self._need_keyframe = True
+        self._in_flight: Frame | None = None  # handed to aiortc, sent when recv() is next called
+        self.frames_sent = 0
+        self.keyframe_requests = 0
+
+    def keyframe_requested(self) -> None:
+        """Called for each PLI/FIR from the viewer; see the class docstring for why we wait."""
+        self.keyframe_requests += 1
+        self._counters.keyframe_requests += 1
+
+    async def recv(self) -> av.Packet:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._in_flight is not None:
+            # aiortc calls recv() again once every RTP packet of the previous access unit
+            # went to the transport: that is the moment the frame was sent.
+            self._counters.send_delay.record(time.monotonic() - self._in_flight.published_at)
+            self._in_flight = None
+        if self._backlog is None:
+            self._backlog = self._latest_gop()
+        while True:
+            item = self._backlog.popleft() if self._backlog else await self._next_item()
+            packet = self._packet_for(item)
+            if packet is not None:
+                return packet
+
+    async def _next_item(self) -> HubItem:
+        try:
+            return await self._reader.get()
+        except HubClosed:
+            self.stop()
+            raise MediaStreamError from None
+
+    def _latest_gop(self) -> deque[HubItem]:
+        """What the reader queued before the connection was up, from its newest keyframe.
+
+        The hub primed the reader with the current GOP; if ICE and DTLS took long enough
+        for a newer keyframe to arrive, older frames are not worth a burst.
+        """
+        items: list[HubItem] = []
+        while (item := self._reader.get_nowait()) is not None:
+            items.append(item)
+        start = 0
+        for index, item in enumerate(items):
+            if isinstance(item, Frame) and item.is_keyframe:
+                start = index
+        kept = [item for index, item in enumerate(items) if index >= start or not isinstance(item, Frame)]
+        self._counters.frames_skipped += len(items) - len(kept)
+        return deque(kept)
+
+    def _packet_for(self, item: HubItem) -> av.Packet | None:
+        if isinstance(item, InitSegment):
+            self._config, timescale = avc_config(item)
+            if timescale != self._clock.timescale:
+                self._clock = RtpClock(timescale)
+            self._need_keyframe = True
+            return None
+        if isinstance(item, Discontinuity):
+            # A reconnected upstream restarts its reference chain: resume on an IDR.
+            self._need_keyframe = True
+            self._clock.gap()
+            return None
+        if item.kind != "video":
+            return None
+        if self._need_keyframe:
+            if not item.is_keyframe:
+                self._counters.frames_skipped += 1
+                return None
+            self._need_keyframe = False
+        try:
+            unit = self._units.get(item, self._config)
+        except H264Error as exc:
+            log.warning("skipped a malformed H.264 sample: %s", exc)
+            self._need_keyframe = True
+            return None
+        packet = av.Packet(unit)
+        packet.pts = self._clock.pts(item)
+        packet.time_base = RTP_TIME_BASE
+        self._in_flight = item
+        self.frames_sent += 1
+        self._counters.frames_sent += 1
+        self._counters.bytes_sent += len(unit)
+        return packet
+
+    def stop(self) -> None:
+        self._reader.close()
+        super().stop()

@@ -1,0 +1,194 @@
+"""WHEP sessions: one aiortc peer connection per viewer, fed by a hub reader.
+
+Life of a session (draft-ietf-wish-whep): the offer comes in, the reader is subscribed
+(starting the source on demand), the answer goes out, and the session lives until the
+viewer DELETEs it, ICE/DTLS fails, or it never connects within `connect_timeout`.
+Every path ends in `_close()`, which closes the peer connection and, through the
+track, the hub reader, so an abandoned viewer never holds a source open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+import weakref
+from dataclasses import dataclass, field
+
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from gateway.media.fmp4 import InitSegment
+from gateway.media.hub import Hub, HubClosed, HubReader
+from gateway.media.sources import SourceRegistry
+from gateway.webrtc import sdp
+from gateway.webrtc.stats import WebrtcCounters
+from gateway.webrtc.track import AccessUnits, HubVideoTrack, NotH264Error, avc_config
+
+log = logging.getLogger("gateway.webrtc")
+
+
+@dataclass(frozen=True)
+class WhepSettings:
+    connect_timeout: float = 10.0  # ICE + DTLS must complete within this, or the session goes
+    first_frame_timeout: float = 15.0  # the source must deliver its init segment within this
+    max_sessions: int = 500
+
+
+class SessionUnavailable(Exception):
+    """The session cannot be made now (no video yet, too many viewers): HTTP 503."""
+
+
+@dataclass
+class WhepSession:
+    id: str
+    camera_id: str
+    quality: str
+    pc: RTCPeerConnection
+    track: HubVideoTrack
+    created_at: float = field(default_factory=time.monotonic)
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    watchdog: asyncio.Task | None = None
+
+
+class WhepSessions:
+    def __init__(self, sources: SourceRegistry, settings: WhepSettings | None = None):
+        self._sources = sources
+        self.settings = settings or WhepSettings()
+        self.counters = WebrtcCounters()
+        self._sessions: dict[str, WhepSession] = {}
+        self._units: weakref.WeakKeyDictionary[Hub, AccessUnits] = weakref.WeakKeyDictionary()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def get(self, session_id: str) -> WhepSession | None:
+        return self._sessions.get(session_id)
+
+    async def create(self, camera_id: str, quality: str, offer_text: str) -> tuple[WhepSession, str]:
+        """Answer an offer: returns the session and the SDP answer.
+
+        Raises sdp.OfferError (400), sdp.NoH264Error / NotH264Error (406),
+        SessionUnavailable (503).
+        """
+        offer = sdp.parse_offer(offer_text)
+        if len(self._sessions) >= self.settings.max_sessions:
+            raise SessionUnavailable(f"the gateway serves {self.settings.max_sessions} WebRTC viewers already")
+        hub = self._sources.hub(camera_id, quality)
+        reader = hub.subscribe()
+        try:
+            init = await self._first_init(reader)
+            config, _ = avc_config(init)
+            choice = sdp.choose_h264(offer.video, config.profile_level_id)
+            if not choice.matches_stream:
+                self.counters.profile_mismatches += 1
+                log.warning("no offered H.264 profile covers the stream's %s; sending on %s",
+                            config.profile_level_id, choice.profile_level_id, extra={"camera": camera_id})
+            track = HubVideoTrack(reader, init, self._units_for(hub), self.counters)
+        except BaseException:
+            reader.close()
+            raise
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        session = WhepSession(secrets.token_urlsafe(16), camera_id, quality, pc, track)
+        try:
+            answer = await self._negotiate(session, offer, choice)
+        except BaseException:
+            track.stop()
+            await pc.close()
+            raise
+        self._sessions[session.id] = session
+        self.counters.sessions_started += 1
+        session.watchdog = asyncio.get_running_loop().create_task(self._watch(session), name=f"whep {session.id[:6]}")
+        log.info("WebRTC viewer joined (%s, %s)", quality, choice.profile_level_id, extra={"camera": camera_id})
+        return session, answer
+
+    async def _first_init(self, reader: HubReader) -> InitSegment:
+        # A new reader's first item is the hub's init segment (or, for a source that
+        # is just starting, the one it publishes first).
+        deadline = time.monotonic() + self.settings.first_frame_timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                item = await asyncio.wait_for(reader.get(), max(remaining, 0.001))
+            except (asyncio.TimeoutError, HubClosed):
+                raise SessionUnavailable("no video from the camera yet") from None
+            if isinstance(item, InitSegment):
+                return item
+
+    def _units_for(self, hub: Hub) -> AccessUnits:
+        units = self._units.get(hub)
+        if units is None:
+            units = self._units[hub] = AccessUnits()
+        return units
+
+    async def _negotiate(self, session: WhepSession, offer: sdp.Offer, choice: sdp.H264Choice) -> str:
+        pc = session.pc
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp.offer_for_aiortc(offer, choice), "offer"))
+        except Exception as exc:  # aiortc raises ValueError/OperationError/InvalidStateError
+            raise sdp.OfferError(f"offer rejected: {exc}") from None
+        sender = pc.addTrack(session.track)
+        # aiortc would only flag the next *encoded* frame as a keyframe; hand PLI/FIR to
+        # the track, which counts them and waits for the camera's next IDR.
+        sender._send_keyframe = session.track.keyframe_requested
+
+        @pc.on("connectionstatechange")
+        def _on_state() -> None:
+            state = pc.connectionState
+            if state == "connected":
+                session.connected.set()
+            elif state in ("failed", "closed"):
+                if state == "failed":
+                    self.counters.connection_failures += 1
+                session.ended.set()
+
+        session.track.on("ended", session.ended.set)
+        await pc.setLocalDescription(await pc.createAnswer())
+        return sdp.answer_for_viewer(pc.localDescription.sdp, choice)
+
+    async def _watch(self, session: WhepSession) -> None:
+        reason = "ended"
+        try:
+            try:
+                await asyncio.wait_for(_first_of(session.connected, session.ended), self.settings.connect_timeout)
+            except asyncio.TimeoutError:
+                self.counters.connect_timeouts += 1
+                reason = f"not connected within {self.settings.connect_timeout:.0f}s"
+                return
+            await session.ended.wait()
+            reason = f"connection {session.pc.connectionState}"
+        finally:
+            await self._close(session, reason)
+
+    async def close(self, session_id: str) -> bool:
+        session = self._sessions.get(session_id)
+        if session is None:
+            return False
+        await self._close(session, "deleted by the viewer")
+        return True
+
+    async def _close(self, session: WhepSession, reason: str) -> None:
+        if self._sessions.pop(session.id, None) is None:
+            return
+        self.counters.sessions_closed += 1
+        session.ended.set()
+        session.track.stop()
+        await session.pc.close()
+        if session.watchdog is not None and session.watchdog is not asyncio.current_task():
+            session.watchdog.cancel()
+        log.info("WebRTC viewer left: %s (%d frames sent, %d keyframe requests)", reason,
+                 session.track.frames_sent, session.track.keyframe_requests, extra={"camera": session.camera_id})
+
+    async def close_all(self) -> None:
+        for session in list(self._sessions.values()):
+            await self._close(session, "gateway shutting down")
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
