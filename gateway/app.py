@@ -77,6 +77,11 @@ def create_app(config: Config) -> web.Application:
     from gateway.hls import routes as hls_routes
 
     hls_routes.add_routes(app)
+    from gateway.webrtc import routes as webrtc_routes
+    from gateway.web import routes as web_routes
+
+    webrtc_routes.add_routes(app)
+    web_routes.add_routes(app)
     from gateway.rtmp import routes as rtmp_routes
 
     rtmp_routes.add_routes(app)

@@ -56,3 +56,62 @@ def chromium_offer() -> str:
 @pytest.fixture
 def aiortc_offer() -> str:
     return (FIXTURES / "aiortc_offer.sdp").read_text()
+
+
+@dataclass
+class CodecSpy:
+    """What the process did with video codecs while the spy was installed."""
+
+    h264_decoders: int = 0
+    h264_encodes: int = 0  # frames that went through libx264
+    h264_packs: int = 0  # pre-encoded access units packetized as-is
+    vp8_coders: int = 0
+    codec_contexts: list = None  # av.CodecContext.create() calls made by aiortc's H.264 codec
+
+
+@pytest.fixture
+def codec_spy(monkeypatch) -> CodecSpy:
+    """Counts every video decode/encode entry point aiortc has, in this process."""
+    import aiortc.codecs.h264 as h264
+    import aiortc.codecs.vpx as vpx
+
+    spy = CodecSpy(codec_contexts=[])
+    decoder_init, encode_frame, pack = h264.H264Decoder.__init__, h264.H264Encoder._encode_frame, h264.H264Encoder.pack
+
+    def counting_decoder_init(self):
+        spy.h264_decoders += 1
+        decoder_init(self)
+
+    def counting_encode(self, frame, force_keyframe):
+        spy.h264_encodes += 1
+        return encode_frame(self, frame, force_keyframe)
+
+    def counting_pack(self, packet):
+        spy.h264_packs += 1
+        return pack(self, packet)
+
+    def counting_vp8(original):
+        def init(self, *args, **kwargs):
+            spy.vp8_coders += 1
+            original(self, *args, **kwargs)
+        return init
+
+    class AvProxy:
+        # aiortc's H.264 codec reaches FFmpeg through `av.CodecContext.create`; av's types are
+        # C types that cannot be patched, so the module's `av` name is swapped instead.
+        def __getattr__(self, name):
+            return getattr(av, name)
+
+        class CodecContext:
+            @staticmethod
+            def create(name, mode=None):
+                spy.codec_contexts.append((name, mode))
+                return av.CodecContext.create(name, mode)
+
+    monkeypatch.setattr(h264.H264Decoder, "__init__", counting_decoder_init)
+    monkeypatch.setattr(h264.H264Encoder, "_encode_frame", counting_encode)
+    monkeypatch.setattr(h264.H264Encoder, "pack", counting_pack)
+    monkeypatch.setattr(vpx.Vp8Decoder, "__init__", counting_vp8(vpx.Vp8Decoder.__init__))
+    monkeypatch.setattr(vpx.Vp8Encoder, "__init__", counting_vp8(vpx.Vp8Encoder.__init__))
+    monkeypatch.setattr(h264, "av", AvProxy())
+    return spy

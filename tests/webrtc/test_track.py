@@ -152,3 +152,20 @@ def test_rtp_clock_rescales_and_stays_monotonic(clip):
     frames = [type("F", (), {"sample": s, "published_at": i / FPS})() for i, s in enumerate(clip.samples[:5])]
     first = [clock.pts(f) for f in frames]
     assert all(b - a == RTP_VIDEO_CLOCK // FPS for a, b in zip(first, first[1:]))
+
+
+def test_codec_spy_sees_aiortc_decoders_and_encoders(codec_spy, clip):
+    """The spy used by the no-decode checks does see aiortc's codec work when it happens."""
+    from aiortc.codecs.h264 import H264Decoder, H264Encoder
+    from aiortc.jitterbuffer import JitterFrame
+
+    from gateway.media.h264 import annexb_access_unit, parse_avcc
+
+    config = parse_avcc(clip.init.track("video").codec_config)
+    decoder = H264Decoder()
+    assert decoder.decode(JitterFrame(annexb_access_unit(clip.samples[0].data, config, True), 0))
+    frame = av.VideoFrame(width=64, height=64, format="yuv420p")
+    frame.pts, frame.time_base = 0, Fraction(1, 90000)
+    H264Encoder().encode(frame)
+    assert (codec_spy.h264_decoders, codec_spy.h264_encodes) == (1, 1)
+    assert [name for name, _ in codec_spy.codec_contexts] == ["h264", "libx264"]

@@ -1,0 +1,119 @@
+"""A WHEP viewer built on aiortc that counts H.264 frames without decoding them.
+
+aiortc's receiver reassembles each frame in its jitter buffer and hands it to a decoder
+thread; `counting_decoders()` swaps `aiortc.rtcrtpreceiver.get_decoder` for one that only
+looks at the NAL unit types of the reassembled Annex-B frame. Used by the tests and by
+bench/bench_webrtc_fanout.py (many viewers per process, none decoding).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+import aiohttp
+import aiortc.rtcrtpreceiver
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+NAL_IDR = 5
+
+
+@dataclass
+class FrameTally:
+    frames: int = 0
+    keyframes: int = 0
+    bytes: int = 0
+    first_is_keyframe: bool | None = None
+    last_at: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, data: bytes) -> None:
+        keyframe = _has_idr(data)
+        with self.lock:
+            if self.first_is_keyframe is None:
+                self.first_is_keyframe = keyframe
+            self.frames += 1
+            self.keyframes += keyframe
+            self.bytes += len(data)
+            self.last_at = time.monotonic()
+
+
+def _has_idr(data: bytes) -> bool:
+    # Reassembled frames are Annex-B with 4-byte start codes (aiortc's h264_depayload).
+    return any(part and part[0] & 0x1F == NAL_IDR for part in data.split(b"\x00\x00\x00\x01"))
+
+
+class _CountingDecoder:
+    def __init__(self, tally: FrameTally):
+        self._tally = tally
+
+    def decode(self, encoded_frame) -> list:
+        self._tally.add(encoded_frame.data)
+        return []
+
+
+_tallies: dict[int, FrameTally] = {}  # thread ident of the receiver's decoder thread -> tally
+_original_get_decoder = aiortc.rtcrtpreceiver.get_decoder
+
+
+def _get_decoder(codec):
+    if codec.mimeType.lower() != "video/h264":
+        return _original_get_decoder(codec)
+    tally = _tallies.setdefault(threading.get_ident(), FrameTally())
+    return _CountingDecoder(tally)
+
+
+@contextlib.contextmanager
+def counting_decoders():
+    aiortc.rtcrtpreceiver.get_decoder = _get_decoder
+    try:
+        yield
+    finally:
+        aiortc.rtcrtpreceiver.get_decoder = _original_get_decoder
+
+
+class WhepViewer:
+    """One WHEP session: POST an offer, apply the answer, count frames, DELETE at the end."""
+
+    def __init__(self, http: aiohttp.ClientSession, url: str):
+        self._http = http
+        self._url = url
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.location: str | None = None
+        self.answer = ""
+        self._decoder_thread: int | None = None
+
+    async def start(self) -> None:
+        self.pc.addTransceiver("video", direction="recvonly")
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        async with self._http.post(self._url, data=self.pc.localDescription.sdp,
+                                   headers={"Content-Type": "application/sdp"}) as response:
+            body = await response.text()
+            if response.status != 201:
+                raise RuntimeError(f"WHEP POST answered {response.status}: {body}")
+            self.location = urljoin(self._url, response.headers["Location"])
+            self.answer = body
+        await self.pc.setRemoteDescription(RTCSessionDescription(self.answer, "answer"))
+
+    @property
+    def tally(self) -> FrameTally:
+        if self._decoder_thread is None:
+            # aiortc starts one decoder thread per receiver once media flows (test tool: private name).
+            receiver = self.pc.getTransceivers()[0].receiver
+            thread = getattr(receiver, "_RTCRtpReceiver__decoder_thread", None)
+            if thread is None or thread.ident is None:
+                return FrameTally()
+            self._decoder_thread = thread.ident
+        return _tallies.setdefault(self._decoder_thread, FrameTally())
+
+    async def stop(self, delete: bool = True) -> int | None:
+        self.tally  # remember the thread before it ends
+        status = None
+        if delete and self.location:
+            async with self._http.delete(self.location) as response:
+                status = response.status
+        await self.pc.close()
+        return status
