@@ -111,7 +111,9 @@ def parse_time(value: str | None) -> SnapshotTime:
     """`t`: `live`, or an ISO 8601 time with a zone (basic or extended), then `,c|l|g|e`."""
     if value is None or value == "live":
         return LIVE
-    text, comma, match = value.partition(",")
+    # An unencoded `+02:00` in a query string arrives as ` 02:00` (form encoding): no time has
+    # a space in it, so read it back as the offset the caller meant.
+    text, comma, match = value.replace(" ", "+").partition(",")
     if comma and match not in MATCH_CRITERIA:
         raise ParameterError("t", f"t match criteria must be one of c, l, g, e, got {_shown(match)}")
     basic = _BASIC_TIME.fullmatch(text)

@@ -18,6 +18,7 @@ def snap(**query) -> SnapshotRequest:
 @pytest.mark.parametrize("spelling", [
     "2016-03-10T21:01:00.057Z", "20160310T210100.057Z", "2016-03-10T21:01:00.057Z,c",
     "20160310T210100.057Z,c", "2016-03-10T22:01:00.057+01:00", "2016-03-10T16:01:00.057-05:00,c",
+    "2016-03-10T22:01:00.057 01:00",  # an unencoded + in a query string arrives as a space
     "2016-03-10T21:01:00.057999Z",  # WEP takes milliseconds: finer digits do not split the cache
 ])
 def test_equal_times_make_one_key(spelling):
