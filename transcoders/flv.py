@@ -69,9 +69,8 @@ class FlvRemuxer:
         self.bytes_written = 0  # media payload handed to the muxer
         self.packets_written = 0
         self.packets_dropped = 0
-        # rw_timeout (microseconds) is FFmpeg's protocol-level bound on a stuck socket.
-        options = {"rw_timeout": str(int(timeout * 1_000_000))} if isinstance(target, str) else {}
-        self._container = av.open(target, "w", format="flv", timeout=(timeout, timeout), options=options)
+        # PyAV's timeout is an FFmpeg interrupt callback: it ends a blocking connect or write.
+        self._container = av.open(target, "w", format="flv", timeout=(timeout, timeout))
         self._template = av.open(io.BytesIO(write_init_segment(tracks.as_list())), "r", format="mp4")
         self._streams: dict[int, tuple[av.stream.Stream, Fraction]] = {}
         templates = {stream.type: stream for stream in self._template.streams}
