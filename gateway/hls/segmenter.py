@@ -96,6 +96,7 @@ class Segmenter:
             return self._push_frame(item, wall_time)
         if isinstance(item, Discontinuity):
             done = self._close_segment()
+            self._pending = _PendingPart()  # audio left over from before the cut
             self._discontinuity_next = True
             self._pdt_anchor = None
             return done
@@ -107,6 +108,7 @@ class Segmenter:
         if self.init is not None and init.data == self.init.data:
             return []
         done = self._close_segment()
+        self._pending = _PendingPart()
         video = init.track("video")
         if video is None:
             raise ValueError("init segment has no video track")
