@@ -1,0 +1,95 @@
+"""The push store: round trip, owner-only file, and nothing acknowledged is lost when the
+writing process is killed with SIGKILL in the middle of its writes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from gateway.rtmp.store import PushSpec, PushStore, PushStoreError
+
+
+def spec(push_id: str, **changes) -> PushSpec:
+    values = dict(id=push_id, camera="cam", url=f"rtmp://host/app/key-{push_id}", quality="high", media="video",
+                  mode="gateway", created_at=float(len(push_id)))
+    values.update(changes)
+    return PushSpec(**values)
+
+
+def test_round_trip_and_permissions(tmp_path):
+    path = tmp_path / "sub" / "pushes.sqlite3"
+    store = PushStore(str(path))
+    store.add(spec("a"))
+    store.add(spec("bb", mode="wep", media="both"))
+    store.set_wep_stream("bb", "wep-17")
+    store.remove("a")
+    store.close()
+    reopened = PushStore(str(path))
+    assert reopened.all() == [spec("bb", mode="wep", media="both", wep_stream_id="wep-17")]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # it holds stream keys
+    assert reopened._db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    reopened.close()
+
+
+def test_duplicate_id_is_refused_without_echoing_the_url(tmp_path):
+    store = PushStore(str(tmp_path / "p.sqlite3"))
+    store.add(spec("a"))
+    with pytest.raises(PushStoreError) as raised:
+        store.add(spec("a"))
+    assert "key-a" not in str(raised.value)
+    assert store.all() == [spec("a")]
+
+
+def test_unusable_path_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(PushStoreError, match="cannot open push database"):
+        PushStore(str(blocker / "pushes.sqlite3"))
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    from gateway.rtmp.store import PushSpec, PushStore
+    store = PushStore(sys.argv[1])
+    i = 0
+    while True:
+        push_id = f"p{i:06d}"
+        store.add(PushSpec(push_id, "cam", "rtmp://h/a/" + "k" * 500, "high", "video", "gateway", float(i)))
+        if i % 3 == 0:
+            store.remove(f"p{i - 3:06d}")
+        print(push_id, flush=True)  # acknowledged: add() returned, so the commit is durable
+        i += 1
+""")
+
+
+def test_sigkill_mid_write_loses_nothing_acknowledged(tmp_path):
+    path = str(tmp_path / "pushes.sqlite3")
+    process = subprocess.Popen([sys.executable, "-c", WRITER, path], stdout=subprocess.PIPE, text=True,
+                               cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    acknowledged = []
+    deadline = time.monotonic() + 30
+    while len(acknowledged) < 60 and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        acknowledged.append(line.strip())
+    process.send_signal(signal.SIGKILL)  # while it is writing the next ones
+    process.wait(10)
+    assert len(acknowledged) >= 60, "the writer did not get going"
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    check.close()
+    stored = {push.id for push in PushStore(path).all()}
+    removed = {f"p{i - 3:06d}" for i in range(0, 10**6, 3)}
+    expected = {push_id for push_id in acknowledged if push_id not in removed}
+    assert expected <= stored
+    # Whatever the killed write was, it is there whole or not at all.
+    assert all(push.url == "rtmp://h/a/" + "k" * 500 for push in PushStore(path).all())
