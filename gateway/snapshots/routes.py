@@ -39,7 +39,8 @@ async def snapshot_jpg(request: web.Request) -> web.Response:
         wanted = _snapshot_wanted(request.match_info["camera"], request.rel_url.raw_query_string)
     except ParameterError as exc:
         raise bad_request(str(exc)) from None
-    return _answer(request, store, await store.snapshot(wanted))
+    entry = store.cached(wanted)  # the hit path stays synchronous: no coroutine per hit
+    return _answer(request, store, entry if entry is not None else await store.snapshot(wanted))
 
 
 async def image_ref(request: web.Request) -> web.Response:
