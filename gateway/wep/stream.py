@@ -60,6 +60,9 @@ class MediaStream:
                             extra={"camera": self.camera_id})
                 raise WepUnavailable(504, None, "READ_TIMEOUT",
                                      f"camera {self.camera_id}: stream read timeout, no bytes for {self._read_timeout:g}s") from None
+            except aiohttp.ClientPayloadError:
+                raise WepUnavailable(502, None, "CONNECTION_LOST",
+                                     f"camera {self.camera_id}: stream cut short, WEP closed it mid-transfer") from None
             except aiohttp.ClientError as exc:
                 raise WepUnavailable(502, None, "CONNECTION_LOST",
                                      f"camera {self.camera_id}: stream broken ({type(exc).__name__}: {redact(str(exc))})") from None

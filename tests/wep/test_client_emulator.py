@@ -145,6 +145,27 @@ async def test_stall_is_detected(wep, emulator):
                 pass
 
 
+async def test_injected_503_is_unavailable_and_not_retried(wep, emulator):
+    emulator.fail_next(1, 503)
+    with pytest.raises(WepUnavailable) as caught:
+        await wep.cameras()
+    assert (caught.value.status, caught.value.name) == (503, "SERVICE_UNAVAILABLE")
+    assert len(await wep.cameras()) == len(emulator.camera_ids)
+    assert wep.stats.relogins == 0
+
+
+async def test_dropped_stream_is_connection_lost(wep, emulator):
+    camera = emulator.camera_ids[0]
+    with pytest.raises(WepUnavailable) as caught:
+        async with wep.open_stream(camera, quality="low", read_timeout=5.0) as stream:
+            await asyncio.wait_for(read_fragments(stream, 2), 30)
+            assert emulator.drop_streams() >= 1
+            async for _ in stream.chunks():
+                pass
+    assert caught.value.name == "CONNECTION_LOST"
+    assert caught.value.message == f"camera {camera}: stream cut short, WEP closed it mid-transfer"
+
+
 async def test_talkdown_audio_arrives(wep, emulator):
     camera = emulator.camera_ids[0]
     tone = bytes(range(256)) * 8  # 2048 bytes, 256 ms of PCMU
