@@ -25,7 +25,7 @@ class WepCall:
     """One WEP request, independent of the session it will carry."""
 
     method: str
-    path: str  # under API_PATH
+    path: str  # under /mt/api/rest/v1
     route: str  # stats key and log label
     params: tuple[tuple[str, str], ...] = ()
     body: dict[str, Any] | None = None
@@ -37,7 +37,6 @@ class WepCall:
     def context(self) -> str:
         where = f"{self.method} {self.path}"
         return f"{where} camera {self.camera_id}" if self.camera_id else where
-
 
 
 async def read_body(response: aiohttp.ClientResponse, limit: int, context: str) -> bytes:
