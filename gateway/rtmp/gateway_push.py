@@ -93,7 +93,7 @@ class FlvSender:
                         # The first mux wrote the FLV header: FFmpeg's RTMP client had
                         # connected and the receiver had accepted the publish.
                         live = True
-                        self._loop.call_soon_threadsafe(self._on_live)
+                        self._notify(self._on_live)
                     self.frames_sent += 1
                     self.bytes_sent += len(sample.data)
         except (av.error.FFmpegError, OSError, EOFError) as exc:
@@ -109,7 +109,13 @@ class FlvSender:
                     remuxer.close()
                 except Exception:  # the destination is gone: the trailer has nowhere to go
                     pass
-            self._loop.call_soon_threadsafe(_set_result, self.ended, reason)
+            self._notify(_set_result, self.ended, reason)
+
+    def _notify(self, callback, *args) -> None:
+        try:
+            self._loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:
+            pass  # the loop closed (shutdown) while this thread was still finishing
 
 
 def _set_result(future: asyncio.Future[str], reason: str) -> None:
