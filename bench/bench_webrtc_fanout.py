@@ -242,7 +242,7 @@ def main() -> None:
 
     print(f"\nWebRTC fan-out, one camera 1280x720 15 fps ~2 Mbps, {os.cpu_count()} CPUs, window {args.window:.0f} s")
     header = (f"{'viewers':>7} {'gw CPU %':>9} {'CPU ms/viewer-s':>15} {'RSS MiB':>8} {'p50 ms':>7} {'p99 ms':>7} "
-              f"{'max ms':>7} {'sent fps':>8} {'recv fps':>8} {'min fps':>7} {'viewers CPU %':>13}")
+              f"{'max ms':>7} {'Mbps/viewer':>11} {'sent fps':>8} {'recv fps':>8} {'min fps':>7} {'viewers CPU %':>13}")
     print(header)
     print("-" * len(header))
     for row in rows:
@@ -250,6 +250,7 @@ def main() -> None:
         print(f"{row['viewers']:>7} {100 * row['cpu'] / seconds:>9.1f} "
               f"{1000 * row['cpu'] / (row['viewers'] * seconds):>15.2f} {row['rss_kib'] / 1024:>8.0f} "
               f"{1000 * row['p50']:>7.1f} {1000 * row['p99']:>7.1f} {1000 * row['max']:>7.1f} "
+              f"{8 * row['bytes_sent'] / row['viewers'] / seconds / 1e6:>11.2f} "
               f"{row['frames_sent'] / row['viewers'] / seconds:>8.1f} {row['received_fps']:>8.1f} "
               f"{row['min_fps']:>7.1f} {100 * row['viewer_cpu'] / seconds:>13.0f}")
     worst = rows[-1]

@@ -76,7 +76,10 @@ class WhepSessions:
         if len(self._sessions) >= self.settings.max_sessions:
             raise SessionUnavailable(f"the gateway serves {self.settings.max_sessions} WebRTC viewers already")
         hub = self._sources.hub(camera_id, quality)
-        reader = hub.subscribe()
+        try:
+            reader = hub.subscribe()
+        except HubClosed:
+            raise SessionUnavailable("the camera's stream is closing; try again") from None
         try:
             init = await self._first_init(reader)
             config, _ = avc_config(init)
