@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -30,6 +31,13 @@ class ServerConfig:
     public_url: str = ""
     log_format: str = "text"  # "text" | "json"
     shutdown_timeout: float = 5.0
+    # Browser origins allowed to call the gateway from other pages (CORS), comma-separated
+    # ("https://a.example, https://b.example"), or "*" for any. Empty: same origin only.
+    cors_origins: str = ""
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        return tuple(origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip())
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,28 @@ class PushesConfig:
 
 
 @dataclass(frozen=True)
+class LimitsConfig:
+    # Concurrent viewers: progressive fMP4 streams, WebRTC sessions, talkers and HLS players
+    # (one per token, or per client address without a token). Over a limit: 503 + Retry-After.
+    max_viewers_per_camera: int = 200
+    max_viewers_total: int = 1000
+    # An HLS player counts as watching this long after its last playlist request.
+    hls_viewer_window: float = 10.0
+    # Declared body sizes (Content-Length) over these get 413 before any handler runs.
+    max_body_bytes: int = 1024 * 1024  # JSON, SDP offers
+    max_upload_bytes: int = 16 * 1024 * 1024  # talkdown audio files
+    # Seconds until the response headers go out; a stream runs on after that.
+    request_timeout: float = 30.0
+    retry_after: int = 5  # seconds, the Retry-After of a 503 over a limit
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    enabled: bool = True  # GET /metrics
+    require_admin_key: bool = False  # true: /metrics wants the admin key as a Bearer token
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     wep: WepConfig = field(default_factory=WepConfig)
@@ -108,6 +138,8 @@ class Config:
     live: LiveConfig = field(default_factory=LiveConfig)
     snapshots: SnapshotsConfig = field(default_factory=SnapshotsConfig)
     pushes: PushesConfig = field(default_factory=PushesConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     @property
     def listen_host_port(self) -> tuple[str, int]:
@@ -220,6 +252,13 @@ def validate(config: Config) -> None:
         "[sources] max_gop_bytes": config.sources.max_gop_bytes,
         "[snapshots] cache_bytes": config.snapshots.cache_bytes,
         "[live] send_timeout": config.live.send_timeout,
+        "[limits] max_viewers_per_camera": config.limits.max_viewers_per_camera,
+        "[limits] max_viewers_total": config.limits.max_viewers_total,
+        "[limits] hls_viewer_window": config.limits.hls_viewer_window,
+        "[limits] max_body_bytes": config.limits.max_body_bytes,
+        "[limits] max_upload_bytes": config.limits.max_upload_bytes,
+        "[limits] request_timeout": config.limits.request_timeout,
+        "[limits] retry_after": config.limits.retry_after,
     }
     for where, value in positive.items():
         if value <= 0:
@@ -228,6 +267,13 @@ def validate(config: Config) -> None:
         raise ConfigError("[hls] part_duration: expected less than segment_min_duration")
     if config.hls.window_segments < 3:
         raise ConfigError("[hls] window_segments: expected at least 3 (RFC 8216 6.2.2)")
+    for origin in config.server.cors_origin_list:
+        # An origin is scheme://host[:port] (RFC 6454 6.1): no path, no wildcard parts.
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise ConfigError(f"[server] cors_origins: expected '*' or scheme://host[:port] items, got {origin!r}")
+
+
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
 
 def load_config(path: str | None, environ: Mapping[str, str] | None = None) -> Config:
