@@ -86,4 +86,7 @@ def create_app(config: Config) -> web.Application:
 
     rtmp_routes.add_routes(app)
     snapshot_routes.add_routes(app)
+    from gateway.talkdown import routes as talkdown_routes
+
+    talkdown_routes.add_routes(app)
     return app

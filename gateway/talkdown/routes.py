@@ -1,0 +1,180 @@
+"""Talkdown routes: a browser microphone (WHIP) or an uploaded file to a camera speaker.
+
+- `POST /whip/{camera}/talk`: WHIP (RFC 9725) offer with one sendonly audio track in,
+  `201 Created` + `Location` + SDP answer out; `DELETE` on the location ends the talk
+  and closes the upstream POST cleanly. CORS and OPTIONS as for WHEP.
+- `POST /api/v1/cameras/{camera}/talkdown`: a WAV / Ogg (opus) / MP3 body, played in
+  real time; answers when done with `{"camera", "duration", "bytes", "posts"}`.
+
+Both check the camera's speaker (spkc) first, before any WebRTC or decoding work, and
+take the camera's one talker slot (409 naming the holder's start time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from gateway.api.errors import ApiError
+from gateway.cameras import CameraInfo
+from gateway.talkdown import file_playback
+from gateway.talkdown.offer import NoAudioCodecError, parse_talk_offer
+from gateway.talkdown.session import CameraBusy, TalkSessions
+from gateway.talkdown.settings import TalkSettings, settings_for
+from gateway.talkdown.whip import MicrophoneReceiver
+from gateway.webrtc.routes import _with_cors, options, patch_session
+from gateway.webrtc.sdp import MAX_OFFER_BYTES, OfferError
+from transcoders.pcmu import UnsupportedAudio
+
+# Set before start-up to override the defaults (tests; the lead's [talkdown] section later).
+TALK_SETTINGS = web.AppKey("talk_settings", TalkSettings)
+TALK_SESSIONS = web.AppKey("talk_sessions", TalkSessions)
+# Resample + mu-law of microphone frames: short jobs that must not queue behind a decode.
+TALK_ENCODER = web.AppKey("talk_encoder", ThreadPoolExecutor)
+# Whole-file decodes: one at a time, so uploads cannot take both cores.
+TALK_DECODER = web.AppKey("talk_decoder", ThreadPoolExecutor)
+
+READ_BLOCK = 64 * 1024
+
+
+def _busy(exc: CameraBusy) -> ApiError:
+    return ApiError(409, "speaker_busy", str(exc), {"Retry-After": "5"})
+
+
+async def _speaker_camera(request: web.Request) -> CameraInfo:
+    """The camera, if spkc says it has a speaker that takes PCMU; 404/409 otherwise."""
+    from gateway.app import CAMERAS
+
+    camera = await request.app[CAMERAS].get(request.match_info["camera"])
+    sessions = request.app[TALK_SESSIONS]
+    if not camera.speaker:
+        sessions.counters.refused_no_speaker += 1
+        raise ApiError(409, "no_speaker", f"camera {camera.id!r} has no speaker (spkc: speakerEnabled is false)")
+    # Guide, POST /media: "Audio must be in PCMU format"; an empty list is taken as PCMU.
+    if camera.speaker_codecs and "audio/pcmu" not in (codec.lower() for codec in camera.speaker_codecs):
+        sessions.counters.refused_no_speaker += 1
+        raise ApiError(409, "no_speaker_codec", f"camera {camera.id!r} speaker does not take audio/PCMU "
+                                                f"(spkc: {', '.join(camera.speaker_codecs)})")
+    return camera
+
+
+async def post_talk_offer(request: web.Request) -> web.Response:
+    if request.content_type != "application/sdp":
+        raise ApiError(415, "unsupported_media_type", "the offer must be sent as Content-Type: application/sdp",
+                       {"Accept-Post": "application/sdp"})
+    camera = await _speaker_camera(request)
+    sessions = request.app[TALK_SESSIONS]
+    try:
+        sessions.check_free(camera.id)
+    except CameraBusy as exc:
+        raise _busy(exc) from None
+    raw = await request.read()
+    if len(raw) > MAX_OFFER_BYTES:
+        raise ApiError(413, "offer_too_large", f"the offer is larger than {MAX_OFFER_BYTES} bytes")
+    try:
+        offer = parse_talk_offer(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ApiError(400, "bad_offer", "the offer is not UTF-8 text") from None
+    except OfferError as exc:
+        raise ApiError(400, "bad_offer", str(exc)) from None
+    except NoAudioCodecError as exc:
+        raise ApiError(406, "no_common_codec", str(exc)) from None
+    try:
+        session = sessions.reserve(camera.id, "microphone")
+    except CameraBusy as exc:  # taken while the offer was read
+        raise _busy(exc) from None
+    receiver = MicrophoneReceiver(session, sessions, request.app[TALK_ENCODER])
+    try:
+        answer = await receiver.answer(offer)
+    except BaseException as exc:
+        await sessions.end(session, "offer rejected by aiortc")
+        if isinstance(exc, OfferError):
+            raise ApiError(400, "bad_offer", str(exc)) from None
+        raise
+    receiver.start()
+    return web.Response(status=201, text=answer, content_type="application/sdp",
+                        headers={"Location": f"/whip/{camera.id}/talk/{session.id}", "Cache-Control": "no-store"})
+
+
+async def delete_talk(request: web.Request) -> web.Response:
+    sessions = request.app[TALK_SESSIONS]
+    session = sessions.get(request.match_info["session"])
+    if session is None or session.camera_id != request.match_info["camera"]:
+        raise ApiError(404, "not_found", "no such talk session")
+    await sessions.end(session, "deleted by the talker")
+    return web.Response(status=200)
+
+
+async def _read_upload(request: web.Request, limit: int) -> bytes:
+    too_large = ApiError(413, "file_too_large", f"the audio file is larger than {limit} bytes")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    body = bytearray()
+    while block := await request.content.read(READ_BLOCK):
+        body += block
+        if len(body) > limit:
+            raise too_large
+    if not body:
+        raise ApiError(400, "empty_file", "the request has no audio file in its body")
+    return bytes(body)
+
+
+async def post_talkdown_file(request: web.Request) -> web.Response:
+    camera = await _speaker_camera(request)
+    sessions = request.app[TALK_SESSIONS]
+    settings = sessions.settings
+    try:
+        sessions.check_free(camera.id)
+    except CameraBusy as exc:
+        raise _busy(exc) from None
+    data = await _read_upload(request, settings.max_upload_bytes)
+    try:
+        pcmu = await asyncio.get_running_loop().run_in_executor(
+            request.app[TALK_DECODER], file_playback.decode_upload, data, settings.max_file_seconds)
+    except file_playback.DamagedAudio as exc:
+        raise ApiError(400, "damaged_audio", str(exc)) from None
+    except UnsupportedAudio as exc:
+        raise ApiError(415, "unsupported_audio", str(exc)) from None
+    try:
+        session = sessions.reserve(camera.id, "file")
+    except CameraBusy as exc:
+        raise _busy(exc) from None
+
+    def still_wanted() -> bool:
+        transport = request.transport
+        return transport is not None and not transport.is_closing()
+
+    reason = await file_playback.play(sessions, session, pcmu, still_wanted)
+    if session.uplink.failure is not None:
+        raise ApiError(502, "upstream_rejected", str(session.uplink.failure))
+    return web.json_response({"camera": camera.id, "duration": round(session.seconds_sent, 3),
+                              "bytes": session.bytes_sent, "posts": session.uplink.posts, "ended": reason})
+
+
+async def _talk_ctx(app: web.Application) -> AsyncIterator[None]:
+    from gateway.app import CONFIG, WEP
+
+    settings = (app[TALK_SETTINGS] if TALK_SETTINGS in app else settings_for(app[CONFIG])).validate()
+    app[TALK_ENCODER] = ThreadPoolExecutor(max_workers=2, thread_name_prefix="talk-pcmu")
+    app[TALK_DECODER] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="talk-file")
+    app[TALK_SESSIONS] = TalkSessions(app[WEP], settings)
+    try:
+        yield
+    finally:
+        await app[TALK_SESSIONS].close_all()
+        app[TALK_ENCODER].shutdown(wait=False, cancel_futures=True)
+        app[TALK_DECODER].shutdown(wait=False, cancel_futures=True)
+
+
+def add_routes(app: web.Application) -> None:
+    # Runs after the gateway's services context (appended first), so WEP exists.
+    app.cleanup_ctx.append(_talk_ctx)
+    app.router.add_post("/whip/{camera}/talk", _with_cors(post_talk_offer))
+    app.router.add_route("OPTIONS", "/whip/{camera}/talk", _with_cors(options))
+    app.router.add_delete("/whip/{camera}/talk/{session}", _with_cors(delete_talk))
+    app.router.add_patch("/whip/{camera}/talk/{session}", _with_cors(patch_session))
+    app.router.add_route("OPTIONS", "/whip/{camera}/talk/{session}", _with_cors(options))
+    app.router.add_post("/api/v1/cameras/{camera}/talkdown", post_talkdown_file)

@@ -1,0 +1,23 @@
+"""Talkdown counters (plain numbers on the hot path, read at scrape time or by the bench)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gateway.webrtc.stats import DelayHistogram
+
+
+@dataclass
+class TalkCounters:
+    sessions_started: int = 0
+    sessions_ended: int = 0
+    refused_no_speaker: int = 0
+    refused_busy: int = 0
+    bytes_sent: int = 0  # PCMU bytes that left in an upstream POST body
+    posts_opened: int = 0
+    rollovers: int = 0  # hand-overs from one POST to the next at the cap
+    post_failures: int = 0
+    bytes_dropped: int = 0  # audio dropped because the upstream fell behind (max_queue_ms)
+    frames_received: int = 0  # decoded microphone frames taken from aiortc
+    # From a microphone frame leaving aiortc's receiver to its PCMU leaving in the POST body.
+    uplink_delay: DelayHistogram = field(default_factory=DelayHistogram)

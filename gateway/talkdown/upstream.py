@@ -1,0 +1,208 @@
+"""A talk's audio on its way to one camera speaker: consecutive chunked POST /media.
+
+Guide, POST /media: "Audio must be in PCMU format. The maximum stream duration is
+120000 ms." A talk may last longer, so its audio is carried by a chain of POSTs, each
+carrying at most `settings.post_ms` and living at most that long. The next POST is opened
+`rollover_lead_ms` before the current one must end, and its body waits for its turn:
+when the current body ends, the very next chunk goes out on the already connected POST.
+All POSTs pull from one FIFO, so no chunk is lost or reordered at a hand-over and the
+listener hears no gap.
+
+`send()` never blocks the producer (the microphone pump or the file pacer): the FIFO is
+bounded by `max_queue_ms`, and past it the oldest audio is dropped and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import AsyncIterator, Callable
+
+from gateway.talkdown.settings import TalkSettings
+from gateway.talkdown.stats import TalkCounters
+from gateway.wep.client import WepClient
+from gateway.wep.errors import WepError
+
+log = logging.getLogger("gateway.talkdown")
+
+# POSTs in a row that fail before carrying any audio: past this the uplink gives up.
+MAX_FAILED_POSTS = 3
+_TIMEOUT = object()
+
+
+class UplinkFailed(Exception):
+    """WEP refused or dropped the speaker POSTs repeatedly; the talk cannot go on."""
+
+
+@dataclass(eq=False)
+class _Post:
+    number: int
+    opened_at: float = field(default_factory=time.monotonic)
+    turn: asyncio.Event = field(default_factory=asyncio.Event)  # set: this POST carries the audio now
+    had_turn: bool = False
+    handed_over: bool = False
+    bytes: int = 0
+    successor: _Post | None = None
+    task: asyncio.Task | None = None
+
+
+class SpeakerUplink:
+    def __init__(self, client: WepClient, camera_id: str, settings: TalkSettings, counters: TalkCounters,
+                 on_failed: Callable[[UplinkFailed], None] | None = None):
+        self._client = client
+        self._camera_id = camera_id
+        self._settings = settings
+        self._counters = counters
+        self._on_failed = on_failed
+        self._queue: deque[tuple[bytes, float]] = deque()  # (PCMU, monotonic time its audio came in)
+        self._queued_bytes = 0
+        self._ready = asyncio.Event()
+        self._closing = False
+        self._posts: list[_Post] = []
+        self._failures_in_row = 0
+        self.failure: UplinkFailed | None = None
+        self.bytes_sent = 0
+
+    @property
+    def posts(self) -> int:
+        return len(self._posts)
+
+    def send(self, chunk: bytes, received_at: float) -> None:
+        """Queue PCMU for the speaker (non-blocking). The first chunk opens the first POST."""
+        if self._closing or self.failure is not None or not chunk:
+            return
+        self._queue.append((chunk, received_at))
+        self._queued_bytes += len(chunk)
+        limit = self._settings.max_queue_ms * 8
+        while self._queued_bytes > limit and len(self._queue) > 1:
+            dropped, _ = self._queue.popleft()
+            self._queued_bytes -= len(dropped)
+            self._counters.bytes_dropped += len(dropped)
+        if not self._posts:
+            self._open_post(has_turn=True)
+        self._ready.set()
+
+    async def close(self, timeout: float) -> None:
+        """Send what is queued, end the current POST's body cleanly and await WEP's answers."""
+        self._closing = True
+        self._ready.set()
+        tasks = [post.task for post in self._posts if post.task is not None and not post.task.done()]
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("speaker POST did not finish within %.0fs; aborted", timeout,
+                        extra={"camera": self._camera_id})
+            await asyncio.wait(pending)
+
+    # -- the chain of POSTs ----------------------------------------------------------------
+
+    def _open_post(self, has_turn: bool) -> _Post:
+        post = _Post(len(self._posts) + 1)
+        if has_turn:
+            post.turn.set()
+        self._posts.append(post)
+        self._counters.posts_opened += 1
+        post.task = asyncio.get_running_loop().create_task(self._run(post), name=f"talk post {self._camera_id}")
+        return post
+
+    async def _run(self, post: _Post) -> None:
+        try:
+            if self._failures_in_row:
+                await asyncio.sleep(0.2 * self._failures_in_row)  # WEP just refused one: not a hot loop
+            await self._client.post_audio(self._camera_id, self._body(post))
+        except WepError as exc:
+            self._counters.post_failures += 1
+            self._failed(post, exc)
+        finally:
+            self._hand_over(post)
+
+    def _failed(self, post: _Post, exc: WepError) -> None:
+        if post.bytes:
+            self._failures_in_row = 0
+        self._failures_in_row += 1
+        log.warning("speaker POST %d failed after %d bytes: %s", post.number, post.bytes, exc,
+                    extra={"camera": self._camera_id})
+        if self._failures_in_row >= MAX_FAILED_POSTS and self.failure is None:
+            self.failure = UplinkFailed(f"the camera speaker refused {MAX_FAILED_POSTS} audio streams in a row: {exc}")
+            self._closing = True
+            self._ready.set()
+            if self._on_failed is not None:
+                self._on_failed(self.failure)
+        if not post.turn.is_set():
+            # A successor that never got the audio: its predecessor opens another.
+            for earlier in self._posts:
+                if earlier.successor is post:
+                    earlier.successor = None
+
+    def _hand_over(self, post: _Post) -> None:
+        """The audio moves on from `post` (its body ended, or it failed while carrying it)."""
+        if post.handed_over or not post.turn.is_set():
+            return
+        post.handed_over = True
+        if self.failure is not None:
+            return
+        successor = post.successor
+        if successor is None and (self._queue or not self._closing):
+            successor = self._open_post(has_turn=False)
+        if successor is not None:
+            if post.had_turn and post.bytes:
+                self._counters.rollovers += 1
+            successor.turn.set()
+
+    async def _body(self, post: _Post) -> AsyncIterator[bytes]:
+        # First pulled once the POST is connected; then it waits for its turn.
+        await post.turn.wait()
+        post.had_turn = True
+        settings = self._settings
+        quota = settings.post_ms * 8
+        lead = settings.rollover_lead_ms * 8
+        life = settings.post_ms / 1000
+        open_next_at = life - settings.rollover_lead_ms / 1000
+        try:
+            while True:
+                age = time.monotonic() - post.opened_at
+                if post.successor is None and (post.bytes >= quota - lead or age >= open_next_at) \
+                        and not self._closing:
+                    post.successor = self._open_post(has_turn=False)
+                if age >= life:
+                    return
+                wait = (open_next_at - age) if post.successor is None and age < open_next_at else life - age
+                item = await self._next_item(max(wait, 0.001))
+                if item is None:
+                    return
+                if item is _TIMEOUT:
+                    continue
+                chunk, received_at = item
+                if post.bytes + len(chunk) > quota:
+                    return  # the chunk stays queued for the next POST
+                self._queue.popleft()
+                self._queued_bytes -= len(chunk)
+                post.bytes += len(chunk)
+                yield chunk
+                # Resumed: aiohttp handed the chunk to the transport (it awaits drain first).
+                self.bytes_sent += len(chunk)
+                self._counters.bytes_sent += len(chunk)
+                self._counters.uplink_delay.record(time.monotonic() - received_at)
+        finally:
+            if post.bytes:
+                self._failures_in_row = 0
+            self._hand_over(post)
+
+    async def _next_item(self, timeout: float):
+        """The oldest queued item (left in place), None when closing and drained, or _TIMEOUT."""
+        while not self._queue:
+            if self._closing:
+                return None
+            self._ready.clear()
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._ready.wait()
+            except TimeoutError:
+                return _TIMEOUT
+        return self._queue[0]

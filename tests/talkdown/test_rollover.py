@@ -1,0 +1,43 @@
+"""The 120 s rollover, with the cap made small on both sides: a talk longer than the cap
+goes out as several POSTs, each under the emulator's cap, with nothing lost or doubled."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.talkdown.settings import TalkSettings
+from tests.talkdown.audio import dominant_hz, seconds_of
+from tests.talkdown.conftest import emulator_posts, upstream_posts
+from tests.talkdown.test_whip import talk
+
+
+@pytest.fixture
+def talk_settings() -> TalkSettings:
+    # WEP's cap made small on both sides: the emulator refuses past 1500 ms, we roll at 1000.
+    return TalkSettings(idle_timeout=2.0, cap_ms=1000, rollover_lead_ms=300)
+
+
+@pytest.fixture
+def emulator_settings(emulator_settings):
+    emulator_settings.talk_cap_ms = 1500
+    return emulator_settings
+
+
+async def test_rollover_spreads_a_long_talk_over_several_posts_without_loss(emulator, talk_gateway, talk_url, http,
+                                                                            talk_sessions):
+    camera = emulator.camera_ids[0]
+    talker = await talk(http, talk_url, camera, int(3.5 * 8000), emulator)
+    assert await talker.stop() == 200
+    sent = talker.track.frames * 0.020
+
+    audio = emulator.talk_audio(camera)
+    posts = emulator_posts(emulator, camera)
+    assert posts >= 4, posts  # 700 ms of audio per POST
+    assert upstream_posts(talk_gateway) == (posts, 0)
+    assert not emulator.stats["talk_rejected"]  # no POST ran into the cap
+    assert talk_sessions.counters.rollovers == posts - 1
+    # Nothing lost or doubled at the hand-overs: what left is what arrived, as long as the talk.
+    assert talk_sessions.counters.bytes_sent == len(audio)
+    assert talk_sessions.counters.bytes_dropped == 0
+    assert 0.8 * sent <= seconds_of(audio) <= 1.2 * sent, (seconds_of(audio), sent)
+    assert abs(dominant_hz(audio) - 440) <= 10

@@ -1,0 +1,41 @@
+"""WHIP talk with an aiortc talker: a 440 Hz tone reaches the emulator's speaker sink as
+PCMU at 440 Hz, as long as it was sent; DELETE closes the upstream POST cleanly; rules."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.talkdown.audio import dominant_hz, seconds_of
+from tests.talkdown.conftest import emulator_posts, upstream_posts, wait_until
+from tests.talkdown.whip_talker import WhipTalker
+
+
+async def talk(http, url, camera_id, until_bytes: int, emulator) -> WhipTalker:
+    talker = WhipTalker(http, url, camera_id)
+    response = await talker.start()
+    assert response.status == 201, response.answer_text
+    assert response.headers["Location"].startswith(f"/whip/{camera_id}/talk/")
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "a=recvonly" in response.answer_text
+    await asyncio.wait_for(talker.connected.wait(), 10)
+    await wait_until(lambda: len(emulator.talk_audio(camera_id)) >= until_bytes, 20, "audio at the speaker")
+    return talker
+
+
+async def test_tone_reaches_the_speaker_and_delete_ends_the_post_cleanly(emulator, talk_gateway, talk_url, http,
+                                                                          talk_sessions):
+    camera = emulator.camera_ids[0]
+    talker = await talk(http, talk_url, camera, 2 * 8000, emulator)
+    assert await talker.stop() == 200
+    sent = talker.track.frames * 0.020
+
+    audio = emulator.talk_audio(camera)
+    assert abs(dominant_hz(audio) - 440) <= 10
+    assert 0.8 * sent <= seconds_of(audio) <= 1.2 * sent, (seconds_of(audio), sent)
+    assert all(len(chunk) <= 2 * 160 for _, chunk in emulator.talk_chunks(camera))
+    # One POST, ended by its body (not aborted): WEP answered it with success.
+    assert emulator_posts(emulator, camera) == 1
+    assert upstream_posts(talk_gateway) == (1, 0)
+    assert emulator.stats["open_streams"] == 0 and not emulator.stats["talk_rejected"]
+    assert len(talk_sessions) == 0 and talk_sessions.holder(camera) is None
+    assert talk_sessions.counters.bytes_sent == len(audio)

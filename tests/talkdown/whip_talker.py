@@ -1,0 +1,90 @@
+"""A WHIP talker built on aiortc: sends a generated tone as a sendonly opus track.
+
+Used by the tests (a lighter peer than Chromium) and by bench/bench_talkdown.py (many
+talkers per process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+from urllib.parse import urljoin
+
+import aiohttp
+import av
+import numpy as np
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import AudioStreamTrack
+
+RATE = 48000
+FRAME_SAMPLES = 960  # 20 ms, what browsers send
+
+
+class ToneTrack(AudioStreamTrack):
+    """A sine tone in real-time 20 ms frames; `silent` stops the frames (a muted sender)."""
+
+    def __init__(self, freq: float = 440.0, amplitude: float = 0.5):
+        super().__init__()
+        self._freq = freq
+        self._amplitude = amplitude
+        self._sent = 0
+        self._start: float | None = None
+        self.frames = 0
+
+    async def recv(self) -> av.AudioFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        delay = self._start + self._sent / RATE - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        t = (self._sent + np.arange(FRAME_SAMPLES)) / RATE
+        samples = (self._amplitude * np.sin(2 * np.pi * self._freq * t) * 32767).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(samples[None, :], format="s16", layout="mono")
+        frame.sample_rate, frame.pts, frame.time_base = RATE, self._sent, fractions.Fraction(1, RATE)
+        self._sent += FRAME_SAMPLES
+        self.frames += 1
+        return frame
+
+
+class WhipTalker:
+    """POST an offer to /whip/{camera}/talk, send the tone, DELETE at the end."""
+
+    def __init__(self, http: aiohttp.ClientSession, base_url: str, camera_id: str, freq: float = 440.0):
+        self._http = http
+        self._base_url = base_url
+        self.camera_id = camera_id
+        self.track = ToneTrack(freq)
+        self.pc = RTCPeerConnection()
+        self.location: str | None = None
+        self.connected = asyncio.Event()
+
+        @self.pc.on("connectionstatechange")
+        def _state() -> None:
+            if self.pc.connectionState == "connected":
+                self.connected.set()
+
+    async def start(self) -> aiohttp.ClientResponse:
+        """Offer and apply the answer; returns the gateway's response (201 expected)."""
+        self.pc.addTransceiver(self.track, direction="sendonly")
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        async with self._http.post(f"{self._base_url}/whip/{self.camera_id}/talk", data=self.pc.localDescription.sdp,
+                                   headers={"Content-Type": "application/sdp"}) as response:
+            answer = await response.text()
+        if response.status == 201:
+            self.location = urljoin(self._base_url + "/", response.headers["Location"])
+            await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        else:
+            await self.pc.close()
+        response.answer_text = answer  # type: ignore[attr-defined]
+        return response
+
+    async def stop(self) -> int | None:
+        """DELETE the session (status) and close the peer connection."""
+        status = None
+        if self.location is not None:
+            async with self._http.delete(self.location) as response:
+                status = response.status
+            self.location = None
+        await self.pc.close()
+        return status
