@@ -5,8 +5,9 @@ Processes (so each one's CPU is its own):
 - the gateway (create_app + uvloop, as `wep-gateway serve` runs it), instrumented only to
   note the wall time each part is completed (a bench-only route reads it back);
 - a load generator: N players on raw asyncio sockets (keep-alive, one connection each),
-  each looping blocking playlist reload (_HLS_msn/_HLS_part) then GET of the newest part,
-  as hls.js does in low-latency mode;
+  each looping blocking playlist reload (_HLS_msn/_HLS_part) together with a GET of the
+  preload-hinted part on a second connection, as hls.js does in low-latency mode
+  (`--style sequential`: one connection, blocking reload then GET of the newest part);
 - the reference: Debian nginx on 127.0.0.1 with a temp config, serving the same part bytes
   and a playlist from disk to N players making the same requests at the same rate
   (5 playlist+part pairs per second each; nginx cannot block, so its delay is request to
@@ -80,6 +81,9 @@ from gateway.app import create_app
 from gateway.config import Config
 from gateway.hls import muxer as hls_muxer
 
+import logging, os
+if os.environ.get("BENCH_DEBUG"):
+    logging.basicConfig(level=logging.INFO, format="%(created).3f %(name)s %(message)s")
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 completed = {}
@@ -96,6 +100,15 @@ async def parts(request):
     return web.json_response(completed)
 
 async def main():
+    if len(sys.argv) > 2:  # --profile FILE: cProfile the gateway, written at SIGTERM
+        import cProfile, signal
+        profiler = cProfile.Profile()
+        profiler.enable()
+        def dump(*_):
+            profiler.disable()
+            profiler.dump_stats(sys.argv[2])
+            raise SystemExit(0)
+        signal.signal(signal.SIGTERM, dump)
     base = Config()
     config = dataclasses.replace(base,
         wep=dataclasses.replace(base.wep, url=sys.argv[1], username="admin", password="admin",
@@ -182,6 +195,40 @@ async def llhls_player(host, port, prefix, stop_at, measure_from, received, erro
         connection.close()
 
 
+_HINT = re.compile(rb'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="(part(\d+)\.m4s)"')
+
+
+async def hlsjs_player(host, port, prefix, stop_at, measure_from, received, errors):
+    """hls.js in low-latency mode: the blocking reload and the preload-hinted part are
+    requested together, on two connections; the part arrives when it is complete."""
+    playlists, parts = Connection(host, port), Connection(host, port)
+    try:
+        status, text = await playlists.get(f"{prefix}/playlist.m3u8")
+        while time.time() < stop_at:
+            if status != 200:
+                errors.append(status)
+                await asyncio.sleep(0.2)
+                status, text = await playlists.get(f"{prefix}/playlist.m3u8")
+                continue
+            msn, part, _, _ = next_position(text)
+            hint, hint_id = _HINT.search(text).groups()
+            (status, text), (part_status, _body) = await asyncio.gather(
+                playlists.get(f"{prefix}/playlist.m3u8?_HLS_msn={msn}&_HLS_part={part}"),
+                parts.get(f"{prefix}/{hint.decode()}"),
+            )
+            now = time.time()
+            if part_status != 200:
+                # 404: the player fell more than the parts window behind (start-up storm)
+                errors.append(part_status if now >= measure_from else f"warm-up {part_status}")
+            elif now >= measure_from:
+                received.append((int(hint_id), now))
+    except (OSError, asyncio.IncompleteReadError) as exc:
+        errors.append(type(exc).__name__)
+    finally:
+        playlists.close()
+        parts.close()
+
+
 async def static_player(host, port, parts, stop_at, measure_from, latencies, errors):
     connection = Connection(host, port)
     loop = asyncio.get_running_loop()
@@ -218,7 +265,8 @@ async def loadgen(args) -> None:
     if args.mode == "gateway":
         received: list = []
         for i in range(args.n):
-            players.append(llhls_player(args.host, args.port, args.prefix, stop_at, measure_from, received, errors))
+            player = hlsjs_player if args.style == "hlsjs" else llhls_player
+            players.append(player(args.host, args.port, args.prefix, stop_at, measure_from, received, errors))
     else:
         latencies: list = []
         parts = args.parts.split(",")
@@ -245,8 +293,9 @@ async def loadgen(args) -> None:
         fetched = len(received)
     else:
         delays, fetched = latencies, len(latencies)
+    measured_errors = [e for e in errors if not str(e).startswith("warm-up")]
     print(json.dumps({"cpu": cpu, "delays": [percentile(delays, 0.5), percentile(delays, 0.99)],
-                      "fetched": fetched, "errors": len(errors), "error_kinds": sorted(set(map(str, errors)))[:5]}),
+                      "fetched": fetched, "errors": len(measured_errors), "warmup_errors": len(errors) - len(measured_errors), "error_kinds": sorted(set(map(str, errors)))[:5]}),
           flush=True)
 
 
@@ -344,7 +393,8 @@ async def orchestrate(args) -> None:
     cache.mkdir(exist_ok=True)
     emulator, line = await spawn(sys.executable, "-c", EMULATOR, str(cache))
     emulator_url, camera = line.split()
-    gateway, port_line = await spawn(sys.executable, "-c", GATEWAY, emulator_url)
+    gateway, port_line = await spawn(sys.executable, "-c", GATEWAY, emulator_url,
+                                     *([args.profile] if args.profile else []))
     port = int(port_line)
     prefix = f"/hls/{camera}/{args.quality}"
     work = Path(tempfile.mkdtemp(prefix="bench-hls-"))
@@ -367,7 +417,7 @@ async def orchestrate(args) -> None:
         await asyncio.sleep(0.5)
         workers = nginx_workers(nginx_process.pid)
         for n in args.players:
-            common = ["--n", str(n), "--seconds", str(args.seconds), "--host", "127.0.0.1"]
+            common = ["--n", str(n), "--seconds", str(args.seconds), "--host", "127.0.0.1", "--style", args.style]
             result = await run_load([gateway.pid], *common, "--mode", "gateway", "--port", str(port), "--prefix", prefix)
             rows.append(("gateway", n, result))
             result = await run_load([nginx_process.pid, *workers], *common, "--mode", "nginx", "--port",
@@ -382,7 +432,7 @@ async def orchestrate(args) -> None:
         shutil.rmtree(work, ignore_errors=True)
     print(f"\nLL-HLS fan-out, 1 camera ({args.quality}, mean part {part_bytes / 1024:.1f} KiB), "
           f"{args.seconds:.0f} s measured per row after {WARMUP:.0f} s warm-up, {os.cpu_count()} cores shared")
-    print("delay: gateway = part completed in the muxer -> its bytes at the player (blocking reload + GET);")
+    print(f"players: {args.style} style; delay: gateway = part completed in the muxer -> its bytes at the player;")
     print("       nginx   = request -> response for the same playlist + part bytes from disk (no blocking)")
     header = f"{'server':8} {'players':>7} {'parts/s':>8} {'srv CPU%':>8} {'srv RSS MiB':>11} {'gen CPU%':>8} " \
              f"{'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"
@@ -393,8 +443,8 @@ async def orchestrate(args) -> None:
         print(f"{server:8} {n:7d} {r['fetched'] / args.seconds:8.0f} {100 * r['server_cpu']:8.1f} "
               f"{r['server_rss']:11.1f} {100 * r['cpu']:8.1f} {1000 * p50:7.1f} {1000 * p99:7.1f} {r['errors']:6d}")
     for server, n, r in rows:
-        if r["errors"]:
-            print(f"{server} {n}: errors {r['error_kinds']}")
+        if r["errors"] or r["warmup_errors"]:
+            print(f"{server} {n}: {r['errors']} errors measured, {r['warmup_errors']} in warm-up: {r['error_kinds']}")
 
 
 def main() -> None:
@@ -402,6 +452,10 @@ def main() -> None:
     parser.add_argument("--players", default="100,300,1000")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--quality", default="low", choices=("high", "low"))
+    parser.add_argument("--style", default="hlsjs", choices=("hlsjs", "sequential"),
+                        help="hlsjs: blocking reload and preload-hint part together (default); "
+                             "sequential: blocking reload, then GET the newest part")
+    parser.add_argument("--profile", help="write a cProfile of the gateway process to this file")
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=("gateway", "nginx"))
     parser.add_argument("--n", type=int)

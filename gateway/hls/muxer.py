@@ -145,9 +145,10 @@ class HlsMuxer:
     def touch(self) -> None:
         self.last_request = self._clock()
 
-    async def wait_until(self, ready: Callable[[], bool], timeout: float) -> bool:
+    async def wait_until(self, ready: Callable[[], bool], timeout: float, *, measure: bool = False) -> bool:
         """Wait (bounded) until `ready()`; False on timeout. Every waiter shares one future
-        per part: a part completion costs one wake-up per waiting request, nothing more."""
+        per part: a part completion costs one wake-up per waiting request, nothing more.
+        `measure`: the wait is for a part; note its delivery delay."""
         if ready():
             return True
         loop = asyncio.get_running_loop()
@@ -161,7 +162,8 @@ class HlsMuxer:
             # asyncio.wait, not wait_for: a timeout must not cancel the shared future.
             await asyncio.wait((self._changed,), timeout=remaining)
             if ready():
-                self._record_delay()
+                if measure:
+                    self._record_delay()
                 return True
 
     def _record_delay(self) -> None:

@@ -125,7 +125,7 @@ async def media_playlist(request: web.Request) -> web.Response:
             if segmenter.too_far_ahead(msn, part):
                 counters.too_far_ahead += 1
                 raise bad_request("_HLS_msn/_HLS_part too far ahead of the live edge")
-            if await muxer.wait_until(lambda: segmenter.has_part(msn, part), muxer.config.blocking_timeout):
+            if await muxer.wait_until(lambda: segmenter.has_part(msn, part), muxer.config.blocking_timeout, measure=True):
                 # The URL names a state that never changes: short caching is safe (RFC 8216bis 6.2.5.2).
                 cache = f"max-age={segmenter.target_duration * 6}"
             else:
@@ -189,7 +189,7 @@ async def _part(muxer: HlsMuxer, part_id: int) -> bytes | None:
         # RFC 8216bis 4.4.5.3: a preload hint is fetched before the part exists; answer
         # once it is complete (hls.js reads it whole).
         counters.preload_waits += 1
-        await muxer.wait_until(lambda: part_id < segmenter.next_part_id, muxer.config.blocking_timeout)
+        await muxer.wait_until(lambda: part_id < segmenter.next_part_id, muxer.config.blocking_timeout, measure=True)
         part = segmenter.parts.get(part_id)
     if part is None:
         return None

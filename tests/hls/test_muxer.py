@@ -34,7 +34,7 @@ async def test_a_blocked_request_is_answered_when_its_part_completes():
     segmenter = muxer.segmenter
     assert len(segmenter.segments) == 1
     msn = segmenter.open_msn
-    waiter = asyncio.ensure_future(muxer.wait_until(lambda: segmenter.has_part(msn, 1), 5.0))
+    waiter = asyncio.ensure_future(muxer.wait_until(lambda: segmenter.has_part(msn, 1), 5.0, measure=True))
     await publish(hub, clock, 2)  # part 0 of the open segment is still one frame short
     assert not waiter.done()
     await publish(hub, clock, 4)
