@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from tests.conftest import require
+from tests.conftest import config_for, require
 
 pytestmark = [pytest.mark.peer, pytest.mark.timeout(150)]
 
@@ -41,6 +41,12 @@ window.sample = () => ({
   lowLatency: hls.lowLatencyMode && !!(hls.levels[hls.currentLevel] || hls.levels[0]).details?.partList,
 });
 </script></body></html>"""
+
+
+@pytest.fixture
+def gateway_config(emulator):
+    # The page is served from another origin: the gateway must answer with CORS.
+    return config_for(emulator, server={"cors_origins": "*"}, sources={"idle_close_after": 2.0})
 
 
 @pytest.fixture

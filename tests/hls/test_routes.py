@@ -37,6 +37,7 @@ async def test_playlists_media_and_blocking_reload(emulator, gateway_url, http):
         assert response.status == 200
         assert response.headers["Content-Type"] == "application/vnd.apple.mpegurl"
         assert response.headers["Cache-Control"] == "no-cache"
+        assert "Access-Control-Allow-Origin" not in response.headers  # [server] cors_origins is empty
         index = await response.text()
     assert "high/playlist.m3u8?token=t1" in index and "low/playlist.m3u8?token=t1" in index
     assert re.search(r'BANDWIDTH=\d+,RESOLUTION=640x360,CODECS="avc1\.[0-9A-Fa-f]{6}', index)
