@@ -30,11 +30,22 @@ class ToneTrack(AudioStreamTrack):
         self._amplitude = amplitude
         self._sent = 0
         self._start: float | None = None
+        self._playing = asyncio.Event()
+        self._playing.set()
         self.frames = 0
 
+    def pause(self) -> None:
+        """Send no more frames (like a sender whose RTP stopped), until resume()."""
+        self._playing.clear()
+
+    def resume(self) -> None:
+        self._start = None
+        self._playing.set()
+
     async def recv(self) -> av.AudioFrame:
+        await self._playing.wait()
         if self._start is None:
-            self._start = time.monotonic()
+            self._start = time.monotonic() - self._sent / RATE
         delay = self._start + self._sent / RATE - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
