@@ -89,4 +89,42 @@ def create_app(config: Config) -> web.Application:
     from gateway.talkdown import routes as talkdown_routes
 
     talkdown_routes.add_routes(app)
+    _add_edge(app, config)
     return app
+
+
+def _add_edge(app: web.Application, config: Config) -> None:
+    """What faces the outside: CORS, access control, limits (inside error_middleware, in
+    that order), tokens, metrics and the API description."""
+    from gateway import metrics
+    from gateway.api import openapi
+    from gateway.auth import routes as token_routes
+    from gateway.auth.cors import CorsPolicy
+    from gateway.auth.middleware import auth_middleware
+    from gateway.auth.tokens import authority_for
+    from gateway.limits import middleware as limits
+
+    authority, token_key = authority_for(config.auth.token_secret)
+    redactor.add(token_key)
+    cors = CorsPolicy(config.server.cors_origin_list)
+    ledger = limits.ViewerLedger(config.limits.max_viewers_per_camera, config.limits.max_viewers_total,
+                                 config.limits.hls_viewer_window)
+    app[token_routes.TOKENS], app[limits.LEDGER], app[limits.TRAFFIC] = authority, ledger, limits.Traffic()
+    probes = limits.session_probes(app)
+    app.middlewares.extend([cors.middleware(), auth_middleware(config, authority),
+                            limits.limits_middleware(config.limits, ledger, app[limits.TRAFFIC], probes)])
+    app.on_response_prepare.extend([cors.on_prepare, limits.lift_deadline])
+    app.on_startup.append(_warn_open_access)
+    token_routes.add_routes(app)
+    openapi.add_routes(app)
+    if config.metrics.enabled:
+        metrics.add_routes(app, lambda: limits.current_viewers(ledger, probes))
+
+
+async def _warn_open_access(app: web.Application) -> None:
+    auth = app[CONFIG].auth
+    if not auth.viewer_auth:
+        log.warning("[auth] viewer_auth = false: viewer routes need no token; use this on closed networks only")
+    elif not auth.token_secret:
+        log.warning("[auth] token_secret is empty: viewer tokens are signed with a key of this process only "
+                    "and stop working when it restarts")

@@ -1,0 +1,200 @@
+"""The public HTTP API as an OpenAPI 3.1 document, served at `GET /api/v1/openapi.json`.
+
+Built here in Python so each operation sits next to its neighbours and a test
+(tests/api/test_openapi.py) can check it against `app.router` in both directions: every
+route is described, and every described operation is a route.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+VIEWER = [{"viewerToken": []}, {"viewerTokenQuery": []}]
+ADMIN = [{"adminKey": []}]
+OPEN: list = []
+
+ERROR = {"$ref": "#/components/responses/Error"}
+TOO_MANY = {"$ref": "#/components/responses/Unavailable"}
+
+
+def _path_params(path: str) -> list[dict]:
+    names = [part[1:part.index("}")] for part in path.split("{")[1:]] if "{" in path else []
+    return [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in names]
+
+
+def _query(name: str, description: str, schema: dict | None = None) -> dict:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema or {"type": "string"}}
+
+
+def _op(summary: str, security: list, responses: dict, *, params: list | None = None,
+        body: dict | None = None, tag: str) -> dict:
+    operation: dict[str, Any] = {"summary": summary, "tags": [tag], "security": security,
+                                 "responses": {**responses, "4XX": ERROR, "503": TOO_MANY}}
+    if params:
+        operation["parameters"] = params
+    if body:
+        operation["requestBody"] = body
+    return operation
+
+
+def _content(media_type: str, schema: dict | None = None) -> dict:
+    return {"content": {media_type: {"schema": schema or {"type": "string", "format": "binary"}}}}
+
+
+def _ok(description: str, media_type: str, schema: dict | None = None) -> dict:
+    return {"description": description, **_content(media_type, schema)}
+
+
+SDP_BODY = {"required": True, **_content("application/sdp", {"type": "string"})}
+SDP_CREATED = {"201": {"description": "session created; Location names it", **_content("application/sdp", {"type": "string"}),
+                       "headers": {"Location": {"schema": {"type": "string"}}}}}
+TOKEN_Q = _query("token", "viewer token, for players that cannot set Authorization")
+QUALITY_Q = _query("quality", "high (default) or low", {"enum": ["high", "low"]})
+PUSH_BODY = {"required": True, **_content("application/json", {"$ref": "#/components/schemas/PushRequest"})}
+PUSH = _ok("a push", "application/json", {"$ref": "#/components/schemas/Push"})
+JSON_OK = {"type": "object"}
+CORS_OPTIONS = {"summary": "CORS preflight / WHEP-WHIP discovery", "tags": ["webrtc"], "security": OPEN,
+                "responses": {"204": {"description": "allowed methods and Accept-Post"}}}
+
+
+def operations() -> dict[str, dict[str, dict]]:
+    """path -> method (lower case) -> operation, without the path parameters."""
+    return {
+        "/": {"get": _op("viewer page", OPEN, {"200": _ok("HTML", "text/html")}, tag="web")},
+        "/static/{name}": {"get": _op("viewer page assets", OPEN, {"200": _ok("file", "application/octet-stream")},
+                                      tag="web")},
+        "/healthz": {"get": _op("liveness", OPEN, {"200": _ok("alive", "application/json", JSON_OK)}, tag="ops")},
+        "/readyz": {"get": _op("readiness: logged in to WEP", OPEN, {"200": _ok("ready", "application/json", JSON_OK)},
+                               tag="ops")},
+        "/metrics": {"get": _op("Prometheus metrics ([metrics] require_admin_key puts it behind the admin key)",
+                                [{}, *ADMIN], {"200": _ok("text format 0.0.4", "text/plain")}, tag="ops")},
+        "/api/v1/openapi.json": {"get": _op("this document", OPEN, {"200": _ok("OpenAPI", "application/json", JSON_OK)},
+                                            tag="ops")},
+        "/api/v1/cameras": {"get": _op("cameras the token covers", VIEWER, {
+            "200": _ok("cameras", "application/json", {"$ref": "#/components/schemas/Cameras"})}, params=[TOKEN_Q],
+            tag="cameras")},
+        "/api/v1/cameras/{camera}/snapshot.jpg": {"get": _op("JPEG snapshot (action snapshot)", VIEWER, {
+            "200": _ok("JPEG", "image/jpeg"), "304": {"description": "not modified"}}, params=[
+            TOKEN_Q, _query("t", "live (default) or an instant"), _query("roi", "left,top,right,bottom, normalized"),
+            _query("size", "WIDTHxHEIGHT")], tag="snapshots")},
+        "/api/v1/cameras/{camera}/image-ref": {"get": _op("JPEG of an image reference (action snapshot)", VIEWER, {
+            "200": _ok("JPEG", "image/jpeg")}, params=[TOKEN_Q, _query("path", "image reference path"),
+                                                          _query("type", "reference type")], tag="snapshots")},
+        "/api/v1/cameras/{camera}/talkdown": {"post": _op(
+            "play an audio file on the camera speaker (action talk); answers when played", VIEWER,
+            {"200": _ok("played", "application/json", JSON_OK)}, params=[TOKEN_Q],
+            body={"required": True, "content": {t: {"schema": {"type": "string", "format": "binary"}}
+                                                for t in ("audio/wav", "audio/ogg", "audio/mpeg")}},
+            tag="talk")},
+        "/hls/{camera}/index.m3u8": {"get": _op("HLS multivariant playlist (action view)", VIEWER, {
+            "200": _ok("playlist", "application/vnd.apple.mpegurl")}, params=[TOKEN_Q], tag="hls")},
+        "/hls/{camera}/{quality}/playlist.m3u8": {"get": _op("LL-HLS media playlist (action view)", VIEWER, {
+            "200": _ok("playlist", "application/vnd.apple.mpegurl")}, params=[
+            TOKEN_Q, _query("_HLS_msn", "blocking reload: media sequence number", {"type": "integer"}),
+            _query("_HLS_part", "blocking reload: part index", {"type": "integer"}),
+            _query("_HLS_skip", "YES or v2: delta update")], tag="hls")},
+        "/hls/{camera}/{quality}/{name}": {"get": _op("init{v}.mp4, seg{msn}.m4s, part{id}.m4s (action view)", VIEWER, {
+            "200": _ok("fMP4", "video/mp4")}, params=[TOKEN_Q], tag="hls")},
+        "/live/{camera}.mp4": {"get": _op("progressive fMP4 stream (action view)", VIEWER, {
+            "200": _ok("init then fragments, until the client leaves", "video/mp4")}, params=[TOKEN_Q, QUALITY_Q],
+            tag="live")},
+        "/whep/{camera}": {
+            "post": _op("WHEP offer (action view)", VIEWER, SDP_CREATED, params=[TOKEN_Q, QUALITY_Q], body=SDP_BODY,
+                        tag="webrtc"),
+            "options": CORS_OPTIONS},
+        "/whep/{camera}/{session}": {
+            "delete": _op("end a WHEP session (the session id is the credential)", OPEN,
+                          {"200": {"description": "ended"}}, tag="webrtc"),
+            "patch": _op("trickle ICE / ICE restart: not supported (405)", OPEN, {"405": ERROR}, tag="webrtc"),
+            "options": CORS_OPTIONS},
+        "/whip/{camera}/talk": {
+            "post": _op("WHIP microphone offer to the camera speaker (action talk)", VIEWER, SDP_CREATED,
+                        params=[TOKEN_Q], body=SDP_BODY, tag="talk"),
+            "options": CORS_OPTIONS},
+        "/whip/{camera}/talk/{session}": {
+            "delete": _op("end a talk session (the session id is the credential)", OPEN,
+                          {"200": {"description": "ended"}}, tag="talk"),
+            "patch": _op("trickle ICE / ICE restart: not supported (405)", OPEN, {"405": ERROR}, tag="talk"),
+            "options": CORS_OPTIONS},
+        "/api/v1/pushes": {
+            "get": _op("RTMP pushes", ADMIN, {"200": _ok("pushes", "application/json", {
+                "type": "object", "properties": {"pushes": {"type": "array", "items": {"$ref": "#/components/schemas/Push"}}}})},
+                tag="pushes"),
+            "post": _op("start an RTMP push", ADMIN, {"201": PUSH}, body=PUSH_BODY, tag="pushes")},
+        "/api/v1/pushes/{id}": {
+            "get": _op("one push", ADMIN, {"200": PUSH}, tag="pushes"),
+            "delete": _op("stop a push", ADMIN, {"200": PUSH}, tag="pushes")},
+        "/api/v1/tokens": {"post": _op("mint a viewer token", ADMIN, {
+            "201": _ok("token", "application/json", {"$ref": "#/components/schemas/Token"})},
+            body={"required": True, **_content("application/json", {"$ref": "#/components/schemas/TokenRequest"})},
+            tag="auth")},
+    }
+
+
+COMPONENTS = {
+    "securitySchemes": {
+        "viewerToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        "viewerTokenQuery": {"type": "apiKey", "in": "query", "name": "token"},
+        "adminKey": {"type": "http", "scheme": "bearer", "description": "[auth] admin_key"},
+    },
+    "responses": {
+        "Error": {"description": "error", **_content("application/json", {"$ref": "#/components/schemas/Error"})},
+        "Unavailable": {"description": "over a limit, or upstream unavailable; see Retry-After",
+                        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                        **_content("application/json", {"$ref": "#/components/schemas/Error"})},
+    },
+    "schemas": {
+        "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+            "type": "object", "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+        "Cameras": {"type": "object", "properties": {"cameras": {"type": "array", "items": {
+            "type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"},
+                                             "qualities": {"type": "array", "items": {"enum": ["high", "low"]}},
+                                             "speaker": {"type": "boolean"}}}}}},
+        "TokenRequest": {"type": "object", "required": ["cameras", "actions"], "additionalProperties": False,
+                         "properties": {
+                             "cameras": {"type": "array", "minItems": 1, "items": {"type": "string"},
+                                         "description": 'camera ids, or ["*"] for every camera'},
+                             "actions": {"type": "array", "minItems": 1,
+                                         "items": {"enum": ["view", "talk", "snapshot"]}},
+                             "ttl": {"type": "integer", "minimum": 1, "default": 3600}}},
+        "Token": {"type": "object", "properties": {"token": {"type": "string"},
+                                                   "expires_at": {"type": "string", "format": "date-time"}}},
+        "PushRequest": {"type": "object", "required": ["camera", "url"], "properties": {
+            "camera": {"type": "string"}, "url": {"type": "string"}, "quality": {"enum": ["high", "low"]},
+            "media": {"enum": ["video", "audio", "both"]}, "mode": {"enum": ["gateway", "wep"]}}},
+        "Push": {"type": "object", "properties": {
+            "id": {"type": "string"}, "camera": {"type": "string"}, "url": {"type": "string", "description": "redacted"},
+            "state": {"enum": ["starting", "live", "retrying", "failed", "stopped"]}}},
+    },
+}
+
+
+def document() -> dict:
+    paths = {}
+    for path, methods in operations().items():
+        params = _path_params(path)
+        paths[path] = {**({"parameters": params} if params else {}), **methods}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "wep-gateway", "version": "1",
+                 "description": "Media gateway for Avigilon ACC WEP: HLS, progressive fMP4, WebRTC, talkdown, "
+                                "snapshots, RTMP pushes."},
+        "paths": paths,
+        "components": COMPONENTS,
+    }
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.Response(body=_BODY, content_type="application/json", headers={"Cache-Control": "no-cache"})
+
+
+_BODY = json.dumps(document(), indent=1).encode()
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/v1/openapi.json", openapi_json)

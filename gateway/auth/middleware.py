@@ -1,0 +1,115 @@
+"""The one access-control middleware: finds the route's rule (policy.py) and applies it
+before the handler runs. 401: no or unusable credential; 403: a good one that does not
+cover this camera or action (RFC 6750 3.1 error codes in WWW-Authenticate)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from aiohttp import web
+
+from gateway.api.errors import ApiError
+from gateway.auth.policy import DENY, Access, Rule, rule_for
+from gateway.auth.tokens import ALL_CAMERAS, Grant, TokenAuthority, TokenError
+from gateway.config import Config
+
+log = logging.getLogger("gateway.auth")
+
+# Per-request values the limits and handlers read (request[RULE], request[GRANT]).
+RULE = web.RequestKey("rule", Rule)
+GRANT = web.RequestKey("grant", Grant)
+TOKEN = web.RequestKey("token", str)
+
+
+def route_rule(request: web.Request) -> Rule | None:
+    """The rule of the matched route; None for an unmatched path (aiohttp answers 404/405)."""
+    resource = request.match_info.route.resource
+    if resource is None:
+        return None
+    return rule_for(request.method, resource.canonical)
+
+
+def _challenge(error: str) -> dict[str, str]:
+    return {"WWW-Authenticate": f'Bearer realm="wep-gateway", error="{error}"'}
+
+
+def presented_token(request: web.Request) -> str | None:
+    """`Authorization: Bearer` first; `?token=` for players that cannot set headers."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.query.get("token") or None
+
+
+def check_admin(request: web.Request, admin_key: str) -> None:
+    if not admin_key:
+        raise ApiError(403, "forbidden", "admin routes are off: [auth] admin_key is not configured")
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    # Constant time, so the key cannot be guessed byte by byte from response timings.
+    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), admin_key.encode()):
+        raise ApiError(401, "unauthorized", "admin key required (Authorization: Bearer <key>)",
+                       _challenge("invalid_token"))
+
+
+def _grant(request: web.Request, authority: TokenAuthority) -> Grant:
+    token = presented_token(request)
+    if token is None:
+        raise ApiError(401, "unauthorized", "a viewer token is required (Authorization: Bearer or ?token=)",
+                       {"WWW-Authenticate": 'Bearer realm="wep-gateway"'})
+    try:
+        grant = authority.verify(token)
+    except TokenError as exc:
+        raise ApiError(401, "unauthorized", str(exc), _challenge("invalid_token")) from None
+    request[TOKEN] = token
+    request[GRANT] = grant
+    return grant
+
+
+def _filter_cameras(response: web.StreamResponse, grant: Grant) -> web.StreamResponse:
+    """The camera list, cut down to the token's cameras."""
+    if ALL_CAMERAS in grant.cameras or not isinstance(response, web.Response) or response.status != 200:
+        return response
+    listing = json.loads(response.body)
+    listing["cameras"] = [camera for camera in listing["cameras"] if camera["id"] in grant.cameras]
+    return web.json_response(listing, headers={k: v for k, v in response.headers.items()
+                                               if k.lower() not in ("content-type", "content-length")})
+
+
+def auth_middleware(config: Config, authority: TokenAuthority):
+    admin_key = config.auth.admin_key
+    viewer_auth = config.auth.viewer_auth
+    metrics_admin = config.metrics.require_admin_key
+
+    @web.middleware
+    async def middleware(request: web.Request, handler):
+        rule = route_rule(request)
+        if rule is None:
+            return await handler(request)
+        request[RULE] = rule
+        access = rule.access
+        if access is Access.OPEN or access is Access.SESSION:
+            return await handler(request)
+        if access is Access.ADMIN or (access is Access.METRICS and metrics_admin):
+            check_admin(request, admin_key)
+            return await handler(request)
+        if access is Access.METRICS:
+            return await handler(request)
+        if rule is DENY:
+            log.error("route %s %s has no access policy: refused", request.method,
+                      request.match_info.route.resource.canonical)
+            raise ApiError(403, "forbidden", "this route has no access policy")
+        if not viewer_auth:
+            return await handler(request)
+        grant = _grant(request, authority)
+        if access is Access.CAMERA_LIST:
+            return _filter_cameras(await handler(request), grant)
+        camera_id = request.match_info.get("camera", "")
+        if not grant.allows_camera(camera_id):
+            raise ApiError(403, "forbidden", "the token does not cover this camera", _challenge("insufficient_scope"))
+        if rule.action not in grant.actions:
+            raise ApiError(403, "forbidden", f"the token does not allow {rule.action!r}", _challenge("insufficient_scope"))
+        return await handler(request)
+
+    return middleware

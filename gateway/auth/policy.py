@@ -1,0 +1,88 @@
+"""Which route needs what (sans-IO): one table keyed by (method, the route's canonical path).
+
+Every route the app serves must have an entry: a matched route without one is refused
+(403, fail closed), and tests/auth/test_policy.py walks `app.router` so a new route
+without a policy breaks the build rather than opening a hole.
+
+`protocol` labels the route's metrics; `hold` says how the limits (gateway/limits) count
+it: "request" holds a viewer slot for the request's life, "session" for the session its
+201 creates (until DELETE on the Location or the session ends), "player" counts an HLS
+player by its recent playlist requests.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Access(enum.Enum):
+    OPEN = "open"  # anyone: the page, health, the API description, CORS preflights
+    VIEWER = "viewer"  # a token allowing `action` on the route's {camera}
+    CAMERA_LIST = "camera_list"  # any valid token; the answer lists only its cameras
+    # The URL's session id is the credential: 128 random bits, handed only to whoever was
+    # allowed to create the session (the 201's Location), so hanging up works even after
+    # the token expired mid-session.
+    SESSION = "session"
+    ADMIN = "admin"  # `Authorization: Bearer <[auth] admin_key>`
+    METRICS = "metrics"  # open, or admin when [metrics] require_admin_key
+    DENY = "deny"  # no entry in the table
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    access: Access
+    action: str | None = None  # "view" | "talk" | "snapshot" for VIEWER
+    protocol: str | None = None  # "hls" | "live" | "webrtc" | "talk" | "snapshot": metrics label
+    hold: str | None = None  # "request" | "session" | "player": how the viewer limits count it
+    upload: bool = False  # the body may be an audio file ([limits] max_upload_bytes)
+    long: bool = False  # the answer may take minutes (a file being played): no request timeout
+
+
+OPEN = Rule(Access.OPEN)
+ADMIN = Rule(Access.ADMIN)
+DENY = Rule(Access.DENY)
+
+POLICY: dict[tuple[str, str], Rule] = {
+    ("GET", "/"): OPEN,
+    ("GET", "/static/{name}"): OPEN,
+    ("GET", "/healthz"): OPEN,
+    ("GET", "/readyz"): OPEN,
+    ("GET", "/metrics"): Rule(Access.METRICS),
+    ("GET", "/api/v1/openapi.json"): OPEN,
+    ("GET", "/api/v1/cameras"): Rule(Access.CAMERA_LIST),
+    # HLS: playlists count players; media (init, segments, parts) is fetched by players
+    # already counted, so it is checked but not counted.
+    ("GET", "/hls/{camera}/index.m3u8"): Rule(Access.VIEWER, "view", "hls", "player"),
+    ("GET", "/hls/{camera}/{quality}/playlist.m3u8"): Rule(Access.VIEWER, "view", "hls", "player"),
+    ("GET", "/hls/{camera}/{quality}/{name}"): Rule(Access.VIEWER, "view", "hls"),
+    ("GET", "/live/{camera}.mp4"): Rule(Access.VIEWER, "view", "live", "request"),
+    ("POST", "/whep/{camera}"): Rule(Access.VIEWER, "view", "webrtc", "session"),
+    # CORS preflights and WHEP's OPTIONS carry no credentials (Fetch: CORS preflight).
+    ("OPTIONS", "/whep/{camera}"): OPEN,
+    ("DELETE", "/whep/{camera}/{session}"): Rule(Access.SESSION, protocol="webrtc"),
+    ("PATCH", "/whep/{camera}/{session}"): Rule(Access.SESSION, protocol="webrtc"),
+    ("OPTIONS", "/whep/{camera}/{session}"): OPEN,
+    ("POST", "/whip/{camera}/talk"): Rule(Access.VIEWER, "talk", "talk", "session"),
+    ("OPTIONS", "/whip/{camera}/talk"): OPEN,
+    ("DELETE", "/whip/{camera}/talk/{session}"): Rule(Access.SESSION, protocol="talk"),
+    ("PATCH", "/whip/{camera}/talk/{session}"): Rule(Access.SESSION, protocol="talk"),
+    ("OPTIONS", "/whip/{camera}/talk/{session}"): OPEN,
+    # The answer comes when the file has been played: minutes, so no request timeout.
+    ("POST", "/api/v1/cameras/{camera}/talkdown"): Rule(Access.VIEWER, "talk", "talk", "request", upload=True,
+                                                       long=True),
+    ("GET", "/api/v1/cameras/{camera}/snapshot.jpg"): Rule(Access.VIEWER, "snapshot", "snapshot"),
+    ("GET", "/api/v1/cameras/{camera}/image-ref"): Rule(Access.VIEWER, "snapshot", "snapshot"),
+    ("GET", "/api/v1/pushes"): ADMIN,
+    ("POST", "/api/v1/pushes"): ADMIN,
+    ("GET", "/api/v1/pushes/{id}"): ADMIN,
+    ("DELETE", "/api/v1/pushes/{id}"): ADMIN,
+    ("POST", "/api/v1/tokens"): ADMIN,
+}
+
+
+def rule_for(method: str, canonical: str) -> Rule:
+    """The rule of a matched route; DENY when the table has none (fail closed)."""
+    if method == "HEAD":
+        method = "GET"  # aiohttp adds HEAD beside every GET; same answer without a body
+    return POLICY.get((method, canonical), DENY)

@@ -1,0 +1,45 @@
+"""`POST /api/v1/tokens` (admin): mint a viewer token.
+
+    {"cameras": ["id", ...] or ["*"], "actions": ["view", "talk", "snapshot"], "ttl": seconds}
+    -> 201 {"token": "...", "expires_at": "2025-01-01T00:00:00Z"}
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from aiohttp import web
+
+from gateway.api.errors import ApiError, bad_request
+from gateway.auth.tokens import TokenAuthority, check_request
+
+TOKENS = web.AppKey("tokens", TokenAuthority)
+MAX_BODY = 16 * 1024
+
+
+async def create_token(request: web.Request) -> web.Response:
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise ApiError(413, "too_large", f"body larger than {MAX_BODY} bytes")
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        raise bad_request("body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise bad_request("body must be a JSON object")
+    unknown = set(body) - {"cameras", "actions", "ttl"}
+    if unknown:
+        raise bad_request(f"unknown field(s): {', '.join(sorted(unknown))}")
+    try:
+        cameras, actions, ttl = check_request(body.get("cameras"), body.get("actions"), body.get("ttl", 3600))
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
+    token, expires_at = request.app[TOKENS].mint(cameras, actions, ttl)
+    expiry = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at))
+    return web.json_response({"token": token, "expires_at": expiry, "cameras": cameras, "actions": actions},
+                             status=201, headers={"Cache-Control": "no-store"})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/tokens", create_token)

@@ -1,0 +1,105 @@
+"""Viewer tokens: JWTs (RFC 7519) signed with HS256 (RFC 7518 3.2) under `[auth] token_secret`.
+
+A token lists the cameras it opens (or "*") and the actions it allows. The audience claim
+keeps a JWT minted for something else with the same secret from opening the gateway, and
+the algorithm is pinned on verification (RFC 8725 3.1: never trust the header's `alg`).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import jwt
+
+ACTIONS = ("view", "talk", "snapshot")
+ALL_CAMERAS = "*"
+AUDIENCE = "wep-gateway/viewer"
+ALGORITHM = "HS256"
+MAX_TTL = 7 * 24 * 3600  # a week: long-lived access is the admin key's job, not a viewer's
+# Verified tokens are remembered (they never change); a bound keeps a token flood cheap.
+VERIFIED_CACHE = 4096
+
+
+class TokenError(Exception):
+    """A token that cannot be used (malformed, bad signature, expired); one-line message."""
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a verified token allows."""
+
+    cameras: frozenset[str]
+    actions: frozenset[str]
+    expires_at: int
+
+    def allows_camera(self, camera_id: str) -> bool:
+        return ALL_CAMERAS in self.cameras or camera_id in self.cameras
+
+    def allows(self, action: str, camera_id: str) -> bool:
+        return action in self.actions and self.allows_camera(camera_id)
+
+
+def check_request(cameras: object, actions: object, ttl: object) -> tuple[list[str], list[str], int]:
+    """Validate the body of POST /api/v1/tokens; ValueError names the field."""
+    if not isinstance(cameras, list) or not cameras or not all(isinstance(c, str) and c for c in cameras):
+        raise ValueError('cameras must be a non-empty list of camera ids, or ["*"]')
+    if not isinstance(actions, list) or not actions or not all(a in ACTIONS for a in actions):
+        raise ValueError(f"actions must be a non-empty list of {', '.join(ACTIONS)}")
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 < ttl <= MAX_TTL:
+        raise ValueError(f"ttl must be a whole number of seconds, 1 to {MAX_TTL}")
+    return sorted(set(cameras)), sorted(set(actions)), ttl
+
+
+class TokenAuthority:
+    def __init__(self, secret: str, clock: Callable[[], float] = time.time):
+        if not secret:
+            raise ValueError("a token secret is required")
+        self._key = secret.encode()
+        self._clock = clock
+        self._verified: dict[str, Grant] = {}
+
+    def mint(self, cameras: Iterable[str], actions: Iterable[str], ttl: int) -> tuple[str, int]:
+        """A signed token and its expiry (Unix seconds)."""
+        now = int(self._clock())
+        expires_at = now + ttl
+        claims = {"aud": AUDIENCE, "iat": now, "exp": expires_at, "cam": sorted(cameras), "act": sorted(actions)}
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM), expires_at
+
+    def verify(self, token: str) -> Grant:
+        now = self._clock()
+        grant = self._verified.get(token)
+        if grant is None:
+            grant = self._decode(token, now)
+            if len(self._verified) >= VERIFIED_CACHE:
+                self._verified.clear()  # cheaper than LRU bookkeeping on every request
+            self._verified[token] = grant
+        if grant.expires_at <= now:
+            raise TokenError("token expired")
+        return grant
+
+    def _decode(self, token: str, now: float) -> Grant:
+        try:
+            claims = jwt.decode(
+                token, self._key, algorithms=[ALGORITHM], audience=AUDIENCE,
+                options={"require": ["exp", "aud", "cam", "act"]},
+                # PyJWT compares exp with its own clock; ours is checked in verify().
+                leeway=0,
+            )
+        except jwt.ExpiredSignatureError:
+            raise TokenError("token expired") from None
+        except jwt.InvalidTokenError as exc:
+            raise TokenError(f"invalid token ({exc.__class__.__name__})") from None
+        cameras, actions = claims["cam"], claims["act"]
+        if not isinstance(cameras, list) or not isinstance(actions, list) or not isinstance(claims["exp"], int):
+            raise TokenError("invalid token (claims)")
+        return Grant(frozenset(map(str, cameras)), frozenset(map(str, actions)), claims["exp"])
+
+
+def authority_for(secret: str) -> tuple[TokenAuthority, str]:
+    """The authority of `[auth] token_secret`, or of a random per-process key when it is
+    empty (then tokens die with the process). Returns the key actually used."""
+    key = secret or secrets.token_urlsafe(32)
+    return TokenAuthority(key), key
