@@ -21,7 +21,7 @@ TOO_MANY = {"$ref": "#/components/responses/Unavailable"}
 
 
 def _path_params(path: str) -> list[dict]:
-    names = [part[1:part.index("}")] for part in path.split("{")[1:]] if "{" in path else []
+    names = [part[:part.index("}")] for part in path.split("{")[1:]]
     return [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in names]
 
 

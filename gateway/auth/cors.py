@@ -2,8 +2,8 @@
 
 `[server] cors_origins` lists them ("*" for any); empty means same origin only. The
 decision is made here for every answer, in `on_response_prepare`, so it also covers
-streams and error answers: an allowed origin gets `Access-Control-Allow-Origin`, anyone
-else gets no CORS header at all, whatever a handler set. Preflights (OPTIONS with
+streams and error answers: an allowed origin gets `Access-Control-Allow-Origin`; a
+browser from any other origin gets no CORS header at all, whatever a handler set. Preflights (OPTIONS with
 Access-Control-Request-Method) are answered here, before access control: they never
 carry credentials.
 """
@@ -29,16 +29,17 @@ class CorsPolicy:
         return origin is not None and (self.any or origin in self.origins)
 
     async def on_prepare(self, request: web.Request, response: web.StreamResponse) -> None:
-        for name in [name for name in response.headers if name.lower().startswith("access-control-")]:
-            if name.lower() not in ("access-control-allow-methods", "access-control-allow-headers",
-                                    "access-control-max-age") or not request.get(_PREFLIGHT):
-                del response.headers[name]
         origin = request.headers.get("Origin")
+        if origin is None:
+            return  # not a browser's cross-origin call: CORS headers mean nothing to it
+        for name in [name for name in response.headers if name.lower().startswith("access-control-")]:
+            if name.lower() not in _PREFLIGHT_HEADERS or not request.get(_PREFLIGHT):
+                del response.headers[name]
         if not self.allows(origin):
             return
         # Echo the origin rather than "*" for a list, and say the answer depends on it.
         response.headers["Access-Control-Allow-Origin"] = "*" if self.any else origin
-        if not self.any:
+        if not self.any and "origin" not in response.headers.get("Vary", "").lower():
             response.headers.add("Vary", "Origin")
         response.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
 
@@ -62,6 +63,7 @@ class CorsPolicy:
         return cors_preflight
 
 
+_PREFLIGHT_HEADERS = ("access-control-allow-methods", "access-control-allow-headers", "access-control-max-age")
 _PREFLIGHT = web.RequestKey("cors_preflight", bool)
 
 
