@@ -128,3 +128,5 @@ async def _warn_open_access(app: web.Application) -> None:
     elif not auth.token_secret:
         log.warning("[auth] token_secret is empty: viewer tokens are signed with a key of this process only "
                     "and stop working when it restarts")
+    elif len(auth.token_secret.encode()) < 32:
+        log.warning("[auth] token_secret is shorter than 32 bytes, the HS256 minimum (RFC 7518 3.2)")
