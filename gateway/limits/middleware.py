@@ -44,11 +44,25 @@ class Traffic:
 TRAFFIC = web.AppKey("traffic", Traffic)
 
 
+STREAMED = web.RequestKey("streamed", web.StreamResponse)
+
+
 async def lift_deadline(request: web.Request, response: web.StreamResponse) -> None:
     """on_response_prepare: the headers are going out; a stream may run as long as it likes."""
     deadline = request.get(DEADLINE)
     if deadline is not None:
         deadline.reschedule(None)
+    request[STREAMED] = response  # a stream that ends in an exception is still counted
+
+
+def _body_bytes(response: web.StreamResponse) -> int:
+    if not response.prepared:
+        return len(getattr(response, "body", None) or b"")
+    if response.body_length:
+        return response.body_length
+    # A stream the client cut never reaches write_eof(), where aiohttp sets body_length;
+    # its writer still knows what went out (headers included: a few hundred bytes).
+    return getattr(getattr(response, "_payload_writer", None), "output_size", 0)
 
 
 def session_probes(app: web.Application) -> dict[str, SessionProbe]:
@@ -138,6 +152,7 @@ def limits_middleware(config: LimitsConfig, ledger: ViewerLedger, traffic: Traff
             traffic.too_large += 1
             raise ApiError(413, "too_large", f"the body is larger than {limit} bytes")
         camera = request.match_info.get("camera")
+        response = None
         try:
             if rule.hold is not None and camera is not None:
                 response = await viewer(request, handler, rule, camera)
@@ -145,12 +160,13 @@ def limits_middleware(config: LimitsConfig, ledger: ViewerLedger, traffic: Traff
                 response = await answer(request, handler, rule)
         except OverLimit as exc:
             raise ApiError(503, "too_many_viewers", str(exc), retry_after) from None
+        finally:
+            answered = response if response is not None else request.get(STREAMED)
+            if camera is not None and rule.protocol and answered is not None and answered.status < 400:
+                # At the end of the answer: a long stream adds its bytes when it ends.
+                traffic.bytes_out[camera, rule.protocol] += _body_bytes(answered)
         if rule.access is Access.SESSION and request.method == "DELETE" and response.status < 300:
             ledger.end_session(request.path)
-        if camera is not None and rule.protocol and response.status < 400:
-            # At the end of the answer: a long stream adds its bytes when it ends.
-            sent = response.body_length if response.prepared else len(getattr(response, "body", None) or b"")
-            traffic.bytes_out[camera, rule.protocol] += sent
         return response
 
     return middleware
