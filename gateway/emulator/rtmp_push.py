@@ -82,8 +82,10 @@ class RtmpPush:
         try:
             self._push()
         except Exception as exc:  # the receiver refused or dropped us: the push ends
-            # The URL is not logged: an RTMP URL usually carries a stream key.
-            log.info("RTMP push %s for camera %s ended: %s", self.spec.id, self.spec.camera_id, exc)
+            # Neither the URL nor str(exc) is logged: PyAV's message quotes the URL, and an
+            # RTMP URL carries the stream key. The errno (if any) says enough.
+            reason = getattr(exc, "strerror", None) or exc.__class__.__name__
+            log.info("RTMP push %s for camera %s ended: %s", self.spec.id, self.spec.camera_id, reason)
         finally:
             self.state = "ended"
             self._on_end(self)
