@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PER_PROCESS = 25
-CACHE = Path.home() / ".cache" / "wep-gateway" / "bench-emulator"
+CACHE = Path.home() / ".cache" / "wep-gateway" / "bench-emulator-noisy"
 
 
 # ---- emulator process ----------------------------------------------------------------
@@ -37,6 +37,21 @@ async def run_emulator() -> None:
     from gateway.emulator.server import Emulator
     from gateway.emulator.settings import EmulatorSettings
 
+    import numpy as np
+
+    import gateway.emulator.encode as encode
+
+    # The emulator's test pattern is flat and compresses to ~0.1 Mbps; real cameras fill
+    # their bitrate. Sensor-like noise (bench only) makes x264 reach the 2 Mbps VBV cap.
+    pattern = encode.render_frame
+    noise = np.random.default_rng(7)
+
+    def noisy_frame(*args, **kwargs):
+        frame = pattern(*args, **kwargs)
+        grain = noise.integers(-12, 13, size=frame.shape, dtype=np.int16)
+        return np.clip(frame.astype(np.int16) + grain, 0, 255).astype(np.uint8)
+
+    encode.render_frame = noisy_frame
     CACHE.mkdir(parents=True, exist_ok=True)
     settings = EmulatorSettings(host="127.0.0.1", port=0, cameras=1, tls=False, cache_dir=str(CACHE),
                                 high_size=(1280, 720), high_bitrate=2_000_000, fps=15, loop_seconds=8.0)
