@@ -39,3 +39,18 @@ async def test_tone_reaches_the_speaker_and_delete_ends_the_post_cleanly(emulato
     assert emulator.stats["open_streams"] == 0 and not emulator.stats["talk_rejected"]
     assert len(talk_sessions) == 0 and talk_sessions.holder(camera) is None
     assert talk_sessions.counters.bytes_sent == len(audio)
+
+
+async def test_a_dropped_upstream_post_is_replaced_and_the_talk_goes_on(emulator, talk_gateway, talk_url, http,
+                                                                         talk_sessions):
+    camera = emulator.camera_ids[0]
+    talker = await talk(http, talk_url, camera, 8000, emulator)
+    assert emulator.drop_streams() == 1  # WEP cuts the speaker POST
+    before = len(emulator.talk_audio(camera))
+    await wait_until(lambda: len(emulator.talk_audio(camera)) >= before + 8000, 10, "audio on a new POST")
+    assert talk_sessions.holder(camera) is not None
+    assert await talker.stop() == 200
+    assert emulator_posts(emulator, camera) == 2 and talk_sessions.counters.post_failures == 1
+    requests, failed = upstream_posts(talk_gateway)
+    assert (requests, failed) == (2, 1)
+    assert abs(dominant_hz(emulator.talk_audio(camera)[before:]) - 440) <= 10

@@ -1,0 +1,74 @@
+"""Sans-IO pieces: talk offer checks on SDP text, TalkSettings validation and overlay."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from gateway.talkdown.offer import NoAudioCodecError, microphone, offer_for_aiortc, parse_talk_offer
+from gateway.talkdown.settings import TalkSettings, TalkSettingsError, settings_for
+from gateway.webrtc.sdp import OfferError
+
+WHEP_OFFER = (Path(__file__).parent.parent / "webrtc" / "fixtures" / "chromium_offer.sdp").read_text()
+
+TALK_OFFER = "\r\n".join([
+    "v=0", "o=- 1 2 IN IP4 127.0.0.1", "s=-", "t=0 0", "a=group:BUNDLE 0",
+    "m=audio 9 UDP/TLS/RTP/SAVPF 111 0", "c=IN IP4 0.0.0.0", "a=mid:0", "a=sendonly", "a=rtcp-mux",
+    "a=ice-ufrag:abcd", "a=ice-pwd:abcdefghijklmnopqrstuvwx", "a=fingerprint:sha-256 00:11", "a=setup:actpass",
+    "a=rtpmap:111 opus/48000/2", "a=rtpmap:0 PCMU/8000",
+    "a=candidate:1 1 udp 2122260223 4f1c5a8e-0000-4000-8000-000000000000.local 50000 typ host",
+    "a=candidate:2 1 udp 2122260223 127.0.0.1 50001 typ host", "a=end-of-candidates", "",
+])
+
+
+def test_a_sendonly_opus_offer_is_taken_and_its_mdns_candidates_dropped():
+    offer = parse_talk_offer(TALK_OFFER)
+    assert microphone(offer).rtpmap() == {111: "OPUS", 0: "PCMU"}
+    narrowed = offer_for_aiortc(offer)
+    assert ".local" not in narrowed and "a=end-of-candidates" not in narrowed
+    assert "127.0.0.1 50001" in narrowed and narrowed.endswith("\r\n")
+
+
+@pytest.mark.parametrize("change,error,words", [
+    (("a=sendonly", "a=recvonly"), OfferError, "the audio section is recvonly"),
+    (("a=sendonly", "a=inactive"), OfferError, "is inactive"),
+    (("a=rtcp-mux\r\n", ""), OfferError, "no a=rtcp-mux"),
+    (("a=ice-pwd:abcdefghijklmnopqrstuvwx\r\n", ""), OfferError, "no a=ice-pwd"),
+    (("UDP/TLS/RTP/SAVPF", "RTP/AVP"), OfferError, "not UDP/TLS/RTP/SAVPF"),
+    (("m=audio 9", "m=audio 0"), OfferError, "no audio section"),
+    (("111 0\r\n", "9\r\n"), NoAudioCodecError, "offered: 9"),
+    (("v=0", "v=1"), OfferError, "v=0"),
+])
+def test_offers_a_microphone_cannot_come_from_are_refused_with_the_reason(change, error, words):
+    with pytest.raises(error, match=words):
+        parse_talk_offer(TALK_OFFER.replace(*change))
+
+
+def test_a_whep_viewing_offer_is_not_a_talk_offer():
+    with pytest.raises(OfferError, match="video section"):
+        parse_talk_offer(WHEP_OFFER)
+
+
+def test_session_level_direction_applies_when_the_section_has_none():
+    text = TALK_OFFER.replace("a=sendonly\r\n", "").replace("t=0 0\r\n", "t=0 0\r\na=recvonly\r\n")
+    with pytest.raises(OfferError, match="recvonly"):
+        parse_talk_offer(text)
+
+
+def test_settings_defaults_and_messages():
+    settings = TalkSettings().validate()
+    assert (settings.cap_ms, settings.post_ms, settings.chunk_bytes) == (120_000, 119_000, 160)
+    with pytest.raises(TalkSettingsError, match="chunk_ms must be 20 or 40, not 30"):
+        TalkSettings(chunk_ms=30).validate()
+    with pytest.raises(TalkSettingsError, match="rollover_lead_ms"):
+        TalkSettings(cap_ms=1000, rollover_lead_ms=600).validate()
+    with pytest.raises(TalkSettingsError, match="idle_timeout must be positive"):
+        TalkSettings(idle_timeout=0).validate()
+
+
+def test_settings_come_from_a_talkdown_config_section_when_there_is_one():
+    assert settings_for(SimpleNamespace()) == TalkSettings()
+    section = SimpleNamespace(idle_timeout=3.0, cap_ms=60_000, unrelated=1)
+    assert settings_for(SimpleNamespace(talkdown=section)) == TalkSettings(idle_timeout=3.0, cap_ms=60_000)
