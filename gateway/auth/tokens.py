@@ -65,7 +65,9 @@ class TokenAuthority:
         """A signed token and its expiry (Unix seconds)."""
         now = int(self._clock())
         expires_at = now + ttl
-        claims = {"aud": AUDIENCE, "iat": now, "exp": expires_at, "cam": sorted(cameras), "act": sorted(actions)}
+        # jti: two tokens minted alike are still two viewers (HLS players are counted by token).
+        claims = {"aud": AUDIENCE, "iat": now, "exp": expires_at, "jti": secrets.token_urlsafe(9),
+                  "cam": sorted(cameras), "act": sorted(actions)}
         return jwt.encode(claims, self._key, algorithm=ALGORITHM), expires_at
 
     def verify(self, token: str) -> Grant:
