@@ -7,6 +7,7 @@ production handler with its redactor): modules must not lean on the redactor."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import logging
 import time
@@ -44,6 +45,13 @@ class Transcript:
 
 
 @pytest.fixture
+def emulator_settings(emulator_settings):
+    # Secrets that no ordinary word matches (the defaults reuse the user name).
+    return dataclasses.replace(emulator_settings, password="pw-9f1c2e7a-leak-probe",
+                               user_key="uk-3b8d5c1e0f9a7e6d-leak-probe")
+
+
+@pytest.fixture
 def nginx(tmp_path):
     require("nginx")
     receiver = NginxRtmp(tmp_path / "nginx")
@@ -54,11 +62,17 @@ def nginx(tmp_path):
         receiver.kill()
 
 
+class _OwnCopyHandler(logging.StreamHandler):
+    # The redactor rewrites the record it filters; caplog must still see the raw one.
+    def handle(self, record: logging.LogRecord) -> bool:
+        return super().handle(logging.makeLogRecord(record.__dict__))
+
+
 @pytest.fixture
 def written_logs():
     """The production handler (gateway.logs): text lines with the redactor as filter."""
     out = io.StringIO()
-    handler = logging.StreamHandler(out)
+    handler = _OwnCopyHandler(out)
     handler.setFormatter(TextFormatter())
     handler.addFilter(redactor)
     root = logging.getLogger()
