@@ -131,6 +131,10 @@ class SpeakerUplink:
         if self._failures_in_row >= MAX_FAILED_POSTS and self.failure is None:
             self.failure = UplinkFailed(f"the camera speaker refused {MAX_FAILED_POSTS} audio streams in a row: {exc}")
             self._closing = True
+            self._queue.clear()
+            self._queued_bytes = 0
+            for waiting in self._posts:
+                waiting.turn.set()  # connected successors end with an empty body, cleanly
             self._ready.set()
             if self._on_failed is not None:
                 self._on_failed(self.failure)
