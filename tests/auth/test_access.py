@@ -229,3 +229,24 @@ async def test_viewer_auth_off_opens_viewer_routes_not_admin_ones(aiohttp_server
             assert response.status == 200
         async with http.get(server.make_url("/api/v1/pushes")) as response:
             assert response.status == 401
+
+
+async def test_hls_playlists_carry_the_token_to_every_uri(secure):
+    token = await mint(secure.http, secure.base, [secure.camera], ["view"])
+    base = f"{secure.base}/hls/{secure.camera}"
+    async with secure.http.get(f"{base}/index.m3u8", params={"token": token}) as response:
+        index = await response.text()
+    variants = [line for line in index.splitlines() if line and not line.startswith("#")]
+    assert variants and all(line.endswith(f"?token={token}") for line in variants)
+    async with secure.http.get(f"{base}/{variants[-1]}") as response:  # the URI alone is enough
+        assert response.status == 200
+        playlist = await response.text()
+    uris = [line.split('URI="')[1].split('"')[0] for line in playlist.splitlines() if 'URI="' in line]
+    uris += [line for line in playlist.splitlines() if line and not line.startswith("#")]
+    assert len(uris) > 5 and all(uri.endswith(f"?token={token}") for uri in uris)
+    quality = variants[-1].split("/")[0]
+    for uri in [u for u in uris if "PRELOAD" not in u][:4]:
+        async with secure.http.get(f"{base}/{quality}/{uri}") as response:
+            assert response.status == 200, uri
+        async with secure.http.get(f"{base}/{quality}/{uri.split('?')[0]}") as response:
+            assert response.status == 401, uri

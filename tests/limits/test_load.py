@@ -21,6 +21,7 @@ async def make_limited(aiohttp_server, emulator):
     async with aiohttp.ClientSession() as http:
         async def make(**overrides):
             server = await aiohttp_server(create_app(secure_config(emulator, limits={**LIMITS, **overrides})))
+            make.server = server
             return str(server.make_url("")).rstrip("/"), http
 
         yield make
@@ -125,3 +126,28 @@ async def test_no_answer_in_time_is_a_503_not_a_hang(limited, emulator):
         assert response.status == 503
         assert response.headers["Retry-After"] == "7"
         assert (await response.json())["error"]["code"] == "timeout"
+
+
+async def test_webrtc_sessions_hold_their_seat_until_they_end(make_limited, emulator):
+    from gateway.webrtc.routes import WHEP_SESSIONS
+
+    base, http = await make_limited(max_viewers_per_camera=1, request_timeout=20.0)
+    camera = emulator.camera_ids[0]
+    token = {"token": await mint(http, base, [camera], ["view"])}
+
+    async def offer_status() -> tuple[int, str]:
+        async with viewer_offer() as offer:
+            async with http.post(f"{base}/whep/{camera}", data=offer, params=token,
+                                 headers={"Content-Type": "application/sdp"}) as response:
+                return response.status, response.headers.get("Location", "")
+
+    status, location = await offer_status()
+    assert status == 201
+    assert (await offer_status())[0] == 503  # the session holds the seat after its POST ended
+    async with http.delete(f"{base}{location}") as response:
+        assert response.status == 200
+    status, location = await offer_status()
+    assert status == 201  # DELETE gave it back
+    # A session that ends on its own (ICE failure, shutdown) gives it back as well.
+    assert await make_limited.server.app[WHEP_SESSIONS].close(location.rsplit("/", 1)[1])
+    assert (await offer_status())[0] == 201
