@@ -5,6 +5,7 @@
     GET /hls/{camera}/{quality}/init.mp4           current init segment (init{v}.mp4: a version)
     GET /hls/{camera}/{quality}/seg{msn}.m4s       a whole segment
     GET /hls/{camera}/{quality}/part{id}.m4s       a part; the next one (preload hint) blocks
+    ...playlist.m3u8?t=<ISO time>, r{id}-*         recorded video: gateway/hls/recorded.py
 
 Every URI a playlist lists carries the request's `token` query parameter along.
 """
@@ -119,6 +120,10 @@ async def _audio_codec(muxers: HlsMuxers, camera_id: str, quality: str) -> str:
 
 
 async def media_playlist(request: web.Request) -> web.Response:
+    from gateway.hls import recorded
+
+    if recorded.wants_recording(request):  # ?t=<time>: recorded video, gateway/hls/recorded.py
+        return await recorded.media_playlist(request)
     msn, part = _int_param(request, "_HLS_msn"), _int_param(request, "_HLS_part")
     if part is not None and msn is None:
         raise bad_request("_HLS_part needs _HLS_msn")  # RFC 8216bis 6.2.5.2
@@ -148,6 +153,10 @@ async def media_playlist(request: web.Request) -> web.Response:
 
 
 async def media(request: web.Request) -> web.Response:
+    from gateway.hls import recorded
+
+    if recorded.is_recorded_name(request.match_info["name"]):  # r{id}-...: a recording's media
+        return await recorded.media(request)
     match = _MEDIA_NAME.fullmatch(request.match_info["name"])
     if match is None:
         raise not_found("no such media")
@@ -224,6 +233,9 @@ def add_routes(app: web.Application) -> None:
 
     app[HLS_CORS] = app[CONFIG].server.cors_origin_list
     app.cleanup_ctx.append(_service)
+    from gateway.hls import recorded
+
+    recorded.install(app)
     app.router.add_get("/hls/{camera}/index.m3u8", multivariant)
     app.router.add_get("/hls/{camera}/{quality}/playlist.m3u8", media_playlist)
     app.router.add_get("/hls/{camera}/{quality}/{name}", media)
