@@ -1,6 +1,10 @@
 """Camera audio: one webm/opus pull per camera, transcoded once to AAC-LC, published as
 track 2 into every hub (quality) of that camera so each HLS player can play it.
 
+The same pull also publishes the camera's opus packets untouched into `opus_hub`, for
+WebRTC viewers (RFC 7587: RTP carries opus packets as they are). Nothing on that path
+decodes or encodes.
+
 The audio connection has its own clock. Each hub places audio on its video timeline at
 the first AAC frame (the current end of video on that hub), then runs on the AAC sample
 count, which OpusToAac keeps continuous across upstream gaps.
@@ -11,14 +15,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections import Counter
 from typing import Callable
 
 from gateway.config import SourcesConfig
 from gateway.media.fmp4.model import Sample, TrackInfo
-from gateway.media.hub import Hub
+from gateway.media.hub import Frame, Hub
 from gateway.media.reconnect import keep_pulling
-from gateway.media.webm import AudioFrame, AudioTrack, WebmError, WebmReader
+from gateway.media.webm import AudioFrame, AudioTrack, WebmError, WebmReader, opus_packet_samples
 from gateway.wep.client import WepClient
 from gateway.wep.errors import WepError
 from transcoders.aac import OpusToAac, UnsupportedOpus
@@ -27,6 +32,34 @@ log = logging.getLogger("gateway.audio")
 
 AUDIO_TRACK_ID = 2
 AAC_CODEC = "mp4a.40.2"
+OPUS_CLOCK = 48_000  # RFC 7587 4.1: opus RTP timestamps count 48 kHz samples whatever the coded rate
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _AudioUnit(Frame):
+    """A hub frame of an audio-only hub: every opus packet decodes on its own."""
+
+    @property
+    def is_keyframe(self) -> bool:
+        return True
+
+
+class AudioHub(Hub):
+    """A hub carrying one audio track alone (the camera's opus packets).
+
+    `Hub` resumes a new or overflowed reader on a video keyframe, which an audio-only hub
+    never has; here every packet is a resumption point (RFC 6716 2: opus packets are
+    independently decodable). Nothing is kept for late joiners: a new reader starts at
+    the next packet, never on stale audio.
+    """
+
+    def publish(self, sample: Sample, kind: str = "audio") -> Frame:
+        frame = _AudioUnit(sample, kind, time.monotonic())
+        self.counters.frames_published += 1
+        self.counters.bytes_published += len(sample.data)
+        for reader in self._readers:
+            reader._push(frame)
+        return frame
 
 
 @dataclasses.dataclass
@@ -50,6 +83,8 @@ class CameraAudio:
         self._taps: dict[int, _Tap] = {}
         self._transcoder: OpusToAac | None = None
         self._delivered = False
+        self.opus_hub = AudioHub(f"{camera_id}/opus")
+        self._opus_published = False  # on this connection: a reconnect is then a discontinuity
 
     def attach(self, hub: Hub, video_clock: Callable[[], float | None]) -> None:
         self._taps[id(hub)] = _Tap(hub, video_clock)
@@ -62,9 +97,20 @@ class CameraAudio:
         return len(self._taps)
 
     async def run(self) -> None:
-        await keep_pulling(self._pull_once, self._config, self.reconnects, self.camera_id, "audio")
+        try:
+            await keep_pulling(self._pull_once, self._config, self.reconnects, self.camera_id, "audio")
+        finally:
+            self.opus_hub.close()  # the pull is gone for good: WebRTC audio readers end
 
     async def _pull_once(self) -> tuple[str, bool]:
+        cause, delivered = await self._connect_once()
+        if self._opus_published:
+            # The next connection starts a new webm clock: readers re-anchor their RTP time.
+            self.opus_hub.publish_discontinuity(cause)
+            self._opus_published = False
+        return cause, delivered
+
+    async def _connect_once(self) -> tuple[str, bool]:
         self._delivered = False
         try:
             async with self._client.open_stream(
@@ -94,6 +140,7 @@ class CameraAudio:
                 self._start_transcoder(event)
             else:
                 frames.append(event)
+                self._publish_opus(event)
         if frames and self._transcoder is not None:
             # Opus decode + AAC encode are CPU work: off the event loop, once per camera.
             transcoder = self._transcoder
@@ -118,6 +165,15 @@ class CameraAudio:
                 codec_config=self._transcoder.audio_specific_config,
             )
             self.track_ready.set()
+
+    def _publish_opus(self, frame: AudioFrame) -> None:
+        """The packet as the camera coded it, on the webm clock in 48 kHz samples."""
+        samples = opus_packet_samples(frame.data)
+        if not samples:
+            return  # empty or unreadable TOC (RFC 6716 3.1): nothing a receiver could decode
+        self.opus_hub.publish(Sample(AUDIO_TRACK_ID, round(frame.pts_ms * OPUS_CLOCK / 1000), samples, 0, True,
+                                     frame.data), "audio")
+        self._opus_published = True
 
     def _publish(self, data: bytes, pts: int, duration: int) -> None:
         self._delivered = True

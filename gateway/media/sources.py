@@ -60,6 +60,11 @@ class SourceRegistry:
             self._audio[camera_id] = (audio, task)
         return self._audio[camera_id][0]
 
+    def camera_audio(self, camera_id: str) -> CameraAudio | None:
+        """The camera's running audio pull, once a source of it has joined one (else None)."""
+        entry = self._audio.get(camera_id)
+        return entry[0] if entry is not None else None
+
     def audio_pulls(self) -> list[CameraAudio]:
         return [audio for audio, _ in self._audio.values()]
 

@@ -10,6 +10,12 @@ codec (VP8 from Chromium), and its H.264 table knows only Baseline profiles. So:
    labels it with a profile aiortc knows, so aiortc can only answer with it;
 4. `answer_for_viewer()` puts the offer's own fmtp line back into aiortc's answer,
    so the viewer sees its offered profile-level-id and packetization-mode echoed.
+
+Audio is forwarded the same way: the camera's opus packets go out as they are, so the
+audio section is narrowed to the offered opus payload (`choose_opus()`) when the camera
+has a microphone, and left as offered otherwise (aiortc then answers it inactive, having
+no track to send). The viewer's own media is never received: a sending direction in the
+offer is turned into a receiving one, since aiortc decodes whatever it receives.
 """
 
 from __future__ import annotations
@@ -100,6 +106,16 @@ class Offer:
     @property
     def video(self) -> MediaSection:
         return next(section for section in self.media if section.kind == "video" and section.port != 0)
+
+    @property
+    def audio(self) -> MediaSection | None:
+        """The first audio section, if it is not rejected (port 0).
+
+        aiortc gives a sent audio track to the first audio transceiver, which is the
+        offer's first audio section: only that one can carry the camera's audio.
+        """
+        section = next((section for section in self.media if section.kind == "audio"), None)
+        return section if section is not None and section.port != 0 else None
 
 
 @dataclass(frozen=True)
@@ -226,6 +242,24 @@ def choose_h264(video: MediaSection, stream_profile_level_id: str) -> H264Choice
     return H264Choice(payload_type, rtx_for.get(payload_type), fmtps.get(payload_type, ""), profile_level_id, matches)
 
 
+def choose_opus(audio: MediaSection) -> int | None:
+    """The offered payload type for opus, or None when the section does not accept it.
+
+    RFC 7587 7: opus is always signalled as opus/48000/2, whatever the stream's channel
+    count or coded rate; a mono stream is sent as it is (the receiver decodes it).
+    """
+    for value in audio.attributes("rtpmap"):
+        match = re.fullmatch(r"(\d+) opus/48000/2", value.strip(), re.IGNORECASE)
+        if match and match[1] in audio.formats:
+            return int(match[1])
+    return None
+
+
+# The viewer's direction as the gateway will answer it: WHEP viewers only receive, and
+# what aiortc receives it decodes (rtcrtpreceiver.py), so nothing is received at all.
+_RECEIVE_ONLY = {"a=sendrecv": "a=recvonly", "a=sendonly": "a=inactive"}
+
+
 def _keeps(line: str, kept: set[int]) -> bool:
     """Whether a payload-specific attribute line belongs to a kept payload type."""
     for name in ("a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"):
@@ -255,26 +289,42 @@ def _transport_lines(lines: tuple[str, ...]) -> list[str]:
     return [line for line in lines if not _is_mdns_candidate(line) and line != "a=end-of-candidates"]
 
 
-def offer_for_aiortc(offer: Offer, choice: H264Choice) -> str:
-    """The offer with its video section narrowed to the chosen payload (and its RTX)."""
-    kept = {choice.payload_type} | ({choice.rtx_payload_type} if choice.rtx_payload_type is not None else set())
+def offer_for_aiortc(offer: Offer, choice: H264Choice, opus_payload_type: int | None = None) -> str:
+    """The offer with its video section narrowed to the chosen payload (and its RTX), and
+    its audio section to opus when the camera's audio is sent (`opus_payload_type`)."""
     out = list(offer.session)
     for section in offer.media:
-        if section is not offer.video:
+        if section is offer.video:
+            out.extend(_video_for_aiortc(section, choice))
+        elif section is offer.audio and opus_payload_type is not None:
+            # aiortc sends on the first common codec; pre-encoded opus must go out as opus.
+            out.append(f"m=audio {section.port} {section.proto} {opus_payload_type}")
+            out.extend(_receive_only(line) for line in _transport_lines(section.lines)
+                       if _keeps(line, {opus_payload_type}))
+        else:
             out.append(f"m={section.kind} {section.port} {section.proto} {' '.join(section.formats)}")
-            out.extend(_transport_lines(section.lines))
-            continue
-        formats = [fmt for fmt in section.formats if fmt.isdigit() and int(fmt) in kept]
-        out.append(f"m=video {section.port} {section.proto} {' '.join(formats)}")
-        for line in _transport_lines(section.lines):
-            if not _keeps(line, kept):
-                continue
-            if line.startswith(f"a=fmtp:{choice.payload_type} "):
-                line = f"a=fmtp:{choice.payload_type} {AIORTC_H264_FMTP}"
-            out.append(line)
-        if not section.fmtp().get(choice.payload_type):
-            out.append(f"a=fmtp:{choice.payload_type} {AIORTC_H264_FMTP}")
+            out.extend(_receive_only(line) if section.kind in ("audio", "video") else line
+                       for line in _transport_lines(section.lines))
     return "\r\n".join(out) + "\r\n"
+
+
+def _video_for_aiortc(section: MediaSection, choice: H264Choice) -> list[str]:
+    kept = {choice.payload_type} | ({choice.rtx_payload_type} if choice.rtx_payload_type is not None else set())
+    formats = [fmt for fmt in section.formats if fmt.isdigit() and int(fmt) in kept]
+    out = [f"m=video {section.port} {section.proto} {' '.join(formats)}"]
+    for line in _transport_lines(section.lines):
+        if not _keeps(line, kept):
+            continue
+        if line.startswith(f"a=fmtp:{choice.payload_type} "):
+            line = f"a=fmtp:{choice.payload_type} {AIORTC_H264_FMTP}"
+        out.append(_receive_only(line))
+    if not section.fmtp().get(choice.payload_type):
+        out.append(f"a=fmtp:{choice.payload_type} {AIORTC_H264_FMTP}")
+    return out
+
+
+def _receive_only(line: str) -> str:
+    return _RECEIVE_ONLY.get(line, line)
 
 
 def answer_for_viewer(answer: str, choice: H264Choice) -> str:
@@ -292,8 +342,28 @@ def answer_for_viewer(answer: str, choice: H264Choice) -> str:
 
 def video_codecs(answer: str) -> dict[int, str]:
     """payload type -> "NAME fmtp" for the answer's video section (tests and logs)."""
-    offer = parse_offer(answer)
-    section = offer.video
+    return _codecs(parse_offer(answer).video)
+
+
+def audio_codecs(answer: str) -> tuple[str | None, dict[int, str]]:
+    """(direction, payload type -> "NAME/clock[/channels] fmtp") of the answer's audio
+    section; (None, {}) when it has none or rejected it (tests and logs)."""
+    section = parse_offer(answer).audio
+    if section is None:
+        return None, {}
+    direction = next((name for name in ("sendrecv", "sendonly", "recvonly", "inactive")
+                      if section.attributes(name)), "sendrecv")  # RFC 8866 6.7: sendrecv by default
+    names = {}
+    for value in section.attributes("rtpmap"):
+        payload_type, _, name = value.strip().partition(" ")
+        if payload_type.isdigit():
+            names[int(payload_type)] = name
+    fmtps = section.fmtp()
+    return direction, {int(fmt): f"{names.get(int(fmt), '?')} {fmtps.get(int(fmt), '')}".strip()
+                       for fmt in section.formats if fmt.isdigit()}
+
+
+def _codecs(section: MediaSection) -> dict[int, str]:
     fmtps = section.fmtp()
     return {int(fmt): f"{section.rtpmap().get(int(fmt), '?')} {fmtps.get(int(fmt), '')}".strip()
             for fmt in section.formats if fmt.isdigit()}

@@ -53,4 +53,8 @@ class WebrtcCounters:
     keyframe_requests: int = 0  # PLI/FIR received (answered by waiting, see track.py)
     frames_skipped: int = 0  # frames the track itself skipped (backlog, waiting for a keyframe)
     profile_mismatches: int = 0
+    audio_sessions: int = 0  # sessions that were given the camera's opus audio
+    audio_packets_sent: int = 0
+    audio_bytes_sent: int = 0
+    audio_packets_skipped: int = 0  # queued before the connection was up, not worth sending late
     send_delay: DelayHistogram = field(default_factory=DelayHistogram)

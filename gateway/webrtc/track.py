@@ -74,15 +74,16 @@ class AccessUnits:
 
 
 class RtpClock:
-    """Sample times to 90 kHz RTP timestamps, re-anchored after an upstream gap.
+    """Sample times to RTP timestamps (90 kHz for video), re-anchored after an upstream gap.
 
     The source keeps its timeline continuous across reconnects (the next sample follows
     the last one), but the viewer saw a pause of wall time: the timestamps jump by that
     pause so the receiver's jitter buffer sees a gap, not a burst of late frames.
     """
 
-    def __init__(self, timescale: int) -> None:
+    def __init__(self, timescale: int, clock_rate: int = RTP_VIDEO_CLOCK) -> None:
         self.timescale = timescale
+        self.clock_rate = clock_rate
         self._offset = 0
         self._last: tuple[int, float] | None = None  # (rtp pts, published_at)
         self._rebase = False
@@ -92,11 +93,11 @@ class RtpClock:
 
     def pts(self, frame: Frame) -> int:
         sample = frame.sample
-        raw = (sample.decode_time + sample.composition_offset) * RTP_VIDEO_CLOCK // self.timescale
+        raw = (sample.decode_time + sample.composition_offset) * self.clock_rate // self.timescale
         if self._last is not None:
             last_pts, last_at = self._last
-            if self._rebase or raw + self._offset < last_pts - 10 * RTP_VIDEO_CLOCK:
-                elapsed = max(1, round((frame.published_at - last_at) * RTP_VIDEO_CLOCK))
+            if self._rebase or raw + self._offset < last_pts - 10 * self.clock_rate:
+                elapsed = max(1, round((frame.published_at - last_at) * self.clock_rate))
                 self._offset = last_pts + elapsed - raw
         self._rebase = False
         pts = raw + self._offset

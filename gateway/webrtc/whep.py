@@ -4,7 +4,11 @@ Life of a session (draft-ietf-wish-whep): the offer comes in, the reader is subs
 (starting the source on demand), the answer goes out, and the session lives until the
 viewer DELETEs it, ICE/DTLS fails, or it never connects within `connect_timeout`.
 Every path ends in `_close()`, which closes the peer connection and, through the
-track, the hub reader, so an abandoned viewer never holds a source open.
+tracks, the hub readers, so an abandoned viewer never holds a source open.
+
+Audio: when the offer's audio section accepts opus and the camera has a microphone (its
+source joined the camera's audio pull), the session also reads the camera's opus hub and
+sends the packets as they are; otherwise aiortc answers the audio section inactive.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSess
 
 from gateway.media.fmp4 import InitSegment
 from gateway.media.hub import Hub, HubClosed, HubReader
+from gateway.media.source import AUDIO_WAIT
 from gateway.media.sources import SourceRegistry
 from gateway.webrtc import sdp
+from gateway.webrtc.opus_track import OPUS_QUEUE_PACKETS, HubOpusTrack, use_passthrough
 from gateway.webrtc.stats import WebrtcCounters
 from gateway.webrtc.track import AccessUnits, HubVideoTrack, NotH264Error, avc_config
 
@@ -46,6 +52,7 @@ class WhepSession:
     quality: str
     pc: RTCPeerConnection
     track: HubVideoTrack
+    audio: HubOpusTrack | None = None
     created_at: float = field(default_factory=time.monotonic)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
@@ -92,19 +99,50 @@ class WhepSessions:
         except BaseException:
             reader.close()
             raise
+        try:
+            # After the first init: by then the source has joined the camera's audio, if any.
+            audio = await self._opus_track(camera_id, offer)
+        except BaseException:
+            track.stop()
+            raise
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
-        session = WhepSession(secrets.token_urlsafe(16), camera_id, quality, pc, track)
+        session = WhepSession(secrets.token_urlsafe(16), camera_id, quality, pc, track, audio)
         try:
             answer = await self._negotiate(session, offer, choice)
         except BaseException:
             track.stop()
+            if audio is not None:
+                audio.stop()
             await pc.close()
             raise
         self._sessions[session.id] = session
         self.counters.sessions_started += 1
         session.watchdog = asyncio.get_running_loop().create_task(self._watch(session), name=f"whep {session.id[:6]}")
-        log.info("WebRTC viewer joined (%s, %s)", quality, choice.profile_level_id, extra={"camera": camera_id})
+        if audio is not None:
+            self.counters.audio_sessions += 1
+        log.info("WebRTC viewer joined (%s, %s, %s)", quality, choice.profile_level_id,
+                 "opus" if audio is not None else "no audio", extra={"camera": camera_id})
         return session, answer
+
+    async def _opus_track(self, camera_id: str, offer: sdp.Offer) -> HubOpusTrack | None:
+        """The camera's audio for this viewer, if both sides have it (see the module docstring)."""
+        if offer.audio is None or sdp.choose_opus(offer.audio) is None:
+            return None
+        audio = self._sources.camera_audio(camera_id)
+        if audio is None:
+            return None  # no microphone (no audio AdaptationSet) or audio turned off
+        if not audio.track_ready.is_set():
+            # The source waits as long for the audio track before its first init segment.
+            try:
+                await asyncio.wait_for(audio.track_ready.wait(), AUDIO_WAIT)
+            except asyncio.TimeoutError:
+                log.warning("no camera audio yet: WebRTC video only", extra={"camera": camera_id})
+                return None
+        try:
+            reader = audio.opus_hub.subscribe(queue_frames=OPUS_QUEUE_PACKETS)
+        except HubClosed:
+            return None
+        return HubOpusTrack(reader, self.counters)
 
     async def _first_init(self, reader: HubReader) -> InitSegment:
         # A new reader's first item is the hub's init segment (or, for a source that
@@ -127,14 +165,18 @@ class WhepSessions:
 
     async def _negotiate(self, session: WhepSession, offer: sdp.Offer, choice: sdp.H264Choice) -> str:
         pc = session.pc
+        opus = sdp.choose_opus(offer.audio) if session.audio is not None and offer.audio is not None else None
         try:
-            await pc.setRemoteDescription(RTCSessionDescription(sdp.offer_for_aiortc(offer, choice), "offer"))
+            await pc.setRemoteDescription(RTCSessionDescription(sdp.offer_for_aiortc(offer, choice, opus), "offer"))
         except Exception as exc:  # aiortc raises ValueError/OperationError/InvalidStateError
             raise sdp.OfferError(f"offer rejected: {exc}") from None
         sender = pc.addTrack(session.track)
         # aiortc would only flag the next *encoded* frame as a keyframe; hand PLI/FIR to
         # the track, which counts them and waits for the camera's next IDR.
         sender._send_keyframe = session.track.keyframe_requested
+        if session.audio is not None:
+            # The first audio transceiver, the offer's first audio section (sdp.Offer.audio).
+            use_passthrough(pc.addTrack(session.audio))
 
         @pc.on("connectionstatechange")
         def _on_state() -> None:
@@ -177,11 +219,16 @@ class WhepSessions:
         self.counters.sessions_closed += 1
         session.ended.set()
         session.track.stop()
+        if session.audio is not None:
+            session.audio.stop()
         await session.pc.close()
         if session.watchdog is not None and session.watchdog is not asyncio.current_task():
             session.watchdog.cancel()
-        log.info("WebRTC viewer left: %s (%d frames sent, %d keyframe requests)", reason,
-                 session.track.frames_sent, session.track.keyframe_requests, extra={"camera": session.camera_id})
+        log.info("WebRTC viewer left: %s (%d frames sent, %d keyframe requests%s)", reason,
+                 session.track.frames_sent, session.track.keyframe_requests,
+                 "" if session.audio is None else
+                 f", {session.audio.packets_sent} opus packets sent, {session.audio.packets_dropped} dropped",
+                 extra={"camera": session.camera_id})
 
     async def close_all(self) -> None:
         for session in list(self._sessions.values()):

@@ -115,3 +115,71 @@ def codec_spy(monkeypatch) -> CodecSpy:
     monkeypatch.setattr(vpx.Vp8Encoder, "__init__", counting_vp8(vpx.Vp8Encoder.__init__))
     monkeypatch.setattr(h264, "av", AvProxy())
     return spy
+
+
+@dataclass
+class AudioCodecSpy:
+    """What the gateway's code did with audio codecs while the spy was installed."""
+
+    contexts: list  # (codec name, mode) of every av.CodecContext.create() by gateway/aiortc code
+    transcoders: int = 0  # OpusToAac instances (the HLS/RTMP AAC path: one opus decoder each)
+    opus_coders: int = 0  # aiortc OpusDecoder/OpusEncoder constructed
+    opus_packs: int = 0  # opus packets handed to RTP as-is (gateway.webrtc.opus_track.OpusPassthrough)
+
+    def opus_contexts(self) -> int:
+        return sum(1 for name, _ in self.contexts if "opus" in name)
+
+
+# Modules whose PyAV use the audio spy sees: the gateway (not its emulator, which stands in
+# for the camera), its transcoders and aiortc.
+_SPIED_PREFIXES = ("gateway.", "transcoders.", "aiortc.")
+
+
+@pytest.fixture
+def audio_codec_spy(monkeypatch) -> AudioCodecSpy:
+    """Counts every audio codec the gateway's code constructs in this process, by name.
+
+    av's types are C types that cannot be patched, so each loaded module's `av` (or
+    `CodecContext`) name is swapped for a recording proxy. The test's own PyAV calls are
+    made from the test module and are not counted.
+    """
+    import sys
+
+    import aiortc.codecs.opus as opus
+    import transcoders.aac as aac
+    from gateway.webrtc import opus_track
+
+    spy = AudioCodecSpy(contexts=[])
+
+    class RecordingCodecContext:
+        @staticmethod
+        def create(name, mode=None):
+            spy.contexts.append((name if isinstance(name, str) else name.name, mode))
+            return av.CodecContext.create(name, mode)
+
+    class AvProxy:
+        CodecContext = RecordingCodecContext
+
+        def __getattr__(self, name):
+            return getattr(av, name)
+
+    proxy = AvProxy()
+    for name, module in list(sys.modules.items()):
+        if not name.startswith(_SPIED_PREFIXES) or name.startswith("gateway.emulator") or module is None:
+            continue
+        if getattr(module, "av", None) is av:
+            monkeypatch.setattr(module, "av", proxy)
+        if getattr(module, "CodecContext", None) is av.CodecContext:
+            monkeypatch.setattr(module, "CodecContext", RecordingCodecContext)
+
+    def counting(original, field_name):
+        def wrapper(self, *args, **kwargs):
+            setattr(spy, field_name, getattr(spy, field_name) + 1)
+            return original(self, *args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(aac.OpusToAac, "__init__", counting(aac.OpusToAac.__init__, "transcoders"))
+    monkeypatch.setattr(opus.OpusDecoder, "__init__", counting(opus.OpusDecoder.__init__, "opus_coders"))
+    monkeypatch.setattr(opus.OpusEncoder, "__init__", counting(opus.OpusEncoder.__init__, "opus_coders"))
+    monkeypatch.setattr(opus_track.OpusPassthrough, "pack", counting(opus_track.OpusPassthrough.pack, "opus_packs"))
+    return spy

@@ -1,9 +1,10 @@
-"""A WHEP viewer built on aiortc that counts H.264 frames without decoding them.
+"""A WHEP viewer built on aiortc that counts H.264 frames and opus packets without decoding them.
 
 aiortc's receiver reassembles each frame in its jitter buffer and hands it to a decoder
 thread; `counting_decoders()` swaps `aiortc.rtcrtpreceiver.get_decoder` for one that only
-looks at the NAL unit types of the reassembled Annex-B frame. Used by the tests and by
-bench/bench_webrtc_fanout.py (many viewers per process, none decoding).
+looks at the NAL unit types of the reassembled Annex-B frame, and for opus one that keeps
+the RTP payloads (the tests decode them themselves, apart from the gateway's code). Used
+by the tests and by bench/bench_webrtc_fanout.py (many viewers per process, none decoding).
 """
 
 from __future__ import annotations
@@ -41,6 +42,29 @@ class FrameTally:
             self.last_at = time.monotonic()
 
 
+@dataclass
+class OpusTally:
+    """Opus RTP payloads as received (each one opus packet, RFC 7587 4.2), in arrival order."""
+
+    packets: int = 0
+    payloads: list = field(default_factory=list)  # (RTP timestamp, payload), the first MAX_KEPT
+    first_at: float = 0.0
+    last_at: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    MAX_KEPT = 3000  # 60 s of 20 ms packets: bounded for long-running benches
+
+    def add(self, timestamp: int, data: bytes) -> None:
+        with self.lock:
+            now = time.monotonic()
+            if not self.packets:
+                self.first_at = now
+            self.packets += 1
+            self.last_at = now
+            if len(self.payloads) < self.MAX_KEPT:
+                self.payloads.append((timestamp, data))
+
+
 def _has_idr(data: bytes) -> bool:
     # Reassembled frames are Annex-B with 4-byte start codes (aiortc's h264_depayload).
     return any(part and part[0] & 0x1F == NAL_IDR for part in data.split(b"\x00\x00\x00\x01"))
@@ -55,15 +79,26 @@ class _CountingDecoder:
         return []
 
 
-_tallies: dict[int, FrameTally] = {}  # thread ident of the receiver's decoder thread -> tally
+class _KeepingOpusDecoder:
+    def __init__(self, tally: OpusTally):
+        self._tally = tally
+
+    def decode(self, encoded_frame) -> list:
+        self._tally.add(encoded_frame.timestamp, encoded_frame.data)
+        return []
+
+
+_tallies: dict[int, FrameTally | OpusTally] = {}  # thread ident of the receiver's decoder thread -> tally
 _original_get_decoder = aiortc.rtcrtpreceiver.get_decoder
 
 
 def _get_decoder(codec):
-    if codec.mimeType.lower() != "video/h264":
-        return _original_get_decoder(codec)
-    tally = _tallies.setdefault(threading.get_ident(), FrameTally())
-    return _CountingDecoder(tally)
+    mime_type = codec.mimeType.lower()
+    if mime_type == "video/h264":
+        return _CountingDecoder(_tallies.setdefault(threading.get_ident(), FrameTally()))
+    if mime_type == "audio/opus":
+        return _KeepingOpusDecoder(_tallies.setdefault(threading.get_ident(), OpusTally()))
+    return _original_get_decoder(codec)
 
 
 @contextlib.contextmanager
@@ -78,16 +113,19 @@ def counting_decoders():
 class WhepViewer:
     """One WHEP session: POST an offer, apply the answer, count frames, DELETE at the end."""
 
-    def __init__(self, http: aiohttp.ClientSession, url: str):
+    def __init__(self, http: aiohttp.ClientSession, url: str, audio: bool = False):
         self._http = http
         self._url = url
+        self._audio = audio
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.location: str | None = None
         self.answer = ""
-        self._decoder_thread: int | None = None
+        self._decoder_threads: dict[int, int] = {}  # transceiver index -> decoder thread ident
 
     async def start(self) -> None:
         self.pc.addTransceiver("video", direction="recvonly")
+        if self._audio:
+            self.pc.addTransceiver("audio", direction="recvonly")
         await self.pc.setLocalDescription(await self.pc.createOffer())
         async with self._http.post(self._url, data=self.pc.localDescription.sdp,
                                    headers={"Content-Type": "application/sdp"}) as response:
@@ -100,17 +138,25 @@ class WhepViewer:
 
     @property
     def tally(self) -> FrameTally:
-        if self._decoder_thread is None:
+        return self._tally_of(0, FrameTally)
+
+    @property
+    def opus(self) -> OpusTally:
+        """What the audio receiver got (empty until opus flows, or without `audio=True`)."""
+        return self._tally_of(1, OpusTally) if self._audio else OpusTally()
+
+    def _tally_of(self, index: int, kind: type):
+        if index not in self._decoder_threads:
             # aiortc starts one decoder thread per receiver once media flows (test tool: private name).
-            receiver = self.pc.getTransceivers()[0].receiver
+            receiver = self.pc.getTransceivers()[index].receiver
             thread = getattr(receiver, "_RTCRtpReceiver__decoder_thread", None)
             if thread is None or thread.ident is None:
-                return FrameTally()
-            self._decoder_thread = thread.ident
-        return _tallies.setdefault(self._decoder_thread, FrameTally())
+                return kind()
+            self._decoder_threads[index] = thread.ident
+        return _tallies.setdefault(self._decoder_threads[index], kind())
 
     async def stop(self, delete: bool = True) -> int | None:
-        self.tally  # remember the thread before it ends
+        self.tally, self.opus  # remember the threads before they end
         status = None
         if delete and self.location:
             async with self._http.delete(self.location) as response:
