@@ -22,7 +22,10 @@ async def readyz(request: web.Request) -> web.Response:
 async def cameras(request: web.Request) -> web.Response:
     from gateway.app import CAMERAS
 
-    found = await request.app[CAMERAS].all()
+    from gateway.auth.middleware import GRANT
+
+    grant = request.get(GRANT)  # None when viewer auth is off
+    found = [camera for camera in await request.app[CAMERAS].all() if grant is None or grant.allows_camera(camera.id)]
     return web.json_response({"cameras": [camera.public() for camera in found]})
 
 
