@@ -2,6 +2,7 @@
 
 import pytest
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+from aiortc.mediastreams import AudioStreamTrack
 
 from gateway.webrtc import sdp
 
@@ -111,3 +112,83 @@ def test_mdns_candidates_are_left_to_peer_reflexive_discovery(chromium_offer, ai
     offer = sdp.parse_offer(aiortc_offer)
     narrowed = sdp.offer_for_aiortc(offer, sdp.choose_h264(offer.video, "42e01f"))
     assert "typ host" in narrowed and "a=end-of-candidates" in narrowed
+
+
+# -- audio: the camera's opus, as it is --------------------------------------------------------
+
+def _with_audio_first(offer_text: str, formats: str, rtpmaps: list[str]) -> str:
+    """The Chromium offer with its audio section offering other codecs, in this order."""
+    head, audio = offer_text.split("m=audio", 1)
+    lines = [line for line in audio.splitlines()[1:] if not line.startswith(("a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"))]
+    return head + "\r\n".join([f"m=audio 9 UDP/TLS/RTP/SAVPF {formats}", *lines, *rtpmaps]) + "\r\n"
+
+
+def test_choose_opus(chromium_offer):
+    assert sdp.choose_opus(sdp.parse_offer(chromium_offer).audio) == 111
+    pcmu_only = _with_audio_first(chromium_offer, "0", ["a=rtpmap:0 PCMU/8000"])
+    assert sdp.choose_opus(sdp.parse_offer(pcmu_only).audio) is None
+    mono_label = chromium_offer.replace("opus/48000/2", "opus/48000")  # RFC 7587 7 requires /2
+    assert sdp.choose_opus(sdp.parse_offer(mono_label).audio) is None
+
+
+def test_offer_for_aiortc_narrows_audio_to_opus_only_when_sending_it(chromium_offer):
+    offer = sdp.parse_offer(chromium_offer)
+    original = offer.audio
+    choice = sdp.choose_h264(offer.video, "4d401e")
+    audio = sdp.parse_offer(sdp.offer_for_aiortc(offer, choice, 111)).audio
+    assert audio.formats == ("111",)
+    assert audio.rtpmap() == {111: "OPUS"} and audio.fmtp() == {111: "minptime=10;useinbandfec=1"}
+    transport = [line for line in original.lines if not line.startswith(("a=rtpmap", "a=fmtp", "a=rtcp-fb"))
+                 and ".local" not in line]
+    assert [line for line in audio.lines if not line.startswith(("a=rtpmap", "a=fmtp", "a=rtcp-fb"))] == transport
+    # Without the camera's audio the section stays as offered (less its mDNS candidates).
+    untouched = sdp.parse_offer(sdp.offer_for_aiortc(offer, choice)).audio
+    assert untouched.formats == original.formats
+    assert untouched.lines == tuple(line for line in original.lines if ".local" not in line)
+
+
+def test_viewer_media_is_never_received(chromium_offer):
+    """A sendrecv offer is answered as if recvonly: aiortc would decode what it receives."""
+    sendrecv = chromium_offer.replace("a=recvonly", "a=sendrecv")
+    offer = sdp.parse_offer(sendrecv)
+    narrowed = sdp.parse_offer(sdp.offer_for_aiortc(offer, sdp.choose_h264(offer.video, "4d401e"), 111))
+    assert narrowed.video.attributes("recvonly") == [""] and narrowed.audio.attributes("recvonly") == [""]
+    assert not narrowed.video.attributes("sendrecv") and not narrowed.audio.attributes("sendrecv")
+    sendonly = sdp.parse_offer(chromium_offer.replace("a=recvonly", "a=sendonly"))
+    narrowed = sdp.parse_offer(sdp.offer_for_aiortc(sendonly, sdp.choose_h264(sendonly.video, "4d401e")))
+    assert narrowed.audio.attributes("inactive") == [""]
+
+
+@pytest.mark.parametrize("variant, camera_audio, expected", [
+    ("chromium", True, ("sendonly", {111: "opus/48000/2"})),
+    # PCMU first: aiortc would send on it, so the section is narrowed to opus.
+    ("pcmu_first", True, ("sendonly", {111: "opus/48000/2"})),
+    ("chromium", False, ("inactive", None)),  # a camera without microphone
+    ("sendrecv", False, ("inactive", None)),  # ...even if the viewer would send audio
+    ("pcmu_only", False, ("inactive", {0: "PCMU/8000"})),  # no opus offered: nothing is sent
+])
+async def test_aiortc_answers_audio(chromium_offer, variant, camera_audio, expected):
+    text = {
+        "chromium": chromium_offer,
+        "sendrecv": chromium_offer.replace("a=recvonly", "a=sendrecv"),
+        "pcmu_first": _with_audio_first(chromium_offer, "0 111", ["a=rtpmap:0 PCMU/8000", "a=rtpmap:111 opus/48000/2"]),
+        "pcmu_only": _with_audio_first(chromium_offer, "0", ["a=rtpmap:0 PCMU/8000"]),
+    }[variant]
+    offer = sdp.parse_offer(text)
+    choice = sdp.choose_h264(offer.video, "4d401e")
+    opus = sdp.choose_opus(offer.audio) if camera_audio else None
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+    try:
+        await pc.setRemoteDescription(RTCSessionDescription(sdp.offer_for_aiortc(offer, choice, opus), "offer"))
+        pc.addTrack(VideoStreamTrack())
+        if camera_audio:
+            pc.addTrack(AudioStreamTrack())
+        await pc.setLocalDescription(await pc.createAnswer())
+        answer = sdp.answer_for_viewer(pc.localDescription.sdp, choice)
+    finally:
+        await pc.close()
+    direction, codecs = sdp.audio_codecs(answer)
+    assert direction == expected[0], answer
+    if expected[1] is not None:
+        assert codecs == expected[1]
+    assert "a=sendonly" in sdp.parse_offer(answer).video.lines

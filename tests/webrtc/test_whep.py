@@ -2,10 +2,15 @@
 
 import asyncio
 import time
+from collections import Counter
 
 import aiohttp
+import av
+import numpy as np
 import pytest
 
+from gateway.emulator.encode import encode_opus_webm
+from gateway.media.webm import AudioFrame, WebmReader
 from gateway.webrtc import sdp
 from gateway.webrtc.routes import WHEP_SESSIONS
 
@@ -45,6 +50,79 @@ async def test_aiortc_viewer_receives_frames_then_deletes(gateway, whep_url, cod
     # Nothing in this process decoded or encoded video: the gateway packed what the hub had.
     assert codec_spy.h264_packs >= 30
     assert (codec_spy.h264_decoders, codec_spy.h264_encodes, codec_spy.vp8_coders, codec_spy.codec_contexts) == (0, 0, 0, [])
+
+
+def camera_opus_packets(emulator, camera_index: int) -> set[bytes]:
+    settings = emulator.settings
+    webm = encode_opus_webm(camera_index, settings.loop_seconds, settings.cache_dir)  # the emulator's cached loop
+    return {event.data for event in WebmReader().feed(webm) if isinstance(event, AudioFrame)}
+
+
+def dominant_frequency(payloads: list[bytes]) -> float:
+    """Decode opus packets here, in the test (not the gateway's code), and find the tone."""
+    decoder = av.CodecContext.create("opus", "r")
+    decoder.sample_rate, decoder.layout = 48000, "mono"
+    pcm = []
+    for payload in payloads:
+        for frame in decoder.decode(av.Packet(payload)):
+            pcm.append(frame.to_ndarray().reshape(frame.samples, -1).mean(axis=1))
+    signal = np.concatenate(pcm)
+    spectrum = np.abs(np.fft.rfft(signal * np.hanning(len(signal))))
+    return float(np.fft.rfftfreq(len(signal), 1 / 48000)[int(np.argmax(spectrum))])
+
+
+async def test_aiortc_viewer_receives_camera_opus_as_is(gateway, emulator, whep_url, codec_spy, audio_codec_spy):
+    sessions = gateway.app[WHEP_SESSIONS]
+    with counting_decoders():
+        async with aiohttp.ClientSession() as http:
+            viewer = WhepViewer(http, whep_url + "?quality=low", audio=True)
+            await viewer.start()
+            direction, codecs = sdp.audio_codecs(viewer.answer)
+            assert direction == "sendonly" and list(codecs.values()) == ["opus/48000/2"], viewer.answer
+            assert await wait_for(lambda: viewer.opus.packets >= 25, 20), viewer.opus
+            # Real time: over a few seconds of wall time, one 20 ms packet per 20 ms.
+            start = (viewer.opus.packets, time.monotonic())
+            await asyncio.sleep(4.0)
+            end = (viewer.opus.packets, time.monotonic())
+            rate = (end[0] - start[0]) / (end[1] - start[1])
+            assert 40 <= rate <= 60, rate
+            assert viewer.tally.frames > 0  # video still flows beside it
+            payloads = list(viewer.opus.payloads)
+            assert await viewer.stop() == 200
+    # Contiguous 20 ms packets on the 48 kHz RTP clock: nothing lost, repeated or re-timed.
+    steps = Counter(b[0] - a[0] for a, b in zip(payloads, payloads[1:]))
+    assert steps.most_common(1)[0][0] == 960 and steps[960] >= 0.95 * (len(payloads) - 1), steps
+    # Byte for byte the camera's own packets (the emulator's webm loop), none re-encoded.
+    camera_index = emulator.camera_ids.index(whep_url.rsplit("/", 1)[1])
+    assert {payload for _, payload in payloads} <= camera_opus_packets(emulator, camera_index)
+    assert abs(dominant_frequency([payload for _, payload in payloads]) - (440 + 110 * camera_index)) < 5
+    assert sessions.counters.audio_sessions == 1
+    assert sessions.counters.audio_packets_sent >= len(payloads)
+    # Nothing on the WebRTC path decoded or encoded audio: the only opus codec the gateway
+    # made is the one decoder of the camera's AAC transcoder (HLS), and aiortc made none.
+    assert audio_codec_spy.transcoders == 1
+    assert Counter(audio_codec_spy.contexts) == Counter({("opus", "r"): 1, ("aac", "w"): 1})
+    assert audio_codec_spy.opus_coders == 0
+    assert audio_codec_spy.opus_packs >= len(payloads)
+    assert (codec_spy.h264_decoders, codec_spy.h264_encodes, codec_spy.vp8_coders, codec_spy.codec_contexts) == (0, 0, 0, [])
+
+
+async def test_camera_without_microphone_and_video_only_offers(gateway, gateway_url, emulator, audio_codec_spy):
+    """The emulator's last camera has no microphone: its audio section is answered inactive;
+    an offer with no audio section gets a video-only answer. Video flows in both."""
+    sessions = gateway.app[WHEP_SESSIONS]
+    with_audio, plain = emulator.camera_ids[0], emulator.camera_ids[-1]
+    with counting_decoders():
+        async with aiohttp.ClientSession() as http:
+            no_mic = WhepViewer(http, f"{gateway_url}/whep/{plain}?quality=low", audio=True)
+            video_only = WhepViewer(http, f"{gateway_url}/whep/{with_audio}?quality=low")
+            await asyncio.gather(no_mic.start(), video_only.start())
+            assert sdp.audio_codecs(no_mic.answer)[0] == "inactive", no_mic.answer
+            assert "m=audio" not in video_only.answer
+            assert await wait_for(lambda: no_mic.tally.frames >= 15 and video_only.tally.frames >= 15, 20)
+            assert (no_mic.opus.packets, sessions.counters.audio_sessions) == (0, 0)
+            assert [await viewer.stop() for viewer in (no_mic, video_only)] == [200, 200]
+    assert sessions.counters.audio_packets_sent == 0 and audio_codec_spy.opus_coders == 0
 
 
 async def test_bad_offers(gateway_url, emulator, chromium_offer):
