@@ -123,6 +123,50 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class TalkdownConfig:
+    # A microphone that sends no audio for this long ends its talk session: silence is
+    # never padded upstream, and the camera is freed for the next talker.
+    idle_timeout: float = 5.0
+    # ICE + DTLS must complete within this after the answer, or the talk session ends.
+    connect_timeout: float = 10.0
+    # Guide, POST /media: "The maximum stream duration is 120000 ms."
+    cap_ms: int = 120_000
+    # The next POST is opened this long before the current one must end, so its
+    # connection is up when the audio is handed over (no gap at the rollover).
+    rollover_lead_ms: int = 1_000
+    # Audio per upstream write (20 or 40 ms): small enough to keep the added latency low.
+    chunk_ms: int = 20
+    # Uploaded files: audio past this is not played ([limits] max_upload_bytes bounds the body).
+    max_file_seconds: float = 300.0
+    # Audio waiting for a stalled upstream POST: past this the oldest is dropped and
+    # counted; a late word is worse than a lost one.
+    max_queue_ms: int = 2_000
+
+    @property
+    def post_ms(self) -> int:
+        """The most audio (and wall time) one upstream POST carries."""
+        return self.cap_ms - self.rollover_lead_ms
+
+    @property
+    def chunk_bytes(self) -> int:
+        return self.chunk_ms * 8  # PCMU: 8000 one-byte samples per second
+
+    def validate(self) -> None:
+        if self.chunk_ms not in (20, 40):
+            raise ConfigError(f"[talkdown] chunk_ms: expected 20 or 40, got {self.chunk_ms}")
+        if self.cap_ms <= 0 or not 0 <= self.rollover_lead_ms < self.cap_ms // 2:
+            raise ConfigError(f"[talkdown] rollover_lead_ms: expected 0..{self.cap_ms // 2} (half of cap_ms), "
+                              f"got {self.rollover_lead_ms}")
+        if self.post_ms < 4 * self.chunk_ms:
+            raise ConfigError(f"[talkdown] cap_ms: {self.cap_ms} leaves too little audio per POST")
+        for name in ("idle_timeout", "connect_timeout", "max_file_seconds"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"[talkdown] {name}: expected a positive number, got {getattr(self, name)}")
+        if self.max_queue_ms < self.chunk_ms:
+            raise ConfigError(f"[talkdown] max_queue_ms: expected at least chunk_ms ({self.chunk_ms}), got {self.max_queue_ms}")
+
+
+@dataclass(frozen=True)
 class MetricsConfig:
     enabled: bool = True  # GET /metrics
     require_admin_key: bool = False  # true: /metrics wants the admin key as a Bearer token
@@ -140,6 +184,7 @@ class Config:
     pushes: PushesConfig = field(default_factory=PushesConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    talkdown: TalkdownConfig = field(default_factory=TalkdownConfig)
 
     @property
     def listen_host_port(self) -> tuple[str, int]:
@@ -234,6 +279,7 @@ def build_config(file_values: Mapping[str, Any], environ: Mapping[str, str]) -> 
 def validate(config: Config) -> None:
     """Checks across values that a type alone cannot express."""
     config.listen_host_port  # raises on a bad listen address
+    config.talkdown.validate()
     if config.server.log_format not in ("text", "json"):
         raise ConfigError(f"[server] log_format: expected 'text' or 'json', got {config.server.log_format!r}")
     if not config.wep.url.startswith(("http://", "https://")):

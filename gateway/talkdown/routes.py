@@ -23,14 +23,12 @@ from gateway.cameras import CameraInfo
 from gateway.talkdown import file_playback
 from gateway.talkdown.offer import NoAudioCodecError, parse_talk_offer
 from gateway.talkdown.session import CameraBusy, TalkSessions
-from gateway.talkdown.settings import TalkSettings, settings_for
 from gateway.talkdown.whip import MicrophoneReceiver
 from gateway.webrtc.routes import _with_cors, options, patch_session
 from gateway.webrtc.sdp import MAX_OFFER_BYTES, OfferError
 from transcoders.pcmu import UnsupportedAudio
 
 # Set before start-up to override the defaults (tests; the lead's [talkdown] section later).
-TALK_SETTINGS = web.AppKey("talk_settings", TalkSettings)
 TALK_SESSIONS = web.AppKey("talk_sessions", TalkSessions)
 # Resample + mu-law of microphone frames: short jobs that must not queue behind a decode.
 TALK_ENCODER = web.AppKey("talk_encoder", ThreadPoolExecutor)
@@ -73,7 +71,7 @@ async def post_talk_offer(request: web.Request) -> web.Response:
         raise _busy(exc) from None
     raw = await request.read()
     if len(raw) > MAX_OFFER_BYTES:
-        raise ApiError(413, "offer_too_large", f"the offer is larger than {MAX_OFFER_BYTES} bytes")
+        raise ApiError(413, "too_large", f"the offer is larger than {MAX_OFFER_BYTES} bytes")
     try:
         offer = parse_talk_offer(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -109,7 +107,7 @@ async def delete_talk(request: web.Request) -> web.Response:
 
 
 async def _read_upload(request: web.Request, limit: int) -> bytes:
-    too_large = ApiError(413, "file_too_large", f"the audio file is larger than {limit} bytes")
+    too_large = ApiError(413, "too_large", f"the audio file is larger than {limit} bytes")
     if request.content_length is not None and request.content_length > limit:
         raise too_large
     body = bytearray()
@@ -123,6 +121,8 @@ async def _read_upload(request: web.Request, limit: int) -> bytes:
 
 
 async def post_talkdown_file(request: web.Request) -> web.Response:
+    from gateway.app import CONFIG
+
     camera = await _speaker_camera(request)
     sessions = request.app[TALK_SESSIONS]
     settings = sessions.settings
@@ -130,7 +130,7 @@ async def post_talkdown_file(request: web.Request) -> web.Response:
         sessions.check_free(camera.id)
     except CameraBusy as exc:
         raise _busy(exc) from None
-    data = await _read_upload(request, settings.max_upload_bytes)
+    data = await _read_upload(request, request.app[CONFIG].limits.max_upload_bytes)
     try:
         pcmu = await asyncio.get_running_loop().run_in_executor(
             request.app[TALK_DECODER], file_playback.decode_upload, data, settings.max_file_seconds)
@@ -157,7 +157,7 @@ async def post_talkdown_file(request: web.Request) -> web.Response:
 async def _talk_ctx(app: web.Application) -> AsyncIterator[None]:
     from gateway.app import CONFIG, WEP
 
-    settings = (app[TALK_SETTINGS] if TALK_SETTINGS in app else settings_for(app[CONFIG])).validate()
+    settings = app[CONFIG].talkdown
     app[TALK_ENCODER] = ThreadPoolExecutor(max_workers=2, thread_name_prefix="talk-pcmu")
     app[TALK_DECODER] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="talk-file")
     app[TALK_SESSIONS] = TalkSessions(app[WEP], settings)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Awaitable, Callable
 
-from gateway.talkdown.settings import TalkSettings
+from gateway.config import TalkdownConfig
 from gateway.talkdown.stats import TalkCounters
 from gateway.talkdown.upstream import SpeakerUplink, UplinkFailed
 from gateway.wep.client import WepClient
@@ -65,7 +65,7 @@ class TalkSession:
 
 
 class TalkSessions:
-    def __init__(self, client: WepClient, settings: TalkSettings, counters: TalkCounters | None = None):
+    def __init__(self, client: WepClient, settings: TalkdownConfig, counters: TalkCounters | None = None):
         self._client = client
         self.settings = settings
         self.counters = counters or TalkCounters()

@@ -21,7 +21,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import AsyncIterator, Callable
 
-from gateway.talkdown.settings import TalkSettings
+from gateway.config import TalkdownConfig
 from gateway.talkdown.stats import TalkCounters
 from gateway.wep.client import WepClient
 from gateway.wep.errors import WepError
@@ -50,7 +50,7 @@ class _Post:
 
 
 class SpeakerUplink:
-    def __init__(self, client: WepClient, camera_id: str, settings: TalkSettings, counters: TalkCounters,
+    def __init__(self, client: WepClient, camera_id: str, settings: TalkdownConfig, counters: TalkCounters,
                  on_failed: Callable[[UplinkFailed], None] | None = None):
         self._client = client
         self._camera_id = camera_id

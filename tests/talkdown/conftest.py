@@ -1,30 +1,37 @@
-"""Talkdown fixtures: the gateway with TalkSettings of the test's choosing, and waits."""
+"""Talkdown fixtures: the gateway with TalkdownConfig of the test's choosing, and waits."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from typing import Callable
 
 import aiohttp
 import pytest
 
-from gateway.talkdown.routes import TALK_SESSIONS, TALK_SETTINGS
-from gateway.talkdown.settings import TalkSettings
+from gateway.config import TalkdownConfig
+from gateway.talkdown.routes import TALK_SESSIONS
 
 
 @pytest.fixture
-def talk_settings() -> TalkSettings:
-    return TalkSettings(idle_timeout=2.0, connect_timeout=10.0)
+def talk_settings() -> TalkdownConfig:
+    return TalkdownConfig(idle_timeout=2.0, connect_timeout=10.0)
 
 
 @pytest.fixture
-async def talk_gateway(aiohttp_server, gateway_config, talk_settings):
+def max_upload_bytes() -> int:
+    return 16 * 1024 * 1024
+
+
+@pytest.fixture
+async def talk_gateway(aiohttp_server, gateway_config, talk_settings, max_upload_bytes):
     from gateway.app import create_app
 
-    app = create_app(gateway_config)
-    app[TALK_SETTINGS] = talk_settings
-    return await aiohttp_server(app)
+    talk_settings.validate()
+    limits = dataclasses.replace(gateway_config.limits, max_upload_bytes=max_upload_bytes)
+    config = dataclasses.replace(gateway_config, talkdown=talk_settings, limits=limits)
+    return await aiohttp_server(create_app(config))
 
 
 @pytest.fixture

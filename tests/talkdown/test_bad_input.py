@@ -10,7 +10,7 @@ import re
 import pytest
 from aiortc import RTCPeerConnection
 
-from gateway.talkdown.settings import TalkSettings
+from gateway.config import TalkdownConfig
 from tests.talkdown.audio import dominant_hz, encoded_bytes, tone, wav_bytes
 from tests.talkdown.conftest import emulator_posts, upstream_posts, wait_until
 from tests.talkdown.test_file_playback import upload
@@ -19,8 +19,13 @@ from tests.talkdown.whip_talker import WhipTalker
 
 
 @pytest.fixture
-def talk_settings() -> TalkSettings:
-    return TalkSettings(idle_timeout=1.5, max_upload_bytes=64 * 1024)
+def talk_settings() -> TalkdownConfig:
+    return TalkdownConfig(idle_timeout=1.5)
+
+
+@pytest.fixture
+def max_upload_bytes() -> int:
+    return 64 * 1024
 
 
 async def aiortc_offer(*kinds: tuple[str, str]) -> str:
@@ -88,7 +93,7 @@ async def test_a_second_talker_gets_409_naming_the_holders_start(emulator, talk_
     (b"this is not audio at all, just some text" * 20, 415, "unsupported_audio"),
     (b"\x89PNG\r\n\x1a\n" + bytes(2000), 415, "unsupported_audio"),
     (b"", 400, "empty_file"),
-    (bytes(70 * 1024), 413, "file_too_large"),
+    (bytes(70 * 1024), 413, "too_large"),
 ])
 async def test_bad_files_are_refused_with_nothing_sent_upstream(emulator, talk_gateway, talk_url, http, body, status,
                                                                  code):

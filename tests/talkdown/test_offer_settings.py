@@ -1,14 +1,13 @@
-"""Sans-IO pieces: talk offer checks on SDP text, TalkSettings validation and overlay."""
+"""Sans-IO pieces: talk offer checks on SDP text, TalkdownConfig validation and overlay."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from gateway.talkdown.offer import NoAudioCodecError, microphone, offer_for_aiortc, parse_talk_offer
-from gateway.talkdown.settings import TalkSettings, TalkSettingsError, settings_for
+from gateway.config import ConfigError, TalkdownConfig, build_config
 from gateway.webrtc.sdp import OfferError
 
 WHEP_OFFER = (Path(__file__).parent.parent / "webrtc" / "fixtures" / "chromium_offer.sdp").read_text()
@@ -58,17 +57,16 @@ def test_session_level_direction_applies_when_the_section_has_none():
 
 
 def test_settings_defaults_and_messages():
-    settings = TalkSettings().validate()
+    settings = TalkdownConfig()
     assert (settings.cap_ms, settings.post_ms, settings.chunk_bytes) == (120_000, 119_000, 160)
-    with pytest.raises(TalkSettingsError, match="chunk_ms must be 20 or 40, not 30"):
-        TalkSettings(chunk_ms=30).validate()
-    with pytest.raises(TalkSettingsError, match="rollover_lead_ms"):
-        TalkSettings(cap_ms=1000, rollover_lead_ms=600).validate()
-    with pytest.raises(TalkSettingsError, match="idle_timeout must be positive"):
-        TalkSettings(idle_timeout=0).validate()
+    with pytest.raises(ConfigError, match=r"\[talkdown\] chunk_ms: expected 20 or 40, got 30"):
+        build_config({"talkdown": {"chunk_ms": 30}}, {})
+    with pytest.raises(ConfigError, match=r"\[talkdown\] rollover_lead_ms"):
+        build_config({"talkdown": {"cap_ms": 1000, "rollover_lead_ms": 600}}, {})
+    with pytest.raises(ConfigError, match=r"\[talkdown\] idle_timeout: expected a positive number"):
+        build_config({}, {"WEPGW_TALKDOWN_IDLE_TIMEOUT": "0"})
 
 
-def test_settings_come_from_a_talkdown_config_section_when_there_is_one():
-    assert settings_for(SimpleNamespace()) == TalkSettings()
-    section = SimpleNamespace(idle_timeout=3.0, cap_ms=60_000, unrelated=1)
-    assert settings_for(SimpleNamespace(talkdown=section)) == TalkSettings(idle_timeout=3.0, cap_ms=60_000)
+def test_settings_come_from_the_talkdown_config_section():
+    config = build_config({"talkdown": {"idle_timeout": 3.0, "cap_ms": 60_000}}, {})
+    assert config.talkdown == TalkdownConfig(idle_timeout=3.0, cap_ms=60_000)

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.talkdown.settings import TalkSettings
+from gateway.config import TalkdownConfig
 from tests.talkdown.audio import dominant_hz, seconds_of
 from tests.talkdown.conftest import emulator_posts, upstream_posts
 from tests.talkdown.test_whip import talk
 
 
 @pytest.fixture
-def talk_settings() -> TalkSettings:
+def talk_settings() -> TalkdownConfig:
     # WEP's cap made small on both sides: the emulator refuses past 1500 ms, we roll at 1000.
-    return TalkSettings(idle_timeout=2.0, cap_ms=1000, rollover_lead_ms=300)
+    return TalkdownConfig(idle_timeout=2.0, cap_ms=1000, rollover_lead_ms=300)
 
 
 @pytest.fixture
