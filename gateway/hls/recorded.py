@@ -39,7 +39,7 @@ from gateway.hls.segmenter import Segmenter
 from gateway.media.fmp4 import BoxError, Fmp4Reader, Fragment, FragmentWriter, InitSegment, TrackInfo
 from gateway.media.hub import Discontinuity, Frame
 from gateway.media.reconnect import backoff_delay
-from gateway.media.source import Source, Timeline
+from gateway.media.source import VIDEO_TRACK_ID, Source, Timeline
 from gateway.snapshots.request import ParameterError, SnapshotTime, parse_time
 from gateway.wep.client import WepClient
 from gateway.wep.errors import WepError, WepUnavailable
@@ -152,7 +152,8 @@ class Recording:
 
     def __init__(self, recording_id: str, camera_id: str, quality: str, at: SnapshotTime, limits: RecordingLimits,
                  *, clock: Callable[[], float] = time.monotonic):
-        assert at.at is not None, "a recording needs a time"
+        if at.at is None:
+            raise ValueError("a recording needs a time, not live")
         self.id = recording_id
         self.camera_id = camera_id
         self.quality = quality
@@ -197,16 +198,19 @@ class Recording:
         for sample in event.samples:
             if sample.track_id != self._video.track_id:
                 continue
-            placed = self._timeline.place(sample, timescale, 1)
+            placed = self._timeline.place(sample, timescale, VIDEO_TRACK_ID)
             if self._start_time is None:
                 self._start_time = placed.decode_time
             if self._anchor is None:
                 self._anchor = (placed.decode_time, self._connection_at)
+            # Bounds are checked before a frame goes in: what is held never exceeds them.
             if (placed.decode_time + placed.duration - self._start_time) / timescale > self.limits.max_seconds + 1e-9:
-                return self.end(f"reached {self.limits.max_seconds:g} s")
+                self.end(f"reached {self.limits.max_seconds:g} s")
+                return
             cost = len(placed.data) + SAMPLE_ENTRY_BYTES
             if self.counters.bytes_held + FRAGMENT_HEAD_BYTES + self._open_bytes + cost > self.limits.max_bytes:
-                return self.end(f"reached {self.limits.max_bytes} bytes")
+                self.end(f"reached {self.limits.max_bytes} bytes")
+                return
             wall = self._anchor[1] + (placed.decode_time - self._anchor[0]) / timescale
             self._push(Frame(placed, "video", self._clock()), wall)
             self._open_bytes += cost

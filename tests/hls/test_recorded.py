@@ -265,3 +265,17 @@ async def test_an_upstream_drop_resumes_after_the_last_frame_as_a_discontinuity(
     # PROGRAM-DATE-TIME goes on where the last frame before the drop ended
     assert resumed.program_date_time == pytest.approx(before.program_date_time + before.duration, abs=0.002)
     assert resumed.start_time == before.start_time + round(before.duration * 90000)  # and so do timestamps
+
+
+async def test_recordings_past_the_limit_are_503_and_live_ones_go_on(emulator, gateway_url, recordings, http):
+    recordings.limits = RecordingLimits(max_seconds=4.0, segment_min_duration=1.0, max_recordings=1)
+    url = f"{gateway_url}/hls/{emulator.camera_ids[0]}/high/playlist.m3u8"
+    at = time.time() - 3
+    async with http.get(url, params={"t": iso(at)}) as response:
+        assert response.status == 200
+    async with http.get(url, params={"t": iso(at - 60)}) as response:
+        assert response.status == 503 and response.headers["Retry-After"] == "5"
+        assert (await response.json())["error"]["code"] == "too_many_recordings"
+    async with http.get(url, params={"t": iso(at)}) as response:
+        assert response.status == 200  # the open one is shared, not refused
+    assert emulator.stats["media_connections"] == {f"{emulator.camera_ids[0]}/fmp4/high": 1}
