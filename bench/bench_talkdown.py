@@ -77,8 +77,8 @@ async def run_gateway(emulator_url: str, chunk_ms: int) -> None:
     from gateway.config import Config
     from gateway.emulator.settings import EmulatorSettings
     from gateway.talkdown.offer import offer_for_aiortc, parse_talk_offer
-    from gateway.talkdown.routes import TALK_SESSIONS, TALK_SETTINGS
-    from gateway.talkdown.settings import TalkSettings
+    from gateway.config import TalkdownConfig
+    from gateway.talkdown.routes import TALK_SESSIONS
 
     emu = EmulatorSettings()
     base = Config()
@@ -87,9 +87,9 @@ async def run_gateway(emulator_url: str, chunk_ms: int) -> None:
         wep=dataclasses.replace(base.wep, url=emulator_url, username=emu.username, password=emu.password,
                                 user_nonce=emu.user_nonce, user_key=emu.user_key, camera_cache_ttl=3600.0),
         auth=dataclasses.replace(base.auth, viewer_auth=False),
+        talkdown=TalkdownConfig(chunk_ms=chunk_ms),
     )
     app = create_app(config)
-    app[TALK_SETTINGS] = TalkSettings(chunk_ms=chunk_ms)
     mark = {"cpu": 0.0, "at": 0.0, "bytes": 0, "frames": 0, "dropped": 0}
     sinks: dict[str, RTCPeerConnection] = {}
     sink_frames = [0]
@@ -258,7 +258,7 @@ def main() -> None:
     parser.add_argument("--cameras", default="")
     parser.add_argument("--count", type=int, default=0)
     parser.add_argument("--talkers", default="1,5,10")
-    parser.add_argument("--chunk-ms", type=int, default=20, help="TalkSettings.chunk_ms (20 or 40)")
+    parser.add_argument("--chunk-ms", type=int, default=20, help="TalkdownConfig.chunk_ms (20 or 40)")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--window", type=float, default=10.0)
     args = parser.parse_args()
