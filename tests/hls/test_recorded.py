@@ -267,7 +267,7 @@ async def test_an_upstream_drop_resumes_after_the_last_frame_as_a_discontinuity(
     assert resumed.start_time == before.start_time + round(before.duration * 90000)  # and so do timestamps
 
 
-async def test_recordings_past_the_limit_are_503_and_live_ones_go_on(emulator, gateway_url, recordings, http):
+async def test_recordings_past_the_limit_are_503_and_the_open_one_is_still_shared(emulator, gateway_url, recordings, http):
     recordings.limits = RecordingLimits(max_seconds=4.0, segment_min_duration=1.0, max_recordings=1)
     url = f"{gateway_url}/hls/{emulator.camera_ids[0]}/high/playlist.m3u8"
     at = time.time() - 3
