@@ -80,6 +80,7 @@ class HlsMuxer:
         )
         self.closed = False
         self.last_request = clock()
+        self.waiting = 0  # requests blocked in wait_until
         self._clock = clock
         # Frame.published_at is monotonic; PROGRAM-DATE-TIME needs wall time.
         self._wall_offset = time.time() - time.monotonic()
@@ -153,18 +154,23 @@ class HlsMuxer:
             return True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while True:
-            if self.closed:
-                raise MuxerClosed(f"{self.camera_id}/{self.quality}")
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            # asyncio.wait, not wait_for: a timeout must not cancel the shared future.
-            await asyncio.wait((self._changed,), timeout=remaining)
-            if ready():
-                if measure:
-                    self._record_delay()
-                return True
+        self.waiting += 1  # a request in flight keeps the muxer from idling out under it
+        try:
+            while True:
+                if self.closed:
+                    raise MuxerClosed(f"{self.camera_id}/{self.quality}")
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return False
+                # asyncio.wait, not wait_for: a timeout must not cancel the shared future.
+                await asyncio.wait((self._changed,), timeout=remaining)
+                if ready():
+                    if measure:
+                        self._record_delay()
+                    return True
+        finally:
+            self.waiting -= 1
+            self.touch()
 
     def _record_delay(self) -> None:
         last = self.segmenter.parts.get(self.segmenter.next_part_id - 1)

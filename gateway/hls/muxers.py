@@ -60,6 +60,9 @@ class HlsMuxers:
             self._timers.pop(key, None)
             return
         idle_for = time.monotonic() - muxer.last_request
+        if muxer.waiting and not muxer.closed:
+            self._arm(key, self._idle)
+            return
         if idle_for < self._idle and not muxer.closed:
             self._arm(key, self._idle - idle_for)
             return

@@ -43,3 +43,16 @@ async def test_muxer_and_source_close_after_the_last_request(emulator, gateway, 
         await asyncio.sleep(0.1)
     assert emulator.stats["open_streams"] == 0
     assert gateway.app[HLS_MUXERS].running() == []
+
+
+async def test_first_playlist_request_outlives_a_short_idle_time(emulator, aiohttp_server):
+    """A muxer does not idle out under a request that is still waiting for its first segment."""
+    from gateway.app import create_app
+    from tests.conftest import config_for
+
+    server = await aiohttp_server(create_app(config_for(emulator, sources={"idle_close_after": 0.3})))
+    url = server.make_url(f"/hls/{emulator.camera_ids[0]}/low/playlist.m3u8")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url, timeout=aiohttp.ClientTimeout(total=30)) as response:
+            assert response.status == 200, await response.text()
+            assert "#EXTINF" in await response.text()
