@@ -116,6 +116,9 @@ async def main():
         auth=dataclasses.replace(base.auth, viewer_auth=False))
     app = create_app(config)
     app.router.add_get("/_bench/parts", parts)
+    # The gateway refuses routes without an access policy; this bench-only one is open.
+    from gateway.auth.policy import OPEN, POLICY
+    POLICY[("GET", "/_bench/parts")] = OPEN
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)

@@ -15,13 +15,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import time
 from collections import Counter
 from typing import Callable
 
 from gateway.config import SourcesConfig
 from gateway.media.fmp4.model import Sample, TrackInfo
-from gateway.media.hub import Frame, Hub
+from gateway.media.hub import Hub
 from gateway.media.reconnect import keep_pulling
 from gateway.media.webm import AudioFrame, AudioTrack, WebmError, WebmReader, opus_packet_samples
 from gateway.wep.client import WepClient
@@ -33,33 +32,6 @@ log = logging.getLogger("gateway.audio")
 AUDIO_TRACK_ID = 2
 AAC_CODEC = "mp4a.40.2"
 OPUS_CLOCK = 48_000  # RFC 7587 4.1: opus RTP timestamps count 48 kHz samples whatever the coded rate
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _AudioUnit(Frame):
-    """A hub frame of an audio-only hub: every opus packet decodes on its own."""
-
-    @property
-    def is_keyframe(self) -> bool:
-        return True
-
-
-class AudioHub(Hub):
-    """A hub carrying one audio track alone (the camera's opus packets).
-
-    `Hub` resumes a new or overflowed reader on a video keyframe, which an audio-only hub
-    never has; here every packet is a resumption point (RFC 6716 2: opus packets are
-    independently decodable). Nothing is kept for late joiners: a new reader starts at
-    the next packet, never on stale audio.
-    """
-
-    def publish(self, sample: Sample, kind: str = "audio") -> Frame:
-        frame = _AudioUnit(sample, kind, time.monotonic())
-        self.counters.frames_published += 1
-        self.counters.bytes_published += len(sample.data)
-        for reader in self._readers:
-            reader._push(frame)
-        return frame
 
 
 @dataclasses.dataclass
@@ -83,7 +55,7 @@ class CameraAudio:
         self._taps: dict[int, _Tap] = {}
         self._transcoder: OpusToAac | None = None
         self._delivered = False
-        self.opus_hub = AudioHub(f"{camera_id}/opus")
+        self.opus_hub = Hub(f"{camera_id}/opus", audio_only=True)
         self._opus_published = False  # on this connection: a reconnect is then a discontinuity
 
     def attach(self, hub: Hub, video_clock: Callable[[], float | None]) -> None:

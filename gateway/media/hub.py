@@ -26,6 +26,9 @@ class Frame:
     sample: Sample
     kind: str  # "video" | "audio"
     published_at: float  # time.monotonic() when the hub got it (delivery delay metrics)
+    # Where a reader may start or resume: a video keyframe, or (audio-only hub) any
+    # frame, since every opus packet decodes on its own (RFC 6716 2).
+    resume_point: bool = False
 
     @property
     def is_keyframe(self) -> bool:
@@ -78,7 +81,7 @@ class HubReader:
         if not self._skipping and self._frames_queued >= self._limit:
             self._overflow()
         if self._skipping:
-            if not item.is_keyframe:
+            if not item.resume_point:
                 self.frames_dropped += 1
                 self._hub.counters.frames_dropped += 1
                 return
@@ -146,8 +149,12 @@ class HubReader:
 
 
 class Hub:
-    def __init__(self, name: str, *, queue_frames: int = 256, max_gop_bytes: int = 16 * 1024 * 1024):
+    def __init__(self, name: str, *, queue_frames: int = 256, max_gop_bytes: int = 16 * 1024 * 1024,
+                 audio_only: bool = False):
         self.name = name
+        # An audio-only hub resumes readers on any frame and keeps nothing for late
+        # joiners: they start at the next packet, never on stale audio.
+        self.audio_only = audio_only
         self.counters = HubCounters()
         self.init: InitSegment | None = None
         self.closed = False
@@ -209,10 +216,11 @@ class Hub:
             reader._push(item)
 
     def publish(self, sample: Sample, kind: str) -> Frame:
-        frame = Frame(sample, kind, time.monotonic())
+        resume_point = self.audio_only or (kind == "video" and sample.is_keyframe)
+        frame = Frame(sample, kind, time.monotonic(), resume_point)
         self.counters.frames_published += 1
         self.counters.bytes_published += len(sample.data)
-        if frame.is_keyframe:
+        if frame.is_keyframe:  # never on an audio-only hub: it keeps no GOP
             self._gop.clear()
             self._gop_bytes = 0
             self._gop_open = True

@@ -136,3 +136,16 @@ def test_reader_count_listeners_see_subscribe_and_close():
         with hub.subscribe():
             pass
     assert counts == [1, 2, 1, 0]
+
+
+def test_audio_only_hub_resumes_on_any_frame_and_keeps_nothing_for_late_joiners():
+    hub = Hub("cam/opus", queue_frames=5, audio_only=True)
+    packets = [Sample(2, index * 960, 960, 0, True, bytes([index])) for index in range(20)]
+    for packet in packets[:3]:
+        hub.publish(packet, "audio")
+    late = hub.subscribe()
+    assert drain(late) == []  # nothing stale
+    for packet in packets[3:12]:
+        hub.publish(packet, "audio")  # 9 into a queue of 5: overflow once, resume at once
+    received = [item.sample.data[0] for item in drain(late)]
+    assert received == [8, 9, 10, 11] and late.gops_dropped == 1

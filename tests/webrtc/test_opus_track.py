@@ -9,7 +9,8 @@ from aiortc.mediastreams import MediaStreamError
 
 from gateway.config import SourcesConfig
 from gateway.emulator.encode import encode_opus_webm
-from gateway.media.audio import AudioHub, CameraAudio
+from gateway.media.audio import CameraAudio
+from gateway.media.hub import Hub
 from gateway.media.fmp4.model import Sample
 from gateway.media.webm import AudioFrame, AudioTrack, WebmReader
 from gateway.webrtc.opus_track import OPUS_QUEUE_PACKETS, HubOpusTrack, OpusPassthrough
@@ -47,7 +48,7 @@ async def test_camera_audio_publishes_each_webm_packet_untouched(webm_events):
 
 
 async def test_track_sends_packets_as_they_are_on_the_48khz_clock():
-    hub, counters = AudioHub("cam/opus"), WebrtcCounters()
+    hub, counters = Hub("cam/opus", audio_only=True), WebrtcCounters()
     track = HubOpusTrack(hub.subscribe(queue_frames=OPUS_QUEUE_PACKETS), counters)
     for sample in opus_samples(5):
         hub.publish(sample, "audio")  # queued before the connection was up: skipped
@@ -70,7 +71,7 @@ async def test_track_sends_packets_as_they_are_on_the_48khz_clock():
 
 
 async def test_after_an_upstream_reconnect_rtp_time_goes_on_with_wall_time():
-    hub = AudioHub("cam/opus")
+    hub = Hub("cam/opus", audio_only=True)
     track = HubOpusTrack(hub.subscribe(), WebrtcCounters())
     waiting = asyncio.ensure_future(receive(track, 4))
     await asyncio.sleep(0.05)  # the first recv() has run and waits
@@ -87,7 +88,7 @@ async def test_after_an_upstream_reconnect_rtp_time_goes_on_with_wall_time():
 
 
 async def test_a_stalled_viewer_loses_packets_within_its_bound_and_goes_on():
-    hub = AudioHub("cam/opus")
+    hub = Hub("cam/opus", audio_only=True)
     track = HubOpusTrack(hub.subscribe(queue_frames=OPUS_QUEUE_PACKETS), WebrtcCounters())
     await asyncio.wait_for(asyncio.gather(receive(track, 1), _publish_later(hub, opus_samples(1))), 2)
     for sample in opus_samples(3 * OPUS_QUEUE_PACKETS, start=1):  # the viewer's send path is stuck
@@ -103,7 +104,7 @@ async def test_a_stalled_viewer_loses_packets_within_its_bound_and_goes_on():
 
 
 async def test_track_ends_when_the_camera_audio_stops():
-    hub = AudioHub("cam/opus")
+    hub = Hub("cam/opus", audio_only=True)
     track = HubOpusTrack(hub.subscribe(), WebrtcCounters())
     hub.close()
     with pytest.raises(MediaStreamError):
@@ -111,7 +112,7 @@ async def test_track_ends_when_the_camera_audio_stops():
     assert track.readyState == "ended"
 
 
-async def _publish_later(hub: AudioHub, samples: list[Sample]) -> None:
+async def _publish_later(hub: Hub, samples: list[Sample]) -> None:
     await asyncio.sleep(0.05)
     for sample in samples:
         hub.publish(sample, "audio")
