@@ -21,7 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-# Bucket bounds (seconds) for delays held in gateway.webrtc.stats.DelayHistogram (0.1 ms steps).
+# Bucket bounds (seconds) for delays held in gateway.delay_histogram.DelayHistogram (0.1 ms steps).
 DELAY_BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
 DELAY_STEP = 0.0001
 
@@ -192,22 +192,9 @@ class GatewayCollector(Collector):
         labels = ["camera", "quality"]
         for name in names:
             yield _counter(f"wepgw_hls_{name}", f"HLS {name.replace('_', ' ')}", labels, sums, name)
-        histograms, windows = [], []
-        for muxer in running:
-            delays = getattr(muxer.counters, "part_delivery_delay", None)
-            if delays is not None:
-                histograms.append(((muxer.camera_id, muxer.quality), delays))
-            elif muxer.counters.part_delivery_delays:
-                windows.append(((muxer.camera_id, muxer.quality), sorted(muxer.counters.part_delivery_delays)))
+        histograms = [((muxer.camera_id, muxer.quality), muxer.counters.part_delivery_delay) for muxer in running]
         yield delay_histogram("wepgw_hls_part_delivery_delay_seconds", "From a part's completion to the answer "
                               "of a request that waited for it", labels, histograms)
-        # Until the muxer keeps a DelayHistogram: quantiles of its recent deliveries.
-        window = GaugeMetricFamily("wepgw_hls_part_delivery_delay_recent_seconds", "Part delivery delay "
-                                   "quantiles over the muxer's recent deliveries", labels=[*labels, "quantile"])
-        for values, delays in windows:
-            for q in (0.5, 0.9, 0.99):
-                window.add_metric([*values, str(q)], delays[min(int(q * len(delays)), len(delays) - 1)])
-        yield window
 
     # -- snapshots ------------------------------------------------------------------------------
     def _snapshot_families(self) -> Iterator:

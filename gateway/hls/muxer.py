@@ -8,11 +8,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
 from gateway.config import HlsConfig
+from gateway.delay_histogram import DelayHistogram
 from gateway.hls.playlist import MediaPlaylist, PlaylistPart, PlaylistSegment, render_media, with_query
 from gateway.hls.segmenter import PART_SEGMENTS, Part, Segmenter
 from gateway.media.fmp4 import FragmentWriter
@@ -22,7 +22,6 @@ log = logging.getLogger("gateway.hls")
 
 # RFC 8216bis 4.4.3.8: CAN-SKIP-UNTIL at least six target durations.
 SKIP_TARGET_DURATIONS = 6
-DELAY_SAMPLES = 4096
 
 
 class MuxerClosed(Exception):
@@ -49,7 +48,7 @@ class HlsCounters:
     parts_written: int = 0
     discontinuities: int = 0
     # seconds from a part's completion to the answer of a request that was waiting for it
-    part_delivery_delays: deque = field(default_factory=lambda: deque(maxlen=DELAY_SAMPLES))
+    part_delivery_delay: DelayHistogram = field(default_factory=DelayHistogram)
 
 
 def segment_name(msn: int) -> str:
@@ -175,7 +174,7 @@ class HlsMuxer:
     def _record_delay(self) -> None:
         last = self.segmenter.parts.get(self.segmenter.next_part_id - 1)
         if last is not None:
-            self.counters.part_delivery_delays.append(self._clock() - last.completed_at)
+            self.counters.part_delivery_delay.record(self._clock() - last.completed_at)
 
     def media_playlist(self, query: str, delta: bool) -> bytes:
         """The current media playlist, rendered once per (change, token, delta)."""

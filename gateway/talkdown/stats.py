@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gateway.webrtc.stats import DelayHistogram
+from gateway.delay_histogram import DelayHistogram
 
 
 @dataclass

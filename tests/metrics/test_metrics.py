@@ -109,7 +109,7 @@ async def test_metrics_behind_the_admin_key(aiohttp_server, emulator):
 
 def test_delay_histogram_buckets():
     from gateway.metrics import delay_histogram
-    from gateway.webrtc.stats import DelayHistogram
+    from gateway.delay_histogram import DelayHistogram
 
     histogram = DelayHistogram()
     for seconds in (0.0004, 0.003, 0.003, 0.2, 5.0):

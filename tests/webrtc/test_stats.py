@@ -1,4 +1,4 @@
-from gateway.webrtc.stats import DelayHistogram
+from gateway.delay_histogram import DelayHistogram
 
 
 def test_delay_percentiles_at_tenth_of_millisecond_resolution():
