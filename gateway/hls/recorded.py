@@ -34,7 +34,7 @@ from aiohttp import web
 from gateway.api.errors import ApiError, bad_request, not_found
 from gateway.config import SourcesConfig
 from gateway.hls.playlist import PlaylistSegment, _date, _seconds, with_query
-from gateway.hls.routes import FIRST_SEGMENT_TIMEOUT, MEDIA_CACHE, MEDIA_TYPE, PLAYLIST_TYPE, _cors, _token_query, _unavailable
+from gateway.hls.routes import FIRST_SEGMENT_TIMEOUT, MEDIA_CACHE, MEDIA_TYPE, PLAYLIST_TYPE, _token_query, _unavailable
 from gateway.hls.segmenter import Segmenter
 from gateway.media.fmp4 import BoxError, Fmp4Reader, Fragment, FragmentWriter, InitSegment, TrackInfo
 from gateway.media.hub import Discontinuity, Frame
@@ -506,7 +506,7 @@ async def media_playlist(request: web.Request) -> web.Response:
             raise not_found("no recorded video at that time") from None
         raise exc.error from None  # the error middleware's mapping of WEP answers
     body = recording.playlist(_token_query(request))
-    return web.Response(body=body, headers={"Content-Type": PLAYLIST_TYPE, "Cache-Control": "no-cache", **_cors(request)})
+    return web.Response(body=body, headers={"Content-Type": PLAYLIST_TYPE, "Cache-Control": "no-cache"})
 
 
 async def media(request: web.Request) -> web.Response:
@@ -525,7 +525,7 @@ async def media(request: web.Request) -> web.Response:
         raise not_found(f"{name} is not in the recording")
     recording.counters.segments_served += kind == "seg"
     recording.counters.bytes_served += len(body)
-    return web.Response(body=body, headers={"Content-Type": MEDIA_TYPE, "Cache-Control": MEDIA_CACHE, **_cors(request)})
+    return web.Response(body=body, headers={"Content-Type": MEDIA_TYPE, "Cache-Control": MEDIA_CACHE})
 
 
 async def _service(app: web.Application) -> AsyncIterator[None]:

@@ -34,20 +34,6 @@ MEDIA_CACHE = "public, max-age=60, immutable"
 # Until the camera delivers a first segment, a playlist request waits this long.
 FIRST_SEGMENT_TIMEOUT = 15.0
 _MEDIA_NAME = re.compile(r"(init|seg|part)(\d*)\.(mp4|m4s)")
-HLS_CORS = web.AppKey("hls_cors", tuple)
-
-
-def _cors(request: web.Request) -> dict[str, str]:
-    # Players on other origins ([server] cors_origins); auth rides in the query, not cookies.
-    allowed = request.app[HLS_CORS]
-    if not allowed:
-        return {}
-    if "*" in allowed:
-        return {"Access-Control-Allow-Origin": "*"}
-    origin = request.headers.get("Origin", "")
-    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin in allowed else {"Vary": "Origin"}
-
-
 def _token_query(request: web.Request) -> str:
     token = request.query.get("token")
     return urlencode({"token": token}) if token else ""
@@ -100,7 +86,7 @@ async def multivariant(request: web.Request) -> web.Response:
         for quality, rep in camera.qualities.items()
     ]
     return web.Response(body=render_multivariant(variants).encode(), headers={
-        "Content-Type": PLAYLIST_TYPE, "Cache-Control": "no-cache", **_cors(request)})
+        "Content-Type": PLAYLIST_TYPE, "Cache-Control": "no-cache"})
 
 
 async def _audio_codec(muxers: HlsMuxers, camera_id: str, quality: str) -> str:
@@ -149,7 +135,7 @@ async def media_playlist(request: web.Request) -> web.Response:
     except MuxerClosed:
         raise _unavailable("the stream stopped") from None
     body = muxer.media_playlist(_token_query(request), delta)
-    return web.Response(body=body, headers={"Content-Type": PLAYLIST_TYPE, "Cache-Control": cache, **_cors(request)})
+    return web.Response(body=body, headers={"Content-Type": PLAYLIST_TYPE, "Cache-Control": cache})
 
 
 async def media(request: web.Request) -> web.Response:
@@ -178,7 +164,7 @@ async def media(request: web.Request) -> web.Response:
         raise not_found(f"{request.match_info['name']} is not in the playlist window")
     muxer.counters.bytes_served += len(body)
     cache = "no-cache" if kind == "init" and not number else MEDIA_CACHE
-    return web.Response(body=body, headers={"Content-Type": MEDIA_TYPE, "Cache-Control": cache, **_cors(request)})
+    return web.Response(body=body, headers={"Content-Type": MEDIA_TYPE, "Cache-Control": cache})
 
 
 async def _init(muxer: HlsMuxer, version: int | None) -> bytes | None:
@@ -229,9 +215,6 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
 
 
 def add_routes(app: web.Application) -> None:
-    from gateway.app import CONFIG
-
-    app[HLS_CORS] = app[CONFIG].server.cors_origin_list
     app.cleanup_ctx.append(_service)
     from gateway.hls import recorded
 

@@ -2,7 +2,7 @@
 
 - `POST /whip/{camera}/talk`: WHIP (RFC 9725) offer with one sendonly audio track in,
   `201 Created` + `Location` + SDP answer out; `DELETE` on the location ends the talk
-  and closes the upstream POST cleanly. CORS and OPTIONS as for WHEP.
+  and closes the upstream POST cleanly. OPTIONS as for WHEP; CORS is the edge's.
 - `POST /api/v1/cameras/{camera}/talkdown`: a WAV / Ogg (opus) / MP3 body, played in
   real time; answers when done with `{"camera", "duration", "bytes", "posts"}`.
 
@@ -24,7 +24,7 @@ from gateway.talkdown import file_playback
 from gateway.talkdown.offer import NoAudioCodecError, parse_talk_offer
 from gateway.talkdown.session import CameraBusy, TalkSessions
 from gateway.talkdown.whip import MicrophoneReceiver
-from gateway.webrtc.routes import _with_cors, options, patch_session
+from gateway.webrtc.routes import options, patch_session
 from gateway.webrtc.sdp import MAX_OFFER_BYTES, OfferError
 from transcoders.pcmu import UnsupportedAudio
 
@@ -172,9 +172,9 @@ async def _talk_ctx(app: web.Application) -> AsyncIterator[None]:
 def add_routes(app: web.Application) -> None:
     # Runs after the gateway's services context (appended first), so WEP exists.
     app.cleanup_ctx.append(_talk_ctx)
-    app.router.add_post("/whip/{camera}/talk", _with_cors(post_talk_offer))
-    app.router.add_route("OPTIONS", "/whip/{camera}/talk", _with_cors(options))
-    app.router.add_delete("/whip/{camera}/talk/{session}", _with_cors(delete_talk))
-    app.router.add_patch("/whip/{camera}/talk/{session}", _with_cors(patch_session))
-    app.router.add_route("OPTIONS", "/whip/{camera}/talk/{session}", _with_cors(options))
+    app.router.add_post("/whip/{camera}/talk", post_talk_offer)
+    app.router.add_route("OPTIONS", "/whip/{camera}/talk", options)
+    app.router.add_delete("/whip/{camera}/talk/{session}", delete_talk)
+    app.router.add_patch("/whip/{camera}/talk/{session}", patch_session)
+    app.router.add_route("OPTIONS", "/whip/{camera}/talk/{session}", options)
     app.router.add_post("/api/v1/cameras/{camera}/talkdown", post_talkdown_file)

@@ -4,7 +4,7 @@ Trickle ICE and ICE restarts (PATCH) are not offered: clients send a complete of
 
 from __future__ import annotations
 
-from typing import AsyncIterator, Awaitable, Callable
+from typing import AsyncIterator
 
 from aiohttp import web
 
@@ -15,29 +15,7 @@ from gateway.webrtc.whep import SessionUnavailable, WhepSessions
 
 WHEP_SESSIONS = web.AppKey("whep_sessions", WhepSessions)
 
-# WHEP players are often served from another origin (RFC 9725 4.1 for WHIP does the same).
-CORS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "POST, DELETE, PATCH, OPTIONS",
-    "Access-Control-Allow-Headers": "Content-Type, Authorization, If-Match",
-    "Access-Control-Expose-Headers": "Location, ETag, Link, Accept-Post",
-    "Access-Control-Max-Age": "86400",
-}
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _with_cors(handler: Handler) -> Handler:
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        try:
-            response = await handler(request)
-        except ApiError as exc:
-            exc.headers = {**CORS, **exc.headers}
-            raise
-        response.headers.update(CORS)
-        return response
-
-    return wrapped
+# CORS for players on other origins is the edge's ([server] cors_origins, gateway/auth/cors.py).
 
 
 async def post_offer(request: web.Request) -> web.Response:
@@ -101,8 +79,8 @@ async def _sessions_ctx(app: web.Application) -> AsyncIterator[None]:
 def add_routes(app: web.Application) -> None:
     # Runs after the gateway's services context (appended first), so SOURCES exists.
     app.cleanup_ctx.append(_sessions_ctx)
-    app.router.add_post("/whep/{camera}", _with_cors(post_offer))
-    app.router.add_route("OPTIONS", "/whep/{camera}", _with_cors(options))
-    app.router.add_delete("/whep/{camera}/{session}", _with_cors(delete_session))
-    app.router.add_patch("/whep/{camera}/{session}", _with_cors(patch_session))
-    app.router.add_route("OPTIONS", "/whep/{camera}/{session}", _with_cors(options))
+    app.router.add_post("/whep/{camera}", post_offer)
+    app.router.add_route("OPTIONS", "/whep/{camera}", options)
+    app.router.add_delete("/whep/{camera}/{session}", delete_session)
+    app.router.add_patch("/whep/{camera}/{session}", patch_session)
+    app.router.add_route("OPTIONS", "/whep/{camera}/{session}", options)

@@ -125,9 +125,21 @@ async def test_camera_without_microphone_and_video_only_offers(gateway, gateway_
     assert sessions.counters.audio_packets_sent == 0 and audio_codec_spy.opus_coders == 0
 
 
-async def test_bad_offers(gateway_url, emulator, chromium_offer):
+@pytest.fixture
+async def open_gateway_url(aiohttp_server, emulator) -> str:
+    """A gateway that lets players of any origin call it ([server] cors_origins = "*")."""
+    from gateway.app import create_app
+    from tests.conftest import config_for
+
+    server = await aiohttp_server(create_app(config_for(emulator, server={"cors_origins": "*"})))
+    return str(server.make_url("")).rstrip("/")
+
+
+async def test_bad_offers(open_gateway_url, emulator, chromium_offer):
+    gateway_url = open_gateway_url
     camera = emulator.camera_ids[0]
     url = f"{gateway_url}/whep/{camera}"
+    player = {"Origin": "https://player.example"}
     vp8_only = chromium_offer.replace("H264/90000", "H265/90000")
     async with aiohttp.ClientSession() as http:
         cases = [
@@ -136,17 +148,23 @@ async def test_bad_offers(gateway_url, emulator, chromium_offer):
             (vp8_only, "application/sdp", 406, "no_common_codec"),
         ]
         for body, content_type, status, code in cases:
-            async with http.post(url, data=body, headers={"Content-Type": content_type}) as response:
+            async with http.post(url, data=body, headers={"Content-Type": content_type, **player}) as response:
                 assert response.status == status, await response.text()
                 assert (await response.json())["error"]["code"] == code
+                # A player on another origin can read why its offer was refused.
                 assert response.headers["Access-Control-Allow-Origin"] == "*"
+                assert "Location" in response.headers["Access-Control-Expose-Headers"]
         async with http.post(f"{gateway_url}/whep/nope", data=chromium_offer,
                              headers={"Content-Type": "application/sdp"}) as response:
             assert response.status == 404
-        async with http.options(url) as response:
+        preflight = {**player, "Access-Control-Request-Method": "POST",
+                     "Access-Control-Request-Headers": "content-type"}
+        async with http.options(url, headers=preflight) as response:
             assert response.status == 204
             assert "POST" in response.headers["Access-Control-Allow-Methods"]
-            assert "Location" in response.headers["Access-Control-Expose-Headers"]
+            assert response.headers["Access-Control-Allow-Origin"] == "*"
+        async with http.options(url) as response:  # WHEP's own OPTIONS (RFC 9725 4.1)
+            assert response.status == 204
             assert response.headers["Accept-Post"] == "application/sdp"
         async with http.delete(f"{url}/no-such-session") as response:
             assert response.status == 404
