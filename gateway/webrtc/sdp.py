@@ -130,8 +130,9 @@ class H264Choice:
 _LINE = re.compile(r"[a-z]=.*")
 
 
-def parse_offer(text: str) -> Offer:
-    """Split an offer into session and media sections; raise OfferError with the reason."""
+def split_offer(text: str) -> Offer:
+    """Split an offer into session and media sections; raise OfferError with the reason.
+    Shared by WHEP viewing and WHIP talk, which differ only in the media they accept."""
     if len(text) > MAX_OFFER_BYTES:
         raise OfferError(f"offer is {len(text)} bytes, more than {MAX_OFFER_BYTES}")
     lines = [line for line in text.replace("\r\n", "\n").split("\n") if line]
@@ -150,8 +151,18 @@ def parse_offer(text: str) -> Offer:
         else:
             session.append(line)
     media = tuple(_media_section(m_line, section_lines) for m_line, section_lines in sections)
-    offer = Offer(tuple(session), media)
-    _check_offer(offer)
+    return Offer(tuple(session), media)
+
+
+def parse_offer(text: str) -> Offer:
+    """A WHEP viewing offer: exactly one video section, and sound transport."""
+    offer = split_offer(text)
+    videos = [section for section in offer.media if section.kind == "video" and section.port != 0]
+    if not videos:
+        raise OfferError("offer has no video section")
+    if len(videos) > 1:
+        raise OfferError(f"offer has {len(videos)} video sections; WHEP viewing sends one")
+    check_transport(offer)
     return offer
 
 
@@ -162,12 +173,8 @@ def _media_section(m_line: str, lines: list[str]) -> MediaSection:
     return MediaSection(parts[0], int(parts[1].split("/")[0]), parts[2], tuple(parts[3:]), tuple(lines))
 
 
-def _check_offer(offer: Offer) -> None:
-    videos = [section for section in offer.media if section.kind == "video" and section.port != 0]
-    if not videos:
-        raise OfferError("offer has no video section")
-    if len(videos) > 1:
-        raise OfferError(f"offer has {len(videos)} video sections; WHEP viewing sends one")
+def check_transport(offer: Offer) -> None:
+    """ICE credentials, a DTLS fingerprint, SRTP with feedback and rtcp-mux on every active section."""
     for section in offer.media:
         if section.port == 0:
             continue
@@ -275,7 +282,7 @@ def _is_mdns_candidate(line: str) -> bool:
     return line.startswith("a=candidate:") and len(parts) > 4 and parts[4].lower().endswith(".local")
 
 
-def _transport_lines(lines: tuple[str, ...]) -> list[str]:
+def without_mdns_candidates(lines: tuple[str, ...]) -> list[str]:
     """Section lines without mDNS host candidates (draft-ietf-mmusic-mdns-ice-candidates).
 
     Resolving them costs aioice up to a second of multicast queries per offer, and the
@@ -299,12 +306,12 @@ def offer_for_aiortc(offer: Offer, choice: H264Choice, opus_payload_type: int | 
         elif section is offer.audio and opus_payload_type is not None:
             # aiortc sends on the first common codec; pre-encoded opus must go out as opus.
             out.append(f"m=audio {section.port} {section.proto} {opus_payload_type}")
-            out.extend(_receive_only(line) for line in _transport_lines(section.lines)
+            out.extend(_receive_only(line) for line in without_mdns_candidates(section.lines)
                        if _keeps(line, {opus_payload_type}))
         else:
             out.append(f"m={section.kind} {section.port} {section.proto} {' '.join(section.formats)}")
             out.extend(_receive_only(line) if section.kind in ("audio", "video") else line
-                       for line in _transport_lines(section.lines))
+                       for line in without_mdns_candidates(section.lines))
     return "\r\n".join(out) + "\r\n"
 
 
@@ -312,7 +319,7 @@ def _video_for_aiortc(section: MediaSection, choice: H264Choice) -> list[str]:
     kept = {choice.payload_type} | ({choice.rtx_payload_type} if choice.rtx_payload_type is not None else set())
     formats = [fmt for fmt in section.formats if fmt.isdigit() and int(fmt) in kept]
     out = [f"m=video {section.port} {section.proto} {' '.join(formats)}"]
-    for line in _transport_lines(section.lines):
+    for line in without_mdns_candidates(section.lines):
         if not _keeps(line, kept):
             continue
         if line.startswith(f"a=fmtp:{choice.payload_type} "):
