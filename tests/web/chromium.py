@@ -30,18 +30,20 @@ async def chromium_page(viewport: dict | None = None) -> AsyncIterator:
 
 
 # For each player on the page: camera id, transport, status and its decoded-frame counter
-# (inbound-rtp framesDecoded for WebRTC, getVideoPlaybackQuality() for MSE).
+# (inbound-rtp framesDecoded for WebRTC, getVideoPlaybackQuality() for MSE), and the
+# audio packets received over WebRTC.
 PLAYERS_JS = """async () => Promise.all(window.gatewayViewer.players.map(async (p) => {
-  let frames = null;
+  let frames = null, audioPackets = null;
   if (p.pc) {
     (await p.pc.getStats()).forEach((r) => {
       if (r.type === 'inbound-rtp' && r.kind === 'video') frames = r.framesDecoded;
+      if (r.type === 'inbound-rtp' && r.kind === 'audio') audioPackets = r.packetsReceived;
     });
   } else {
     const q = p.video.getVideoPlaybackQuality();
     frames = q.totalVideoFrames - q.droppedVideoFrames;
   }
-  return {id: p.camera.id, transport: p.transport, status: p.status, frames,
+  return {id: p.camera.id, transport: p.transport, status: p.status, frames, audioPackets,
           width: p.video.videoWidth, reloaded: !window.__notReloaded};
 }))"""
 

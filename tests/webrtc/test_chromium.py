@@ -15,6 +15,10 @@ async def test_page_plays_every_camera_over_webrtc(gateway, gateway_url, emulato
         await wait_playing(page, len(emulator.camera_ids), "webrtc")
         samples = await frames_keep_rising(page, 10)
         assert all(p["status"] == "playing" and p["width"] > 0 for p in samples[-1])
+        # The page also receives the camera's opus, where it has a microphone (not the last one).
+        audio = {p["id"]: p["audioPackets"] or 0 for p in samples[-1]}
+        assert all(audio[camera] > 5 * 40 for camera in emulator.camera_ids[:-1]), audio
+        assert audio[emulator.camera_ids[-1]] == 0
         await page.screenshot(path=str(artifacts_dir / "viewer-webrtc.png"))
         # Two screenshots a moment apart differ: the video is moving.
         first = await page.locator(".tile video").first.screenshot()

@@ -66,8 +66,12 @@
       const { video, camera } = this.player;
       const pc = (this.pc = new RTCPeerConnection({ bundlePolicy: "max-bundle" }));
       pc.addTransceiver("video", { direction: "recvonly" });
+      // The camera's own opus, where it has a microphone (the gateway answers inactive otherwise).
+      pc.addTransceiver("audio", { direction: "recvonly" });
+      const stream = new MediaStream();
       pc.addEventListener("track", (event) => {
-        video.srcObject = event.streams[0] || new MediaStream([event.track]);
+        stream.addTrack(event.track);
+        if (video.srcObject !== stream) video.srcObject = stream;
         video.play().catch(() => {});
       });
       await pc.setLocalDescription(await pc.createOffer());
@@ -502,6 +506,14 @@
       players.push(player);
       const snapshot = tile.querySelector(".snapshot");
       snapshot.addEventListener("click", () => player.snapshot(snapshot));
+      // Browsers only autoplay muted video: sound is the viewer's choice.
+      const sound = tile.querySelector(".sound");
+      sound.addEventListener("click", () => {
+        const video = tile.querySelector("video");
+        video.muted = !video.muted;
+        sound.setAttribute("aria-pressed", String(!video.muted));
+        sound.textContent = video.muted ? "Sound off" : "Sound on";
+      });
       // Push-to-talk, where the camera has a speaker (spkc).
       const talk = tile.querySelector(".talk");
       talk.hidden = !camera.speaker;
