@@ -74,10 +74,9 @@ async def run_gateway(emulator_url: str, chunk_ms: int) -> None:
     from aiortc.mediastreams import MediaStreamError
 
     from gateway.app import create_app
-    from gateway.config import Config
+    from gateway.config import Config, TalkdownConfig
     from gateway.emulator.settings import EmulatorSettings
     from gateway.talkdown.offer import offer_for_aiortc, parse_talk_offer
-    from gateway.config import TalkdownConfig
     from gateway.talkdown.routes import TALK_SESSIONS
 
     emu = EmulatorSettings()

@@ -34,12 +34,11 @@ CACHE = Path.home() / ".cache" / "wep-gateway" / "bench-emulator-noisy"
 
 # ---- emulator process ----------------------------------------------------------------
 async def run_emulator() -> None:
-    from gateway.emulator.server import Emulator
-    from gateway.emulator.settings import EmulatorSettings
-
     import numpy as np
 
     import gateway.emulator.encode as encode
+    from gateway.emulator.server import Emulator
+    from gateway.emulator.settings import EmulatorSettings
 
     # The emulator's test pattern is flat and compresses to ~0.1 Mbps; real cameras fill
     # their bitrate. Sensor-like noise (bench only) makes x264 reach the 2 Mbps VBV cap.

@@ -1,94 +1,50 @@
-"""Wiring: builds the aiohttp application from one Config. Services start and stop through
-`cleanup_ctx`; route modules register their own routes and read services from app keys."""
+"""Wiring: builds the aiohttp application from one Config. The core services start and
+stop through `cleanup_ctx` (gateway/services.py); each output registers its own routes
+and reads the services from the app keys defined there."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import AsyncIterator
 
 from aiohttp import web
 
+from gateway import metrics
+from gateway.api import openapi
 from gateway.api import routes as api_routes
 from gateway.api.errors import error_middleware
-from gateway.cameras import CameraDirectory
+from gateway.auth import routes as token_routes
+from gateway.auth.cors import CorsPolicy
+from gateway.auth.middleware import auth_middleware
+from gateway.auth.tokens import authority_for
 from gateway.config import Config
+from gateway.hls import routes as hls_routes
+from gateway.limits import middleware as limits
 from gateway.live import routes as live_routes
 from gateway.logs import redactor
-from gateway.media.sources import SourceRegistry
+from gateway.rtmp import routes as rtmp_routes
+from gateway.services import CAMERAS, CONFIG, FATAL, SOURCES, WEP, core_services
 from gateway.snapshots import routes as snapshot_routes
-from gateway.wep.client import WepClient
-from gateway.wep.errors import WepAuthError, WepError
+from gateway.talkdown import routes as talkdown_routes
+from gateway.web import routes as web_routes
+from gateway.webrtc import routes as webrtc_routes
+
+__all__ = ["CAMERAS", "CONFIG", "FATAL", "SOURCES", "WEP", "create_app"]
 
 log = logging.getLogger("gateway.app")
 
-CONFIG = web.AppKey("config", Config)
-WEP = web.AppKey("wep", WepClient)
-CAMERAS = web.AppKey("cameras", CameraDirectory)
-SOURCES = web.AppKey("sources", SourceRegistry)
-FATAL = web.AppKey("fatal", asyncio.Future)
-
-
-async def _login_until_ready(app: web.Application) -> None:
-    """Log in with backoff; a refused login (wrong password or key) cannot heal: stop."""
-    client = app[WEP]
-    delay = 1.0
-    while True:
-        try:
-            await client.login()
-            log.info("logged in to WEP")
-            return
-        except WepAuthError as exc:
-            log.error("WEP refused the login: %s (check [wep] username, password, user_nonce, user_key)", exc)
-            if not app[FATAL].done():
-                app[FATAL].set_result(2)
-            return
-        except WepError as exc:
-            log.warning("WEP not reachable yet: %s; retrying in %.0fs", exc, delay)
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 30.0)
-
-
-async def _services(app: web.Application) -> AsyncIterator[None]:
-    config = app[CONFIG]
-    for secret in (config.wep.password, config.wep.user_key, config.auth.admin_key, config.auth.token_secret):
-        redactor.add(secret)
-    client = WepClient(config.wep, on_session=redactor.add)
-    app[WEP] = client
-    app[CAMERAS] = CameraDirectory(client, config.wep.camera_cache_ttl)
-    app[SOURCES] = SourceRegistry(client, config.sources)
-    await client.open()
-    login = asyncio.get_running_loop().create_task(_login_until_ready(app), name="wep login")
-    try:
-        yield
-    finally:
-        login.cancel()
-        await app[SOURCES].close()
-        await client.close()
+OUTPUTS = (api_routes, live_routes, hls_routes, webrtc_routes, web_routes, rtmp_routes, snapshot_routes,
+           talkdown_routes)
 
 
 def create_app(config: Config) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
     app[CONFIG] = config
     app[FATAL] = asyncio.get_event_loop().create_future()
-    app.cleanup_ctx.append(_services)
-    api_routes.add_routes(app)
-    live_routes.add_routes(app)
-    from gateway.hls import routes as hls_routes
-
-    hls_routes.add_routes(app)
-    from gateway.webrtc import routes as webrtc_routes
-    from gateway.web import routes as web_routes
-
-    webrtc_routes.add_routes(app)
-    web_routes.add_routes(app)
-    from gateway.rtmp import routes as rtmp_routes
-
-    rtmp_routes.add_routes(app)
-    snapshot_routes.add_routes(app)
-    from gateway.talkdown import routes as talkdown_routes
-
-    talkdown_routes.add_routes(app)
+    # First, so every output's own cleanup_ctx (added by add_routes) runs inside it.
+    app.cleanup_ctx.append(core_services)
+    for output in OUTPUTS:
+        output.add_routes(app)
     _add_edge(app, config)
     return app
 
@@ -96,14 +52,6 @@ def create_app(config: Config) -> web.Application:
 def _add_edge(app: web.Application, config: Config) -> None:
     """What faces the outside: CORS, access control, limits (inside error_middleware, in
     that order), tokens, metrics and the API description."""
-    from gateway import metrics
-    from gateway.api import openapi
-    from gateway.auth import routes as token_routes
-    from gateway.auth.cors import CorsPolicy
-    from gateway.auth.middleware import auth_middleware
-    from gateway.auth.tokens import authority_for
-    from gateway.limits import middleware as limits
-
     authority, token_key = authority_for(config.auth.token_secret)
     redactor.add(token_key)
     cors = CorsPolicy(config.server.cors_origin_list)

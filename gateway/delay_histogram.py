@@ -4,7 +4,6 @@ reads the counts at scrape time."""
 
 from __future__ import annotations
 
-
 _BUCKET_MS = 0.1  # resolution of the delay histogram
 _BUCKETS = 20_000  # 0..2 s; slower deliveries land in the last bucket
 

@@ -20,6 +20,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
+from gateway.services import SOURCES, WEP
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Bucket bounds (seconds) for delays held in gateway.delay_histogram.DelayHistogram (0.1 ms steps).
 DELAY_BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
@@ -131,8 +133,6 @@ class GatewayCollector(Collector):
 
     # -- upstream pulls and hubs ----------------------------------------------------------
     def _source_families(self) -> Iterator:
-        from gateway.app import SOURCES
-
         registry = self._app.get(SOURCES)
         running = registry.running() if registry is not None else []
         up = GaugeMetricFamily("wepgw_upstream_up", "1 while the upstream pull is connected", labels=["camera", "quality"])
@@ -260,8 +260,6 @@ class GatewayCollector(Collector):
 
     # -- WEP client -----------------------------------------------------------------------------------
     def _wep_families(self) -> Iterator:
-        from gateway.app import WEP
-
         client = self._app.get(WEP)
         if client is None:
             return

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.services import CAMERAS, WEP
+
 
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
 async def readyz(request: web.Request) -> web.Response:
-    from gateway.app import WEP
-
     client = request.app[WEP]
     if not client.logged_in:
         return web.json_response({"status": "not_ready", "reason": "not logged in to WEP"}, status=503,
@@ -20,8 +20,6 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def cameras(request: web.Request) -> web.Response:
-    from gateway.app import CAMERAS
-
     from gateway.auth.middleware import GRANT
 
     grant = request.get(GRANT)  # None when viewer auth is off

@@ -11,7 +11,7 @@ from aiohttp import web
 from gateway.emulator.access import require_camera, require_session
 from gateway.emulator.envelope import WepError, success
 from gateway.emulator.jpeg import render_jpeg
-from gateway.emulator.library import QUALITIES, main_reps, tile_reps, ctx_for
+from gateway.emulator.library import QUALITIES, ctx_for, main_reps, tile_reps
 from gateway.emulator.mpd import build_mpd
 from gateway.emulator.params import ParamError, TimeRef, parse_roi, parse_size, parse_time
 from gateway.emulator.state import EMULATOR

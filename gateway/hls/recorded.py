@@ -40,6 +40,7 @@ from gateway.media.fmp4 import BoxError, Fmp4Reader, Fragment, FragmentWriter, I
 from gateway.media.hub import Discontinuity, Frame
 from gateway.media.reconnect import backoff_delay
 from gateway.media.source import VIDEO_TRACK_ID, Source, Timeline
+from gateway.services import CAMERAS, CONFIG, WEP
 from gateway.snapshots.request import ParameterError, SnapshotTime, parse_time
 from gateway.wep.client import WepClient
 from gateway.wep.errors import WepError, WepUnavailable
@@ -489,8 +490,6 @@ def requested_time(request: web.Request, now: float) -> SnapshotTime:
 
 
 async def media_playlist(request: web.Request) -> web.Response:
-    from gateway.app import CAMERAS
-
     at = requested_time(request, time.time())
     camera_id, quality = request.match_info["camera"], request.match_info["quality"]
     recordings = request.app[RECORDINGS]
@@ -529,8 +528,6 @@ async def media(request: web.Request) -> web.Response:
 
 
 async def _service(app: web.Application) -> AsyncIterator[None]:
-    from gateway.app import CONFIG, WEP
-
     app[RECORDINGS] = Recordings(app[WEP], app[CONFIG].sources)
     try:
         yield

@@ -23,6 +23,7 @@ from gateway.hls.muxer import HlsMuxer, MuxerClosed
 from gateway.hls.muxers import HlsMuxers
 from gateway.hls.playlist import Variant, render_multivariant, with_query
 from gateway.hls.segmenter import ADVANCE_PART_LIMIT
+from gateway.services import CAMERAS, CONFIG, SOURCES
 
 HLS_MUXERS = web.AppKey("hls_muxers", HlsMuxers)
 
@@ -44,8 +45,6 @@ def _unavailable(message: str) -> ApiError:
 
 
 async def _muxer(request: web.Request, *, start: bool) -> HlsMuxer:
-    from gateway.app import CAMERAS
-
     camera_id, quality = request.match_info["camera"], request.match_info["quality"]
     muxers = request.app[HLS_MUXERS]
     muxer = muxers.find(camera_id, quality)
@@ -73,8 +72,6 @@ def _int_param(request: web.Request, name: str) -> int | None:
 
 
 async def multivariant(request: web.Request) -> web.Response:
-    from gateway.app import CAMERAS
-
     camera = await request.app[CAMERAS].get(request.match_info["camera"])
     if not camera.qualities:
         raise _unavailable("the camera has no video stream")
@@ -204,8 +201,6 @@ async def _part(muxer: HlsMuxer, part_id: int) -> bytes | None:
 
 
 async def _service(app: web.Application) -> AsyncIterator[None]:
-    from gateway.app import CONFIG, SOURCES
-
     config = app[CONFIG]
     app[HLS_MUXERS] = HlsMuxers(app[SOURCES], config.hls, config.sources.idle_close_after)
     try:

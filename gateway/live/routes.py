@@ -12,6 +12,7 @@ from aiohttp import web
 from gateway.api.errors import ApiError
 from gateway.media.fmp4 import FragmentWriter, InitSegment
 from gateway.media.hub import Discontinuity, Frame, HubClosed
+from gateway.services import CAMERAS, CONFIG, SOURCES
 
 log = logging.getLogger("gateway.live")
 
@@ -19,8 +20,6 @@ FIRST_FRAME_TIMEOUT = 15.0
 
 
 async def live_mp4(request: web.Request) -> web.StreamResponse:
-    from gateway.app import CAMERAS, CONFIG, SOURCES
-
     camera_id = request.match_info["camera"]
     camera, quality = await request.app[CAMERAS].quality(camera_id, request.query.get("quality"))
     send_timeout = request.app[CONFIG].live.send_timeout

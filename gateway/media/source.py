@@ -12,7 +12,6 @@ import asyncio
 import dataclasses
 import logging
 from collections import Counter
-
 from typing import Callable
 
 from gateway.config import SourcesConfig

@@ -21,6 +21,7 @@ from gateway.rtmp.push import MEDIA, MODES, QUALITIES, push_view
 from gateway.rtmp.registry import PushRegistry, TooManyPushes
 from gateway.rtmp.store import PushStore, PushStoreError
 from gateway.rtmp.url import PushUrlError, redact_url, validate_push_url
+from gateway.services import CAMERAS, CONFIG, SOURCES, WEP
 
 log = logging.getLogger("gateway.rtmp")
 
@@ -29,8 +30,6 @@ MAX_BODY = 16 * 1024
 
 
 async def create_push(request: web.Request) -> web.Response:
-    from gateway.app import CAMERAS
-
     body = await _json_body(request)
     camera = body.get("camera")
     if not isinstance(camera, str) or not camera:
@@ -104,8 +103,6 @@ def _choice(body: dict, name: str, allowed: tuple[str, ...], default: str) -> st
 
 
 async def _push_service(app: web.Application) -> AsyncIterator[None]:
-    from gateway.app import CONFIG, SOURCES, WEP
-
     store = PushStore(app[CONFIG].pushes.db_path)
     registry = PushRegistry(store, app[SOURCES], app[WEP])
     app[PUSHES] = registry

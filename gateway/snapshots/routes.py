@@ -14,9 +14,14 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from gateway.api.errors import bad_request
+from gateway.services import CAMERAS, CONFIG, WEP
 from gateway.snapshots.cache import CachedImage
 from gateway.snapshots.request import (
-    ParameterError, SnapshotRequest, none_match, parse_image_ref, parse_snapshot,
+    ParameterError,
+    SnapshotRequest,
+    none_match,
+    parse_image_ref,
+    parse_snapshot,
 )
 from gateway.snapshots.store import SnapshotStore
 
@@ -64,8 +69,6 @@ def _answer(request: web.Request, store: SnapshotStore, entry: CachedImage) -> w
 
 
 async def _snapshot_store(app: web.Application) -> AsyncIterator[None]:
-    from gateway.app import CAMERAS, CONFIG, WEP  # app.py imports this module
-
     executor = ThreadPoolExecutor(JPEG_THREADS, thread_name_prefix="jpeg")
     app[SNAPSHOTS] = SnapshotStore(app[WEP], app[CONFIG].snapshots, executor, app[CAMERAS].get)
     try:

@@ -8,7 +8,7 @@ rules differ, so the splitting into sections and the mDNS filtering are imported
 
 from __future__ import annotations
 
-from gateway.webrtc.sdp import MediaSection, Offer, OfferError, without_mdns_candidates, check_transport, split_offer
+from gateway.webrtc.sdp import MediaSection, Offer, OfferError, check_transport, split_offer, without_mdns_candidates
 
 # aiortc's audio decoders (aiortc/codecs/__init__.py): opus from browsers, G.711 from others.
 DECODABLE = ("OPUS", "PCMU", "PCMA")

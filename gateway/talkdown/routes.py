@@ -20,6 +20,7 @@ from aiohttp import web
 
 from gateway.api.errors import ApiError
 from gateway.cameras import CameraInfo
+from gateway.services import CAMERAS, CONFIG, WEP
 from gateway.talkdown import file_playback
 from gateway.talkdown.offer import NoAudioCodecError, parse_talk_offer
 from gateway.talkdown.session import CameraBusy, TalkSessions
@@ -44,8 +45,6 @@ def _busy(exc: CameraBusy) -> ApiError:
 
 async def _speaker_camera(request: web.Request) -> CameraInfo:
     """The camera, if spkc says it has a speaker that takes PCMU; 404/409 otherwise."""
-    from gateway.app import CAMERAS
-
     camera = await request.app[CAMERAS].get(request.match_info["camera"])
     sessions = request.app[TALK_SESSIONS]
     if not camera.speaker:
@@ -121,8 +120,6 @@ async def _read_upload(request: web.Request, limit: int) -> bytes:
 
 
 async def post_talkdown_file(request: web.Request) -> web.Response:
-    from gateway.app import CONFIG
-
     camera = await _speaker_camera(request)
     sessions = request.app[TALK_SESSIONS]
     settings = sessions.settings
@@ -155,8 +152,6 @@ async def post_talkdown_file(request: web.Request) -> web.Response:
 
 
 async def _talk_ctx(app: web.Application) -> AsyncIterator[None]:
-    from gateway.app import CONFIG, WEP
-
     settings = app[CONFIG].talkdown
     app[TALK_ENCODER] = ThreadPoolExecutor(max_workers=2, thread_name_prefix="talk-pcmu")
     app[TALK_DECODER] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="talk-file")

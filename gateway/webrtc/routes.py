@@ -9,6 +9,7 @@ from typing import AsyncIterator
 from aiohttp import web
 
 from gateway.api.errors import ApiError
+from gateway.services import CAMERAS, SOURCES
 from gateway.webrtc import sdp
 from gateway.webrtc.track import NotH264Error
 from gateway.webrtc.whep import SessionUnavailable, WhepSessions
@@ -19,8 +20,6 @@ WHEP_SESSIONS = web.AppKey("whep_sessions", WhepSessions)
 
 
 async def post_offer(request: web.Request) -> web.Response:
-    from gateway.app import CAMERAS
-
     if request.content_type != "application/sdp":
         raise ApiError(415, "unsupported_media_type", "the offer must be sent as Content-Type: application/sdp",
                        {"Accept-Post": "application/sdp"})
@@ -67,8 +66,6 @@ async def options(request: web.Request) -> web.Response:
 
 
 async def _sessions_ctx(app: web.Application) -> AsyncIterator[None]:
-    from gateway.app import SOURCES
-
     app[WHEP_SESSIONS] = WhepSessions(app[SOURCES])
     try:
         yield

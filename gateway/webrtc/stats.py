@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from gateway.delay_histogram import DelayHistogram
 
+
 @dataclass
 class WebrtcCounters:
     sessions_started: int = 0

@@ -29,7 +29,7 @@ from gateway.media.sources import SourceRegistry
 from gateway.webrtc import sdp
 from gateway.webrtc.opus_track import OPUS_QUEUE_PACKETS, HubOpusTrack, use_passthrough
 from gateway.webrtc.stats import WebrtcCounters
-from gateway.webrtc.track import AccessUnits, HubVideoTrack, NotH264Error, avc_config
+from gateway.webrtc.track import AccessUnits, HubVideoTrack, avc_config
 
 log = logging.getLogger("gateway.webrtc")
 

@@ -27,9 +27,9 @@ from gateway.wep.answers import (
     MAX_ERROR_BYTES,
     MAX_JSON_BYTES,
     WepCall,
+    health_state,
     in_context,
     is_error_envelope,
-    health_state,
     list_in,
     login_session,
     read_body,
@@ -41,7 +41,14 @@ from gateway.wep.answers import (
     short,
     unavailable,
 )
-from gateway.wep.errors import WepAuthError, WepError, WepUnavailable, describe_body, is_session_expired, parse_error_envelope
+from gateway.wep.errors import (
+    WepAuthError,
+    WepError,
+    WepUnavailable,
+    describe_body,
+    is_session_expired,
+    parse_error_envelope,
+)
 from gateway.wep.mpd import MAX_MPD_BYTES, MediaPresentation, MpdError, parse_mpd
 from gateway.wep.stats import WepStats
 from gateway.wep.stream import MediaStream, set_query_param

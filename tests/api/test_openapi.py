@@ -5,8 +5,8 @@ from __future__ import annotations
 import aiohttp
 
 from gateway.api.openapi import document
-from tests.auth.test_policy import served_routes
 from tests.auth.secure import secure_config
+from tests.auth.test_policy import served_routes
 
 METHODS = {"get", "post", "put", "patch", "delete", "options"}
 

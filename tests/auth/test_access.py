@@ -13,7 +13,14 @@ import pytest
 
 from gateway.auth.tokens import TokenAuthority
 from tests.auth.secure import (
-    ADMIN_KEY, TOKEN_SECRET, admin_headers, mint, secure_config, short_wav, talker_offer, viewer_offer,
+    ADMIN_KEY,
+    TOKEN_SECRET,
+    admin_headers,
+    mint,
+    secure_config,
+    short_wav,
+    talker_offer,
+    viewer_offer,
 )
 
 

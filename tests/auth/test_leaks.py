@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from gateway.logs import TextFormatter, redactor
-from tests.auth.secure import ADMIN_KEY, TOKEN_SECRET, admin_headers, mint, secure_config, short_wav, viewer_offer
+from tests.auth.secure import ADMIN_KEY, TOKEN_SECRET, admin_headers, secure_config, short_wav, viewer_offer
 from tests.conftest import require
 from tests.rtmp.nginx import NginxRtmp
 
@@ -129,7 +129,7 @@ async def test_nothing_secret_leaves_the_gateway(aiohttp_server, emulator, nginx
         # Snapshots, a crop, and errors of every kind.
         for params in ({}, {"roi": "0.1,0.1,0.6,0.6", "size": "160x90"}, {"roi": "bad"}, {"t": "yesterday"}):
             await t.call("GET", f"/api/v1/cameras/{camera}/snapshot.jpg", params={**token, **params})
-        await t.call("GET", f"/live/no-such-camera.mp4", params=token)
+        await t.call("GET", "/live/no-such-camera.mp4", params=token)
         await t.call("GET", f"/hls/{camera}/medium/playlist.m3u8", params=token)
         await t.call("GET", "/api/v1/cameras", params={"token": "forged.token.here"})
 

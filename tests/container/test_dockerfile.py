@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from tests.rtmp.nginx import free_port
 

@@ -1,5 +1,5 @@
-import subprocess
 import struct
+import subprocess
 
 import pytest
 

@@ -1,7 +1,6 @@
 """Fault injection, through the Python API and over HTTP at /_emulator/."""
 
 import asyncio
-import time
 
 import aiohttp
 import pytest

@@ -2,8 +2,6 @@
 
 import asyncio
 
-import aiohttp
-
 from tests.emulator.conftest import api, assert_envelope, login
 
 

@@ -1,5 +1,12 @@
-from gateway.hls.playlist import (MediaPlaylist, PlaylistPart, PlaylistSegment, Variant, render_media,
-                                  render_multivariant, with_query)
+from gateway.hls.playlist import (
+    MediaPlaylist,
+    PlaylistPart,
+    PlaylistSegment,
+    Variant,
+    render_media,
+    render_multivariant,
+    with_query,
+)
 
 
 def test_multivariant_lists_variants_with_attributes_and_token():

@@ -13,9 +13,8 @@ import pytest
 
 from gateway.hls.playlist import PlaylistSegment
 from gateway.hls.recorded import RECORDINGS, Recording, RecordingLimits, render_event
-from gateway.media.fmp4 import Fragment, InitSegment, Sample, TrackInfo
+from gateway.media.fmp4 import Fmp4Reader, Fragment, InitSegment, Sample, TrackInfo
 from gateway.snapshots.request import parse_time
-from gateway.media.fmp4 import Fmp4Reader
 from tests.conftest import require
 
 pytestmark = pytest.mark.timeout(60)

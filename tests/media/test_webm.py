@@ -7,8 +7,8 @@ import json
 import random
 import shutil
 import struct
-from fractions import Fraction
 import subprocess
+from fractions import Fraction
 
 import av
 import numpy as np

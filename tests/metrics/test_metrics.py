@@ -6,7 +6,6 @@ import asyncio
 import time
 
 import aiohttp
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.auth.secure import admin_headers, secure_config
@@ -108,8 +107,8 @@ async def test_metrics_behind_the_admin_key(aiohttp_server, emulator):
 
 
 def test_delay_histogram_buckets():
-    from gateway.metrics import delay_histogram
     from gateway.delay_histogram import DelayHistogram
+    from gateway.metrics import delay_histogram
 
     histogram = DelayHistogram()
     for seconds in (0.0004, 0.003, 0.003, 0.2, 5.0):

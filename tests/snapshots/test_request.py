@@ -5,8 +5,15 @@ from datetime import datetime, timezone
 import pytest
 
 from gateway.snapshots.request import (
-    LIVE, SETTLED_AFTER, ImageRefRequest, ParameterError, SnapshotRequest, SnapshotTime, none_match,
-    parse_image_ref, parse_snapshot,
+    LIVE,
+    SETTLED_AFTER,
+    ImageRefRequest,
+    ParameterError,
+    SnapshotRequest,
+    SnapshotTime,
+    none_match,
+    parse_image_ref,
+    parse_snapshot,
 )
 from transcoders.jpeg import Roi
 

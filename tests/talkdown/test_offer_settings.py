@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.talkdown.offer import NoAudioCodecError, microphone, offer_for_aiortc, parse_talk_offer
 from gateway.config import ConfigError, TalkdownConfig, build_config
+from gateway.talkdown.offer import NoAudioCodecError, microphone, offer_for_aiortc, parse_talk_offer
 from gateway.webrtc.sdp import OfferError
 
 WHEP_OFFER = (Path(__file__).parent.parent / "webrtc" / "fixtures" / "chromium_offer.sdp").read_text()

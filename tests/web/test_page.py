@@ -1,9 +1,8 @@
 """The viewer page: served from the package with a strict CSP; MSE fallback plays in Chromium."""
 
 import aiohttp
-import pytest
 
-from .chromium import chromium_page, frames_keep_rising, players, wait_playing
+from .chromium import chromium_page, frames_keep_rising, wait_playing
 
 
 async def test_page_and_static_files(gateway_url):

@@ -146,6 +146,7 @@ def audio_codec_spy(monkeypatch) -> AudioCodecSpy:
     import sys
 
     import aiortc.codecs.opus as opus
+
     import transcoders.aac as aac
     from gateway.webrtc import opus_track
 

@@ -10,8 +10,8 @@ from aiortc.mediastreams import MediaStreamError
 from gateway.config import SourcesConfig
 from gateway.emulator.encode import encode_opus_webm
 from gateway.media.audio import CameraAudio
-from gateway.media.hub import Hub
 from gateway.media.fmp4.model import Sample
+from gateway.media.hub import Hub
 from gateway.media.webm import AudioFrame, AudioTrack, WebmReader
 from gateway.webrtc.opus_track import OPUS_QUEUE_PACKETS, HubOpusTrack, OpusPassthrough
 from gateway.webrtc.stats import WebrtcCounters

@@ -15,7 +15,7 @@ from gateway.media.hub import Hub
 from gateway.webrtc.stats import WebrtcCounters
 from gateway.webrtc.track import RTP_VIDEO_CLOCK, AccessUnits, HubVideoTrack, NotH264Error, RtpClock
 
-from .conftest import FPS, HEIGHT, WIDTH
+from .conftest import FPS
 
 
 def publish_clip(hub: Hub, clip, count: int | None = None) -> None:
