@@ -82,12 +82,14 @@ class GatewayCollector(Collector):
         self._sources = Totals()
         self._audio = Totals()
         self._muxers = Totals()
+        self._recordings = Totals()
         self._pushes = Totals()
 
     def collect(self) -> Iterator:
         yield from self._viewer_families()
         yield from self._source_families()
         yield from self._hls_families()
+        yield from self._recording_families()
         yield from self._snapshot_families()
         yield from self._webrtc_families()
         yield from self._talk_families()
@@ -196,6 +198,24 @@ class GatewayCollector(Collector):
         yield delay_histogram("wepgw_hls_part_delivery_delay_seconds", "From a part's completion to the answer "
                               "of a request that waited for it", labels, histograms)
 
+    def _recording_families(self) -> Iterator:
+        recordings = self._service("gateway.hls.recorded", "RECORDINGS")
+        running = recordings.running() if recordings is not None else []
+        names = ("connections", "reconnects", "bytes_in", "segments", "segments_served", "bytes_served")
+        sums = self._recordings.sums(
+            (recording, (recording.camera_id, recording.quality), {name: getattr(recording.counters, name)
+                                                                   for name in names})
+            for recording in running)
+        yield GaugeMetricFamily("wepgw_hls_recordings", "Open recorded-video (?t=) HLS playlists", value=len(running))
+        held = GaugeMetricFamily("wepgw_hls_recording_bytes_held", "Segment bytes held by open recordings",
+                                 labels=["camera", "quality"])
+        for recording in running:
+            held.add_metric([recording.camera_id, recording.quality], recording.counters.bytes_held)
+        yield held
+        for name in names:
+            yield _counter(f"wepgw_hls_recording_{name}", f"Recorded HLS {name.replace('_', ' ')}",
+                           ["camera", "quality"], sums, name)
+
     # -- snapshots ------------------------------------------------------------------------------
     def _snapshot_families(self) -> Iterator:
         store = self._service("gateway.snapshots.routes", "SNAPSHOTS")
@@ -221,7 +241,8 @@ class GatewayCollector(Collector):
         counters = sessions.counters
         yield GaugeMetricFamily("wepgw_webrtc_sessions", "Current WHEP sessions", value=len(sessions))
         for name in ("sessions_started", "connect_timeouts", "connection_failures", "offers_rejected",
-                     "frames_sent", "bytes_sent", "keyframe_requests", "frames_skipped"):
+                     "frames_sent", "bytes_sent", "keyframe_requests", "frames_skipped", "audio_sessions",
+                     "audio_packets_sent", "audio_bytes_sent", "audio_packets_skipped"):
             yield CounterMetricFamily(f"wepgw_webrtc_{name}", f"WebRTC {name.replace('_', ' ')}",
                                       value=getattr(counters, name))
         yield delay_histogram("wepgw_webrtc_send_delay_seconds", "From a frame's arrival in the hub to its RTP send",

@@ -96,8 +96,10 @@ def operations() -> dict[str, dict[str, dict]]:
             "200": _ok("playlist", "application/vnd.apple.mpegurl")}, params=[
             TOKEN_Q, _query("_HLS_msn", "blocking reload: media sequence number", {"type": "integer"}),
             _query("_HLS_part", "blocking reload: part index", {"type": "integer"}),
-            _query("_HLS_skip", "YES or v2: delta update")], tag="hls")},
-        "/hls/{camera}/{quality}/{name}": {"get": _op("init{v}.mp4, seg{msn}.m4s, part{id}.m4s (action view)", VIEWER, {
+            _query("_HLS_skip", "YES or v2: delta update"),
+            _query("t", "recorded video from this ISO 8601 time ([,c|l|g|e] match criteria): an HLS EVENT "
+                        "playlist instead of the live one; 'live' or absent: live")], tag="hls")},
+        "/hls/{camera}/{quality}/{name}": {"get": _op("init{v}.mp4, seg{msn}.m4s, part{id}.m4s; r{id}-init{v}.mp4, r{id}-seg{msn}.m4s of a recording (action view)", VIEWER, {
             "200": _ok("fMP4", "video/mp4")}, params=[TOKEN_Q], tag="hls")},
         "/live/{camera}.mp4": {"get": _op("progressive fMP4 stream (action view)", VIEWER, {
             "200": _ok("init then fragments, until the client leaves", "video/mp4")}, params=[TOKEN_Q, QUALITY_Q],

@@ -199,6 +199,11 @@ async def test_players_of_one_time_share_one_pull(emulator, gateway_url, recordi
     assert len(names) == 1
     assert emulator.stats["media_connections"] == {f"{camera}/fmp4/high": 1}
     assert [r.counters.connections for r in recordings.running()] == [1]
+    # ... and /metrics shows it, apart from the live sources
+    async with http.get(f"{gateway_url}/metrics") as response:
+        metrics = await response.text()
+    assert "wepgw_hls_recordings 1.0" in metrics
+    assert f'wepgw_hls_recording_connections_total{{camera="{camera}",quality="high"}} 1.0' in metrics
 
     # another match criterion is another recording, with its own names
     async with http.get(f"{base}/playlist.m3u8?t={iso(at)},g") as response:
