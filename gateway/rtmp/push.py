@@ -38,12 +38,15 @@ class PushContext:
     spec: PushSpec
     sources: SourceRegistry
     wep: WepClient
-    remember_wep_stream: Callable[[str | None], Awaitable[None]]
+    # Persists (WEP stream id, the WEP session that owns it): see store.py for why.
+    remember_wep_stream: Callable[[str | None, str | None], Awaitable[None]]
     status: PushStatus = field(default_factory=PushStatus)
     wep_stream_id: str | None = None
+    wep_session: str | None = field(default=None, repr=False)  # a secret: never logged or answered
 
     def __post_init__(self) -> None:
         self.wep_stream_id = self.spec.wep_stream_id
+        self.wep_session = self.spec.wep_session
 
     def redact(self, text: str) -> str:
         """Reasons can come from FFmpeg or WEP texts: never let the URL or key through."""
@@ -66,7 +69,8 @@ class PushContext:
 
 
 def push_view(ctx: PushContext) -> dict:
-    """The API resource: never the full URL, never WEP's stream id (WEP lets a URL be one)."""
+    """The API resource: never the full URL, never WEP's stream id (WEP lets a URL be one),
+    never the WEP session that owns the stream."""
     spec, status = ctx.spec, ctx.status
     view = {
         "id": spec.id,

@@ -82,9 +82,14 @@ class PushRegistry:
     def _start(self, spec: PushSpec) -> PushSupervisor:
         for secret in secrets_of(spec.url):
             redactor.add(secret)  # last line of defence for any log line that quotes it
+        if spec.wep_session:
+            # A previous process's WEP session, loaded from the store: as secret as the current one.
+            redactor.add(spec.wep_session)
 
-        async def remember(stream_id: str | None) -> None:
-            await asyncio.to_thread(self._store.set_wep_stream, spec.id, stream_id)
+        async def remember(stream_id: str | None, session: str | None) -> None:
+            if session:
+                redactor.add(session)
+            await asyncio.to_thread(self._store.set_wep_stream, spec.id, stream_id, session)
 
         ctx = PushContext(spec, self._sources, self._wep, remember)
         attempt = run_wep_push if spec.mode == "wep" else run_gateway_push
@@ -99,7 +104,8 @@ class PushRegistry:
         if ctx.spec.mode != "wep" or ctx.wep_stream_id is None:
             return
         if not forget:
-            # Keep the id in the store: the next process stops it before starting again.
+            # Keep the id and its session in the store: the next process stops it (again,
+            # harmlessly) before starting; the stop below may not reach WEP.
             ctx.remember_wep_stream = _forget_nothing
         try:
             async with asyncio.timeout(WEP_STOP_TIMEOUT):
@@ -108,5 +114,5 @@ class PushRegistry:
             log.info("push %s: WEP did not answer the stop in time", ctx.spec.id, extra={"camera": ctx.spec.camera})
 
 
-async def _forget_nothing(stream_id: str | None) -> None:
+async def _forget_nothing(stream_id: str | None, session: str | None) -> None:
     return None

@@ -5,7 +5,13 @@ commit is atomic (https://sqlite.org/atomiccommit.html, https://sqlite.org/wal.h
 process killed with SIGKILL mid-write leaves either the old or the new row set, never a
 torn one, and with FULL every commit is fsynced before `add()` returns, so a push the
 API answered 201 for survives even a power cut. The file holds full destination URLs
-(stream keys): it is created owner-only (0600).
+(stream keys) and, for WEP-mode pushes, the WEP session that started the stream: it is
+created owner-only (0600), and neither ever goes into a log line or an error message.
+
+Why the session is kept: the guide scopes GET and DELETE /media/rtmp to "the session
+provided", and a WEP push outlives a gateway killed with SIGKILL. The next process logs
+in with a new session and could not stop its predecessor's stream, whose receiver would
+then refuse the restarted push ("already publishing") until the old stream ends.
 
 Blocking (fsync): the registry calls it through `asyncio.to_thread`; a lock serialises
 the one connection across threads.
@@ -16,10 +22,10 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pushes (
@@ -30,9 +36,13 @@ CREATE TABLE IF NOT EXISTS pushes (
     media TEXT NOT NULL,
     mode TEXT NOT NULL,
     created_at REAL NOT NULL,
-    wep_stream_id TEXT
+    wep_stream_id TEXT,
+    wep_session TEXT
 ) STRICT
 """
+# Version 1 files lack the session column: added in place (NULL: stop with the current session).
+_MIGRATIONS = {"wep_session": "ALTER TABLE pushes ADD COLUMN wep_session TEXT"}
+_COLUMNS = "id, camera, url, quality, media, mode, created_at, wep_stream_id, wep_session"
 
 
 class PushStoreError(RuntimeError):
@@ -51,6 +61,8 @@ class PushSpec:
     mode: str  # "wep" | "gateway"
     created_at: float
     wep_stream_id: str | None = None  # the last id WEP gave (wep mode), to stop it after a restart
+    # The WEP session that owns that stream (only it can stop it): a secret, kept out of repr.
+    wep_session: str | None = field(default=None, repr=False)
 
 
 class PushStore:
@@ -66,30 +78,32 @@ class PushStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute(_SCHEMA)
+            present = {row[1] for row in self._db.execute("PRAGMA table_info(pushes)")}
+            for column, statement in _MIGRATIONS.items():
+                if column not in present:
+                    self._db.execute(statement)
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (OSError, sqlite3.Error) as exc:
             raise PushStoreError(f"cannot open push database {path}: {exc}") from None
 
     def add(self, spec: PushSpec) -> None:
         self._write(
-            "INSERT INTO pushes (id, camera, url, quality, media, mode, created_at, wep_stream_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (spec.id, spec.camera, spec.url, spec.quality, spec.media, spec.mode, spec.created_at, spec.wep_stream_id),
+            f"INSERT INTO pushes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (spec.id, spec.camera, spec.url, spec.quality, spec.media, spec.mode, spec.created_at, spec.wep_stream_id,
+             spec.wep_session),
         )
 
     def remove(self, push_id: str) -> None:
         self._write("DELETE FROM pushes WHERE id = ?", (push_id,))
 
-    def set_wep_stream(self, push_id: str, stream_id: str | None) -> None:
-        self._write("UPDATE pushes SET wep_stream_id = ? WHERE id = ?", (stream_id, push_id))
+    def set_wep_stream(self, push_id: str, stream_id: str | None, session: str | None) -> None:
+        """The WEP stream a push now has and the session that owns it, in one commit."""
+        self._write("UPDATE pushes SET wep_stream_id = ?, wep_session = ? WHERE id = ?", (stream_id, session, push_id))
 
     def all(self) -> list[PushSpec]:
         with self._lock:
             try:
-                rows = self._db.execute(
-                    "SELECT id, camera, url, quality, media, mode, created_at, wep_stream_id"
-                    " FROM pushes ORDER BY created_at, id"
-                ).fetchall()
+                rows = self._db.execute(f"SELECT {_COLUMNS} FROM pushes ORDER BY created_at, id").fetchall()
             except sqlite3.Error as exc:
                 raise PushStoreError(f"cannot read push database {self.path}: {exc}") from None
         return [PushSpec(*row) for row in rows]

@@ -236,10 +236,16 @@ class WepClient:
 
     async def _call(self, call: WepCall, read: Callable[[aiohttp.ClientResponse, WepCall], Awaitable[T]]) -> T:
         """`call` with the current session; on an expired session, re-login and retry once."""
+        result, _ = await self._call_owned(call, read)
+        return result
+
+    async def _call_owned(self, call: WepCall,
+                          read: Callable[[aiohttp.ClientResponse, WepCall], Awaitable[T]]) -> tuple[T, str]:
+        """`_call`, also answering the session the successful request was sent with."""
         for attempt in (1, 2):
             session, generation = await self._current_session()
             try:
-                return await self._send(call, session, read)
+                return await self._send(call, session, read), session
             except WepError as exc:
                 if attempt == 2 or isinstance(exc, WepUnavailable) or not is_session_expired(exc):
                     log.debug("%s failed: %s", call.route, exc, extra=_camera(call.camera_id))
@@ -348,19 +354,45 @@ class WepClient:
     async def rtmp_start(self, camera_id: str, url: str, *, media: str = "video", quality: str = "high",
                          time: str = "live") -> dict:
         """POST /media/rtmp: WEP pushes the camera to `url` (which may hold a stream key: never logged)."""
+        result, _ = await self.rtmp_start_owned(camera_id, url, media=media, quality=quality, time=time)
+        return result
+
+    async def rtmp_start_owned(self, camera_id: str, url: str, *, media: str = "video", quality: str = "high",
+                               time: str = "live") -> tuple[dict, str]:
+        """`rtmp_start`, also answering the WEP session that now owns the stream.
+
+        Why the session leaves the client here, and only here: the guide scopes GET and
+        DELETE /media/rtmp to the session that created the stream ("returns the streams
+        that were created with the session"), and a WEP push outlives the process that
+        started it. A gateway restarted after SIGKILL has a new session and can stop its
+        predecessor's stream only with the old one (`rtmp_stop(ids, session=...)`). The
+        caller may persist it only where secrets already live (the push database, 0600)
+        and must hand it to the log redactor; it is never logged or answered."""
         body = {"cameraId": camera_id, "url": url, "time": time, "media": media, "quality": quality}
         call = WepCall("POST", "/media/rtmp", "rtmp.start", body=body, session_in_query=False, session_in_body=True,
                      camera_id=camera_id)
-        result = await self._call(call, read_result)
+        result, session = await self._call_owned(call, read_result)
         if not isinstance(result, dict):
             raise WepUnavailable(502, None, "BAD_RESPONSE", f"{call.context}: result is not an object")
-        return result
+        return result, session
 
-    async def rtmp_stop(self, ids: list[str] | None = None) -> None:
-        """DELETE /media/rtmp: the named pushes, or every push of this session (guide)."""
+    async def rtmp_stop(self, ids: list[str] | None = None, *, session: str | None = None) -> None:
+        """DELETE /media/rtmp: the named pushes, or every push of this session (guide).
+
+        `session`: the session that started the streams (from `rtmp_start_owned`), when it
+        may not be the current one (a previous process's). It is sent as is, once: no
+        re-login and retry, since a 401 means that session is gone and WEP ended its
+        streams with it, and retrying under the current session would address other
+        streams. With a given session, `ids` are required: an empty list would stop every
+        stream of that session."""
         body = {"ids": list(ids)} if ids else {}
-        await self._call(WepCall("DELETE", "/media/rtmp", "rtmp.stop", body=body, session_in_query=False,
-                               session_in_body=True), read_ignored)
+        call = WepCall("DELETE", "/media/rtmp", "rtmp.stop", body=body, session_in_query=False, session_in_body=True)
+        if session is None:
+            await self._call(call, read_ignored)
+            return
+        if not ids:
+            raise ValueError("rtmp_stop with an explicit session needs the stream ids")
+        await self._send(call, session, read_ignored)
 
     # -- media streams -------------------------------------------------------------------------
 

@@ -62,12 +62,24 @@ async def start_gateway(config: Path, log: Path, base: str) -> asyncio.subproces
     raise AssertionError(f"gateway not ready: {log.read_text()[-2000:]}")
 
 
+def emulator_pushes_to(emulator, url: str) -> list:
+    """The pushes the emulator runs to `url`, whatever session started them."""
+    return [push for push in emulator.pushes.all() if push.spec.url == url]
+
+
 async def test_pushes_come_back_after_sigkill(emulator, nginx, tmp_path):
+    """The receiver is left running: the WEP-mode stream started by the killed process
+    outlives it (it belongs to that process's WEP session), and the restarted gateway must
+    stop it with that session before pushing again, or nginx would refuse the new publish
+    ("already publishing") and the emulator would run two pushes to one stream name.
+    Killing nginx itself is test_pushes.py's live, retrying, live."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     config, log, db_path = tmp_path / "gateway.toml", tmp_path / "gateway.log", tmp_path / "var" / "pushes.sqlite3"
     write_config(config, emulator, port, db_path)
+    wep_url = nginx.url("live", "wep-key-0123456789")
     process = await start_gateway(config, log, base)
+    answered: list[str] = []  # every push JSON the gateway gave
     try:
         async with aiohttp.ClientSession(headers=ADMIN) as http:
             created = {}
@@ -76,27 +88,38 @@ async def test_pushes_come_back_after_sigkill(emulator, nginx, tmp_path):
                 "wep-key-0123456789": {"camera": emulator.camera_ids[1], "mode": "wep", "quality": "low"},
             }.items():
                 async with http.post(f"{base}/api/v1/pushes", json={**body, "url": nginx.url("live", key)}) as resp:
-                    assert resp.status == 201, await resp.text()
+                    answered.append(await resp.text())
+                    assert resp.status == 201, answered[-1]
                     created[key] = (await resp.json())["id"]
             for push_id in created.values():
                 view = await wait_for_state(http, f"{base}/api/v1/pushes/{push_id}", {"live"}, 30)
+                answered.append(str(view))
                 assert view["state"] == "live", view
+            [before] = emulator_pushes_to(emulator, wep_url)
 
             process.send_signal(signal.SIGKILL)
             await process.wait()
-            # Pushed by WEP, the wep-mode stream outlives the gateway; the gateway's own ends
-            # with the process. Kill the receiver too, so both must be started again.
-            nginx.kill()
-            nginx.start()
+            # WEP keeps pushing for the dead process's session; nginx is not touched.
+            assert emulator_pushes_to(emulator, wep_url) == [before]
 
             process = await start_gateway(config, log, base)
             async with http.get(f"{base}/api/v1/pushes") as resp:
+                answered.append(await resp.text())
                 restored = {view["id"]: view for view in (await resp.json())["pushes"]}
             assert set(restored) == set(created.values())
             for push_id in created.values():
                 view = await wait_for_state(http, f"{base}/api/v1/pushes/{push_id}", {"live"}, 30)
+                answered.append(str(view))
                 assert view["state"] == "live", view
             await asyncio.sleep(2.0)
+            # Exactly one push to the stream name: the new session's, streaming; the old
+            # one was stopped with the old session, not left to run beside it.
+            [after] = emulator_pushes_to(emulator, wep_url)
+            assert after.spec.id != before.spec.id and after.state == "streaming", after.to_json()
+            assert after.spec.session_token != before.spec.session_token
+            async with http.get(f"{base}/api/v1/pushes/{created['wep-key-0123456789']}") as resp:
+                answered.append(await resp.text())
+                assert (await resp.json())["state"] == "live"
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
@@ -112,3 +135,8 @@ async def test_pushes_come_back_after_sigkill(emulator, nginx, tmp_path):
     logged = log.read_text()
     assert "restored 2 push(es)" in logged and "live/gw***" in logged
     assert "0123456789" not in logged  # the keys never reach the gateway's log
+    # The WEP sessions (the dead process's, kept in the database to stop its stream, and
+    # the new one) never reach the log or the API.
+    for session in (before.spec.session_token, after.spec.session_token):
+        assert session not in logged
+        assert not any(session in text for text in answered)

@@ -29,14 +29,36 @@ def test_round_trip_and_permissions(tmp_path):
     store = PushStore(str(path))
     store.add(spec("a"))
     store.add(spec("bb", mode="wep", media="both"))
-    store.set_wep_stream("bb", "wep-17")
+    store.set_wep_stream("bb", "wep-17", "wep-session-0badc0ffee")
     store.remove("a")
     store.close()
     reopened = PushStore(str(path))
-    assert reopened.all() == [spec("bb", mode="wep", media="both", wep_stream_id="wep-17")]
+    [restored] = reopened.all()
+    assert restored == spec("bb", mode="wep", media="both", wep_stream_id="wep-17",
+                            wep_session="wep-session-0badc0ffee")
+    assert "0badc0ffee" not in repr(restored)  # a secret: a logged spec must not carry it
     assert stat.S_IMODE(path.stat().st_mode) == 0o600  # it holds stream keys
     assert reopened._db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     reopened.close()
+
+
+def test_version_1_file_gains_the_session_column(tmp_path):
+    path = tmp_path / "pushes.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE pushes (id TEXT PRIMARY KEY, camera TEXT NOT NULL, url TEXT NOT NULL, quality TEXT"
+                " NOT NULL, media TEXT NOT NULL, mode TEXT NOT NULL, created_at REAL NOT NULL, wep_stream_id TEXT)"
+                " STRICT")
+    old.execute("INSERT INTO pushes VALUES ('w', 'cam', 'rtmp://host/app/key-w', 'low', 'video', 'wep', 1.0, 'wep-3')")
+    old.execute("PRAGMA user_version=1")
+    old.commit()
+    old.close()
+    store = PushStore(str(path))
+    # No session was kept then: the stream is stopped with the current session, as before.
+    assert store.all() == [spec("w", mode="wep", quality="low", created_at=1.0, wep_stream_id="wep-3")]
+    store.set_wep_stream("w", "wep-4", "session-4")
+    assert store.all()[0].wep_session == "session-4"
+    assert store._db.execute("PRAGMA user_version").fetchone() == (2,)
+    store.close()
 
 
 def test_duplicate_id_is_refused_without_echoing_the_url(tmp_path):

@@ -429,6 +429,48 @@ async def test_rtmp_push_lifecycle(client, fake):
     assert await client.rtmp_list() == []
 
 
+async def test_rtmp_start_owned_answers_the_owning_session(client, fake):
+    fake.expire_sessions()  # the start re-logs in: the owner is the session it was sent with
+    started, session = await client.rtmp_start_owned("cam-1", "rtmp://127.0.0.1/live/key")
+    assert started["id"] == "rtmp-1"
+    assert len(fake.issued) == 2 and session == fake.issued[1]
+    assert fake.seen[-1].body["session"] == fake.seen[-1].header_session == session
+
+
+async def test_rtmp_stop_with_a_previous_session(wep_url, fake):
+    # A process that started a push, then died without logging out (SIGKILL).
+    old = WepClient(wep_config(wep_url))
+    await old.start()
+    _, old_session = await old.rtmp_start_owned("cam-1", "rtmp://127.0.0.1/live/key")
+    await old._http.close()
+    new = WepClient(wep_config(wep_url))
+    await new.start()
+    try:
+        assert fake.issued[-1] != old_session
+        await new.rtmp_stop(["rtmp-1"], session=old_session)
+        stop = fake.seen[-1]
+        # Guide: DELETE /media/rtmp takes {session, ids}: the old session in body and header.
+        assert (stop.method, stop.body, stop.header_session) == ("DELETE", {"session": old_session, "ids": ["rtmp-1"]},
+                                                         old_session)
+        assert fake.rtmp == {}
+
+        # The old session expired: WEP ended its streams with it. One 401, no re-login, no
+        # retry under the current session (it would address other streams).
+        fake.sessions.discard(old_session)
+        seen, logins = len(fake.seen), fake.logins
+        with pytest.raises(WepError) as caught:
+            await new.rtmp_stop(["rtmp-1"], session=old_session)
+        assert caught.value.status == 401
+        assert (len(fake.seen), fake.logins) == (seen + 1, logins)
+        assert old_session not in str(caught.value)
+
+        with pytest.raises(ValueError, match="needs the stream ids"):
+            await new.rtmp_stop([], session=old_session)  # would stop every stream of that session
+        assert len(fake.seen) == seen + 1
+    finally:
+        await new.close()
+
+
 async def test_stats_count_routes(client, fake):
     await client.cameras()
     await client.mpd("cam-1")
