@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
 from typing import Callable
@@ -22,11 +21,12 @@ from gateway.api.errors import ApiError
 from gateway.auth.middleware import RULE, TOKEN
 from gateway.auth.policy import Access, Rule
 from gateway.config import LimitsConfig
+from gateway.limits.deadlines import Deadline, Deadlines
 from gateway.limits.ledger import OverLimit, Slot, ViewerLedger
 
 log = logging.getLogger("gateway.limits")
 
-DEADLINE = web.RequestKey("deadline", asyncio.Timeout)
+DEADLINE = web.RequestKey("deadline", Deadline)
 LEDGER = web.AppKey("viewer_ledger", ViewerLedger)
 
 SessionProbe = Callable[[str], bool]  # session id -> still alive
@@ -51,7 +51,7 @@ async def lift_deadline(request: web.Request, response: web.StreamResponse) -> N
     """on_response_prepare: the headers are going out; a stream may run as long as it likes."""
     deadline = request.get(DEADLINE)
     if deadline is not None:
-        deadline.reschedule(None)
+        deadline.lift()
     request[STREAMED] = response  # a stream that ends in an exception is still counted
 
 
@@ -92,25 +92,28 @@ def current_viewers(ledger: ViewerLedger, probes: dict[str, SessionProbe]) -> di
 def limits_middleware(config: LimitsConfig, ledger: ViewerLedger, traffic: Traffic,
                       probes: dict[str, SessionProbe]):
     retry_after = {"Retry-After": str(config.retry_after)}
+    deadlines = Deadlines(config.request_timeout)
 
     async def answer(request: web.Request, handler, rule: Rule) -> web.StreamResponse:
         if rule.long:
             return await handler(request)
+        deadline = deadlines.start()
+        request[DEADLINE] = deadline
         try:
-            async with asyncio.timeout(config.request_timeout) as deadline:
-                request[DEADLINE] = deadline
-                try:
-                    return await handler(request)
-                finally:
-                    # A Response returned here is sent later: nothing left to lift then.
-                    del request[DEADLINE]
-        except TimeoutError:
-            if not deadline.expired():
+            response = await handler(request)
+        except BaseException as exc:
+            if not deadline.owns(exc):
                 raise
             traffic.timeouts[rule.protocol or ""] += 1
             log.warning("no answer within %.0fs on %s %s", config.request_timeout, request.method,
                         request.match_info.route.resource.canonical)
             raise ApiError(503, "timeout", "the gateway could not answer in time", retry_after) from None
+        finally:
+            # A Response returned here is sent later: nothing left to lift then.
+            deadline.lift()
+            del request[DEADLINE]
+        deadline.settle()
+        return response
 
     async def viewer(request: web.Request, handler, rule: Rule, camera: str) -> web.StreamResponse:
         hold = rule.hold
