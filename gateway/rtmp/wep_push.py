@@ -6,7 +6,8 @@ behind, POST /media/rtmp, remember WEP's stream id and the session that owns it
 `CHECK_INTERVAL` seconds. The guide: GET "returns the streams that were created with the
 session", and "dropping the stream on the receiving media server will also terminate the
 stream": a stream missing from the list was dropped by the receiver, lost with WEP or
-with our session, and the attempt ends so the supervisor starts it again. The polling is
+with our session, or still runs under the session we had before logging in again; the
+attempt ends so the supervisor stops it (with its session) and starts it again. The polling is
 also what keeps the WEP session from idling out while pushes run.
 
 The stop uses the session that started the stream, not the current one: the guide scopes
@@ -64,8 +65,9 @@ async def run_wep_push(ctx: PushContext) -> None:
         failures = 0
         entry = next((stream for stream in streams if stream_id_of(stream) == stream_id), None)
         if entry is None:
-            ctx.wep_stream_id = ctx.wep_session = None
-            await ctx.remember_wep_stream(None, None)
+            # Not forgotten: missing from this session's list may also mean the client has
+            # logged in again while the stream still runs under its old session. The next
+            # attempt's stop, with that session, ends it whichever it was.
             raise PushAttemptError("WEP no longer lists the push (receiver dropped it, WEP restarted or the "
                                    "session was lost)")
         if ctx.status.state is PushState.STARTING and entry.get("state") not in ("starting", "connecting"):

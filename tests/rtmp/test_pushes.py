@@ -9,6 +9,7 @@ import logging
 
 import pytest
 
+from gateway.services import WEP
 from tests.rtmp.conftest import ADMIN_KEY, wait_for_state
 from tests.rtmp.nginx import decoded_seconds, free_port, probe
 
@@ -167,3 +168,46 @@ async def test_audio_from_a_camera_without_audio_fails_clearly(gateway_url, http
     assert (view["state"], view["last_error"]) == ("failed", "camera has no audio yet")
     async with http.delete(push_url) as resp:
         assert resp.status == 200 and (await resp.json())["state"] == "stopped"
+
+
+async def wait_for_pushes_to(emulator, url: str, check, timeout: float) -> list:
+    """Poll the emulator's pushes to `url` until `check(pushes)`; the last list either way."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        pushes = [push for push in emulator.pushes.all() if push.spec.url == url]
+        if check(pushes) or asyncio.get_running_loop().time() > deadline:
+            return pushes
+        await asyncio.sleep(0.2)
+
+
+async def test_wep_push_moves_to_a_new_session_and_delete_stops_it_with_its_owner(gateway, gateway_url, http, nginx,
+                                                                                   emulator):
+    """The gateway logs in again (new WEP session) while the old one still lives: the
+    stream is not in the new session's GET /media/rtmp, so the push is restarted; the old
+    stream must be stopped with the old session (it alone may), leaving one push, and
+    DELETE must then stop the new stream with the new session."""
+    url = nginx.url("live", KEY)
+    async with http.post(f"{gateway_url}/api/v1/pushes", json={"camera": emulator.camera_ids[1], "url": url,
+                                                               "quality": "low", "mode": "wep"}) as resp:
+        assert resp.status == 201, await resp.text()
+        push_url = gateway_url + resp.headers["Location"]
+    view = await wait_for_state(http, push_url, {"live"}, 30)
+    assert view["state"] == "live", view
+    [before] = [push for push in emulator.pushes.all() if push.spec.url == url]
+
+    await gateway.app[WEP].login()  # a new session; the old one stays valid while it pushes
+
+    def moved(pushes: list) -> bool:
+        return [push.spec.session_token != before.spec.session_token and push.state == "streaming"
+                for push in pushes] == [True]
+
+    pushes = await wait_for_pushes_to(emulator, url, moved, 30)
+    assert moved(pushes), [push.to_json() for push in pushes]
+    view = await wait_for_state(http, push_url, {"live"}, 20)
+    assert view["state"] == "live", view
+    assert any(step["state"] == "retrying" for step in view["history"]), view["history"]
+
+    async with http.delete(push_url) as resp:
+        assert resp.status == 200
+    pushes = await wait_for_pushes_to(emulator, url, lambda pushes: not pushes, 10)
+    assert pushes == [], [push.to_json() for push in pushes]
