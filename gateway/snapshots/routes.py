@@ -59,7 +59,9 @@ async def image_ref(request: web.Request) -> web.Response:
 
 def _answer(request: web.Request, store: SnapshotStore, entry: CachedImage) -> web.Response:
     # RFC 9111 5.2.2.1 max-age; RFC 8246: `immutable` spares browsers revalidating a past instant.
-    cache_control = f"public, max-age={store.max_age(entry)}" + (", immutable" if entry.immutable else "")
+    # With viewer tokens on, a shared cache must not hand the picture to a tokenless client.
+    scope = "private" if request.app[CONFIG].auth.viewer_auth else "public"
+    cache_control = f"{scope}, max-age={store.max_age(entry)}" + (", immutable" if entry.immutable else "")
     headers = {"ETag": entry.etag, "Cache-Control": cache_control}
     if none_match(request.headers.get("If-None-Match"), entry.etag):
         store.stats.not_modified += 1

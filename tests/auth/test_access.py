@@ -149,6 +149,14 @@ async def test_viewer_route(secure, route):
     assert await call(secure, secure.camera, {"token": star}, {}) == ok
 
 
+async def test_snapshots_behind_tokens_are_private_to_caches(secure):
+    token = await mint(secure.http, secure.base, [secure.camera], ["snapshot"])
+    async with secure.http.get(f"{secure.base}/api/v1/cameras/{secure.camera}/snapshot.jpg",
+                               params={"token": token}) as response:
+        assert response.status == 200
+        assert response.headers["Cache-Control"].startswith("private, max-age=")
+
+
 async def test_unauthorized_answers_say_how(secure):
     async with secure.http.get(f"{secure.base}/live/{secure.camera}.mp4") as response:
         assert response.status == 401
