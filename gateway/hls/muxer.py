@@ -83,7 +83,11 @@ class HlsMuxer:
         self._clock = clock
         # Frame.published_at is monotonic; PROGRAM-DATE-TIME needs wall time.
         self._wall_offset = time.time() - time.monotonic()
-        self._changed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # Waiting requests, each on a future of its own (a cancelled request then cancels
+        # only its own), all woken by the next part; one alarm bounds their waits.
+        self._waiters: list[asyncio.Future[None]] = []
+        self._alarm: asyncio.TimerHandle | None = None
+        self._alarm_at = 0.0
         self._version = 0
         self._rendered: dict[tuple[bool, str], bytes] = {}
         self._task: asyncio.Task | None = None
@@ -127,8 +131,18 @@ class HlsMuxer:
     def _notify(self) -> None:
         self._version += 1
         self._rendered.clear()
-        changed, self._changed = self._changed, asyncio.get_running_loop().create_future()
-        changed.set_result(None)
+        self._wake()
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _on_alarm(self) -> None:
+        # A wait ran out while no part came (a stalled camera): every waiter checks its own.
+        self._alarm = None
+        self._wake()
 
     def close(self) -> None:
         if self.closed:
@@ -138,16 +152,19 @@ class HlsMuxer:
             self._reader.close()  # even if the task never ran
         if self._task is not None and self._task is not asyncio.current_task():
             self._task.cancel()
-        if not self._changed.done():
-            self._changed.set_result(None)
+        if self._alarm is not None:
+            self._alarm.cancel()
+            self._alarm = None
+        self._wake()
 
     # -- the request side -------------------------------------------------------------
     def touch(self) -> None:
         self.last_request = self._clock()
 
     async def wait_until(self, ready: Callable[[], bool], timeout: float, *, measure: bool = False) -> bool:
-        """Wait (bounded) until `ready()`; False on timeout. Every waiter shares one future
-        per part: a part completion costs one wake-up per waiting request, nothing more.
+        """Wait (bounded) until `ready()`; False on timeout. A part completion costs one
+        wake-up per waiting request, nothing more: no timer per request (asyncio.wait's
+        timer and callbacks were a tenth of the gateway's time at 1000 players).
         `measure`: the wait is for a part; note its delivery delay."""
         if ready():
             return True
@@ -158,11 +175,15 @@ class HlsMuxer:
             while True:
                 if self.closed:
                     raise MuxerClosed(f"{self.camera_id}/{self.quality}")
-                remaining = deadline - loop.time()
-                if remaining <= 0:
+                if deadline - loop.time() <= 0:
                     return False
-                # asyncio.wait, not wait_for: a timeout must not cancel the shared future.
-                await asyncio.wait((self._changed,), timeout=remaining)
+                if self._alarm is None or deadline < self._alarm_at:
+                    if self._alarm is not None:
+                        self._alarm.cancel()
+                    self._alarm, self._alarm_at = loop.call_at(deadline, self._on_alarm), deadline
+                waiter = loop.create_future()
+                self._waiters.append(waiter)
+                await waiter
                 if ready():
                     if measure:
                         self._record_delay()
