@@ -214,6 +214,8 @@ def add_routes(app: web.Application) -> None:
     from gateway.hls import recorded
 
     recorded.install(app)
-    app.router.add_get("/hls/{camera}/index.m3u8", multivariant)
+    # aiohttp tries the /hls routes in this order: the ones players hit several times a
+    # second first (playlist before {name}, which would match it too).
     app.router.add_get("/hls/{camera}/{quality}/playlist.m3u8", media_playlist)
     app.router.add_get("/hls/{camera}/{quality}/{name}", media)
+    app.router.add_get("/hls/{camera}/index.m3u8", multivariant)
