@@ -32,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from coordinator import ROOT, http_json, read_json, spawn  # noqa: E402 (bench/ is sys.path[0])
 sys.path.insert(0, str(ROOT))
 
 CACHE = Path.home() / ".cache" / "wep-gateway" / "bench-talkdown-emulator"
@@ -192,30 +192,6 @@ async def run_talkers(url: str, cameras: list[str], mode: str) -> None:
 
 
 # ---- coordinator ---------------------------------------------------------------------
-def spawn(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, __file__, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True, cwd=ROOT)
-
-
-def read_json(process: subprocess.Popen, timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"process {process.args[2:]} ended")
-        if line.startswith("{"):
-            return json.loads(line)
-    raise TimeoutError(f"no answer from {process.args[2:]}")
-
-
-def http_json(method: str, url: str) -> dict:
-    import urllib.request
-
-    with urllib.request.urlopen(urllib.request.Request(url, method=method, data=b"" if method == "POST" else None),
-                                timeout=30) as response:
-        return json.loads(response.read())
-
-
 def tell(process: subprocess.Popen, line: str) -> None:
     process.stdin.write(line + "\n")
     process.stdin.flush()
@@ -224,7 +200,7 @@ def tell(process: subprocess.Popen, line: str) -> None:
 def measure(gateway: str, bench: str, emulator: subprocess.Popen, cameras: list[str], mode: str, warmup: float,
             window: float) -> dict:
     target = gateway if mode == "talk" else bench
-    talkers = spawn("--role", "talkers", "--url", target, "--mode", mode, "--cameras", ",".join(cameras))
+    talkers = spawn(__file__, "--role", "talkers", "--url", target, "--mode", mode, "--cameras", ",".join(cameras))
     try:
         read_json(talkers, 120)
         time.sleep(warmup)
@@ -273,13 +249,13 @@ def main() -> None:
         return
 
     counts = [int(n) for n in args.talkers.split(",")]
-    emulator = spawn("--role", "emulator", "--count", str(max(counts) + 1))
+    emulator = spawn(__file__, "--role", "emulator", "--count", str(max(counts) + 1))
     gateway = None
     rows = []
     try:
         emu = read_json(emulator, 600)
         speakers = emu["cameras"][:-1]  # the emulator's last camera has no speaker
-        gateway = spawn("--role", "gateway", "--url", emu["url"], "--chunk-ms", str(args.chunk_ms))
+        gateway = spawn(__file__, "--role", "gateway", "--url", emu["url"], "--chunk-ms", str(args.chunk_ms))
         gw = read_json(gateway, 60)
         for n in counts:
             for mode in ("sink", "talk"):

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from coordinator import ROOT, add_bench_route, http_json, read_json, spawn  # noqa: E402 (bench/ is sys.path[0])
 sys.path.insert(0, str(ROOT))
 
 PER_PROCESS = 25
@@ -115,8 +115,8 @@ async def run_gateway(emulator_url: str) -> None:
             "rss_kib": rss, "peak_rss_kib": peak, "keyframe_requests": counters.keyframe_requests,
         })
 
-    app.router.add_post("/_bench/reset", reset)
-    app.router.add_get("/_bench/stats", stats)
+    add_bench_route(app, "POST", "/_bench/reset", reset)
+    add_bench_route(app, "GET", "/_bench/stats", stats)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -156,34 +156,10 @@ async def run_viewers(url: str, count: int) -> None:
 
 
 # ---- coordinator ---------------------------------------------------------------------
-def spawn(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, __file__, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True, cwd=ROOT)
-
-
-def read_json(process: subprocess.Popen, timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"process {process.args[2:]} ended")
-        if line.startswith("{"):
-            return json.loads(line)
-    raise TimeoutError(f"no answer from {process.args[2:]}")
-
-
-def http_json(method: str, url: str) -> dict:
-    import urllib.request
-
-    with urllib.request.urlopen(urllib.request.Request(url, method=method, data=b"" if method == "POST" else None),
-                                timeout=30) as response:
-        return json.loads(response.read())
-
-
 def measure(gateway: str, camera: str, viewers: int, warmup: float, window: float) -> dict:
     whep = f"{gateway}/whep/{camera}?quality=high"
     groups = [min(PER_PROCESS, viewers - start) for start in range(0, viewers, PER_PROCESS)]
-    processes = [spawn("--role", "viewers", "--url", whep, "--count", str(count)) for count in groups]
+    processes = [spawn(__file__, "--role", "viewers", "--url", whep, "--count", str(count)) for count in groups]
     try:
         for process in processes:
             read_json(process, 180)
@@ -238,11 +214,11 @@ def main() -> None:
         asyncio.run(target())
         return
 
-    emulator = spawn("--role", "emulator")
+    emulator = spawn(__file__, "--role", "emulator")
     gateway = None
     try:
         emu = read_json(emulator, 600)  # the first run encodes the 720p loop (cached after)
-        gateway = spawn("--role", "gateway", "--url", emu["url"])
+        gateway = spawn(__file__, "--role", "gateway", "--url", emu["url"])
         gw = read_json(gateway, 60)
         rows = [measure(gw["url"], emu["camera"], int(n), args.warmup, args.window) for n in args.viewers.split(",")]
     finally:

@@ -1,0 +1,47 @@
+"""What the multi-process benches share: start this script again as a worker process and
+read the JSON lines it answers with (benches run as `python bench/bench_x.py`, so this
+module is importable as `coordinator`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def spawn(script: str, *args: str) -> subprocess.Popen:
+    """`script` run again with `args` (a worker role), talking JSON lines over stdio."""
+    return subprocess.Popen([sys.executable, script, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, cwd=ROOT)
+
+
+def read_json(process: subprocess.Popen, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"process {process.args[2:]} ended")
+        if line.startswith("{"):
+            return json.loads(line)
+    raise TimeoutError(f"no answer from {process.args[2:]}")
+
+
+def http_json(method: str, url: str) -> dict:
+    import urllib.request
+
+    with urllib.request.urlopen(urllib.request.Request(url, method=method, data=b"" if method == "POST" else None),
+                                timeout=30) as response:
+        return json.loads(response.read())
+
+
+def add_bench_route(app, method: str, path: str, handler) -> None:
+    """A bench-only probe route on the gateway app. The gateway refuses routes that have no
+    access policy (it fails closed), so the probe is declared open here."""
+    from gateway.auth.policy import OPEN, POLICY
+
+    app.router.add_route(method, path, handler)
+    POLICY[(method, path)] = OPEN
