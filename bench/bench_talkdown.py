@@ -32,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from coordinator import ROOT, http_json, read_json, spawn  # noqa: E402 (bench/ is sys.path[0])
+from coordinator import ROOT, finish, http_json, read_json, spawn  # noqa: E402 (bench/ is sys.path[0])
 sys.path.insert(0, str(ROOT))
 
 CACHE = Path.home() / ".cache" / "wep-gateway" / "bench-talkdown-emulator"
@@ -218,11 +218,7 @@ def measure(gateway: str, bench: str, emulator: subprocess.Popen, cameras: list[
         stats.update(mode=mode, talkers=len(cameras))
         return stats
     finally:
-        try:
-            talkers.stdin.close()
-            talkers.wait(30)
-        except (subprocess.TimeoutExpired, BrokenPipeError, OSError):
-            talkers.kill()
+        finish(talkers)
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from coordinator import ROOT, add_bench_route, http_json, read_json, spawn  # noqa: E402 (bench/ is sys.path[0])
+from coordinator import ROOT, add_bench_route, finish, http_json, read_json, spawn  # noqa: E402 (bench/ is sys.path[0])
 sys.path.insert(0, str(ROOT))
 
 PER_PROCESS = 25
@@ -187,11 +187,7 @@ def measure(gateway: str, camera: str, viewers: int, warmup: float, window: floa
         return stats
     finally:
         for process in processes:
-            try:
-                process.stdin.close()
-                process.wait(30)
-            except (subprocess.TimeoutExpired, BrokenPipeError, OSError):
-                process.kill()
+            finish(process)
 
 
 def main() -> None:

@@ -45,3 +45,12 @@ def add_bench_route(app, method: str, path: str, handler) -> None:
 
     app.router.add_route(method, path, handler)
     POLICY[(method, path)] = OPEN
+
+
+def finish(process: subprocess.Popen) -> None:
+    """Close a worker's stdin (its signal to stop) and wait for it; kill it if it hangs."""
+    try:
+        process.stdin.close()
+        process.wait(30)
+    except (subprocess.TimeoutExpired, BrokenPipeError, OSError):
+        process.kill()

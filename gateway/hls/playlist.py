@@ -85,6 +85,24 @@ def _part_line(part: PlaylistPart) -> str:
     return line + ",INDEPENDENT=YES" if part.independent else line
 
 
+def segment_lines(segments) -> list[str]:
+    """The lines of a run of segments: map changes, discontinuities, dates, parts, EXTINF.
+    Shared by the live (LL-HLS) and the recorded (EVENT) media playlists."""
+    lines: list[str] = []
+    current_map = None
+    for segment in segments:
+        if segment.map_uri != current_map:
+            lines.append(f'#EXT-X-MAP:URI="{segment.map_uri}"')
+            current_map = segment.map_uri
+        if segment.discontinuity:
+            lines.append("#EXT-X-DISCONTINUITY")
+        lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_date(segment.program_date_time)}")
+        lines.extend(_part_line(part) for part in segment.parts)
+        lines.append(f"#EXTINF:{_seconds(segment.duration)},")
+        lines.append(segment.uri)
+    return lines
+
+
 def render_media(playlist: MediaPlaylist) -> str:
     part_hold_back = playlist.part_hold_back or 3 * playlist.part_target
     control = f"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK={_seconds(part_hold_back)}"
@@ -103,17 +121,8 @@ def render_media(playlist: MediaPlaylist) -> str:
     if playlist.skipped_segments:
         # RFC 8216bis 4.4.5.2: replaces the oldest segments of a delta update.
         lines.append(f"#EXT-X-SKIP:SKIPPED-SEGMENTS={playlist.skipped_segments}")
-    current_map = None
-    for segment in shown:
-        if segment.map_uri != current_map:
-            lines.append(f'#EXT-X-MAP:URI="{segment.map_uri}"')
-            current_map = segment.map_uri
-        if segment.discontinuity:
-            lines.append("#EXT-X-DISCONTINUITY")
-        lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_date(segment.program_date_time)}")
-        lines.extend(_part_line(part) for part in segment.parts)
-        lines.append(f"#EXTINF:{_seconds(segment.duration)},")
-        lines.append(segment.uri)
+    lines.extend(segment_lines(shown))
+    current_map = shown[-1].map_uri if shown else None
     if playlist.open_parts:
         # Only once it has a part: a tag must be followed by the segment it applies to.
         if playlist.open_map_uri != current_map:

@@ -33,7 +33,7 @@ from aiohttp import web
 
 from gateway.api.errors import ApiError, bad_request, not_found
 from gateway.config import SourcesConfig
-from gateway.hls.playlist import PlaylistSegment, _date, _seconds, with_query
+from gateway.hls.playlist import PlaylistSegment, segment_lines, with_query
 from gateway.hls.routes import FIRST_SEGMENT_TIMEOUT, MEDIA_CACHE, MEDIA_TYPE, PLAYLIST_TYPE, _token_query, _unavailable
 from gateway.hls.segmenter import Segmenter
 from gateway.media.fmp4 import BoxError, Fmp4Reader, Fragment, FragmentWriter, InitSegment, TrackInfo
@@ -95,16 +95,7 @@ def render_event(segments: Sequence[PlaylistSegment], target_duration: int, ende
         "#EXT-X-MEDIA-SEQUENCE:0",
         "#EXT-X-INDEPENDENT-SEGMENTS",  # the segmenter starts every segment on a keyframe
     ]
-    current_map = None
-    for segment in segments:
-        if segment.map_uri != current_map:
-            lines.append(f'#EXT-X-MAP:URI="{segment.map_uri}"')
-            current_map = segment.map_uri
-        if segment.discontinuity:
-            lines.append("#EXT-X-DISCONTINUITY")
-        lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_date(segment.program_date_time)}")
-        lines.append(f"#EXTINF:{_seconds(segment.duration)},")
-        lines.append(segment.uri)
+    lines.extend(segment_lines(segments))  # recorded segments have no parts
     if ended:
         lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"
