@@ -23,10 +23,12 @@ class CameraInfo:
     qualities: dict[str, Representation]  # "high"/"low" -> main full-view representation
     speaker: bool
     speaker_codecs: tuple[str, ...]
+    audio: bool = False  # the MPD lists the camera's microphone (webm/opus)
 
     def public(self) -> dict:
         # BaseURLs carry the WEP session: only ids, names and shapes go out.
-        return {"id": self.id, "name": self.name, "qualities": list(self.qualities), "speaker": self.speaker}
+        return {"id": self.id, "name": self.name, "qualities": list(self.qualities), "speaker": self.speaker,
+                "audio": self.audio}
 
 
 def qualities_of(presentation: MediaPresentation) -> dict[str, Representation]:
@@ -57,7 +59,7 @@ class CameraDirectory:
             log.warning("camera left out of the list: %s", exc, extra={"camera": camera_id})
             return None
         return CameraInfo(camera_id, str(raw.get("name") or camera_id), qualities_of(presentation),
-                          speaker.enabled, speaker.codecs)
+                          speaker.enabled, speaker.codecs, audio=bool(presentation.audio))
 
     async def all(self) -> list[CameraInfo]:
         async with self._lock:

@@ -156,7 +156,8 @@ COMPONENTS = {
         "Cameras": {"type": "object", "properties": {"cameras": {"type": "array", "items": {
             "type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"},
                                              "qualities": {"type": "array", "items": {"enum": ["high", "low"]}},
-                                             "speaker": {"type": "boolean"}}}}}},
+                                             "speaker": {"type": "boolean"},
+                                             "audio": {"type": "boolean"}}}}}},
         "TokenRequest": {"type": "object", "required": ["cameras", "actions"], "additionalProperties": False,
                          "properties": {
                              "cameras": {"type": "array", "minItems": 1, "items": {"type": "string"},

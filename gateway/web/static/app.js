@@ -508,6 +508,7 @@
       snapshot.addEventListener("click", () => player.snapshot(snapshot));
       // Browsers only autoplay muted video: sound is the viewer's choice.
       const sound = tile.querySelector(".sound");
+      sound.hidden = !camera.audio;  // no microphone on the camera: nothing to hear
       sound.addEventListener("click", () => {
         const video = tile.querySelector("video");
         video.muted = !video.muted;
