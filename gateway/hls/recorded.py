@@ -45,6 +45,7 @@ from gateway.snapshots.request import ParameterError, SnapshotTime, parse_time
 from gateway.wep.client import WepClient
 from gateway.wep.errors import WepError, WepUnavailable
 from gateway.wep.mpd import MpdError
+from gateway.wep.stream import READ_TIMEOUT
 
 log = logging.getLogger("gateway.hls")
 
@@ -293,7 +294,7 @@ class Recording:
             if first and not isinstance(exc, WepUnavailable) and 400 <= exc.status < 500:
                 raise RecordingFailed(exc) from None  # nothing recorded then, or not allowed
             log.warning("recorded stream failed: %s", exc, extra={"camera": self.camera_id})
-            return "stall" if "timeout" in str(exc).lower() else f"upstream_{exc.status}"
+            return "stall" if exc.name == READ_TIMEOUT else f"upstream_{exc.status}"
         except (BoxError, MpdError, ValueError) as exc:
             log.warning("recorded stream sent bad media: %s", exc, extra={"camera": self.camera_id})
             return "bad_media"

@@ -23,6 +23,7 @@ from gateway.media.reconnect import keep_pulling
 from gateway.wep.client import WepClient
 from gateway.wep.errors import WepError
 from gateway.wep.mpd import MpdError
+from gateway.wep.stream import READ_TIMEOUT
 
 log = logging.getLogger("gateway.source")
 
@@ -125,7 +126,7 @@ class Source:
             log.warning("upstream ended the stream", extra={"camera": self.camera_id})
             return "ended"
         except WepError as exc:
-            cause = "stall" if "timeout" in str(exc).lower() else f"upstream_{exc.status}"
+            cause = "stall" if exc.name == READ_TIMEOUT else f"upstream_{exc.status}"
             log.warning("upstream failed: %s", exc, extra={"camera": self.camera_id})
             return cause
         except (BoxError, MpdError, ValueError) as exc:

@@ -13,6 +13,9 @@ from gateway.wep.errors import WepUnavailable
 from gateway.wep.redaction import redact
 from gateway.wep.stats import WepStats
 
+# The error name of a stream that stopped delivering bytes: the source counts it as a stall.
+READ_TIMEOUT = "READ_TIMEOUT"
+
 log = logging.getLogger("gateway.wep")
 
 
@@ -58,7 +61,7 @@ class MediaStream:
             except TimeoutError:
                 log.warning("media stream stalled: read timeout, no bytes for %.1fs", self._read_timeout,
                             extra={"camera": self.camera_id})
-                raise WepUnavailable(504, None, "READ_TIMEOUT",
+                raise WepUnavailable(504, None, READ_TIMEOUT,
                                      f"camera {self.camera_id}: stream read timeout, no bytes for {self._read_timeout:g}s") from None
             except aiohttp.ClientPayloadError:
                 raise WepUnavailable(502, None, "CONNECTION_LOST",

@@ -4,6 +4,7 @@ import asyncio
 import json
 import subprocess
 import time
+from collections import Counter
 
 import aiohttp
 import pytest
@@ -191,3 +192,18 @@ async def test_unknown_camera_and_bad_quality_get_json_errors(gateway_url, emula
         async with session.get(f"{gateway_url}/live/{emulator.camera_ids[0]}.mp4?quality=ultra") as response:
             assert response.status == 400
             assert "quality" in (await response.json())["error"]["message"]
+
+
+async def test_a_stalled_upstream_is_reconnected_and_counted_as_a_stall(gateway, camera_url, emulator):
+    from gateway.app import SOURCES
+
+    async def stall(elapsed):
+        if elapsed > 2 and not stalled:
+            stalled.append(True)
+            emulator.stall_streams(5.0)  # longer than the test config's 3 s stall_timeout
+
+    stalled: list[bool] = []
+    body = await read_stream(camera_url, 10, stall)
+    assert body[4:8] == b"ftyp"
+    causes = sum((source.counters.reconnects for source in gateway.app[SOURCES].running()), Counter())
+    assert causes["stall"] >= 1, causes
