@@ -8,7 +8,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from gateway.api.errors import not_found
+from gateway.api.errors import bad_request, not_found
 from gateway.wep.client import WepClient
 from gateway.wep.errors import WepError
 from gateway.wep.mpd import MediaPresentation, Representation
@@ -61,26 +61,28 @@ class CameraDirectory:
         return CameraInfo(camera_id, str(raw.get("name") or camera_id), qualities_of(presentation),
                           speaker.enabled, speaker.codecs, audio=bool(presentation.audio))
 
-    async def all(self) -> list[CameraInfo]:
+    async def _current(self) -> dict[str, CameraInfo]:
+        """The cameras by id, fetched again once `camera_cache_ttl` has passed."""
         async with self._lock:
             if time.monotonic() - self._fetched_at > self._ttl:
                 raw = await self._client.cameras()
                 described = await asyncio.gather(*(self._describe(camera) for camera in raw))
                 self._cameras = {camera.id: camera for camera in described if camera is not None}
                 self._fetched_at = time.monotonic()
-            return list(self._cameras.values())
+            return self._cameras
+
+    async def all(self) -> list[CameraInfo]:
+        return list((await self._current()).values())
 
     async def get(self, camera_id: str) -> CameraInfo:
-        cameras = {camera.id: camera for camera in await self.all()}
-        camera = cameras.get(camera_id)
+        # Every viewer request passes here: a lookup, not a new dict of all cameras.
+        camera = (await self._current()).get(camera_id)
         if camera is None:
             raise not_found(f"no camera {camera_id!r}")
         return camera
 
     async def quality(self, camera_id: str, quality: str | None) -> tuple[CameraInfo, str]:
         """The camera and a valid quality name (default high); 404/400 otherwise."""
-        from gateway.api.errors import bad_request
-
         camera = await self.get(camera_id)
         quality = quality or "high"
         if quality not in camera.qualities:

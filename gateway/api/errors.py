@@ -6,6 +6,8 @@ import logging
 
 from aiohttp import web
 
+from gateway.wep.errors import WepError, WepUnavailable
+
 log = logging.getLogger("gateway.api")
 
 
@@ -33,8 +35,6 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
 
 
 def _upstream_answer(exc: Exception) -> web.Response:
-    from gateway.wep.errors import WepError, WepUnavailable
-
     assert isinstance(exc, WepError)
     if isinstance(exc, WepUnavailable):
         return error_response(503, "upstream_unavailable", "the video system is not reachable right now", {"Retry-After": "2"})
@@ -47,8 +47,6 @@ def _upstream_answer(exc: Exception) -> web.Response:
 
 @web.middleware
 async def error_middleware(request: web.Request, handler):
-    from gateway.wep.errors import WepError
-
     try:
         return await handler(request)
     except ApiError as exc:

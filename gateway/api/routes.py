@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.auth.middleware import GRANT
 from gateway.services import CAMERAS, WEP
 
 
@@ -20,8 +21,6 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def cameras(request: web.Request) -> web.Response:
-    from gateway.auth.middleware import GRANT
-
     grant = request.get(GRANT)  # None when viewer auth is off
     found = [camera for camera in await request.app[CAMERAS].all() if grant is None or grant.allows_camera(camera.id)]
     return web.json_response({"cameras": [camera.public() for camera in found]})
