@@ -162,8 +162,8 @@ def split_avcc(sample: bytes, nal_length_size: int = 4) -> list[bytes]:
     return nals
 
 
-def annexb_access_unit(sample: bytes, config: AvcConfig, keyframe: bool) -> bytes:
-    """An AVCC sample as an Annex-B access unit, with SPS/PPS in band before an IDR.
+def access_unit_nals(sample: bytes, config: AvcConfig, keyframe: bool) -> list[bytes]:
+    """The NAL units of an AVCC sample, with SPS/PPS in band before an IDR.
 
     WebRTC receivers start decoding at an IDR only if SPS/PPS came with it (RFC 6184 8.4:
     parameter sets are not sent out of band here), so they go right before the first
@@ -175,7 +175,12 @@ def annexb_access_unit(sample: bytes, config: AvcConfig, keyframe: bool) -> byte
             if 1 <= nal[0] & 0x1F <= 5:
                 nals[index:index] = [*config.sps, *config.pps]
                 break
-    return START_CODE + START_CODE.join(nals)
+    return nals
+
+
+def annexb_access_unit(sample: bytes, config: AvcConfig, keyframe: bool) -> bytes:
+    """An AVCC sample as an Annex-B access unit, with SPS/PPS in band before an IDR."""
+    return START_CODE + START_CODE.join(access_unit_nals(sample, config, keyframe))
 
 
 _START_CODE_RE = re.compile(b"\x00\x00\x01")

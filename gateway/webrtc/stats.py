@@ -16,6 +16,8 @@ class WebrtcCounters:
     offers_rejected: int = 0
     frames_sent: int = 0
     bytes_sent: int = 0
+    video_packets_sent: int = 0  # RTP packets of video, each viewer's counted
+    video_retransmissions: int = 0  # packets sent again for a NACK
     keyframe_requests: int = 0  # PLI/FIR received (answered by waiting, see track.py)
     frames_skipped: int = 0  # frames the track itself skipped (backlog, waiting for a keyframe)
     profile_mismatches: int = 0

@@ -1,10 +1,10 @@
-"""The passthrough video track: hub frames out as pre-encoded H.264 for aiortc.
+"""The passthrough video track: hub frames out as H.264 RTP payloads, as they are.
 
-aiortc's RTCRtpSender awaits `track.recv()`; given an `av.Packet` instead of a frame, it
-skips the encoder and calls `H264Encoder.pack()`, which splits the packet on Annex-B
-start codes and packetizes the NAL units as-is (FU-A/STAP-A, RFC 6184 5.7-5.8). So each
-hub sample (AVCC) becomes an Annex-B access unit with SPS/PPS before every IDR, its
-`pts` in the 90 kHz RTP clock (RFC 6184 5.1). Nothing is decoded or encoded.
+Each hub sample (AVCC) becomes the RTP payloads of its access unit (SPS/PPS in band
+before every IDR, FU-A/STAP-A as RFC 6184 5.7-5.8 say: gateway/media/rtp_h264.py),
+cut once per frame for all viewers, with its `pts` in the 90 kHz RTP clock (RFC 6184
+5.1). Nothing is decoded or encoded. The viewer's VideoRtpSender (video_sender.py)
+pulls them with `next_unit()` and sends them.
 
 Each viewer is a hub reader with the hub's bounded queue: a viewer whose send path is
 slow loses whole GOPs there (the hub's overflow policy), never the others' frames.
@@ -12,23 +12,21 @@ slow loses whole GOPs there (the hub's overflow policy), never the others' frame
 
 from __future__ import annotations
 
-import fractions
 import logging
-import time
 from collections import OrderedDict, deque
+from dataclasses import dataclass
 
-import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from gateway.media.fmp4 import InitSegment
-from gateway.media.h264 import AvcConfig, H264Error, annexb_access_unit, parse_avcc
+from gateway.media.h264 import AvcConfig, H264Error, access_unit_nals, parse_avcc
 from gateway.media.hub import Discontinuity, Frame, HubClosed, HubItem, HubReader
+from gateway.media.rtp_h264 import PacketizeError, packetize
 from gateway.webrtc.stats import WebrtcCounters
 
 log = logging.getLogger("gateway.webrtc")
 
 RTP_VIDEO_CLOCK = 90_000  # RFC 6184 5.1: H.264 RTP timestamps use a 90 kHz clock
-RTP_TIME_BASE = fractions.Fraction(1, RTP_VIDEO_CLOCK)
 
 
 class NotH264Error(ValueError):
@@ -48,8 +46,25 @@ def avc_config(init: InitSegment) -> tuple[AvcConfig, int]:
         raise NotH264Error(f"the camera's avcC record is unusable: {exc}") from None
 
 
+@dataclass(frozen=True)
+class Packetized:
+    """One access unit's RTP payloads, shared by every viewer of the hub."""
+
+    payloads: tuple[bytes, ...]
+    size: int  # payload bytes
+
+
+@dataclass(frozen=True)
+class RtpUnit:
+    """What a viewer sends next: the shared payloads with this viewer's timestamp."""
+
+    packetized: Packetized
+    pts: int  # 90 kHz, on this viewer's RtpClock
+    published_at: float  # the frame's arrival at the hub (time.monotonic)
+
+
 class AccessUnits:
-    """Annex-B access units of one hub's frames, converted once and shared by its viewers.
+    """RTP payloads of one hub's frames, cut once and shared by its viewers.
 
     Every reader of a hub receives the same `Frame` objects, so the conversion is keyed
     by identity; the entry holds the frame, so its id cannot be reused while cached.
@@ -58,14 +73,16 @@ class AccessUnits:
 
     def __init__(self, capacity: int = 256) -> None:
         self._capacity = capacity
-        self._units: OrderedDict[int, tuple[Frame, bytes]] = OrderedDict()
+        self._units: OrderedDict[int, tuple[Frame, Packetized]] = OrderedDict()
         self.conversions = 0
 
-    def get(self, frame: Frame, config: AvcConfig) -> bytes:
+    def get(self, frame: Frame, config: AvcConfig) -> Packetized:
         entry = self._units.get(id(frame))
         if entry is not None and entry[0] is frame:
             return entry[1]
-        unit = annexb_access_unit(frame.sample.data, config, frame.sample.is_keyframe)
+        nals = access_unit_nals(frame.sample.data, config, frame.sample.is_keyframe)
+        payloads = tuple(packetize(nals))
+        unit = Packetized(payloads, sum(map(len, payloads)))
         self.conversions += 1
         self._units[id(frame)] = (frame, unit)
         if len(self._units) > self._capacity:
@@ -106,13 +123,13 @@ class RtpClock:
 
 
 class HubVideoTrack(MediaStreamTrack):
-    """One viewer's video: a hub reader turned into pre-encoded packets for aiortc.
+    """One viewer's video: a hub reader turned into RTP payloads for its VideoRtpSender.
 
     Keyframe requests (PLI/FIR, RFC 4585 6.3.1, RFC 5104 3.5.1): the source cannot be
     asked for an IDR and nothing here encodes, so a request is counted and answered by
     waiting for the camera's next keyframe (one GOP at most). Resending the GOP from the
     last keyframe would burst old pictures at a viewer that is already losing packets,
-    and aiortc already answers NACKs from its RTP history.
+    and the sender already answers NACKs from its RTP history.
     """
 
     kind = "video"
@@ -126,7 +143,6 @@ class HubVideoTrack(MediaStreamTrack):
         self._clock = RtpClock(timescale)
         self._backlog: deque[HubItem] | None = None  # filled on the first recv()
         self._need_keyframe = True
-        self._in_flight: Frame | None = None  # handed to aiortc, sent when recv() is next called
         self.frames_sent = 0
         self.keyframe_requests = 0
 
@@ -135,21 +151,21 @@ class HubVideoTrack(MediaStreamTrack):
         self.keyframe_requests += 1
         self._counters.keyframe_requests += 1
 
-    async def recv(self) -> av.Packet:
+    async def next_unit(self) -> RtpUnit:
+        """The next access unit to send, starting at a keyframe; MediaStreamError once ended."""
         if self.readyState != "live":
             raise MediaStreamError
-        if self._in_flight is not None:
-            # aiortc calls recv() again once every RTP packet of the previous access unit
-            # went to the transport: that is the moment the frame was sent.
-            self._counters.send_delay.record(time.monotonic() - self._in_flight.published_at)
-            self._in_flight = None
         if self._backlog is None:
             self._backlog = self._latest_gop()
         while True:
             item = self._backlog.popleft() if self._backlog else await self._next_item()
-            packet = self._packet_for(item)
-            if packet is not None:
-                return packet
+            unit = self._unit_for(item)
+            if unit is not None:
+                return unit
+
+    async def recv(self):
+        # aiortc's own RTP loop would packetize per viewer; VideoRtpSender replaces it.
+        raise RuntimeError("HubVideoTrack is sent by gateway.webrtc.video_sender.VideoRtpSender")
 
     async def _next_item(self) -> HubItem:
         try:
@@ -175,7 +191,7 @@ class HubVideoTrack(MediaStreamTrack):
         self._counters.frames_skipped += len(items) - len(kept)
         return deque(kept)
 
-    def _packet_for(self, item: HubItem) -> av.Packet | None:
+    def _unit_for(self, item: HubItem) -> RtpUnit | None:
         if isinstance(item, InitSegment):
             self._config, timescale = avc_config(item)
             if timescale != self._clock.timescale:
@@ -195,19 +211,15 @@ class HubVideoTrack(MediaStreamTrack):
                 return None
             self._need_keyframe = False
         try:
-            unit = self._units.get(item, self._config)
-        except H264Error as exc:
+            packetized = self._units.get(item, self._config)
+        except (H264Error, PacketizeError) as exc:
             log.warning("skipped a malformed H.264 sample: %s", exc)
             self._need_keyframe = True
             return None
-        packet = av.Packet(unit)
-        packet.pts = self._clock.pts(item)
-        packet.time_base = RTP_TIME_BASE
-        self._in_flight = item
         self.frames_sent += 1
         self._counters.frames_sent += 1
-        self._counters.bytes_sent += len(unit)
-        return packet
+        self._counters.bytes_sent += packetized.size
+        return RtpUnit(packetized, self._clock.pts(item), item.published_at)
 
     def stop(self) -> None:
         self._reader.close()

@@ -30,6 +30,7 @@ from gateway.webrtc import sdp
 from gateway.webrtc.opus_track import OPUS_QUEUE_PACKETS, HubOpusTrack, use_passthrough
 from gateway.webrtc.stats import WebrtcCounters
 from gateway.webrtc.track import AccessUnits, HubVideoTrack, avc_config
+from gateway.webrtc.video_sender import VideoRtpSender
 
 log = logging.getLogger("gateway.webrtc")
 
@@ -53,6 +54,7 @@ class WhepSession:
     pc: RTCPeerConnection
     track: HubVideoTrack
     audio: HubOpusTrack | None = None
+    video: VideoRtpSender | None = None  # set once the offer is accepted
     created_at: float = field(default_factory=time.monotonic)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
@@ -170,10 +172,7 @@ class WhepSessions:
             await pc.setRemoteDescription(RTCSessionDescription(sdp.offer_for_aiortc(offer, choice, opus), "offer"))
         except Exception as exc:  # aiortc raises ValueError/OperationError/InvalidStateError
             raise sdp.OfferError(f"offer rejected: {exc}") from None
-        sender = pc.addTrack(session.track)
-        # aiortc would only flag the next *encoded* frame as a keyframe; hand PLI/FIR to
-        # the track, which counts them and waits for the camera's next IDR.
-        sender._send_keyframe = session.track.keyframe_requested
+        session.video = VideoRtpSender(pc.addTrack(session.track), session.track, self.counters)
         if session.audio is not None:
             # The first audio transceiver, the offer's first audio section (sdp.Offer.audio).
             use_passthrough(pc.addTrack(session.audio))
@@ -224,8 +223,9 @@ class WhepSessions:
         await session.pc.close()
         if session.watchdog is not None and session.watchdog is not asyncio.current_task():
             session.watchdog.cancel()
-        log.info("WebRTC viewer left: %s (%d frames sent, %d keyframe requests%s)", reason,
-                 session.track.frames_sent, session.track.keyframe_requests,
+        log.info("WebRTC viewer left: %s (%d frames sent, %d retransmitted packets, %d keyframe requests%s)",
+                 reason, session.track.frames_sent, session.video.retransmissions if session.video else 0,
+                 session.track.keyframe_requests,
                  "" if session.audio is None else
                  f", {session.audio.packets_sent} opus packets sent, {session.audio.packets_dropped} dropped",
                  extra={"camera": session.camera_id})

@@ -64,7 +64,7 @@ class CodecSpy:
 
     h264_decoders: int = 0
     h264_encodes: int = 0  # frames that went through libx264
-    h264_packs: int = 0  # pre-encoded access units packetized as-is
+    h264_packs: int = 0  # pre-encoded access units packetized by aiortc (per viewer; the gateway does it once)
     vp8_coders: int = 0
     codec_contexts: list = None  # av.CodecContext.create() calls made by aiortc's H.264 codec
 

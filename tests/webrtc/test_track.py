@@ -1,4 +1,4 @@
-"""The passthrough track: hub frames out as Annex-B av.Packets aiortc's packetizer sends as-is."""
+"""The passthrough track: hub frames out as the RTP payloads of their access units, cut once."""
 
 import asyncio
 import dataclasses
@@ -7,13 +7,14 @@ from fractions import Fraction
 
 import av
 import pytest
-from aiortc.codecs.h264 import H264Encoder
+from aiortc.codecs.h264 import H264PayloadDescriptor
 from aiortc.mediastreams import MediaStreamError
 
 from gateway.media.h264 import NAL_IDR, NAL_PPS, NAL_SPS, split_annexb
 from gateway.media.hub import Hub
+from gateway.media.rtp_h264 import MAX_PAYLOAD
 from gateway.webrtc.stats import WebrtcCounters
-from gateway.webrtc.track import RTP_VIDEO_CLOCK, AccessUnits, HubVideoTrack, NotH264Error, RtpClock
+from gateway.webrtc.track import RTP_VIDEO_CLOCK, AccessUnits, HubVideoTrack, NotH264Error, RtpClock, RtpUnit
 
 from .conftest import FPS
 
@@ -33,34 +34,44 @@ def decode_annexb(units: list[bytes]) -> int:
         container.close()
 
 
-async def receive(track: HubVideoTrack, count: int) -> list[av.Packet]:
-    return [await asyncio.wait_for(track.recv(), 2) for _ in range(count)]
+def depacketize(unit: RtpUnit) -> bytes:
+    """The Annex-B access unit aiortc's depayloader (the test's peer) makes of the payloads."""
+    return b"".join(H264PayloadDescriptor.parse(payload)[1] for payload in unit.packetized.payloads)
 
 
-async def test_packets_are_annexb_access_units_with_parameter_sets_before_each_idr(clip):
+async def receive(track: HubVideoTrack, count: int) -> list[RtpUnit]:
+    return [await asyncio.wait_for(track.next_unit(), 2) for _ in range(count)]
+
+
+async def test_units_are_rtp_payloads_with_parameter_sets_before_each_idr(clip):
     hub, counters = Hub("cam/high"), WebrtcCounters()
     hub.publish_init(clip.init)
     track = HubVideoTrack(hub.subscribe(), clip.init, AccessUnits(), counters)
-    packets = []
+    sent = []
     for sample in clip.samples:  # live: one frame published, one sent
         hub.publish(sample, "video")
-        packets += await receive(track, 1)
-    units = [bytes(packet) for packet in packets]
+        sent += await receive(track, 1)
+    units = [depacketize(unit) for unit in sent]
     for unit, sample in zip(units, clip.samples):
         types = [nal[0] & 0x1F for nal in split_annexb(unit)]
-        assert unit.startswith(b"\x00\x00\x00\x01")
         if sample.is_keyframe:
             assert types.index(NAL_SPS) < types.index(NAL_PPS) < types.index(NAL_IDR)
         else:
             assert NAL_IDR not in types
     # 90 kHz timestamps, one frame apart, and every frame decodes.
-    assert [p.pts for p in packets] == [i * RTP_VIDEO_CLOCK // FPS for i in range(len(packets))]
-    assert all(p.time_base == Fraction(1, RTP_VIDEO_CLOCK) for p in packets)
+    assert [unit.pts for unit in sent] == [i * RTP_VIDEO_CLOCK // FPS for i in range(len(sent))]
     assert decode_annexb(units) == len(clip.samples)
     assert counters.frames_sent == len(clip.samples)
-    # aiortc's packetizer takes them as they are: every RTP payload is FU-A, STAP-A or a NAL.
-    payloads, timestamp = H264Encoder().pack(packets[0])
-    assert timestamp == packets[0].pts and all(len(p) <= 1300 for p in payloads)
+    assert counters.bytes_sent == sum(unit.packetized.size for unit in sent)
+    assert all(len(p) <= MAX_PAYLOAD for unit in sent for p in unit.packetized.payloads)
+    track.stop()
+
+
+async def test_aiortc_path_is_refused_loudly(clip):
+    """aiortc's own RTP loop must never run this track (it would packetize per viewer)."""
+    track = HubVideoTrack(Hub("cam/high").subscribe(), clip.init, AccessUnits(), WebrtcCounters())
+    with pytest.raises(RuntimeError, match="VideoRtpSender"):
+        await track.recv()
     track.stop()
 
 
@@ -68,10 +79,10 @@ async def test_late_joiner_starts_at_the_current_gop_keyframe(clip):
     hub = Hub("cam/high")
     publish_clip(hub, clip, count=FPS + 4)  # a GOP and 4 frames of the next one
     track = HubVideoTrack(hub.subscribe(), clip.init, AccessUnits(), WebrtcCounters())
-    first = await asyncio.wait_for(track.recv(), 2)
+    first = await asyncio.wait_for(track.next_unit(), 2)
     assert first.pts == FPS * RTP_VIDEO_CLOCK // FPS  # the second GOP's IDR
     rest = await receive(track, 3)
-    assert decode_annexb([bytes(first)] + [bytes(p) for p in rest]) == 4
+    assert decode_annexb([depacketize(unit) for unit in [first, *rest]]) == 4
     track.stop()
 
 
@@ -81,7 +92,7 @@ async def test_backlog_at_first_recv_is_cut_to_the_newest_keyframe(clip):
     track = HubVideoTrack(hub.subscribe(), clip.init, AccessUnits(), counters)
     for sample in clip.samples[: 2 * FPS + 2]:  # queued while ICE/DTLS was connecting
         hub.publish(sample, "video")
-    first = await asyncio.wait_for(track.recv(), 2)
+    first = await asyncio.wait_for(track.next_unit(), 2)
     assert first.pts == 2 * RTP_VIDEO_CLOCK
     assert counters.frames_skipped == 2 * FPS
     track.stop()
@@ -103,7 +114,7 @@ async def test_discontinuity_resumes_on_a_keyframe_with_a_wall_clock_gap(clip):
     for sample in resumed:
         hub.publish(sample, "video")
     after = await receive(track, 2)
-    assert [bytes(p) for p in after] == [AccessUnits().get(f, track._config) for f in hub._gop[:2]]
+    assert [unit.packetized for unit in after] == [AccessUnits().get(f, track._config) for f in hub._gop[:2]]
     gap = after[0].pts - before[-1].pts
     assert gap >= 0.3 * RTP_VIDEO_CLOCK, "the RTP clock shows the pause"
     track.stop()
@@ -127,7 +138,7 @@ async def test_hub_close_ends_the_track(clip):
     track = HubVideoTrack(hub.subscribe(), clip.init, AccessUnits(), WebrtcCounters())
     hub.close()
     with pytest.raises(MediaStreamError):
-        await asyncio.wait_for(track.recv(), 2)
+        await asyncio.wait_for(track.next_unit(), 2)
     assert track.readyState == "ended"
 
 

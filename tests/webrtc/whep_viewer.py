@@ -19,6 +19,8 @@ import aiohttp
 import aiortc.rtcrtpreceiver
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+from gateway.webrtc import sdp
+
 NAL_IDR = 5
 
 
@@ -113,10 +115,12 @@ def counting_decoders():
 class WhepViewer:
     """One WHEP session: POST an offer, apply the answer, count frames, DELETE at the end."""
 
-    def __init__(self, http: aiohttp.ClientSession, url: str, audio: bool = False):
+    def __init__(self, http: aiohttp.ClientSession, url: str, audio: bool = False, lose_every: int = 0):
         self._http = http
         self._url = url
         self._audio = audio
+        self._lose_every = lose_every  # lose every Nth video packet once, as a lossy network would
+        self.lost: set[int] = set()  # sequence numbers of the video packets lost on purpose
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.location: str | None = None
         self.answer = ""
@@ -135,6 +139,22 @@ class WhepViewer:
             self.location = urljoin(self._url, response.headers["Location"])
             self.answer = body
         await self.pc.setRemoteDescription(RTCSessionDescription(self.answer, "answer"))
+        if self._lose_every:
+            self._lose_packets(self.pc.getTransceivers()[0].receiver)
+
+    def _lose_packets(self, receiver) -> None:
+        """Drop first copies of some video packets before aiortc sees them (its NACK generator
+        then asks for them); retransmissions come with the RTX payload type and pass."""
+        handle = receiver._handle_rtp_packet
+        h264 = next(int(pt) for pt, codec in sdp.video_codecs(self.answer).items() if codec.startswith("H264"))
+
+        async def lossy(packet, arrival_time_ms):
+            if packet.payload_type == h264 and packet.sequence_number % self._lose_every == 0 and packet.sequence_number not in self.lost:
+                self.lost.add(packet.sequence_number)
+                return
+            await handle(packet, arrival_time_ms)
+
+        receiver._handle_rtp_packet = lossy
 
     @property
     def tally(self) -> FrameTally:
