@@ -142,6 +142,7 @@ async def start_gateway(tmp: Path):
     from gateway.app import create_app
     from gateway.emulator.server import Emulator
     from gateway.emulator.settings import EmulatorSettings
+    from gateway.snapshots.fast_path import GatewayRunner
     from tests.conftest import config_for
 
     emulator = Emulator(EmulatorSettings(
@@ -149,7 +150,8 @@ async def start_gateway(tmp: Path):
         low_size=(320, 180), high_bitrate=800_000, low_bitrate=200_000, cache_dir=str(tmp / "emulator")))
     await emulator.start()
     app = create_app(config_for(emulator))
-    runner = web.AppRunner(app, handle_signals=False)  # as `wep-gateway serve` runs it
+    # As `wep-gateway serve` runs it (gateway/cli.py): the snapshot fast path, no access log.
+    runner = GatewayRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -192,6 +194,7 @@ async def start_nginx(tmp: Path, jpeg: bytes) -> tuple[asyncio.subprocess.Proces
 async def main(args: argparse.Namespace) -> int:
     import aiohttp
 
+    from gateway.services import CONFIG
     from gateway.snapshots.routes import SNAPSHOTS
 
     measure = run_wrk if shutil.which("wrk") else run_loader
@@ -246,7 +249,11 @@ async def main(args: argparse.Namespace) -> int:
         errors = sum(r["errors"] for r in results[name])
         print(f"{name:34} {result['rps']:9.0f} {result['p99_ms']:8.2f} {result['rps'] / reference:9.2f} {errors:7d}   {runs}")
     stats = store.stats
-    print(f"\nupstream fetches: {renders_during} emulator renders for {served} gateway requests under load "
+    fast = runner.fast_path
+    print(f"\nfast path (gateway/snapshots/fast_path.py): "
+          + (f"{fast.stats.answered} requests answered below aiohttp, viewer_auth "
+             f"{'on' if app[CONFIG].auth.viewer_auth else 'off'}" if fast is not None else "OFF"))
+    print(f"upstream fetches: {renders_during} emulator renders for {served} gateway requests under load "
           f"(fetches saved: {served - renders_during}); store: hits {stats.hits}, misses {stats.misses}, "
           f"upstream fetches {stats.upstream_fetches}, local crops {stats.local_crops}")
     worst = min(best[name]["rps"] for name, _ in targets[1:3]) / reference

@@ -20,12 +20,14 @@ async def _serve(config: Config) -> int:
     from aiohttp import web
 
     from gateway.app import FATAL, create_app
+    from gateway.snapshots.fast_path import GatewayRunner
 
     app = create_app(config)
     # No access log: gateway/logs.py keeps "aiohttp.access" at WARNING, so its lines never
     # showed, and the logger still cost every request a check (1000 LL-HLS players make
     # 10 000 requests a second). The gateway's own metrics count requests instead.
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=config.server.shutdown_timeout,
+    # GatewayRunner: snapshot cache hits answered below aiohttp (gateway/snapshots/fast_path.py).
+    runner = GatewayRunner(app, handle_signals=False, shutdown_timeout=config.server.shutdown_timeout,
                            access_log=None)
     await runner.setup()
     host, port = config.listen_host_port

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import TestServer
 
 from gateway.config import Config
 from gateway.emulator.server import Emulator
@@ -65,12 +66,26 @@ def gateway_config(emulator) -> Config:
     return config_for(emulator, sources={"idle_close_after": 2.0, "stall_timeout": 3.0})
 
 
+class GatewayTestServer(TestServer):
+    """aiohttp's TestServer with the runner `wep-gateway serve` uses (snapshot fast path)."""
+
+    async def _make_runner(self, **kwargs):
+        from gateway.snapshots.fast_path import GatewayRunner
+
+        return GatewayRunner(self.app, **kwargs)
+
+
 @pytest.fixture
-async def gateway(aiohttp_server, gateway_config):
-    """The gateway app served on 127.0.0.1; `gateway.make_url(path)` builds URLs."""
+async def gateway(gateway_config):
+    """The gateway app served on 127.0.0.1 as `serve` runs it; `gateway.make_url(path)` builds URLs."""
     from gateway.app import create_app
 
-    return await aiohttp_server(create_app(gateway_config))
+    server = GatewayTestServer(create_app(gateway_config), host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield server
+    finally:
+        await server.close()
 
 
 @pytest.fixture

@@ -1,0 +1,326 @@
+"""Snapshot cache hits answered below aiohttp's request machinery.
+
+aiohttp spends ~30 us per request building a Request, running the middlewares and a
+Response before the ~5 us a cache hit needs (bench/bench_snapshots.py: a bare aiohttp
+handler peaks at a fifth of nginx's rate). Dashboards poll snapshots by the thousand, so
+a connection reads each request head itself (request_head.py) and writes the answer for a
+cached snapshot straight to the transport; every other byte goes to aiohttp unchanged.
+
+The fast path answers only what aiohttp would answer the same way, in the same order:
+- only while aiohttp's side of the connection is idle (`_aiohttp_idle`): nothing queued,
+  nothing in progress, its parser between messages. Bytes reach aiohttp's parser only as
+  whole bodiless heads, or the connection is aiohttp's for good (`pinned`): after a body,
+  an upgrade or anything request_head.py cannot delimit, the two parsers could disagree
+  about where the next request starts (request smuggling behind a shared proxy);
+- once one request in a chunk goes to aiohttp, the rest of the chunk follows it, so
+  answers never overtake each other on a keep-alive connection (RFC 9112 9.3.2);
+- the access decision is the auth middleware's own pieces (presented_token,
+  TokenAuthority.verify, the route's Rule); a request it would refuse goes to aiohttp,
+  which answers 401/403 itself;
+- the counters the slow path bumps are bumped here (store hits, bytes served, 304s,
+  Traffic.bytes_out, aiohttp's requests_count). The limits middleware holds no viewer slot
+  for snapshots (Rule.hold is None) and a hit never awaits, so no deadline can expire;
+- the app's edge (middlewares, response signals) is checked when the server is built: an
+  edge this module does not know turns the fast path off rather than bypassing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable
+
+from aiohttp import web
+from aiohttp.http import SERVER_SOFTWARE
+from aiohttp.web_protocol import RequestHandler
+from yarl import URL
+
+from gateway.auth.middleware import presented_token
+from gateway.auth.policy import Access, rule_for
+from gateway.auth.tokens import TokenAuthority, TokenError
+from gateway.limits.middleware import TRAFFIC, Traffic
+from gateway.services import CONFIG
+from gateway.snapshots.cache import CachedImage
+from gateway.snapshots.request import ParameterError, none_match
+from gateway.snapshots.request_head import Kind, SnapshotHead, read_head
+from gateway.snapshots.routes import SNAPSHOTS, _snapshot_wanted, snapshot_jpg
+from gateway.snapshots.store import SnapshotStore
+
+log = logging.getLogger("gateway.snapshots")
+
+ROUTE = "/api/v1/cameras/{camera}/snapshot.jpg"
+# asyncio's default high-water mark: past it a transport pauses its protocol's writing and
+# aiohttp awaits drain(). A client that pipelines without reading gets its next requests
+# answered by aiohttp, which then applies that backpressure.
+WRITE_BUFFER_LIMIT = 64 * 1024
+# The edge create_app builds (gateway/app.py `_add_edge`), as module:qualname: what the
+# fast path reproduces. Anything else there and the fast path stays off.
+KNOWN_MIDDLEWARES = frozenset({
+    "gateway.api.errors:error_middleware",
+    "gateway.auth.cors:CorsPolicy.middleware.<locals>.cors_preflight",
+    "gateway.auth.middleware:auth_middleware.<locals>.middleware",
+    "gateway.limits.middleware:limits_middleware.<locals>.middleware",
+})
+KNOWN_RESPONSE_SIGNALS = frozenset({"gateway.auth.cors:CorsPolicy.on_prepare",
+                                    "gateway.limits.middleware:lift_deadline"})
+
+
+@dataclass
+class FastPathStats:
+    answered: int = 0  # requests answered below aiohttp
+    pinned: int = 0  # connections handed to aiohttp for good
+
+
+class SnapshotAnswerer:
+    """The answer `routes.snapshot_jpg` behind the app's edge gives a SNAPSHOT head, when
+    that answer is a cache hit; None when aiohttp has to decide."""
+
+    def __init__(self, store: SnapshotStore, traffic: Traffic, authority: TokenAuthority | None, viewer_auth: bool):
+        rule = rule_for("GET", ROUTE)
+        if rule.access is not Access.VIEWER or rule.hold is not None or rule.upload or not rule.protocol:
+            raise ValueError(f"the snapshot route's rule changed ({rule}): the fast path does not reproduce it")
+        if viewer_auth and authority is None:
+            raise ValueError("viewer_auth is on and there is no token authority")
+        self._action, self._protocol = rule.action, rule.protocol
+        self._store = store
+        self._traffic = traffic
+        self._authority = authority if viewer_auth else None
+        self._scope = "private" if viewer_auth else "public"  # as routes._answer
+        self.stats = FastPathStats()
+        self._second = -1
+        self._date = b""
+
+    def answer(self, head: SnapshotHead) -> tuple[bytes, bytes] | None:
+        """The response's head and body; None to let aiohttp answer."""
+        authority = self._authority
+        if authority is not None:
+            token = _presented(head.authorization, head.raw_query)
+            if token is None:
+                return None
+            try:
+                grant = authority.verify(token)
+            except TokenError:
+                return None
+            if not grant.allows(self._action, head.camera):
+                return None
+        try:
+            wanted = _snapshot_wanted(head.camera, head.raw_query)
+        except ParameterError:
+            return None
+        store = self._store
+        entry = store.cached(wanted)
+        if entry is None:
+            return None
+        self.stats.answered += 1
+        if head.if_none_match is not None and none_match(head.if_none_match, entry.etag):
+            store.stats.not_modified += 1
+            self._traffic.bytes_out[head.camera, self._protocol] += 0  # as the middleware counts a 304
+            return self._head(b"304 Not Modified", entry, None), b""
+        body = entry.body
+        store.stats.bytes_served += len(body)
+        self._traffic.bytes_out[head.camera, self._protocol] += len(body)
+        return self._head(b"200 OK", entry, len(body)), body
+
+    def _head(self, status: bytes, entry: CachedImage, length: int | None) -> bytes:
+        # Field order and values as aiohttp writes routes._answer's Response.
+        cache_control = f"{self._scope}, max-age={self._store.max_age(entry)}" + (", immutable" if entry.immutable else "")
+        content = b"" if length is None else b"Content-Type: image/jpeg\r\nContent-Length: %d\r\n" % length
+        return b"HTTP/1.1 %s\r\nETag: %s\r\nCache-Control: %s\r\n%sDate: %s\r\nServer: %s\r\n\r\n" % (
+            status, entry.etag.encode(), cache_control.encode(), content, self._http_date(), _SERVER)
+
+    def _http_date(self) -> bytes:
+        """RFC 9110 6.6.1: the Date field, IMF-fixdate; formatted once a second."""
+        now = int(time.time())
+        if now != self._second:
+            self._second = now
+            self._date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now)).encode()
+        return self._date
+
+
+_SERVER = SERVER_SOFTWARE.encode()
+
+
+class _Presented:
+    """What presented_token reads of a request: its Authorization field and its query, the
+    latter parsed by yarl exactly as aiohttp parses `request.query`."""
+
+    __slots__ = ("headers", "query")
+
+    def __init__(self, authorization: str | None, raw_query: str):
+        self.headers = {} if authorization is None else {"Authorization": authorization}
+        self.query = URL.build(path="/", query_string=raw_query, encoded=True).query
+
+
+@lru_cache(maxsize=1024)
+def _presented(authorization: str | None, raw_query: str) -> str | None:
+    return presented_token(_Presented(authorization, raw_query))  # type: ignore[arg-type]
+
+
+def _aiohttp_idle(handler: RequestHandler) -> bool:
+    """aiohttp has answered everything it was given and waits for the next request.
+
+    Private attributes of aiohttp 3.14's RequestHandler: no public API tells this.
+    tests/snapshots/test_fast_path.py fails if they change. `start()` sets `_waiter` only
+    after its last response was written and its keep-alive decision made.
+    """
+    waiter = handler._waiter
+    return (waiter is not None and not waiter.done() and not handler._messages
+            and not handler._request_in_progress and handler._payload_parser is None and not handler._upgraded
+            and not handler._message_tail and not handler._close and not handler._force_close)
+
+
+class FastPathConnection(asyncio.Protocol):
+    """One client connection: snapshot cache hits answered here, the rest by `handler`,
+    aiohttp's own protocol, to which every other event is passed as it comes."""
+
+    __slots__ = ("_handler", "_answerer", "_server", "_transport", "_held", "_pinned", "_loop")
+
+    def __init__(self, handler: RequestHandler, answerer: SnapshotAnswerer, server: FastPathServer):
+        self._handler = handler
+        self._answerer = answerer
+        self._server = server
+        self._transport: asyncio.Transport | None = None
+        self._held = b""  # the start of a head that may become a snapshot request, not given to aiohttp yet
+        self._pinned = False  # aiohttp's parser may be inside a message: every byte goes to it from now on
+        self._loop = server.loop
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+        self._handler.connection_made(transport)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._transport = None
+        self._handler.connection_lost(exc)
+
+    def eof_received(self) -> bool | None:
+        return self._handler.eof_received()
+
+    def pause_writing(self) -> None:
+        self._handler.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._handler.resume_writing()
+
+    def data_received(self, data: bytes) -> None:
+        if self._pinned:
+            self._handler.data_received(data)
+            return
+        if self._held:
+            data, self._held = self._held + data, b""
+        start, size = 0, len(data)
+        handler, transport = self._handler, self._transport
+        while start < size and transport is not None and _aiohttp_idle(handler):
+            head = read_head(data, start)
+            if head.kind is Kind.PARTIAL:
+                self._held = data[start:]
+                return
+            if head.kind is not Kind.SNAPSHOT or transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT:
+                break
+            response = self._answerer.answer(head.snapshot)  # type: ignore[arg-type]
+            if response is None:
+                break
+            transport.writelines(response)
+            self._answered(handler)
+            start += head.length
+        if start < size:
+            self._hand_over(data[start:] if start else data)
+
+    def _answered(self, handler: RequestHandler) -> None:
+        self._server.requests_count += 1
+        timeout = handler.keepalive_timeout
+        if timeout:
+            # What aiohttp's start() does after each answer: the idle timer counts from now,
+            # so a connection busy here is not closed as idle (private, see _aiohttp_idle).
+            handler._next_keepalive_close_time = self._loop.time() + timeout
+
+    def _hand_over(self, data: bytes) -> None:
+        """Give `data` to aiohttp: whole bodiless heads keep the fast path open for later; an
+        incomplete snapshot head at the end is held back; anything else pins the connection."""
+        start, size = 0, len(data)
+        while start < size:
+            head = read_head(data, start)
+            if head.kind is Kind.PARTIAL:
+                self._held = data[start:]
+                data = data[:start]
+                break
+            if head.kind is Kind.FOREIGN:
+                self._pinned = True
+                self._answerer.stats.pinned += 1
+                break
+            start += head.length
+        if data:
+            self._handler.data_received(data)
+
+
+class FastPathServer(web.Server):
+    """aiohttp's Server whose connections are FastPathConnections."""
+
+    def __init__(self, *args: Any, answerer: SnapshotAnswerer, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.answerer = answerer
+        self.loop = kwargs.get("loop") or asyncio.get_running_loop()
+
+    def __call__(self) -> FastPathConnection:  # type: ignore[override]
+        return FastPathConnection(super().__call__(), self.answerer, self)
+
+
+class GatewayRunner(web.AppRunner):
+    """The AppRunner `wep-gateway serve` runs: snapshot cache hits on the fast path when the
+    app's edge is the one this module reproduces; plain aiohttp otherwise."""
+
+    def __init__(self, app: web.Application, **kwargs: Any):
+        super().__init__(app, **kwargs)
+        self.fast_path: SnapshotAnswerer | None = None
+
+    async def _make_server(self) -> web.Server:
+        # BaseRunner's hook: the app has started (the store exists) when super() returns.
+        server = await super()._make_server()
+        answerer = await answerer_for(self.app)
+        if answerer is None:
+            return server
+        self.fast_path = answerer
+        # Server keeps its RequestHandler arguments in `_kwargs` (private, pinned by a test).
+        return FastPathServer(server.request_handler, request_factory=server.request_factory,
+                              handler_cancellation=server.handler_cancellation, answerer=answerer,
+                              **server._kwargs)
+
+
+async def answerer_for(app: web.Application) -> SnapshotAnswerer | None:
+    """The fast path of a started gateway app; None (logged) when its edge or its snapshot
+    route is not the one the fast path reproduces."""
+    from gateway.auth.routes import TOKENS
+
+    problem = await _edge_problem(app)
+    if problem is not None:
+        log.warning("snapshot fast path off: %s", problem)
+        return None
+    config = app[CONFIG]
+    return SnapshotAnswerer(app[SNAPSHOTS], app[TRAFFIC], app[TOKENS], config.auth.viewer_auth)
+
+
+def _name(fn: Callable) -> str:
+    return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
+
+
+async def _edge_problem(app: web.Application) -> str | None:
+    from gateway.auth.routes import TOKENS
+
+    if SNAPSHOTS not in app or TRAFFIC not in app or TOKENS not in app:
+        return "the app has no snapshot store, traffic counters or token authority"
+    middlewares = {_name(middleware) for middleware in app.middlewares}
+    if not middlewares <= KNOWN_MIDDLEWARES:
+        return f"unknown middlewares {sorted(middlewares - KNOWN_MIDDLEWARES)}"
+    signals = {_name(signal) for signal in app.on_response_prepare}
+    if not signals <= KNOWN_RESPONSE_SIGNALS:
+        return f"unknown response signals {sorted(signals - KNOWN_RESPONSE_SIGNALS)}"
+    # The path must reach snapshot_jpg in this app's router, not a route registered before it.
+    from aiohttp.test_utils import make_mocked_request  # public, and only needed once
+
+    probe = make_mocked_request("GET", "/api/v1/cameras/probe/snapshot.jpg?t=live", app=app)
+    match = await app.router.resolve(probe)
+    if match.http_exception is not None or match.handler is not snapshot_jpg:
+        return f"{ROUTE} does not reach routes.snapshot_jpg"
+    return None
