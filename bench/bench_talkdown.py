@@ -8,12 +8,15 @@ For each N, two rows measured in the same run:
 - `aiortc sink` (the reference): the same talkers to a bench-only WHIP endpoint in the
   gateway process that only receives (aiortc's RTP, jitter buffer and opus decode) and
   drops the frames: the cost any WebRTC receiver pays;
-- `talkdown`: POST /whip/{camera}/talk: receive, resample to 8 kHz, mu-law, chunked
-  POST /media to the emulator.
+- `talkdown`: POST /whip/{camera}/talk: receive (aiortc's RTP and jitter buffer), opus
+  decoded by libopus straight to 8 kHz mono on the loop, mu-law, chunked POST /media to
+  the emulator.
 Over a window after warm-up, the gateway reports its process CPU (all threads: aiortc's
-decoder threads and the PCMU executor included), and the delay from a decoded frame
-leaving aiortc's receiver (track.recv()) to its PCMU leaving in the upstream POST body
-(TalkCounters.uplink_delay: aiohttp took the chunk), p50/p99/max.
+decoder threads included), and the delay from a frame leaving aiortc's jitter buffer
+(before it is decoded) to its PCMU leaving in the upstream POST body
+(TalkCounters.uplink_delay: aiohttp took the chunk), p50/p99/max. Before any talker, the
+gateway's own idle CPU is measured over the same window: it is part of every row, and
+`marginal %/talker` is the row's CPU less it, per talker.
 
     .venv/bin/python bench/bench_talkdown.py [--talkers 1,5,10] [--window 10]
 """
@@ -221,6 +224,15 @@ def measure(gateway: str, bench: str, emulator: subprocess.Popen, cameras: list[
         finish(talkers)
 
 
+def measure_idle(bench: str, warmup: float, window: float) -> float:
+    """The gateway's CPU (share of a core) with no talker: timers, caches, the loop itself."""
+    time.sleep(warmup)
+    http_json("POST", f"{bench}/_bench/reset")
+    time.sleep(window)
+    stats = http_json("GET", f"{bench}/_bench/stats")
+    return stats["cpu"] / stats["seconds"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--role", choices=["coordinator", "emulator", "gateway", "talkers"], default="coordinator")
@@ -253,6 +265,7 @@ def main() -> None:
         speakers = emu["cameras"][:-1]  # the emulator's last camera has no speaker
         gateway = spawn(__file__, "--role", "gateway", "--url", emu["url"], "--chunk-ms", str(args.chunk_ms))
         gw = read_json(gateway, 60)
+        idle = measure_idle(gw["bench"], args.warmup, args.window)
         for n in counts:
             for mode in ("sink", "talk"):
                 rows.append(measure(gw["url"], gw["bench"], emulator, speakers[:n], mode, args.warmup, args.window))
@@ -267,7 +280,9 @@ def main() -> None:
 
     print(f"\nTalkdown: N aiortc talkers (440 Hz opus, 20 ms) -> gateway -> POST /media PCMU, "
           f"{args.chunk_ms} ms chunks, {os.cpu_count()} CPUs, window {args.window:.0f} s")
-    header = (f"{'talkers':>7} {'path':<12} {'gw CPU %':>8} {'CPU %/talker':>12} {'added %/talker':>14} "
+    print(f"gateway idle (no talker): {100 * idle:.2f} % of a core, part of every row's CPU")
+    header = (f"{'talkers':>7} {'path':<12} {'gw CPU %':>8} {'CPU %/talker':>12} {'marginal %/talker':>17} "
+              f"{'added %/talker':>14} "
               f"{'frames/s/talker':>15} {'heard s/s/talker':>16} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
               f"{'dropped':>7}")
     print(header)
@@ -283,8 +298,9 @@ def main() -> None:
         added = f"{per - reference.get(n, 0.0):>14.2f}" if talk else f"{'(reference)':>14}"
         delays = (f"{1000 * row['p50']:>7.1f} {1000 * row['p99']:>7.1f} {1000 * row['max']:>7.1f}" if talk
                   else f"{'-':>7} {'-':>7} {'-':>7}")
+        marginal = 100 * (row["cpu"] / seconds - idle) / n
         print(f"{n:>7} {'talkdown' if talk else 'aiortc sink':<12} {100 * row['cpu'] / seconds:>8.1f} {per:>12.2f} "
-              f"{added} {row['frames'] / seconds / n:>15.1f} {row['heard_bytes'] / 8000 / seconds / n:>16.2f} "
+              f"{marginal:>17.2f} {added} {row['frames'] / seconds / n:>15.1f} {row['heard_bytes'] / 8000 / seconds / n:>16.2f} "
               f"{delays} {row['bytes_dropped']:>7}")
         if talk:
             verdicts.append((n, per, row["p99"], row["rejected"]))

@@ -31,8 +31,6 @@ from transcoders.pcmu import UnsupportedAudio
 
 # Set before start-up to override the defaults (tests; the lead's [talkdown] section later).
 TALK_SESSIONS = web.AppKey("talk_sessions", TalkSessions)
-# Resample + mu-law of microphone frames: short jobs that must not queue behind a decode.
-TALK_ENCODER = web.AppKey("talk_encoder", ThreadPoolExecutor)
 # Whole-file decodes: one at a time, so uploads cannot take both cores.
 TALK_DECODER = web.AppKey("talk_decoder", ThreadPoolExecutor)
 
@@ -83,7 +81,7 @@ async def post_talk_offer(request: web.Request) -> web.Response:
         session = sessions.reserve(camera.id, "microphone")
     except CameraBusy as exc:  # taken while the offer was read
         raise _busy(exc) from None
-    receiver = MicrophoneReceiver(session, sessions, request.app[TALK_ENCODER])
+    receiver = MicrophoneReceiver(session, sessions)
     try:
         answer = await receiver.answer(offer)
     except BaseException as exc:
@@ -153,14 +151,12 @@ async def post_talkdown_file(request: web.Request) -> web.Response:
 
 async def _talk_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[CONFIG].talkdown
-    app[TALK_ENCODER] = ThreadPoolExecutor(max_workers=2, thread_name_prefix="talk-pcmu")
     app[TALK_DECODER] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="talk-file")
     app[TALK_SESSIONS] = TalkSessions(app[WEP], settings)
     try:
         yield
     finally:
         await app[TALK_SESSIONS].close_all()
-        app[TALK_ENCODER].shutdown(wait=False, cancel_futures=True)
         app[TALK_DECODER].shutdown(wait=False, cancel_futures=True)
 
 

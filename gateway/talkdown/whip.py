@@ -1,50 +1,49 @@
 """The WebRTC receive side of a talk: one browser microphone over aiortc, to PCMU.
 
-aiortc decodes the opus RTP in its own decoder thread and hands 20 ms frames to
-`track.recv()`; each frame is resampled to 8 kHz mono and mu-law encoded in the talk
-executor (never on the event loop) and queued on the session's uplink at once, so a
-frame waits for nothing but its own encoding. Nothing is padded: when the browser sends
-nothing for `idle_timeout`, the talk ends.
+aiortc receives the RTP (SRTP, its jitter buffer); the frames the jitter buffer releases
+are decoded straight to 8 kHz mu-law on the event loop (`receiver_tap`: libopus at
+8 kHz, ~25 us a frame, cheaper than the thread hops of aiortc's own decoder) and queued
+on the session's uplink at once, so a frame waits for nothing but `chunk_ms` worth of
+audio. Nothing is padded: when the browser sends nothing for `idle_timeout`, the talk
+ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
-from concurrent.futures import Executor
 
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.mediastreams import MediaStreamTrack
 
 from gateway.talkdown.offer import offer_for_aiortc
+from gateway.talkdown.receiver_tap import EncodedAudioTap, ReceiverTapError, tap
 from gateway.talkdown.session import TalkSession, TalkSessions
 from gateway.webrtc.sdp import Offer, OfferError
-from transcoders.pcmu import PcmuEncoder
 
 log = logging.getLogger("gateway.talkdown")
 
-# A resampled frame may come out a few samples short (the resampler's filter delay);
-# such a chunk still goes out rather than waiting 20 ms for the next frame.
+# A G.711 peer's frames, resampled, may come out a few samples short; such a chunk still
+# goes out rather than waiting 20 ms for the next frame. (Opus frames are exact.)
 CHUNK_SLACK_BYTES = 16
 
 
 class MicrophoneReceiver:
-    def __init__(self, session: TalkSession, sessions: TalkSessions, executor: Executor):
+    def __init__(self, session: TalkSession, sessions: TalkSessions):
         self._session = session
         self._sessions = sessions
         self._settings = sessions.settings
-        self._executor = executor
-        self._encoder = PcmuEncoder()
-        # A cancelled pump's encode may still be running in the executor when stop()
-        # flushes: the encoder is stateful and not thread-safe.
-        self._encoder_lock = threading.Lock()
+        self._tap = EncodedAudioTap(self._queue, self._track_ended)
+        self._tap_error: ReceiverTapError | None = None
         self._pending = bytearray()
         self._pending_since = 0.0
+        self._heard_at = 0.0  # time.monotonic() of the last frame from the microphone
         self._track: MediaStreamTrack | None = None
         self._track_arrived = asyncio.Event()
         self._connected = asyncio.Event()
+        self._ended = asyncio.Event()
+        self._ended_reason = "microphone track ended"
         self._pump: asyncio.Task | None = None
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         session.stop_source = self.stop
@@ -55,7 +54,15 @@ class MicrophoneReceiver:
 
         @pc.on("track")
         def _on_track(track: MediaStreamTrack) -> None:
+            # Emitted by setRemoteDescription, before the receiver starts (and its decoder
+            # thread with it): the moment to put the tap in place.
             if track.kind == "audio" and self._track is None:
+                receiver = next(receiver for receiver in pc.getReceivers() if receiver.track is track)
+                try:
+                    tap(receiver, self._tap)
+                except ReceiverTapError as exc:
+                    self._tap_error = exc
+                    return
                 self._track = track
                 self._track_arrived.set()
 
@@ -71,13 +78,17 @@ class MicrophoneReceiver:
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception as exc:  # aiortc raises ValueError/OperationError/InvalidStateError
             raise OfferError(f"offer rejected: {exc}") from None
+        if self._tap_error is not None:
+            raise self._tap_error  # a gateway bug after an aiortc upgrade (500), not a bad offer
         return pc.localDescription.sdp
 
     def start(self) -> None:
         self._pump = asyncio.get_running_loop().create_task(self._run(), name=f"talk mic {self._session.camera_id}")
 
     async def _run(self) -> None:
-        reason = "microphone track ended"
+        # Audio arrives by callback (_queue); this task only watches for the connection, the
+        # end of the track and an idle microphone, waking once per idle_timeout at most.
+        reason = ""
         try:
             try:
                 async with asyncio.timeout(self._settings.connect_timeout):
@@ -86,36 +97,29 @@ class MicrophoneReceiver:
             except TimeoutError:
                 reason = f"not connected within {self._settings.connect_timeout:.0f}s"
                 return
-            assert self._track is not None
-            while True:
-                try:
-                    async with asyncio.timeout(self._settings.idle_timeout):
-                        frame = await self._track.recv()
-                except TimeoutError:
+            self._heard_at = max(self._heard_at, time.monotonic())
+            while not self._ended.is_set():
+                remaining = self._heard_at + self._settings.idle_timeout - time.monotonic()
+                if remaining <= 0:
                     reason = f"no audio from the microphone for {self._settings.idle_timeout:.0f}s"
                     return
-                except MediaStreamError:
-                    return
-                received_at = time.monotonic()
-                self._sessions.counters.frames_received += 1
-                pcmu = await asyncio.get_running_loop().run_in_executor(self._executor, self._encode, frame)
-                self._queue(pcmu, received_at)
-        except asyncio.CancelledError:
-            reason = ""
-            raise
+                try:
+                    async with asyncio.timeout(remaining):
+                        await self._ended.wait()
+                except TimeoutError:
+                    pass
+            reason = self._ended_reason
         finally:
             if reason:
                 self._end_soon(reason)
 
-    def _encode(self, frame) -> bytes:
-        with self._encoder_lock:
-            return self._encoder.encode(frame)
-
-    def _flush(self) -> bytes:
-        with self._encoder_lock:
-            return self._encoder.flush()
+    def _track_ended(self, reason: str) -> None:
+        self._ended_reason = reason
+        self._ended.set()
 
     def _queue(self, pcmu: bytes, received_at: float) -> None:
+        self._sessions.counters.frames_received += 1
+        self._heard_at = received_at
         if not self._pending:
             self._pending_since = received_at
         self._pending += pcmu
@@ -129,14 +133,13 @@ class MicrophoneReceiver:
             asyncio.get_running_loop().create_task(self._sessions.end(self._session, reason), name="talk end")
 
     async def stop(self) -> None:
-        """Stop receiving: the pump, then the resampler's tail, then the peer connection."""
+        """Stop receiving: the pump, then the audio not yet sent, then the peer connection."""
         pump = self._pump
         if pump is not None and pump is not asyncio.current_task() and not pump.done():
             pump.cancel()
             await asyncio.wait([pump])
-        tail = await asyncio.get_running_loop().run_in_executor(self._executor, self._flush)
-        self._pending += tail
+        self._tap.stop()
         if self._pending:
-            self._session.uplink.send(bytes(self._pending), time.monotonic())
+            self._session.uplink.send(bytes(self._pending), self._pending_since)
             self._pending.clear()
         await self.pc.close()

@@ -55,3 +55,20 @@ def dominant_hz(pcmu: bytes, rate: int = 8000) -> float:
 
 def seconds_of(pcmu: bytes) -> float:
     return len(pcmu) / 8000
+
+
+def opus_packets(samples: np.ndarray, rate: int = 48000, fec: bool = True) -> list[bytes]:
+    """Mono s16 samples as 20 ms opus packets (PyAV's libopus, as a browser sends: voip,
+    in-band FEC on), the RTP payloads of a microphone track."""
+    encoder = av.CodecContext.create("libopus", "w")
+    encoder.sample_rate, encoder.layout, encoder.format, encoder.bit_rate = rate, "mono", "s16", 32000
+    encoder.options = {"application": "voip", "frame_duration": "20", "fec": "1" if fec else "0",
+                       "packet_loss": "20"}
+    frame_samples = rate // 50
+    packets = []
+    for start in range(0, len(samples) - frame_samples + 1, frame_samples):
+        frame = av.AudioFrame.from_ndarray(samples[None, start:start + frame_samples], format="s16", layout="mono")
+        frame.sample_rate, frame.pts = rate, start
+        packets += encoder.encode(frame)
+    packets += encoder.encode(None)
+    return [bytes(packet) for packet in packets]
