@@ -56,6 +56,7 @@ ROUTE = "/api/v1/cameras/{camera}/snapshot.jpg"
 # aiohttp awaits drain(). A client that pipelines without reading gets its next requests
 # answered by aiohttp, which then applies that backpressure.
 WRITE_BUFFER_LIMIT = 64 * 1024
+HEADS_KEPT = 1024  # response heads remembered within one second (one per picture and status)
 # The edge create_app builds (gateway/app.py `_add_edge`), as module:qualname: what the
 # fast path reproduces. Anything else there and the fast path stays off.
 KNOWN_MIDDLEWARES = frozenset({
@@ -92,6 +93,7 @@ class SnapshotAnswerer:
         self.stats = FastPathStats()
         self._second = -1
         self._date = b""
+        self._heads: dict[tuple[bytes, str, int], bytes] = {}
 
     def answer(self, head: SnapshotHead) -> tuple[bytes, bytes] | None:
         """The response's head and body; None to let aiohttp answer."""
@@ -125,19 +127,25 @@ class SnapshotAnswerer:
         return self._head(b"200 OK", entry, len(body)), body
 
     def _head(self, status: bytes, entry: CachedImage, length: int | None) -> bytes:
-        # Field order and values as aiohttp writes routes._answer's Response.
-        cache_control = f"{self._scope}, max-age={self._store.max_age(entry)}" + (", immutable" if entry.immutable else "")
-        content = b"" if length is None else b"Content-Type: image/jpeg\r\nContent-Length: %d\r\n" % length
-        return b"HTTP/1.1 %s\r\nETag: %s\r\nCache-Control: %s\r\n%sDate: %s\r\nServer: %s\r\n\r\n" % (
-            status, entry.etag.encode(), cache_control.encode(), content, self._http_date(), _SERVER)
-
-    def _http_date(self) -> bytes:
-        """RFC 9110 6.6.1: the Date field, IMF-fixdate; formatted once a second."""
+        # Heads change with the second (Date, max-age): built once a second per picture, which
+        # saves ~0.5 us of a hit (py-spy under bench/bench_snapshots.py).
         now = int(time.time())
         if now != self._second:
             self._second = now
-            self._date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now)).encode()
-        return self._date
+            self._date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now)).encode()  # RFC 9110 6.6.1
+            self._heads.clear()
+        max_age = self._store.max_age(entry)
+        key = (status, entry.etag, max_age)
+        head = self._heads.get(key)
+        if head is None:
+            # Field order and values as aiohttp writes routes._answer's Response.
+            cache_control = f"{self._scope}, max-age={max_age}" + (", immutable" if entry.immutable else "")
+            content = b"" if length is None else b"Content-Type: image/jpeg\r\nContent-Length: %d\r\n" % length
+            head = b"HTTP/1.1 %s\r\nETag: %s\r\nCache-Control: %s\r\n%sDate: %s\r\nServer: %s\r\n\r\n" % (
+                status, entry.etag.encode(), cache_control.encode(), content, self._date, _SERVER)
+            if len(self._heads) < HEADS_KEPT:
+                self._heads[key] = head
+        return head
 
 
 _SERVER = SERVER_SOFTWARE.encode()
@@ -212,7 +220,7 @@ class FastPathConnection(asyncio.Protocol):
             data, self._held = self._held + data, b""
         start, size = 0, len(data)
         handler, transport = self._handler, self._transport
-        while start < size and transport is not None and _aiohttp_idle(handler):
+        while start < size and transport is not None and not transport.is_closing() and _aiohttp_idle(handler):
             head = read_head(data, start)
             if head.kind is Kind.PARTIAL:
                 self._held = data[start:]
