@@ -250,7 +250,7 @@ async def main(args: argparse.Namespace) -> int:
         print(f"{name:34} {result['rps']:9.0f} {result['p99_ms']:8.2f} {result['rps'] / reference:9.2f} {errors:7d}   {runs}")
     stats = store.stats
     fast = runner.fast_path
-    print(f"\nfast path (gateway/snapshots/fast_path.py): "
+    print("\nfast path (gateway/snapshots/fast_path.py): "
           + (f"{fast.stats.answered} requests answered below aiohttp, viewer_auth "
              f"{'on' if app[CONFIG].auth.viewer_auth else 'off'}" if fast is not None else "OFF"))
     print(f"upstream fetches: {renders_during} emulator renders for {served} gateway requests under load "

@@ -29,9 +29,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import web
 from aiohttp.http import SERVER_SOFTWARE
@@ -184,7 +185,7 @@ class FastPathConnection(asyncio.Protocol):
     """One client connection: snapshot cache hits answered here, the rest by `handler`,
     aiohttp's own protocol, to which every other event is passed as it comes."""
 
-    __slots__ = ("_handler", "_answerer", "_server", "_transport", "_held", "_pinned", "_loop")
+    __slots__ = ("_answerer", "_handler", "_held", "_loop", "_pinned", "_server", "_transport")
 
     def __init__(self, handler: RequestHandler, answerer: SnapshotAnswerer, server: FastPathServer):
         self._handler = handler

@@ -13,7 +13,7 @@ import re
 import socket
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -29,7 +29,7 @@ from gateway.snapshots.fast_path import FastPathConnection, FastPathServer, Gate
 from gateway.snapshots.routes import SNAPSHOTS
 from tests.conftest import TEST_EMULATOR, config_for
 
-PAST = (datetime.now(timezone.utc) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+PAST = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 PIN = b"GET /no-such-path HTTP/1.1\r\nHost: gw\r\nContent-Length: 0\r\n\r\n"  # aiohttp's for good from here
 LAST = b"GET /no-such-path HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n"  # so the answers end in EOF
 NOT_FOUND = b"404: Not Found"  # aiohttp's body for PIN and LAST
@@ -91,7 +91,7 @@ def exchange(port: int, pieces: list[bytes], pause: float = 0.002, pinned: bool 
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if pinned:
             sock.sendall(PIN)
-            while not re.search(rb"\r\n\r\n.{%d}" % len(NOT_FOUND), received, re.S):
+            while not re.search(rb"\r\n\r\n.{%d}" % len(NOT_FOUND), received, re.DOTALL):
                 received += sock.recv(1 << 16)
         for piece in pieces:
             sock.sendall(piece)
@@ -208,7 +208,7 @@ def test_connections_are_fast_path_connections(gw):
 def test_fast_answer_equals_aiohttp_answer(gw):
     store, traffic = gw.app[SNAPSHOTS], gw.app[TRAFFIC]
     hit = snapshot_head(gw.camera)
-    counters = lambda: (store.stats.hits, store.stats.bytes_served, sum(traffic.bytes_out.values()))  # noqa: E731
+    counters = lambda: (store.stats.hits, store.stats.bytes_served, sum(traffic.bytes_out.values()))
     before, answered = counters(), gw.answered
     [fast, _] = responses(exchange(gw.port, [hit, LAST]), ["GET", "GET"])
     middle = counters()
