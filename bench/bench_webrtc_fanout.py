@@ -2,7 +2,10 @@
 
 Processes: the WEP emulator (1 camera, 1280x720 15 fps, 2 Mbps), the gateway (uvloop,
 create_app, plus a bench-only stats route), and viewer processes of up to 25 aiortc
-peer connections each that count reassembled H.264 frames without decoding them.
+peer connections each that count reassembled H.264 frames without decoding them. The
+viewers run at nice 10: they play browsers on other machines, and 100 of them need
+about a core of this 2-core machine, so at equal priority they would preempt the
+gateway mid-burst and the delay would measure the scheduler, not the gateway.
 
 For each N: the viewers connect, a warm-up passes, then over a measuring window the
 gateway reports its CPU seconds, RSS, frames sent, and the delay from a sample's arrival
@@ -29,6 +32,7 @@ from coordinator import ROOT, add_bench_route, finish, http_json, read_json, spa
 sys.path.insert(0, str(ROOT))
 
 PER_PROCESS = 25
+VIEWER_NICENESS = 10
 CACHE = Path.home() / ".cache" / "wep-gateway" / "bench-emulator-noisy"
 
 
@@ -132,6 +136,10 @@ async def run_gateway(emulator_url: str) -> None:
 # ---- viewer process ------------------------------------------------------------------
 async def run_viewers(url: str, count: int) -> None:
     import aiohttp
+
+    # The viewers stand in for browsers on other machines: at a lower priority, they take
+    # the CPU the gateway leaves instead of preempting it in the middle of a frame's burst.
+    os.nice(VIEWER_NICENESS)
 
     from tests.webrtc.whep_viewer import WhepViewer, counting_decoders
 
