@@ -241,7 +241,8 @@ class GatewayCollector(Collector):
         counters = sessions.counters
         yield GaugeMetricFamily("wepgw_webrtc_sessions", "Current WHEP sessions", value=len(sessions))
         for name in ("sessions_started", "connect_timeouts", "connection_failures", "offers_rejected",
-                     "frames_sent", "bytes_sent", "video_packets_sent", "video_retransmissions", "keyframe_requests", "frames_skipped", "audio_sessions",
+                     "frames_sent", "bytes_sent", "video_packets_sent", "video_retransmissions",
+                     "video_packets_dropped", "keyframe_requests", "frames_skipped", "audio_sessions",
                      "audio_packets_sent", "audio_bytes_sent", "audio_packets_skipped"):
             yield CounterMetricFamily(f"wepgw_webrtc_{name}", f"WebRTC {name.replace('_', ' ')}",
                                       value=getattr(counters, name))

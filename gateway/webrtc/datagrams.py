@@ -56,16 +56,17 @@ class DatagramSender:
         self.transport = transport
         self._socket = _duplicate(transport)
         self.system_calls = 0
-        self.dropped = 0  # datagrams the kernel had no buffer for (RTP loss; NACK asks again)
 
     @property
     def segmenting(self) -> bool:
         return self._socket is not None
 
-    def send(self, datagrams: Sequence[bytes], address: tuple) -> None:
+    def send(self, datagrams: Sequence[bytes], address: tuple) -> int:
+        """Send them in order; the number the kernel had no buffer for (dropped, as UDP does)."""
         if self._socket is None:
             self._one_by_one(datagrams, address)
-            return
+            return 0
+        dropped = 0
         for start, end, size in segment_runs(datagrams):
             try:
                 if end - start == 1:
@@ -75,14 +76,15 @@ class DatagramSender:
                                          [(socket.SOL_UDP, UDP_SEGMENT, struct.pack("=H", size))], 0, address)
                 self.system_calls += 1
             except BlockingIOError:
-                self.dropped += end - start
+                dropped += end - start
             except OSError as exc:
                 if exc.errno not in _NO_GSO:
                     raise ConnectionError(f"cannot send to the viewer: {exc}") from None
                 log.warning("UDP segmentation offload refused (%s): sending datagrams one by one", exc)
                 self.close()
                 self._one_by_one(datagrams[start:], address)
-                return
+                break
+        return dropped
 
     def _one_by_one(self, datagrams: Sequence[bytes], address: tuple) -> None:
         sendto = self.transport.sendto

@@ -18,6 +18,7 @@ class WebrtcCounters:
     bytes_sent: int = 0
     video_packets_sent: int = 0  # RTP packets of video, each viewer's counted
     video_retransmissions: int = 0  # packets sent again for a NACK
+    video_packets_dropped: int = 0  # the socket's send buffer was full
     keyframe_requests: int = 0  # PLI/FIR received (answered by waiting, see track.py)
     frames_skipped: int = 0  # frames the track itself skipped (backlog, waiting for a keyframe)
     profile_mismatches: int = 0

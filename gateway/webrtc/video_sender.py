@@ -121,7 +121,8 @@ class VideoRtpSender:
             history[sequence % HISTORY_PACKETS] = (sequence, header, payload)
             packets.append(protect(header + payload))
             sequence = (sequence + 1) & 0xFFFF
-        datagrams.send(packets, pair.remote_addr)
+        # A datagram the kernel had no room for is lost like any on the network; NACK asks again.
+        self._counters.video_packets_dropped += datagrams.send(packets, pair.remote_addr)
         # What aiortc's RTCP loop puts in the sender reports (RFC 3550 6.4.1).
         setattr(sender, f"{_SENDER}ntp_timestamp", ntp)
         setattr(sender, f"{_SENDER}rtp_timestamp", timestamp)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
@@ -90,16 +91,17 @@ class _KeepingOpusDecoder:
         return []
 
 
-_tallies: dict[int, FrameTally | OpusTally] = {}  # thread ident of the receiver's decoder thread -> tally
+# The receiver's decoder thread -> its tally (the thread object: idents are reused once a thread ends).
+_tallies: weakref.WeakKeyDictionary[threading.Thread, FrameTally | OpusTally] = weakref.WeakKeyDictionary()
 _original_get_decoder = aiortc.rtcrtpreceiver.get_decoder
 
 
 def _get_decoder(codec):
     mime_type = codec.mimeType.lower()
     if mime_type == "video/h264":
-        return _CountingDecoder(_tallies.setdefault(threading.get_ident(), FrameTally()))
+        return _CountingDecoder(_tallies.setdefault(threading.current_thread(), FrameTally()))
     if mime_type == "audio/opus":
-        return _KeepingOpusDecoder(_tallies.setdefault(threading.get_ident(), OpusTally()))
+        return _KeepingOpusDecoder(_tallies.setdefault(threading.current_thread(), OpusTally()))
     return _original_get_decoder(codec)
 
 
@@ -124,7 +126,7 @@ class WhepViewer:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.location: str | None = None
         self.answer = ""
-        self._decoder_threads: dict[int, int] = {}  # transceiver index -> decoder thread ident
+        self._decoder_threads: dict[int, threading.Thread] = {}  # transceiver index -> decoder thread
 
     async def start(self) -> None:
         self.pc.addTransceiver("video", direction="recvonly")
@@ -170,9 +172,9 @@ class WhepViewer:
             # aiortc starts one decoder thread per receiver once media flows (test tool: private name).
             receiver = self.pc.getTransceivers()[index].receiver
             thread = getattr(receiver, "_RTCRtpReceiver__decoder_thread", None)
-            if thread is None or thread.ident is None:
+            if thread is None:
                 return kind()
-            self._decoder_threads[index] = thread.ident
+            self._decoder_threads[index] = thread
         return _tallies.setdefault(self._decoder_threads[index], kind())
 
     async def stop(self, delete: bool = True) -> int | None:
