@@ -227,7 +227,8 @@ class GatewayCollector(Collector):
                           ("upstream_fetches", "Snapshot requests sent to WEP"),
                           ("upstream_errors", "Snapshot requests WEP failed"),
                           ("local_crops", "ROI crops cut from a cached frame"),
-                          ("bytes_served", "JPEG bytes answered")):
+                          ("bytes_served", "JPEG bytes answered"),
+                          ("fast_path_answers", "Cache hits answered below aiohttp's request machinery")):
             yield CounterMetricFamily(f"wepgw_snapshot_{name}", doc, value=getattr(stats, name))
         yield GaugeMetricFamily("wepgw_snapshot_cache_bytes", "Bytes held by the snapshot cache", value=store.cache.bytes)
         yield CounterMetricFamily("wepgw_snapshot_cache_evictions", "Snapshots evicted for space",

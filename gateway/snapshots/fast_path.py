@@ -118,6 +118,7 @@ class SnapshotAnswerer:
         if entry is None:
             return None
         self.stats.answered += 1
+        store.stats.fast_path_answers += 1
         if head.if_none_match is not None and none_match(head.if_none_match, entry.etag):
             store.stats.not_modified += 1
             self._traffic.bytes_out[head.camera, self._protocol] += 0  # as the middleware counts a 304

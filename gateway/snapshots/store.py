@@ -43,6 +43,7 @@ class SnapshotStats:
     local_crop_failures: int = 0  # fell back to WEP
     not_modified: int = 0  # 304 answers
     bytes_served: int = 0  # JPEG bytes in 200 answers
+    fast_path_answers: int = 0  # hits answered below aiohttp (fast_path.py), a part of `hits`
 
 
 class SnapshotStore:

@@ -75,7 +75,10 @@ class ThreadGateway:
 
     @property
     def answered(self) -> int:
-        return self.runner.fast_path.stats.answered
+        answered = self.runner.fast_path.stats.answered
+        # What wepgw_snapshot_fast_path_answers exports agrees with it.
+        assert self.app[SNAPSHOTS].stats.fast_path_answers == answered
+        return answered
 
 
 def snapshot_head(camera: str, query: str = f"t={PAST}", *fields: str, method: str = "GET") -> bytes:
