@@ -1,7 +1,9 @@
 """Snapshot cache hits: requests per second and p99 latency of the gateway next to nginx
 serving the same JPEG from disk, measured in the same run, plus upstream fetches saved.
 
-    .venv/bin/python bench/bench_snapshots.py [--duration 5] [--connections 32] [--rounds 2]
+    .venv/bin/python bench/bench_snapshots.py [--duration 5] [--connections 32] [--rounds 2] [--viewer-auth]
+
+`--viewer-auth` runs the gateway as `serve` defaults to, every request with a viewer token.
 
 The emulator and the gateway (uvloop, production logging) run in this process; nginx (Debian,
 `worker_processes 1`, temp config and dir, 127.0.0.1) runs beside it; load comes from a
@@ -136,7 +138,7 @@ async def load(url: str, connections: int, duration: float) -> dict:
 
 # -- the run --------------------------------------------------------------------------------
 
-async def start_gateway(tmp: Path):
+async def start_gateway(tmp: Path, viewer_auth: bool):
     from aiohttp import web
 
     from gateway.app import create_app
@@ -149,7 +151,8 @@ async def start_gateway(tmp: Path):
         host="127.0.0.1", port=0, tls=False, cameras=1, loop_seconds=2.0, fps=15, high_size=(1280, 720),
         low_size=(320, 180), high_bitrate=800_000, low_bitrate=200_000, cache_dir=str(tmp / "emulator")))
     await emulator.start()
-    app = create_app(config_for(emulator))
+    # viewer_auth on (the default of `serve`): every request carries a viewer token.
+    app = create_app(config_for(emulator, auth={"viewer_auth": viewer_auth, "token_secret": "b" * 40}))
     # As `wep-gateway serve` runs it (gateway/cli.py): the snapshot fast path, no access log.
     runner = GatewayRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
@@ -201,12 +204,17 @@ async def main(args: argparse.Namespace) -> int:
     loader = "wrk -t1" if shutil.which("wrk") else "aiohttp loader (wrk not installed)"
     with tempfile.TemporaryDirectory(prefix="bench-snapshots-") as tmp_name:
         tmp = Path(tmp_name)
-        emulator, app, runner, base = await start_gateway(tmp)
+        emulator, app, runner, base = await start_gateway(tmp, args.viewer_auth)
         nginx = ceiling = None
         try:
             camera = emulator.camera_ids[0]
             past = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
             full_url = f"{base}/api/v1/cameras/{camera}/snapshot.jpg?t={past}"
+            if args.viewer_auth:
+                from gateway.auth.routes import TOKENS
+
+                token, _ = app[TOKENS].mint([camera], ["snapshot"], 3600)
+                full_url += f"&token={token}"
             crop_url = f"{full_url}&roi=0.25,0.25,0.75,0.75&size=320x180"
             async with aiohttp.ClientSession() as http:
                 async with http.get(full_url) as response:
@@ -267,6 +275,7 @@ def cli() -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per target per round")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--viewer-auth", action="store_true", help="viewer tokens on, as `serve` defaults to")
     parser.add_argument("--load", metavar="URL", help=argparse.SUPPRESS)  # the loader subprocess
     args = parser.parse_args()
     if args.load:
