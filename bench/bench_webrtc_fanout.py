@@ -32,7 +32,7 @@ from coordinator import ROOT, add_bench_route, finish, http_json, read_json, spa
 sys.path.insert(0, str(ROOT))
 
 PER_PROCESS = 25
-VIEWER_NICENESS = 10
+VIEWER_NICENESS = 10  # --viewer-nice 0 shows what sharing the cores at equal priority costs
 CACHE = Path.home() / ".cache" / "wep-gateway" / "bench-emulator-noisy"
 
 
@@ -134,12 +134,12 @@ async def run_gateway(emulator_url: str) -> None:
 
 
 # ---- viewer process ------------------------------------------------------------------
-async def run_viewers(url: str, count: int) -> None:
+async def run_viewers(url: str, count: int, niceness: int) -> None:
     import aiohttp
 
     # The viewers stand in for browsers on other machines: at a lower priority, they take
     # the CPU the gateway leaves instead of preempting it in the middle of a frame's burst.
-    os.nice(VIEWER_NICENESS)
+    os.nice(niceness)
 
     from tests.webrtc.whep_viewer import WhepViewer, counting_decoders
 
@@ -164,10 +164,11 @@ async def run_viewers(url: str, count: int) -> None:
 
 
 # ---- coordinator ---------------------------------------------------------------------
-def measure(gateway: str, camera: str, viewers: int, warmup: float, window: float) -> dict:
+def measure(gateway: str, camera: str, viewers: int, warmup: float, window: float, niceness: int) -> dict:
     whep = f"{gateway}/whep/{camera}?quality=high"
     groups = [min(PER_PROCESS, viewers - start) for start in range(0, viewers, PER_PROCESS)]
-    processes = [spawn(__file__, "--role", "viewers", "--url", whep, "--count", str(count)) for count in groups]
+    processes = [spawn(__file__, "--role", "viewers", "--url", whep, "--count", str(count), "--viewer-nice",
+                       str(niceness)) for count in groups]
     try:
         for process in processes:
             read_json(process, 180)
@@ -203,6 +204,7 @@ def main() -> None:
     parser.add_argument("--role", choices=["coordinator", "emulator", "gateway", "viewers"], default="coordinator")
     parser.add_argument("--url", default="")
     parser.add_argument("--count", type=int, default=0)
+    parser.add_argument("--viewer-nice", type=int, default=VIEWER_NICENESS)
     parser.add_argument("--viewers", default="1,10,50,100")
     parser.add_argument("--warmup", type=float, default=6.0)
     parser.add_argument("--window", type=float, default=15.0)
@@ -214,7 +216,7 @@ def main() -> None:
         except ImportError:
             pass
         target = {"emulator": run_emulator, "gateway": lambda: run_gateway(args.url),
-                  "viewers": lambda: run_viewers(args.url, args.count)}[args.role]
+                  "viewers": lambda: run_viewers(args.url, args.count, args.viewer_nice)}[args.role]
         asyncio.run(target())
         return
 
@@ -224,7 +226,8 @@ def main() -> None:
         emu = read_json(emulator, 600)  # the first run encodes the 720p loop (cached after)
         gateway = spawn(__file__, "--role", "gateway", "--url", emu["url"])
         gw = read_json(gateway, 60)
-        rows = [measure(gw["url"], emu["camera"], int(n), args.warmup, args.window) for n in args.viewers.split(",")]
+        rows = [measure(gw["url"], emu["camera"], int(n), args.warmup, args.window, args.viewer_nice)
+                for n in args.viewers.split(",")]
     finally:
         for process in (gateway, emulator):
             if process is not None:
@@ -234,7 +237,8 @@ def main() -> None:
                 except subprocess.TimeoutExpired:
                     process.kill()
 
-    print(f"\nWebRTC fan-out, one camera 1280x720 15 fps ~2 Mbps, {os.cpu_count()} CPUs, window {args.window:.0f} s")
+    print(f"\nWebRTC fan-out, one camera 1280x720 15 fps ~2 Mbps, {os.cpu_count()} CPUs, window {args.window:.0f} s, "
+          f"viewers at nice {args.viewer_nice}")
     header = (f"{'viewers':>7} {'gw CPU %':>9} {'CPU ms/viewer-s':>15} {'RSS MiB':>8} {'p50 ms':>7} {'p99 ms':>7} "
               f"{'max ms':>7} {'Mbps/viewer':>11} {'sent fps':>8} {'recv fps':>8} {'min fps':>7} {'viewers CPU %':>13}")
     print(header)
