@@ -261,7 +261,7 @@ class GatewayCollector(Collector):
         yield GaugeMetricFamily("wepgw_talk_sessions", "Current talk sessions (microphones and files)",
                                 value=len(sessions))
         for name in ("sessions_started", "refused_no_speaker", "refused_busy", "bytes_sent", "post_failures",
-                     "bytes_dropped"):
+                     "bytes_dropped", "rtp_packets", "rtp_late", "rtp_rejected"):
             yield CounterMetricFamily(f"wepgw_talk_{name}", f"Talkdown {name.replace('_', ' ')}",
                                       value=getattr(counters, name))
 

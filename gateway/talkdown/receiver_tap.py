@@ -47,8 +47,8 @@ class ReceiverTapError(RuntimeError):
 class EncodedAudioTap:
     """Stands in for one receiver's decoder queue: encoded audio in (on the loop), PCMU out.
 
-    `on_pcmu(pcmu, released_at)` is called on the loop for every frame the jitter buffer
-    releases (released_at: time.monotonic() then); `on_end(reason)` once, when the receiver
+    `on_pcmu(pcmu, released_at)` is called on the loop for every frame put here (by
+    datagram_tap.py, as the packet arrives; released_at: time.monotonic() then); `on_end(reason)` once, when the receiver
     stops or decoding fails for a reason other than a bad packet.
     """
 

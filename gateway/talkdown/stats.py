@@ -18,7 +18,9 @@ class TalkCounters:
     rollovers: int = 0  # hand-overs from one POST to the next at the cap
     post_failures: int = 0
     bytes_dropped: int = 0  # audio dropped because the upstream fell behind (max_queue_ms)
-    frames_received: int = 0  # microphone frames decoded (released by aiortc's jitter buffer)
-    # From a microphone frame leaving aiortc's jitter buffer (before it is decoded) to its
-    # PCMU leaving in the POST body.
+    frames_received: int = 0  # microphone frames decoded
+    rtp_packets: int = 0  # microphone RTP packets taken off the socket (datagram_tap.py)
+    rtp_late: int = 0  # dropped: older than one already decoded (reordered or duplicated)
+    rtp_rejected: int = 0  # dropped: failed SRTP authentication, malformed, or not a negotiated codec
+    # From a microphone packet's arrival (before it is decoded) to its PCMU leaving in the POST body.
     uplink_delay: DelayHistogram = field(default_factory=DelayHistogram)

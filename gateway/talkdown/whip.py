@@ -1,11 +1,10 @@
 """The WebRTC receive side of a talk: one browser microphone over aiortc, to PCMU.
 
-aiortc receives the RTP (SRTP, its jitter buffer); the frames the jitter buffer releases
-are decoded straight to 8 kHz mu-law on the event loop (`receiver_tap`: libopus at
-8 kHz, ~25 us a frame, cheaper than the thread hops of aiortc's own decoder) and queued
-on the session's uplink at once, so a frame waits for nothing but `chunk_ms` worth of
-audio. Nothing is padded: when the browser sends nothing for `idle_timeout`, the talk
-ends.
+aiortc does ICE and DTLS; the microphone's SRTP packets are taken where the datagram
+arrives (`datagram_tap`), decoded straight to 8 kHz mu-law on the event loop
+(`receiver_tap`: libopus at 8 kHz, ~25 us a frame) and queued on the session's uplink at
+once, so a frame waits for nothing but `chunk_ms` worth of audio. Nothing is padded: when
+the browser sends nothing for `idle_timeout`, the talk ends.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ import time
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
+from gateway.talkdown.datagram_tap import MicrophoneDatagrams, answered_codecs
 from gateway.talkdown.offer import offer_for_aiortc
 from gateway.talkdown.receiver_tap import EncodedAudioTap, ReceiverTapError, tap
 from gateway.talkdown.session import TalkSession, TalkSessions
@@ -36,6 +36,7 @@ class MicrophoneReceiver:
         self._settings = sessions.settings
         self._tap = EncodedAudioTap(self._queue, self._track_ended)
         self._tap_error: ReceiverTapError | None = None
+        self.datagrams: MicrophoneDatagrams | None = None
         self._pending = bytearray()
         self._pending_since = 0.0
         self._heard_at = 0.0  # time.monotonic() of the last frame from the microphone
@@ -80,7 +81,10 @@ class MicrophoneReceiver:
             raise OfferError(f"offer rejected: {exc}") from None
         if self._tap_error is not None:
             raise self._tap_error  # a gateway bug after an aiortc upgrade (500), not a bad offer
-        return pc.localDescription.sdp
+        answer = pc.localDescription.sdp
+        self.datagrams = MicrophoneDatagrams(self._tap.put, answered_codecs(answer), self._sessions.counters)
+        self.datagrams.install(pc)  # DatagramTapError (a ReceiverTapError): 500 as above
+        return answer
 
     def start(self) -> None:
         self._pump = asyncio.get_running_loop().create_task(self._run(), name=f"talk mic {self._session.camera_id}")

@@ -38,6 +38,10 @@ async def test_tone_reaches_the_speaker_and_delete_ends_the_post_cleanly(emulato
     assert emulator.stats["open_streams"] == 0 and not emulator.stats["talk_rejected"]
     assert len(talk_sessions) == 0 and talk_sessions.holder(camera) is None
     assert talk_sessions.counters.bytes_sent == len(audio)
+    # Every decoded frame came off the socket through the datagram tap, none through aiortc's receiver.
+    counters = talk_sessions.counters
+    assert counters.rtp_packets == counters.frames_received >= 0.8 * talker.track.frames
+    assert counters.rtp_rejected == 0
 
 
 async def test_a_dropped_upstream_post_is_replaced_and_the_talk_goes_on(emulator, talk_gateway, talk_url, http,

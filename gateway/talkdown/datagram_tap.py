@@ -1,0 +1,131 @@
+"""The microphone's RTP taken off the socket, before aioice's queue and aiortc's receiver.
+
+Why: after the decode was made cheap (receiver_tap.py), aiortc's own receive path was
+most of a talk's cost: every 20 ms packet is first tried as STUN (an exception), queued
+by aioice, picked up by the DTLS task, parsed into an RtpPacket with its extensions,
+routed, counted and put through a jitter buffer (bench/bench_talkdown.py, cProfile:
+~270 us a packet, ~1.4 % of a core per talker). Here an SRTP packet of the talk is
+unprotected with the session's own key where the datagram arrives, its header read
+(RFC 3550 5.1), and its payload handed to the talk's decoder (EncodedAudioTap) at once.
+
+What stays aiortc's: ICE (STUN), DTLS, SRTCP (sender reports, BYE) and the end of the
+track. What is given up: the jitter buffer. A microphone on a LAN or the internet rarely
+reorders; a packet older than one already decoded is dropped (counted), and a missing
+one is concealed by the decoder (transcoders/opus.py), so a late packet costs one glitch
+where the jitter buffer would have added latency to every packet after it.
+
+aioice and aiortc have no public API for this; the private attributes used are listed in
+REQUIRED_ATTRIBUTES and checked by `install()`, which raises rather than degrade.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pylibsrtp
+from aiortc import RTCPeerConnection
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.sdp import SessionDescription
+
+from gateway.talkdown.receiver_tap import ReceiverTapError
+from gateway.talkdown.stats import TalkCounters
+
+log = logging.getLogger("gateway.talkdown")
+
+_FIXED_HEADER = struct.Struct("!BBHII")
+REQUIRED_ATTRIBUTES = {"RTCDtlsTransport": ("_rx_srtp",), "RTCIceTransport": ("_connection",),
+                       "Connection": ("_protocols",)}
+
+
+class DatagramTapError(ReceiverTapError):
+    """aiortc or aioice no longer look as this module expects (private attributes changed)."""
+
+
+def answered_codecs(answer: str) -> dict[int, RTCRtpCodecParameters]:
+    """The audio codecs of our SDP answer, by payload type (what the browser may send)."""
+    media = [m for m in SessionDescription.parse(answer).media if m.kind == "audio"]
+    return {codec.payloadType: codec for m in media for codec in m.rtp.codecs}
+
+
+@dataclass(frozen=True)
+class RtpAudio:
+    """What EncodedAudioTap reads of an encoded frame (aiortc's JitterFrame has the same)."""
+
+    data: bytes
+    timestamp: int
+
+
+class MicrophoneDatagrams:
+    """Feeds `deliver((codec, RtpAudio))` with the talk's RTP, in sequence order, from the socket."""
+
+    def __init__(self, deliver: Callable[[tuple[RTCRtpCodecParameters, RtpAudio]], None],
+                 codecs: dict[int, RTCRtpCodecParameters], counters: TalkCounters):
+        self._deliver = deliver
+        self._codecs = codecs  # by payload type, as negotiated
+        self._counters = counters
+        self._dtls = None
+        self._highest: int | None = None  # extended sequence number of the newest packet delivered
+
+    def install(self, pc: RTCPeerConnection) -> None:
+        """Take the talk's RTP where aioice receives it. After setLocalDescription (the ICE
+        sockets exist), before the browser can send media."""
+        dtls = pc.getReceivers()[0].transport
+        ice = dtls.transport
+        connection = getattr(ice, "_connection", None)
+        for kind, owner in (("RTCDtlsTransport", dtls), ("RTCIceTransport", ice), ("Connection", connection)):
+            missing = [name for name in REQUIRED_ATTRIBUTES[kind] if not hasattr(owner, name)]
+            if missing:
+                raise DatagramTapError(f"{kind} has no {', '.join(missing)}: the talk datagram tap needs updating")
+        if not connection._protocols:
+            raise DatagramTapError("no ICE sockets yet: install the datagram tap after setLocalDescription")
+        self._dtls = dtls
+        for protocol in connection._protocols:
+            protocol.datagram_received = self._receiver(protocol.datagram_received)
+
+    def _receiver(self, aioice_receive: Callable[[bytes, tuple], None]) -> Callable[[bytes, tuple], None]:
+        def datagram_received(data: bytes, addr: tuple) -> None:
+            # RFC 7983 5: 128..191 first is RTP or RTCP; RFC 5761 4: RTCP types sit at 192..208 in
+            # the second byte (aiortc's is_rtcp). STUN, DTLS and RTCP take their usual way.
+            srtp = self._dtls._rx_srtp
+            if srtp is None or len(data) < 12 or not 127 < data[0] < 192 or 192 <= data[1] <= 208:
+                aioice_receive(data, addr)
+                return
+            self._packet(srtp, data)
+
+        return datagram_received
+
+    def _packet(self, srtp: pylibsrtp.Session, data: bytes) -> None:
+        try:
+            packet = srtp.unprotect(data)  # authenticated, replays refused (RFC 3711 3.3)
+        except pylibsrtp.Error:
+            self._counters.rtp_rejected += 1
+            return
+        first, second, sequence, timestamp, _ = _FIXED_HEADER.unpack_from(packet)
+        start = _FIXED_HEADER.size + 4 * (first & 0x0F)  # CSRCs
+        if first & 0x10 and len(packet) >= start + 4:  # header extension (RFC 3550 5.3.1)
+            start += 4 + 4 * struct.unpack_from("!H", packet, start + 2)[0]
+        end = len(packet) - (packet[-1] if first & 0x20 else 0)  # padding
+        codec = self._codecs.get(second & 0x7F)
+        if codec is None or not start < end:
+            self._counters.rtp_rejected += 1
+            return
+        extended = self._extend(sequence)
+        if extended is None:
+            self._counters.rtp_late += 1
+            return
+        self._counters.rtp_packets += 1
+        self._deliver((codec, RtpAudio(packet[start:end], timestamp)))
+
+    def _extend(self, sequence: int) -> int | None:
+        """The sequence number with its wraps counted (RFC 3550 A.1); None if not newer."""
+        if self._highest is None:
+            self._highest = sequence
+            return sequence
+        delta = (sequence - self._highest) & 0xFFFF
+        if delta == 0 or delta >= 0x8000:
+            return None  # a duplicate, or behind the newest delivered
+        self._highest += delta
+        return self._highest
