@@ -63,7 +63,7 @@ async def measure(rate: int, steps: int, seconds: float) -> float:
         await asyncio.sleep(seconds)
         return 1e6 * (cpu_seconds() - cpu) / max(1, received[0] - count)
     finally:
-        os.waitpid(pid, 0)
+        await asyncio.get_running_loop().run_in_executor(None, os.waitpid, pid, 0)
         transport.close()
 
 
