@@ -5,8 +5,10 @@ decoder thread, decodes it with FFmpeg at 48 kHz stereo, hands the frame back to
 loop, and the talk then resampled it to 8 kHz mono in an executor (a third thread hop).
 Measured (bench/bench_talkdown.py) that cost 3-4.5 % of a core per talker. libopus
 decodes straight to 8 kHz mono (transcoders/opus.py) in about 25 us a frame, less than
-one thread hop costs, so the frame is decoded where the jitter buffer releases it, on
-the loop, and its PCMU is queued upstream at once.
+one thread hop costs, so the frame is decoded on the loop as it comes, and its PCMU is
+queued upstream at once. The frames come from datagram_tap.py, straight off the socket;
+the receiver's queue is still taken over here so that aiortc's decoder thread idles and
+the end of the track (the receiver stopping) reaches the talk.
 
 aiortc (1.16) has no public API for a receiver's encoded frames, so this uses two
 private attributes of RTCRtpReceiver, checked by `tap()` (which raises ReceiverTapError,
