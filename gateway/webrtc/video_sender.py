@@ -22,6 +22,7 @@ import secrets
 import struct
 import time
 
+import pylibsrtp
 from aiortc import RTCRtpSender
 from aiortc.clock import current_ntp_time
 from aiortc.mediastreams import MediaStreamError
@@ -159,7 +160,8 @@ class VideoRtpSender:
         self._counters.video_retransmissions += 1
         try:
             await sender.transport._send_rtp(header + payload)
-        except ConnectionError:
+        except (ConnectionError, pylibsrtp.Error):
+            # Raised here it would end aiortc's RTCP handling for the whole connection.
             pass
 
 

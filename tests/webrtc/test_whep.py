@@ -54,13 +54,17 @@ async def test_aiortc_viewer_receives_frames_then_deletes(gateway, whep_url, cod
     assert (codec_spy.h264_decoders, codec_spy.h264_encodes, codec_spy.vp8_coders, codec_spy.codec_contexts) == (0, 0, 0, [])
 
 
-async def test_lost_video_packets_are_sent_again_over_rtx(gateway, whep_url):
-    """NACKs (RFC 4585) are answered from the sender's history as RTX packets (RFC 4588)."""
+@pytest.mark.parametrize("rtx", [True, False], ids=["rtx", "no-rtx"])
+async def test_lost_video_packets_are_sent_again(gateway, whep_url, rtx):
+    """NACKs (RFC 4585) are answered from the sender's history: as RTX packets (RFC 4588)
+    where the viewer offered RTX, else as the same packet again."""
     sessions = gateway.app[WHEP_SESSIONS]
     with counting_decoders():
         async with aiohttp.ClientSession() as http:
-            viewer = WhepViewer(http, whep_url + "?quality=low", lose_every=15)
+            viewer = WhepViewer(http, whep_url + "?quality=low", lose_every=15, rtx=rtx)
             await viewer.start()
+            codecs = [codec.split()[0] for codec in sdp.video_codecs(viewer.answer).values()]
+            assert codecs == (["H264", "RTX"] if rtx else ["H264"])
             assert await wait_for(lambda: viewer.tally.frames >= 45 and len(viewer.lost) >= 5, 30), viewer.tally
             session = next(iter(sessions._sessions.values()))
             sent = session.track.frames_sent

@@ -114,13 +114,28 @@ def counting_decoders():
         aiortc.rtcrtpreceiver.get_decoder = _original_get_decoder
 
 
+def without_rtx(offer: str) -> str:
+    """The offer with its RTX payload types taken out (m= line, rtpmap, fmtp, rtcp-fb)."""
+    rtx = {line.split(":", 1)[1].split()[0] for line in offer.splitlines() if " rtx/" in line}
+    kept = []
+    for line in offer.splitlines():
+        if line.startswith("m=video"):
+            line = " ".join(part for part in line.split(" ") if part not in rtx)
+        elif line.startswith(("a=rtpmap:", "a=fmtp:", "a=rtcp-fb:")) and line.split(":", 1)[1].split()[0] in rtx:
+            continue
+        kept.append(line)
+    return "\r\n".join(kept) + "\r\n"
+
+
 class WhepViewer:
     """One WHEP session: POST an offer, apply the answer, count frames, DELETE at the end."""
 
-    def __init__(self, http: aiohttp.ClientSession, url: str, audio: bool = False, lose_every: int = 0):
+    def __init__(self, http: aiohttp.ClientSession, url: str, audio: bool = False, lose_every: int = 0,
+                 rtx: bool = True):
         self._http = http
         self._url = url
         self._audio = audio
+        self._rtx = rtx  # False: the offer does not propose RTX (RFC 4588), as some WHEP players do
         self._lose_every = lose_every  # lose every Nth video packet once, as a lossy network would
         self.lost: set[int] = set()  # sequence numbers of the video packets lost on purpose
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -133,7 +148,8 @@ class WhepViewer:
         if self._audio:
             self.pc.addTransceiver("audio", direction="recvonly")
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        async with self._http.post(self._url, data=self.pc.localDescription.sdp,
+        offer = self.pc.localDescription.sdp if self._rtx else without_rtx(self.pc.localDescription.sdp)
+        async with self._http.post(self._url, data=offer,
                                    headers={"Content-Type": "application/sdp"}) as response:
             body = await response.text()
             if response.status != 201:
@@ -145,18 +161,25 @@ class WhepViewer:
             self._lose_packets(self.pc.getTransceivers()[0].receiver)
 
     def _lose_packets(self, receiver) -> None:
-        """Drop first copies of some video packets before aiortc sees them (its NACK generator
-        then asks for them); retransmissions come with the RTX payload type and pass."""
-        handle = receiver._handle_rtp_packet
+        """Drop first copies of some video packets on arrival, before SRTP, as a lossy network
+        would (aiortc's NACK generator then asks for them). The RTP header is in the clear
+        (RFC 3711 3.1); a copy sent again (RTX, or the same packet) passes."""
+        ice = receiver.transport.transport
+        receive = ice._recv
         h264 = next(int(pt) for pt, codec in sdp.video_codecs(self.answer).items() if codec.startswith("H264"))
 
-        async def lossy(packet, arrival_time_ms):
-            if packet.payload_type == h264 and packet.sequence_number % self._lose_every == 0 and packet.sequence_number not in self.lost:
-                self.lost.add(packet.sequence_number)
-                return
-            await handle(packet, arrival_time_ms)
+        async def lossy() -> bytes:
+            while True:
+                data = await receive()
+                rtp = len(data) >= 12 and 127 < data[0] < 192 and not 192 <= data[1] <= 208
+                if rtp and data[1] & 0x7F == h264:
+                    sequence = int.from_bytes(data[2:4], "big")
+                    if sequence % self._lose_every == 0 and sequence not in self.lost:
+                        self.lost.add(sequence)
+                        continue
+                return data
 
-        receiver._handle_rtp_packet = lossy
+        ice._recv = lossy
 
     @property
     def tally(self) -> FrameTally:
