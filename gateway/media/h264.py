@@ -178,11 +178,6 @@ def access_unit_nals(sample: bytes, config: AvcConfig, keyframe: bool) -> list[b
     return nals
 
 
-def annexb_access_unit(sample: bytes, config: AvcConfig, keyframe: bool) -> bytes:
-    """An AVCC sample as an Annex-B access unit, with SPS/PPS in band before an IDR."""
-    return START_CODE + START_CODE.join(access_unit_nals(sample, config, keyframe))
-
-
 _START_CODE_RE = re.compile(b"\x00\x00\x01")
 
 

@@ -67,7 +67,7 @@ class MicrophoneDatagrams:
         self._codecs = codecs  # by payload type, as negotiated
         self._counters = counters
         self._dtls = None
-        self._highest: int | None = None  # extended sequence number of the newest packet delivered
+        self._last_sequence: int | None = None  # of the newest packet delivered
 
     def install(self, pc: RTCPeerConnection) -> None:
         """Take the talk's RTP where aioice receives it. After setLocalDescription (the ICE
@@ -112,20 +112,17 @@ class MicrophoneDatagrams:
         if codec is None or not start < end:
             self._counters.rtp_rejected += 1
             return
-        extended = self._extend(sequence)
-        if extended is None:
+        if not self._newer(sequence):
             self._counters.rtp_late += 1
             return
         self._counters.rtp_packets += 1
         self._deliver((codec, RtpAudio(packet[start:end], timestamp)))
 
-    def _extend(self, sequence: int) -> int | None:
-        """The sequence number with its wraps counted (RFC 3550 A.1); None if not newer."""
-        if self._highest is None:
-            self._highest = sequence
-            return sequence
-        delta = (sequence - self._highest) & 0xFFFF
-        if delta == 0 or delta >= 0x8000:
-            return None  # a duplicate, or behind the newest delivered
-        self._highest += delta
-        return self._highest
+    def _newer(self, sequence: int) -> bool:
+        """Whether the packet comes after the newest one delivered (RFC 3550 A.1: modulo
+        2^16, ahead by less than half the range); it becomes the newest if so."""
+        last = self._last_sequence
+        if last is not None and not 0 < (sequence - last) & 0xFFFF < 0x8000:
+            return False  # a duplicate, or behind the newest delivered
+        self._last_sequence = sequence
+        return True

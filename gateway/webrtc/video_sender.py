@@ -44,11 +44,12 @@ _MARKER = 0x80
 HISTORY_PACKETS = 512
 
 _SENDER = "_RTCRtpSender__"
+_NTP_TIMESTAMP, _RTP_TIMESTAMP = f"{_SENDER}ntp_timestamp", f"{_SENDER}rtp_timestamp"
+_OCTET_COUNT, _PACKET_COUNT = f"{_SENDER}octet_count", f"{_SENDER}packet_count"
 REQUIRED_ATTRIBUTES = {
     "RTCRtpSender": ("_ssrc", "_rtx_ssrc", "_send_keyframe", "_retransmit", "_run_rtp", f"{_SENDER}mid",
                      f"{_SENDER}rtp_header_extensions_map", f"{_SENDER}rtx_payload_type", f"{_SENDER}rtp_started",
-                     f"{_SENDER}rtp_exited", f"{_SENDER}ntp_timestamp", f"{_SENDER}rtp_timestamp",
-                     f"{_SENDER}octet_count", f"{_SENDER}packet_count"),
+                     f"{_SENDER}rtp_exited", _NTP_TIMESTAMP, _RTP_TIMESTAMP, _OCTET_COUNT, _PACKET_COUNT),
     "RTCDtlsTransport": ("_tx_srtp", "_send_rtp"),
     "RTCIceTransport": ("_connection",),
     "Connection": ("_nominated",),
@@ -125,10 +126,10 @@ class VideoRtpSender:
         # A datagram the kernel had no room for is lost like any on the network; NACK asks again.
         self._counters.video_packets_dropped += datagrams.send(packets, pair.remote_addr)
         # What aiortc's RTCP loop puts in the sender reports (RFC 3550 6.4.1).
-        setattr(sender, f"{_SENDER}ntp_timestamp", ntp)
-        setattr(sender, f"{_SENDER}rtp_timestamp", timestamp)
-        setattr(sender, f"{_SENDER}octet_count", getattr(sender, f"{_SENDER}octet_count") + unit.packetized.size)
-        setattr(sender, f"{_SENDER}packet_count", getattr(sender, f"{_SENDER}packet_count") + len(payloads))
+        setattr(sender, _NTP_TIMESTAMP, ntp)
+        setattr(sender, _RTP_TIMESTAMP, timestamp)
+        setattr(sender, _OCTET_COUNT, getattr(sender, _OCTET_COUNT) + unit.packetized.size)
+        setattr(sender, _PACKET_COUNT, getattr(sender, _PACKET_COUNT) + len(payloads))
         self._counters.video_packets_sent += len(payloads)
         self._counters.send_delay.record(time.monotonic() - unit.published_at)
         return sequence

@@ -83,12 +83,12 @@ def test_annexb_round_trip_and_ffmpeg_filter_agree(per_frame_fixture: Fmp4Fixtur
     for sample in samples:
         nals = h264.split_avcc(sample.data)
         assert h264.split_annexb(h264.avcc_to_annexb(sample.data)) == nals
-        ours = h264.annexb_access_unit(sample.data, config, sample.is_keyframe)
+        ours = h264.access_unit_nals(sample.data, config, sample.is_keyframe)
         packet = av.Packet(sample.data)
         (theirs,) = annexb_filter.filter(packet)
-        assert h264.split_annexb(ours) == h264.split_annexb(bytes(theirs))
+        assert ours == h264.split_annexb(bytes(theirs))
         if sample.is_keyframe:
-            types = [h264.nal_type(nal) for nal in h264.split_annexb(ours)]
+            types = [h264.nal_type(nal) for nal in ours]
             assert types.index(h264.NAL_SPS) < types.index(h264.NAL_PPS) < types.index(h264.NAL_IDR)
 
 
@@ -100,12 +100,12 @@ def test_access_unit_parameter_sets_placement() -> None:
     def avcc(*nals: bytes) -> bytes:
         return b"".join(len(nal).to_bytes(4, "big") + nal for nal in nals)
 
-    key = h264.split_annexb(h264.annexb_access_unit(avcc(aud, sei, idr), config, keyframe=True))
+    key = h264.access_unit_nals(avcc(aud, sei, idr), config, keyframe=True)
     assert key == [aud, sei, sps, pps, idr]  # after AUD/SEI, before the first slice
-    already = h264.split_annexb(h264.annexb_access_unit(avcc(sps, pps, idr), config, keyframe=True))
+    already = h264.access_unit_nals(avcc(sps, pps, idr), config, keyframe=True)
     assert already == [sps, pps, idr]
-    delta = h264.annexb_access_unit(avcc(slice_), config, keyframe=False)
-    assert delta == b"\x00\x00\x00\x01" + slice_
+    delta = h264.access_unit_nals(avcc(slice_), config, keyframe=False)
+    assert delta == [slice_]
     assert h264.avcc_to_annexb(b"\x00\x03" + idr, nal_length_size=2) == b"\x00\x00\x00\x01" + idr
 
 

@@ -170,11 +170,12 @@ def test_codec_spy_sees_aiortc_decoders_and_encoders(codec_spy, clip):
     from aiortc.codecs.h264 import H264Decoder, H264Encoder
     from aiortc.jitterbuffer import JitterFrame
 
-    from gateway.media.h264 import annexb_access_unit, parse_avcc
+    from gateway.media.h264 import START_CODE, access_unit_nals, parse_avcc
 
     config = parse_avcc(clip.init.track("video").codec_config)
     decoder = H264Decoder()
-    assert decoder.decode(JitterFrame(annexb_access_unit(clip.samples[0].data, config, True), 0))
+    unit = START_CODE + START_CODE.join(access_unit_nals(clip.samples[0].data, config, True))
+    assert decoder.decode(JitterFrame(unit, 0))
     frame = av.VideoFrame(width=64, height=64, format="yuv420p")
     frame.pts, frame.time_base = 0, Fraction(1, 90000)
     H264Encoder().encode(frame)
