@@ -272,11 +272,7 @@ def main() -> None:
     finally:
         for process in (gateway, emulator):
             if process is not None:
-                process.stdin.close()
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+                finish(process)
 
     print(f"\nTalkdown: N aiortc talkers (440 Hz opus, 20 ms) -> gateway -> POST /media PCMU, "
           f"{args.chunk_ms} ms chunks, {os.cpu_count()} CPUs, window {args.window:.0f} s")

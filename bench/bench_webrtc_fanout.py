@@ -23,7 +23,6 @@ import json
 import os
 import resource
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -231,11 +230,7 @@ def main() -> None:
     finally:
         for process in (gateway, emulator):
             if process is not None:
-                process.stdin.close()
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+                finish(process)
 
     print(f"\nWebRTC fan-out, one camera 1280x720 15 fps ~2 Mbps, {os.cpu_count()} CPUs, window {args.window:.0f} s, "
           f"viewers at nice {args.viewer_nice}")
