@@ -2,7 +2,9 @@
 
 Processes: the WEP emulator (N+1 cameras, tiny video; its POST /media sink keeps what
 it hears), the gateway (uvloop, create_app, plus bench-only routes), and one process of
-N aiortc talkers sending a 440 Hz opus track each to its own camera (WHIP).
+N aiortc talkers sending a 440 Hz opus track each to its own camera (WHIP). Like
+Chromium (tests/talkdown/test_chromium.py), a talker sends the audio per packet the
+answer asks for (a=ptime: chunk_ms), so `--chunk-ms 20` shows the cost of 20 ms packets.
 
 For each N, two rows measured in the same run:
 - `aiortc sink` (the reference): the same talkers to a bench-only WHIP endpoint in the
@@ -37,6 +39,7 @@ from pathlib import Path
 
 from coordinator import ROOT, finish, http_json, read_json, spawn  # noqa: E402 (bench/ is sys.path[0])
 sys.path.insert(0, str(ROOT))
+from gateway.config import TalkdownConfig  # noqa: E402 (needs ROOT on sys.path)
 
 CACHE = Path.home() / ".cache" / "wep-gateway" / "bench-talkdown-emulator"
 TARGET_CPU_PERCENT = 2.0
@@ -77,9 +80,9 @@ async def run_gateway(emulator_url: str, chunk_ms: int) -> None:
     from aiortc.mediastreams import MediaStreamError
 
     from gateway.app import create_app
-    from gateway.config import Config, TalkdownConfig
+    from gateway.config import Config
     from gateway.emulator.settings import EmulatorSettings
-    from gateway.talkdown.offer import offer_for_aiortc, parse_talk_offer
+    from gateway.talkdown.offer import offer_for_aiortc, parse_talk_offer, with_packet_time
     from gateway.talkdown.routes import TALK_SESSIONS
 
     emu = EmulatorSettings()
@@ -117,7 +120,8 @@ async def run_gateway(emulator_url: str, chunk_ms: int) -> None:
         offer = parse_talk_offer(await request.text())
         await pc.setRemoteDescription(RTCSessionDescription(offer_for_aiortc(offer), "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
-        return web.Response(status=201, text=pc.localDescription.sdp, content_type="application/sdp",
+        answer = with_packet_time(pc.localDescription.sdp, chunk_ms)  # the same packets as a talk gets
+        return web.Response(status=201, text=answer, content_type="application/sdp",
                             headers={"Location": f"/_bench/sink/{sink_id}"})
 
     async def sink_delete(request: web.Request) -> web.Response:
@@ -241,7 +245,8 @@ def main() -> None:
     parser.add_argument("--cameras", default="")
     parser.add_argument("--count", type=int, default=0)
     parser.add_argument("--talkers", default="1,5,10")
-    parser.add_argument("--chunk-ms", type=int, default=20, help="TalkdownConfig.chunk_ms (20 or 40)")
+    parser.add_argument("--chunk-ms", type=int, default=TalkdownConfig.chunk_ms,
+                        help="TalkdownConfig.chunk_ms (20 or 40): upstream chunk and microphone packet")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--window", type=float, default=10.0)
     args = parser.parse_args()
@@ -274,12 +279,12 @@ def main() -> None:
             if process is not None:
                 finish(process)
 
-    print(f"\nTalkdown: N aiortc talkers (440 Hz opus, 20 ms) -> gateway -> POST /media PCMU, "
+    print(f"\nTalkdown: N aiortc talkers (440 Hz opus, {args.chunk_ms} ms packets) -> gateway -> POST /media PCMU, "
           f"{args.chunk_ms} ms chunks, {os.cpu_count()} CPUs, window {args.window:.0f} s")
     print(f"gateway idle (no talker): {100 * idle:.2f} % of a core, part of every row's CPU")
     header = (f"{'talkers':>7} {'path':<12} {'gw CPU %':>8} {'CPU %/talker':>12} {'marginal %/talker':>17} "
               f"{'added %/talker':>14} "
-              f"{'frames/s/talker':>15} {'heard s/s/talker':>16} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
+              f"{'packets/s/talker':>16} {'heard s/s/talker':>16} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
               f"{'dropped':>7}")
     print(header)
     print("-" * len(header))
@@ -296,7 +301,7 @@ def main() -> None:
                   else f"{'-':>7} {'-':>7} {'-':>7}")
         marginal = 100 * (row["cpu"] / seconds - idle) / n
         print(f"{n:>7} {'talkdown' if talk else 'aiortc sink':<12} {100 * row['cpu'] / seconds:>8.1f} {per:>12.2f} "
-              f"{marginal:>17.2f} {added} {row['frames'] / seconds / n:>15.1f} {row['heard_bytes'] / 8000 / seconds / n:>16.2f} "
+              f"{marginal:>17.2f} {added} {row['frames'] / seconds / n:>16.1f} {row['heard_bytes'] / 8000 / seconds / n:>16.2f} "
               f"{delays} {row['bytes_dropped']:>7}")
         if talk:
             verdicts.append((n, per, row["p99"], row["rejected"]))

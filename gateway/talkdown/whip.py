@@ -17,7 +17,7 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSess
 from aiortc.mediastreams import MediaStreamTrack
 
 from gateway.talkdown.datagram_tap import MicrophoneDatagrams, answered_codecs
-from gateway.talkdown.offer import offer_for_aiortc
+from gateway.talkdown.offer import offer_for_aiortc, with_packet_time
 from gateway.talkdown.receiver_tap import EncodedAudioTap, ReceiverTapError, tap
 from gateway.talkdown.session import TalkSession, TalkSessions
 from gateway.webrtc.sdp import Offer, OfferError
@@ -81,7 +81,8 @@ class MicrophoneReceiver:
             raise OfferError(f"offer rejected: {exc}") from None
         if self._tap_error is not None:
             raise self._tap_error  # a gateway bug after an aiortc upgrade (500), not a bad offer
-        answer = pc.localDescription.sdp
+        # One packet from the browser is one upstream chunk (with_packet_time says why).
+        answer = with_packet_time(pc.localDescription.sdp, self._settings.chunk_ms)
         self.datagrams = MicrophoneDatagrams(self._tap.put, answered_codecs(answer), self._sessions.counters)
         self.datagrams.install(pc)  # DatagramTapError (a ReceiverTapError): 500 as above
         return answer

@@ -16,7 +16,7 @@ HOLD_SECONDS = 3.0
 
 
 async def test_hold_to_talk_from_the_page_reaches_the_speaker_at_440_hz(emulator, talk_gateway, talk_url, talk_sessions,
-                                                                         tmp_path):
+                                                                         talk_settings, tmp_path):
     require(CHROMIUM)
     from playwright.async_api import async_playwright
 
@@ -62,3 +62,6 @@ async def test_hold_to_talk_from_the_page_reaches_the_speaker_at_440_hz(emulator
     assert abs(dominant_hz(audio) - 440) <= 10
     assert upstream_posts(talk_gateway) == (1, 0) and emulator_posts(emulator, camera) == 1
     assert talk_sessions.counters.sessions_ended == 1
+    # Chromium sent the audio per packet the answer asked for (a=ptime = chunk_ms), not its 20 ms default.
+    per_packet = seconds_of(audio) / talk_sessions.counters.rtp_packets
+    assert abs(per_packet - talk_settings.chunk_ms / 1000) <= 0.002, per_packet

@@ -16,7 +16,8 @@ async def upload(http, url: str, camera_id: str, body: bytes, content_type: str 
         return response.status, await response.json()
 
 
-async def test_a_3_s_wav_tone_arrives_as_3_s_of_440_hz_pcmu(emulator, talk_gateway, talk_url, http, talk_sessions):
+async def test_a_3_s_wav_tone_arrives_as_3_s_of_440_hz_pcmu(emulator, talk_gateway, talk_url, http, talk_sessions,
+                                                            talk_settings):
     camera = emulator.camera_ids[0]
     body = wav_bytes(tone(3.0, 48000), 48000)
     status, answer = await upload(http, talk_url, camera, body, "audio/wav")
@@ -27,8 +28,8 @@ async def test_a_3_s_wav_tone_arrives_as_3_s_of_440_hz_pcmu(emulator, talk_gatew
                       "ended": "file played"}
     assert abs(dominant_hz(audio) - 440) <= 10
     assert audio == decode_upload(body, 300.0)  # every chunk once, in order
-    # Paced as a microphone would send it, in chunks of 20 ms.
-    assert {len(chunk) for _, chunk in emulator.talk_chunks(camera)} == {160}
+    # Paced as a microphone would send it, in chunks of chunk_ms.
+    assert {len(chunk) for _, chunk in emulator.talk_chunks(camera)} == {talk_settings.chunk_bytes}
     assert upstream_posts(talk_gateway) == (1, 0) and emulator_posts(emulator, camera) == 1
     assert talk_sessions.holder(camera) is None
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import ConfigError, TalkdownConfig, build_config
-from gateway.talkdown.offer import NoAudioCodecError, microphone, offer_for_aiortc, parse_talk_offer
+from gateway.talkdown.offer import NoAudioCodecError, microphone, offer_for_aiortc, parse_talk_offer, with_packet_time
 from gateway.webrtc.sdp import OfferError
 
 WHEP_OFFER = (Path(__file__).parent.parent / "webrtc" / "fixtures" / "chromium_offer.sdp").read_text()
@@ -28,6 +28,18 @@ def test_a_sendonly_opus_offer_is_taken_and_its_mdns_candidates_dropped():
     narrowed = offer_for_aiortc(offer)
     assert ".local" not in narrowed and "a=end-of-candidates" not in narrowed
     assert "127.0.0.1 50001" in narrowed and narrowed.endswith("\r\n")
+
+
+def test_the_answer_asks_each_audio_section_for_the_chunk_length_per_packet():
+    answer = TALK_OFFER.replace("a=sendonly", "a=recvonly") + "m=video 0 UDP/TLS/RTP/SAVPF 96\r\na=inactive\r\n"
+    asked = with_packet_time(answer, 40)
+    lines = asked.split("\r\n")
+    assert lines.count("a=ptime:40") == 1
+    assert lines.index("a=ptime:40") == lines.index("m=video 0 UDP/TLS/RTP/SAVPF 96") - 1  # in the audio section
+    assert asked.endswith("\r\n") and asked.replace("a=ptime:40\r\n", "") == answer
+    # A section that already says its ptime keeps it; an answer without a final CRLF stays so.
+    assert with_packet_time(asked, 20) == asked
+    assert with_packet_time(answer.removesuffix("\r\n"), 40) == asked.removesuffix("\r\n")
 
 
 @pytest.mark.parametrize("change,error,words", [
@@ -58,7 +70,7 @@ def test_session_level_direction_applies_when_the_section_has_none():
 
 def test_settings_defaults_and_messages():
     settings = TalkdownConfig()
-    assert (settings.cap_ms, settings.post_ms, settings.chunk_bytes) == (120_000, 119_000, 160)
+    assert (settings.cap_ms, settings.post_ms, settings.chunk_bytes) == (120_000, 119_000, 320)
     with pytest.raises(ConfigError, match=r"\[talkdown\] chunk_ms: expected 20 or 40, got 30"):
         build_config({"talkdown": {"chunk_ms": 30}}, {})
     with pytest.raises(ConfigError, match=r"\[talkdown\] rollover_lead_ms"):

@@ -18,21 +18,42 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack
 
 RATE = 48000
-FRAME_SAMPLES = 960  # 20 ms, what browsers send
+TIME_BASE = fractions.Fraction(1, RATE)
+
+
+def answered_ptime(answer: str) -> int:
+    """The audio per packet the answer asks for (a=ptime, RFC 4566 6), as a browser reads
+    it; 20 ms (what browsers send by default) when it says nothing."""
+    for line in answer.splitlines():
+        if line.startswith("a=ptime:") and line[8:].strip().isdigit():
+            return int(line[8:])
+    return 20
 
 
 class ToneTrack(AudioStreamTrack):
-    """A sine tone in real-time 20 ms frames; `silent` stops the frames (a muted sender)."""
+    """A sine tone as real-time opus packets of `ptime_ms` (a browser honours the answer's
+    a=ptime: tests/talkdown/test_chromium.py); `pause` stops the packets (a muted sender).
+
+    The track encodes itself (libopus through PyAV, mono at 32 kb/s as browsers send
+    speech) and hands aiortc encoded packets, which aiortc sends as they are: its own
+    encoder only makes 20 ms frames.
+    """
 
     def __init__(self, freq: float = 440.0, amplitude: float = 0.5):
         super().__init__()
         self._freq = freq
         self._amplitude = amplitude
-        self._sent = 0
+        self._sent = 0  # samples
         self._start: float | None = None
         self._playing = asyncio.Event()
         self._playing.set()
-        self.frames = 0
+        self._encoder: av.CodecContext | None = None
+        self.ptime_ms = 20
+        self.frames = 0  # packets sent
+
+    @property
+    def seconds(self) -> float:
+        return self._sent / RATE
 
     def pause(self) -> None:
         """Send no more frames (like a sender whose RTP stopped), until resume()."""
@@ -42,20 +63,31 @@ class ToneTrack(AudioStreamTrack):
         self._start = None
         self._playing.set()
 
-    async def recv(self) -> av.AudioFrame:
-        await self._playing.wait()
-        if self._start is None:
-            self._start = time.monotonic() - self._sent / RATE
-        delay = self._start + self._sent / RATE - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        t = (self._sent + np.arange(FRAME_SAMPLES)) / RATE
-        samples = (self._amplitude * np.sin(2 * np.pi * self._freq * t) * 32767).astype(np.int16)
-        frame = av.AudioFrame.from_ndarray(samples[None, :], format="s16", layout="mono")
-        frame.sample_rate, frame.pts, frame.time_base = RATE, self._sent, fractions.Fraction(1, RATE)
-        self._sent += FRAME_SAMPLES
-        self.frames += 1
-        return frame
+    async def recv(self) -> av.Packet:
+        samples = RATE * self.ptime_ms // 1000
+        if self._encoder is None:
+            self._encoder = av.CodecContext.create("libopus", "w")
+            self._encoder.sample_rate, self._encoder.format, self._encoder.layout = RATE, "s16", "mono"
+            self._encoder.bit_rate = 32000
+            self._encoder.options = {"application": "voip", "frame_duration": str(self.ptime_ms)}
+        while True:
+            await self._playing.wait()
+            if self._start is None:
+                self._start = time.monotonic() - self._sent / RATE
+            delay = self._start + self._sent / RATE - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            t = (self._sent + np.arange(samples)) / RATE
+            pcm = (self._amplitude * np.sin(2 * np.pi * self._freq * t) * 32767).astype(np.int16)
+            frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
+            frame.sample_rate, frame.pts, frame.time_base = RATE, self._sent, TIME_BASE
+            packets = self._encoder.encode(frame)
+            self._sent += samples
+            if packets:  # libopus may hold the first frame back (its lookahead)
+                packet = packets[0]
+                packet.pts, packet.time_base = self._sent - samples, TIME_BASE
+                self.frames += 1
+                return packet
 
 
 class WhipTalker:
@@ -87,6 +119,7 @@ class WhipTalker:
         if response.status == 201:
             self.location = urljoin(self._base_url + "/", response.headers["Location"])
             await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+            self.track.ptime_ms = answered_ptime(answer)
         else:
             await self.pc.close()
         response.answer_text = answer  # type: ignore[attr-defined]
