@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import pylibsrtp
 from aiortc import RTCPeerConnection
@@ -50,18 +49,11 @@ def answered_codecs(answer: str) -> dict[int, RTCRtpCodecParameters]:
     return {codec.payloadType: codec for m in media for codec in m.rtp.codecs}
 
 
-@dataclass(frozen=True)
-class RtpAudio:
-    """What EncodedAudioTap reads of an encoded frame (aiortc's JitterFrame has the same)."""
-
-    data: bytes
-    timestamp: int
-
-
 class MicrophoneDatagrams:
-    """Feeds `deliver((codec, RtpAudio))` with the talk's RTP, in sequence order, from the socket."""
+    """Feeds `deliver(codec, payload, RTP timestamp)` with the talk's RTP, in sequence order,
+    from the socket."""
 
-    def __init__(self, deliver: Callable[[tuple[RTCRtpCodecParameters, RtpAudio]], None],
+    def __init__(self, deliver: Callable[[RTCRtpCodecParameters, bytes, int], None],
                  codecs: dict[int, RTCRtpCodecParameters], counters: TalkCounters):
         self._deliver = deliver
         self._codecs = codecs  # by payload type, as negotiated
@@ -116,7 +108,7 @@ class MicrophoneDatagrams:
             self._counters.rtp_late += 1
             return
         self._counters.rtp_packets += 1
-        self._deliver((codec, RtpAudio(packet[start:end], timestamp)))
+        self._deliver(codec, packet[start:end], timestamp)
 
     def _newer(self, sequence: int) -> bool:
         """Whether the packet comes after the newest one delivered (RFC 3550 A.1: modulo

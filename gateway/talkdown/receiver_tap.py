@@ -32,6 +32,8 @@ from collections.abc import Callable
 import av
 from aiortc import RTCRtpReceiver
 from aiortc.codecs import get_decoder
+from aiortc.jitterbuffer import JitterFrame
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 from transcoders.opus import OpusError, OpusToPcmu
 from transcoders.pcmu import PcmuEncoder
@@ -49,8 +51,9 @@ class ReceiverTapError(RuntimeError):
 class EncodedAudioTap:
     """Stands in for one receiver's decoder queue: encoded audio in (on the loop), PCMU out.
 
-    `on_pcmu(pcmu, released_at)` is called on the loop for every frame put here (by
-    datagram_tap.py, as the packet arrives; released_at: time.monotonic() then); `on_end(reason)` once, when the receiver
+    `on_pcmu(pcmu, released_at)` is called on the loop for every frame given to `audio`
+    (by datagram_tap.py, as the packet arrives; released_at: time.monotonic() then) or
+    put here; `on_end(reason)` once, when the receiver
     stops or decoding fails for a reason other than a bad packet.
     """
 
@@ -58,7 +61,7 @@ class EncodedAudioTap:
         self._on_pcmu = on_pcmu
         self._on_end = on_end
         self._opus: OpusToPcmu | None = None
-        self._other: tuple[str, object, PcmuEncoder] | None = None  # (codec name, aiortc decoder, resampler)
+        self._decoders: dict[int, Callable[[bytes, int], bytes]] = {}  # by payload type
         self._stopped = threading.Event()
         self.frames = 0
         self.bad_frames = 0
@@ -76,12 +79,19 @@ class EncodedAudioTap:
                 self._close()
                 self._on_end("microphone track ended")
             return
+        codec, encoded_frame = task
+        self.audio(codec, encoded_frame.data, encoded_frame.timestamp)
+
+    def audio(self, codec: RTCRtpCodecParameters, payload: bytes, timestamp: int) -> None:
+        """One encoded frame (datagram_tap.py calls this as the packet arrives)."""
         if self._stopped.is_set():
             return
-        codec, encoded_frame = task
         released_at = time.monotonic()
         try:
-            pcmu = self._decode(codec, encoded_frame)
+            decode = self._decoders.get(codec.payloadType)
+            if decode is None:
+                decode = self._decoders[codec.payloadType] = self._decoder_for(codec)
+            pcmu = decode(payload, timestamp)
         except (OpusError, ValueError, av.FFmpegError) as exc:
             # As aiortc's decoder_worker: one bad frame is skipped, the stream goes on.
             self.bad_frames += 1
@@ -106,18 +116,22 @@ class EncodedAudioTap:
 
     # -- decoding -------------------------------------------------------------------------
 
-    def _decode(self, codec, encoded_frame) -> bytes:
-        if codec.name.lower() == "opus":
+    def _decoder_for(self, codec: RTCRtpCodecParameters) -> Callable[[bytes, int], bytes]:
+        """(payload, RTP timestamp) -> PCMU for one negotiated payload type."""
+        name = codec.name.upper()
+        if name == "OPUS":
             if self._opus is None:
                 self._opus = OpusToPcmu()
-            return self._opus.decode(encoded_frame.data, encoded_frame.timestamp)
-        if codec.name.upper() == "PCMU":
-            return encoded_frame.data  # already what the speaker takes (RFC 3551 4.5.14)
+            return self._opus.decode
+        if name == "PCMU":
+            return lambda payload, timestamp: payload  # already what the speaker takes (RFC 3551 4.5.14)
         # PCMA from a non-browser peer: aiortc's own decoder (G.711 at 8 kHz, cheap), then mu-law.
-        if self._other is None or self._other[0] != codec.name:
-            self._other = (codec.name, get_decoder(codec), PcmuEncoder())
-        _, decoder, encoder = self._other
-        return b"".join(encoder.encode(frame) for frame in decoder.decode(encoded_frame))
+        decoder, encoder = get_decoder(codec), PcmuEncoder()
+
+        def other(payload: bytes, timestamp: int) -> bytes:
+            return b"".join(encoder.encode(frame) for frame in decoder.decode(JitterFrame(payload, timestamp)))
+
+        return other
 
     def _close(self) -> None:
         if self._opus is not None:

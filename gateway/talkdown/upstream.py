@@ -30,7 +30,6 @@ log = logging.getLogger("gateway.talkdown")
 
 # POSTs in a row that fail before carrying any audio: past this the uplink gives up.
 MAX_FAILED_POSTS = 3
-_TIMEOUT = object()
 
 
 class UplinkFailed(Exception):
@@ -59,7 +58,10 @@ class SpeakerUplink:
         self._on_failed = on_failed
         self._queue: deque[tuple[bytes, float]] = deque()  # (PCMU, monotonic time its audio came in)
         self._queued_bytes = 0
-        self._ready = asyncio.Event()
+        # The body carrying the audio waits on _waiter when the queue is empty; _timer wakes it
+        # for the POST's next moment.
+        self._waiter: asyncio.Future | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._closing = False
         self._posts: list[_Post] = []
         self._failures_in_row = 0
@@ -83,12 +85,12 @@ class SpeakerUplink:
             self._counters.bytes_dropped += len(dropped)
         if not self._posts:
             self._open_post(has_turn=True)
-        self._ready.set()
+        self._wake()
 
     async def close(self, timeout: float) -> None:
         """Send what is queued, end the current POST's body cleanly and await WEP's answers."""
         self._closing = True
-        self._ready.set()
+        self._wake()
         tasks = [post.task for post in self._posts if post.task is not None and not post.task.done()]
         if not tasks:
             return
@@ -135,7 +137,7 @@ class SpeakerUplink:
             self._queued_bytes = 0
             for waiting in self._posts:
                 waiting.turn.set()  # connected successors end with an empty body, cleanly
-            self._ready.set()
+            self._wake()
             if self._on_failed is not None:
                 self._on_failed(self.failure)
         if not post.turn.is_set():
@@ -168,6 +170,7 @@ class SpeakerUplink:
         lead = settings.rollover_lead_ms * 8
         life = settings.post_ms / 1000
         open_next_at = life - settings.rollover_lead_ms / 1000
+        loop = asyncio.get_running_loop()
         try:
             while True:
                 age = time.monotonic() - post.opened_at
@@ -176,13 +179,19 @@ class SpeakerUplink:
                     post.successor = self._open_post(has_turn=False)
                 if age >= life:
                     return
-                wait = (open_next_at - age) if post.successor is None and age < open_next_at else life - age
-                item = await self._next_item(max(wait, 0.001))
-                if item is None:
-                    return
-                if item is _TIMEOUT:
+                if not self._queue:
+                    if self._closing:
+                        return
+                    # Chunks wake the body as send() queues them; a timer (a few per POST,
+                    # not one per chunk) wakes it for the POST's next moment: opening the
+                    # next POST, or its end.
+                    if self._timer is None:
+                        moment = open_next_at if post.successor is None and age < open_next_at else life
+                        self._timer = loop.call_later(max(moment - age, 0.001), self._timer_fired)
+                    self._waiter = loop.create_future()
+                    await self._waiter
                     continue
-                chunk, received_at = item
+                chunk, received_at = self._queue[0]
                 if post.bytes + len(chunk) > quota:
                     return  # the chunk stays queued for the next POST
                 self._queue.popleft()
@@ -194,19 +203,18 @@ class SpeakerUplink:
                 self._counters.bytes_sent += len(chunk)
                 self._counters.uplink_delay.record(time.monotonic() - received_at)
         finally:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             if post.bytes:
                 self._failures_in_row = 0
             self._hand_over(post)
 
-    async def _next_item(self, timeout: float):
-        """The oldest queued item (left in place), None when closing and drained, or _TIMEOUT."""
-        while not self._queue:
-            if self._closing:
-                return None
-            self._ready.clear()
-            try:
-                async with asyncio.timeout(timeout):
-                    await self._ready.wait()
-            except TimeoutError:
-                return _TIMEOUT
-        return self._queue[0]
+    def _timer_fired(self) -> None:
+        self._timer = None  # spent: the body schedules the next moment's
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)

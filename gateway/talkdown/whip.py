@@ -34,6 +34,7 @@ class MicrophoneReceiver:
         self._session = session
         self._sessions = sessions
         self._settings = sessions.settings
+        self._chunk_bytes = self._settings.chunk_bytes - CHUNK_SLACK_BYTES
         self._tap = EncodedAudioTap(self._queue, self._track_ended)
         self._tap_error: ReceiverTapError | None = None
         self.datagrams: MicrophoneDatagrams | None = None
@@ -83,7 +84,7 @@ class MicrophoneReceiver:
             raise self._tap_error  # a gateway bug after an aiortc upgrade (500), not a bad offer
         # One packet from the browser is one upstream chunk (with_packet_time says why).
         answer = with_packet_time(pc.localDescription.sdp, self._settings.chunk_ms)
-        self.datagrams = MicrophoneDatagrams(self._tap.put, answered_codecs(answer), self._sessions.counters)
+        self.datagrams = MicrophoneDatagrams(self._tap.audio, answered_codecs(answer), self._sessions.counters)
         self.datagrams.install(pc)  # DatagramTapError (a ReceiverTapError): 500 as above
         return answer
 
@@ -125,10 +126,13 @@ class MicrophoneReceiver:
     def _queue(self, pcmu: bytes, received_at: float) -> None:
         self._sessions.counters.frames_received += 1
         self._heard_at = received_at
+        if not self._pending and len(pcmu) >= self._chunk_bytes:
+            self._session.uplink.send(pcmu, received_at)  # a packet of chunk_ms (a=ptime): the usual case
+            return
         if not self._pending:
             self._pending_since = received_at
         self._pending += pcmu
-        if len(self._pending) >= self._settings.chunk_bytes - CHUNK_SLACK_BYTES:
+        if len(self._pending) >= self._chunk_bytes:
             self._session.uplink.send(bytes(self._pending), self._pending_since)
             self._pending.clear()
 

@@ -35,7 +35,7 @@ class Tapped:
     def __init__(self):
         self.delivered, self.passed = [], []
         self.counters = TalkCounters()
-        self.tap = MicrophoneDatagrams(self.delivered.append, {111: OPUS}, self.counters)
+        self.tap = MicrophoneDatagrams(lambda *frame: self.delivered.append(frame), {111: OPUS}, self.counters)
         self.tx, rx = sessions()
         self.tap._dtls = type("Dtls", (), {"_rx_srtp": rx})()
         self.receive = self.tap._receiver(lambda data, addr: self.passed.append(data))
@@ -49,7 +49,7 @@ def test_payloads_come_out_in_order_without_extension_or_padding():
     tapped.send(rtp(65534, b"first"))
     tapped.send(rtp(65535, b"second", extension=b"\x10\xff\x00\x00"))
     tapped.send(rtp(0, b"third", padding=3))  # the sequence number wraps
-    assert [(codec, audio.data, audio.timestamp) for codec, audio in tapped.delivered] == [
+    assert tapped.delivered == [
         (OPUS, b"first", 65534 * 960), (OPUS, b"second", 65535 * 960), (OPUS, b"third", 0)]
     assert tapped.counters.rtp_packets == 3 and not tapped.passed
 
@@ -58,7 +58,7 @@ def test_late_packets_are_dropped_and_gaps_pass_for_the_decoder_to_conceal():
     tapped = Tapped()
     for sequence in (10, 12, 11, 13):  # 11 arrives after 12: too late, the decoder concealed it
         tapped.send(rtp(sequence, bytes([sequence])))
-    assert [audio.data for _, audio in tapped.delivered] == [b"\x0a", b"\x0c", b"\x0d"]
+    assert [payload for _, payload, _ in tapped.delivered] == [b"\x0a", b"\x0c", b"\x0d"]
     assert tapped.counters.rtp_late == 1
 
 
@@ -80,7 +80,7 @@ def test_forged_unknown_and_non_rtp_datagrams():
 async def test_install_needs_ice_sockets_and_refuses_a_changed_aiortc():
     pc = RTCPeerConnection()
     pc.addTransceiver("audio", direction="recvonly")
-    tap = MicrophoneDatagrams(lambda item: None, {}, TalkCounters())
+    tap = MicrophoneDatagrams(lambda *frame: None, {}, TalkCounters())
     with pytest.raises(DatagramTapError, match="after setLocalDescription"):
         tap.install(pc)
     await pc.setLocalDescription(await pc.createOffer())
