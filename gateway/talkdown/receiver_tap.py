@@ -53,8 +53,8 @@ class EncodedAudioTap:
 
     `on_pcmu(pcmu, released_at)` is called on the loop for every frame given to `audio`
     (by datagram_tap.py, as the packet arrives; released_at: time.monotonic() then) or
-    put here; `on_end(reason)` once, when the receiver
-    stops or decoding fails for a reason other than a bad packet.
+    put here; `on_end(reason)` once, when the receiver stops or decoding fails for a
+    reason other than a bad packet.
     """
 
     def __init__(self, on_pcmu: Callable[[bytes, float], None], on_end: Callable[[str], None]):
