@@ -82,7 +82,7 @@ async def run_gateway(emulator_url: str, chunk_ms: int) -> None:
     from gateway.app import create_app
     from gateway.config import Config
     from gateway.emulator.settings import EmulatorSettings
-    from gateway.talkdown.offer import offer_for_aiortc, parse_talk_offer, with_packet_time
+    from gateway.talkdown.offer import microphone_answer, offer_for_aiortc, parse_talk_offer
     from gateway.talkdown.routes import TALK_SESSIONS
 
     emu = EmulatorSettings()
@@ -120,7 +120,7 @@ async def run_gateway(emulator_url: str, chunk_ms: int) -> None:
         offer = parse_talk_offer(await request.text())
         await pc.setRemoteDescription(RTCSessionDescription(offer_for_aiortc(offer), "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
-        answer = with_packet_time(pc.localDescription.sdp, chunk_ms)  # the same packets as a talk gets
+        answer = microphone_answer(pc.localDescription.sdp, chunk_ms)  # the same packets as a talk gets
         return web.Response(status=201, text=answer, content_type="application/sdp",
                             headers={"Location": f"/_bench/sink/{sink_id}"})
 

@@ -8,8 +8,13 @@ routed, counted and put through a jitter buffer (bench/bench_talkdown.py, cProfi
 unprotected with the session's own key where the datagram arrives, its header read
 (RFC 3550 5.1), and its payload handed to the talk's decoder (EncodedAudioTap) at once.
 
-What stays aiortc's: ICE (STUN), DTLS, SRTCP (sender reports, BYE) and the end of the
-track. What is given up: the jitter buffer. A microphone on a LAN or the internet rarely
+What stays aiortc's: ICE (STUN), DTLS, SRTCP (sender reports, BYE), the receiver
+reports sent back, and the end of the track. aiortc builds its receiver reports from the
+receiver's per-SSRC StreamStatistics, which its own RTP path fills; the tap fills them
+instead, so the browser still hears of loss and jitter (RFC 3550 6.4.2) and its opus
+encoder can adapt (in-band FEC, which the answer allows and the decoder uses).
+
+What is given up: the jitter buffer. A microphone on a LAN or the internet rarely
 reorders; a packet older than one already decoded is dropped (counted), and a missing
 one is concealed by the decoder (transcoders/opus.py), so a late packet costs one glitch
 where the jitter buffer would have added latency to every packet after it.
@@ -27,6 +32,7 @@ from collections.abc import Callable
 import pylibsrtp
 from aiortc import RTCPeerConnection
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.sdp import SessionDescription
 
 from gateway.talkdown.receiver_tap import ReceiverTapError
@@ -35,8 +41,8 @@ from gateway.talkdown.stats import TalkCounters
 log = logging.getLogger("gateway.talkdown")
 
 _FIXED_HEADER = struct.Struct("!BBHII")
-REQUIRED_ATTRIBUTES = {"RTCDtlsTransport": ("_rx_srtp",), "RTCIceTransport": ("_connection",),
-                       "Connection": ("_protocols",)}
+REQUIRED_ATTRIBUTES = {"RTCRtpReceiver": ("_RTCRtpReceiver__remote_streams",), "RTCDtlsTransport": ("_rx_srtp",),
+                       "RTCIceTransport": ("_connection",), "Connection": ("_protocols",)}
 
 
 class DatagramTapError(ReceiverTapError):
@@ -49,6 +55,10 @@ def answered_codecs(answer: str) -> dict[int, RTCRtpCodecParameters]:
     return {codec.payloadType: codec for m in media for codec in m.rtp.codecs}
 
 
+class _SeenPacket:
+    __slots__ = ("sequence_number", "timestamp")
+
+
 class MicrophoneDatagrams:
     """Feeds `deliver(codec, payload, RTP timestamp)` with the talk's RTP, in sequence order,
     from the socket."""
@@ -59,23 +69,36 @@ class MicrophoneDatagrams:
         self._codecs = codecs  # by payload type, as negotiated
         self._counters = counters
         self._dtls = None
+        self._protocols: list = []  # aioice's, whose datagram_received is ours while installed
+        self._streams: dict[int, StreamStatistics] = {}  # the receiver's, by SSRC (its RTCP reports read them)
+        self._seen = _SeenPacket()
         self._last_sequence: int | None = None  # of the newest packet delivered
 
     def install(self, pc: RTCPeerConnection) -> None:
         """Take the talk's RTP where aioice receives it. After setLocalDescription (the ICE
         sockets exist), before the browser can send media."""
-        dtls = pc.getReceivers()[0].transport
+        receiver = pc.getReceivers()[0]
+        dtls = receiver.transport
         ice = dtls.transport
         connection = getattr(ice, "_connection", None)
-        for kind, owner in (("RTCDtlsTransport", dtls), ("RTCIceTransport", ice), ("Connection", connection)):
+        for kind, owner in (("RTCRtpReceiver", receiver), ("RTCDtlsTransport", dtls), ("RTCIceTransport", ice),
+                            ("Connection", connection)):
             missing = [name for name in REQUIRED_ATTRIBUTES[kind] if not hasattr(owner, name)]
             if missing:
                 raise DatagramTapError(f"{kind} has no {', '.join(missing)}: the talk datagram tap needs updating")
         if not connection._protocols:
             raise DatagramTapError("no ICE sockets yet: install the datagram tap after setLocalDescription")
         self._dtls = dtls
-        for protocol in connection._protocols:
+        self._streams = receiver._RTCRtpReceiver__remote_streams
+        self._protocols = list(connection._protocols)
+        for protocol in self._protocols:
             protocol.datagram_received = self._receiver(protocol.datagram_received)
+
+    def uninstall(self) -> None:
+        """Give the sockets back to aioice (the talk ends: nothing more is delivered)."""
+        for protocol in self._protocols:
+            vars(protocol).pop("datagram_received", None)  # the class's own method shows again
+        self._protocols = []
 
     def _receiver(self, aioice_receive: Callable[[bytes, tuple], None]) -> Callable[[bytes, tuple], None]:
         def datagram_received(data: bytes, addr: tuple) -> None:
@@ -95,7 +118,7 @@ class MicrophoneDatagrams:
         except pylibsrtp.Error:
             self._counters.rtp_rejected += 1
             return
-        first, second, sequence, timestamp, _ = _FIXED_HEADER.unpack_from(packet)
+        first, second, sequence, timestamp, ssrc = _FIXED_HEADER.unpack_from(packet)
         start = _FIXED_HEADER.size + 4 * (first & 0x0F)  # CSRCs
         if first & 0x10 and len(packet) >= start + 4:  # header extension (RFC 3550 5.3.1)
             start += 4 + 4 * struct.unpack_from("!H", packet, start + 2)[0]
@@ -104,11 +127,21 @@ class MicrophoneDatagrams:
         if codec is None or not start < end:
             self._counters.rtp_rejected += 1
             return
+        self._count(ssrc, sequence, timestamp, codec.clockRate)
         if not self._newer(sequence):
             self._counters.rtp_late += 1
             return
         self._counters.rtp_packets += 1
         self._deliver(codec, packet[start:end], timestamp)
+
+    def _count(self, ssrc: int, sequence: int, timestamp: int, clock_rate: int) -> None:
+        """Into the receiver's statistics, as aiortc's _handle_rtp_packet would (late packets too)."""
+        stream = self._streams.get(ssrc)
+        if stream is None:
+            stream = self._streams[ssrc] = StreamStatistics(clock_rate)
+        seen = self._seen  # reused: StreamStatistics.add reads these two fields and keeps nothing
+        seen.sequence_number, seen.timestamp = sequence, timestamp
+        stream.add(seen)
 
     def _newer(self, sequence: int) -> bool:
         """Whether the packet comes after the newest one delivered (RFC 3550 A.1: modulo

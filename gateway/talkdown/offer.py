@@ -61,30 +61,39 @@ def _check(offer: Offer) -> None:
                                 f" accepted: opus, PCMU, PCMA)")
 
 
-def with_packet_time(answer: str, milliseconds: int) -> str:
-    """The answer asking the microphone for `milliseconds` of audio per packet (RFC 4566
-    6: a=ptime, in each audio section that has none).
+def microphone_answer(answer: str, packet_ms: int) -> str:
+    """aiortc's answer plus what it leaves out for a microphone, in each audio section:
 
-    Why: a talk's cost in the gateway is per packet (a wake-up, an SRTP unprotect, a
-    decode, an upstream write), not per millisecond of audio. Browsers honour ptime
-    (Chromium sends 20, 40 or 60 ms opus packets as asked: tests/talkdown/test_chromium.py),
-    so asking for the upstream chunk length halves the packets at 40 ms and makes each
-    packet one upstream chunk.
+    - `a=ptime:{packet_ms}` (RFC 4566 6), when the section has none. A talk's cost in the
+      gateway is per packet (a wake-up, an SRTP unprotect, a decode, an upstream write),
+      not per millisecond of audio. Browsers honour ptime (Chromium sends 20, 40 or 60 ms
+      opus packets as asked: tests/talkdown/test_chromium.py), so asking for the upstream
+      chunk length halves the packets at 40 ms and makes each packet one upstream chunk;
+    - `a=fmtp:{pt} useinbandfec=1` for opus without an fmtp (RFC 7587 7.1): the decoder
+      rebuilds a lost packet from the next one's in-band FEC (transcoders/opus.py), and a
+      browser adds FEC only when the receiver says it can use it (and loss is reported).
     """
     ending = "\r\n" if answer.endswith("\r\n") else ""
-    out: list[str] = []
-    audio_without_ptime = False
+    sections: list[list[str]] = [[]]
     for line in answer.removesuffix("\r\n").split("\r\n"):
-        if line.startswith("m=") and audio_without_ptime:
-            out.append(f"a=ptime:{milliseconds}")
         if line.startswith("m="):
-            audio_without_ptime = line.startswith("m=audio ")
-        elif line.startswith("a=ptime:"):
-            audio_without_ptime = False
-        out.append(line)
-    if audio_without_ptime:
-        out.append(f"a=ptime:{milliseconds}")
-    return "\r\n".join(out) + ending
+            sections.append([])
+        sections[-1].append(line)
+    for section in sections[1:]:
+        if section[0].startswith("m=audio "):
+            section.extend(_microphone_lines(section, packet_ms))
+    return "\r\n".join(line for section in sections for line in section) + ending
+
+
+def _microphone_lines(section: list[str], packet_ms: int) -> list[str]:
+    added = [] if any(line.startswith("a=ptime:") for line in section) else [f"a=ptime:{packet_ms}"]
+    with_fmtp = {line[7:].split(" ", 1)[0] for line in section if line.startswith("a=fmtp:")}
+    for line in section:
+        if line.startswith("a=rtpmap:"):
+            payload_type, _, encoding = line[9:].partition(" ")
+            if encoding.lower().startswith("opus/") and payload_type not in with_fmtp:
+                added.append(f"a=fmtp:{payload_type} useinbandfec=1")
+    return added
 
 
 def offer_for_aiortc(offer: Offer) -> str:

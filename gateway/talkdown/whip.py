@@ -17,7 +17,7 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSess
 from aiortc.mediastreams import MediaStreamTrack
 
 from gateway.talkdown.datagram_tap import MicrophoneDatagrams, answered_codecs
-from gateway.talkdown.offer import offer_for_aiortc, with_packet_time
+from gateway.talkdown.offer import microphone_answer, offer_for_aiortc
 from gateway.talkdown.receiver_tap import EncodedAudioTap, ReceiverTapError, tap
 from gateway.talkdown.session import TalkSession, TalkSessions
 from gateway.webrtc.sdp import Offer, OfferError
@@ -82,8 +82,8 @@ class MicrophoneReceiver:
             raise OfferError(f"offer rejected: {exc}") from None
         if self._tap_error is not None:
             raise self._tap_error  # a gateway bug after an aiortc upgrade (500), not a bad offer
-        # One packet from the browser is one upstream chunk (with_packet_time says why).
-        answer = with_packet_time(pc.localDescription.sdp, self._settings.chunk_ms)
+        # One packet from the browser is one upstream chunk, opus FEC allowed (microphone_answer says why).
+        answer = microphone_answer(pc.localDescription.sdp, self._settings.chunk_ms)
         self.datagrams = MicrophoneDatagrams(self._tap.audio, answered_codecs(answer), self._sessions.counters)
         self.datagrams.install(pc)  # DatagramTapError (a ReceiverTapError): 500 as above
         return answer
@@ -147,6 +147,8 @@ class MicrophoneReceiver:
         if pump is not None and pump is not asyncio.current_task() and not pump.done():
             pump.cancel()
             await asyncio.wait([pump])
+        if self.datagrams is not None:
+            self.datagrams.uninstall()  # first: a packet counted as taken is then always decoded
         self._tap.stop()
         if self._pending:
             self._session.uplink.send(bytes(self._pending), self._pending_since)

@@ -60,6 +60,17 @@ def test_late_packets_are_dropped_and_gaps_pass_for_the_decoder_to_conceal():
         tapped.send(rtp(sequence, bytes([sequence])))
     assert [payload for _, payload, _ in tapped.delivered] == [b"\x0a", b"\x0c", b"\x0d"]
     assert tapped.counters.rtp_late == 1
+    # aiortc's receiver statistics (its RTCP receiver reports) saw all four, as its own RTP path would.
+    stream = tapped.tap._streams[0x1234]
+    assert (stream.packets_received, stream.packets_lost, stream.max_seq) == (4, 0, 13)
+
+
+def test_a_lost_packet_is_reported_as_lost():
+    tapped = Tapped()
+    for sequence in (65534, 0, 1):  # 65535 lost, across the wrap
+        tapped.send(rtp(sequence, b"x"))
+    stream = tapped.tap._streams[0x1234]
+    assert (stream.packets_lost, stream.max_seq, stream.fraction_lost) == (1, 1, 64)  # 1/4 in 1/256ths
 
 
 def test_forged_unknown_and_non_rtp_datagrams():
@@ -87,6 +98,11 @@ async def test_install_needs_ice_sockets_and_refuses_a_changed_aiortc():
     codecs = answered_codecs(pc.localDescription.sdp)
     assert {codec.name for codec in codecs.values()} >= {"opus", "PCMU", "PCMA"}
     assert all(codecs[payload_type].payloadType == payload_type for payload_type in codecs)
+    tap.install(pc)
+    protocols = pc.getReceivers()[0].transport.transport._connection._protocols
+    assert protocols and all("datagram_received" in vars(protocol) for protocol in protocols)
+    tap.uninstall()
+    assert not any("datagram_received" in vars(protocol) for protocol in protocols)  # aioice's own again
     del pc.getReceivers()[0].transport._rx_srtp
     with pytest.raises(DatagramTapError, match="RTCDtlsTransport has no _rx_srtp"):
         tap.install(pc)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from gateway.config import ConfigError, TalkdownConfig, build_config
-from gateway.talkdown.offer import NoAudioCodecError, microphone, offer_for_aiortc, parse_talk_offer, with_packet_time
+from gateway.talkdown.offer import (NoAudioCodecError, microphone, microphone_answer, offer_for_aiortc,
+                                    parse_talk_offer)
 from gateway.webrtc.sdp import OfferError
 
 WHEP_OFFER = (Path(__file__).parent.parent / "webrtc" / "fixtures" / "chromium_offer.sdp").read_text()
@@ -30,16 +31,17 @@ def test_a_sendonly_opus_offer_is_taken_and_its_mdns_candidates_dropped():
     assert "127.0.0.1 50001" in narrowed and narrowed.endswith("\r\n")
 
 
-def test_the_answer_asks_each_audio_section_for_the_chunk_length_per_packet():
+def test_the_answer_asks_for_the_chunk_length_per_packet_and_allows_opus_fec():
     answer = TALK_OFFER.replace("a=sendonly", "a=recvonly") + "m=video 0 UDP/TLS/RTP/SAVPF 96\r\na=inactive\r\n"
-    asked = with_packet_time(answer, 40)
+    asked = microphone_answer(answer, 40)
     lines = asked.split("\r\n")
-    assert lines.count("a=ptime:40") == 1
-    assert lines.index("a=ptime:40") == lines.index("m=video 0 UDP/TLS/RTP/SAVPF 96") - 1  # in the audio section
-    assert asked.endswith("\r\n") and asked.replace("a=ptime:40\r\n", "") == answer
-    # A section that already says its ptime keeps it; an answer without a final CRLF stays so.
-    assert with_packet_time(asked, 20) == asked
-    assert with_packet_time(answer.removesuffix("\r\n"), 40) == asked.removesuffix("\r\n")
+    video = lines.index("m=video 0 UDP/TLS/RTP/SAVPF 96")
+    # Both at the end of the audio section, before the video one; PCMU gets no fmtp.
+    assert lines[video - 2:video] == ["a=ptime:40", "a=fmtp:111 useinbandfec=1"]
+    assert asked.endswith("\r\n") and asked.replace("a=ptime:40\r\na=fmtp:111 useinbandfec=1\r\n", "") == answer
+    # A section that already says its ptime and opus fmtp keeps them; no final CRLF stays so.
+    assert microphone_answer(asked, 20) == asked
+    assert microphone_answer(answer.removesuffix("\r\n"), 40) == asked.removesuffix("\r\n")
 
 
 @pytest.mark.parametrize("change,error,words", [

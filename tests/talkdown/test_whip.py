@@ -4,6 +4,7 @@ PCMU at 440 Hz, as long as it was sent; DELETE closes the upstream POST cleanly;
 from __future__ import annotations
 
 import asyncio
+import time
 
 from tests.talkdown.audio import dominant_hz, seconds_of
 from tests.talkdown.conftest import emulator_posts, upstream_posts, wait_until
@@ -21,10 +22,25 @@ async def talk(http, url, camera_id, until_bytes: int, emulator) -> WhipTalker:
     return talker
 
 
+async def receiver_reports(talker: WhipTalker, timeout: float) -> list:
+    """What the talker's audio sender learnt from RTCP receiver reports (aiortc's getStats)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        stats = (await talker.pc.getSenders()[0].getStats()).values()
+        reports = [report for report in stats if report.type == "remote-inbound-rtp"]
+        if reports or time.monotonic() > deadline:
+            return reports
+        await asyncio.sleep(0.2)
+
+
 async def test_tone_reaches_the_speaker_and_delete_ends_the_post_cleanly(emulator, talk_gateway, talk_url, http,
                                                                           talk_sessions, talk_settings):
     camera = emulator.camera_ids[0]
     talker = await talk(http, talk_url, camera, 2 * 8000, emulator)
+    # The talker heard receiver reports for its audio (the datagram tap keeps aiortc's
+    # statistics: RFC 3550 6.4.2), and they say nothing was lost on the loopback.
+    reports = await receiver_reports(talker, 5)
+    assert len(reports) == 1 and reports[0].packetsLost == 0 and reports[0].packetsReceived > 0
     assert await talker.stop() == 200
     sent = talker.track.seconds
 
