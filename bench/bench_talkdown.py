@@ -10,12 +10,12 @@ For each N, two rows measured in the same run:
 - `aiortc sink` (the reference): the same talkers to a bench-only WHIP endpoint in the
   gateway process that only receives (aiortc's RTP, jitter buffer and opus decode) and
   drops the frames: the cost any WebRTC receiver pays;
-- `talkdown`: POST /whip/{camera}/talk: receive (aiortc's RTP and jitter buffer), opus
+- `talkdown`: POST /whip/{camera}/talk: SRTP taken off the socket (datagram_tap.py), opus
   decoded by libopus straight to 8 kHz mono on the loop, mu-law, chunked POST /media to
   the emulator.
 Over a window after warm-up, the gateway reports its process CPU (all threads: aiortc's
-decoder threads included), and the delay from a frame leaving aiortc's jitter buffer
-(before it is decoded) to its PCMU leaving in the upstream POST body
+decoder threads included), and the delay from a microphone packet's arrival (before it
+is decoded) to its PCMU leaving in the upstream POST body
 (TalkCounters.uplink_delay: aiohttp took the chunk), p50/p99/max. Before any talker, the
 gateway's own idle CPU is measured over the same window: it is part of every row, and
 `marginal %/talker` is the row's CPU less it, per talker.

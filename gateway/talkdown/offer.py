@@ -74,32 +74,32 @@ def microphone_answer(answer: str, packet_ms: int) -> str:
       browser adds FEC only when the receiver says it can use it (and loss is reported).
     """
     ending = "\r\n" if answer.endswith("\r\n") else ""
-    sections: list[list[str]] = [[]]
-    for line in answer.removesuffix("\r\n").split("\r\n"):
-        if line.startswith("m="):
-            sections.append([])
-        sections[-1].append(line)
-    for section in sections[1:]:
-        if section[0].startswith("m=audio "):
-            section.extend(_microphone_lines(section, packet_ms))
-    return "\r\n".join(line for section in sections for line in section) + ending
+    parsed = split_offer(answer)  # the offers' SDP model serves the answer too
+    out = list(parsed.session)
+    for section in parsed.media:
+        out.append(_m_line(section))
+        out.extend(section.lines)
+        if section.kind == "audio":
+            out.extend(_microphone_lines(section, packet_ms))
+    return "\r\n".join(out) + ending
 
 
-def _microphone_lines(section: list[str], packet_ms: int) -> list[str]:
-    added = [] if any(line.startswith("a=ptime:") for line in section) else [f"a=ptime:{packet_ms}"]
-    with_fmtp = {line[7:].split(" ", 1)[0] for line in section if line.startswith("a=fmtp:")}
-    for line in section:
-        if line.startswith("a=rtpmap:"):
-            payload_type, _, encoding = line[9:].partition(" ")
-            if encoding.lower().startswith("opus/") and payload_type not in with_fmtp:
-                added.append(f"a=fmtp:{payload_type} useinbandfec=1")
+def _microphone_lines(section: MediaSection, packet_ms: int) -> list[str]:
+    added = [] if section.attributes("ptime") else [f"a=ptime:{packet_ms}"]
+    with_fmtp = section.fmtp()
+    added += [f"a=fmtp:{payload_type} useinbandfec=1" for payload_type, name in section.rtpmap().items()
+              if name == "OPUS" and payload_type not in with_fmtp]
     return added
+
+
+def _m_line(section: MediaSection) -> str:
+    return f"m={section.kind} {section.port} {section.proto} {' '.join(section.formats)}"
 
 
 def offer_for_aiortc(offer: Offer) -> str:
     """The offer without mDNS host candidates (see gateway.webrtc.sdp.without_mdns_candidates)."""
     out = list(offer.session)
     for section in offer.media:
-        out.append(f"m={section.kind} {section.port} {section.proto} {' '.join(section.formats)}")
+        out.append(_m_line(section))
         out.extend(without_mdns_candidates(section.lines))
     return "\r\n".join(out) + "\r\n"
