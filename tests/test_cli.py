@@ -45,14 +45,19 @@ async def serve(config: Path) -> asyncio.subprocess.Process:
     )
 
 
-async def test_a_refused_login_stops_the_service_with_one_clear_line(emulator, tmp_path):
-    process = await serve(write_config(tmp_path, emulator.url, "not-the-password"))
+async def stderr_at_exit(process: asyncio.subprocess.Process, timeout: float) -> str:
+    """The process's stderr once it exits; killed if it has not within `timeout`."""
     try:
-        _, stderr = await asyncio.wait_for(process.communicate(), 60)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout)
     finally:
         if process.returncode is None:
             process.kill()
-    text = stderr.decode()
+    return stderr.decode()
+
+
+async def test_a_refused_login_stops_the_service_with_one_clear_line(emulator, tmp_path):
+    process = await serve(write_config(tmp_path, emulator.url, "not-the-password"))
+    text = await stderr_at_exit(process, 60)
     assert process.returncode == 2, text
     refused = [line for line in text.splitlines() if "ERROR" in line]
     assert len(refused) == 1 and "WEP refused the login" in refused[0] and "check [wep]" in refused[0]
@@ -67,15 +72,12 @@ async def test_a_wep_answering_garbage_is_retried_with_backoff(aiohttp_server, t
     app.router.add_route("*", "/{tail:.*}", garbage)
     upstream = await aiohttp_server(app)
     process = await serve(write_config(tmp_path, str(upstream.make_url("")).rstrip("/"), "admin"))
-    try:
-        await asyncio.sleep(5)  # attempts at 0, 1 and 3 s
-        assert process.returncode is None, "the service must keep running and retry"
+    await asyncio.sleep(5)  # attempts at 0, 1 and 3 s
+    kept_running = process.returncode is None
+    if kept_running:
         process.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(process.communicate(), 30)
-    finally:
-        if process.returncode is None:
-            process.kill()
-    text = stderr.decode()
+    text = await stderr_at_exit(process, 30)
+    assert kept_running, f"the service must keep running and retry: {text}"
     assert process.returncode == 0, text
     retries = [line for line in text.splitlines() if "WEP not reachable yet" in line]
     assert len(retries) >= 2 and "retrying in" in retries[0], text
