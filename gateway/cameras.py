@@ -1,5 +1,9 @@
-"""What the gateway knows about the cameras: list, qualities (from the MPD) and speaker
-(from spkc), cached for `camera_cache_ttl` seconds so viewers don't hammer WEP."""
+"""What the gateway knows about the cameras of every backend: one list, ids unique across
+backends, each backend's list cached for `ttl` seconds so viewers don't hammer upstreams.
+
+A backend whose cameras change (an Amcrest camera found unreachable, then back) says so
+through `invalidate`; only its own list is fetched again.
+"""
 
 from __future__ import annotations
 
@@ -8,83 +12,130 @@ import logging
 import time
 from dataclasses import dataclass
 
-from gateway.api.errors import bad_request, not_found
-from gateway.wep.client import WepClient
-from gateway.wep.errors import WepError
-from gateway.wep.mpd import MediaPresentation, Representation
+from gateway.api.errors import ApiError, bad_request, not_found
+from gateway.backends.base import Backend, Camera, Capability, UpstreamFailure
 
 log = logging.getLogger("gateway.cameras")
 
-
-@dataclass(frozen=True)
-class CameraInfo:
-    id: str
-    name: str
-    qualities: dict[str, Representation]  # "high"/"low" -> main full-view representation
-    speaker: bool
-    speaker_codecs: tuple[str, ...]
-    audio: bool = False  # the MPD lists the camera's microphone (webm/opus)
-
-    def public(self) -> dict:
-        # BaseURLs carry the WEP session: only ids, names and shapes go out.
-        return {"id": self.id, "name": self.name, "qualities": list(self.qualities), "speaker": self.speaker,
-                "audio": self.audio}
+CameraInfo = Camera  # the name the outputs knew it by
+# A backend that failed with no list to fall back on is asked again this soon.
+RETRY_FAILED_AFTER = 5.0
 
 
-def qualities_of(presentation: MediaPresentation) -> dict[str, Representation]:
-    found = {}
-    for quality in ("high", "low"):
-        try:
-            found[quality] = presentation.for_quality(quality)
-        except ValueError:
-            pass
-    return found
+@dataclass
+class _Listing:
+    cameras: list[Camera]
+    fetched_at: float
+    ttl: float
 
 
 class CameraDirectory:
-    def __init__(self, client: WepClient, ttl: float):
-        self._client = client
+    def __init__(self, backends: list[Backend], ttl: float):
+        self.backends = backends
         self._ttl = ttl
-        self._cameras: dict[str, CameraInfo] = {}
-        self._fetched_at = float("-inf")
+        self._listings: dict[str, _Listing] = {}
+        self._cameras: dict[str, Camera] = {}
+        self._owners: dict[str, Backend] = {}
+        self._collisions_logged: set[tuple[str, str]] = set()
         self._lock = asyncio.Lock()
 
-    async def _describe(self, raw: dict) -> CameraInfo | None:
-        camera_id = str(raw.get("id", ""))
-        if not camera_id:
-            return None
-        try:
-            presentation, speaker = await asyncio.gather(self._client.mpd(camera_id), self._client.speaker(camera_id))
-        except (WepError, ValueError) as exc:
-            log.warning("camera left out of the list: %s", exc, extra={"camera": camera_id})
-            return None
-        return CameraInfo(camera_id, str(raw.get("name") or camera_id), qualities_of(presentation),
-                          speaker.enabled, speaker.codecs, audio=bool(presentation.audio))
+    def invalidate(self, backend_name: str) -> None:
+        """The backend's cameras changed: list them again on the next lookup."""
+        self._listings.pop(backend_name, None)
 
-    async def _current(self) -> dict[str, CameraInfo]:
-        """The cameras by id, fetched again once `camera_cache_ttl` has passed."""
+    async def _current(self) -> dict[str, Camera]:
+        """The cameras by id; a backend's list is fetched again once its time has passed."""
+        if self._fresh():
+            return self._cameras  # the hot path: every viewer request passes here
         async with self._lock:
-            if time.monotonic() - self._fetched_at > self._ttl:
-                raw = await self._client.cameras()
-                described = await asyncio.gather(*(self._describe(camera) for camera in raw))
-                self._cameras = {camera.id: camera for camera in described if camera is not None}
-                self._fetched_at = time.monotonic()
+            if not self._fresh():
+                for backend in self.backends:
+                    listing = self._listings.get(backend.name)
+                    if listing is None or time.monotonic() - listing.fetched_at > listing.ttl:
+                        self._listings[backend.name] = await self._list(backend, listing)
+                self._merge()
             return self._cameras
 
-    async def all(self) -> list[CameraInfo]:
+    def _fresh(self) -> bool:
+        now = time.monotonic()
+        return len(self._listings) == len(self.backends) and all(
+            now - listing.fetched_at <= listing.ttl for listing in self._listings.values())
+
+    async def _list(self, backend: Backend, previous: _Listing | None) -> _Listing:
+        try:
+            return _Listing(await backend.cameras(), time.monotonic(), self._ttl)
+        except UpstreamFailure as exc:
+            if len(self.backends) == 1 and previous is None:
+                raise  # nothing else to show: the API answers with the upstream's error
+            log.warning("cameras of %s not listed: %s", backend.name, exc)
+            kept = previous.cameras if previous is not None else []
+            return _Listing(kept, time.monotonic(), min(self._ttl, RETRY_FAILED_AFTER))
+
+    def _merge(self) -> None:
+        cameras: dict[str, Camera] = {}
+        owners: dict[str, Backend] = {}
+        for backend in self.backends:
+            for camera in self._listings[backend.name].cameras:
+                holder = cameras.get(camera.id)
+                if holder is not None:
+                    self._log_collision(camera, holder)
+                    continue
+                cameras[camera.id] = camera
+                owners[camera.id] = backend
+        self._cameras, self._owners = cameras, owners
+
+    def _log_collision(self, camera: Camera, holder: Camera) -> None:
+        key = (camera.source, camera.id)
+        if key not in self._collisions_logged:
+            self._collisions_logged.add(key)
+            log.error("camera id %r of %s is already a %s camera: the %s camera is left out (give it another id)",
+                      camera.id, camera.source, holder.source, camera.source)
+
+    async def all(self) -> list[Camera]:
         return list((await self._current()).values())
 
-    async def get(self, camera_id: str) -> CameraInfo:
-        # Every viewer request passes here: a lookup, not a new dict of all cameras.
+    async def get(self, camera_id: str) -> Camera:
         camera = (await self._current()).get(camera_id)
         if camera is None:
             raise not_found(f"no camera {camera_id!r}")
         return camera
 
-    async def quality(self, camera_id: str, quality: str | None) -> tuple[CameraInfo, str]:
-        """The camera and a valid quality name (default high); 404/400 otherwise."""
+    async def usable(self, camera_id: str, capability: Capability = Capability.VIDEO) -> Camera:
+        """The camera, if it is reachable and can do `capability`; a 4xx/503 naming why otherwise."""
         camera = await self.get(camera_id)
+        if not camera.available:
+            raise ApiError(503, "camera_unavailable", f"camera {camera_id!r} is unavailable: {camera.reason}",
+                           {"Retry-After": "10"})
+        if not camera.can(capability):
+            raise ApiError(400, "not_supported", f"camera {camera_id!r} ({camera.source}) has no {capability.value}")
+        return camera
+
+    async def quality(self, camera_id: str, quality: str | None) -> tuple[Camera, str]:
+        """The camera and a valid quality name (default high); 404/400, or 503 for a camera
+        that is known but unreachable."""
+        camera = await self.usable(camera_id, Capability.VIDEO)
         quality = quality or "high"
         if quality not in camera.qualities:
             raise bad_request(f"quality must be one of {', '.join(camera.qualities) or '(none)'}, got {quality!r}")
         return camera, quality
+
+    async def backend_for(self, camera_id: str) -> Backend:
+        """The camera's backend, listing cameras first if need be (a source started before any
+        request, e.g. a push restored at start-up). UpstreamFailure when no backend has it."""
+        if camera_id not in (await self._current()):
+            raise UpstreamFailure("unknown_camera", f"no backend lists camera {camera_id!r}", 404)
+        return self._owners[camera_id]
+
+    def backend_of(self, camera_id: str) -> Backend:
+        """The backend of a camera already looked up (an output checked it with `get` first)."""
+        backend = self._owners.get(camera_id)
+        if backend is None:
+            raise not_found(f"no camera {camera_id!r}")
+        return backend
+
+    def known(self, camera_id: str) -> Camera | None:
+        return self._cameras.get(camera_id)
+
+    def readiness(self) -> str | None:
+        reasons = [reason for backend in self.backends if (reason := backend.readiness()) is not None]
+        return "; ".join(reasons) or None

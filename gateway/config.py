@@ -175,6 +175,33 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class AmcrestCameraConfig:
+    """One `[[amcrest]]` table: an Amcrest/Dahua camera (or one channel of an NVR)."""
+
+    id: str  # the camera id in the API: [a-z0-9-]+, unique across backends
+    host: str
+    name: str = ""  # shown to people; the id when empty
+    http_port: int = 80
+    rtsp_port: int = 554
+    username: str = "admin"
+    password: str = field(default="", repr=False)  # or WEPGW_AMCREST_<ID>_PASSWORD
+    channel: int = 1  # 1-based, as the CGI and RTSP URLs count
+    # What the speaker takes (postAudio Content-Type): G.711A is what most firmware accepts.
+    speaker_codec: str = "G.711A"  # "G.711A" | "G.711Mu"
+    ptz: bool = False  # the camera turns and zooms (ptz.cgi); the CGI cannot be asked without trying
+    request_timeout: float = 10.0
+    connect_timeout: float = 5.0
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+
+AMCREST_ID = re.compile(r"[a-z0-9-]+")
+AMCREST_SPEAKER_CODECS = ("G.711A", "G.711Mu")
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     wep: WepConfig = field(default_factory=WepConfig)
@@ -187,6 +214,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     talkdown: TalkdownConfig = field(default_factory=TalkdownConfig)
+    amcrest: tuple[AmcrestCameraConfig, ...] = ()  # [[amcrest]] tables
 
     @property
     def listen_host_port(self) -> tuple[str, int]:
@@ -200,9 +228,13 @@ def parse_host_port(value: str, what: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+# Sections that are lists of tables ([[amcrest]]), each item one dataclass.
+LIST_SECTIONS = {"amcrest": AmcrestCameraConfig}
+
+
 def _sections() -> dict[str, type]:
     hints = typing.get_type_hints(Config)
-    return {f.name: hints[f.name] for f in dataclasses.fields(Config)}
+    return {f.name: hints[f.name] for f in dataclasses.fields(Config) if f.name not in LIST_SECTIONS}
 
 
 def _convert(value: Any, expected: type, where: str) -> Any:
@@ -239,6 +271,58 @@ def _is_secret(where: str) -> bool:
     return any(word in where for word in ("password", "user_key", "admin_key", "token_secret"))
 
 
+def _build_item(cls: type, values: dict[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        if key not in fields:
+            raise _unknown(f"key in {where}", key, fields)
+        kwargs[key] = _convert(value, hints[key], f"{where} {key}")
+    missing = [name for name, f in fields.items() if name not in kwargs
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(f"{where}: missing {', '.join(missing)}")
+    return cls(**kwargs)
+
+
+def _build_amcrest(tables: Any, environ: Mapping[str, str]) -> tuple[AmcrestCameraConfig, ...]:
+    """`[[amcrest]]` tables; a camera's password may come from WEPGW_AMCREST_<ID>_PASSWORD
+    (the id upper-cased, '-' as '_')."""
+    if not isinstance(tables, list) or not all(isinstance(table, dict) for table in tables):
+        raise ConfigError("[[amcrest]]: expected a list of tables ([[amcrest]] blocks)")
+    cameras = []
+    for number, table in enumerate(tables, 1):
+        table = dict(table)
+        camera_id = table.get("id")
+        where = f"[[amcrest]] #{number}" if not isinstance(camera_id, str) else f"[[amcrest]] {camera_id!r}"
+        if not isinstance(camera_id, str) or not AMCREST_ID.fullmatch(camera_id):
+            raise ConfigError(f"{where} id: expected lower-case letters, digits and '-', got {camera_id!r}")
+        env_password = environ.get(f"{ENV_PREFIX}AMCREST_{camera_id.upper().replace('-', '_')}_PASSWORD")
+        if env_password is not None:
+            table["password"] = env_password
+        cameras.append(_build_item(AmcrestCameraConfig, table, where))
+    ids = [camera.id for camera in cameras]
+    for camera_id in ids:
+        if ids.count(camera_id) > 1:
+            raise ConfigError(f"[[amcrest]] id {camera_id!r} is used twice")
+    for camera in cameras:
+        where = f"[[amcrest]] {camera.id!r}"
+        if not camera.host or "/" in camera.host:
+            raise ConfigError(f"{where} host: expected a host name or address, got {camera.host!r}")
+        for key in ("http_port", "rtsp_port"):
+            if not 1 <= getattr(camera, key) <= 65535:
+                raise ConfigError(f"{where} {key}: expected 1..65535, got {getattr(camera, key)}")
+        if camera.channel < 1:
+            raise ConfigError(f"{where} channel: expected 1 or more (channels count from 1), got {camera.channel}")
+        if camera.speaker_codec not in AMCREST_SPEAKER_CODECS:
+            raise ConfigError(f"{where} speaker_codec: expected one of {', '.join(AMCREST_SPEAKER_CODECS)}, "
+                              f"got {camera.speaker_codec!r}")
+        if camera.request_timeout <= 0 or camera.connect_timeout <= 0:
+            raise ConfigError(f"{where}: request_timeout and connect_timeout must be positive")
+    return tuple(cameras)
+
+
 def _unknown(kind: str, name: str, known: typing.Iterable[str]) -> ConfigError:
     close = difflib.get_close_matches(name, list(known), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -249,9 +333,12 @@ def build_config(file_values: Mapping[str, Any], environ: Mapping[str, str]) -> 
     """Merge TOML values and `WEPGW_*` overrides into a validated Config."""
     sections = _sections()
     merged: dict[str, dict[str, Any]] = {name: {} for name in sections}
+    amcrest = _build_amcrest(file_values.get("amcrest", []), environ)
     for section, values in file_values.items():
+        if section in LIST_SECTIONS:
+            continue
         if section not in sections:
-            raise _unknown("config section", f"[{section}]", [f"[{s}]" for s in sections])
+            raise _unknown("config section", f"[{section}]", [f"[{s}]" for s in (*sections, *LIST_SECTIONS)])
         if not isinstance(values, dict):
             raise ConfigError(f"[{section}]: expected a table of keys")
         merged[section].update(values)
@@ -259,6 +346,8 @@ def build_config(file_values: Mapping[str, Any], environ: Mapping[str, str]) -> 
         if not name.startswith(ENV_PREFIX):
             continue
         rest = name[len(ENV_PREFIX):].lower()
+        if rest.startswith("amcrest_") and rest.endswith("_password"):
+            continue  # a camera's password, read by _build_amcrest
         section = next((s for s in sections if rest.startswith(s + "_")), None)
         if section is None:
             raise _unknown("environment variable", name, [f"{ENV_PREFIX}{s.upper()}_..." for s in sections])
@@ -273,7 +362,7 @@ def build_config(file_values: Mapping[str, Any], environ: Mapping[str, str]) -> 
                 raise _unknown(f"key in [{section}]", key, known)
             kwargs[key] = _convert(value, hints[key], f"[{section}] {key}")
         built[section] = cls(**kwargs)
-    config = Config(**built)
+    config = Config(**built, amcrest=amcrest)
     validate(config)
     return config
 
@@ -284,8 +373,11 @@ def validate(config: Config) -> None:
     config.talkdown.validate()
     if config.server.log_format not in ("text", "json"):
         raise ConfigError(f"[server] log_format: expected 'text' or 'json', got {config.server.log_format!r}")
-    if not config.wep.url.startswith(("http://", "https://")):
+    # An empty url: no WEP backend (a site of Amcrest/Dahua cameras only).
+    if config.wep.url and not config.wep.url.startswith(("http://", "https://")):
         raise ConfigError(f"[wep] url: expected an http:// or https:// URL, got {config.wep.url!r}")
+    if not config.wep.url and not config.amcrest:
+        raise ConfigError("[wep] url is empty and there is no [[amcrest]] camera: nothing to serve")
     if config.wep.ca_file and not Path(config.wep.ca_file).is_file():
         raise ConfigError(f"[wep] ca_file: no such file {config.wep.ca_file!r}")
     positive = {

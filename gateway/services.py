@@ -1,6 +1,6 @@
 """The gateway's core services and the app keys every route module reads them from:
-config, the WEP client, the camera directory, the sources. Started and stopped through
-`cleanup_ctx` by create_app (gateway/app.py)."""
+config, the backends (camera systems), the camera directory, the sources. Started and
+stopped through `cleanup_ctx` by create_app (gateway/app.py)."""
 
 from __future__ import annotations
 
@@ -10,55 +10,58 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
+from gateway.backends.base import Backend
+from gateway.backends.wep import WepBackend
 from gateway.cameras import CameraDirectory
 from gateway.config import Config
 from gateway.logs import redactor
 from gateway.media.sources import SourceRegistry
 from gateway.wep.client import WepClient
-from gateway.wep.errors import WepAuthError, WepError
 
 log = logging.getLogger("gateway.app")
 
 CONFIG = web.AppKey("config", Config)
-WEP = web.AppKey("wep", WepClient)
+WEP = web.AppKey("wep", WepClient)  # the WEP client, when [wep] url is set (WEP-only admin work, tests)
 CAMERAS = web.AppKey("cameras", CameraDirectory)
 SOURCES = web.AppKey("sources", SourceRegistry)
 FATAL = web.AppKey("fatal", asyncio.Future)
 
 
-async def _login_until_ready(app: web.Application) -> None:
-    """Log in with backoff; a refused login (wrong password or key) cannot heal: stop."""
-    client = app[WEP]
-    delay = 1.0
-    while True:
-        try:
-            await client.login()
-            log.info("logged in to WEP")
-            return
-        except WepAuthError as exc:
-            log.error("WEP refused the login: %s (check [wep] username, password, user_nonce, user_key)", exc)
-            if not app[FATAL].done():
-                app[FATAL].set_result(2)
-            return
-        except WepError as exc:
-            log.warning("WEP not reachable yet: %s; retrying in %.0fs", exc, delay)
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 30.0)
+def _build_backends(app: web.Application) -> list[Backend]:
+    config = app[CONFIG]
+    backends: list[Backend] = []
+
+    def refused() -> None:
+        if not app[FATAL].done():
+            app[FATAL].set_result(2)
+
+    if config.wep.url:
+        client = WepClient(config.wep, on_session=redactor.add)
+        app[WEP] = client
+        backends.append(WepBackend(client, config.talkdown.cap_ms, refused))
+    if config.amcrest:
+        from gateway.backends.amcrest import AmcrestBackend  # RTSP and CGI code, only when configured
+
+        backends.append(AmcrestBackend(config.amcrest, config.sources,
+                                       on_change=lambda: app[CAMERAS].invalidate(AmcrestBackend.name)))
+    return backends
 
 
 async def core_services(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    for secret in (config.wep.password, config.wep.user_key, config.auth.admin_key, config.auth.token_secret):
+    for secret in (config.wep.password, config.wep.user_key, config.auth.admin_key, config.auth.token_secret,
+                   *(camera.password for camera in config.amcrest)):
         redactor.add(secret)
-    client = WepClient(config.wep, on_session=redactor.add)
-    app[WEP] = client
-    app[CAMERAS] = CameraDirectory(client, config.wep.camera_cache_ttl)
-    app[SOURCES] = SourceRegistry(client, config.sources)
-    await client.open()
-    login = asyncio.get_running_loop().create_task(_login_until_ready(app), name="wep login")
+    backends = _build_backends(app)
+    app[CAMERAS] = CameraDirectory(backends, config.wep.camera_cache_ttl)
+    app[SOURCES] = SourceRegistry(app[CAMERAS], config.sources)
+    started: list[Backend] = []
     try:
+        for backend in backends:
+            await backend.start()
+            started.append(backend)
         yield
     finally:
-        login.cancel()
         await app[SOURCES].close()
-        await client.close()
+        for backend in reversed(started):
+            await backend.close()

@@ -6,6 +6,7 @@ import logging
 
 from aiohttp import web
 
+from gateway.backends.base import Unsupported, UpstreamFailure
 from gateway.wep.errors import WepError, WepUnavailable
 
 log = logging.getLogger("gateway.api")
@@ -34,8 +35,19 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return web.json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
 
 
-def _upstream_answer(exc: Exception) -> web.Response:
-    assert isinstance(exc, WepError)
+# A camera system's failures other than WEP's, by cause (gateway.backends.base.UpstreamFailure).
+_UNREACHABLE_CAUSES = frozenset({"connection", "timeout", "stall"})
+
+
+def _upstream_answer(exc: UpstreamFailure) -> web.Response:
+    if not isinstance(exc, WepError):
+        if exc.cause in _UNREACHABLE_CAUSES:
+            return error_response(503, "upstream_unavailable", str(exc), {"Retry-After": "2"})
+        if exc.cause == "auth":
+            return error_response(502, "upstream_rejected", str(exc))
+        if exc.status == 404:
+            return error_response(404, "not_found", str(exc))
+        return error_response(502, "upstream_error", str(exc))
     if isinstance(exc, WepUnavailable):
         return error_response(503, "upstream_unavailable", "the video system is not reachable right now", {"Retry-After": "2"})
     if exc.status == 404:
@@ -58,7 +70,9 @@ async def error_middleware(request: web.Request, handler):
         return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason, {
             k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")
         })
-    except WepError as exc:
-        # Message and route only: the exception never carries the session or a BaseURL.
+    except UpstreamFailure as exc:
+        # Message and route only: the exception never carries the session, a BaseURL or a password.
         log.warning("upstream error on %s: %s", request.path, exc)
         return _upstream_answer(exc)
+    except Unsupported as exc:
+        return error_response(400, "not_supported", str(exc))

@@ -157,7 +157,14 @@ COMPONENTS = {
             "type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"},
                                              "qualities": {"type": "array", "items": {"enum": ["high", "low"]}},
                                              "speaker": {"type": "boolean"},
-                                             "audio": {"type": "boolean"}}}}}},
+                                             "audio": {"type": "boolean"},
+                                             "source": {"enum": ["wep", "amcrest"],
+                                                        "description": "the camera system behind it"},
+                                             "ptz": {"type": "boolean"},
+                                             "available": {"type": "boolean",
+                                                           "description": "present and false for a configured "
+                                                                          "camera that cannot be reached"},
+                                             "reason": {"type": "string"}}}}}},
         "TokenRequest": {"type": "object", "required": ["cameras", "actions"], "additionalProperties": False,
                          "properties": {
                              "cameras": {"type": "array", "minItems": 1, "items": {"type": "string"},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.auth.middleware import GRANT
-from gateway.services import CAMERAS, WEP
+from gateway.services import CAMERAS
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -13,9 +13,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    client = request.app[WEP]
-    if not client.logged_in:
-        return web.json_response({"status": "not_ready", "reason": "not logged in to WEP"}, status=503,
+    reason = request.app[CAMERAS].readiness()
+    if reason is not None:
+        return web.json_response({"status": "not_ready", "reason": reason}, status=503,
                                  headers={"Retry-After": "2"})
     return web.json_response({"status": "ready"})
 

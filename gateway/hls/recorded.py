@@ -36,16 +36,14 @@ from gateway.config import SourcesConfig
 from gateway.hls.playlist import PlaylistSegment, segment_lines, with_query
 from gateway.hls.routes import FIRST_SEGMENT_TIMEOUT, MEDIA_CACHE, MEDIA_TYPE, PLAYLIST_TYPE, _token_query, _unavailable
 from gateway.hls.segmenter import Segmenter
-from gateway.media.fmp4 import BoxError, Fmp4Reader, Fragment, FragmentWriter, InitSegment, TrackInfo
+from gateway.media.fmp4 import BoxError, Fragment, FragmentWriter, InitSegment, TrackInfo
 from gateway.media.hub import Discontinuity, Frame
 from gateway.media.reconnect import backoff_delay
 from gateway.media.source import VIDEO_TRACK_ID, Source, Timeline
-from gateway.services import CAMERAS, CONFIG, WEP
+from gateway.services import CAMERAS, CONFIG
 from gateway.snapshots.request import ParameterError, SnapshotTime, parse_time
-from gateway.wep.client import WepClient
-from gateway.wep.errors import WepError, WepUnavailable
-from gateway.wep.mpd import MpdError
-from gateway.wep.stream import READ_TIMEOUT
+from gateway.backends.base import Backend, Capability, UpstreamFailure
+from gateway.wep.errors import WepUnavailable
 
 log = logging.getLogger("gateway.hls")
 
@@ -135,7 +133,7 @@ class RecordingCounters:
 class RecordingFailed(Exception):
     """WEP refused the recording before any video came (e.g. 404: nothing recorded then)."""
 
-    def __init__(self, error: WepError):
+    def __init__(self, error: UpstreamFailure):
         super().__init__(str(error))
         self.error = error
 
@@ -158,7 +156,7 @@ class Recording:
             window_segments=sys.maxsize, clock=clock,  # EVENT: nothing slides out
         )
         self.ended: str | None = None  # why EXT-X-ENDLIST was written
-        self.failure: WepError | None = None
+        self.failure: UpstreamFailure | None = None
         self.closed = False
         self.last_request = clock()
         self._clock = clock
@@ -249,16 +247,16 @@ class Recording:
         changed.set_result(None)
 
     # -- the upstream pull ------------------------------------------------------------------------
-    def start(self, client: WepClient, sources: SourcesConfig) -> None:
+    def start(self, backend: Backend, sources: SourcesConfig) -> None:
         self._task = asyncio.get_running_loop().create_task(
-            self._pull(client, sources), name=f"hls recording {self.camera_id}/{self.quality}")
+            self._pull(backend, sources), name=f"hls recording {self.camera_id}/{self.quality}")
 
-    async def _pull(self, client: WepClient, sources: SourcesConfig) -> None:
+    async def _pull(self, backend: Backend, sources: SourcesConfig) -> None:
         failures = 0
         try:
             while self.ended is None:
                 segments = self.counters.segments
-                cause = await self._connect(client, sources)
+                cause = await self._connect(backend, sources)
                 if cause is None or self.ended is not None:
                     break
                 failures = 0 if self.counters.segments != segments else failures + 1
@@ -272,30 +270,25 @@ class Recording:
             self.failure = exc.error
             self.close()
 
-    async def _connect(self, client: WepClient, sources: SourcesConfig) -> str | None:
+    async def _connect(self, backend: Backend, sources: SourcesConfig) -> str | None:
         """One upstream connection; None once the recording is complete, else why it broke."""
         first = self._start_time is None
         try:
-            presentation = await client.mpd(self.camera_id)
-            representation = presentation.for_quality(self.quality)
             t = self.new_connection()
-            async with client.open_stream(self.camera_id, base_url=representation.base_url, t=t.wep(),
-                                          read_timeout=sources.stall_timeout) as stream:
+            async with backend.open_recorded(self.camera_id, self.quality, t.wep(), sources.stall_timeout) as feed:
                 self.counters.connections += 1
-                reader = Fmp4Reader()
-                async for chunk in stream.chunks():
-                    self.counters.bytes_in += len(chunk)
-                    for event in reader.feed(chunk):
-                        self.feed(event)
+                async for event in feed.events():
+                    self.counters.bytes_in += event.size if isinstance(event, Fragment) else len(event.data)
+                    self.feed(event)
                     if self.ended is not None:
                         return None  # a bound: leaving the block closes the upstream stream
             return None
-        except WepError as exc:
+        except UpstreamFailure as exc:
             if first and not isinstance(exc, WepUnavailable) and 400 <= exc.status < 500:
                 raise RecordingFailed(exc) from None  # nothing recorded then, or not allowed
             log.warning("recorded stream failed: %s", exc, extra={"camera": self.camera_id})
-            return "stall" if exc.name == READ_TIMEOUT else f"upstream_{exc.status}"
-        except (BoxError, MpdError, ValueError) as exc:
+            return exc.cause
+        except (BoxError, ValueError) as exc:
             log.warning("recorded stream sent bad media: %s", exc, extra={"camera": self.camera_id})
             return "bad_media"
         except (OSError, asyncio.TimeoutError) as exc:
@@ -364,9 +357,8 @@ class Recordings:
     """Recordings by (camera, quality, normalised t) and by id; each closed `idle_close_after`
     (at least IDLE_TARGET_DURATIONS target durations) after its last request."""
 
-    def __init__(self, client: WepClient, sources: SourcesConfig, limits: RecordingLimits = RecordingLimits()):
+    def __init__(self, sources: SourcesConfig, limits: RecordingLimits = RecordingLimits()):
         self.limits = limits
-        self._client = client
         self._sources = sources
         self._by_key: dict[tuple[str, str, str], Recording] = {}
         self._by_id: dict[str, Recording] = {}
@@ -390,7 +382,7 @@ class Recordings:
         recording.touch()
         return recording
 
-    def open(self, camera_id: str, quality: str, at: SnapshotTime) -> Recording:
+    def open(self, camera_id: str, quality: str, at: SnapshotTime, backend: Backend) -> Recording:
         """The recording of a camera, quality and time the caller has validated."""
         found = self.find(camera_id, quality, at)
         if found is not None:
@@ -399,7 +391,7 @@ class Recordings:
             raise ApiError(503, "too_many_recordings", f"{self.limits.max_recordings} recordings are open; "
                            "try again when one closes", {"Retry-After": "5"})
         recording = Recording(self._new_id(), camera_id, quality, at, self.limits)
-        recording.start(self._client, self._sources)
+        recording.start(backend, self._sources)
         self._by_key[camera_id, quality, recording_key(at)] = recording
         self._by_id[recording.id] = recording
         self._arm(recording, self._sources.idle_close_after)
@@ -487,8 +479,11 @@ async def media_playlist(request: web.Request) -> web.Response:
     recordings = request.app[RECORDINGS]
     recording = recordings.find(camera_id, quality, at)
     if recording is None:
-        camera, quality = await request.app[CAMERAS].quality(camera_id, quality)
-        recording = recordings.open(camera.id, quality, at)  # no await since the find: one per key
+        cameras = request.app[CAMERAS]
+        camera, quality = await cameras.quality(camera_id, quality)
+        await cameras.usable(camera.id, Capability.RECORDED)
+        # No await since the find: one recording per key.
+        recording = recordings.open(camera.id, quality, at, cameras.backend_of(camera.id))
     recording.counters.playlist_requests += 1
     try:
         await recording.wait_first_segment(FIRST_SEGMENT_TIMEOUT)
@@ -520,7 +515,7 @@ async def media(request: web.Request) -> web.Response:
 
 
 async def _service(app: web.Application) -> AsyncIterator[None]:
-    app[RECORDINGS] = Recordings(app[WEP], app[CONFIG].sources)
+    app[RECORDINGS] = Recordings(app[CONFIG].sources)
     try:
         yield
     finally:

@@ -1,9 +1,12 @@
-"""Camera audio: one webm/opus pull per camera, transcoded once to AAC-LC, published as
-track 2 into every hub (quality) of that camera so each HLS player can play it.
+"""Camera audio: one pull per camera (through its backend), published as AAC-LC track 2
+into every hub (quality) of that camera so each HLS player can play it, and as opus
+packets into `opus_hub` for WebRTC viewers (RFC 7587).
 
-The same pull also publishes the camera's opus packets untouched into `opus_hub`, for
-WebRTC viewers (RFC 7587: RTP carries opus packets as they are). Nothing on that path
-decodes or encodes.
+What is transcoded depends on what the camera sends, and happens once per camera:
+- opus (WEP's webm): forwarded untouched to `opus_hub`, nothing decodes on that path;
+  AAC is made from it (transcoders/aac.py);
+- AAC (Amcrest/Dahua RTSP): forwarded untouched to the hubs; opus is made from it;
+- G.711 (Amcrest/Dahua RTSP): both are made from it (transcoders/camera_audio.py).
 
 The audio connection has its own clock. Each hub places audio on its video timeline at
 the first AAC frame (the current end of video on that hub), then runs on the AAC sample
@@ -18,14 +21,14 @@ import logging
 from collections import Counter
 from typing import Callable
 
+from gateway.backends.base import AudioFrame, AudioTrack, Backend, UpstreamFailure
 from gateway.config import SourcesConfig
 from gateway.media.fmp4.model import Sample, TrackInfo
 from gateway.media.hub import Hub
 from gateway.media.reconnect import keep_pulling
-from gateway.media.webm import AudioFrame, AudioTrack, WebmError, WebmReader, opus_packet_samples
-from gateway.wep.client import WepClient
-from gateway.wep.errors import WepError
+from gateway.media.webm import WebmError, opus_packet_samples
 from transcoders.aac import OpusToAac, UnsupportedOpus
+from transcoders.camera_audio import CameraAudioTranscoder, UnsupportedAudio
 
 log = logging.getLogger("gateway.audio")
 
@@ -43,17 +46,17 @@ class _Tap:
 
 
 class CameraAudio:
-    def __init__(self, camera_id: str, client: WepClient, config: SourcesConfig, base_url: str | None):
+    def __init__(self, camera_id: str, backend: Backend | None, config: SourcesConfig):
         self.camera_id = camera_id
         self.track: TrackInfo | None = None
         self.track_ready = asyncio.Event()
         self.reconnects: Counter = Counter()
         self.frames_out = 0
-        self._client = client
+        self._backend = backend
         self._config = config
-        self._base_url = base_url
         self._taps: dict[int, _Tap] = {}
-        self._transcoder: OpusToAac | None = None
+        self._source_track: AudioTrack | None = None  # what the camera sends
+        self._transcoder: OpusToAac | CameraAudioTranscoder | None = None
         self._delivered = False
         self.opus_hub = Hub(f"{camera_id}/opus", audio_only=True)
         self._opus_published = False  # on this connection: a reconnect is then a discontinuity
@@ -85,19 +88,14 @@ class CameraAudio:
     async def _connect_once(self) -> tuple[str, bool]:
         self._delivered = False
         try:
-            async with self._client.open_stream(
-                self.camera_id, format="webm", base_url=self._base_url, read_timeout=self._config.stall_timeout
-            ) as stream:
-                reader = WebmReader()
-                async for chunk in stream.chunks():
-                    events = reader.feed(chunk)
-                    if events:
-                        await self._on_events(events)
+            async with self._backend.open_audio(self.camera_id, self._config.stall_timeout) as feed:
+                async for batch in feed.batches():
+                    await self._on_events(batch)
             cause = "ended"
-        except WepError as exc:
+        except UpstreamFailure as exc:
             log.warning("audio upstream failed: %s", exc, extra={"camera": self.camera_id})
-            cause = f"upstream_{exc.status}"
-        except (WebmError, UnsupportedOpus) as exc:
+            cause = exc.cause
+        except (WebmError, UnsupportedOpus, UnsupportedAudio) as exc:
             log.warning("audio upstream sent bad media: %s", exc, extra={"camera": self.camera_id})
             cause = "bad_media"
         except (OSError, asyncio.TimeoutError) as exc:
@@ -106,30 +104,48 @@ class CameraAudio:
         return cause, self._delivered
 
     async def _on_events(self, events: list[AudioTrack | AudioFrame]) -> None:
+        """One read's worth of the feed: the transcoder runs once per batch, off the loop."""
         frames: list[AudioFrame] = []
         for event in events:
             if isinstance(event, AudioTrack):
                 self._start_transcoder(event)
-            else:
+            elif self._source_track is not None:
                 frames.append(event)
-                self._publish_opus(event)
-        if frames and self._transcoder is not None:
-            # Opus decode + AAC encode are CPU work: off the event loop, once per camera.
-            transcoder = self._transcoder
-            aac = await asyncio.get_running_loop().run_in_executor(
-                None, lambda: [out for frame in frames for out in transcoder.feed(frame)]
-            )
-            for frame in aac:
-                self._publish(frame.data, frame.pts, frame.duration)
+                if self._source_track.codec == "opus":
+                    self._publish_opus(event)
+        if not frames or self._transcoder is None:
+            return
+        # Decoding and encoding are CPU work: off the event loop, once per camera.
+        transcoder = self._transcoder
+        loop = asyncio.get_running_loop()
+        if isinstance(transcoder, OpusToAac):
+            aac = await loop.run_in_executor(None, lambda: [out for frame in frames for out in transcoder.feed(frame)])
+            opus = []
+        else:
+            aac, opus = await loop.run_in_executor(None, _transcode_all, transcoder, frames)
+        for frame in aac:
+            self._publish(frame.data, frame.pts, frame.duration)
+        for packet in opus:
+            self.opus_hub.publish(Sample(AUDIO_TRACK_ID, packet.pts, packet.samples, 0, True, packet.data), "audio")
+            self._opus_published = True
 
     def _start_transcoder(self, track: AudioTrack) -> None:
         channels = min(track.channels, 2)
-        if self._transcoder is not None and self.track is not None and self.track.channels == channels:
+        same_codec = self._source_track is not None and self._source_track.codec == track.codec
+        if self._transcoder is not None and same_codec and self.track is not None and self.track.channels == channels:
             return  # a reconnect: same shape, the running transcoder keeps the timeline continuous
         if self.track is not None and self.track.channels != channels:
             log.warning("audio channel count changed; keeping %d", self.track.channels, extra={"camera": self.camera_id})
             channels = self.track.channels
-        self._transcoder = OpusToAac(track.codec_private, channels)
+        if self.track is not None and not same_codec:
+            # The hubs' init segments already name an AAC track of this shape: keep it.
+            log.warning("camera audio changed from %s to %s", self._source_track.codec if self._source_track else "?",
+                        track.codec, extra={"camera": self.camera_id})
+        self._source_track = track
+        if track.codec == "opus":
+            self._transcoder = OpusToAac(track.config, channels)
+        else:
+            self._transcoder = CameraAudioTranscoder(track.codec, track.sample_rate, channels, track.config)
         if self.track is None:
             self.track = TrackInfo(
                 AUDIO_TRACK_ID, "audio", AAC_CODEC, self._transcoder.sample_rate,
@@ -138,7 +154,7 @@ class CameraAudio:
             )
             self.track_ready.set()
 
-    def _publish_opus(self, frame: AudioFrame) -> None:
+    def _publish_opus(self, frame: AudioFrame) -> None:  # frame: opus, as the camera coded it
         """The packet as the camera coded it, on the webm clock in 48 kHz samples."""
         samples = opus_packet_samples(frame.data)
         if not samples:
@@ -162,3 +178,13 @@ class CameraAudio:
             tap.last = decode_time
             tap.hub.publish(Sample(AUDIO_TRACK_ID, decode_time, duration, 0, True, data), "audio")
             self.frames_out += 1
+
+
+def _transcode_all(transcoder: CameraAudioTranscoder, frames: list[AudioFrame]) -> tuple[list, list]:
+    aac: list = []
+    opus: list = []
+    for frame in frames:
+        more_aac, more_opus = transcoder.feed(frame.data, frame.pts_ms)
+        aac += more_aac
+        opus += more_opus
+    return aac, opus

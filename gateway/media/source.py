@@ -1,9 +1,10 @@
 """A source: one upstream pull of one camera at one quality, published into a hub.
 
-The source owns the upstream connection and nothing else: MPD, fMP4 stream, parse,
-rewrite timestamps onto one continuous timeline, publish. On a drop, a 5xx, a stall or an
-expired session it reconnects with capped exponential backoff and jitter while every
-reader stays attached; the hub tells readers about the discontinuity.
+The source owns the upstream connection and nothing else: it opens the camera's video
+feed through its backend (gateway/backends/), rewrites timestamps onto one continuous
+timeline and publishes. On a drop, a 5xx, a stall or an expired session it reconnects
+with capped exponential backoff and jitter while every reader stays attached; the hub
+tells readers about the discontinuity.
 """
 
 from __future__ import annotations
@@ -12,18 +13,15 @@ import asyncio
 import dataclasses
 import logging
 from collections import Counter
-from typing import Callable
+from typing import Awaitable, Callable
 
+from gateway.backends.base import Backend, UpstreamFailure
 from gateway.config import SourcesConfig
 from gateway.media.audio import CameraAudio
-from gateway.media.fmp4 import Fmp4Reader, Fragment, InitSegment, Sample, TrackInfo, write_init_segment
+from gateway.media.fmp4 import Fragment, InitSegment, Sample, TrackInfo, write_init_segment
 from gateway.media.fmp4.boxes import BoxError
 from gateway.media.hub import Hub
 from gateway.media.reconnect import keep_pulling
-from gateway.wep.client import WepClient
-from gateway.wep.errors import WepError
-from gateway.wep.mpd import MpdError
-from gateway.wep.stream import READ_TIMEOUT
 
 log = logging.getLogger("gateway.source")
 
@@ -32,11 +30,12 @@ VIDEO_TRACK_ID = 1
 # the track set of an fMP4 stream cannot change later without breaking MSE players.
 AUDIO_WAIT = 3.0
 
-AudioProvider = Callable[[str, str], CameraAudio]  # (camera_id, audio BaseURL) -> shared audio
+AudioProvider = Callable[[str], "CameraAudio | None"]  # camera_id -> its shared audio pull (None: no audio)
+BackendResolver = Callable[[str], Awaitable[Backend]]  # camera_id -> its backend (UpstreamFailure if none)
 
 
 class UpstreamEnded(Exception):
-    """WEP closed a live stream that should go on forever."""
+    """The upstream closed a live stream that should go on forever."""
 
 
 class Timeline:
@@ -80,14 +79,14 @@ class SourceCounters:
 
 
 class Source:
-    def __init__(self, camera_id: str, quality: str, client: WepClient, config: SourcesConfig, hub: Hub,
+    def __init__(self, camera_id: str, quality: str, backend: BackendResolver, config: SourcesConfig, hub: Hub,
                  audio_provider: AudioProvider | None = None):
         self.camera_id = camera_id
         self.quality = quality
         self.hub = hub
         self.counters = SourceCounters()
         self.connected = False
-        self._client = client
+        self._resolve_backend = backend
         self._config = config
         self._video_timeline = Timeline()
         self._video_track: TrackInfo | None = None
@@ -108,37 +107,32 @@ class Source:
     async def _pull_once(self) -> str:
         """One upstream connection, until it fails; returns the cause of its end."""
         try:
-            presentation = await self._client.mpd(self.camera_id)
-            representation = presentation.for_quality(self.quality)
-            await self._join_audio(presentation.audio[0].base_url if presentation.audio else None)
-            async with self._client.open_stream(
-                self.camera_id, base_url=representation.base_url, read_timeout=self._config.stall_timeout
-            ) as stream:
+            backend = await self._resolve_backend(self.camera_id)
+            await self._join_audio()
+            async with backend.open_video(self.camera_id, self.quality, self._config.stall_timeout) as feed:
                 self.counters.connections += 1
                 self._video_timeline.new_connection()
-                reader = Fmp4Reader()
-                async for chunk in stream.chunks():
-                    self.counters.bytes_in += len(chunk)
-                    for event in reader.feed(chunk):
-                        self._on_event(event)
+                async for event in feed.events():
+                    self._on_event(event)
             raise UpstreamEnded("upstream closed the stream")
         except UpstreamEnded:
             log.warning("upstream ended the stream", extra={"camera": self.camera_id})
             return "ended"
-        except WepError as exc:
-            cause = "stall" if exc.name == READ_TIMEOUT else f"upstream_{exc.status}"
+        except UpstreamFailure as exc:
             log.warning("upstream failed: %s", exc, extra={"camera": self.camera_id})
-            return cause
-        except (BoxError, MpdError, ValueError) as exc:
+            return exc.cause
+        except (BoxError, ValueError) as exc:
             log.warning("upstream sent bad media: %s", exc, extra={"camera": self.camera_id})
             return "bad_media"
         except (OSError, asyncio.TimeoutError) as exc:
             log.warning("upstream connection lost: %s", exc.__class__.__name__, extra={"camera": self.camera_id})
             return "connection"
 
-    async def _join_audio(self, base_url: str | None) -> None:
-        if self.audio is None and base_url and self._audio_provider and self._config.audio:
-            self.audio = self._audio_provider(self.camera_id, base_url)
+    async def _join_audio(self) -> None:
+        if self.audio is None and self._audio_provider and self._config.audio:
+            self.audio = self._audio_provider(self.camera_id)
+            if self.audio is None:
+                return
             self.audio.attach(self.hub, lambda: self._video_timeline.end_time)
         if self.audio is not None and self.hub.init is None and not self.audio.track_ready.is_set():
             try:
@@ -147,6 +141,7 @@ class Source:
                 log.warning("no camera audio yet: streaming video only", extra={"camera": self.camera_id})
 
     def _on_event(self, event: InitSegment | Fragment) -> None:
+        self.counters.bytes_in += event.size if isinstance(event, Fragment) else len(event.data)
         if isinstance(event, InitSegment):
             video = event.track("video")
             if video is None:

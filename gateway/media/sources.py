@@ -7,11 +7,16 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
+from gateway.backends.base import Capability
 from gateway.config import SourcesConfig
 from gateway.media.audio import CameraAudio
 from gateway.media.hub import Hub, HubReader
 from gateway.media.source import Source
-from gateway.wep.client import WepClient
+
+if TYPE_CHECKING:
+    from gateway.cameras import CameraDirectory
 
 log = logging.getLogger("gateway.source")
 
@@ -26,8 +31,8 @@ class _Running:
 
 
 class SourceRegistry:
-    def __init__(self, client: WepClient, config: SourcesConfig):
-        self._client = client
+    def __init__(self, cameras: CameraDirectory, config: SourcesConfig):
+        self._cameras = cameras
         self._config = config
         self._running: dict[tuple[str, str], _Running] = {}
         self._audio: dict[str, tuple[CameraAudio, asyncio.Task]] = {}
@@ -42,7 +47,7 @@ class SourceRegistry:
         if entry is None:
             hub = Hub(f"{camera_id}/{quality}", queue_frames=self._config.reader_queue_frames,
                       max_gop_bytes=self._config.max_gop_bytes)
-            source = Source(camera_id, quality, self._client, self._config, hub, self._camera_audio)
+            source = Source(camera_id, quality, self._cameras.backend_for, self._config, hub, self._camera_audio)
             task = asyncio.get_running_loop().create_task(source.run(), name=f"source {camera_id}/{quality}")
             entry = _Running(source, task)
             self._running[key] = entry
@@ -52,10 +57,14 @@ class SourceRegistry:
             self._readers_changed(key, 0)
         return entry.source.hub
 
-    def _camera_audio(self, camera_id: str, base_url: str) -> CameraAudio:
-        """The camera's one audio pull, shared by its qualities (transcoded once)."""
+    def _camera_audio(self, camera_id: str) -> CameraAudio | None:
+        """The camera's one audio pull, shared by its qualities (transcoded once); None when
+        the camera has no microphone."""
         if camera_id not in self._audio:
-            audio = CameraAudio(camera_id, self._client, self._config, base_url)
+            camera = self._cameras.known(camera_id)
+            if camera is None or not camera.can(Capability.AUDIO):
+                return None
+            audio = CameraAudio(camera_id, self._cameras.backend_of(camera_id), self._config)
             task = asyncio.get_running_loop().create_task(audio.run(), name=f"audio {camera_id}")
             self._audio[camera_id] = (audio, task)
         return self._audio[camera_id][0]

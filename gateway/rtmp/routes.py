@@ -17,6 +17,7 @@ from typing import AsyncIterator
 from aiohttp import web
 
 from gateway.api.errors import ApiError, bad_request, not_found
+from gateway.backends.base import Capability
 from gateway.rtmp.push import MEDIA, MODES, QUALITIES, push_view
 from gateway.rtmp.registry import PushRegistry, TooManyPushes
 from gateway.rtmp.store import PushStore, PushStoreError
@@ -44,7 +45,9 @@ async def create_push(request: web.Request) -> web.Response:
     unknown = set(body) - {"camera", "url", "quality", "media", "mode"}
     if unknown:
         raise bad_request(f"unknown field(s): {', '.join(sorted(unknown))}")
-    await request.app[CAMERAS].quality(camera, quality)  # 404 unknown camera, 400 missing quality
+    found, _ = await request.app[CAMERAS].quality(camera, quality)  # 404 unknown camera, 400 missing quality
+    if mode == "wep" and not found.can(Capability.UPSTREAM_PUSH):
+        raise bad_request(f"camera {camera!r} ({found.source}) cannot push RTMP itself: use mode \"gateway\"")
     try:
         ctx = await request.app[PUSHES].create(camera, url, quality, media, mode)
     except TooManyPushes as exc:
@@ -104,7 +107,8 @@ def _choice(body: dict, name: str, allowed: tuple[str, ...], default: str) -> st
 
 async def _push_service(app: web.Application) -> AsyncIterator[None]:
     store = PushStore(app[CONFIG].pushes.db_path)
-    registry = PushRegistry(store, app[SOURCES], app[WEP])
+    # WEP-side pushes (mode "wep") are the WEP backend's /media/rtmp; None without WEP.
+    registry = PushRegistry(store, app[SOURCES], app.get(WEP))
     app[PUSHES] = registry
     await registry.restore()
     try:

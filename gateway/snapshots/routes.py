@@ -1,7 +1,9 @@
-"""`GET /api/v1/cameras/{camera}/snapshot.jpg` and `.../image-ref`: JPEGs from WEP, cached.
+"""`GET /api/v1/cameras/{camera}/snapshot.jpg` and `.../image-ref`: JPEGs from the cameras'
+backends, cached.
 
 A handler parses the query (sans-IO, 400 naming the parameter before anything reaches
-WEP), asks the store, and shapes the answer: ETag, Cache-Control, 304 on If-None-Match.
+the upstream), asks the store, and shapes the answer: ETag, Cache-Control, 304 on
+If-None-Match.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from gateway.api.errors import bad_request
-from gateway.services import CAMERAS, CONFIG, WEP
+from gateway.backends.base import Capability
+from gateway.cameras import CameraDirectory
+from gateway.services import CAMERAS, CONFIG
 from gateway.snapshots.cache import CachedImage
 from gateway.snapshots.request import (
     ParameterError,
@@ -70,9 +74,28 @@ def _answer(request: web.Request, store: SnapshotStore, entry: CachedImage) -> w
     return web.Response(body=entry.body, content_type="image/jpeg", headers=headers)
 
 
+class BackendJpegs:
+    """The store's JPEG source: each camera's own backend."""
+
+    def __init__(self, cameras: CameraDirectory):
+        self._cameras = cameras
+
+    async def jpeg(self, camera_id: str, *, t: str = "live", roi: str | None = None,
+                   size: str | None = None) -> bytes:
+        return await self._cameras.backend_of(camera_id).snapshot(camera_id, t=t, roi=roi, size=size)
+
+    async def image_ref(self, camera_id: str, path: str, ref_type: str) -> bytes:
+        return await self._cameras.backend_of(camera_id).image_ref(camera_id, path, ref_type)
+
+
 async def _snapshot_store(app: web.Application) -> AsyncIterator[None]:
     executor = ThreadPoolExecutor(JPEG_THREADS, thread_name_prefix="jpeg")
-    app[SNAPSHOTS] = SnapshotStore(app[WEP], app[CONFIG].snapshots, executor, app[CAMERAS].get)
+    cameras = app[CAMERAS]
+
+    async def check_camera(camera_id: str):
+        return await cameras.usable(camera_id, Capability.SNAPSHOT)
+
+    app[SNAPSHOTS] = SnapshotStore(BackendJpegs(cameras), app[CONFIG].snapshots, executor, check_camera)
     try:
         yield
     finally:
@@ -81,7 +104,7 @@ async def _snapshot_store(app: web.Application) -> AsyncIterator[None]:
 
 
 def add_routes(app: web.Application) -> None:
-    """Register the routes; the store starts after the WEP client (a later cleanup_ctx)."""
+    """Register the routes; the store starts after the backends (a later cleanup_ctx)."""
     app.cleanup_ctx.append(_snapshot_store)
     app.router.add_get("/api/v1/cameras/{camera}/snapshot.jpg", snapshot_jpg)
     app.router.add_get("/api/v1/cameras/{camera}/image-ref", image_ref)

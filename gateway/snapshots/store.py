@@ -1,5 +1,7 @@
-"""Where snapshots come from: the cache, a local crop of a cached full frame, or WEP, in
-that order, with one upstream fetch per distinct request however many ask at once."""
+"""Where snapshots come from: the cache, a local crop of a cached full frame, or the
+camera's backend, in that order, with one upstream fetch per distinct request however
+many ask at once. A backend that cannot crop (Capability.SNAPSHOT_CROP) gets asked for
+the full frame, and the crop is cut here."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Awaitable, Callable, Hashable, Protocol
 
+from gateway.api.errors import bad_request
+from gateway.backends.base import Camera, Capability
 from gateway.config import SnapshotsConfig
 from gateway.snapshots.cache import CachedImage, ImageCache, image
 from gateway.snapshots.flight import SingleFlight
@@ -21,7 +25,7 @@ log = logging.getLogger("gateway.snapshots")
 
 
 class JpegSource(Protocol):
-    """What the store needs of the WEP client (gateway.wep.client.WepClient)."""
+    """What the store needs of the cameras' backends (snapshots/routes.py routes by camera)."""
 
     async def jpeg(self, camera_id: str, *, t: str = "live", roi: str | None = None,
                    size: str | None = None) -> bytes: ...
@@ -59,7 +63,9 @@ class SnapshotStore:
         self._source = source
         self._config = config
         self._executor = executor
-        self._check_camera = check_camera  # raises ApiError 404 for an unknown camera
+        # Raises ApiError for an unknown (404) or unreachable camera; may return its Camera,
+        # whose capabilities then say what the upstream can do.
+        self._check_camera = check_camera
         self._clock = clock
         self._wall_clock = wall_clock
         self.cache = ImageCache(config.cache_bytes, clock)
@@ -102,7 +108,14 @@ class SnapshotStore:
         return await asyncio.shield(flight)
 
     async def _produce_snapshot(self, request: SnapshotRequest) -> CachedImage:
-        await self._check_camera(request.camera_id)  # an unknown camera is a 404 before WEP sees it
+        camera = await self._check_camera(request.camera_id)  # an unknown camera is a 404 before WEP sees it
+        if isinstance(camera, Camera):
+            if not request.time.is_live and not camera.can(Capability.SNAPSHOT_AT):
+                raise bad_request(f"camera {camera.id!r} ({camera.source}) has no recorded pictures: t must be live")
+            if not request.is_full_frame and not camera.can(Capability.SNAPSHOT_CROP):
+                entry = await self._crop_here(request)
+                self._keep(request, entry)
+                return entry
         entry = await self._local_crop(request) if not request.is_full_frame else None
         if entry is None:
             body = await self._fetch(self._source.jpeg(request.camera_id, **request.wep_params()))
@@ -111,7 +124,9 @@ class SnapshotStore:
         return entry
 
     async def _produce_image_ref(self, request: ImageRefRequest) -> CachedImage:
-        await self._check_camera(request.camera_id)
+        camera = await self._check_camera(request.camera_id)
+        if isinstance(camera, Camera) and not camera.can(Capability.IMAGE_REF):
+            raise bad_request(f"camera {camera.id!r} ({camera.source}) has no event pictures")
         body = await self._fetch(self._source.image_ref(request.camera_id, request.path, request.ref_type))
         # An imageRef names a picture stored with an event: it never changes.
         entry = image(body, None)
@@ -127,6 +142,19 @@ class SnapshotStore:
             raise  # to every waiter of this flight; nothing is cached
         self.stats.upstream_bytes += len(body)
         return body
+
+    async def _crop_here(self, request: SnapshotRequest) -> CachedImage:
+        """roi/size for an upstream that only gives whole pictures: its full frame (cached,
+        single-flight like any other) cropped and scaled here."""
+        parent = await self.snapshot(request.full_frame())
+        loop = asyncio.get_running_loop()
+        try:
+            body = await loop.run_in_executor(self._executor, crop_jpeg, parent.body, request.roi, request.size)
+        except JpegError as exc:
+            self.stats.local_crop_failures += 1
+            raise bad_request(f"the camera's picture cannot be cropped: {exc}") from None
+        self.stats.local_crops += 1
+        return image(body, parent.expires_at)
 
     async def _local_crop(self, request: SnapshotRequest) -> CachedImage | None:
         """Cut `request` from the full frame of the same camera and instant, if the gateway has

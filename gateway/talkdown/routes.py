@@ -19,8 +19,9 @@ from typing import AsyncIterator
 from aiohttp import web
 
 from gateway.api.errors import ApiError
+from gateway.backends.base import Capability
 from gateway.cameras import CameraInfo
-from gateway.services import CAMERAS, CONFIG, WEP
+from gateway.services import CAMERAS, CONFIG
 from gateway.talkdown import file_playback
 from gateway.talkdown.offer import NoAudioCodecError, parse_talk_offer
 from gateway.talkdown.session import CameraBusy, TalkSessions
@@ -35,6 +36,9 @@ TALK_SESSIONS = web.AppKey("talk_sessions", TalkSessions)
 TALK_DECODER = web.AppKey("talk_decoder", ThreadPoolExecutor)
 
 READ_BLOCK = 64 * 1024
+# Speaker codecs, as backends name them, that the talk path feeds: WEP's PCMU (the guide
+# allows nothing else), Amcrest's G.711 of either law (SpeakerUplink translates the law).
+G711_NAMES = frozenset({"audio/pcmu", "audio/g.711a", "audio/g.711mu"})
 
 
 def _busy(exc: CameraBusy) -> ApiError:
@@ -42,14 +46,18 @@ def _busy(exc: CameraBusy) -> ApiError:
 
 
 async def _speaker_camera(request: web.Request) -> CameraInfo:
-    """The camera, if spkc says it has a speaker that takes PCMU; 404/409 otherwise."""
+    """The camera, if its backend says it has a speaker that takes G.711; 404/409 otherwise."""
     camera = await request.app[CAMERAS].get(request.match_info["camera"])
     sessions = request.app[TALK_SESSIONS]
-    if not camera.speaker:
+    if not camera.can(Capability.SPEAKER):
         sessions.counters.refused_no_speaker += 1
-        raise ApiError(409, "no_speaker", f"camera {camera.id!r} has no speaker (spkc: speakerEnabled is false)")
+        why = "spkc: speakerEnabled is false" if camera.source == "wep" else "not configured"
+        raise ApiError(409, "no_speaker", f"camera {camera.id!r} has no speaker ({why})")
+    if not camera.available:
+        raise ApiError(503, "camera_unavailable", f"camera {camera.id!r} is unavailable: {camera.reason}",
+                       {"Retry-After": "10"})
     # Guide, POST /media: "Audio must be in PCMU format"; an empty list is taken as PCMU.
-    if camera.speaker_codecs and "audio/pcmu" not in (codec.lower() for codec in camera.speaker_codecs):
+    if camera.speaker_codecs and not any(codec.lower() in G711_NAMES for codec in camera.speaker_codecs):
         sessions.counters.refused_no_speaker += 1
         raise ApiError(409, "no_speaker_codec", f"camera {camera.id!r} speaker does not take audio/PCMU "
                                                 f"(spkc: {', '.join(camera.speaker_codecs)})")
@@ -152,7 +160,7 @@ async def post_talkdown_file(request: web.Request) -> web.Response:
 async def _talk_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[CONFIG].talkdown
     app[TALK_DECODER] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="talk-file")
-    app[TALK_SESSIONS] = TalkSessions(app[WEP], settings)
+    app[TALK_SESSIONS] = TalkSessions(app[CAMERAS], settings)
     try:
         yield
     finally:
@@ -161,7 +169,7 @@ async def _talk_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def add_routes(app: web.Application) -> None:
-    # Runs after the gateway's services context (appended first), so WEP exists.
+    # Runs after the gateway's services context (appended first), so the backends exist.
     app.cleanup_ctx.append(_talk_ctx)
     app.router.add_post("/whip/{camera}/talk", post_talk_offer)
     app.router.add_route("OPTIONS", "/whip/{camera}/talk", options)

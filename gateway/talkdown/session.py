@@ -1,7 +1,7 @@
 """Talk sessions: who is talking to which camera speaker, one talker per camera.
 
 A `TalkSession` is one talker (a browser microphone or an uploaded file) holding one
-camera's speaker: it owns the `SpeakerUplink` that carries its PCMU to WEP. `TalkSessions`
+camera's speaker: it owns the `SpeakerUplink` that carries its G.711 to the camera system. `TalkSessions`
 hands out the speakers (a second talker gets `CameraBusy`, naming the holder's start
 time), ends sessions exactly once whatever ends them (DELETE, idle microphone, failed
 connection, WEP refusing, file played, shutdown) and logs each with camera, start,
@@ -16,12 +16,14 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from gateway.config import TalkdownConfig
 from gateway.talkdown.stats import TalkCounters
 from gateway.talkdown.upstream import SpeakerUplink, UplinkFailed
-from gateway.wep.client import WepClient
+
+if TYPE_CHECKING:
+    from gateway.cameras import CameraDirectory
 
 log = logging.getLogger("gateway.talkdown")
 
@@ -65,8 +67,8 @@ class TalkSession:
 
 
 class TalkSessions:
-    def __init__(self, client: WepClient, settings: TalkdownConfig, counters: TalkCounters | None = None):
-        self._client = client
+    def __init__(self, cameras: CameraDirectory, settings: TalkdownConfig, counters: TalkCounters | None = None):
+        self._cameras = cameras  # each camera's speaker, through its backend
         self.settings = settings
         self.counters = counters or TalkCounters()
         self._by_camera: dict[str, TalkSession] = {}
@@ -95,7 +97,8 @@ class TalkSessions:
         def failed(error: UplinkFailed) -> None:
             asyncio.get_running_loop().create_task(self.end(session, str(error)), name="talk end")
 
-        uplink = SpeakerUplink(self._client, camera_id, self.settings, self.counters, on_failed=failed)
+        sink = self._cameras.backend_of(camera_id).speaker(camera_id)
+        uplink = SpeakerUplink(sink, camera_id, self.settings, self.counters, on_failed=failed)
         session = TalkSession(secrets.token_urlsafe(16), camera_id, source, uplink)
         self._by_camera[camera_id] = session
         self._by_id[session.id] = session

@@ -1,8 +1,10 @@
-"""A talk's audio on its way to one camera speaker: consecutive chunked POST /media.
+"""A talk's audio on its way to one camera speaker: consecutive streamed uploads (WEP's
+POST /media, an Amcrest postAudio...), through the camera's `SpeakerSink`.
 
 Guide, POST /media: "Audio must be in PCMU format. The maximum stream duration is
-120000 ms." A talk may last longer, so its audio is carried by a chain of POSTs, each
-carrying at most `settings.post_ms` and living at most that long. The next POST is opened
+120000 ms." Other speakers have their own bound (`sink.max_stream_ms`). A talk may last
+longer, so its audio is carried by a chain of POSTs, each carrying at most `post_ms` and
+living at most that long. The next POST is opened
 `rollover_lead_ms` before the current one must end, and its body waits for its turn:
 when the current body ends, the very next chunk goes out on the already connected POST.
 All POSTs pull from one FIFO, so no chunk is lost or reordered at a hand-over and the
@@ -21,10 +23,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import AsyncIterator, Callable
 
+from gateway.backends.base import SpeakerSink, UpstreamFailure
 from gateway.config import TalkdownConfig
 from gateway.talkdown.stats import TalkCounters
-from gateway.wep.client import WepClient
-from gateway.wep.errors import WepError
+from transcoders.g711 import ULAW_TO_ALAW
 
 log = logging.getLogger("gateway.talkdown")
 
@@ -49,9 +51,12 @@ class _Post:
 
 
 class SpeakerUplink:
-    def __init__(self, client: WepClient, camera_id: str, settings: TalkdownConfig, counters: TalkCounters,
+    def __init__(self, sink: SpeakerSink, camera_id: str, settings: TalkdownConfig, counters: TalkCounters,
                  on_failed: Callable[[UplinkFailed], None] | None = None):
-        self._client = client
+        self._sink = sink
+        # The talk path makes PCMU; an A-law speaker gets it translated byte for byte (G.711).
+        self._translate = ULAW_TO_ALAW if sink.codec == "pcma" else None
+        self._post_ms = sink.max_stream_ms - settings.rollover_lead_ms
         self._camera_id = camera_id
         self._settings = settings
         self._counters = counters
@@ -117,14 +122,14 @@ class SpeakerUplink:
         try:
             if self._failures_in_row:
                 await asyncio.sleep(0.2 * self._failures_in_row)  # WEP just refused one: not a hot loop
-            await self._client.post_audio(self._camera_id, self._body(post))
-        except WepError as exc:
+            await self._sink.post(self._body(post))
+        except UpstreamFailure as exc:
             self._counters.post_failures += 1
             self._failed(post, exc)
         finally:
             self._hand_over(post)
 
-    def _failed(self, post: _Post, exc: WepError) -> None:
+    def _failed(self, post: _Post, exc: UpstreamFailure) -> None:
         if post.bytes:
             self._failures_in_row = 0
         self._failures_in_row += 1
@@ -166,9 +171,9 @@ class SpeakerUplink:
         await post.turn.wait()
         post.had_turn = True
         settings = self._settings
-        quota = settings.post_ms * 8
+        quota = self._post_ms * 8
         lead = settings.rollover_lead_ms * 8
-        life = settings.post_ms / 1000
+        life = self._post_ms / 1000
         open_next_at = life - settings.rollover_lead_ms / 1000
         loop = asyncio.get_running_loop()
         try:
@@ -197,7 +202,7 @@ class SpeakerUplink:
                 self._queue.popleft()
                 self._queued_bytes -= len(chunk)
                 post.bytes += len(chunk)
-                yield chunk
+                yield chunk if self._translate is None else chunk.translate(self._translate)
                 # Resumed: aiohttp handed the chunk to the transport (it awaits drain first).
                 self.bytes_sent += len(chunk)
                 self._counters.bytes_sent += len(chunk)

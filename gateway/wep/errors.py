@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 
+from gateway.backends.base import UpstreamFailure
 from gateway.wep.redaction import redact
 
 # A proxy or a dying WEP answers these without an envelope: the upstream is not there.
@@ -20,7 +21,11 @@ GATEWAY_STATUSES = frozenset({502, 503, 504})
 _MAX_MESSAGE = 200
 
 
-class WepError(Exception):
+# The name WepUnavailable carries for a stream that sent nothing for its read timeout.
+READ_TIMEOUT = "READ_TIMEOUT"
+
+
+class WepError(UpstreamFailure):
     """WEP answered with an error (or something that is not a usable answer)."""
 
     def __init__(self, status: int, code: int | None, name: str, message: str):
@@ -28,7 +33,12 @@ class WepError(Exception):
         self.code = code
         self.name = name
         self.message = _one_line(message)
-        super().__init__(self.__str__())
+        Exception.__init__(self, self.__str__())
+
+    @property
+    def cause(self) -> str:
+        """The backend-neutral label of this failure (gateway.backends.base.UpstreamFailure)."""
+        return "stall" if self.name == READ_TIMEOUT else f"upstream_{self.status}"
 
     def __str__(self) -> str:
         code = f" code {self.code}" if self.code is not None else ""

@@ -9,12 +9,11 @@ from urllib.parse import quote
 
 import aiohttp
 
-from gateway.wep.errors import WepUnavailable
+from gateway.wep.errors import READ_TIMEOUT, WepUnavailable
 from gateway.wep.redaction import redact
 from gateway.wep.stats import WepStats
 
-# The error name of a stream that stopped delivering bytes: the source counts it as a stall.
-READ_TIMEOUT = "READ_TIMEOUT"
+__all__ = ["READ_TIMEOUT", "MediaStream", "set_query_param"]  # READ_TIMEOUT: a stream's stall (errors.py)
 
 log = logging.getLogger("gateway.wep")
 

@@ -9,6 +9,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from gateway.config import SourcesConfig
 from gateway.emulator.encode import encode_opus_webm
+from gateway.backends.wep.backend import as_seam_audio
 from gateway.media.audio import CameraAudio
 from gateway.media.fmp4.model import Sample
 from gateway.media.hub import Hub
@@ -33,9 +34,9 @@ async def receive(track: HubOpusTrack, count: int) -> list:
 
 
 async def test_camera_audio_publishes_each_webm_packet_untouched(webm_events):
-    audio = CameraAudio("cam", client=None, config=SourcesConfig(), base_url=None)
+    audio = CameraAudio("cam", None, SourcesConfig())
     reader = audio.opus_hub.subscribe(queue_frames=1000)
-    await audio._on_events(webm_events)
+    await audio._on_events([as_seam_audio(event) for event in webm_events])  # what the WEP backend's feed yields
     frames = [reader.get_nowait() for _ in range(reader.queued)]
     packets = [event for event in webm_events if isinstance(event, AudioFrame)]
     assert len(frames) == len(packets) >= 45

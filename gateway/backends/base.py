@@ -1,0 +1,209 @@
+"""The seam between the gateway and the camera systems behind it.
+
+A backend is one camera system (an ACC Web Endpoint, a set of Amcrest/Dahua cameras...).
+It says what each of its cameras can do as `Capability` flags, the way aiortc's
+`RTCRtpSender.getCapabilities()` does: callers ask `camera.can(...)` and never look at
+which backend a camera belongs to. Every part is optional; a backend that lacks one
+raises `Unsupported` from it and does not advertise the capability.
+
+What crosses the seam is backend-neutral:
+- video: an open `VideoFeed` yields `InitSegment` and `Fragment` events (H.264 as AVCC
+  samples, the fMP4 reader's model), whatever the wire was (fMP4 over HTTP, RTP over RTSP);
+- camera audio: an open `AudioFeed` yields batches of `AudioTrack` and `AudioFrame`s in the codec
+  the camera sends (opus, AAC or G.711); `gateway/media/audio.py` makes the rest, once per
+  camera;
+- the speaker: a `SpeakerSink` takes G.711 bytes at 8 kHz, streamed in real time;
+- events: `CameraEvent`, one shape for every backend (DESIGN.md "Events and alarms").
+An upstream fault ends a feed with `UpstreamFailure(cause, message)`: `cause` is a short
+label for counters ("stall", "upstream_503", "connection", "bad_media", "auth",
+"unsupported"), the message one line without secrets.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import AsyncContextManager, AsyncIterable, AsyncIterator, Protocol, runtime_checkable
+
+from gateway.media.fmp4.model import Fragment, InitSegment
+
+
+class Capability(enum.StrEnum):
+    VIDEO = "video"  # live video per quality
+    AUDIO = "audio"  # the camera's microphone
+    SNAPSHOT = "snapshot"  # a live JPEG
+    SNAPSHOT_AT = "snapshot_at"  # a JPEG of a past instant (recorded)
+    SNAPSHOT_CROP = "snapshot_crop"  # the upstream cuts roi/size itself (else cropped here)
+    IMAGE_REF = "image_ref"  # pictures stored with events
+    SPEAKER = "speaker"  # talkdown
+    EVENTS = "events"
+    PTZ = "ptz"
+    RECORDED = "recorded"  # recorded video (HLS ?t=)
+    UPSTREAM_PUSH = "upstream_push"  # the camera system pushes RTMP itself (push mode "wep")
+
+
+class Unsupported(Exception):
+    """The camera's backend has no such part; callers check `Camera.can()` first."""
+
+    def __init__(self, camera_id: str, capability: Capability):
+        super().__init__(f"camera {camera_id!r} has no {capability.value}")
+        self.camera_id = camera_id
+        self.capability = capability
+
+
+class UpstreamFailure(Exception):
+    """A feed or call to the camera system failed: `cause` labels it for counters and
+    reconnect logs; the message is one line that never carries a secret."""
+
+    def __init__(self, cause: str, message: str, status: int = 502):
+        super().__init__(message)
+        self.cause = cause
+        self.status = status  # what an API answer should say (502 upstream, 504 timeout...)
+
+
+@dataclass(frozen=True, slots=True)
+class VideoQuality:
+    """One quality as a player is told about it (HLS multivariant)."""
+
+    width: int
+    height: int
+    codecs: str  # RFC 6381, "avc1.4D401F"
+    bandwidth: int  # bits/s
+
+
+@dataclass(frozen=True)
+class Camera:
+    id: str
+    name: str
+    source: str  # the backend's name: "wep", "amcrest"
+    qualities: dict[str, VideoQuality]  # "high"/"low" -> description
+    capabilities: frozenset[Capability]
+    speaker_codecs: tuple[str, ...] = ()  # as the camera system names them ("audio/PCMU"...)
+    available: bool = True
+    reason: str = ""  # why not available: one line, no secrets
+
+    @property
+    def speaker(self) -> bool:
+        return Capability.SPEAKER in self.capabilities
+
+    @property
+    def audio(self) -> bool:
+        return Capability.AUDIO in self.capabilities
+
+    @property
+    def ptz(self) -> bool:
+        return Capability.PTZ in self.capabilities
+
+    def can(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    def public(self) -> dict:
+        # Only ids, names and shapes go out: URLs and sessions stay in the backend.
+        shown = {"id": self.id, "name": self.name, "qualities": list(self.qualities), "speaker": self.speaker,
+                 "audio": self.audio, "source": self.source, "ptz": self.ptz}
+        if not self.available:
+            shown.update(available=False, reason=self.reason)
+        return shown
+
+
+@dataclass(frozen=True, slots=True)
+class AudioTrack:
+    """The camera's audio as it arrives: opus (48 kHz clock), AAC (AudioSpecificConfig in
+    `config`) or G.711 ("pcma"/"pcmu", 8 kHz)."""
+
+    codec: str  # "opus" | "aac" | "pcma" | "pcmu"
+    sample_rate: int
+    channels: int
+    config: bytes = b""  # OpusHead, AudioSpecificConfig
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFrame:
+    data: bytes
+    pts_ms: float  # on the feed's own clock
+
+
+class VideoFeed(Protocol):
+    """One open upstream video connection."""
+
+    def events(self) -> AsyncIterator[InitSegment | Fragment]: ...
+
+
+class AudioFeed(Protocol):
+    """One open upstream audio connection. Each batch is what arrived together (one read),
+    so the camera's audio is transcoded once per read, not once per frame."""
+
+    def batches(self) -> AsyncIterator[list[AudioTrack | AudioFrame]]: ...
+
+
+class SpeakerSink(Protocol):
+    """A camera speaker: one streamed upload of G.711 at 8 kHz (one byte a sample)."""
+
+    codec: str  # "pcmu" | "pcma": what `post` takes
+    max_stream_ms: int  # the longest one upload may last; longer talks chain uploads
+
+    async def post(self, body: AsyncIterable[bytes]) -> None: ...
+
+
+class PtzMove(enum.StrEnum):
+    LEFT = "left"
+    RIGHT = "right"
+    UP = "up"
+    DOWN = "down"
+    ZOOM_IN = "zoom_in"
+    ZOOM_OUT = "zoom_out"
+
+
+@dataclass(frozen=True, slots=True)
+class CameraEvent:
+    """One event, normalised (DESIGN.md "Events and alarms"). `type` uses WEP's topic names
+    where one exists (DEVICE_MOTION_START...), else `<SOURCE>_<CODE>`; the raw fields stay
+    in `data`."""
+
+    id: str
+    camera: str
+    type: str
+    state: str  # "start" | "stop" | "pulse"
+    time: str  # ISO 8601 UTC
+    source: str
+    data: dict = field(default_factory=dict)
+
+    def public(self) -> dict:
+        return {"id": self.id, "camera": self.camera, "type": self.type, "state": self.state, "time": self.time,
+                "source": self.source, "data": self.data}
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A camera system. Parts a backend lacks raise `Unsupported`."""
+
+    name: str
+
+    async def start(self) -> None:
+        """Begin background work (logins, camera monitors); returns at once."""
+
+    async def close(self) -> None: ...
+
+    def readiness(self) -> str | None:
+        """None when ready to serve, else why not (one line for /readyz)."""
+
+    async def cameras(self) -> list[Camera]: ...
+
+    def open_video(self, camera_id: str, quality: str, stall_timeout: float) -> AsyncContextManager[VideoFeed]: ...
+
+    def open_audio(self, camera_id: str, stall_timeout: float) -> AsyncContextManager[AudioFeed]: ...
+
+    async def snapshot(self, camera_id: str, *, t: str = "live", roi: str | None = None,
+                       size: str | None = None) -> bytes: ...
+
+    async def image_ref(self, camera_id: str, path: str, ref_type: str) -> bytes: ...
+
+    def speaker(self, camera_id: str) -> SpeakerSink: ...
+
+    def events(self) -> AsyncIterator[CameraEvent]: ...
+
+    async def ptz_move(self, camera_id: str, move: PtzMove, speed: float) -> None: ...
+
+    async def ptz_stop(self, camera_id: str) -> None: ...
+
+    async def ptz_goto_preset(self, camera_id: str, preset: int) -> None: ...
