@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 
-from gateway.config import Config, ConfigError, load_config, parse_host_port
+from gateway.config import AmcrestCameraConfig, Config, ConfigError, load_config, parse_host_port
 from gateway.logs import configure_logging
 
 log = logging.getLogger("gateway")
@@ -49,14 +49,29 @@ async def _serve(config: Config) -> int:
     return code
 
 
+def _demo_amcrest(emulator, count: int) -> tuple[AmcrestCameraConfig, ...]:
+    """The Amcrest emulator's channels as [[amcrest]] cameras of the demo gateway."""
+    settings = emulator.settings
+    return tuple(
+        AmcrestCameraConfig(id=f"amcrest-{channel}", name=f"Amcrest camera {channel}", host=emulator.host,
+                            http_port=emulator.http_port, rtsp_port=emulator.rtsp_port, username=settings.username,
+                            password=settings.password, channel=channel, ptz=True)
+        for channel in range(1, count + 1))
+
+
 async def _demo(args: argparse.Namespace) -> int:
+    from gateway.emulator.amcrest import AmcrestEmulator, AmcrestSettings
     from gateway.emulator.server import Emulator
     from gateway.emulator.settings import EmulatorSettings
 
     settings = EmulatorSettings(host="127.0.0.1", port=0, cameras=args.cameras)
     emulator = Emulator(settings)
+    amcrest = AmcrestEmulator(AmcrestSettings(channels=args.amcrest)) if args.amcrest else None
     log.info("starting the WEP emulator (%d cameras; the first start encodes the test video)", args.cameras)
     await emulator.start()
+    if amcrest is not None:
+        log.info("starting the Amcrest emulator (%d cameras)", args.amcrest)
+        await amcrest.start()
     config = load_config(args.config) if args.config else Config()
     config = dataclasses.replace(
         config,
@@ -66,12 +81,16 @@ async def _demo(args: argparse.Namespace) -> int:
             user_nonce=settings.user_nonce, user_key=settings.user_key, ca_file=emulator.cert_path or "",
         ),
         auth=dataclasses.replace(config.auth, viewer_auth=False),
+        amcrest=config.amcrest + (_demo_amcrest(amcrest, args.amcrest) if amcrest is not None else ()),
     )
     host, port = config.listen_host_port
-    print(f"\n  wep-gateway demo: open http://{host}:{port}/  (WEP emulator at {emulator.url})\n", flush=True)
+    print(f"\n  wep-gateway demo: open http://{host}:{port}/  (WEP emulator at {emulator.url}"
+          + (f", Amcrest emulator at {amcrest.http_url}" if amcrest is not None else "") + ")\n", flush=True)
     try:
         return await _serve(config)
     finally:
+        if amcrest is not None:
+            await amcrest.stop()
         await emulator.stop()
 
 
@@ -101,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(emulator)
     demo = commands.add_parser("demo", help="emulator plus gateway, wired together")
     demo.add_argument("--listen", default="127.0.0.1:8080", help="gateway HOST:PORT")
-    demo.add_argument("--cameras", type=int, default=4, help="emulated cameras")
+    demo.add_argument("--cameras", type=int, default=4, help="emulated WEP cameras")
+    demo.add_argument("--amcrest", type=int, default=1, help="emulated Amcrest/Dahua cameras beside them")
     demo.add_argument("--config", help="optional gateway config for the other settings")
     return parser
 

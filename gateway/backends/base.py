@@ -22,8 +22,10 @@ label for counters ("stall", "upstream_503", "connection", "bad_media", "auth",
 from __future__ import annotations
 
 import enum
+from collections.abc import AsyncIterable, AsyncIterator
+from contextlib import AbstractAsyncContextManager as AsyncContextManager
 from dataclasses import dataclass, field
-from typing import AsyncContextManager, AsyncIterable, AsyncIterator, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from gateway.media.fmp4.model import Fragment, InitSegment
 

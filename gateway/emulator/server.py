@@ -14,6 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from gateway.emulator import routes_control, routes_media, routes_rtmp, routes_session, routes_talk
+from gateway.emulator.amcrest import AmcrestEmulator, AmcrestSettings
 from gateway.emulator.cameras import make_cameras
 from gateway.emulator.envelope import WepError, error_response
 from gateway.emulator.faults import Faults
@@ -213,6 +214,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--user-nonce", default=d.user_nonce)
     parser.add_argument("--user-key", default=d.user_key)
     parser.add_argument("--integration-id", default=d.integration_id)  # fmt: skip
+    parser.add_argument("--amcrest", type=int, default=0, metavar="N",
+                        help="also start an Amcrest/Dahua emulator with N channels (default 0: none)")
+    parser.add_argument("--amcrest-http", type=_host_port, default=("127.0.0.1", 8081), metavar="HOST:PORT",
+                        help="the Amcrest emulator's HTTP (CGI) address (default 127.0.0.1:8081)")
+    parser.add_argument("--amcrest-rtsp", type=_host_port, default=("127.0.0.1", 8554), metavar="HOST:PORT",
+                        help="the Amcrest emulator's RTSP address (default 127.0.0.1:8554)")  # fmt: skip
 
 
 def settings_from_args(args: argparse.Namespace) -> EmulatorSettings:
@@ -227,18 +234,49 @@ def settings_from_args(args: argparse.Namespace) -> EmulatorSettings:
     )  # fmt: skip
 
 
+def amcrest_settings_from_args(args: argparse.Namespace) -> AmcrestSettings | None:
+    """The Amcrest emulator's settings (None without --amcrest); the picture, loop and cache
+    are the WEP emulator's, so its H.264 loops come from the same disk cache."""
+    if not getattr(args, "amcrest", 0):
+        return None
+    (http_host, http_port), (rtsp_host, rtsp_port) = args.amcrest_http, args.amcrest_rtsp
+    if http_host != rtsp_host:
+        raise ValueError(f"--amcrest-http and --amcrest-rtsp must use one host, not {http_host} and {rtsp_host}")
+    return AmcrestSettings(
+        host=http_host, http_port=http_port, rtsp_port=rtsp_port, channels=args.amcrest,
+        loop_seconds=args.loop_seconds, fps=args.fps, high_size=args.high_size, low_size=args.low_size,
+        cache_dir=args.cache_dir or None,
+    )  # fmt: skip
+
+
+def _print_amcrest(amcrest: AmcrestEmulator) -> None:
+    s = amcrest.settings
+    print(f"Amcrest emulator: {amcrest.http_url}  ({s.channels} channels)", flush=True)
+    print(f"  rtsp: {amcrest.rtsp_url(1, 0)}  (channel=1..{s.channels}, subtype=0|1)", flush=True)
+    print(f"  username={s.username} password={s.password}  (HTTP and RTSP Digest)", flush=True)
+    print(f"  events/ptz/talk/stats: {amcrest.http_url}/_emulator/stats", flush=True)
+
+
 async def run_from_args(args: argparse.Namespace) -> None:
     """Start, print how to reach it (never the user key), serve until cancelled."""
     settings = settings_from_args(args)
+    amcrest_settings = amcrest_settings_from_args(args)
     emulator = Emulator(settings)
+    amcrest = AmcrestEmulator(amcrest_settings) if amcrest_settings is not None else None
     await emulator.start()
     try:
+        if amcrest is not None:
+            await amcrest.start()
         print(f"WEP emulator: {emulator.url}{BASE_PATH}  ({settings.cameras} cameras)", flush=True)
         print(f"  username={settings.username} password={settings.password} user_nonce={settings.user_nonce}"
               " user_key=<as configured>", flush=True)  # fmt: skip
         if emulator.cert_path:
             print(f"  self-signed certificate (use as ca_file): {emulator.cert_path}", flush=True)
         print(f"  faults/stats: {emulator.url}/_emulator/stats", flush=True)
+        if amcrest is not None:
+            _print_amcrest(amcrest)
         await asyncio.Event().wait()
     finally:
+        if amcrest is not None:
+            await amcrest.stop()
         await emulator.stop()

@@ -17,7 +17,16 @@ from dataclasses import dataclass
 
 from gateway.media.fmp4.model import Fragment, InitSegment, Sample, TrackInfo
 from gateway.media.fmp4.writer import write_init_segment
-from gateway.media.h264 import NAL_AUD, NAL_PPS, NAL_SPS, H264Error, build_avcc, parse_avcc, sps_dimensions, split_annexb
+from gateway.media.h264 import (
+    NAL_AUD,
+    NAL_PPS,
+    NAL_SPS,
+    H264Error,
+    build_avcc,
+    parse_avcc,
+    split_annexb,
+    sps_dimensions,
+)
 
 TIMESCALE = 90_000  # RFC 6184 8.2.1: H.264 over RTP counts a 90 kHz clock
 _LENGTH = struct.Struct(">I")
@@ -102,4 +111,4 @@ class AnnexBTrack:
         return True
 
 
-__all__ = ["AnnexBTrack", "H264Error", "TIMESCALE"]
+__all__ = ["TIMESCALE", "AnnexBTrack", "H264Error"]

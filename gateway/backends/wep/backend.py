@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import AsyncIterable, AsyncIterator, Callable
 
 from gateway.backends.base import (
     AudioTrack,
     Camera,
-    Capability,
     CameraEvent,
+    Capability,
     PtzMove,
     Unsupported,
     VideoQuality,
