@@ -18,7 +18,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from gateway.backends.amcrest.cgi import AmcrestCgi
-from gateway.backends.amcrest.events import AmcrestEventStream
+from gateway.backends.amcrest.events import AUTH_RETRY_DELAY, AmcrestEventStream
 from gateway.backends.amcrest.rtsp import Probe, RtspAudioFeed, RtspTarget, RtspVideoFeed, probe
 from gateway.backends.base import (
     Camera,
@@ -131,9 +131,13 @@ class AmcrestBackend:
                 continue
             except UpstreamFailure as exc:
                 self._set_state(state, False, str(exc))
+                cause = exc.cause
             except Exception as exc:  # noqa: BLE001  a probe must never end the monitor
                 self._set_state(state, False, f"camera {state.config.id!r}: {type(exc).__name__}")
+                cause = "bad_media"
             delay = backoff_delay(attempt, self._sources.reconnect_initial_delay, self._sources.reconnect_max_delay)
+            if cause == "auth":
+                delay = max(delay, AUTH_RETRY_DELAY)  # Dahua firmware locks accounts after failed logins
             attempt += 1
             state.wake.clear()
             with contextlib.suppress(TimeoutError):

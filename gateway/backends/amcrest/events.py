@@ -58,6 +58,10 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# Seconds between attempts with credentials the camera refused.
+AUTH_RETRY_DELAY = 60.0
+
+
 class AmcrestEventStream:
     def __init__(self, cgi: AmcrestCgi, camera_id: str, channel: int, publish: Callable[[CameraEvent], None], *,
                  heartbeat: int = 5, initial_delay: float = 0.5, max_delay: float = 10.0):
@@ -74,16 +78,26 @@ class AmcrestEventStream:
         self.connected = False
 
     async def run(self) -> None:
-        """Attach, publish, reconnect: until cancelled."""
+        """Attach, publish, reconnect: until cancelled. The same failure again is not logged
+        again (a camera that stays down is one line, not one a retry)."""
         attempt = 0
+        last_logged = None
         while True:
             failure, delivered = await self._attach_once()
             if delivered:
                 attempt = 0  # it was working: the first retry comes quickly
+                last_logged = None
             self.reconnects[failure.cause] += 1
             delay = backoff_delay(attempt, self._initial_delay, self._max_delay)
+            if failure.cause == "auth":
+                # Dahua firmware locks an account after a few failed logins: ask rarely.
+                delay = max(delay, AUTH_RETRY_DELAY)
             attempt += 1
-            log.warning("%s; reconnecting in %.1fs", failure, delay, extra={"camera": self.camera_id})
+            if str(failure) != last_logged:
+                log.warning("%s; reconnecting in %.1fs", failure, delay, extra={"camera": self.camera_id})
+                last_logged = str(failure)
+            else:
+                log.debug("%s; reconnecting in %.1fs", failure, delay, extra={"camera": self.camera_id})
             await asyncio.sleep(delay)
 
     async def _attach_once(self) -> tuple[UpstreamFailure, bool]:

@@ -29,6 +29,17 @@
   }
 
   class FatalError extends Error {} // retrying the same transport will not help
+  class CameraUnavailable extends Error {} // 503 camera_unavailable: the camera, not the transport
+
+  // "stream refused (503): camera 'porch' is unavailable: camera 'porch' refused ..." on the
+  // porch tile reads best as "refused ...".
+  const whyUnavailable = (message) => message.replace(/^.*is unavailable: /, "").replace(/^camera '[^']*' /, "");
+
+  async function refusal(response, prefix, fatalStatuses) {
+    const message = `${prefix} (${response.status}): ${await errorText(response)}`;
+    if (fatalStatuses.includes(response.status)) return new FatalError(message);
+    return response.status === 503 && message.includes("unavailable") ? new CameraUnavailable(message) : new Error(message);
+  }
 
   async function errorText(response) {
     try {
@@ -82,9 +93,8 @@
         body: pc.localDescription.sdp,
       });
       if (response.status !== 201) {
-        const message = `WebRTC refused (${response.status}): ${await errorText(response)}`;
         // 406: no common codec; 404: no such camera; 401/403: not allowed.
-        throw [401, 403, 404, 406].includes(response.status) ? new FatalError(message) : new Error(message);
+        throw await refusal(response, "WebRTC refused", [401, 403, 404, 406]);
       }
       this.location = new URL(response.headers.get("Location"), location.href).toString();
       await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
@@ -169,10 +179,7 @@
       await new Promise((resolve) => source.addEventListener("sourceopen", resolve, { once: true }));
       const url = apiUrl(`/live/${encodeURIComponent(camera.id)}.mp4`, { quality: this.player.quality });
       const response = await fetch(url, { signal: this.abort.signal, cache: "no-store" });
-      if (!response.ok) {
-        const message = `stream refused (${response.status}): ${await errorText(response)}`;
-        throw [401, 403, 404].includes(response.status) ? new FatalError(message) : new Error(message);
-      }
+      if (!response.ok) throw await refusal(response, "stream refused", [401, 403, 404]);
       this.pump(response.body.getReader()).catch(() => {
         this.failed = true;
       });
@@ -386,13 +393,15 @@
         this.tile.dataset.transport = this.transport;
         this.transportLabel.textContent = webrtc ? "WebRTC" : "MSE";
         let played = false;
+        let unavailable = null;
         try {
           this.session = webrtc ? new WebrtcSession(this) : new MseSession(this);
           await this.session.open();
           played = await this.watch();
         } catch (error) {
           console.warn(`${this.camera.id}: ${error.message}`);
-          if (error instanceof FatalError && webrtc && MODE !== "webrtc") this.webrtcFailures = WEBRTC_ATTEMPTS;
+          if (error instanceof CameraUnavailable) unavailable = whyUnavailable(error.message);
+          else if (error instanceof FatalError && webrtc && MODE !== "webrtc") this.webrtcFailures = WEBRTC_ATTEMPTS;
           else if (error instanceof FatalError) {
             this.setStatus("error", error.message);
             return;
@@ -401,10 +410,12 @@
           if (this.session) this.session.close();
           this.session = null;
         }
-        if (webrtc) this.webrtcFailures = played ? 0 : this.webrtcFailures + 1;
+        // An unreachable camera says nothing about WebRTC: it does not count toward the fallback.
+        if (webrtc && !unavailable) this.webrtcFailures = played ? 0 : this.webrtcFailures + 1;
         if (this.closed) return;
         if (played) backoff = 1000;
-        this.setStatus("reconnecting");
+        if (unavailable) this.setStatus("unavailable", unavailable);
+        else this.setStatus("reconnecting");
         await sleep(backoff);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       }
@@ -520,7 +531,9 @@
       talk.hidden = !camera.speaker;
       if (camera.speaker) player.talk = new PushToTalk(camera, talk, tile);
       grid.append(tile);
-      player.setStatus("connecting");
+      // A configured camera the gateway cannot reach says why; the player keeps trying.
+      if (camera.available === false) player.setStatus("unavailable", whyUnavailable(camera.reason || ""));
+      else player.setStatus("connecting");
       player.run();
     }
     updateSummary();

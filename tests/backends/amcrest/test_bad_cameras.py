@@ -3,13 +3,25 @@ backend has) each give one clear line and an entry saying why; nothing else stop
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
 import aiohttp
 import pytest
 
 from tests.backends.amcrest.conftest import camera_config, cameras_when
 from tests.hls.test_ffmpeg import ffmpeg_frames
+from tests.web.chromium import chromium_page, players
+
+
+async def wait_playing_some(page, cameras: set[str], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if {player["id"] for player in await players(page) if (player["frames"] or 0) > 0} >= cameras:
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"{cameras} not all playing: {await players(page)}")
 
 pytestmark = [pytest.mark.peer, pytest.mark.timeout(180)]
 
@@ -27,7 +39,8 @@ def amcrest_cameras(amcrest, emulator):
 
 
 @pytest.mark.usefixtures("amcrest_cameras")
-async def test_bad_cameras_each_give_one_clear_line_and_the_rest_keeps_working(gateway_url, emulator, caplog):
+async def test_bad_cameras_each_give_one_clear_line_and_the_rest_keeps_working(gateway_url, emulator, caplog,
+                                                                               artifacts_dir):
     caplog.set_level(logging.INFO)
     async with aiohttp.ClientSession() as http:
         cameras = await cameras_when(http, gateway_url, lambda found: all(
@@ -44,6 +57,15 @@ async def test_bad_cameras_each_give_one_clear_line_and_the_rest_keeps_working(g
         for camera in ("porch", emulator.camera_ids[0]):
             pts, errors = await ffmpeg_frames(f"{gateway_url}/live/{camera}.mp4?quality=low", 3)
             assert errors == "" and len(pts[0]) >= 40, (camera, {stream: len(times) for stream, times in pts.items()})
+    # The page says why, on the camera's own tile, while the others play.
+    async with chromium_page() as page:
+        await page.goto(gateway_url + "/?mode=mse&quality=low")
+        tile = page.locator('article[data-camera="wrong-password"]')
+        await tile.wait_for(state="visible", timeout=15000)
+        assert await tile.get_attribute("data-status") == "unavailable"
+        assert "401" in await tile.locator(".badge").text_content()
+        await wait_playing_some(page, {"porch", emulator.camera_ids[0]})
+        await page.screenshot(path=str(artifacts_dir / "viewer-unavailable-camera.png"))
     # The gateway's own lines, from its start (the fixture's setup) on.
     records = caplog.get_records("setup") + caplog.get_records("call")
     logged = [record.getMessage() for record in records if record.name.startswith("gateway")

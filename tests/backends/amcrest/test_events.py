@@ -164,5 +164,27 @@ async def test_unreachable_camera_backs_off(caplog):
         await cgi.close()
     assert not stream.connected and stream.events == 0
     messages = [r.getMessage() for r in caplog.records]
+    # Four failures, one line: the camera staying down is not news.
+    assert len(messages) == 1, messages
     assert messages[0].startswith("camera 'porch' unreachable at 127.0.0.1:9: connection refused; reconnecting in")
     assert not any("secret-pw-77" in message for message in messages)
+
+
+async def test_refused_credentials_are_tried_again_only_after_a_minute(camera, caplog):
+    caplog.set_level(logging.WARNING, logger="gateway.backends.amcrest")
+    where = URL(camera.http_url)
+    cgi = AmcrestCgi(camera_id="porch", host=where.host, http_port=where.port, username=camera.settings.username,
+                     password="not-the-password", channel=CHANNEL)
+    await cgi.open()
+    stream = AmcrestEventStream(cgi, "porch", CHANNEL, lambda event: None, initial_delay=0.02, max_delay=0.1)
+    task = asyncio.create_task(stream.run())
+    try:
+        await until(lambda: stream.reconnects["auth"] == 1)
+        await asyncio.sleep(1.0)  # ten times max_delay: an ordinary failure would have been retried
+        assert stream.reconnects == {"auth": 1}
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await cgi.close()
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1 and "reconnecting in 60.0s" in messages[0] and "401" in messages[0], messages
