@@ -133,6 +133,10 @@ class CameraDirectory:
             raise not_found(f"no camera {camera_id!r}")
         return backend
 
+    def listed(self) -> list[Camera]:
+        """The cameras as last listed, without asking any backend (metrics, at scrape time)."""
+        return list(self._cameras.values())
+
     def known(self, camera_id: str) -> Camera | None:
         return self._cameras.get(camera_id)
 

@@ -103,7 +103,10 @@ async def _emulator(args: argparse.Namespace) -> int:
     task = asyncio.create_task(run_from_args(args))
     await asyncio.wait([stop, task], return_when=asyncio.FIRST_COMPLETED)
     task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    (outcome,) = await asyncio.gather(task, return_exceptions=True)
+    if isinstance(outcome, (ValueError, OSError)):  # bad settings, a port in use: one line, not silence
+        print(f"wep-gateway emulator: {outcome}", file=sys.stderr)
+        return 2
     return 0
 
 

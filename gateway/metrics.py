@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
-from gateway.services import SOURCES, WEP
+from gateway.services import CAMERAS, SOURCES, WEP
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Bucket bounds (seconds) for delays held in gateway.delay_histogram.DelayHistogram (0.1 ms steps).
@@ -95,6 +95,7 @@ class GatewayCollector(Collector):
         yield from self._talk_families()
         yield from self._push_families()
         yield from self._wep_families()
+        yield from self._camera_families()
 
     def _service(self, module: str, key: str):
         """The app's service under `module.key`, or None when that module is not wired."""
@@ -280,6 +281,18 @@ class GatewayCollector(Collector):
                                  for ctx in pushes)
         yield _counter("wepgw_push_bytes_sent", "FLV bytes sent by gateway-mode pushes", ["camera", "mode"], sums,
                        "bytes")
+
+    # -- cameras of every backend ----------------------------------------------------------------------
+    def _camera_families(self) -> Iterator:
+        directory = self._app.get(CAMERAS)
+        if directory is None:
+            return
+        family = GaugeMetricFamily("wepgw_camera_available",
+                                   "1 while a listed camera can be reached (0: see /api/v1/cameras reason)",
+                                   labels=["camera", "source"])
+        for camera in directory.listed():
+            family.add_metric([camera.id, camera.source], 1 if camera.available else 0)
+        yield family
 
     # -- WEP client -----------------------------------------------------------------------------------
     def _wep_families(self) -> Iterator:

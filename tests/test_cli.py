@@ -82,3 +82,13 @@ async def test_a_wep_answering_garbage_is_retried_with_backoff(aiohttp_server, t
     retries = [line for line in text.splitlines() if "WEP not reachable yet" in line]
     assert len(retries) >= 2 and "retrying in" in retries[0], text
     assert "Traceback" not in text
+
+
+def test_emulator_with_bad_amcrest_settings_exits_with_one_line():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "gateway.cli", "emulator", "--http", "--listen", "127.0.0.1:0",
+                             "--amcrest", "70"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["wep-gateway emulator: channels must be 1..64, not 70"]

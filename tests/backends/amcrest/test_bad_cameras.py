@@ -51,6 +51,11 @@ async def test_bad_cameras_each_give_one_clear_line_and_the_rest_keeps_working(g
         assert "H.265" in cameras["garage"]["reason"]
         assert cameras[emulator.camera_ids[0]]["source"] == "wep"  # the WEP camera keeps its id
         assert cameras["porch"].get("available", True)
+        async with http.get(f"{gateway_url}/metrics") as response:
+            metrics = await response.text()
+        assert 'wepgw_camera_available{camera="wrong-password",source="amcrest"} 0.0' in metrics
+        assert 'wepgw_camera_available{camera="porch",source="amcrest"} 1.0' in metrics
+        assert f'wepgw_camera_available{{camera="{emulator.camera_ids[0]}",source="wep"}} 1.0' in metrics
         async with http.get(f"{gateway_url}/live/wrong-password.mp4") as response:
             assert response.status == 503 and "401" in (await response.json())["error"]["message"]
         # The good Amcrest camera and the WEP cameras play on.
