@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 from tests.conftest import require
 
@@ -14,12 +15,16 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 
 @contextlib.asynccontextmanager
-async def chromium_page(viewport: dict | None = None) -> AsyncIterator:
+async def chromium_page(viewport: dict | None = None, microphone: Path | None = None) -> AsyncIterator:
+    """A page of a new headless Chromium; `microphone`: a WAV file it hears as its microphone."""
     require(CHROMIUM)
     from playwright.async_api import async_playwright
 
+    flags = FLAGS if microphone is None else [*FLAGS, "--use-fake-device-for-media-stream",
+                                              "--use-fake-ui-for-media-stream",
+                                              f"--use-file-for-fake-audio-capture={microphone}"]
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
         try:
             context = await browser.new_context(viewport=viewport or {"width": 1000, "height": 700})
             page = await context.new_page()

@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 
 from gateway.backends.amcrest.cgi import AmcrestCgi
 from gateway.backends.amcrest.events import AUTH_RETRY_DELAY, AmcrestEventStream
-from gateway.backends.amcrest.rtsp import Probe, RtspAudioFeed, RtspTarget, RtspVideoFeed, probe
+from gateway.backends.amcrest.rtsp import (
+    Probe,
+    RtspAudioFeed,
+    RtspTarget,
+    RtspVideoFeed,
+    probe,
+    unsupported_video,
+)
 from gateway.backends.base import (
     Camera,
     CameraEvent,
@@ -120,9 +127,7 @@ class AmcrestBackend:
             try:
                 found = await asyncio.to_thread(probe, state.target, 0, state.config.connect_timeout + 5)
                 if found.codec != "h264":
-                    shown = "H.265 (HEVC)" if found.codec == "hevc" else found.codec
-                    raise UpstreamFailure("unsupported", f"camera {state.config.id!r} sends {shown} video; the "
-                                          "gateway forwards H.264 only: set the camera's encoder to H.264")
+                    raise unsupported_video(state.config.id, found.codec)
                 state.probe = found
                 self._set_state(state, True, "")
                 attempt = 0

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import errno
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from urllib.parse import quote
@@ -104,6 +105,35 @@ def open_container(target: RtspTarget, subtype: int, media: str, open_timeout: f
         raise failure_of(target, exc) from None
 
 
+def unsupported_video(camera_id: str, codec: str) -> UpstreamFailure:
+    shown = "H.265 (HEVC)" if codec == "hevc" else codec
+    return UpstreamFailure("unsupported", f"camera {camera_id!r} sends {shown} video; the gateway forwards H.264 "
+                           "only: set the camera's encoder to H.264", 502)
+
+
+@contextlib.contextmanager
+def rtsp_session(target: RtspTarget, subtype: int, media: str, open_timeout: float,
+                 read_timeout: float) -> Iterator[av.container.InputContainer]:
+    """Blocking: an open RTSP session; whatever FFmpeg raises inside comes out as one
+    UpstreamFailure line, and the session is closed (TEARDOWN) either way."""
+    container = open_container(target, subtype, media, open_timeout, read_timeout)
+    try:
+        yield container
+    except UpstreamFailure:
+        raise
+    except Exception as exc:  # noqa: BLE001  whatever FFmpeg raised, as one line (failure_of)
+        raise failure_of(target, exc) from None
+    finally:
+        container.close()
+
+
+def first_stream(container: av.container.InputContainer, kind: str, camera_id: str) -> av.stream.Stream:
+    stream = next((s for s in container.streams if s.type == kind), None)
+    if stream is None:
+        raise UpstreamFailure("bad_media", f"camera {camera_id!r} sent no {kind} track")
+    return stream
+
+
 class _ThreadedReader:
     """Runs `produce(put)` in a thread; the loop takes items from `items()`."""
 
@@ -185,16 +215,10 @@ class RtspVideoFeed:
 
     def _demux(self, reader: _ThreadedReader) -> None:
         target = self._target
-        container = open_container(target, self._subtype, "video", self._open_timeout, self._stall_timeout)
-        try:
-            stream = next((s for s in container.streams if s.type == "video"), None)
-            if stream is None:
-                raise UpstreamFailure("bad_media", f"camera {target.camera_id!r} sent no video track")
-            name = stream.codec_context.name
-            if name != "h264":
-                shown = "H.265 (HEVC)" if name == "hevc" else name
-                raise UpstreamFailure("unsupported", f"camera {target.camera_id!r} sends {shown} video; the gateway "
-                                      "forwards H.264 only: set the camera's encoder to H.264", 502)
+        with rtsp_session(target, self._subtype, "video", self._open_timeout, self._stall_timeout) as container:
+            stream = first_stream(container, "video", target.camera_id)
+            if stream.codec_context.name != "h264":
+                raise unsupported_video(target.camera_id, stream.codec_context.name)
             reader.put(VideoInfo(bytes(stream.codec_context.extradata or b""), stream.codec_context.width,
                                  stream.codec_context.height))
             scale = Fraction(stream.time_base) * TIMESCALE
@@ -212,12 +236,6 @@ class RtspVideoFeed:
                 dts = int(packet.dts * scale) + wall_offset
                 pts = int(packet.pts * scale) + wall_offset if packet.pts is not None else dts
                 reader.put((bytes(packet), dts, pts, packet.is_keyframe))
-        except UpstreamFailure:
-            raise
-        except Exception as exc:  # noqa: BLE001  whatever FFmpeg raised, as one line (failure_of)
-            raise failure_of(target, exc) from None
-        finally:
-            container.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,11 +261,8 @@ class RtspAudioFeed:
 
     def _demux(self, reader: _ThreadedReader) -> None:
         target = self._target
-        container = open_container(target, 1, "audio", self._open_timeout, self._stall_timeout)
-        try:
-            stream = next((s for s in container.streams if s.type == "audio"), None)
-            if stream is None:
-                raise UpstreamFailure("bad_media", f"camera {target.camera_id!r} sent no audio track")
+        with rtsp_session(target, 1, "audio", self._open_timeout, self._stall_timeout) as container:
+            stream = first_stream(container, "audio", target.camera_id)
             context = stream.codec_context
             codec = AUDIO_CODECS.get(context.name)
             if codec is None:
@@ -261,12 +276,6 @@ class RtspAudioFeed:
                 if packet.pts is None or packet.size == 0:
                     continue
                 reader.put(AudioFrame(bytes(packet), packet.pts * to_ms))
-        except UpstreamFailure:
-            raise
-        except Exception as exc:  # noqa: BLE001  whatever FFmpeg raised, as one line (failure_of)
-            raise failure_of(target, exc) from None
-        finally:
-            container.close()
 
 
 @dataclass(frozen=True)
@@ -282,14 +291,8 @@ class Probe:
 
 def probe(target: RtspTarget, subtype: int, timeout: float) -> Probe:
     """Blocking: open the stream with every track set up and read what it describes."""
-    container = open_container(target, subtype, "video+audio", timeout, timeout)
-    try:
-        video = next((s for s in container.streams if s.type == "video"), None)
+    with rtsp_session(target, subtype, "video+audio", timeout, timeout) as container:
+        context = first_stream(container, "video", target.camera_id).codec_context
         audio = next((s for s in container.streams if s.type == "audio"), None)
-        if video is None:
-            raise UpstreamFailure("bad_media", f"camera {target.camera_id!r} sent no video track")
-        context = video.codec_context
         return Probe(context.name, context.width, context.height, bytes(context.extradata or b""),
                      AUDIO_CODECS.get(audio.codec_context.name) if audio is not None else None)
-    finally:
-        container.close()

@@ -18,6 +18,18 @@ SMALL = {"loop_seconds": 4.0, "fps": 15, "high_size": (640, 360), "low_size": (3
 
 
 @pytest.fixture
+async def camera(emulator_cache):
+    """A light Amcrest device (two channels, tiny pictures) for the CGI and event tests."""
+    emu = AmcrestEmulator(AmcrestSettings(channels=2, cache_dir=emulator_cache, loop_seconds=1, fps=5,
+                                          high_size=(320, 180), low_size=(160, 90)))
+    await emu.start()
+    try:
+        yield emu
+    finally:
+        await emu.stop()
+
+
+@pytest.fixture
 def amcrest_settings(emulator_cache) -> AmcrestSettings:
     return AmcrestSettings(channels=2, h265_channels=(2,), audio="pcma", cache_dir=emulator_cache, **SMALL)
 

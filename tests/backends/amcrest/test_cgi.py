@@ -18,23 +18,11 @@ from yarl import URL
 from gateway.backends.amcrest.cgi import ANSWER_GRACE, AmcrestCgi
 from gateway.backends.amcrest.event_parser import EventPart, Heartbeat
 from gateway.backends.base import UpstreamFailure
-from gateway.emulator.amcrest import AmcrestEmulator, AmcrestSettings
 from gateway.emulator.amcrest.digest import DigestAuthority
 from transcoders import g711
 
 CHANNEL = 2
 CHUNK_MS = 40
-
-
-@pytest.fixture
-async def camera(emulator_cache):
-    emu = AmcrestEmulator(AmcrestSettings(channels=2, cache_dir=emulator_cache, loop_seconds=1, fps=5,
-                                          high_size=(320, 180), low_size=(160, 90)))
-    await emu.start()
-    try:
-        yield emu
-    finally:
-        await emu.stop()
 
 
 def client_for(url: str, *, username: str = "admin", password: str = "amcrest-emulator", **options) -> AmcrestCgi:

@@ -15,7 +15,6 @@ from gateway.backends.amcrest.cgi import AmcrestCgi
 from gateway.backends.amcrest.event_parser import EventPart
 from gateway.backends.amcrest.events import AmcrestEventStream, camera_event, event_type, utc_now
 from gateway.backends.base import CameraEvent
-from gateway.emulator.amcrest import AmcrestEmulator, AmcrestSettings
 
 CHANNEL = 2
 ISO_MS_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -61,17 +60,6 @@ def test_time_is_utc_with_milliseconds():
 
 
 # -- against the emulator ------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def camera(emulator_cache):
-    emu = AmcrestEmulator(AmcrestSettings(channels=2, cache_dir=emulator_cache, loop_seconds=1, fps=5,
-                                          high_size=(320, 180), low_size=(160, 90)))
-    await emu.start()
-    try:
-        yield emu
-    finally:
-        await emu.stop()
 
 
 @pytest.fixture

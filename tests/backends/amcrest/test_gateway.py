@@ -21,7 +21,7 @@ from tests.hls.test_ffmpeg import assert_clean, ffmpeg_frames
 from tests.rtmp.conftest import ADMIN, wait_for_state
 from tests.rtmp.nginx import decoded_seconds, probe
 from tests.talkdown.audio import tone, write_wav
-from tests.web.chromium import CHROMIUM, FLAGS, chromium_page, frames_keep_rising, wait_playing
+from tests.web.chromium import chromium_page, frames_keep_rising, wait_playing
 
 pytestmark = [pytest.mark.peer, pytest.mark.timeout(180)]
 
@@ -116,29 +116,19 @@ async def test_snapshot_and_roi_crop(porch_ready, gateway_url, amcrest):
 
 
 async def test_chromium_microphone_reaches_its_speaker_as_440_hz_g711(porch_ready, gateway_url, amcrest, tmp_path):
-    require(CHROMIUM)
-    from playwright.async_api import async_playwright
-
     mic = write_wav(tmp_path / "tone.wav", tone(10.0, 48000), 48000)
-    flags = [*FLAGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-             f"--use-file-for-fake-audio-capture={mic}"]
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
-        try:
-            page = await browser.new_page(viewport={"width": 1000, "height": 700})
-            await page.goto(f"{gateway_url}/?mode=mse&quality=low")
-            button = page.locator('article[data-camera="porch"] button.talk')
-            await button.wait_for(state="visible", timeout=15000)
-            box = await button.bounding_box()
-            await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-            await page.mouse.down()
-            deadline = time.monotonic() + 20
-            while len(amcrest.talk_audio(1)) < 8000 * 3:  # three seconds at the speaker
-                assert time.monotonic() < deadline, len(amcrest.talk_audio(1))
-                await asyncio.sleep(0.1)
-            await page.mouse.up()
-        finally:
-            await browser.close()
+    async with chromium_page(microphone=mic) as page:
+        await page.goto(f"{gateway_url}/?mode=mse&quality=low")
+        button = page.locator('article[data-camera="porch"] button.talk')
+        await button.wait_for(state="visible", timeout=15000)
+        box = await button.bounding_box()
+        await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        await page.mouse.down()
+        deadline = time.monotonic() + 20
+        while len(amcrest.talk_audio(1)) < 8000 * 3:  # three seconds at the speaker
+            assert time.monotonic() < deadline, len(amcrest.talk_audio(1))
+            await asyncio.sleep(0.1)
+        await page.mouse.up()
     assert amcrest.talk_content_types(1) == ["Audio/G.711A"]
     samples = alaw_decode(amcrest.talk_audio(1))
     assert abs(dominant_hz(samples[-8000 * 2:]) - 440) <= 10
