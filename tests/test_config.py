@@ -80,3 +80,39 @@ def test_serve_with_typo_exits_nonzero_with_one_line(tmp_path):
                      "expected one of: ca_file, camera_cache_ttl, client_name, connect_timeout, integration_id, "
                      "max_connections, password, request_timeout, url, user_key, user_nonce, username, verify_tls"]
     assert "Traceback" not in result.stderr
+
+
+PORCH = {"id": "porch", "host": "192.168.1.20", "password": "in-the-file"}
+
+
+def test_amcrest_cameras_from_tables_with_the_password_from_the_environment():
+    config = build_config({"amcrest": [PORCH, {"id": "back-yard", "host": "cam2", "channel": 3}]},
+                          {"WEPGW_AMCREST_BACK_YARD_PASSWORD": "from-env"})
+    porch, yard = config.amcrest
+    assert (porch.id, porch.display_name, porch.http_port, porch.rtsp_port, porch.password) == (
+        "porch", "porch", 80, 554, "in-the-file")
+    assert (yard.channel, yard.password, yard.speaker_codec, yard.ptz) == (3, "from-env", "G.711A", False)
+    assert "from-env" not in repr(config) and "in-the-file" not in repr(config)
+
+
+@pytest.mark.parametrize("tables, message", [
+    ([PORCH | {"id": "Porch"}], "[[amcrest]] 'Porch' id: expected lower-case letters, digits and '-', got 'Porch'"),
+    ([PORCH, PORCH], "[[amcrest]] id 'porch' is used twice"),
+    ([{"id": "porch"}], "[[amcrest]] 'porch': missing host"),
+    ([PORCH | {"chanel": 2}], "unknown key in [[amcrest]] 'porch' 'chanel' (did you mean 'channel'?)"),
+    ([PORCH | {"channel": 0}], "[[amcrest]] 'porch' channel: expected 1 or more"),
+    ([PORCH | {"rtsp_port": 70000}], "[[amcrest]] 'porch' rtsp_port: expected 1..65535, got 70000"),
+    ([PORCH | {"speaker_codec": "AAC"}], "[[amcrest]] 'porch' speaker_codec: expected one of G.711A, G.711Mu"),
+    ([PORCH | {"password": 5}], "[[amcrest]] 'porch' password: expected str, got a value"),
+    ({"id": "porch"}, "[[amcrest]]: expected a list of tables"),
+])
+def test_bad_amcrest_tables_stop_start_up_with_one_line(tables, message):
+    with pytest.raises(ConfigError) as error:
+        build_config({"amcrest": tables}, {})
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_no_wep_and_no_amcrest_is_refused():
+    with pytest.raises(ConfigError, match="nothing to serve"):
+        build_config({"wep": {"url": ""}}, {})
+    assert build_config({"wep": {"url": ""}, "amcrest": [PORCH]}, {}).wep.url == ""

@@ -195,6 +195,9 @@ class Backend(Protocol):
 
     def open_audio(self, camera_id: str, stall_timeout: float) -> AsyncContextManager[AudioFeed]: ...
 
+    def open_recorded(self, camera_id: str, quality: str, t: str,
+                      stall_timeout: float) -> AsyncContextManager[VideoFeed]: ...
+
     async def snapshot(self, camera_id: str, *, t: str = "live", roi: str | None = None,
                        size: str | None = None) -> bytes: ...
 

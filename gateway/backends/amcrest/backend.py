@@ -32,6 +32,7 @@ from gateway.backends.base import (
     CameraEvent,
     Capability,
     PtzMove,
+    Unsupported,
     UpstreamFailure,
     VideoQuality,
 )
@@ -213,8 +214,10 @@ class AmcrestBackend:
             self._report(state, exc)
             raise
 
-    async def open_recorded(self, camera_id: str, quality: str, t: str, stall_timeout: float):
-        raise UpstreamFailure("unsupported", f"camera {camera_id!r} (amcrest) has no recorded video", 400)
+    @contextlib.asynccontextmanager
+    async def open_recorded(self, camera_id: str, quality: str, t: str, stall_timeout: float) -> AsyncIterator:
+        raise Unsupported(camera_id, Capability.RECORDED)  # SD-card playback is not offered (yet)
+        yield
 
     async def snapshot(self, camera_id: str, *, t: str = "live", roi: str | None = None,
                        size: str | None = None) -> bytes:
@@ -226,7 +229,7 @@ class AmcrestBackend:
             raise
 
     async def image_ref(self, camera_id: str, path: str, ref_type: str) -> bytes:
-        raise UpstreamFailure("unsupported", f"camera {camera_id!r} (amcrest) has no event pictures", 400)
+        raise Unsupported(camera_id, Capability.IMAGE_REF)
 
     def speaker(self, camera_id: str) -> _AmcrestSpeaker:
         state = self._state(camera_id)
