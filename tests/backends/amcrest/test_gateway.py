@@ -20,7 +20,7 @@ from tests.conftest import require
 from tests.hls.test_ffmpeg import assert_clean, ffmpeg_frames
 from tests.rtmp.conftest import ADMIN, wait_for_state
 from tests.rtmp.nginx import decoded_seconds, probe
-from tests.talkdown.audio import tone, write_wav
+from tests.talkdown.audio import tone, wav_bytes, write_wav
 from tests.web.chromium import chromium_page, frames_keep_rising, wait_playing
 
 pytestmark = [pytest.mark.peer, pytest.mark.timeout(180)]
@@ -132,6 +132,19 @@ async def test_chromium_microphone_reaches_its_speaker_as_440_hz_g711(porch_read
     assert amcrest.talk_content_types(1) == ["Audio/G.711A"]
     samples = alaw_decode(amcrest.talk_audio(1))
     assert abs(dominant_hz(samples[-8000 * 2:]) - 440) <= 10
+
+
+async def test_an_uploaded_file_plays_on_its_speaker(porch_ready, gateway_url, amcrest):
+    body = wav_bytes(tone(2.0, 48000, freq=660.0), 48000)
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{gateway_url}/api/v1/cameras/porch/talkdown", data=body,
+                             headers={"Content-Type": "audio/wav"}) as response:
+            assert response.status == 200, await response.text()
+            answer = await response.json()
+    assert answer["posts"] == 1 and abs(answer["duration"] - 2.0) < 0.05
+    received = amcrest.talk_audio(1)
+    assert len(received) == answer["bytes"] and amcrest.talk_content_types(1) == ["Audio/G.711A"]
+    assert abs(dominant_hz(alaw_decode(received)) - 660) <= 10
 
 
 async def test_motion_events_come_out_of_the_backend_in_order(porch_ready, gateway, amcrest):
