@@ -136,11 +136,10 @@ async def test_chromium_microphone_reaches_its_speaker_as_440_hz_g711(porch_read
 
 async def test_an_uploaded_file_plays_on_its_speaker(porch_ready, gateway_url, amcrest):
     body = wav_bytes(tone(2.0, 48000, freq=660.0), 48000)
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{gateway_url}/api/v1/cameras/porch/talkdown", data=body,
-                             headers={"Content-Type": "audio/wav"}) as response:
-            assert response.status == 200, await response.text()
-            answer = await response.json()
+    async with aiohttp.ClientSession() as http, http.post(f"{gateway_url}/api/v1/cameras/porch/talkdown", data=body,
+                         headers={"Content-Type": "audio/wav"}) as response:
+        assert response.status == 200, await response.text()
+        answer = await response.json()
     assert answer["posts"] == 1 and abs(answer["duration"] - 2.0) < 0.05
     received = amcrest.talk_audio(1)
     assert len(received) == answer["bytes"] and amcrest.talk_content_types(1) == ["Audio/G.711A"]
