@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 from urllib.parse import quote
 
 import av
@@ -221,7 +220,8 @@ class RtspVideoFeed:
                 raise unsupported_video(target.camera_id, stream.codec_context.name)
             reader.put(VideoInfo(bytes(stream.codec_context.extradata or b""), stream.codec_context.width,
                                  stream.codec_context.height))
-            scale = Fraction(stream.time_base) * TIMESCALE
+            # Stream ticks to 90 kHz in integers (a Fraction per packet costs more than the rest).
+            num, den = stream.time_base.numerator * TIMESCALE, stream.time_base.denominator
             # Each RTSP session starts its own clock at zero; the high and low qualities are
             # separate sessions, and HLS wants their variants on one timeline (RFC 8216bis
             # 6.2.4): both are put on the wall clock by the arrival of their first frame.
@@ -232,9 +232,9 @@ class RtspVideoFeed:
                 if packet.dts is None or packet.size == 0:
                     continue
                 if wall_offset is None:
-                    wall_offset = round(time.time() * TIMESCALE) - int(packet.dts * scale)
-                dts = int(packet.dts * scale) + wall_offset
-                pts = int(packet.pts * scale) + wall_offset if packet.pts is not None else dts
+                    wall_offset = round(time.time() * TIMESCALE) - packet.dts * num // den
+                dts = packet.dts * num // den + wall_offset
+                pts = packet.pts * num // den + wall_offset if packet.pts is not None else dts
                 reader.put((bytes(packet), dts, pts, packet.is_keyframe))
 
 
