@@ -67,6 +67,9 @@ class OpusPacket:
     samples: int  # 48 kHz samples it covers (960 for 20 ms)
 
 
+_OPUS_INPUT_RATES = (8000, 12000, 16000, 24000, 48000)
+
+
 class _Clock:
     """Output pts in 1/rate: a piecewise map from output sample index to pts.
 
@@ -286,8 +289,14 @@ class CameraAudioTranscoder:
         cutoff = max(c for c in _OPUS_CUTOFFS if c <= max(self._input_rate // 2, _OPUS_CUTOFFS[0]))
         options = {"application": application, "frame_duration": "20", "cutoff": str(cutoff)}
 
+        # libopus codes 8, 12, 16, 24 and 48 kHz input alike (RFC 6716 2); its RTP clock is
+        # 48 kHz whatever the input (RFC 7587 4.1), which is what the packets are stamped on.
+        # G.711 goes in at its own rate: no resampling up to 48 kHz that carries no more
+        # sound and costs the most of this transcode.
+        rate = self._input_rate if not self.aac_passthrough and self._input_rate in _OPUS_INPUT_RATES else OPUS_RATE
+
         def configure(context: av.AudioCodecContext) -> None:
-            context.sample_rate, context.layout, context.format = OPUS_RATE, self._layout, "flt"
+            context.sample_rate, context.layout, context.format = rate, self._layout, "flt"
             context.bit_rate, context.options = bit_rate, options
 
         return _open("libopus", "w", configure)
