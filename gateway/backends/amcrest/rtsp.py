@@ -34,6 +34,7 @@ from gateway.media.fmp4.model import Fragment, InitSegment
 log = logging.getLogger("gateway.backends.amcrest")
 
 MAX_QUEUED = 512
+AUDIO_RUN_MS = 80.0  # pts span of the audio handed over at once
 _END = object()  # the reader thread's last item
 # FFmpeg codec names the gateway forwards or carries.
 AUDIO_CODECS = {"aac": "aac", "pcm_alaw": "pcma", "pcm_mulaw": "pcmu"}
@@ -97,9 +98,14 @@ def open_container(target: RtspTarget, subtype: int, media: str, open_timeout: f
         # A camera's SDP carries the parameter sets: a short probe starts the picture sooner.
         "analyzeduration": "500000",
         "probesize": "65536",
+        # A silent socket is FFmpeg's own check (microseconds), in C. PyAV's read timeout
+        # would run a Python callback under the GIL before every socket read, three reads
+        # a packet: at 4 cameras that cost as much as the ingest itself (bench_amcrest.py).
+        # A stream that sends something but no media is the loop's check (_ThreadedReader).
+        "timeout": str(int(read_timeout * 1_000_000)),
     }
     try:
-        return av.open(target.url(subtype), options=options, timeout=(open_timeout, read_timeout))
+        return av.open(target.url(subtype), options=options, timeout=(open_timeout, None))
     except Exception as exc:  # noqa: BLE001  PyAV raises its FFmpegError family and OSErrors
         raise failure_of(target, exc) from None
 
@@ -134,10 +140,17 @@ def first_stream(container: av.container.InputContainer, kind: str, camera_id: s
 
 
 class _ThreadedReader:
-    """Runs `produce(put)` in a thread; the loop takes items from `items()`."""
+    """Runs `produce(self)` in a thread (which hands items over with `put`); the loop takes
+    them from `batches()`."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, camera_id: str, first_timeout: float, stall_timeout: float):
         self._name = name
+        self._camera_id = camera_id
+        self._first_timeout = first_timeout  # the session's set-up, then its first media
+        self._stall_timeout = stall_timeout
+        self._deadline = 0.0
+        self._stalled = False
+        self._watchdog: asyncio.TimerHandle | None = None
         self._queue: collections.deque = collections.deque()
         self._wakeup: asyncio.Future | None = None
         self._loop = asyncio.get_running_loop()
@@ -145,15 +158,27 @@ class _ThreadedReader:
         self.dropped = 0
 
     def put(self, item) -> None:  # on the reader thread
-        self._loop.call_soon_threadsafe(self._deliver, item)
+        self._loop.call_soon_threadsafe(self._deliver, (item,))
 
-    def _deliver(self, item) -> None:  # on the loop
-        self._queue.append(item)
-        if len(self._queue) > MAX_QUEUED:
+    def put_all(self, items: list) -> None:  # on the reader thread: one wake-up for them all
+        self._loop.call_soon_threadsafe(self._deliver, items)
+
+    def _deliver(self, items) -> None:  # on the loop
+        self._deadline = self._loop.time() + self._stall_timeout
+        self._queue.extend(items)
+        while len(self._queue) > MAX_QUEUED:
             self._queue.popleft()
             self.dropped += 1
         if self._wakeup is not None and not self._wakeup.done():
             self._wakeup.set_result(None)
+
+    def _watch(self) -> None:
+        if self._loop.time() > self._deadline:
+            self._stalled = True
+            if self._wakeup is not None and not self._wakeup.done():
+                self._wakeup.set_result(None)
+            return
+        self._watchdog = self._loop.call_later(self._stall_timeout / 4, self._watch)
 
     def start(self, produce) -> None:
         def run() -> None:
@@ -166,10 +191,18 @@ class _ThreadedReader:
         threading.Thread(target=run, name=self._name, daemon=True).start()
 
     async def batches(self) -> AsyncIterator[list]:
-        """Everything the thread handed over since the last batch, in order."""
+        """Everything the thread handed over since the last batch, in order. Nothing for
+        the stall timeout ends the feed with UpstreamFailure("stall"); the thread ends at its
+        next packet or at FFmpeg's socket timeout."""
+        # One watchdog timer a few times per stall timeout, not a timer per packet.
+        self._deadline = self._loop.time() + self._first_timeout
+        self._watchdog = self._loop.call_later(self._stall_timeout / 4, self._watch)
         try:
             while True:
                 while not self._queue:
+                    if self._stalled:
+                        raise UpstreamFailure("stall", f"camera {self._camera_id!r} sent no media for "
+                                              f"{self._stall_timeout:g}s", 504)
                     self._wakeup = self._loop.create_future()
                     await self._wakeup
                 batch = list(self._queue)
@@ -185,7 +218,8 @@ class _ThreadedReader:
                         raise item
                 yield batch
         finally:
-            self.stopping.set()  # the thread stops at its next packet or read timeout
+            self._watchdog.cancel()
+            self.stopping.set()  # the thread stops at its next packet or FFmpeg's socket timeout
 
 
 class RtspVideoFeed:
@@ -199,7 +233,8 @@ class RtspVideoFeed:
         self.info: VideoInfo | None = None
 
     async def events(self) -> AsyncIterator[InitSegment | Fragment]:
-        reader = _ThreadedReader(f"rtsp {self._target.camera_id}/{self._subtype}")
+        reader = _ThreadedReader(f"rtsp {self._target.camera_id}/{self._subtype}", self._target.camera_id,
+                                 self._open_timeout + self._stall_timeout, self._stall_timeout)
         reader.start(self._demux)
         track: AnnexBTrack | None = None
         async for batch in reader.batches():
@@ -254,7 +289,8 @@ class RtspAudioFeed:
         self._stall_timeout = stall_timeout
 
     async def batches(self) -> AsyncIterator[list[AudioTrack | AudioFrame]]:
-        reader = _ThreadedReader(f"rtsp audio {self._target.camera_id}")
+        reader = _ThreadedReader(f"rtsp audio {self._target.camera_id}", self._target.camera_id,
+                                 self._open_timeout + self._stall_timeout, self._stall_timeout)
         reader.start(self._demux)
         async for batch in reader.batches():
             yield batch
@@ -270,12 +306,18 @@ class RtspAudioFeed:
                                       "the gateway carries AAC and G.711")
             reader.put(AudioTrack(codec, context.sample_rate, context.channels, bytes(context.extradata or b"")))
             to_ms = float(stream.time_base) * 1000
+            # Audio goes to the loop in runs of AUDIO_RUN_MS, not a wake-up per 20 ms packet:
+            # it is transcoded in runs anyway (gateway/media/audio.py TRANSCODE_RUN_MS).
+            run: list[AudioFrame] = []
             for packet in container.demux(stream):
                 if reader.stopping.is_set():
                     return
                 if packet.pts is None or packet.size == 0:
                     continue
-                reader.put(AudioFrame(bytes(packet), packet.pts * to_ms))
+                run.append(AudioFrame(bytes(packet), packet.pts * to_ms))
+                if run[-1].pts_ms - run[0].pts_ms >= AUDIO_RUN_MS:
+                    reader.put_all(run)
+                    run = []
 
 
 @dataclass(frozen=True)
