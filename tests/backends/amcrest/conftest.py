@@ -10,8 +10,9 @@ import pytest
 
 from gateway.config import AmcrestCameraConfig
 from gateway.emulator.amcrest import AmcrestEmulator, AmcrestSettings
-from tests.conftest import config_for
+from tests.conftest import config_for, require
 from tests.rtmp.conftest import ADMIN_KEY, nginx  # noqa: F401  (the nginx-rtmp receiver fixture)
+from tests.rtmp.nginx import probe
 
 SMALL = {"loop_seconds": 4.0, "fps": 15, "high_size": (640, 360), "low_size": (320, 180),
          "high_bitrate": 800_000, "low_bitrate": 250_000}
@@ -86,3 +87,16 @@ async def porch_ready(gateway_url) -> dict:
                                      and "porch" in found)
     assert cameras["porch"].get("available", True), cameras["porch"]
     return cameras
+
+
+async def recorded_live(gateway_url: str, camera: str, seconds: float, path) -> tuple[dict, dict]:
+    """`seconds` of /live/{camera}.mp4 (low) copied to `path` by ffmpeg, then what ffprobe
+    reads of it: (streams by kind, the probe)."""
+    require("ffmpeg", "ffprobe")
+    process = await asyncio.create_subprocess_exec(
+        "ffmpeg", "-nostdin", "-v", "error", "-i", f"{gateway_url}/live/{camera}.mp4?quality=low", "-t", str(seconds),
+        "-c", "copy", "-y", str(path), stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(process.communicate(), seconds + 50)
+    assert process.returncode == 0, err.decode()
+    found = probe(path)
+    return {stream["codec_type"]: stream for stream in found["streams"]}, found

@@ -9,9 +9,8 @@ import pytest
 
 from gateway.emulator.amcrest import AmcrestSettings
 from gateway.services import SOURCES
-from tests.backends.amcrest.conftest import SMALL
-from tests.conftest import require
-from tests.rtmp.nginx import decoded_seconds, probe
+from tests.backends.amcrest.conftest import SMALL, recorded_live
+from tests.rtmp.nginx import decoded_seconds
 
 pytestmark = [pytest.mark.peer, pytest.mark.timeout(120)]
 
@@ -22,15 +21,7 @@ def amcrest_settings(emulator_cache) -> AmcrestSettings:
 
 
 async def test_aac_passes_through_to_live_and_opus_is_made_for_webrtc(porch_ready, gateway, gateway_url, tmp_path):
-    require("ffmpeg", "ffprobe")
-    path = tmp_path / "porch.mp4"
-    process = await asyncio.create_subprocess_exec(
-        "ffmpeg", "-nostdin", "-v", "error", "-i", f"{gateway_url}/live/porch.mp4?quality=low", "-t", "6",
-        "-c", "copy", "-y", str(path), stderr=asyncio.subprocess.PIPE)
-    _, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, err.decode()
-    found = probe(path)
-    kinds = {stream["codec_type"]: stream for stream in found["streams"]}
+    kinds, found = await recorded_live(gateway_url, "porch", 6, tmp_path / "porch.mp4")
     assert kinds["audio"]["codec_name"] == "aac" and found["errors"] == ""
     assert decoded_seconds(found["frames"]["audio"]) >= 4.5
 

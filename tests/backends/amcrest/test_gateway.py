@@ -16,7 +16,7 @@ import pytest
 
 from gateway.backends.base import PtzMove
 from gateway.services import CAMERAS
-from tests.conftest import require
+from tests.backends.amcrest.conftest import recorded_live
 from tests.hls.test_ffmpeg import assert_clean, ffmpeg_frames
 from tests.rtmp.conftest import ADMIN, wait_for_state
 from tests.rtmp.nginx import decoded_seconds, probe
@@ -50,15 +50,7 @@ async def test_ffmpeg_decodes_its_ll_hls_and_live_stream(porch_ready, gateway_ur
     pts, errors = await ffmpeg_frames(f"{gateway_url}/hls/porch/index.m3u8", 10)
     assert_clean(pts, errors, 10)
     assert len(pts) == 2, "the camera's G.711 reaches HLS players as AAC"  # video and audio streams
-    require("ffprobe")
-    path = tmp_path / "porch.mp4"
-    process = await asyncio.create_subprocess_exec(
-        "ffmpeg", "-nostdin", "-v", "error", "-i", f"{gateway_url}/live/porch.mp4?quality=low", "-t", "10",
-        "-c", "copy", "-y", str(path), stderr=asyncio.subprocess.PIPE)
-    _, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, err.decode()
-    found = probe(path)
-    kinds = {stream["codec_type"]: stream for stream in found["streams"]}
+    kinds, found = await recorded_live(gateway_url, "porch", 10, tmp_path / "porch.mp4")
     assert kinds["video"]["codec_name"] == "h264" and (kinds["video"]["width"], kinds["video"]["height"]) == (320, 180)
     assert kinds["audio"]["codec_name"] == "aac"
     assert decoded_seconds(found["frames"]["video"]) >= 9.0 and found["errors"] == ""
