@@ -5,8 +5,8 @@ model the hub takes: an `InitSegment` (avcC from the stream's SPS/PPS) and one-s
 - Parameter sets go to the avcC (ISO/IEC 14496-15 5.3.3), not in the samples; new ones
   in band (a camera changing resolution) give a new init segment.
 - An fMP4 sample needs its duration, which only the next access unit's decode time tells:
-  each access unit goes out when the next one arrives (one frame of delay), with the last
-  known duration for the last one before a reconnect.
+  each access unit goes out when the next one arrives (one frame of delay); the last one
+  of a connection is not sent (a reconnect is a discontinuity anyway).
 - Access unit delimiters (type 9) are dropped: fMP4 samples do not carry them.
 """
 
@@ -74,12 +74,6 @@ class AnnexBTrack:
         if body:
             self._pending = _Pending(body, dts, pts, keyframe)
         return events
-
-    def flush(self) -> list[Fragment]:
-        """The last access unit, with the last known duration (the stream ended)."""
-        if self._pending is None:
-            return []
-        return self._flush_pending(self._pending.dts + self._duration)
 
     def _flush_pending(self, next_dts: int) -> list[Fragment]:
         pending, self._pending = self._pending, None
