@@ -17,7 +17,6 @@ from gateway.backends.base import Backend, Camera, Capability, UpstreamFailure
 
 log = logging.getLogger("gateway.cameras")
 
-CameraInfo = Camera  # the name the outputs knew it by
 # A backend that failed with no list to fall back on is asked again this soon.
 RETRY_FAILED_AFTER = 5.0
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 from gateway.backends.base import Capability

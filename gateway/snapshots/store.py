@@ -8,10 +8,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable, Hashable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import partial
-from typing import Awaitable, Callable, Hashable, Protocol
+from typing import Protocol
 
 from gateway.api.errors import bad_request
 from gateway.backends.base import Camera, Capability
@@ -146,13 +147,22 @@ class SnapshotStore:
     async def _crop_here(self, request: SnapshotRequest) -> CachedImage:
         """roi/size for an upstream that only gives whole pictures: its full frame (cached,
         single-flight like any other) cropped and scaled here."""
-        parent = await self.snapshot(request.full_frame())
+        parent_key = request.full_frame()
+        parent = self.cache.get(parent_key) or await self._miss(parent_key,
+                                                                 partial(self._produce_snapshot, parent_key))
+        try:
+            return await self._cut(parent, request)
+        except JpegError as exc:
+            raise bad_request(f"the camera's picture cannot be cropped: {exc}") from None
+
+    async def _cut(self, parent: CachedImage, request: SnapshotRequest) -> CachedImage:
+        """`request`'s roi/size cut from `parent` on the JPEG threads; it expires with its frame."""
         loop = asyncio.get_running_loop()
         try:
             body = await loop.run_in_executor(self._executor, crop_jpeg, parent.body, request.roi, request.size)
-        except JpegError as exc:
+        except JpegError:
             self.stats.local_crop_failures += 1
-            raise bad_request(f"the camera's picture cannot be cropped: {exc}") from None
+            raise
         self.stats.local_crops += 1
         return image(body, parent.expires_at)
 
@@ -177,15 +187,11 @@ class SnapshotStore:
                 return None  # the frame's own waiters get its error; this request asks WEP itself
         if parent is None:
             return None
-        loop = asyncio.get_running_loop()
         try:
-            body = await loop.run_in_executor(self._executor, crop_jpeg, parent.body, request.roi, request.size)
+            return await self._cut(parent, request)
         except JpegError as exc:
-            self.stats.local_crop_failures += 1
             log.warning("local crop failed, asking WEP: %s", exc, extra={"camera": request.camera_id})
             return None
-        self.stats.local_crops += 1
-        return image(body, parent.expires_at)
 
     def _expiry(self, request: SnapshotRequest) -> float | None:
         if request.time.settled(self._wall_clock()):

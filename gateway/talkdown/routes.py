@@ -13,14 +13,13 @@ take the camera's one talker slot (409 naming the holder's start time).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import AsyncIterator
 
 from aiohttp import web
 
 from gateway.api.errors import ApiError
-from gateway.backends.base import Capability
-from gateway.cameras import CameraInfo
+from gateway.backends.base import Camera, Capability
 from gateway.services import CAMERAS, CONFIG
 from gateway.talkdown import file_playback
 from gateway.talkdown.offer import NoAudioCodecError, parse_talk_offer
@@ -45,7 +44,7 @@ def _busy(exc: CameraBusy) -> ApiError:
     return ApiError(409, "speaker_busy", str(exc), {"Retry-After": "5"})
 
 
-async def _speaker_camera(request: web.Request) -> CameraInfo:
+async def _speaker_camera(request: web.Request) -> Camera:
     """The camera, if its backend says it has a speaker that takes G.711; 404/409 otherwise."""
     camera = await request.app[CAMERAS].get(request.match_info["camera"])
     sessions = request.app[TALK_SESSIONS]

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager as AsyncContextManager
 from dataclasses import dataclass
 
 from gateway.backends.base import (
@@ -163,19 +164,19 @@ class WepBackend:
 
     # -- media --------------------------------------------------------------------------------
 
-    @contextlib.asynccontextmanager
-    async def open_video(self, camera_id: str, quality: str, stall_timeout: float) -> AsyncIterator[_Fmp4Feed]:
-        presentation = await self.client.mpd(camera_id)
-        self._presentations[camera_id] = presentation
-        representation = presentation.for_quality(quality)
-        async with self.client.open_stream(camera_id, base_url=representation.base_url,
-                                           read_timeout=stall_timeout) as stream:
-            yield _Fmp4Feed(stream)
+    def open_video(self, camera_id: str, quality: str, stall_timeout: float) -> AsyncContextManager[_Fmp4Feed]:
+        return self._open_fmp4(camera_id, quality, stall_timeout)
+
+    def open_recorded(self, camera_id: str, quality: str, t: str,
+                      stall_timeout: float) -> AsyncContextManager[_Fmp4Feed]:
+        return self._open_fmp4(camera_id, quality, stall_timeout, t)
 
     @contextlib.asynccontextmanager
-    async def open_recorded(self, camera_id: str, quality: str, t: str,
-                            stall_timeout: float) -> AsyncIterator[_Fmp4Feed]:
+    async def _open_fmp4(self, camera_id: str, quality: str, stall_timeout: float,
+                         t: str | None = None) -> AsyncIterator[_Fmp4Feed]:
+        """The quality's Representation from a fresh MPD (its BaseURL), live or from `t`."""
         presentation = await self.client.mpd(camera_id)
+        self._presentations[camera_id] = presentation
         representation = presentation.for_quality(quality)
         async with self.client.open_stream(camera_id, base_url=representation.base_url, t=t,
                                            read_timeout=stall_timeout) as stream:
