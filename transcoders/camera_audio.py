@@ -209,7 +209,7 @@ class CameraAudioTranscoder:
             self._aac_clock = self._aac.clock
             self.audio_specific_config = self._aac.extradata
             # Both G.191's expansion, which is also what FFmpeg's pcm_mulaw / pcm_alaw decode.
-            self._expand = g711.decode if codec == "pcmu" else alaw_decode
+            self._expand = g711.decode if codec == "pcmu" else g711.decode_alaw
             self._decode = self._decode_g711
 
     def feed(self, data: bytes, pts_ms: float) -> tuple[list[AacFrame], list[OpusPacket]]:
@@ -362,20 +362,3 @@ def parse_audio_specific_config(config: bytes) -> tuple[int, int, int]:
     else:
         raise UnsupportedAudio(f"AudioSpecificConfig {config.hex()} has reserved samplingFrequencyIndex {index}")
     return object_type, rate, read(4)
-
-
-def _alaw_expand(codes: np.ndarray) -> np.ndarray:
-    """G.191 alaw_expand (ITU-T G.711 Table 1a) on an int32 array of codes 0..255, as int16."""
-    inverted = codes ^ 0x55  # G.711 inverts the even bits of A-law codes
-    exponent = (inverted >> 4) & 7
-    mantissa = (inverted & 0xF) << 4
-    magnitude = np.where(exponent == 0, mantissa + 8, (mantissa + 0x108) << np.maximum(exponent - 1, 0))
-    return np.where(inverted & 0x80, magnitude, -magnitude).astype(np.int16)
-
-
-_ALAW_DECODE_TABLE = _alaw_expand(np.arange(256, dtype=np.int32))
-
-
-def alaw_decode(codes: np.ndarray) -> np.ndarray:
-    """A-law codes (uint8 array) to int16 PCM."""
-    return _ALAW_DECODE_TABLE.take(codes)

@@ -85,6 +85,17 @@ def _alaw_expand(codes: np.ndarray) -> np.ndarray:
     return np.where(toggled & 0x80, magnitude, -magnitude).astype(np.int32)
 
 
+_ALAW_DECODE_TABLE = _alaw_expand(np.arange(256, dtype=np.int32)).astype(np.int16)
+
+
+def decode_alaw(codes: bytes | np.ndarray) -> np.ndarray:
+    """A-law codes (bytes or uint8 array) to int16 PCM (FFmpeg's pcm_alaw, G.191's alaw_expand)."""
+    array = np.frombuffer(codes, dtype=np.uint8) if isinstance(codes, (bytes, bytearray, memoryview)) else codes
+    if array.dtype != np.uint8:
+        raise TypeError(f"A-law decode takes uint8 codes, not {array.dtype}")
+    return _ALAW_DECODE_TABLE.take(array)
+
+
 def _alaw_table() -> np.ndarray:
     """FFmpeg's linear_to_alaw, indexed by (sample + 32768) >> 2."""
     levels = _alaw_expand(np.arange(128, dtype=np.int32) ^ 0xD5)  # positive levels, ascending with i
