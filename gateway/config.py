@@ -107,6 +107,25 @@ class PushesConfig:
 
 
 @dataclass(frozen=True)
+class EventsConfig:
+    # How WEP reaches this gateway (scheme://host[:port], a path prefix allowed); the webhook
+    # is registered at public_url + "/wep/webhook". Empty: no WEP webhook.
+    public_url: str = ""
+    # WEP eventTopics: a whitelist, or a blacklist (then the whitelist stays ["ALL"]).
+    topics_whitelist: tuple[str, ...] = ("ALL",)
+    topics_blacklist: tuple[str, ...] = ()
+    heartbeat_ms: int = 30000
+    ring_size: int = 10000  # recent events kept for Last-Event-ID resume and GET /api/v1/events
+    clip_pre_s: float = 10.0  # an event's recording link starts this long before it
+    # Webhook notifications waiting to be processed; over this they are counted and dropped
+    # (WEP is never kept waiting), and the gap is filled from /events/search.
+    queue_size: int = 10000
+    # Events waiting for one SSE client; a client that falls this far behind is dropped.
+    subscriber_queue: int = 1000
+    audit_days: float = 90.0  # alarm actions are kept this long
+
+
+@dataclass(frozen=True)
 class LimitsConfig:
     # Concurrent viewers: progressive fMP4 streams, WebRTC sessions, talkers and HLS players
     # (one per token, or per client address without a token). Over a limit: 503 + Retry-After.
@@ -211,6 +230,7 @@ class Config:
     live: LiveConfig = field(default_factory=LiveConfig)
     snapshots: SnapshotsConfig = field(default_factory=SnapshotsConfig)
     pushes: PushesConfig = field(default_factory=PushesConfig)
+    events: EventsConfig = field(default_factory=EventsConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     talkdown: TalkdownConfig = field(default_factory=TalkdownConfig)
@@ -263,6 +283,13 @@ def _convert(value: Any, expected: type, where: str) -> Any:
     elif expected is str:
         if isinstance(value, str):
             return value
+    elif typing.get_origin(expected) is tuple:
+        # A TOML list of strings, or (from the environment) one comma-separated string.
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return tuple(value)
+        raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
     shown = "a value" if _is_secret(where) else repr(value)  # never echo a secret
     raise ConfigError(f"{where}: expected {expected.__name__}, got {shown}")
 
@@ -399,6 +426,11 @@ def validate(config: Config) -> None:
         "[limits] max_upload_bytes": config.limits.max_upload_bytes,
         "[limits] request_timeout": config.limits.request_timeout,
         "[limits] retry_after": config.limits.retry_after,
+        "[events] heartbeat_ms": config.events.heartbeat_ms,
+        "[events] ring_size": config.events.ring_size,
+        "[events] queue_size": config.events.queue_size,
+        "[events] subscriber_queue": config.events.subscriber_queue,
+        "[events] audit_days": config.events.audit_days,
     }
     for where, value in positive.items():
         if value <= 0:
@@ -407,12 +439,30 @@ def validate(config: Config) -> None:
         raise ConfigError("[hls] part_duration: expected less than segment_min_duration")
     if config.hls.window_segments < 3:
         raise ConfigError("[hls] window_segments: expected at least 3 (RFC 8216 6.2.2)")
+    _validate_events(config.events)
     for origin in config.server.cors_origin_list:
         # An origin is scheme://host[:port] (RFC 6454 6.1): no path, no wildcard parts.
         if origin != "*" and not _ORIGIN.fullmatch(origin):
             raise ConfigError(f"[server] cors_origins: expected '*' or scheme://host[:port] items, got {origin!r}")
 
 
+def _validate_events(events: EventsConfig) -> None:
+    if events.public_url and not _BASE_URL.fullmatch(events.public_url):
+        raise ConfigError(f"[events] public_url: expected an http:// or https:// URL without query, got "
+                          f"{events.public_url!r}")
+    if events.clip_pre_s < 0:
+        raise ConfigError(f"[events] clip_pre_s: expected 0 or more seconds, got {events.clip_pre_s!r}")
+    if events.topics_blacklist and tuple(events.topics_whitelist) != ("ALL",):
+        raise ConfigError("[events] topics_whitelist and topics_blacklist: set one of them, not both")
+    if not events.topics_whitelist:
+        raise ConfigError('[events] topics_whitelist: expected at least one topic (["ALL"] for every event)')
+    for topic in (*events.topics_whitelist, *events.topics_blacklist):
+        if not _TOPIC.fullmatch(topic):
+            raise ConfigError(f"[events] topics: expected WEP topic names like DEVICE_MOTION_START, got {topic!r}")
+
+
+_BASE_URL = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")
+_TOPIC = re.compile(r"[A-Z][A-Z0-9_]*")
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
 

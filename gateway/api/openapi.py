@@ -130,6 +130,7 @@ def operations() -> dict[str, dict[str, dict]]:
         "/api/v1/pushes/{id}": {
             "get": _op("one push", ADMIN, {"200": PUSH}, tag="pushes"),
             "delete": _op("stop a push", ADMIN, {"200": PUSH}, tag="pushes")},
+        **_event_operations(),
         "/api/v1/tokens": {"post": _op("mint a viewer token", ADMIN, {
             "201": _ok("token", "application/json", {"$ref": "#/components/schemas/Token"})},
             body={"required": True, **_content("application/json", {"$ref": "#/components/schemas/TokenRequest"})},
@@ -137,6 +138,55 @@ def operations() -> dict[str, dict[str, dict]]:
     }
 
 
+ALARM = _ok("the alarm after the action", "application/json", {"$ref": "#/components/schemas/Alarm"})
+NOTE_BODY = {"required": False, **_content("application/json", {
+    "type": "object", "additionalProperties": False, "properties": {"note": {"type": "string", "maxLength": 1000}}})}
+
+
+def _event_operations() -> dict[str, dict[str, dict]]:
+    alarm_action = {action: {"post": _op(f"{action} an alarm (action alarms), audited with the token's sub", VIEWER,
+                                         {"200": ALARM}, params=[TOKEN_Q], body=NOTE_BODY, tag="alarms")}
+                    for action in ("acknowledge", "claim", "dismiss")}
+    return {
+        "/wep/webhook": {"post": _op("WEP webhook notifications (HELLO, HEARTBEAT, NOTIFICATION), verified by the "
+                                     "registration's token: 401 otherwise", OPEN,
+                                     {"200": _ok("queued", "application/json", JSON_OK)},
+                                     body={"required": True, **_content("application/json", JSON_OK)},
+                                     tag="events")},
+        "/api/v1/events/stream": {"get": _op(
+            "Server-Sent Events: one `event:` per type family (motion, analytics, alarm, device, user, system), "
+            "`id:` per event; resume with Last-Event-ID", VIEWER,
+            {"200": _ok("event stream", "text/event-stream", {"type": "string"})},
+            params=[TOKEN_Q, _query("last_event_id", "resume after this event id (as the Last-Event-ID header)")],
+            tag="events")},
+        "/api/v1/events": {"get": _op("recent events from memory, older ones from WEP's event search; newest first",
+                                      VIEWER, {"200": _ok("events", "application/json", {
+                                          "type": "object", "required": ["events"], "properties": {
+                                              "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+                                              "incomplete": {"type": "string"}}})},
+                                      params=[TOKEN_Q, _query("camera", "one camera id"),
+                                              _query("type", "event types, comma-separated (DEVICE_MOTION_START,...)"),
+                                              _query("from", "ISO 8601 time; older than memory: WEP is searched",
+                                                     {"type": "string", "format": "date-time"}),
+                                              _query("to", "ISO 8601 time", {"type": "string", "format": "date-time"}),
+                                              _query("limit", "1 to 1000, default 100",
+                                                     {"type": "integer", "minimum": 1, "maximum": 1000})],
+                                      tag="events")},
+        "/api/v1/alarms": {"get": _op("alarms of every source that concern the token's cameras (action alarms)",
+                                      VIEWER, {"200": _ok("alarms", "application/json", {
+                                          "type": "object", "required": ["alarms"], "properties": {
+                                              "alarms": {"type": "array", "items": {"$ref": "#/components/schemas/Alarm"}},
+                                              "unavailable": {"type": "array", "items": JSON_OK}}})},
+                                      params=[TOKEN_Q], tag="alarms")},
+        **{f"/api/v1/alarms/{{id}}/{action}": operation for action, operation in alarm_action.items()},
+        "/api/v1/alarms/{id}/history": {"get": _op("who did what to the alarm, newest first (action alarms)", VIEWER,
+                                                   {"200": _ok("history", "application/json", JSON_OK)},
+                                                   params=[TOKEN_Q], tag="alarms")},
+    }
+
+
+LINKS = {"type": "object", "properties": {"snapshot": {"type": ["string", "null"]},
+                                          "recording": {"type": ["string", "null"]}}}
 COMPONENTS = {
     "securitySchemes": {
         "viewerToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
@@ -170,10 +220,20 @@ COMPONENTS = {
                              "cameras": {"type": "array", "minItems": 1, "items": {"type": "string"},
                                          "description": 'camera ids, or ["*"] for every camera'},
                              "actions": {"type": "array", "minItems": 1,
-                                         "items": {"enum": ["view", "talk", "snapshot"]}},
-                             "ttl": {"type": "integer", "minimum": 1, "default": 3600}}},
+                                         "items": {"enum": ["view", "talk", "snapshot", "alarms"]}},
+                             "ttl": {"type": "integer", "minimum": 1, "default": 3600},
+                             "sub": {"type": "string", "minLength": 1, "maxLength": 128,
+                                     "description": "who holds the token, named in audit logs"}}},
         "Token": {"type": "object", "properties": {"token": {"type": "string"},
                                                    "expires_at": {"type": "string", "format": "date-time"}}},
+        "Event": {"type": "object", "required": ["id", "type", "state", "time", "source"], "properties": {
+            "id": {"type": "string"}, "camera": {"type": ["string", "null"]}, "type": {"type": "string"},
+            "state": {"enum": ["start", "stop", "pulse"]}, "time": {"type": "string", "format": "date-time"},
+            "source": {"type": "string"}, "data": JSON_OK, "links": LINKS}},
+        "Alarm": {"type": "object", "required": ["id", "source", "name", "state", "cameras"], "properties": {
+            "id": {"type": "string"}, "source": {"type": "string"}, "name": {"type": "string"},
+            "state": {"type": "string"}, "cameras": {"type": "array", "items": {"type": "string"}},
+            "time": {"type": ["string", "null"]}, "links": LINKS, "data": JSON_OK}},
         "PushRequest": {"type": "object", "required": ["camera", "url"], "properties": {
             "camera": {"type": "string"}, "url": {"type": "string"}, "quality": {"enum": ["high", "low"]},
             "media": {"enum": ["video", "audio", "both"]}, "mode": {"enum": ["gateway", "wep"]}}},

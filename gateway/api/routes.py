@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.auth.middleware import GRANT
+from gateway.events.service import EVENTS
 from gateway.services import CAMERAS
 
 
@@ -14,10 +15,15 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     reason = request.app[CAMERAS].readiness()
+    answer: dict = {"status": "ready"} if reason is None else {"status": "not_ready", "reason": reason}
+    # Events degraded (WEP's webhook silent or unregistered) is reported, not a reason to take
+    # the node out of service: video still flows, and missed events are searched later.
+    events = request.app.get(EVENTS)
+    events_reason = events.readiness() if events is not None else None
+    answer["events"] = {"status": "ok"} if events_reason is None else {"status": "degraded", "reason": events_reason}
     if reason is not None:
-        return web.json_response({"status": "not_ready", "reason": reason}, status=503,
-                                 headers={"Retry-After": "2"})
-    return web.json_response({"status": "ready"})
+        return web.json_response(answer, status=503, headers={"Retry-After": "2"})
+    return web.json_response(answer)
 
 
 async def cameras(request: web.Request) -> web.Response:

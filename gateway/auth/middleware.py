@@ -93,7 +93,10 @@ def auth_middleware(config: Config, authority: TokenAuthority):
             return await handler(request)
         grant = _grant(request, authority)
         if access is Access.CAMERA_LIST:
-            return await handler(request)  # the handler lists only request[GRANT]'s cameras
+            if rule.action is not None and rule.action not in grant.actions:
+                raise ApiError(403, "forbidden", f"the token does not allow {rule.action!r}",
+                               _challenge("insufficient_scope"))
+            return await handler(request)  # the handler answers for request[GRANT]'s cameras only
         camera_id = request.match_info.get("camera", "")
         if not grant.allows_camera(camera_id):
             raise ApiError(403, "forbidden", "the token does not cover this camera", _challenge("insufficient_scope"))

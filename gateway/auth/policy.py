@@ -19,7 +19,7 @@ from dataclasses import dataclass
 class Access(enum.Enum):
     OPEN = "open"  # anyone: the page, health, the API description, CORS preflights
     VIEWER = "viewer"  # a token allowing `action` on the route's {camera}
-    CAMERA_LIST = "camera_list"  # any valid token; the answer lists only its cameras
+    CAMERA_LIST = "camera_list"  # any valid token (holding `action`, if set); the answer covers only its cameras
     # The URL's session id is the credential: 128 random bits, handed only to whoever was
     # allowed to create the session (the 201's Location), so hanging up works even after
     # the token expired mid-session.
@@ -32,7 +32,7 @@ class Access(enum.Enum):
 @dataclass(frozen=True, slots=True)
 class Rule:
     access: Access
-    action: str | None = None  # "view" | "talk" | "snapshot" for VIEWER
+    action: str | None = None  # "view" | "talk" | "snapshot" | "alarms" for VIEWER (and CAMERA_LIST)
     protocol: str | None = None  # "hls" | "live" | "webrtc" | "talk" | "snapshot": metrics label
     hold: str | None = None  # "request" | "session" | "player": how the viewer limits count it
     upload: bool = False  # the body may be an audio file ([limits] max_upload_bytes)
@@ -78,6 +78,15 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/pushes/{id}"): ADMIN,
     ("DELETE", "/api/v1/pushes/{id}"): ADMIN,
     ("POST", "/api/v1/tokens"): ADMIN,
+    # Proven by WEP's signature (gateway/events/webhook_auth.py), not by a token.
+    ("POST", "/wep/webhook"): OPEN,
+    ("GET", "/api/v1/events/stream"): Rule(Access.CAMERA_LIST, protocol="events"),
+    ("GET", "/api/v1/events"): Rule(Access.CAMERA_LIST),
+    ("GET", "/api/v1/alarms"): Rule(Access.CAMERA_LIST, "alarms"),
+    ("POST", "/api/v1/alarms/{id}/acknowledge"): Rule(Access.CAMERA_LIST, "alarms"),
+    ("POST", "/api/v1/alarms/{id}/claim"): Rule(Access.CAMERA_LIST, "alarms"),
+    ("POST", "/api/v1/alarms/{id}/dismiss"): Rule(Access.CAMERA_LIST, "alarms"),
+    ("GET", "/api/v1/alarms/{id}/history"): Rule(Access.CAMERA_LIST, "alarms"),
 }
 
 

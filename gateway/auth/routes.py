@@ -1,6 +1,7 @@
 """`POST /api/v1/tokens` (admin): mint a viewer token.
 
-    {"cameras": ["id", ...] or ["*"], "actions": ["view", "talk", "snapshot"], "ttl": seconds}
+    {"cameras": ["id", ...] or ["*"], "actions": ["view", "talk", "snapshot", "alarms"], "ttl": seconds,
+     "sub": "who" (optional: named in audit logs)}
     -> 201 {"token": "...", "expires_at": "2025-01-01T00:00:00Z"}
 """
 
@@ -28,17 +29,20 @@ async def create_token(request: web.Request) -> web.Response:
         raise bad_request("body must be a JSON object") from None
     if not isinstance(body, dict):
         raise bad_request("body must be a JSON object")
-    unknown = set(body) - {"cameras", "actions", "ttl"}
+    unknown = set(body) - {"cameras", "actions", "ttl", "sub"}
     if unknown:
         raise bad_request(f"unknown field(s): {', '.join(sorted(unknown))}")
     try:
-        cameras, actions, ttl = check_request(body.get("cameras"), body.get("actions"), body.get("ttl", 3600))
+        cameras, actions, ttl, subject = check_request(body.get("cameras"), body.get("actions"),
+                                                       body.get("ttl", 3600), body.get("sub"))
     except ValueError as exc:
         raise bad_request(str(exc)) from None
-    token, expires_at = request.app[TOKENS].mint(cameras, actions, ttl)
+    token, expires_at = request.app[TOKENS].mint(cameras, actions, ttl, subject)
     expiry = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at))
-    return web.json_response({"token": token, "expires_at": expiry, "cameras": cameras, "actions": actions},
-                             status=201, headers={"Cache-Control": "no-store"})
+    answer = {"token": token, "expires_at": expiry, "cameras": cameras, "actions": actions}
+    if subject is not None:
+        answer["sub"] = subject
+    return web.json_response(answer, status=201, headers={"Cache-Control": "no-store"})
 
 
 def add_routes(app: web.Application) -> None:

@@ -14,10 +14,11 @@ from typing import Callable, Iterable
 
 import jwt
 
-ACTIONS = ("view", "talk", "snapshot")
+ACTIONS = ("view", "talk", "snapshot", "alarms")
 ALL_CAMERAS = "*"
 AUDIENCE = "wep-gateway/viewer"
 ALGORITHM = "HS256"
+MAX_SUBJECT = 128  # `sub`: who holds the token, written to audit logs
 MAX_TTL = 7 * 24 * 3600  # a week: long-lived access is the admin key's job, not a viewer's
 # Verified tokens are remembered (they never change); a bound keeps a token flood cheap.
 VERIFIED_CACHE = 4096
@@ -34,6 +35,7 @@ class Grant:
     cameras: frozenset[str]
     actions: frozenset[str]
     expires_at: int
+    subject: str | None = None  # the `sub` claim: who acts (alarm audit), when the minter said
 
     def allows_camera(self, camera_id: str) -> bool:
         return ALL_CAMERAS in self.cameras or camera_id in self.cameras
@@ -42,7 +44,8 @@ class Grant:
         return action in self.actions and self.allows_camera(camera_id)
 
 
-def check_request(cameras: object, actions: object, ttl: object) -> tuple[list[str], list[str], int]:
+def check_request(cameras: object, actions: object, ttl: object,
+                  subject: object = None) -> tuple[list[str], list[str], int, str | None]:
     """Validate the body of POST /api/v1/tokens; ValueError names the field."""
     if not isinstance(cameras, list) or not cameras or not all(isinstance(c, str) and c for c in cameras):
         raise ValueError('cameras must be a non-empty list of camera ids, or ["*"]')
@@ -50,7 +53,10 @@ def check_request(cameras: object, actions: object, ttl: object) -> tuple[list[s
         raise ValueError(f"actions must be a non-empty list of {', '.join(ACTIONS)}")
     if not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 < ttl <= MAX_TTL:
         raise ValueError(f"ttl must be a whole number of seconds, 1 to {MAX_TTL}")
-    return sorted(set(cameras)), sorted(set(actions)), ttl
+    if subject is not None and (not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT
+                                or not subject.isprintable()):
+        raise ValueError(f"sub must be a printable string of 1 to {MAX_SUBJECT} characters")
+    return sorted(set(cameras)), sorted(set(actions)), ttl, subject
 
 
 class TokenAuthority:
@@ -61,13 +67,16 @@ class TokenAuthority:
         self._clock = clock
         self._verified: dict[str, Grant] = {}
 
-    def mint(self, cameras: Iterable[str], actions: Iterable[str], ttl: int) -> tuple[str, int]:
+    def mint(self, cameras: Iterable[str], actions: Iterable[str], ttl: int,
+             subject: str | None = None) -> tuple[str, int]:
         """A signed token and its expiry (Unix seconds)."""
         now = int(self._clock())
         expires_at = now + ttl
         # jti: two tokens minted alike are still two viewers (HLS players are counted by token).
         claims = {"aud": AUDIENCE, "iat": now, "exp": expires_at, "jti": secrets.token_urlsafe(9),
                   "cam": sorted(cameras), "act": sorted(actions)}
+        if subject is not None:
+            claims["sub"] = subject
         return jwt.encode(claims, self._key, algorithm=ALGORITHM), expires_at
 
     def verify(self, token: str) -> Grant:
@@ -94,10 +103,11 @@ class TokenAuthority:
             raise TokenError("token expired") from None
         except jwt.InvalidTokenError as exc:
             raise TokenError(f"invalid token ({exc.__class__.__name__})") from None
-        cameras, actions = claims["cam"], claims["act"]
+        cameras, actions, subject = claims["cam"], claims["act"], claims.get("sub")
         if not isinstance(cameras, list) or not isinstance(actions, list) or not isinstance(claims["exp"], int):
             raise TokenError("invalid token (claims)")
-        return Grant(frozenset(map(str, cameras)), frozenset(map(str, actions)), claims["exp"])
+        return Grant(frozenset(map(str, cameras)), frozenset(map(str, actions)), claims["exp"],
+                     subject if isinstance(subject, str) else None)
 
 
 def authority_for(secret: str) -> tuple[TokenAuthority, str]:

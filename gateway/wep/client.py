@@ -284,6 +284,12 @@ class WepClient:
 
     # -- routes --------------------------------------------------------------------------------
 
+    async def call(self, call: WepCall, *, result: bool = True) -> Any:
+        """One JSON route with the session, re-login and error handling above: its `result`,
+        or None when the answer has none worth reading (`result=False`). The route modules
+        beside this client (events_api.py) add WEP's event, webhook and alarm routes."""
+        return await self._call(call, read_result if result else read_ignored)
+
     async def health(self) -> str:
         """GET /health: "GOOD", "WARN", "BAD" or another configured state (no session needed)."""
         http = self._require_http()

@@ -1,0 +1,123 @@
+"""The event layer's parts, built from config and started after the core services: the bus,
+the intake, WEP's webhook (when `[events] public_url` is set and WEP is configured), the
+backends' own event streams, and the alarm book."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from gateway.backends.base import Backend
+from gateway.events.alarms import AlarmBook, AlarmSource, WepAlarms
+from gateway.events.audit import AlarmAudit
+from gateway.events.backfill import Backfill
+from gateway.events.bus import EventBus
+from gateway.events.intake import EventIntake
+from gateway.events.model import EventError, TopicFilter, from_camera_event
+from gateway.events.receiver import WebhookReceiver
+from gateway.events.registration import WebhookRegistration
+from gateway.services import CAMERAS, CONFIG, WEP
+from gateway.wep.events_api import WepEventsApi
+
+log = logging.getLogger("gateway.events")
+
+FEED_RETRY = 5.0
+
+
+@dataclass
+class EventLayer:
+    bus: EventBus
+    intake: EventIntake
+    alarms: AlarmBook
+    api: WepEventsApi | None  # WEP's event routes, when WEP is configured
+    receiver: WebhookReceiver | None = None  # when the webhook is on
+    registration: WebhookRegistration | None = None
+    backfill: Backfill | None = None
+
+    def readiness(self) -> str | None:
+        """None when events flow as configured, else why they may not (for /readyz)."""
+        if self.registration is None or self.registration.healthy:
+            return None
+        return self.registration.degraded_reason
+
+
+EVENTS = web.AppKey("events", EventLayer)
+
+
+def build(app: web.Application) -> EventLayer:
+    config = app[CONFIG]
+    events = config.events
+    bus = EventBus(events.ring_size, events.subscriber_queue)
+    intake = EventIntake(bus, app[CAMERAS], events.clip_pre_s)
+    client = app.get(WEP)
+    api = WepEventsApi(client) if client is not None else None
+    sources: list[AlarmSource] = [WepAlarms(api)] if api is not None else []
+    audit = AlarmAudit(config.pushes.db_path, events.audit_days * 86400)
+    alarms = AlarmBook(sources, intake, audit, app[CAMERAS], events.clip_pre_s)
+    bus.add_listener(alarms.on_event)
+    layer = EventLayer(bus, intake, alarms, api)
+    if api is not None and events.public_url:
+        topics = TopicFilter(events.topics_whitelist, events.topics_blacklist)
+        receiver = WebhookReceiver(intake, topics, https=events.public_url.startswith("https://"),
+                                   queue_size=events.queue_size, on_gap=lambda since: backfill.request(since))
+        backfill = Backfill(api, intake, topics, receiver.stats)
+        registration = WebhookRegistration(api, receiver, topics, events.public_url, events.heartbeat_ms,
+                                           receiver.stats, on_recovered=backfill.request)
+        layer.receiver, layer.backfill, layer.registration = receiver, backfill, registration
+    elif api is not None:
+        log.info("[events] public_url is empty: no WEP webhook, so WEP events arrive only through searches")
+    return layer
+
+
+async def event_services(app: web.Application) -> AsyncIterator[None]:
+    layer = app[EVENTS] = build(app)
+    loop = asyncio.get_running_loop()
+    tasks = [loop.create_task(_feed(backend, layer.intake), name=f"events of {backend.name}")
+             for backend in app[CAMERAS].backends]
+    if layer.registration is not None:
+        tasks += [loop.create_task(layer.receiver.run(), name="webhook worker"),
+                  loop.create_task(layer.backfill.run(), name="event backfill"),
+                  loop.create_task(layer.registration.run(), name="webhook registration")]
+    try:
+        yield
+    finally:
+        layer.bus.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if layer.registration is not None:
+            await layer.registration.unregister()
+        layer.alarms.close()
+
+
+async def close_streams(app: web.Application) -> None:
+    """on_shutdown: end the SSE streams now rather than after the shutdown timeout."""
+    layer = app.get(EVENTS)
+    if layer is not None:
+        layer.bus.close()
+
+
+async def _feed(backend: Backend, intake: EventIntake) -> None:
+    """One backend's own event stream into the bus (WEP's ends at once: its events come by
+    webhook). The backend reconnects its cameras itself; a failure of the whole stream is
+    logged and the stream opened again."""
+    while True:
+        try:
+            async for camera_event in backend.events():
+                try:
+                    event = from_camera_event(camera_event)
+                except EventError as exc:
+                    intake.stats.malformed += 1
+                    log.warning("%s event unreadable: %s", backend.name, exc, extra={"camera": camera_event.camera})
+                    continue
+                await intake.accept(event)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("event stream of %s failed; opened again in %.0f s", backend.name, FEED_RETRY)
+            await asyncio.sleep(FEED_RETRY)
