@@ -59,12 +59,23 @@ def _demo_amcrest(emulator, count: int) -> tuple[AmcrestCameraConfig, ...]:
         for channel in range(1, count + 1))
 
 
+DEMO_MOTION_EVERY = 10.0
+
+
+def _reachable(listen: str) -> str:
+    """How the emulator on this machine reaches the gateway listening on `listen` (its webhook)."""
+    host, port = parse_host_port(listen, "--listen")
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 async def _demo(args: argparse.Namespace) -> int:
     from gateway.emulator.amcrest import AmcrestEmulator, AmcrestSettings
     from gateway.emulator.server import Emulator
     from gateway.emulator.settings import EmulatorSettings
 
-    settings = EmulatorSettings(host="127.0.0.1", port=0, cameras=args.cameras)
+    # Camera 1 raises motion every few seconds, so the page has events to show.
+    settings = EmulatorSettings(host="127.0.0.1", port=0, cameras=args.cameras, motion_every=DEMO_MOTION_EVERY)
     emulator = Emulator(settings)
     amcrest = AmcrestEmulator(AmcrestSettings(channels=args.amcrest)) if args.amcrest else None
     log.info("starting the WEP emulator (%d cameras; the first start encodes the test video)", args.cameras)
@@ -81,6 +92,7 @@ async def _demo(args: argparse.Namespace) -> int:
             user_nonce=settings.user_nonce, user_key=settings.user_key, ca_file=emulator.cert_path or "",
         ),
         auth=dataclasses.replace(config.auth, viewer_auth=False),
+        events=dataclasses.replace(config.events, public_url=config.events.public_url or _reachable(args.listen)),
         amcrest=config.amcrest + (_demo_amcrest(amcrest, args.amcrest) if amcrest is not None else ()),
     )
     host, port = config.listen_host_port

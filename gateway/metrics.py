@@ -96,6 +96,7 @@ class GatewayCollector(Collector):
         yield from self._push_families()
         yield from self._wep_families()
         yield from self._camera_families()
+        yield from self._event_families()
 
     def _service(self, module: str, key: str):
         """The app's service under `module.key`, or None when that module is not wired."""
@@ -283,6 +284,48 @@ class GatewayCollector(Collector):
                        "bytes")
 
     # -- cameras of every backend ----------------------------------------------------------------------
+    # -- events and alarms -------------------------------------------------------------------------
+    def _event_families(self) -> Iterator:
+        layer = self._service("gateway.events.service", "EVENTS")
+        if layer is None:
+            return
+        bus, intake = layer.bus.stats, layer.intake.stats
+        accepted = CounterMetricFamily("wepgw_events", "Events delivered onto the bus", labels=["source"])
+        for source, count in sorted(intake.accepted.items()):
+            accepted.add_metric([source], count)
+        yield accepted
+        yield CounterMetricFamily("wepgw_events_duplicates", "Events received again (same id) and dropped",
+                                  value=bus.duplicates)
+        yield CounterMetricFamily("wepgw_events_unknown_camera", "Events for cameras no backend lists (dropped)",
+                                  value=intake.unknown_camera)
+        yield CounterMetricFamily("wepgw_events_malformed", "Event entries that could not be read",
+                                  value=intake.malformed)
+        yield GaugeMetricFamily("wepgw_events_subscribers", "Open event streams (SSE)",
+                                value=layer.bus.subscriber_count)
+        yield CounterMetricFamily("wepgw_events_subscribers_dropped", "Event streams dropped for falling behind",
+                                  value=bus.subscribers_dropped)
+        if layer.receiver is None:
+            return
+        hooks = layer.receiver.stats
+        yield GaugeMetricFamily("wepgw_events_webhook_up", "1 while WEP's webhook is registered and posting "
+                                "(heartbeats on time)", value=1 if layer.registration.healthy else 0)
+        posts = CounterMetricFamily("wepgw_events_webhook_posts", "Verified webhook posts by type", labels=["type"])
+        for kind, count in sorted(hooks.posts.items()):
+            posts.add_metric([kind], count)
+        yield posts
+        rejected = CounterMetricFamily("wepgw_events_webhook_rejected", "Webhook posts refused 401, by cause",
+                                       labels=["cause"])
+        for cause, count in sorted(hooks.rejected.items()):
+            rejected.add_metric([cause], count)
+        yield rejected
+        for name, doc in (("overflow", "Verified posts dropped: the processing queue was full"),
+                          ("bad_requests", "Webhook posts that were too large or unreadable"),
+                          ("backfills", "Searches of WEP's event log after a gap"),
+                          ("backfilled", "Events found by those searches that had not arrived by webhook"),
+                          ("registrations", "Webhook registrations (start, and after a silence)"),
+                          ("degraded_spells", "Times the webhook fell silent for three heartbeats")):
+            yield CounterMetricFamily(f"wepgw_events_webhook_{name}", doc, value=getattr(hooks, name))
+
     def _camera_families(self) -> Iterator:
         directory = self._app.get(CAMERAS)
         if directory is None:
