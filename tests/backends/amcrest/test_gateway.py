@@ -162,3 +162,27 @@ async def test_ptz_move_and_preset_reach_the_camera(porch_ready, gateway, amcres
     assert [(e["channel"], e["action"], e["code"], e["arg2"]) for e in amcrest.ptz_log] == [
         (1, "start", "Left", 4), (1, "stop", "Left", 0), (1, "start", "GotoPreset", 3)]
 
+
+
+async def test_camera_events_reach_the_event_stream_in_weps_vocabulary(amcrest, gateway_url, porch_ready):
+    """Amcrest VideoMotion becomes DEVICE_MOTION_START/STOP on the same bus as WEP's events;
+    the raw fields stay in `data`; no links the camera cannot serve (no recordings)."""
+    from tests.events.sse_client import SseReader
+
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{gateway_url}/api/v1/events/stream") as response:
+            reader = SseReader(response)
+            deadline = time.monotonic() + 10
+            while not amcrest.events._streams and time.monotonic() < deadline:  # the gateway's attach is up
+                await asyncio.sleep(0.05)
+            for action in ("Start", "Stop"):
+                amcrest.inject_event(1, "VideoMotion", action)
+            amcrest.inject_event(1, "AlarmLocal", "Pulse", {"port": 1})
+            events = [await reader.until(lambda e: e.data["source"] == "amcrest") for _ in range(3)]
+    assert [(e.name, e.data["type"], e.data["state"]) for e in events] == [
+        ("motion", "DEVICE_MOTION_START", "start"), ("motion", "DEVICE_MOTION_STOP", "stop"),
+        ("device", "AMCREST_ALARMLOCAL", "pulse")]
+    assert {e.data["camera"] for e in events} == {"porch"}
+    assert events[0].data["data"]["code"] == "VideoMotion"
+    assert events[2].data["data"]["details"] == {"port": 1}
+    assert events[0].data["links"] == {"snapshot": None, "recording": None}
