@@ -12,7 +12,8 @@ import time
 
 from aiohttp import web
 
-from gateway.api.errors import ApiError, bad_request
+from gateway.api.bodies import read_bounded
+from gateway.api.errors import bad_request
 from gateway.auth.tokens import TokenAuthority, check_request
 
 TOKENS = web.AppKey("tokens", TokenAuthority)
@@ -20,9 +21,7 @@ MAX_BODY = 16 * 1024
 
 
 async def create_token(request: web.Request) -> web.Response:
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise ApiError(413, "too_large", f"body larger than {MAX_BODY} bytes")
+    raw = await read_bounded(request, MAX_BODY)
     try:
         body = json.loads(raw)
     except (UnicodeDecodeError, ValueError):

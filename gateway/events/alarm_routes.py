@@ -12,6 +12,7 @@ import json
 
 from aiohttp import web
 
+from gateway.api.bodies import read_bounded
 from gateway.api.errors import ApiError, bad_request
 from gateway.auth.middleware import GRANT
 from gateway.auth.tokens import ALL_CAMERAS
@@ -45,9 +46,7 @@ async def list_alarms(request: web.Request) -> web.Response:
 
 
 async def _note(request: web.Request) -> str | None:
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise ApiError(413, "too_large", f"body larger than {MAX_BODY} bytes")
+    raw = await read_bounded(request, MAX_BODY)
     if not raw.strip():
         return None
     try:

@@ -14,7 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from gateway.api.errors import ApiError, bad_request, not_found
 from gateway.backends.base import Capability, UpstreamFailure
@@ -69,7 +69,7 @@ class WepAlarms:
 
     name = "wep"
     actions = ("acknowledge", "claim", "dismiss")
-    _WEP_ACTIONS = {"acknowledge": "ACKNOWLEDGE", "claim": "CLAIM", "dismiss": "DISMISS"}
+    _WEP_ACTIONS: ClassVar[dict[str, str]] = {"acknowledge": "ACKNOWLEDGE", "claim": "CLAIM", "dismiss": "DISMISS"}
 
     def __init__(self, api: WepEventsApi):
         self._api = api

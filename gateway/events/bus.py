@@ -16,8 +16,8 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
 
 from gateway.events import sse
 from gateway.events.model import Event
@@ -47,7 +47,7 @@ class Subscriber:
     """One client's share of the bus: which cameras it sees (None: every event, also those
     without a camera) and the bytes waiting for its writer."""
 
-    __slots__ = ("cameras", "limit", "pending", "pending_events", "overflowed", "closed", "_wake")
+    __slots__ = ("_wake", "cameras", "closed", "limit", "overflowed", "pending", "pending_events")
 
     def __init__(self, cameras: frozenset[str] | None, limit: int):
         self.cameras = cameras
@@ -181,7 +181,8 @@ class EventBus:
         flushed = [entry for entry in self._ring if entry.id.seq <= self._flushed_seq]
         if last.boot == self.boot:
             missed = [entry for entry in flushed if entry.id.seq > last.seq]
-            lost = bool(flushed) and flushed[0].id.seq > last.seq + 1
+            # The ring's oldest entry, flushed or not, says whether the wanted ones are gone.
+            lost = bool(self._ring) and self._ring[0].id.seq > last.seq + 1
         else:
             missed, lost = flushed, False  # a restart: all this process saw came after the client's last
         missed = [entry for entry in missed if subscriber.sees(entry.event)]

@@ -79,11 +79,11 @@ def parse_time(value: Any) -> datetime:
         raise EventError(f"time {_shown(value)} is not an ISO 8601 time")
     try:
         at = datetime.fromisoformat(value)
-    except ValueError:
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)  # WEP's own times are UTC ("Z"); a bare one is read alike
+        return at.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: an offset past year 1 or 9999
         raise EventError(f"time {_shown(value)} is not an ISO 8601 time") from None
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)  # WEP's own times are UTC ("Z"); a bare one is read alike
-    return at.astimezone(UTC)
 
 
 def iso(at: datetime) -> str:

@@ -35,7 +35,7 @@ class EventQuery:
         if start is not None and end is not None and start > end:
             raise ValueError("from must not be after to")
         limit_text = query.get("limit", str(DEFAULT_LIMIT))
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
+        if not (limit_text.isascii() and limit_text.isdigit()) or not 1 <= int(limit_text) <= MAX_LIMIT:
             raise ValueError(f"limit must be a whole number from 1 to {MAX_LIMIT}")
         return cls(query.get("camera") or None, types, start, end, int(limit_text))
 

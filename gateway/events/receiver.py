@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
+from gateway.api.bodies import read_bounded
 from gateway.api.errors import ApiError, bad_request
 from gateway.events import webhook_auth
 from gateway.events.intake import EventIntake
@@ -68,10 +70,11 @@ class WebhookReceiver:
     # -- the route --------------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.Response:
-        raw = await request.content.read(MAX_NOTIFICATION_BYTES + 1)
-        if len(raw) > MAX_NOTIFICATION_BYTES:
+        try:
+            raw = await read_bounded(request, MAX_NOTIFICATION_BYTES, "notification")
+        except ApiError:
             self.stats.bad_requests += 1
-            raise ApiError(413, "too_large", f"notification larger than {MAX_NOTIFICATION_BYTES} bytes")
+            raise
         try:
             payload = webhook_auth.verify(raw, request.headers.get("Authorization"), self._valid_tokens(), self.https)
         except webhook_auth.Unverified as exc:

@@ -44,6 +44,6 @@ def parse_event_id(value: str | None) -> EventId | None:
     if not value:
         return None
     boot, dash, seq = value.strip().rpartition("-")
-    if not dash or not boot or not seq.isdigit() or len(seq) > 18:
+    if not dash or not boot or not (seq.isascii() and seq.isdigit()) or len(seq) > 18:
         return None
     return EventId(boot, int(seq))

@@ -20,7 +20,8 @@ import hashlib
 import hmac
 import json
 import secrets
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 TOKEN_BYTES = 32
 

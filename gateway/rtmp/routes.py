@@ -16,6 +16,7 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
+from gateway.api.bodies import read_bounded
 from gateway.api.errors import ApiError, bad_request, not_found
 from gateway.backends.base import Capability
 from gateway.rtmp.push import MEDIA, MODES, QUALITIES, push_view
@@ -83,11 +84,7 @@ async def delete_push(request: web.Request) -> web.Response:
 
 
 async def _json_body(request: web.Request) -> dict:
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise ApiError(413, "too_large", f"body larger than {MAX_BODY} bytes")
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise ApiError(413, "too_large", f"body larger than {MAX_BODY} bytes")
+    raw = await read_bounded(request, MAX_BODY)
     try:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):

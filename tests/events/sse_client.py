@@ -41,7 +41,7 @@ class SseReader:
                     self.comments.append(line[1:].strip())
                     continue
                 name, _, value = line.partition(":")
-                value = value[1:] if value.startswith(" ") else value
+                value = value.removeprefix(" ")
                 if name == "retry":
                     self.retry = int(value)
                 else:

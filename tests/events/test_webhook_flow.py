@@ -35,10 +35,10 @@ async def test_webhook_is_registered_once_across_restarts_and_deleted_at_shutdow
     assert [hook["url"] for hook in emulator.webhooks] == [url]
     for restart in range(3):
         async with running(events_config) as server:
-            layer = server.app[EVENTS]
-            await wait_for(lambda: layer.registration.webhook_id, what="registration")
+            registration = server.app[EVENTS].registration
+            await wait_for(lambda r=registration: r.webhook_id, what="registration")
             if restart == 0:
-                assert layer.registration.webhook_id == first_id
+                assert registration.webhook_id == first_id
             assert [hook["url"] for hook in emulator.webhooks] == [url]
             assert emulator.webhooks[0]["heartbeat"] == {"enable": True, "frequencyMs": 1000}
             # Guide, GET /webhooks: "returns the event topics as a list, not as event groups".
