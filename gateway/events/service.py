@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -79,9 +79,9 @@ async def event_services(app: web.Application) -> AsyncIterator[None]:
     tasks = [loop.create_task(_feed(backend, layer.intake), name=f"events of {backend.name}")
              for backend in app[CAMERAS].backends]
     if layer.registration is not None:
-        tasks += [loop.create_task(layer.receiver.run(), name="webhook worker"),
-                  loop.create_task(layer.backfill.run(), name="event backfill"),
-                  loop.create_task(layer.registration.run(), name="webhook registration")]
+        tasks += [loop.create_task(_supervised(run, name), name=name) for run, name in (
+            (layer.receiver.run, "webhook worker"), (layer.backfill.run, "event backfill"),
+            (layer.registration.run, "webhook registration"))]
     try:
         yield
     finally:
@@ -99,6 +99,20 @@ async def close_streams(app: web.Application) -> None:
     layer = app.get(EVENTS)
     if layer is not None:
         layer.bus.close()
+
+
+async def _supervised(run: Callable[[], Awaitable[None]], name: str) -> None:
+    """Keep a background loop running: a fault in it (a bug, an input nobody foresaw) is
+    logged with its traceback and the loop started again, so events never stop silently."""
+    while True:
+        try:
+            await run()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed; started again in %.0f s", name, FEED_RETRY)
+            await asyncio.sleep(FEED_RETRY)
 
 
 async def _feed(backend: Backend, intake: EventIntake) -> None:
