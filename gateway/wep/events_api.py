@@ -8,8 +8,9 @@ What cannot be read is a WepUnavailable naming the route, never a crash.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from gateway.wep.answers import WepCall
 from gateway.wep.client import WepClient
