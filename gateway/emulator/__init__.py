@@ -17,4 +17,18 @@ Choices where the guide is silent (stable, so tests and the gateway can rely on 
   `expire_sessions()`) or HTTP without auth: POST /_emulator/drop, /_emulator/fail
   {"count", "status"}, /_emulator/stall {"seconds"}, /_emulator/expire;
   GET /_emulator/stats. Expired sessions do not end streams already open.
+- Events: every event goes to a bounded log (settings.event_log_size) that /events/search
+  reads, and to each webhook whose topics match. USER_LOGIN on every login; each camera's
+  DEVICE_RECORDING_STARTED at start (the guide's ACTIVE sample); a START/STOP (_ON/_OFF,
+  _STARTED/_STOPPED) pair links both ways; continuation tokens carry the whole query.
+  Python: `inject_event(camera, type, **fields)`, `trigger_alarm(name, cameras)`,
+  `alarm(id)`, `pause_webhooks()`, `resume_webhooks()`, `webhooks`, `webhook_stats`,
+  `events`; HTTP: POST /_emulator/events, /_emulator/alarms, /_emulator/webhooks/pause,
+  /_emulator/webhooks/resume; GET /_emulator/webhooks.
+- Webhooks: answers are {"webhook", "accepted", "rejected"} (POST and PUT) and
+  {"webhooks": [...]} (GET); topics are shown expanded from groups (guide, "Getting a
+  Webhook"); the authenticationToken is never shown. A NOTIFICATION batches what is
+  pending (up to 100 events); a full queue (settings.webhook_queue_size) drops the newest.
+- Alarms: {"id", "name", "priority", "state", "cameraIds", "triggerTime", "lastActionTime",
+  "assignedUser"?, "note"?}; PUT /alarm answers {"alarm": ...}; any action from any state.
 """

@@ -48,3 +48,8 @@ async def json_body(request: web.Request) -> dict:
     if not isinstance(body, dict):
         raise WepError(400, "request body must be a JSON object")
     return body
+
+
+def query_list(request: web.Request, name: str) -> list[str]:
+    """A list parameter, repeated (ids=a&ids=b) or comma-separated (ids=a,b)."""
+    return [item for value in request.query.getall(name, []) for item in value.split(",") if item]

@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import dataclass
 
 SERVER_ID = "wepEmuServer0000000001"
+SITE_ID = "wepEmuSite00000000000001"  # webhook messages' "siteId"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""/_emulator/...: fault injection and counters for other processes (bench, demo).
+"""/_emulator/...: fault injection, event sources and counters for other processes (bench, demo).
 
 Outside the WEP base path on purpose: plain JSON, no session, no envelope contract.
 """
@@ -51,3 +51,61 @@ async def stall(request: web.Request) -> web.Response:
 @routes.post("/_emulator/expire")
 async def expire(request: web.Request) -> web.Response:
     return web.json_response({"expired": request.app[EMULATOR].expire_sessions()})
+
+
+async def _body(request: web.Request) -> dict:
+    try:
+        body = await request.json() if request.can_read_body else {}
+    except ValueError:
+        raise web.HTTPBadRequest(text="body must be JSON") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="body must be a JSON object")
+    return body
+
+
+@routes.post("/_emulator/events")
+async def inject_event(request: web.Request) -> web.Response:
+    """{"camera": id or 1-based index, "type": "DEVICE_MOTION_START", ...more event fields}."""
+    fields = await _body(request)
+    camera, kind = fields.pop("camera", None), fields.pop("type", None)
+    if camera is None or not isinstance(kind, str):
+        raise web.HTTPBadRequest(text="camera and type are required")
+    try:
+        event = request.app[EMULATOR].inject_event(camera, kind, **fields)
+    except (KeyError, ValueError) as exc:
+        raise web.HTTPBadRequest(text=str(exc).strip("'\"")) from None
+    return web.json_response(event)
+
+
+@routes.post("/_emulator/alarms")
+async def trigger_alarm(request: web.Request) -> web.Response:
+    """{"name": "...", "cameras": [id or 1-based index, ...]}: a new alarm, or that one again."""
+    body = await _body(request)
+    name, cameras = body.get("name"), body.get("cameras", [])
+    if not isinstance(name, str) or not name or not isinstance(cameras, list):
+        raise web.HTTPBadRequest(text="name (a string) is required; cameras must be a list")
+    try:
+        alarm = request.app[EMULATOR].trigger_alarm(name, cameras)
+    except KeyError as exc:
+        raise web.HTTPBadRequest(text=str(exc).strip("'\"")) from None
+    return web.json_response(alarm)
+
+
+@routes.post("/_emulator/webhooks/pause")
+async def pause_webhooks(request: web.Request) -> web.Response:
+    request.app[EMULATOR].pause_webhooks()
+    return web.json_response({"paused": True})
+
+
+@routes.post("/_emulator/webhooks/resume")
+async def resume_webhooks(request: web.Request) -> web.Response:
+    request.app[EMULATOR].resume_webhooks()
+    return web.json_response({"paused": False})
+
+
+@routes.get("/_emulator/webhooks")
+async def webhooks(request: web.Request) -> web.Response:
+    emu = request.app[EMULATOR]
+    stats = emu.webhook_stats
+    views = [{**view, "counters": stats["webhooks"][view["id"]]} for view in emu.webhooks]
+    return web.json_response({"paused": stats["paused"], "webhooks": views, "total": stats["total"]})

@@ -39,7 +39,16 @@ async def login(request: web.Request) -> web.Response:
         raise WepError(401, "invalid username or password")
     session = emu.sessions.create(body["username"])
     emu.counters.logins += 1
+    emu.site.emit("USER_LOGIN", userName=session.username, clientName=str(body.get("clientName", "")),
+                  clientIp=_client_ip(request.remote))  # fmt: skip
     return success({"session": session.token, "externalUserId": "emulator-user-1", "domainId": "emulator"})
+
+
+def _client_ip(remote: str | None) -> dict:
+    """The guide's USER_LOGIN sample: {"addrType": "ADDR_IP_V4", "addrIpV4": "10.89.121.200"}."""
+    if remote and ":" in remote:
+        return {"addrType": "ADDR_IP_V6", "addrIpV6": remote}
+    return {"addrType": "ADDR_IP_V4", "addrIpV4": remote or ""}
 
 
 @routes.post("/logout")

@@ -13,7 +13,15 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gateway.emulator import routes_control, routes_media, routes_rtmp, routes_session, routes_talk
+from gateway.emulator import (
+    routes_alarms,
+    routes_control,
+    routes_events,
+    routes_media,
+    routes_rtmp,
+    routes_session,
+    routes_talk,
+)
 from gateway.emulator.amcrest import AmcrestEmulator, AmcrestSettings
 from gateway.emulator.cameras import make_cameras
 from gateway.emulator.envelope import WepError, error_response
@@ -23,6 +31,7 @@ from gateway.emulator.routes_talk import TalkRecord
 from gateway.emulator.rtmp_push import PushRegistry
 from gateway.emulator.sessions import Session, SessionStore
 from gateway.emulator.settings import FRAGMENT_MODES, EmulatorSettings
+from gateway.emulator.site_events import SiteEvents
 from gateway.emulator.state import BASE_PATH, EMULATOR
 from gateway.emulator.stats import Stats
 from gateway.emulator.streams import LiveStream, StreamRegistry
@@ -72,6 +81,7 @@ class Emulator:
         self.streams = StreamRegistry()
         self.pushes = PushRegistry()
         self.talk_records = {camera_id: TalkRecord() for camera_id in self.cameras}
+        self.site = SiteEvents(settings, self.cameras)
         self.library: dict = {}
         self.ctx_table: dict[str, tuple[str, str]] = {}
         self.epoch_mono = time.monotonic()
@@ -88,7 +98,9 @@ class Emulator:
     def build_app(self) -> web.Application:
         app = web.Application(middlewares=[wep_errors], client_max_size=1024 * 1024)
         app[EMULATOR] = self
-        for table in (routes_session.routes, routes_media.routes, routes_talk.routes, routes_rtmp.routes):
+        tables = (routes_session.routes, routes_media.routes, routes_talk.routes, routes_rtmp.routes,
+                  routes_events.routes, routes_alarms.routes)  # fmt: skip
+        for table in tables:
             for route in table:
                 app.router.add_route(route.method, BASE_PATH + route.path, route.handler)
         app.add_routes(routes_control.routes)
@@ -116,8 +128,10 @@ class Emulator:
         host = self.settings.host
         host = "127.0.0.1" if host in ("0.0.0.0", "") else (f"[{host}]" if ":" in host else host)
         self.url = f"{'https' if self.settings.tls else 'http'}://{host}:{port}"
+        self.site.start()
 
     async def stop(self) -> None:
+        await self.site.stop()
         self.streams.drop_all()
         pushes = self.pushes.all()
         if pushes:
@@ -164,11 +178,51 @@ class Emulator:
         """Forget every session now; open streams keep running."""
         return self.sessions.expire_all()
 
+    # Events, webhooks, alarms ----------------------------------------------------------
+    def inject_event(self, camera: str | int, type: str, **fields) -> dict:
+        """Raise an event of `type` on a camera (id or 1-based index): logged and sent to the
+        webhooks whose topics match. KeyError for an unknown camera, ValueError for a bad type."""
+        return dict(self.site.inject(camera, type, **fields))
+
+    def trigger_alarm(self, name: str, cameras: list[str | int] = (), priority: int = 1) -> dict:
+        """Create the alarm `name`, or trigger it again; raises ALARM_TRIGGERED."""
+        return self.site.trigger_alarm(name, list(cameras), priority).to_json()
+
+    def alarm(self, alarm_id: str) -> dict:
+        """The alarm as GET /alarm shows it; alarms.UnknownAlarm (a KeyError) when there is none."""
+        return self.site.alarms.get(alarm_id).to_json()
+
+    def pause_webhooks(self) -> None:
+        """WEP loses its webhook connections: nothing is posted; events are still logged."""
+        self.site.webhooks.pause()
+
+    def resume_webhooks(self) -> None:
+        """Reconnect: every webhook gets HELLO first, then the events raised from now on."""
+        self.site.webhooks.resume()
+
+    @property
+    def webhooks(self) -> list[dict]:
+        """Registered webhooks as GET /webhooks shows them (never the authenticationToken)."""
+        return [w.public() for w in self.site.webhooks.get()]
+
+    @property
+    def webhook_stats(self) -> dict:
+        """{"paused", "total": counters, "webhooks": {id: {"connected", ...counters}}}."""
+        return self.site.webhooks.stats()
+
+    @property
+    def events(self) -> list[dict]:
+        """Every event still in the log, oldest first."""
+        return self.site.log.events()
+
     # Inspection ----------------------------------------------------------------------
     @property
     def stats(self) -> dict:
         """Counters as plain JSON-able data (also GET /_emulator/stats)."""
-        return self.counters.snapshot(len(self.pushes), len(self.sessions))
+        snapshot = self.counters.snapshot(len(self.pushes), len(self.sessions))
+        snapshot["webhooks"] = {"registered": len(self.site.webhooks), **self.site.webhooks.stats()["total"]}
+        snapshot["events_logged"] = len(self.site.log)
+        return snapshot
 
     def talk_audio(self, camera_id: str) -> bytes:
         return self.talk_records[camera_id].audio()
@@ -214,6 +268,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--user-nonce", default=d.user_nonce)
     parser.add_argument("--user-key", default=d.user_key)
     parser.add_argument("--integration-id", default=d.integration_id)  # fmt: skip
+    parser.add_argument("--motion-every", type=float, default=d.motion_every, metavar="S",
+                        help="demo: camera 1 raises motion start/stop every S seconds (default 0: off)")  # fmt: skip
+    parser.add_argument("--webhook-no-verify", action="store_true",
+                        help="post to https webhooks without checking their certificate (self-signed receivers)")  # fmt: skip
     parser.add_argument("--amcrest", type=int, default=0, metavar="N",
                         help="also start an Amcrest/Dahua emulator with N channels (default 0: none)")
     parser.add_argument("--amcrest-http", type=_host_port, default=("127.0.0.1", 8081), metavar="HOST:PORT",
@@ -231,6 +289,7 @@ def settings_from_args(args: argparse.Namespace) -> EmulatorSettings:
         session_idle_expiry=args.session_expiry, fragment=args.fragment,
         loop_seconds=args.loop_seconds, fps=args.fps, talk_cap_ms=args.talk_cap_ms,
         cache_dir=args.cache_dir or None, high_size=args.high_size, low_size=args.low_size,
+        motion_every=args.motion_every, webhook_verify_tls=not args.webhook_no_verify,
     )  # fmt: skip
 
 

@@ -34,6 +34,10 @@ class EmulatorSettings:
     low_bitrate: int = 500_000
     token_skew: float = 3600.0  # accepted |now - token timestamp|, seconds
     encode_workers: int = 2
+    motion_every: float = 0.0  # demo: camera 1 MOTION_START, then STOP ~2 s later, every S seconds; 0 off
+    event_log_size: int = 100_000  # events kept for /events/search; the oldest are dropped
+    webhook_queue_size: int = 1000  # events waiting per webhook; past it new ones are counted and dropped
+    webhook_verify_tls: bool = True  # False for https receivers with self-signed certificates
 
     def validate(self) -> None:
         if self.fragment not in FRAGMENT_MODES:
@@ -46,6 +50,10 @@ class EmulatorSettings:
             raise SettingsError(f"loop_seconds must be a whole number of seconds >= 1, not {self.loop_seconds}")
         if self.talk_cap_ms <= 0 or self.session_idle_expiry <= 0:
             raise SettingsError("talk_cap_ms and session_idle_expiry must be positive")
+        if self.motion_every < 0:
+            raise SettingsError(f"motion_every must be >= 0 (0: off), not {self.motion_every}")
+        if self.event_log_size < 1 or self.webhook_queue_size < 1:
+            raise SettingsError("event_log_size and webhook_queue_size must be at least 1")
         for w, h in (self.high_size, self.low_size):
             if w % 2 or h % 2 or w < 16 or h < 16:
                 raise SettingsError(f"video size {w}x{h} must be even and at least 16x16")

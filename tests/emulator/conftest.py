@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import secrets
 import time
 
 import aiohttp
@@ -12,6 +14,7 @@ from gateway.emulator.auth_token import make_token
 from gateway.emulator.server import Emulator
 from gateway.emulator.settings import EmulatorSettings
 from gateway.emulator.state import BASE_PATH
+from tests.emulator.webhook_receiver import Receiver
 
 
 @pytest.fixture(scope="session")
@@ -95,3 +98,44 @@ def assert_envelope(body: dict, status: int, name: str) -> None:
     assert body["meta"]["name"] == name
     assert isinstance(body["meta"]["code"], int) and body["meta"]["code"] < 0
     assert isinstance(body["message"], str) and body["message"]
+
+
+@pytest.fixture
+async def make_receiver(tmp_path):
+    """Webhook receivers on free ports (https with a self-signed cert when tls=True)."""
+    started: list[Receiver] = []
+
+    async def make(tls: bool = False) -> Receiver:
+        receiver = Receiver(tmp_path / f"receiver-{len(started)}" if tls else None)
+        await receiver.start()
+        started.append(receiver)
+        return receiver
+
+    yield make
+    for receiver in started:
+        await receiver.stop()
+
+
+def new_token() -> str:
+    """Guide, "Generating Authentication Token": 16 random bytes, base64."""
+    return base64.b64encode(secrets.token_bytes(16)).decode()
+
+
+async def add_webhook(http: aiohttp.ClientSession, emulator: Emulator, session: str, url: str,
+                      topics: dict | None = None, token: str | None = None, **spec) -> dict:  # fmt: skip
+    """POST /webhooks; the answer's result ({"webhook", "accepted", "rejected"})."""
+    webhook = {"url": url, "authenticationToken": token or new_token(),
+               "eventTopics": topics or {"whitelist": ["ALL"]}, **spec}  # fmt: skip
+    async with http.post(api(emulator, "webhooks"), json={"session": session, "webhook": webhook}) as resp:
+        body = await resp.json()
+        assert resp.status == 200, body
+    return body["result"]
+
+
+async def until(predicate, timeout: float = 5.0, step: float = 0.02) -> None:
+    """Poll `predicate()` until it holds; AssertionError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(step)

@@ -118,8 +118,9 @@ async def test_a_token_for_camera_a_never_sees_camera_b(emulator, events_gateway
         b_event = emulator.inject_event(camera_b, "DEVICE_MOTION_START")
         a_event = emulator.inject_event(camera_a, "DEVICE_MOTION_START")
         received = await reader.collect(1.5)
-    assert [e.data["camera"] for e in received] == [camera_a]
-    assert received[0].data["id"] == f"wep:{a_event['thisId']}"
+    # (The emulator's own start-up events, DEVICE_RECORDING_STARTED, may arrive too: A's only.)
+    assert {e.data["camera"] for e in received} == {camera_a}
+    assert f"wep:{a_event['thisId']}" in [e.data["id"] for e in received]
     headers = {"Authorization": f"Bearer {token}"}
     async with http.get(events_gateway.make_url("/api/v1/events"), headers=headers) as response:
         listed = (await response.json())["events"]
