@@ -109,7 +109,7 @@ class WebhookReceiver:
                 continue
             self.stats.posts[kind] += 1
             if kind == "HELLO":
-                log.info("WEP says hello (reconnected: events may have been missed); searching for them")
+                log.info("WEP says HELLO (connected anew: events may have been missed); searching for them")
                 self._on_gap(previous)
             elif kind == "NOTIFICATION":
                 await self._notification(payload.get("notification"))

@@ -128,3 +128,18 @@ async def test_a_token_for_camera_a_never_sees_camera_b(emulator, events_gateway
     assert f"wep:{b_event['thisId']}" not in {e["id"] for e in listed}
     async with http.get(events_gateway.make_url(f"/api/v1/events?camera={camera_b}"), headers=headers) as response:
         assert response.status == 403
+
+
+async def test_a_client_resuming_with_last_event_id_gets_what_it_missed_once(emulator, events_gateway, http):
+    token = await mint(http, events_gateway, ["*"], ["view"])
+    camera = emulator.camera_ids[0]
+    layer = events_gateway.app[EVENTS]
+    async with stream(http, events_gateway, token) as reader:
+        first = emulator.inject_event(camera, "DEVICE_MOTION_START")
+        seen = await reader.until(lambda e: e.data["id"] == f"wep:{first['thisId']}")
+    missed = [emulator.inject_event(camera, kind) for kind in ("DEVICE_MOTION_STOP", "DEVICE_MOTION_START")]
+    await wait_for(lambda: all(layer.bus.seen(f"wep:{e['thisId']}") for e in missed), what="the missed events")
+    async with stream(http, events_gateway, token, **{"Last-Event-ID": seen.id}) as reader:
+        replayed = await reader.collect(1.0)
+    ids = [e.data["id"] for e in replayed]
+    assert ids == [f"wep:{e['thisId']}" for e in missed]

@@ -3,7 +3,10 @@
 //
 // URL parameters: ?mode=auto|webrtc|mse  ?quality=high|low  ?token=... (passed on to
 // every request the page makes).
-"use strict";
+//
+// An ES module (strict by itself); the Events panel lives in events.js and alarms.js.
+import { AlarmsPanel } from "./alarms.js";
+import { EventsPanel, alertTile, familyOf } from "./events.js";
 
 (() => {
   const params = new URLSearchParams(location.search);
@@ -474,7 +477,8 @@
   // ---- the page -----------------------------------------------------------------
 
   const players = [];
-  window.gatewayViewer = { players, mode: MODE };
+  const panels = {};
+  window.gatewayViewer = { players, panels, mode: MODE };
 
   function updateSummary() {
     const playing = players.filter((player) => player.status === "playing").length;
@@ -537,11 +541,36 @@
       player.run();
     }
     updateSummary();
+    startEventsPanel(cameras);
   }
 
-  window.addEventListener("pagehide", () => players.forEach((player) => {
-    player.close();
-    if (player.talk) player.talk.release();
-  }));
+  function startEventsPanel(cameras) {
+    const names = new Map(cameras.map((camera) => [camera.id, camera.name || camera.id]));
+    const tiles = new Map(players.map((player) => [player.camera.id, player.tile]));
+    const cameraName = (id) => names.get(id) || id;
+    const alarms = new AlarmsPanel(document.getElementById("alarms"), { apiUrl, errorText, cameraName });
+    const events = new EventsPanel(document.getElementById("events"), {
+      apiUrl,
+      errorText,
+      cameraName,
+      onEvent(event) {
+        const family = familyOf(String(event.type || ""));
+        // Something begins or happens on a camera: its tile lights up for a moment.
+        if (event.camera && event.state !== "stop") alertTile(tiles.get(event.camera), family === "alarm" ? "alarm" : "event");
+        if (family === "alarm") alarms.refresh(); // the list changed upstream
+      },
+    });
+    Object.assign(panels, { alarms, events });
+    alarms.refresh();
+    events.start();
+  }
+
+  window.addEventListener("pagehide", () => {
+    players.forEach((player) => {
+      player.close();
+      if (player.talk) player.talk.release();
+    });
+    if (panels.events) panels.events.close();
+  });
   main();
 })();
