@@ -36,6 +36,7 @@ async def test_hold_to_talk_from_the_page_reaches_the_speaker_at_440_hz(emulator
             # The camera without a speaker shows no talk button.
             assert await page.locator(f'article[data-camera="{emulator.camera_ids[-1]}"] button.talk').is_hidden()
 
+            await button.scroll_into_view_if_needed()
             box = await button.bounding_box()
             await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
             await page.mouse.down()

@@ -73,6 +73,7 @@ class _CameraState:
     reason: str = "not reached yet"
     probe: Probe | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    up: asyncio.Event = field(default_factory=asyncio.Event)  # set while available
     last_ptz_code: str | None = None
     monitor: asyncio.Task | None = None
 
@@ -153,6 +154,7 @@ class AmcrestBackend:
         if (state.available, state.reason) == (available, reason):
             return
         state.available, state.reason = available, reason
+        (state.up.set if available else state.up.clear)()
         if available:
             log.info("camera reachable (%dx%d%s)", state.probe.width, state.probe.height,
                      f", audio {state.probe.audio}" if state.probe.audio else ", no audio",
@@ -250,7 +252,7 @@ class AmcrestBackend:
 
         streams = [AmcrestEventStream(state.cgi, state.config.id, state.config.channel, publish,
                                       initial_delay=self._sources.reconnect_initial_delay,
-                                      max_delay=self._sources.reconnect_max_delay)
+                                      max_delay=self._sources.reconnect_max_delay, until_available=state.up.wait)
                    for state in self._cameras.values()]
         loop = asyncio.get_running_loop()
         tasks = [loop.create_task(stream.run(), name=f"amcrest events {stream.camera_id}") for stream in streams]

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from gateway.backends.amcrest.cgi import AmcrestCgi
@@ -64,7 +64,8 @@ AUTH_RETRY_DELAY = 60.0
 
 class AmcrestEventStream:
     def __init__(self, cgi: AmcrestCgi, camera_id: str, channel: int, publish: Callable[[CameraEvent], None], *,
-                 heartbeat: int = 5, initial_delay: float = 0.5, max_delay: float = 10.0):
+                 heartbeat: int = 5, initial_delay: float = 0.5, max_delay: float = 10.0,
+                 until_available: Callable[[], Awaitable[object]] | None = None):
         self.camera_id = camera_id
         self.channel = channel  # 1-based
         self._cgi = cgi
@@ -72,6 +73,9 @@ class AmcrestEventStream:
         self._heartbeat = heartbeat
         self._initial_delay = initial_delay
         self._max_delay = max_delay
+        # The camera's monitor says when it is reachable: a camera that is down (or refuses
+        # our password) is reported, and asked, once, by the monitor, not again by this stream.
+        self._until_available = until_available
         self.events = 0  # published
         self.ignored = 0  # parts of other channels
         self.reconnects: Counter[str] = Counter()  # by cause
@@ -83,6 +87,8 @@ class AmcrestEventStream:
         attempt = 0
         last_logged = None
         while True:
+            if self._until_available is not None:
+                await self._until_available()
             failure, delivered = await self._attach_once()
             if delivered:
                 attempt = 0  # it was working: the first retry comes quickly

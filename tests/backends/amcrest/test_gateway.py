@@ -113,6 +113,7 @@ async def test_chromium_microphone_reaches_its_speaker_as_440_hz_g711(porch_read
         await page.goto(f"{gateway_url}/?mode=mse&quality=low")
         button = page.locator('article[data-camera="porch"] button.talk')
         await button.wait_for(state="visible", timeout=15000)
+        await button.scroll_into_view_if_needed()
         box = await button.bounding_box()
         await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         await page.mouse.down()
