@@ -53,7 +53,8 @@ async def expire(request: web.Request) -> web.Response:
     return web.json_response({"expired": request.app[EMULATOR].expire_sessions()})
 
 
-async def _body(request: web.Request) -> dict:
+async def json_object(request: web.Request) -> dict:
+    """A control route's JSON object body ({} when there is none); 400 otherwise."""
     try:
         body = await request.json() if request.can_read_body else {}
     except ValueError:
@@ -66,7 +67,7 @@ async def _body(request: web.Request) -> dict:
 @routes.post("/_emulator/events")
 async def inject_event(request: web.Request) -> web.Response:
     """{"camera": id or 1-based index, "type": "DEVICE_MOTION_START", ...more event fields}."""
-    fields = await _body(request)
+    fields = await json_object(request)
     camera, kind = fields.pop("camera", None), fields.pop("type", None)
     if camera is None or not isinstance(kind, str):
         raise web.HTTPBadRequest(text="camera and type are required")
@@ -80,7 +81,7 @@ async def inject_event(request: web.Request) -> web.Response:
 @routes.post("/_emulator/alarms")
 async def trigger_alarm(request: web.Request) -> web.Response:
     """{"name": "...", "cameras": [id or 1-based index, ...]}: a new alarm, or that one again."""
-    body = await _body(request)
+    body = await json_object(request)
     name, cameras = body.get("name"), body.get("cameras", [])
     if not isinstance(name, str) or not name or not isinstance(cameras, list):
         raise web.HTTPBadRequest(text="name (a string) is required; cameras must be a list")

@@ -6,23 +6,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.emulator.amcrest.state import AMCREST
+from gateway.emulator.routes_control import json_object
 
 routes = web.RouteTableDef()
 
 
-async def _json(request: web.Request) -> dict:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text="the body must be JSON") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text="the body must be a JSON object")
-    return body
-
-
 @routes.post("/_emulator/events")
 async def inject_event(request: web.Request) -> web.Response:
-    body = await _json(request)
+    body = await json_object(request)
     channel, code, action, data = body.get("channel"), body.get("code"), body.get("action"), body.get("data")
     if not isinstance(channel, int) or not isinstance(code, str) or not isinstance(action, str):
         raise web.HTTPBadRequest(text='expected {"channel": int, "code": str, "action": str, "data"?: object}')
@@ -37,7 +28,7 @@ async def inject_event(request: web.Request) -> web.Response:
 
 @routes.post("/_emulator/event-fault")
 async def event_fault(request: web.Request) -> web.Response:
-    body = await _json(request)
+    body = await json_object(request)
     try:
         request.app[AMCREST].event_fault(body.get("kind"))
     except ValueError as exc:
