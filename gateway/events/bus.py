@@ -8,6 +8,11 @@ event. A batch's bytes are built once per distinct camera filter and shared by e
 subscriber with that filter. A subscriber that has more than `subscriber_limit` events
 waiting is marked overflowed and dropped by its writer: memory stays bounded whatever a
 client does.
+
+Timers are the bus's, not each subscriber's: one tick every `TEND_INTERVAL` sends the
+keep-alive comments and drops clients whose write has waited `SEND_TIMEOUT` (measured: a
+timeout around every wait and write was about a third of the fan-out's CPU at 1000
+clients, bench/bench_events.py).
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from gateway.events.model import Event
 log = logging.getLogger("gateway.events")
 
 FLUSH_INTERVAL = 0.02
+TEND_INTERVAL = 2.5
+KEEP_ALIVE_S = 15.0  # a comment this often keeps proxies from closing a quiet stream
+SEND_TIMEOUT = 10.0  # a client that takes no bytes for this long is dropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,15 +55,20 @@ class Subscriber:
     """One client's share of the bus: which cameras it sees (None: every event, also those
     without a camera) and the bytes waiting for its writer."""
 
-    __slots__ = ("_wake", "cameras", "closed", "limit", "overflowed", "pending", "pending_events")
+    __slots__ = ("_wake", "abort", "cameras", "closed", "limit", "overflowed", "pending", "pending_events", "stuck",
+                 "writing_since")
 
     def __init__(self, cameras: frozenset[str] | None, limit: int):
         self.cameras = cameras
         self.limit = limit
         self.pending: list[bytes] = []
         self.pending_events = 0
-        self.overflowed = False
+        self.overflowed = False  # more than `limit` events waiting: dropped
+        self.stuck = False  # a write waited SEND_TIMEOUT: dropped
         self.closed = False
+        # Loop time when the writer began a write it is still waiting on; None between writes.
+        self.writing_since: float | None = None
+        self.abort: Callable[[], None] | None = None  # ends the connection (a stuck write)
         self._wake = asyncio.Event()
 
     def sees(self, event: Event) -> bool:
@@ -78,15 +91,15 @@ class Subscriber:
         self._wake.clear()
         return chunk
 
-    async def wait(self, timeout: float) -> None:
-        """Until something is waiting, the subscriber is closed or dropped, or `timeout`."""
+    @property
+    def dropped(self) -> bool:
+        return self.overflowed or self.stuck
+
+    async def wait(self) -> None:
+        """Until something is waiting (events or a keep-alive), or it is closed or dropped."""
         if self.pending or self.closed or self.overflowed:
             return
-        try:
-            async with asyncio.timeout(timeout):
-                await self._wake.wait()
-        except TimeoutError:
-            pass
+        await self._wake.wait()
 
     def close(self) -> None:
         self.closed = True
@@ -109,6 +122,8 @@ class EventBus:
         self._flush_interval = flush_interval
         self._flush_handle: asyncio.Handle | None = None
         self._last_flush = 0.0
+        self._tend_handle: asyncio.TimerHandle | None = None
+        self._tends = 0
         self._listeners: list[Callable[[Event], None]] = []
         # Every event the gateway saw since this time is in the ring (it moves on as it wraps).
         self.covered_since = clock()
@@ -156,13 +171,15 @@ class EventBus:
         subscriber = Subscriber(cameras, self._subscriber_limit)
         self._subscribers.add(subscriber)
         self.stats.subscribers_total += 1
+        if self._tend_handle is None:
+            self._tend_handle = asyncio.get_running_loop().call_later(TEND_INTERVAL, self._tend)
         if last is not None:
             self._replay(subscriber, last)
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.discard(subscriber)
-        if subscriber.overflowed:
+        if subscriber.dropped:
             self.stats.subscribers_dropped += 1
 
     @property
@@ -172,9 +189,27 @@ class EventBus:
     def close(self) -> None:
         for subscriber in list(self._subscribers):
             subscriber.close()
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
+        for handle in (self._flush_handle, self._tend_handle):
+            if handle is not None:
+                handle.cancel()
+        self._flush_handle = self._tend_handle = None
+
+    def _tend(self) -> None:
+        """Every TEND_INTERVAL while anyone listens: keep-alives, and stuck writers dropped."""
+        self._tends += 1
+        keep_alive = self._tends % round(KEEP_ALIVE_S / TEND_INTERVAL) == 0
+        now = asyncio.get_running_loop().time()
+        for subscriber in list(self._subscribers):
+            since = subscriber.writing_since
+            if since is not None and now - since > SEND_TIMEOUT and not subscriber.stuck:
+                subscriber.stuck = True
+                log.info("event stream client dropped: took nothing for %.0f s", SEND_TIMEOUT)
+                if subscriber.abort is not None:
+                    subscriber.abort()  # the write waiting on the socket ends with an error
+            elif keep_alive and since is None:
+                subscriber.push(sse.KEEP_ALIVE, 0)
+        self._tend_handle = (asyncio.get_running_loop().call_later(TEND_INTERVAL, self._tend)
+                             if self._subscribers else None)
 
     def _replay(self, subscriber: Subscriber, last: sse.EventId) -> None:
         # Entries not flushed yet reach the new subscriber with the next batch, like everyone's.

@@ -4,10 +4,12 @@ loop with no network."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import pytest
 
+from gateway.events import bus as bus_module
 from gateway.events import sse
 from gateway.events.bus import EventBus
 from gateway.events.model import Event
@@ -43,7 +45,7 @@ async def test_subscriber_gets_the_frame_after_the_flush():
     published = event(1)
     assert bus.publish(published) is True
     assert subscriber.pending == []  # not before the batch goes out
-    await subscriber.wait(1)
+    await asyncio.wait_for(subscriber.wait(), 1)
     assert subscriber.take() == (b'event: motion\nid: ' + f"{bus.boot}-1".encode() + b'\ndata: ' +
                                  published.json().encode() + b"\n\n")
     assert subscriber.take() == b""
@@ -109,7 +111,8 @@ async def test_subscriber_sees_nothing_of_other_cameras():
     bus.publish(event(1, camera="b"))
     bus.publish(event(2, camera=None, event_type="USER_LOGIN"))
     await next_turn()
-    await only_a.wait(0.01)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(only_a.wait(), 0.01)
     assert only_a.pending == [] and only_a.pending_events == 0
     assert only_a.take() == b""
 
@@ -135,7 +138,7 @@ async def test_fifty_events_in_one_turn_are_one_chunk_in_order():
     published = [event(n, camera="a" if n % 2 else "b") for n in range(1, 51)]
     for one in published:
         bus.publish(one)
-    await subscriber.wait(1)
+    await asyncio.wait_for(subscriber.wait(), 1)
     assert len(subscriber.pending) == 1
     assert subscriber.pending_events == 50
     assert subscriber.take() == frames(bus, list(enumerate(published, 1)))
@@ -156,7 +159,7 @@ async def test_events_within_the_flush_interval_wait_for_one_batch():
     if loop.time() - started > 0.04:
         pytest.skip("the loop stalled past the flush interval")
     assert subscriber.pending == []
-    await subscriber.wait(1)
+    await asyncio.wait_for(subscriber.wait(), 1)
     assert subscriber.take() == frames(bus, [(n, event(n)) for n in range(2, 6)])
     assert bus.stats.batches == 2
 
@@ -280,7 +283,7 @@ async def test_overflow_clears_pending_and_is_counted_when_dropped():
         bus.publish(event(n))
     await next_turn()
     assert slow.overflowed and slow.pending == []
-    await asyncio.wait_for(slow.wait(5), 0.1)  # returns at once: the writer must notice
+    await asyncio.wait_for(slow.wait(), 0.1)  # returns at once: the writer must notice
     bus.unsubscribe(slow)
     assert bus.stats.subscribers_dropped == 1
     assert bus.subscriber_count == 1
@@ -321,13 +324,13 @@ async def test_taking_keeps_a_subscriber_under_its_limit():
 async def test_close_wakes_waiting_subscribers():
     bus = EventBus(100, 100)
     subscribers = [bus.subscribe(None), bus.subscribe(frozenset({"a"}))]
-    waiting = [asyncio.create_task(subscriber.wait(5)) for subscriber in subscribers]
+    waiting = [asyncio.create_task(subscriber.wait()) for subscriber in subscribers]
     await next_turn()
     assert not any(task.done() for task in waiting)
     bus.close()
     await asyncio.wait_for(asyncio.gather(*waiting), 0.1)
     assert all(subscriber.closed for subscriber in subscribers)
-    await asyncio.wait_for(subscribers[0].wait(5), 0.1)  # and stays awake
+    await asyncio.wait_for(subscribers[0].wait(), 0.1)  # and stays awake
 
 
 async def test_close_cancels_the_pending_flush():
@@ -405,3 +408,26 @@ async def test_recent_is_newest_first_and_bounded():
         bus.publish(event(n))
     assert [e.id for e in bus.recent()] == ["wep:5", "wep:4", "wep:3"]
     assert [e.id for e in bus.events()] == ["wep:3", "wep:4", "wep:5"]
+
+
+async def test_the_bus_tick_sends_keep_alives_and_drops_a_stuck_writer(monkeypatch):
+    """One timer for all subscribers: keep-alive comments to idle ones, and a write waiting
+    longer than SEND_TIMEOUT ends its connection."""
+    monkeypatch.setattr(bus_module, "TEND_INTERVAL", 0.01)
+    monkeypatch.setattr(bus_module, "KEEP_ALIVE_S", 0.02)
+    monkeypatch.setattr(bus_module, "SEND_TIMEOUT", 0.05)
+    bus = EventBus(10, 10)
+    idle, stuck = bus.subscribe(None), bus.subscribe(None)
+    aborted = []
+    stuck.abort = lambda: aborted.append(True)
+    stuck.writing_since = asyncio.get_running_loop().time()
+    await asyncio.wait_for(idle.wait(), 1)
+    assert idle.take() == b": keep-alive\n\n"
+    deadline = asyncio.get_running_loop().time() + 1
+    while not aborted:
+        assert asyncio.get_running_loop().time() < deadline, "the stuck writer was not aborted"
+        await asyncio.sleep(0.01)
+    assert stuck.stuck and stuck.dropped and stuck.pending == []  # no keep-alive queued behind a stuck write
+    bus.unsubscribe(stuck)
+    assert bus.stats.subscribers_dropped == 1
+    bus.close()
