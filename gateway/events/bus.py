@@ -47,6 +47,7 @@ class BusStats:
     published: int = 0
     duplicates: int = 0
     batches: int = 0
+    direct_writes: int = 0  # batches written to an idle client's socket without waking its writer
     subscribers_total: int = 0
     subscribers_dropped: int = 0
 
@@ -55,8 +56,8 @@ class Subscriber:
     """One client's share of the bus: which cameras it sees (None: every event, also those
     without a camera) and the bytes waiting for its writer."""
 
-    __slots__ = ("_wake", "abort", "cameras", "closed", "limit", "overflowed", "pending", "pending_events", "stuck",
-                 "writing_since")
+    __slots__ = ("_wake", "abort", "cameras", "closed", "direct", "limit", "overflowed", "pending", "pending_events",
+                 "stuck", "writing_since")
 
     def __init__(self, cameras: frozenset[str] | None, limit: int):
         self.cameras = cameras
@@ -69,20 +70,26 @@ class Subscriber:
         # Loop time when the writer began a write it is still waiting on; None between writes.
         self.writing_since: float | None = None
         self.abort: Callable[[], None] | None = None  # ends the connection (a stuck write)
+        # Writes a batch to an idle client's socket at once, or declines (direct_write.py).
+        self.direct: Callable[[bytes], bool] | None = None
         self._wake = asyncio.Event()
 
     def sees(self, event: Event) -> bool:
         return self.cameras is None or event.camera in self.cameras
 
-    def push(self, chunk: bytes, events: int) -> None:
+    def push(self, chunk: bytes, events: int) -> bool:
+        """Queue `chunk` for the writer; True when it went straight to the socket instead."""
         if self.closed or self.overflowed:
-            return
+            return False
+        if not self.pending and self.writing_since is None and self.direct is not None and self.direct(chunk):
+            return True
         self.pending.append(chunk)
         self.pending_events += events
         if self.pending_events > self.limit:
             self.overflowed = True
             self.pending.clear()
         self._wake.set()
+        return False
 
     def take(self) -> bytes:
         chunk = b"".join(self.pending)
@@ -249,8 +256,8 @@ class EventBus:
             if batch is None:
                 shown = [entry.frame for entry in entries if subscriber.sees(entry.event)]
                 batch = batches[subscriber.cameras] = (b"".join(shown), len(shown))
-            if batch[1]:
-                subscriber.push(*batch)
+            if batch[1] and subscriber.push(*batch):
+                self.stats.direct_writes += 1
 
     # -- queries -----------------------------------------------------------------------------------
 

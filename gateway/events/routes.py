@@ -20,7 +20,7 @@ from gateway.api.errors import ApiError, bad_request
 from gateway.auth.middleware import GRANT
 from gateway.auth.tokens import ALL_CAMERAS
 from gateway.backends.base import UpstreamFailure
-from gateway.events import alarm_routes, sse
+from gateway.events import alarm_routes, direct_write, sse
 from gateway.events.history import past_events
 from gateway.events.model import iso
 from gateway.events.query import EventQuery, newest
@@ -49,6 +49,8 @@ async def event_stream(request: web.Request) -> web.StreamResponse:
     last = sse.parse_event_id(request.headers.get("Last-Event-ID") or request.query.get("last_event_id"))
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
                                            "X-Accel-Buffering": "no"})  # nginx: pass each event through
+    if request.version >= (1, 1):
+        response.enable_chunked_encoding()  # what aiohttp does anyway; said, so direct_write can check it
     await response.prepare(request)
     subscriber = bus.subscribe(visible_cameras(request), last)
     # The bus's tick ends a write stuck on a client that reads nothing (bus.SEND_TIMEOUT).
@@ -56,6 +58,7 @@ async def event_stream(request: web.Request) -> web.StreamResponse:
     loop = asyncio.get_running_loop()
     try:
         await response.write(sse.preamble())
+        subscriber.direct = direct_write.writer_for(request, response)
         while True:
             await subscriber.wait()
             if subscriber.closed or subscriber.overflowed:
