@@ -88,6 +88,8 @@ class Subscriber:
         if self.pending_events > self.limit:
             self.overflowed = True
             self.pending.clear()
+            if self.abort is not None:
+                self.abort()  # its writer may sit in a write the client never reads: end it now
         self._wake.set()
         return False
 

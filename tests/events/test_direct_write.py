@@ -5,6 +5,7 @@ fail (or `writer_for` declines and the ordinary path serves, which they also che
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import aiohttp
 from aiohttp import web
@@ -12,7 +13,7 @@ from aiohttp.test_utils import TestServer
 
 from gateway.events import direct_write
 from gateway.events.service import EVENTS
-from tests.events.conftest import mint
+from tests.events.conftest import mint, running
 
 
 async def _serve(handler) -> TestServer:
@@ -106,5 +107,36 @@ async def test_the_event_stream_goes_direct_over_http_1_1_and_queued_over_http_1
                 assert size_line.endswith(b"\r\n")  # framed as a chunk
             else:
                 assert bus.stats.direct_writes == before  # HTTP/1.0: no chunks, the writer task wrote it
+        finally:
+            writer.close()
+
+
+async def test_a_client_that_reads_nothing_is_dropped_not_buffered(emulator, events_config, http):
+    """Batches go to the socket while it takes them, then queue for the writer task; past
+    `[events] subscriber_queue` events waiting, the client is dropped and its queue freed."""
+    from gateway.events.model import Event
+
+    config = dataclasses.replace(events_config, events=dataclasses.replace(events_config.events, subscriber_queue=20))
+    camera = emulator.camera_ids[0]
+    async with running(config) as server:
+        token = await mint(http, server, ["*"], ["view"])
+        bus = server.app[EVENTS].bus
+        _unread, writer, _ = await _raw_stream(server, token, "1.1")  # and never read again
+        try:
+            await asyncio.sleep(0.2)
+            (subscriber,) = list(bus._subscribers)
+            pad = "x" * 65536
+            for n in range(1000):  # 64 MiB offered: more than the socket buffers hold
+                bus.publish(Event(f"test:slow-{n}", camera, "DEVICE_MOTION_START", "start",
+                                  "2026-01-01T00:00:00.000Z", "test", {"pad": pad}, at=1.0))
+                await asyncio.sleep(0.001 if n % 10 else 0.02)  # let batches go out
+                if subscriber.dropped:
+                    break
+            assert subscriber.overflowed, "the client was never dropped"
+            assert subscriber.pending == []  # what waited for it is freed
+            async with asyncio.timeout(15):
+                while subscriber in bus._subscribers:
+                    await asyncio.sleep(0.05)
+            assert bus.stats.subscribers_dropped == 1
         finally:
             writer.close()
