@@ -63,9 +63,11 @@ async def event_stream(request: web.Request) -> web.StreamResponse:
             await subscriber.wait()
             if subscriber.closed or subscriber.overflowed:
                 break
-            subscriber.writing_since = loop.time()
-            await response.write(subscriber.take())
-            subscriber.writing_since = None
+            batch = subscriber.take()
+            if batch:  # (an empty chunk would read as the end of the body)
+                subscriber.writing_since = loop.time()
+                await response.write(batch)
+                subscriber.writing_since = None
         if subscriber.overflowed:
             log.info("event stream client %s dropped: more than %d events behind", request.remote, subscriber.limit)
     except (ConnectionError, RuntimeError):
