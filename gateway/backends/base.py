@@ -39,7 +39,9 @@ class Capability(enum.StrEnum):
     IMAGE_REF = "image_ref"  # pictures stored with events
     SPEAKER = "speaker"  # talkdown
     EVENTS = "events"
-    PTZ = "ptz"
+    PTZ = "ptz"  # continuous moves, presets
+    PTZ_FOV = "ptz_fov"  # field of view: centre on a point, zoom to a region
+    OUTPUTS = "outputs"  # digital outputs (relays)
     RECORDED = "recorded"  # recorded video (HLS ?t=)
     UPSTREAM_PUSH = "upstream_push"  # the camera system pushes RTMP itself (push mode "wep")
 
@@ -147,13 +149,29 @@ class SpeakerSink(Protocol):
     async def post(self, body: AsyncIterable[bytes]) -> None: ...
 
 
-class PtzMove(enum.StrEnum):
-    LEFT = "left"
-    RIGHT = "right"
-    UP = "up"
-    DOWN = "down"
-    ZOOM_IN = "zoom_in"
-    ZOOM_OUT = "zoom_out"
+@dataclass(frozen=True, slots=True)
+class PtzVector:
+    """A continuous move: each part in [-1, 1] (right, up and zoom-in positive); zeros stop."""
+
+    pan: float = 0.0
+    tilt: float = 0.0
+    zoom: float = 0.0
+
+    @property
+    def still(self) -> bool:
+        return self.pan == self.tilt == self.zoom == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Preset:
+    number: int
+    name: str
+
+
+class OutputState(enum.StrEnum):
+    ON = "on"
+    OFF = "off"
+    PULSE = "pulse"  # on, then off by itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,8 +225,22 @@ class Backend(Protocol):
 
     def events(self) -> AsyncIterator[CameraEvent]: ...
 
-    async def ptz_move(self, camera_id: str, move: PtzMove, speed: float) -> None: ...
+    async def ptz_move(self, camera_id: str, vector: PtzVector) -> None:
+        """Start (or change) a continuous move; it runs until the next move or a stop."""
 
     async def ptz_stop(self, camera_id: str) -> None: ...
 
+    async def ptz_center(self, camera_id: str, x: float, y: float) -> None:
+        """Centre the view on a normalised point of the picture (PTZ_FOV)."""
+
+    async def ptz_zoom_to(self, camera_id: str, roi: tuple[float, float, float, float]) -> None:
+        """Zoom to a normalised region (left, top, right, bottom) of the picture (PTZ_FOV)."""
+
+    async def ptz_presets(self, camera_id: str) -> list[Preset]: ...
+
     async def ptz_goto_preset(self, camera_id: str, preset: int) -> None: ...
+
+    async def ptz_home(self, camera_id: str) -> None: ...
+
+    async def set_output(self, camera_id: str, output: int, state: OutputState) -> None:
+        """Digital output `output` (1-based) of the camera (OUTPUTS); UpstreamFailure 404 if none."""

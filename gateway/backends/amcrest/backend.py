@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from gateway.backends.amcrest.cgi import AmcrestCgi
 from gateway.backends.amcrest.events import AUTH_RETRY_DELAY, AmcrestEventStream
+from gateway.backends.amcrest.ptz import PRESETS, ptz_command
 from gateway.backends.amcrest.rtsp import (
     Probe,
     RtspAudioFeed,
@@ -31,7 +32,9 @@ from gateway.backends.base import (
     Camera,
     CameraEvent,
     Capability,
-    PtzMove,
+    OutputState,
+    Preset,
+    PtzVector,
     Unsupported,
     UpstreamFailure,
     VideoQuality,
@@ -51,8 +54,6 @@ NOMINAL_BANDWIDTH = {"high": 4_000_000, "low": 1_000_000}
 # Failures the monitor looks into: the camera, not the moment, is wrong.
 CAMERA_CAUSES = frozenset({"auth", "connection", "timeout", "unsupported", "upstream_404"})
 # ptz.cgi codes (amcrest-cgi-facts.md): arg2 is the speed 1-8 for moves.
-PTZ_CODES = {PtzMove.LEFT: "Left", PtzMove.RIGHT: "Right", PtzMove.UP: "Up", PtzMove.DOWN: "Down",
-             PtzMove.ZOOM_IN: "ZoomTele", PtzMove.ZOOM_OUT: "ZoomWide"}
 EVENT_QUEUE = 1024
 
 
@@ -266,12 +267,16 @@ class AmcrestBackend:
 
     # -- PTZ --------------------------------------------------------------------------------------
 
-    async def ptz_move(self, camera_id: str, move: PtzMove, speed: float) -> None:
-        """Start moving; `speed` in (0, 1] maps onto the camera's 1-8."""
+    async def ptz_move(self, camera_id: str, vector: PtzVector) -> None:
+        """Start (or change) a move; Dahua keeps the last `start` going until its `stop`."""
+        if vector.still:
+            await self.ptz_stop(camera_id)
+            return
         state = self._state(camera_id)
-        code = PTZ_CODES[move]
-        step = max(1, min(8, round(speed * 8)))
-        await state.cgi.ptz("start", code, 0, step, 0)
+        code, arg1, arg2 = ptz_command(vector)
+        if state.last_ptz_code not in (None, code):
+            await state.cgi.ptz("stop", state.last_ptz_code, 0, 0, 0)  # a new direction: end the old one
+        await state.cgi.ptz("start", code, arg1, arg2, 0)
         state.last_ptz_code = code
 
     async def ptz_stop(self, camera_id: str) -> None:
@@ -280,8 +285,26 @@ class AmcrestBackend:
         await state.cgi.ptz("stop", state.last_ptz_code or "Left", 0, 0, 0)
         state.last_ptz_code = None
 
+    async def ptz_center(self, camera_id: str, x: float, y: float) -> None:
+        raise Unsupported(camera_id, Capability.PTZ_FOV)
+
+    async def ptz_zoom_to(self, camera_id: str, roi: tuple[float, float, float, float]) -> None:
+        raise Unsupported(camera_id, Capability.PTZ_FOV)
+
+    async def ptz_presets(self, camera_id: str) -> list[Preset]:
+        self._state(camera_id)
+        return [Preset(number, f"Preset {number}") for number in PRESETS]
+
     async def ptz_goto_preset(self, camera_id: str, preset: int) -> None:
-        if preset < 1:
-            raise UpstreamFailure("bad_request", f"preset numbers start at 1, got {preset}", 400)
+        if preset not in PRESETS:
+            raise UpstreamFailure("not_found", f"camera {camera_id!r} has presets {PRESETS[0]}-{PRESETS[-1]}, not "
+                                  f"{preset}", 404)
         await self._state(camera_id).cgi.ptz("start", "GotoPreset", 0, preset, 0)
+
+    async def ptz_home(self, camera_id: str) -> None:
+        raise UpstreamFailure("not_supported", f"camera {camera_id!r}: Dahua's ptz.cgi has no home command; "
+                              "go to a preset instead", 501)
+
+    async def set_output(self, camera_id: str, output: int, state: OutputState) -> None:
+        raise Unsupported(camera_id, Capability.OUTPUTS)
 

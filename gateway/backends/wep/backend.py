@@ -19,14 +19,17 @@ from gateway.backends.base import (
     Camera,
     CameraEvent,
     Capability,
-    PtzMove,
-    Unsupported,
+    OutputState,
+    Preset,
+    PtzVector,
     VideoQuality,
 )
+from gateway.backends.wep.control import WepCameraControl
 from gateway.media.fmp4 import Fmp4Reader, Fragment, InitSegment
 from gateway.media.webm import AudioFrame, WebmReader
 from gateway.media.webm import AudioTrack as WebmAudioTrack
 from gateway.wep.client import WepClient
+from gateway.wep.control_api import WepControlApi
 from gateway.wep.errors import WepAuthError, WepError
 from gateway.wep.mpd import MediaPresentation
 from gateway.wep.stream import MediaStream
@@ -36,7 +39,7 @@ log = logging.getLogger("gateway.backends.wep")
 NAME = "wep"
 # What every WEP camera has; the speaker and audio come from spkc and the MPD.
 _BASE = frozenset({Capability.VIDEO, Capability.SNAPSHOT, Capability.SNAPSHOT_AT, Capability.SNAPSHOT_CROP,
-                   Capability.IMAGE_REF, Capability.RECORDED, Capability.UPSTREAM_PUSH})
+                   Capability.IMAGE_REF, Capability.RECORDED, Capability.UPSTREAM_PUSH, Capability.OUTPUTS})
 
 
 def qualities_of(presentation: MediaPresentation) -> dict[str, VideoQuality]:
@@ -107,6 +110,7 @@ class WepBackend:
         self._login: asyncio.Task | None = None
         # The latest MPD per camera: its audio BaseURL opens the camera's audio pull.
         self._presentations: dict[str, MediaPresentation] = {}
+        self._control = WepCameraControl(WepControlApi(client))
 
     async def start(self) -> None:
         await self.client.open()
@@ -155,6 +159,9 @@ class WepBackend:
             return None
         self._presentations[camera_id] = presentation
         capabilities = set(_BASE)
+        reported = raw.get("capabilities")
+        if isinstance(reported, dict) and reported.get("ptz") is True:
+            capabilities |= {Capability.PTZ, Capability.PTZ_FOV}
         if speaker.enabled:
             capabilities.add(Capability.SPEAKER)
         if presentation.audio:
@@ -212,11 +219,28 @@ class WepBackend:
         return
         yield  # an empty async generator
 
-    async def ptz_move(self, camera_id: str, move: PtzMove, speed: float) -> None:
-        raise Unsupported(camera_id, Capability.PTZ)
+    # -- camera control (gateway/backends/wep/control.py) -----------------------------------------
+
+    async def ptz_move(self, camera_id: str, vector: PtzVector) -> None:
+        await self._control.move(camera_id, vector)
 
     async def ptz_stop(self, camera_id: str) -> None:
-        raise Unsupported(camera_id, Capability.PTZ)
+        await self._control.stop(camera_id)
+
+    async def ptz_center(self, camera_id: str, x: float, y: float) -> None:
+        await self._control.center(camera_id, x, y)
+
+    async def ptz_zoom_to(self, camera_id: str, roi: tuple[float, float, float, float]) -> None:
+        await self._control.zoom_to(camera_id, roi)
+
+    async def ptz_presets(self, camera_id: str) -> list[Preset]:
+        return await self._control.presets(camera_id)
 
     async def ptz_goto_preset(self, camera_id: str, preset: int) -> None:
-        raise Unsupported(camera_id, Capability.PTZ)
+        await self._control.goto_preset(camera_id, preset)
+
+    async def ptz_home(self, camera_id: str) -> None:
+        await self._control.home(camera_id)
+
+    async def set_output(self, camera_id: str, output: int, state: OutputState) -> None:
+        await self._control.set_output(camera_id, output, state)

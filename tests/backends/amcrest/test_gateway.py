@@ -14,7 +14,7 @@ import av
 import numpy as np
 import pytest
 
-from gateway.backends.base import PtzMove
+from gateway.backends.base import PtzVector
 from gateway.services import CAMERAS
 from tests.backends.amcrest.conftest import recorded_live
 from tests.hls.test_ffmpeg import assert_clean, ffmpeg_frames
@@ -157,11 +157,13 @@ async def test_motion_events_come_out_of_the_backend_in_order(porch_ready, gatew
 
 async def test_ptz_move_and_preset_reach_the_camera(porch_ready, gateway, amcrest):
     backend = gateway.app[CAMERAS].backend_of("porch")
-    await backend.ptz_move("porch", PtzMove.LEFT, 0.5)
+    await backend.ptz_move("porch", PtzVector(pan=-0.5))
+    await backend.ptz_move("porch", PtzVector(pan=-0.5, tilt=0.5))  # a new direction stops the old one
     await backend.ptz_stop("porch")
     await backend.ptz_goto_preset("porch", 3)
-    assert [(e["channel"], e["action"], e["code"], e["arg2"]) for e in amcrest.ptz_log] == [
-        (1, "start", "Left", 4), (1, "stop", "Left", 0), (1, "start", "GotoPreset", 3)]
+    assert [(e["channel"], e["action"], e["code"], e["arg1"], e["arg2"]) for e in amcrest.ptz_log] == [
+        (1, "start", "Left", 0, 4), (1, "stop", "Left", 0, 0), (1, "start", "LeftUp", 4, 4),
+        (1, "stop", "LeftUp", 0, 0), (1, "start", "GotoPreset", 0, 3)]
 
 
 
