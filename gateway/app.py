@@ -18,6 +18,7 @@ from gateway.auth.cors import CorsPolicy
 from gateway.auth.middleware import auth_middleware
 from gateway.auth.tokens import authority_for
 from gateway.config import Config
+from gateway.control import routes as control_routes
 from gateway.events import routes as event_routes
 from gateway.hls import routes as hls_routes
 from gateway.limits import middleware as limits
@@ -35,7 +36,7 @@ __all__ = ["CAMERAS", "CONFIG", "FATAL", "SOURCES", "WEP", "create_app"]
 log = logging.getLogger("gateway.app")
 
 OUTPUTS = (api_routes, live_routes, hls_routes, webrtc_routes, web_routes, rtmp_routes, snapshot_routes,
-           talkdown_routes, event_routes)
+           talkdown_routes, event_routes, control_routes)
 
 
 def create_app(config: Config) -> web.Application:

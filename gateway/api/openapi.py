@@ -12,6 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.auth.tokens import ACTIONS
+
 VIEWER = [{"viewerToken": []}, {"viewerTokenQuery": []}]
 ADMIN = [{"adminKey": []}]
 OPEN: list = []
@@ -131,6 +133,7 @@ def operations() -> dict[str, dict[str, dict]]:
             "get": _op("one push", ADMIN, {"200": PUSH}, tag="pushes"),
             "delete": _op("stop a push", ADMIN, {"200": PUSH}, tag="pushes")},
         **_event_operations(),
+        **_control_operations(),
         "/api/v1/tokens": {"post": _op("mint a viewer token", ADMIN, {
             "201": _ok("token", "application/json", {"$ref": "#/components/schemas/Token"})},
             body={"required": True, **_content("application/json", {"$ref": "#/components/schemas/TokenRequest"})},
@@ -185,6 +188,47 @@ def _event_operations() -> dict[str, dict[str, dict]]:
     }
 
 
+def _control_operations() -> dict[str, dict[str, dict]]:
+    ok = {"200": _ok("done", "application/json", JSON_OK)}
+    refused = {"409": {"description": "another operator steers this camera (named in the message)"},
+               "501": {"description": "the camera system has no such command"}}
+
+    def body(properties: dict, required: list[str] | None = None) -> dict:
+        return {"required": bool(required), **_content("application/json", {
+            "type": "object", "additionalProperties": False, "properties": properties,
+            **({"required": required} if required else {})})}
+
+    unit = {"type": "number", "minimum": -1, "maximum": 1}
+    share = {"type": "number", "minimum": 0, "maximum": 1}
+    base = "/api/v1/cameras/{camera}"
+    return {
+        f"{base}/ptz": {"post": _op("continuous move (action ptz); stops by itself 1 s after the last command",
+                                    VIEWER, {**ok, **refused}, params=[TOKEN_Q],
+                                    body=body({"pan": unit, "tilt": unit, "zoom": unit}), tag="control")},
+        f"{base}/ptz/stop": {"post": _op("stop moving (action ptz)", VIEWER, {**ok, **refused}, params=[TOKEN_Q],
+                                         tag="control")},
+        f"{base}/ptz/home": {"post": _op("go to the home position (action ptz)", VIEWER, {**ok, **refused},
+                                         params=[TOKEN_Q], tag="control")},
+        f"{base}/ptz/center": {"post": _op("centre on a normalised point of the picture (action ptz)", VIEWER,
+                                           {**ok, **refused}, params=[TOKEN_Q],
+                                           body=body({"x": share, "y": share}, ["x", "y"]), tag="control")},
+        f"{base}/ptz/zoom-to": {"post": _op("zoom to a normalised region of the picture (action ptz)", VIEWER,
+                                            {**ok, **refused}, params=[TOKEN_Q], body=body(
+                                                {"roi": {"type": "array", "items": share, "minItems": 4,
+                                                         "maxItems": 4}}, ["roi"]), tag="control")},
+        f"{base}/presets": {"get": _op("the camera's PTZ presets (action ptz)", VIEWER, {"200": _ok(
+            "presets", "application/json", {"type": "object", "properties": {"presets": {
+                "type": "array", "items": {"type": "object", "properties": {
+                    "number": {"type": "integer"}, "name": {"type": "string"}}}}}})}, params=[TOKEN_Q],
+            tag="control")},
+        f"{base}/presets/{{n}}/goto": {"post": _op("go to preset n (action ptz)", VIEWER, {**ok, **refused},
+                                                   params=[TOKEN_Q], tag="control")},
+        f"{base}/outputs/{{n}}": {"post": _op("set digital output n (action outputs)", VIEWER, {**ok, **refused},
+                                              params=[TOKEN_Q], body=body({"state": {"enum": ["on", "off", "pulse"]}},
+                                                                          ["state"]), tag="control")},
+    }
+
+
 LINKS = {"type": "object", "properties": {"snapshot": {"type": ["string", "null"]},
                                           "recording": {"type": ["string", "null"]}}}
 COMPONENTS = {
@@ -220,7 +264,7 @@ COMPONENTS = {
                              "cameras": {"type": "array", "minItems": 1, "items": {"type": "string"},
                                          "description": 'camera ids, or ["*"] for every camera'},
                              "actions": {"type": "array", "minItems": 1,
-                                         "items": {"enum": ["view", "talk", "snapshot", "alarms"]}},
+                                         "items": {"enum": list(ACTIONS)}},
                              "ttl": {"type": "integer", "minimum": 1, "default": 3600},
                              "sub": {"type": "string", "minLength": 1, "maxLength": 128,
                                      "description": "who holds the token, named in audit logs"}}},

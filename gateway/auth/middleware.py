@@ -11,7 +11,7 @@ from aiohttp import web
 
 from gateway.api.errors import ApiError
 from gateway.auth.policy import DENY, Access, Rule, rule_for
-from gateway.auth.tokens import Grant, TokenAuthority, TokenError
+from gateway.auth.tokens import ACTIONS, ALL_CAMERAS, Grant, TokenAuthority, TokenError
 from gateway.config import Config
 
 log = logging.getLogger("gateway.auth")
@@ -52,7 +52,22 @@ def check_admin(request: web.Request, admin_key: str) -> None:
                        _challenge("invalid_token"))
 
 
-def _grant(request: web.Request, authority: TokenAuthority) -> Grant:
+# The admin key opens viewer routes too (the operator with it watches and steers
+# everything), from the Authorization header only: never a URL, where it could leak.
+ADMIN_GRANT = Grant(frozenset({ALL_CAMERAS}), frozenset(ACTIONS), 2**62, "admin")
+
+
+def admin_presented(request: web.Request, admin_key: str) -> bool:
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    return bool(admin_key) and scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(),
+                                                                                    admin_key.encode())
+
+
+def _grant(request: web.Request, authority: TokenAuthority, admin_key: str) -> Grant:
+    if admin_presented(request, admin_key):
+        request[TOKEN] = "admin"  # the viewer limits' key for it: never the key itself
+        request[GRANT] = ADMIN_GRANT
+        return ADMIN_GRANT
     token = presented_token(request)
     if token is None:
         raise ApiError(401, "unauthorized", "a viewer token is required (Authorization: Bearer or ?token=)",
@@ -91,7 +106,7 @@ def auth_middleware(config: Config, authority: TokenAuthority):
             raise ApiError(403, "forbidden", "this route has no access policy")
         if not viewer_auth:
             return await handler(request)
-        grant = _grant(request, authority)
+        grant = _grant(request, authority, admin_key)
         if access is Access.CAMERA_LIST:
             if rule.action is not None and rule.action not in grant.actions:
                 raise ApiError(403, "forbidden", f"the token does not allow {rule.action!r}",

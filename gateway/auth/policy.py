@@ -32,7 +32,7 @@ class Access(enum.Enum):
 @dataclass(frozen=True, slots=True)
 class Rule:
     access: Access
-    action: str | None = None  # "view" | "talk" | "snapshot" | "alarms" for VIEWER (and CAMERA_LIST)
+    action: str | None = None  # one of tokens.ACTIONS, for VIEWER (and CAMERA_LIST)
     protocol: str | None = None  # "hls" | "live" | "webrtc" | "talk" | "snapshot": metrics label
     hold: str | None = None  # "request" | "session" | "player": how the viewer limits count it
     upload: bool = False  # the body may be an audio file ([limits] max_upload_bytes)
@@ -78,6 +78,14 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/pushes/{id}"): ADMIN,
     ("DELETE", "/api/v1/pushes/{id}"): ADMIN,
     ("POST", "/api/v1/tokens"): ADMIN,
+    ("POST", "/api/v1/cameras/{camera}/ptz"): Rule(Access.VIEWER, "ptz"),
+    ("POST", "/api/v1/cameras/{camera}/ptz/stop"): Rule(Access.VIEWER, "ptz"),
+    ("POST", "/api/v1/cameras/{camera}/ptz/home"): Rule(Access.VIEWER, "ptz"),
+    ("POST", "/api/v1/cameras/{camera}/ptz/center"): Rule(Access.VIEWER, "ptz"),
+    ("POST", "/api/v1/cameras/{camera}/ptz/zoom-to"): Rule(Access.VIEWER, "ptz"),
+    ("GET", "/api/v1/cameras/{camera}/presets"): Rule(Access.VIEWER, "ptz"),
+    ("POST", "/api/v1/cameras/{camera}/presets/{n}/goto"): Rule(Access.VIEWER, "ptz"),
+    ("POST", "/api/v1/cameras/{camera}/outputs/{n}"): Rule(Access.VIEWER, "outputs"),
     # Proven by WEP's signature (gateway/events/webhook_auth.py), not by a token.
     ("POST", "/wep/webhook"): OPEN,
     ("GET", "/api/v1/events/stream"): Rule(Access.CAMERA_LIST, protocol="events"),

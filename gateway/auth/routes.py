@@ -1,6 +1,6 @@
 """`POST /api/v1/tokens` (admin): mint a viewer token.
 
-    {"cameras": ["id", ...] or ["*"], "actions": ["view", "talk", "snapshot", "alarms"], "ttl": seconds,
+    {"cameras": ["id", ...] or ["*"], "actions": [see tokens.ACTIONS], "ttl": seconds,
      "sub": "who" (optional: named in audit logs)}
     -> 201 {"token": "...", "expires_at": "2025-01-01T00:00:00Z"}
 """

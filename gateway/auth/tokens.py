@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import jwt
 
-ACTIONS = ("view", "talk", "snapshot", "alarms")
+ACTIONS = ("view", "talk", "snapshot", "alarms", "ptz", "outputs")
 ALL_CAMERAS = "*"
 AUDIENCE = "wep-gateway/viewer"
 ALGORITHM = "HS256"

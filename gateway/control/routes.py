@@ -1,0 +1,239 @@
+"""Camera control (DESIGN.md "Camera control"), token actions `ptz` and `outputs`:
+
+    POST /api/v1/cameras/{camera}/ptz              {"pan", "tilt", "zoom"} in [-1, 1]: a continuous move
+    POST /api/v1/cameras/{camera}/ptz/stop
+    POST /api/v1/cameras/{camera}/ptz/home
+    POST /api/v1/cameras/{camera}/ptz/center       {"x", "y"} in [0, 1]: centre on a point of the picture
+    POST /api/v1/cameras/{camera}/ptz/zoom-to      {"roi": [left, top, right, bottom]} in [0, 1]
+    GET  /api/v1/cameras/{camera}/presets
+    POST /api/v1/cameras/{camera}/presets/{n}/goto
+    POST /api/v1/cameras/{camera}/outputs/{n}      {"state": "on" | "off" | "pulse"}
+
+Everything that steers takes the camera's operator lock (locks.py; 409 naming the holder).
+Bad values are refused before anything is sent upstream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from gateway.api.bodies import read_bounded
+from gateway.api.errors import ApiError, bad_request
+from gateway.auth.middleware import GRANT, TOKEN, admin_presented
+from gateway.backends.base import Camera, Capability, OutputState, PtzVector, UpstreamFailure
+from gateway.control.locks import Held, Operator, OperatorLocks
+from gateway.control.ptz import PtzDriver
+from gateway.services import CAMERAS, CONFIG
+from gateway.wep.errors import WepError
+
+MAX_BODY = 4096
+
+
+class CameraControl:
+    """The control service: the operator locks and one PTZ driver per camera."""
+
+    def __init__(self) -> None:
+        self.locks = OperatorLocks()
+        self.drivers: dict[str, PtzDriver] = {}
+
+    def driver(self, camera_id: str, backend) -> PtzDriver:
+        driver = self.drivers.get(camera_id)
+        if driver is None:
+            driver = self.drivers[camera_id] = PtzDriver(camera_id, lambda v: backend.ptz_move(camera_id, v))
+        return driver
+
+    def close(self) -> None:
+        for driver in self.drivers.values():
+            driver.close()
+
+
+CONTROL = web.AppKey("control", CameraControl)
+
+
+# -- requests ---------------------------------------------------------------------------------------
+
+async def _body(request: web.Request, fields: set[str]) -> dict[str, Any]:
+    raw = await read_bounded(request, MAX_BODY)
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        raise bad_request("body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise bad_request("body must be a JSON object")
+    unknown = sorted(set(body) - fields)
+    if unknown:
+        raise bad_request(f"unknown field(s): {', '.join(unknown)}; expected {', '.join(sorted(fields))}")
+    return body
+
+
+def _number(body: dict, name: str, low: float, high: float, default: float | None = None) -> float:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not low <= value <= high:
+        raise bad_request(f"{name} must be a number from {low:g} to {high:g}")
+    return float(value)
+
+
+def _index(request: web.Request, name: str, low: int) -> int:
+    text = request.match_info[name]
+    if not (text.isascii() and text.isdigit()) or int(text) < low or len(text) > 6:
+        raise bad_request(f"{name} must be a whole number of {low} or more, got {text[:20]!r}")
+    return int(text)
+
+
+def operator(request: web.Request) -> Operator:
+    """Who sends this command: the token's subject, the admin, or (viewer auth off) the client."""
+    if admin_presented(request, request.app[CONFIG].auth.admin_key):
+        return Operator("admin", "the admin", admin=True)
+    token = request.get(TOKEN)
+    if token is not None:
+        grant = request[GRANT]
+        return Operator("t:" + hashlib.sha256(token.encode()).hexdigest()[:16], grant.subject or "another operator")
+    tab = request.headers.get("X-Operator-Id", "")[:64]  # the page's per-tab id, when tokens are off
+    return Operator(f"a:{request.remote}:{tab}", "another operator")
+
+
+async def _camera(request: web.Request, capability: Capability) -> tuple[Camera, Any]:
+    directory = request.app[CAMERAS]
+    camera = await directory.usable(request.match_info["camera"], capability)
+    return camera, directory.backend_of(camera.id)
+
+
+def _take_lock(request: web.Request, camera: Camera) -> None:
+    try:
+        request.app[CONTROL].locks.take(camera.id, operator(request))
+    except Held as exc:
+        raise ApiError(409, "camera_busy", str(exc), {"Retry-After": "2"}) from None
+
+
+async def _upstream(call) -> None:
+    """A camera system's refusal that says what is wrong (no such preset or output, no such
+    command) keeps its status; other failures go to the error middleware."""
+    try:
+        await call
+    except UpstreamFailure as exc:
+        if not isinstance(exc, WepError) and exc.status in (400, 404, 409, 501):
+            raise ApiError(exc.status, exc.cause, str(exc)) from None
+        raise
+
+
+def _fov_refusal(camera: Camera) -> ApiError:
+    return ApiError(501, "not_implemented", f"camera {camera.id!r} ({camera.source}) cannot centre on a point or "
+                    "zoom to a region: its camera system has no field-of-view command; use the pad or a preset")
+
+
+# -- handlers ---------------------------------------------------------------------------------------
+
+async def move(request: web.Request) -> web.Response:
+    body = await _body(request, {"pan", "tilt", "zoom"})
+    if not body:
+        raise bad_request('give at least one of pan, tilt, zoom (each from -1 to 1), e.g. {"pan": 0.5}')
+    vector = PtzVector(*(_number(body, name, -1, 1, 0) for name in ("pan", "tilt", "zoom")))
+    camera, backend = await _camera(request, Capability.PTZ)
+    _take_lock(request, camera)
+    driver = request.app[CONTROL].driver(camera.id, backend)
+    await _upstream(driver.move(vector))
+    return web.json_response({"moving": not vector.still, "stops_after_s": driver.dead_man_s})
+
+
+async def stop(request: web.Request) -> web.Response:
+    camera, backend = await _camera(request, Capability.PTZ)
+    _take_lock(request, camera)
+    await _upstream(request.app[CONTROL].driver(camera.id, backend).stop())
+    return web.json_response({"moving": False})
+
+
+async def home(request: web.Request) -> web.Response:
+    camera, backend = await _camera(request, Capability.PTZ)
+    _take_lock(request, camera)
+    await _upstream(backend.ptz_home(camera.id))
+    return web.json_response({"ok": True})
+
+
+async def center(request: web.Request) -> web.Response:
+    body = await _body(request, {"x", "y"})
+    x, y = _number(body, "x", 0, 1), _number(body, "y", 0, 1)
+    camera, backend = await _camera(request, Capability.PTZ)
+    if not camera.can(Capability.PTZ_FOV):
+        raise _fov_refusal(camera)
+    _take_lock(request, camera)
+    await _stop_moving(request, camera, backend)
+    await _upstream(backend.ptz_center(camera.id, x, y))
+    return web.json_response({"ok": True})
+
+
+async def zoom_to(request: web.Request) -> web.Response:
+    body = await _body(request, {"roi"})
+    roi = body.get("roi")
+    if not isinstance(roi, list) or len(roi) != 4:
+        raise bad_request("roi must be [left, top, right, bottom], each from 0 to 1")
+    left, top, right, bottom = (_number({"roi": value}, "roi", 0, 1) for value in roi)
+    if not (left < right and top < bottom):
+        raise bad_request("roi must have left < right and top < bottom")
+    camera, backend = await _camera(request, Capability.PTZ)
+    if not camera.can(Capability.PTZ_FOV):
+        raise _fov_refusal(camera)
+    _take_lock(request, camera)
+    await _stop_moving(request, camera, backend)
+    await _upstream(backend.ptz_zoom_to(camera.id, (left, top, right, bottom)))
+    return web.json_response({"ok": True})
+
+
+async def _stop_moving(request: web.Request, camera: Camera, backend) -> None:
+    driver = request.app[CONTROL].drivers.get(camera.id)
+    if driver is not None and driver.moving:
+        await _upstream(driver.stop())
+
+
+async def presets(request: web.Request) -> web.Response:
+    camera, backend = await _camera(request, Capability.PTZ)
+    found = await backend.ptz_presets(camera.id)
+    return web.json_response({"presets": [{"number": p.number, "name": p.name} for p in found]})
+
+
+async def goto_preset(request: web.Request) -> web.Response:
+    number = _index(request, "n", 0)
+    camera, backend = await _camera(request, Capability.PTZ)
+    _take_lock(request, camera)
+    await _stop_moving(request, camera, backend)
+    await _upstream(backend.ptz_goto_preset(camera.id, number))
+    return web.json_response({"ok": True, "preset": number})
+
+
+async def set_output(request: web.Request) -> web.Response:
+    number = _index(request, "n", 1)
+    body = await _body(request, {"state"})
+    try:
+        state = OutputState(body.get("state"))
+    except ValueError:
+        raise bad_request('state must be "on", "off" or "pulse"') from None
+    camera, backend = await _camera(request, Capability.OUTPUTS)
+    await _upstream(backend.set_output(camera.id, number, state))
+    return web.json_response({"output": number, "state": state.value})
+
+
+async def _service(app: web.Application) -> AsyncIterator[None]:
+    app[CONTROL] = CameraControl()
+    yield
+    app[CONTROL].close()
+
+
+def add_routes(app: web.Application) -> None:
+    app.cleanup_ctx.append(_service)
+    base = "/api/v1/cameras/{camera}"
+    app.router.add_post(f"{base}/ptz", move)
+    app.router.add_post(f"{base}/ptz/stop", stop)
+    app.router.add_post(f"{base}/ptz/home", home)
+    app.router.add_post(f"{base}/ptz/center", center)
+    app.router.add_post(f"{base}/ptz/zoom-to", zoom_to)
+    app.router.add_get(f"{base}/presets", presets)
+    app.router.add_post(f"{base}/presets/{{n}}/goto", goto_preset)
+    app.router.add_post(f"{base}/outputs/{{n}}", set_output)
