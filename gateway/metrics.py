@@ -97,6 +97,7 @@ class GatewayCollector(Collector):
         yield from self._wep_families()
         yield from self._camera_families()
         yield from self._event_families()
+        yield from self._control_families()
 
     def _service(self, module: str, key: str):
         """The app's service under `module.key`, or None when that module is not wired."""
@@ -284,6 +285,21 @@ class GatewayCollector(Collector):
                        "bytes")
 
     # -- cameras of every backend ----------------------------------------------------------------------
+    # -- camera control ----------------------------------------------------------------------------
+    def _control_families(self) -> Iterator:
+        control = self._service("gateway.control.routes", "CONTROL")
+        if control is None:
+            return
+        for name, doc in (("commands", "PTZ commands received"),
+                          ("upstream_calls", "PTZ calls sent upstream (commands coalesce: one in flight per camera)"),
+                          ("coalesced", "PTZ commands replaced by a newer one before they were sent"),
+                          ("dead_man_stops", "Moves stopped because no command came for 1 s"),
+                          ("failures", "PTZ calls the camera system refused or failed")):
+            family = CounterMetricFamily(f"wepgw_ptz_{name}", doc, labels=["camera"])
+            for camera_id, driver in sorted(control.drivers.items()):
+                family.add_metric([camera_id], getattr(driver.stats, name))
+            yield family
+
     # -- events and alarms -------------------------------------------------------------------------
     def _event_families(self) -> Iterator:
         layer = self._service("gateway.events.service", "EVENTS")
