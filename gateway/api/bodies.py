@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from aiohttp import web
 
-from gateway.api.errors import ApiError
+from gateway.api.errors import ApiError, bad_request
 
 
 async def read_bounded(request: web.Request, limit: int, what: str = "body") -> bytes:
@@ -19,3 +22,20 @@ async def read_bounded(request: web.Request, limit: int, what: str = "body") -> 
             raise ApiError(413, "too_large", f"{what} larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def json_fields(request: web.Request, fields: set[str], limit: int, *, empty: bool = False) -> dict[str, Any]:
+    """A JSON object body with only `fields` (400 naming the others); `empty`: no body is {}."""
+    raw = await read_bounded(request, limit)
+    if empty and not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        raise bad_request("body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise bad_request("body must be a JSON object")
+    unknown = sorted(set(body) - fields)
+    if unknown:
+        raise bad_request(f"unknown field(s): {', '.join(unknown)}; expected {', '.join(sorted(fields))}")
+    return body

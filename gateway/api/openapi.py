@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.auth.tokens import ACTIONS
+from gateway.wep.recording_api import SCOPES
 
 VIEWER = [{"viewerToken": []}, {"viewerTokenQuery": []}]
 ADMIN = [{"adminKey": []}]
@@ -226,6 +227,30 @@ def _control_operations() -> dict[str, dict[str, dict]]:
         f"{base}/outputs/{{n}}": {"post": _op("set digital output n (action outputs)", VIEWER, {**ok, **refused},
                                               params=[TOKEN_Q], body=body({"state": {"enum": ["on", "off", "pulse"]}},
                                                                           ["state"]), tag="control")},
+        f"{base}/timeline": {"get": _op("recorded ranges and motion marks (action view), cached", VIEWER, {
+            "200": _ok("timeline", "application/json", JSON_OK)}, params=[
+            TOKEN_Q, _query("from", "ISO 8601 (default: an hour before to)", {"type": "string", "format": "date-time"}),
+            _query("to", "ISO 8601 (default: now)", {"type": "string", "format": "date-time"}),
+            _query("scope", "interval length (default: chosen from the span)", {"enum": list(SCOPES)})],
+            tag="recordings")},
+        f"{base}/bookmarks": {
+            "get": _op("the camera's bookmarks, newest first (action view)", VIEWER,
+                       {"200": _ok("bookmarks", "application/json", JSON_OK)}, params=[TOKEN_Q], tag="recordings"),
+            "post": _op("bookmark a moment (action record)", VIEWER,
+                        {"201": _ok("the bookmark", "application/json", JSON_OK)}, params=[TOKEN_Q], body=body({
+                            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                            "time": {"type": "string", "format": "date-time"},
+                            "duration_s": {"type": "number", "minimum": 0, "maximum": 86400},
+                            "description": {"type": "string", "maxLength": 2000}}, ["name", "time"]),
+                        tag="recordings")},
+        f"{base}/record": {
+            "get": _op("whether the camera records on demand now (action view)", VIEWER,
+                       {"200": _ok("state", "application/json", JSON_OK)}, params=[TOKEN_Q], tag="recordings"),
+            "post": _op("start or stop recording on demand (action record)", VIEWER,
+                        {"200": _ok("state", "application/json", JSON_OK)}, params=[TOKEN_Q], body=body({
+                            "action": {"enum": ["start", "stop"]},
+                            "seconds": {"type": "integer", "minimum": 1, "maximum": 86400}}, ["action"]),
+                        tag="recordings")},
     }
 
 

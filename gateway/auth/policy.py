@@ -86,6 +86,11 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/cameras/{camera}/presets"): Rule(Access.VIEWER, "ptz"),
     ("POST", "/api/v1/cameras/{camera}/presets/{n}/goto"): Rule(Access.VIEWER, "ptz"),
     ("POST", "/api/v1/cameras/{camera}/outputs/{n}"): Rule(Access.VIEWER, "outputs"),
+    ("GET", "/api/v1/cameras/{camera}/timeline"): Rule(Access.VIEWER, "view"),
+    ("GET", "/api/v1/cameras/{camera}/bookmarks"): Rule(Access.VIEWER, "view"),
+    ("POST", "/api/v1/cameras/{camera}/bookmarks"): Rule(Access.VIEWER, "record"),
+    ("GET", "/api/v1/cameras/{camera}/record"): Rule(Access.VIEWER, "view"),
+    ("POST", "/api/v1/cameras/{camera}/record"): Rule(Access.VIEWER, "record"),
     # Proven by WEP's signature (gateway/events/webhook_auth.py), not by a token.
     ("POST", "/wep/webhook"): OPEN,
     ("GET", "/api/v1/events/stream"): Rule(Access.CAMERA_LIST, protocol="events"),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import jwt
 
-ACTIONS = ("view", "talk", "snapshot", "alarms", "ptz", "outputs")
+ACTIONS = ("view", "talk", "snapshot", "alarms", "ptz", "outputs", "record")
 ALL_CAMERAS = "*"
 AUDIENCE = "wep-gateway/viewer"
 ALGORITHM = "HS256"

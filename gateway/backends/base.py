@@ -168,6 +168,23 @@ class Preset:
     name: str
 
 
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """Where a camera has recorded video and motion (ISO 8601 UTC pairs, oldest first)."""
+
+    recordings: tuple[tuple[str, str], ...]
+    motion: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Bookmark:
+    id: str
+    name: str
+    start: str  # ISO 8601 UTC
+    end: str
+    description: str = ""
+
+
 class OutputState(enum.StrEnum):
     ON = "on"
     OFF = "off"
@@ -244,3 +261,16 @@ class Backend(Protocol):
 
     async def set_output(self, camera_id: str, output: int, state: OutputState) -> None:
         """Digital output `output` (1-based) of the camera (OUTPUTS); UpstreamFailure 404 if none."""
+
+    # Recordings (RECORDED): what the camera system keeps.
+    async def timeline(self, camera_id: str, start: str, end: str, scope: str) -> Timeline: ...
+
+    async def bookmarks(self, camera_id: str) -> list[Bookmark]: ...
+
+    async def add_bookmark(self, camera_id: str, name: str, start: str, end: str, description: str) -> Bookmark: ...
+
+    async def record(self, camera_id: str, start: bool, seconds: int) -> None:
+        """Start (for at most `seconds`) or stop recording on demand."""
+
+    async def record_state(self, camera_id: str) -> str | None:
+        """When the on-demand recording started (ISO 8601), or None when there is none."""

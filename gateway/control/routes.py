@@ -16,17 +16,17 @@ Bad values are refused before anything is sent upstream.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
-from gateway.api.bodies import read_bounded
+from gateway.api.bodies import json_fields
 from gateway.api.errors import ApiError, bad_request
 from gateway.auth.middleware import GRANT, TOKEN, admin_presented
 from gateway.backends.base import Camera, Capability, OutputState, PtzVector, UpstreamFailure
+from gateway.control import recordings
 from gateway.control.locks import Held, Operator, OperatorLocks
 from gateway.control.ptz import PtzDriver
 from gateway.services import CAMERAS, CONFIG
@@ -57,22 +57,6 @@ CONTROL = web.AppKey("control", CameraControl)
 
 
 # -- requests ---------------------------------------------------------------------------------------
-
-async def _body(request: web.Request, fields: set[str]) -> dict[str, Any]:
-    raw = await read_bounded(request, MAX_BODY)
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
-        raise bad_request("body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise bad_request("body must be a JSON object")
-    unknown = sorted(set(body) - fields)
-    if unknown:
-        raise bad_request(f"unknown field(s): {', '.join(unknown)}; expected {', '.join(sorted(fields))}")
-    return body
-
 
 def _number(body: dict, name: str, low: float, high: float, default: float | None = None) -> float:
     value = body.get(name, default)
@@ -133,7 +117,7 @@ def _fov_refusal(camera: Camera) -> ApiError:
 # -- handlers ---------------------------------------------------------------------------------------
 
 async def move(request: web.Request) -> web.Response:
-    body = await _body(request, {"pan", "tilt", "zoom"})
+    body = await json_fields(request, {"pan", "tilt", "zoom"}, MAX_BODY, empty=True)
     if not body:
         raise bad_request('give at least one of pan, tilt, zoom (each from -1 to 1), e.g. {"pan": 0.5}')
     vector = PtzVector(*(_number(body, name, -1, 1, 0) for name in ("pan", "tilt", "zoom")))
@@ -159,7 +143,7 @@ async def home(request: web.Request) -> web.Response:
 
 
 async def center(request: web.Request) -> web.Response:
-    body = await _body(request, {"x", "y"})
+    body = await json_fields(request, {"x", "y"}, MAX_BODY, empty=True)
     x, y = _number(body, "x", 0, 1), _number(body, "y", 0, 1)
     camera, backend = await _camera(request, Capability.PTZ)
     if not camera.can(Capability.PTZ_FOV):
@@ -171,7 +155,7 @@ async def center(request: web.Request) -> web.Response:
 
 
 async def zoom_to(request: web.Request) -> web.Response:
-    body = await _body(request, {"roi"})
+    body = await json_fields(request, {"roi"}, MAX_BODY, empty=True)
     roi = body.get("roi")
     if not isinstance(roi, list) or len(roi) != 4:
         raise bad_request("roi must be [left, top, right, bottom], each from 0 to 1")
@@ -210,7 +194,7 @@ async def goto_preset(request: web.Request) -> web.Response:
 
 async def set_output(request: web.Request) -> web.Response:
     number = _index(request, "n", 1)
-    body = await _body(request, {"state"})
+    body = await json_fields(request, {"state"}, MAX_BODY, empty=True)
     try:
         state = OutputState(body.get("state"))
     except ValueError:
@@ -237,3 +221,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{base}/presets", presets)
     app.router.add_post(f"{base}/presets/{{n}}/goto", goto_preset)
     app.router.add_post(f"{base}/outputs/{{n}}", set_output)
+    recordings.add_routes(app)

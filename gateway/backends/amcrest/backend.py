@@ -29,12 +29,14 @@ from gateway.backends.amcrest.rtsp import (
     unsupported_video,
 )
 from gateway.backends.base import (
+    Bookmark,
     Camera,
     CameraEvent,
     Capability,
     OutputState,
     Preset,
     PtzVector,
+    Timeline,
     Unsupported,
     UpstreamFailure,
     VideoQuality,
@@ -307,4 +309,21 @@ class AmcrestBackend:
 
     async def set_output(self, camera_id: str, output: int, state: OutputState) -> None:
         raise Unsupported(camera_id, Capability.OUTPUTS)
+
+    # -- recordings: not offered (no SD-card playback yet) ----------------------------------------------
+
+    async def timeline(self, camera_id: str, start: str, end: str, scope: str) -> Timeline:
+        raise Unsupported(camera_id, Capability.RECORDED)
+
+    async def bookmarks(self, camera_id: str) -> list[Bookmark]:
+        raise Unsupported(camera_id, Capability.RECORDED)
+
+    async def add_bookmark(self, camera_id: str, name: str, start: str, end: str, description: str) -> Bookmark:
+        raise Unsupported(camera_id, Capability.RECORDED)
+
+    async def record(self, camera_id: str, start: bool, seconds: int) -> None:
+        raise Unsupported(camera_id, Capability.RECORDED)
+
+    async def record_state(self, camera_id: str) -> str | None:
+        raise Unsupported(camera_id, Capability.RECORDED)
 

@@ -16,15 +16,18 @@ from dataclasses import dataclass
 
 from gateway.backends.base import (
     AudioTrack,
+    Bookmark,
     Camera,
     CameraEvent,
     Capability,
     OutputState,
     Preset,
     PtzVector,
+    Timeline,
     VideoQuality,
 )
 from gateway.backends.wep.control import WepCameraControl
+from gateway.backends.wep.recordings import WepRecordings
 from gateway.media.fmp4 import Fmp4Reader, Fragment, InitSegment
 from gateway.media.webm import AudioFrame, WebmReader
 from gateway.media.webm import AudioTrack as WebmAudioTrack
@@ -32,6 +35,7 @@ from gateway.wep.client import WepClient
 from gateway.wep.control_api import WepControlApi
 from gateway.wep.errors import WepAuthError, WepError
 from gateway.wep.mpd import MediaPresentation
+from gateway.wep.recording_api import WepRecordingApi
 from gateway.wep.stream import MediaStream
 
 log = logging.getLogger("gateway.backends.wep")
@@ -111,6 +115,7 @@ class WepBackend:
         # The latest MPD per camera: its audio BaseURL opens the camera's audio pull.
         self._presentations: dict[str, MediaPresentation] = {}
         self._control = WepCameraControl(WepControlApi(client))
+        self._recordings = WepRecordings(WepRecordingApi(client))
 
     async def start(self) -> None:
         await self.client.open()
@@ -244,3 +249,20 @@ class WepBackend:
 
     async def set_output(self, camera_id: str, output: int, state: OutputState) -> None:
         await self._control.set_output(camera_id, output, state)
+
+    # -- recordings (gateway/backends/wep/recordings.py) --------------------------------------------
+
+    async def timeline(self, camera_id: str, start: str, end: str, scope: str) -> Timeline:
+        return await self._recordings.timeline(camera_id, start, end, scope)
+
+    async def bookmarks(self, camera_id: str) -> list[Bookmark]:
+        return await self._recordings.bookmarks(camera_id)
+
+    async def add_bookmark(self, camera_id: str, name: str, start: str, end: str, description: str) -> Bookmark:
+        return await self._recordings.add_bookmark(camera_id, name, start, end, description)
+
+    async def record(self, camera_id: str, start: bool, seconds: int) -> None:
+        await self._recordings.record(camera_id, start, seconds)
+
+    async def record_state(self, camera_id: str) -> str | None:
+        return await self._recordings.record_state(camera_id)
