@@ -32,6 +32,7 @@ from typing import AsyncIterator, Callable, Sequence
 from aiohttp import web
 
 from gateway.api.errors import ApiError, bad_request, not_found
+from gateway.backends.base import Backend, Capability, UpstreamFailure
 from gateway.config import SourcesConfig
 from gateway.hls.playlist import PlaylistSegment, segment_lines, with_query
 from gateway.hls.routes import FIRST_SEGMENT_TIMEOUT, MEDIA_CACHE, MEDIA_TYPE, PLAYLIST_TYPE, _token_query, _unavailable
@@ -42,7 +43,6 @@ from gateway.media.reconnect import backoff_delay
 from gateway.media.source import VIDEO_TRACK_ID, Source, Timeline
 from gateway.services import CAMERAS, CONFIG
 from gateway.snapshots.request import ParameterError, SnapshotTime, parse_time
-from gateway.backends.base import Backend, Capability, UpstreamFailure
 from gateway.wep.errors import WepUnavailable
 
 log = logging.getLogger("gateway.hls")
