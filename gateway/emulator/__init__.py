@@ -31,4 +31,16 @@ Choices where the guide is silent (stable, so tests and the gateway can rely on 
   pending (up to 100 events); a full queue (settings.webhook_queue_size) drops the newest.
 - Alarms: {"id", "name", "priority", "state", "cameraIds", "triggerTime", "lastActionTime",
   "assignedUser"?, "note"?}; PUT /alarm answers {"alarm": ...}; any action from any state.
+- PTZ (settings.ptz_camera, --ptz-camera N; 0: none): that camera alone says
+  capabilities.ptz true and takes /camera/commands/pan-tilt-zoom, /preset, /preset/home,
+  /ptz/lock(/override) and /camera/ptz/preset (others: 400 "camera has no PTZ"). Its live
+  JPEG and live fMP4 show what the head sees (ptz_view.py; live H.264 is encoded while
+  watched, ptz_video.py); its recordings are the looping picture. GET /camera/ptz/preset
+  answers {"presets": [{"id", "name"}], "maxId": 15}; commands answer bare success; the
+  camera JSON carries "lockSessionGid" ("" when unlocked). Python: `ptz_state(camera)`,
+  `ptz_log(camera)`, `ptz_video_stats(camera)`; HTTP: GET /_emulator/ptz.
+- Digital outputs: two per camera, as GET /entities and /entity {"entities": [{"id",
+  "type": "DIGITAL_OUTPUT", "name", "cameraId", "linkedCameraIds", "state": "ON"|"OFF"}]};
+  a trigger with isToggle flips one, without it pulses it on for 1 s. Python:
+  `output_entities(camera?)`, `output_log(camera?)`; HTTP: GET /_emulator/outputs.
 """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from aiohttp import web
 
 from gateway.emulator.cameras import Camera
@@ -27,6 +29,12 @@ def require_session(store: SessionStore, request: web.Request, body: dict | None
     if session is None:
         raise WepError(401, "session is invalid or has expired")
     return session
+
+
+def session_gid(session: Session) -> str:
+    """A session's public id (the guide's lockSessionGid; the command logs' sessionGid):
+    stable, and not the session token itself."""
+    return hashlib.sha256(session.token.encode()).hexdigest()[:16]
 
 
 def require_camera(cameras: dict[str, Camera], camera_id: str | None) -> Camera:

@@ -17,6 +17,7 @@ class Camera:
     name: str
     has_speaker: bool
     has_audio: bool  # a microphone: webm/opus audio and an audio AdaptationSet
+    has_ptz: bool = False  # takes the PTZ commands; its live picture follows them
 
     def to_json(self, verbosity: str) -> dict:
         """Guide /cameras: LOW without capabilities and links, MEDIUM adds capabilities,
@@ -41,7 +42,7 @@ class Camera:
             body["capabilities"] = {
                 "audio": self.has_audio,
                 "speaker": self.has_speaker,
-                "ptz": False,
+                "ptz": self.has_ptz,
                 "video": ["high", "low"],
             }
         if verbosity == "HIGH":
@@ -49,13 +50,14 @@ class Camera:
         return body
 
 
-def make_cameras(count: int) -> list[Camera]:
+def make_cameras(count: int, ptz_camera: int = 0) -> list[Camera]:
     """`count` cameras. With two or more, the last one is the "plain" camera with neither
-    speaker nor microphone, so clients meet both kinds; a single camera has both."""
+    speaker nor microphone, so clients meet both kinds; a single camera has both. Camera
+    `ptz_camera` (1-based; 0: none) is the PTZ one."""
     cameras = []
     for i in range(count):
         digest = hashlib.sha256(f"wep-emulator-camera-{i}".encode()).digest()
         camera_id = "4xIx" + base64.urlsafe_b64encode(digest).decode().rstrip("=")
         plain = count >= 2 and i == count - 1
-        cameras.append(Camera(i, camera_id, f"Emulated camera {i + 1}", not plain, not plain))
+        cameras.append(Camera(i, camera_id, f"Emulated camera {i + 1}", not plain, not plain, i + 1 == ptz_camera))
     return cameras

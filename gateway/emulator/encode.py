@@ -61,6 +61,18 @@ def _cached(cache_dir: str | None, key: str, make) -> bytes:
     return blob
 
 
+def x264_options(fps: int, bitrate: int, preset: str = "veryfast", extra: str = "") -> dict[str, str]:
+    """Main profile, no B-frames (live cameras send in decode order), a closed GOP of
+    exactly one second so every second starts with an IDR a reader can join at."""
+    return {
+        "preset": preset,
+        "profile": "main",
+        "tune": "zerolatency",
+        "x264-params": f"bframes=0:keyint={fps}:min-keyint={fps}:scenecut=0"
+        f":vbv-maxrate={bitrate // 1000}:vbv-bufsize={bitrate // 1000}:threads=1{extra}",
+    }
+
+
 def encode_video(spec: VideoSpec, cache_dir: str | None = None) -> bytes:
     """A fragmented MP4 (init + moof/mdat) of `spec.frames` frames, H.264 Main, no B-frames."""
     return _cached(cache_dir, spec.cache_key(), lambda: _encode_video(spec))
@@ -79,15 +91,7 @@ def _encode_video(spec: VideoSpec) -> bytes:
         stream.pix_fmt = "yuv420p"
         stream.bit_rate = spec.bitrate
         stream.time_base = Fraction(1, VIDEO_TIMESCALE)
-        # Main profile, no B-frames (live cameras send in decode order), a closed GOP
-        # of exactly one second so every second starts with an IDR a reader can join at.
-        stream.codec_context.options = {
-            "preset": "veryfast",
-            "profile": "main",
-            "tune": "zerolatency",
-            "x264-params": f"bframes=0:keyint={spec.fps}:min-keyint={spec.fps}:scenecut=0"
-            f":vbv-maxrate={spec.bitrate // 1000}:vbv-bufsize={spec.bitrate // 1000}:threads=1",
-        }
+        stream.codec_context.options = x264_options(spec.fps, spec.bitrate)
         step = VIDEO_TIMESCALE // spec.fps
         for i in range(spec.frames):
             rgb = render_frame(spec.camera_index, i, spec.frames, spec.width, spec.height)

@@ -1,4 +1,5 @@
-"""/_emulator/...: fault injection, event sources and counters for other processes (bench, demo).
+"""/_emulator/...: fault injection, event sources, counters and command logs for other
+processes (bench, demo).
 
 Outside the WEP base path on purpose: plain JSON, no session, no envelope contract.
 """
@@ -110,3 +111,23 @@ async def webhooks(request: web.Request) -> web.Response:
     stats = emu.webhook_stats
     views = [{**view, "counters": stats["webhooks"][view["id"]]} for view in emu.webhooks]
     return web.json_response({"paused": stats["paused"], "webhooks": views, "total": stats["total"]})
+
+
+@routes.get("/_emulator/ptz")
+async def ptz(request: web.Request) -> web.Response:
+    """{"cameras": [{"cameraId", "state", "presets", "home", "live": {quality: encoder stats}, "log"}]}."""
+    emu = request.app[EMULATOR]
+    cameras = [
+        {"cameraId": camera_id, "state": emu.ptz_state(camera_id),
+         "presets": [{**p.to_json(), **p.position.to_json()} for p in ptz.presets.all()],
+         "home": ptz.home.to_json(), "live": emu.ptz_video_stats(camera_id), "log": emu.ptz_log(camera_id)}
+        for camera_id, ptz in emu.ptz.items()
+    ]  # fmt: skip
+    return web.json_response({"cameras": cameras})
+
+
+@routes.get("/_emulator/outputs")
+async def outputs(request: web.Request) -> web.Response:
+    """{"outputs": [entities as GET /entities shows them], "log": [every trigger, oldest first]}."""
+    emu = request.app[EMULATOR]
+    return web.json_response({"outputs": emu.output_entities(), "log": emu.output_log()})

@@ -14,6 +14,7 @@ from gateway.emulator.jpeg import render_jpeg
 from gateway.emulator.library import QUALITIES, ctx_for, main_reps, tile_reps
 from gateway.emulator.mpd import build_mpd
 from gateway.emulator.params import ParamError, TimeRef, parse_roi, parse_size, parse_time
+from gateway.emulator.ptz_view import view_jpeg
 from gateway.emulator.state import EMULATOR
 from gateway.emulator.streams import send_paced
 from gateway.emulator.timeline import LoopCursor, join_index
@@ -62,6 +63,8 @@ async def media(request: web.Request) -> web.StreamResponse:
         quality = target[1]
     if quality not in QUALITIES:
         raise WepError(400, f"quality must be high or low, not {quality!r}")
+    if when.when is None and camera.has_ptz:
+        return await _ptz_stream(request, emu, session, camera, quality)
     return await _stream(request, emu, session, camera, "fmp4", quality, when)
 
 
@@ -141,6 +144,8 @@ async def _jpeg(request, emu, camera, when: TimeRef) -> web.Response:
         raise WepError(404, "no recording at that time.")
     roi = _parsed(parse_roi, request.query.get("roi"))
     size = _parsed(parse_size, request.query.get("size"))
+    if when.when is None and camera.has_ptz:
+        return await _ptz_jpeg(emu, camera, roi, size)
     return await _render(emu, camera, _frame_at(emu, when), roi, size)
 
 
@@ -151,6 +156,41 @@ async def _render(emu, camera, frame_index, roi, size) -> web.Response:
     emu.counters.jpeg_renders[camera.id] += 1
     body = await asyncio.get_running_loop().run_in_executor(None, render)
     return web.Response(body=body, content_type="image/jpeg")
+
+
+# The PTZ camera: live video and JPEGs show what its head sees now (ptz_view.py); its
+# recordings (a `t` in the past) are the looping test picture, as for every camera.
+async def _ptz_jpeg(emu, camera, roi, size) -> web.Response:
+    position = emu.ptz[camera.id].position()
+    render = partial(view_jpeg, position, emu.settings.high_size, roi, size)
+    emu.counters.jpeg_renders[camera.id] += 1
+    body = await asyncio.get_running_loop().run_in_executor(None, render)
+    return web.Response(body=body, content_type="image/jpeg")
+
+
+async def _ptz_stream(request, emu, session, camera, quality: str) -> web.StreamResponse:
+    video = emu.ptz_video[(camera.id, quality)]
+    response = web.StreamResponse(headers={"Content-Type": "video/mp4", "Cache-Control": "no-store"})
+    response.enable_chunked_encoding()
+    async with emu.live_stream(request, session, camera.id, "fmp4", quality) as stream:
+        viewer = await video.open()
+        try:
+            await response.prepare(request)
+            while True:
+                stall = emu.faults.stall_left()
+                if stall > 0:  # the viewer's queue fills, drops and resyncs at a keyframe
+                    await asyncio.sleep(stall)
+                    continue
+                await response.write(await viewer.next())
+        except ConnectionError:
+            pass
+        except asyncio.CancelledError:
+            if not stream.dropped:
+                raise
+            asyncio.current_task().uncancel()
+        finally:
+            video.close(viewer)
+    return response
 
 
 @routes.get("/media/imageRef")

@@ -73,7 +73,7 @@ async def cameras(request: web.Request) -> web.Response:
     emu = request.app[EMULATOR]
     require_session(emu.sessions, request)
     verbosity = _verbosity(request)
-    return success({"cameras": [c.to_json(verbosity) for c in emu.cameras.values()]})
+    return success({"cameras": [_camera_json(emu, c, verbosity) for c in emu.cameras.values()]})
 
 
 @routes.get("/camera")
@@ -90,4 +90,12 @@ async def camera(request: web.Request) -> web.Response:
     unknown = [i for i in ids if i not in emu.cameras]
     if unknown:
         raise WepError(404, "camera not found.")
-    return success({"cameras": [emu.cameras[i].to_json(verbosity) for i in ids]})
+    return success({"cameras": [_camera_json(emu, emu.cameras[i], verbosity) for i in ids]})
+
+
+def _camera_json(emu, camera, verbosity: str) -> dict:
+    body = camera.to_json(verbosity)
+    if camera.id in emu.ptz:
+        # Guide, /camera/commands/ptz/lock/override: "If lockSessionGid is empty, the camera is unlocked."
+        body["lockSessionGid"] = emu.ptz[camera.id].lock_holder
+    return body

@@ -18,6 +18,8 @@ from gateway.emulator import (
     routes_control,
     routes_events,
     routes_media,
+    routes_outputs,
+    routes_ptz,
     routes_rtmp,
     routes_session,
     routes_talk,
@@ -26,7 +28,11 @@ from gateway.emulator.amcrest import AmcrestEmulator, AmcrestSettings
 from gateway.emulator.cameras import make_cameras
 from gateway.emulator.envelope import WepError, error_response
 from gateway.emulator.faults import Faults
-from gateway.emulator.library import build_library, ctx_table
+from gateway.emulator.library import QUALITIES, build_library, ctx_table
+from gateway.emulator.outputs import OutputBank
+from gateway.emulator.ptz_camera import PtzCamera
+from gateway.emulator.ptz_video import LiveSpec, PtzLiveVideo
+from gateway.emulator.ptz_view import render_view
 from gateway.emulator.routes_talk import TalkRecord
 from gateway.emulator.rtmp_push import PushRegistry
 from gateway.emulator.sessions import Session, SessionStore
@@ -74,7 +80,7 @@ class Emulator:
     def __init__(self, settings: EmulatorSettings):
         settings.validate()
         self.settings = settings
-        self.cameras = {c.id: c for c in make_cameras(settings.cameras)}
+        self.cameras = {c.id: c for c in make_cameras(settings.cameras, settings.ptz_camera)}
         self.sessions = SessionStore(settings.session_idle_expiry)
         self.faults = Faults()
         self.counters = Stats()
@@ -82,6 +88,9 @@ class Emulator:
         self.pushes = PushRegistry()
         self.talk_records = {camera_id: TalkRecord() for camera_id in self.cameras}
         self.site = SiteEvents(settings, self.cameras)
+        self.ptz = {c.id: PtzCamera(c.id) for c in self.cameras.values() if c.has_ptz}
+        self.ptz_video: dict[tuple[str, str], PtzLiveVideo] = {}  # (camera id, quality), made at start
+        self.outputs = OutputBank(self.cameras)
         self.library: dict = {}
         self.ctx_table: dict[str, tuple[str, str]] = {}
         self.epoch_mono = time.monotonic()
@@ -99,7 +108,7 @@ class Emulator:
         app = web.Application(middlewares=[wep_errors], client_max_size=1024 * 1024)
         app[EMULATOR] = self
         tables = (routes_session.routes, routes_media.routes, routes_talk.routes, routes_rtmp.routes,
-                  routes_events.routes, routes_alarms.routes)  # fmt: skip
+                  routes_events.routes, routes_alarms.routes, routes_ptz.routes, routes_outputs.routes)  # fmt: skip
         for table in tables:
             for route in table:
                 app.router.add_route(route.method, BASE_PATH + route.path, route.handler)
@@ -114,6 +123,9 @@ class Emulator:
         log.info("emulator media ready in %.1f s", time.monotonic() - started)
         # Timeline zero: every live reader of a camera shares this clock.
         self.epoch_mono, self.epoch_wall = time.monotonic(), time.time()
+        self.ptz_video = {
+            (camera_id, q): self._live_video(ptz, q) for camera_id, ptz in self.ptz.items() for q in QUALITIES
+        }
         self._runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         ssl_context = None
@@ -130,9 +142,19 @@ class Emulator:
         self.url = f"{'https' if self.settings.tls else 'http'}://{host}:{port}"
         self.site.start()
 
+    def _live_video(self, ptz: PtzCamera, quality: str) -> PtzLiveVideo:
+        s = self.settings
+        (width, height), bitrate = (s.high_size, s.high_bitrate) if quality == "high" else (s.low_size, s.low_bitrate)
+
+        def render(at: float):
+            return render_view(ptz.head.position(at), width, height)
+
+        return PtzLiveVideo(LiveSpec(width, height, s.fps, bitrate, s.fragment), render, self.epoch_mono)
+
     async def stop(self) -> None:
         await self.site.stop()
         self.streams.drop_all()
+        await asyncio.gather(*(live.stop() for live in self.ptz_video.values()))
         pushes = self.pushes.all()
         if pushes:
             loop = asyncio.get_running_loop()
@@ -215,6 +237,38 @@ class Emulator:
         """Every event still in the log, oldest first."""
         return self.site.log.events()
 
+    # PTZ and digital outputs -------------------------------------------------------------
+    def _ptz_camera(self, camera: str | int) -> PtzCamera:
+        camera_id = self.site.camera_id(camera)
+        if camera_id not in self.ptz:
+            raise KeyError(f"camera {camera!r} has no PTZ")
+        return self.ptz[camera_id]
+
+    def ptz_state(self, camera: str | int) -> dict:
+        """{"pan", "tilt", "zoom", "moving", "amounts", "lockSessionGid"} of the PTZ camera
+        (id or 1-based index); KeyError for a camera without PTZ."""
+        return self._ptz_camera(camera).state()
+
+    def ptz_log(self, camera: str | int) -> list[dict]:
+        """Every accepted PTZ command, oldest first: {"time", "kind", "sessionGid", "params",
+        "state"}; kinds continuous, stop, fov, preset, home, preset-save, preset-delete, lock,
+        lock-override."""
+        return self._ptz_camera(camera).log()
+
+    def ptz_video_stats(self, camera: str | int) -> dict:
+        """Per quality: {"viewers", "encoding", "runs", "frames", "dropped"} of the live encoder."""
+        camera_id = self._ptz_camera(camera).camera_id
+        return {q: self.ptz_video[(camera_id, q)].stats() for q in QUALITIES if (camera_id, q) in self.ptz_video}
+
+    def output_entities(self, camera: str | int | None = None) -> list[dict]:
+        """Digital output entities as GET /entities shows them (of one camera when given)."""
+        return self.outputs.entities(None if camera is None else self.site.camera_id(camera))
+
+    def output_log(self, camera: str | int | None = None) -> list[dict]:
+        """Every trigger, oldest first: {"time", "entityId", "cameraId", "isToggle", "state",
+        "sessionGid", "pulseSeconds"?}."""
+        return self.outputs.log(None if camera is None else self.site.camera_id(camera))
+
     # Inspection ----------------------------------------------------------------------
     @property
     def stats(self) -> dict:
@@ -272,6 +326,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="demo: camera 1 raises motion start/stop every S seconds (default 0: off)")  # fmt: skip
     parser.add_argument("--webhook-no-verify", action="store_true",
                         help="post to https webhooks without checking their certificate (self-signed receivers)")  # fmt: skip
+    parser.add_argument("--ptz-camera", type=int, default=d.ptz_camera, metavar="N",
+                        help="camera N (1-based) is a PTZ camera whose picture follows commands (default 0: none)")  # fmt: skip
     parser.add_argument("--amcrest", type=int, default=0, metavar="N",
                         help="also start an Amcrest/Dahua emulator with N channels (default 0: none)")
     parser.add_argument("--amcrest-http", type=_host_port, default=("127.0.0.1", 8081), metavar="HOST:PORT",
@@ -290,6 +346,7 @@ def settings_from_args(args: argparse.Namespace) -> EmulatorSettings:
         loop_seconds=args.loop_seconds, fps=args.fps, talk_cap_ms=args.talk_cap_ms,
         cache_dir=args.cache_dir or None, high_size=args.high_size, low_size=args.low_size,
         motion_every=args.motion_every, webhook_verify_tls=not args.webhook_no_verify,
+        ptz_camera=args.ptz_camera,
     )  # fmt: skip
 
 
@@ -332,6 +389,8 @@ async def run_from_args(args: argparse.Namespace) -> None:
         if emulator.cert_path:
             print(f"  self-signed certificate (use as ca_file): {emulator.cert_path}", flush=True)
         print(f"  faults/stats: {emulator.url}/_emulator/stats", flush=True)
+        if settings.ptz_camera:
+            print(f"  PTZ camera {settings.ptz_camera}: {emulator.url}/_emulator/ptz", flush=True)
         if amcrest is not None:
             _print_amcrest(amcrest)
         await asyncio.Event().wait()

@@ -38,6 +38,7 @@ class EmulatorSettings:
     event_log_size: int = 100_000  # events kept for /events/search; the oldest are dropped
     webhook_queue_size: int = 1000  # events waiting per webhook; past it new ones are counted and dropped
     webhook_verify_tls: bool = True  # False for https receivers with self-signed certificates
+    ptz_camera: int = 0  # 1-based index of the one camera with PTZ (its picture follows commands); 0: none
 
     def validate(self) -> None:
         if self.fragment not in FRAGMENT_MODES:
@@ -50,6 +51,8 @@ class EmulatorSettings:
             raise SettingsError(f"loop_seconds must be a whole number of seconds >= 1, not {self.loop_seconds}")
         if self.talk_cap_ms <= 0 or self.session_idle_expiry <= 0:
             raise SettingsError("talk_cap_ms and session_idle_expiry must be positive")
+        if not 0 <= self.ptz_camera <= self.cameras:
+            raise SettingsError(f"ptz_camera must be 0 (none) or 1..{self.cameras}, not {self.ptz_camera}")
         if self.motion_every < 0:
             raise SettingsError(f"motion_every must be >= 0 (0: off), not {self.motion_every}")
         if self.event_log_size < 1 or self.webhook_queue_size < 1:

@@ -30,12 +30,18 @@ def camera_color(camera_index: int) -> tuple[int, int, int]:
     return int(r * 255), int(g * 255), int(b * 255)
 
 
-def _draw_number(img: np.ndarray, text: str, x: int, y: int, unit: int, color) -> None:
+def draw_number(img: np.ndarray, text: str, x: int, y: int, unit: int, color) -> None:
+    """Seven-segment digits, `unit` pixels per stroke, top-left at (x, y); parts outside
+    the picture are clipped."""
+    height, width = img.shape[:2]
     for pos, ch in enumerate(text):
         cx = x + pos * 6 * unit
         for seg in _DIGITS[ch]:
             x0, y0, x1, y1 = _SEGMENTS[seg]
-            img[y + y0 * unit : y + y1 * unit, cx + x0 * unit : cx + x1 * unit] = color
+            top, bottom = max(0, y + y0 * unit), min(height, y + y1 * unit)
+            left, right = max(0, cx + x0 * unit), min(width, cx + x1 * unit)
+            if top < bottom and left < right:
+                img[top:bottom, left:right] = color
 
 
 def render_frame(
@@ -65,7 +71,7 @@ def render_frame(
     img[box_y : box_y + box, box_x : box_x + box] = (255, 255, 255)
 
     unit = max(1, height // 40)
-    _draw_number(img, str(camera_index + 1), unit * 2, unit * 2, unit, (255, 255, 255))
+    draw_number(img, str(camera_index + 1), unit * 2, unit * 2, unit, (255, 255, 255))
 
     strip_h = max(2, height // 30)
     img[height - strip_h :, : int(phase * width) + 1] = (0, 255, 0)
