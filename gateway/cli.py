@@ -75,7 +75,9 @@ async def _demo(args: argparse.Namespace) -> int:
     from gateway.emulator.settings import EmulatorSettings
 
     # Camera 1 raises motion every few seconds, so the page has events to show.
-    settings = EmulatorSettings(host="127.0.0.1", port=0, cameras=args.cameras, motion_every=DEMO_MOTION_EVERY)
+    # Camera 1 is a PTZ camera whose picture follows the pad.
+    settings = EmulatorSettings(host="127.0.0.1", port=0, cameras=args.cameras, motion_every=DEMO_MOTION_EVERY,
+                                ptz_camera=1)
     emulator = Emulator(settings)
     amcrest = AmcrestEmulator(AmcrestSettings(channels=args.amcrest)) if args.amcrest else None
     log.info("starting the WEP emulator (%d cameras; the first start encodes the test video)", args.cameras)
