@@ -186,6 +186,10 @@ async def presets(request: web.Request) -> web.Response:
 async def goto_preset(request: web.Request) -> web.Response:
     number = _index(request, "n", 0)
     camera, backend = await _camera(request, Capability.PTZ)
+    known = [preset.number for preset in await backend.ptz_presets(camera.id)]
+    if number not in known:  # refused here: no command goes upstream for a preset that is not there
+        shown = ", ".join(map(str, known[:20])) + (", ..." if len(known) > 20 else "")
+        raise ApiError(404, "not_found", f"camera {camera.id!r} has no preset {number} (it has {shown or 'none'})")
     _take_lock(request, camera)
     await _stop_moving(request, camera, backend)
     await _upstream(backend.ptz_goto_preset(camera.id, number))

@@ -65,8 +65,10 @@ async def test_field_of_view_presets_and_home(gateway_url, emulator, http):
     assert [p["name"] for p in presets] == ["Gate", "Parking", "Door"]
     assert (await _post(http, base + "/presets/2/goto"))[0] == 200
     assert emulator.ptz_log(camera)[-1]["kind"] == "preset"
+    sent = len(emulator.ptz_log(camera))
     status, answer = await _post(http, base + "/presets/9/goto")
-    assert status == 404 and answer["error"]["code"] == "not_found"
+    assert status == 404 and answer["error"]["message"] == f"camera {camera!r} has no preset 9 (it has 1, 2, 3)"
+    assert len(emulator.ptz_log(camera)) == sent  # nothing sent upstream
     assert (await _post(http, base + "/ptz/home"))[0] == 200
     state = emulator.ptz_state(camera)
     assert (state["pan"], state["tilt"], state["zoom"]) == (0, 0, 1)

@@ -57,7 +57,7 @@ async def test_presets_are_listed_and_gone_to(porch_ready, gateway_url, amcrest,
     assert (await _post(http, gateway_url + "/api/v1/cameras/porch/presets/3/goto"))[0] == 200
     assert [(e["code"], e["arg2"]) for e in amcrest.ptz_log] == [("GotoPreset", 3)]
     status, answer = await _post(http, gateway_url + "/api/v1/cameras/porch/presets/40/goto")
-    assert status == 404 and "presets 1-16" in answer["error"]["message"]
+    assert status == 404 and "has no preset 40 (it has 1, 2, 3" in answer["error"]["message"]
 
 
 @pytest.mark.parametrize(("path", "body", "status", "words"), [
