@@ -43,4 +43,22 @@ Choices where the guide is silent (stable, so tests and the gateway can rely on 
   "type": "DIGITAL_OUTPUT", "name", "cameraId", "linkedCameraIds", "state": "ON"|"OFF"}]};
   a trigger with isToggle flips one, without it pulses it on for 1 s. Python:
   `output_entities(camera?)`, `output_log(camera?)`; HTTP: GET /_emulator/outputs.
+- Timeline (recording_timeline.py): GET /timeline answers {"timelines": [{"cameraId",
+  "scope", "recordings": [{"start", "end"}], "motion": [{"start", "end"}]}]}. Every camera
+  records from the start to now less settings.recording_gaps (seconds after the start; add
+  more with `add_recording_gap(start_s, end_s)` or POST /_emulator/recording/gaps {"start",
+  "end"}); motion pairs the log's DEVICE_MOTION_START/STOP (an open START runs to now).
+  A scope is a grid of X-second buckets from the Unix epoch: a range covers each bucket it
+  touches, touching ones merge, all clipped to [start, end]. One storage layer: LAYER_1 and
+  ALL show the recordings, LAYER_2 none. umdRange/rareness are checked, without effect.
+- Bookmarks: {"id", "name", "description", "cameraIds", "startTime", "endTime",
+  "isProtected"}; GET/POST/PUT /bookmark answer {"bookmark"}, GET /bookmarks and
+  /bookmark/search {"bookmarks"}; ids "wepEmuBookmark000001"...; search matches bookmarks
+  overlapping [from, to], name by case-blind substring. Python: `bookmarks`.
+- Manual recording: POST /camera/record/manual answers bare success; START restarts a
+  running recording's clock; a recording ends at STOP or maxDurationSec (default 86400)
+  after START; STOP of a camera not recording succeeds. GET /camera/manual-record-state
+  answers {"states": [{"cameraId", "startTime", "maxDurationSec"}]} of the asked cameras
+  that record now. No events are raised (the guide names none). Python:
+  `manual_recording(camera)`; HTTP: GET /_emulator/recording.
 """

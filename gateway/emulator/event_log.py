@@ -172,6 +172,14 @@ class EventLog:
         live = sorted((e for e in self._open.values() if e.seq >= first), key=lambda e: e.seq)
         return [e.event for e in live]
 
+    def marks(self, camera_id: str, opener: str, closer: str) -> list[tuple[int, bool]]:
+        """(ms, True for `opener`, False for `closer`) of one camera's events of those two
+        types still in the log, oldest first: what GET /timeline pairs into motion spans."""
+        return [
+            (e.ms, e.event["type"] == opener) for e in self._entries
+            if e.event["type"] in (opener, closer) and e.event.get("cameraId") == camera_id
+        ]  # fmt: skip
+
     def events(self) -> list[dict]:
         return [e.event for e in self._entries]
 

@@ -131,3 +131,25 @@ async def outputs(request: web.Request) -> web.Response:
     """{"outputs": [entities as GET /entities shows them], "log": [every trigger, oldest first]}."""
     emu = request.app[EMULATOR]
     return web.json_response({"outputs": emu.output_entities(), "log": emu.output_log()})
+
+
+@routes.get("/_emulator/recording")
+async def recording(request: web.Request) -> web.Response:
+    """{"gaps": [[start_s, end_s], ...], "manual": [manual-record states], "bookmarks": [...]}."""
+    emu = request.app[EMULATOR]
+    manual = [r.to_json() for r in emu.manual.active()]
+    return web.json_response({"gaps": emu.recording_gaps, "manual": manual, "bookmarks": emu.bookmarks})
+
+
+@routes.post("/_emulator/recording/gaps")
+async def add_recording_gap(request: web.Request) -> web.Response:
+    """{"start": s, "end": s} after the emulator's start: a hole in every camera's recordings."""
+    body = await json_object(request)
+    start, end = body.get("start"), body.get("end")
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in (start, end)):
+        raise web.HTTPBadRequest(text="start and end (numbers of seconds) are required")
+    try:
+        request.app[EMULATOR].add_recording_gap(start, end)
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    return web.json_response({"gaps": request.app[EMULATOR].recording_gaps})

@@ -15,28 +15,33 @@ from aiohttp import web
 
 from gateway.emulator import (
     routes_alarms,
+    routes_bookmarks,
     routes_control,
     routes_events,
     routes_media,
     routes_outputs,
     routes_ptz,
+    routes_recording,
     routes_rtmp,
     routes_session,
     routes_talk,
 )
 from gateway.emulator.amcrest import AmcrestEmulator, AmcrestSettings
+from gateway.emulator.bookmarks import BookmarkBook
 from gateway.emulator.cameras import make_cameras
 from gateway.emulator.envelope import WepError, error_response
 from gateway.emulator.faults import Faults
 from gateway.emulator.library import QUALITIES, build_library, ctx_table
+from gateway.emulator.manual_record import ManualRecordings
 from gateway.emulator.outputs import OutputBank
 from gateway.emulator.ptz_camera import PtzCamera
 from gateway.emulator.ptz_video import LiveSpec, PtzLiveVideo
 from gateway.emulator.ptz_view import render_view
+from gateway.emulator.recording_timeline import Span, recorded
 from gateway.emulator.routes_talk import TalkRecord
 from gateway.emulator.rtmp_push import PushRegistry
 from gateway.emulator.sessions import Session, SessionStore
-from gateway.emulator.settings import FRAGMENT_MODES, EmulatorSettings
+from gateway.emulator.settings import FRAGMENT_MODES, EmulatorSettings, check_gap
 from gateway.emulator.site_events import SiteEvents
 from gateway.emulator.state import BASE_PATH, EMULATOR
 from gateway.emulator.stats import Stats
@@ -91,6 +96,9 @@ class Emulator:
         self.ptz = {c.id: PtzCamera(c.id) for c in self.cameras.values() if c.has_ptz}
         self.ptz_video: dict[tuple[str, str], PtzLiveVideo] = {}  # (camera id, quality), made at start
         self.outputs = OutputBank(self.cameras)
+        self.recording_gaps: list[tuple[float, float]] = list(settings.recording_gaps)
+        self.manual = ManualRecordings()
+        self.bookmark_book = BookmarkBook()
         self.library: dict = {}
         self.ctx_table: dict[str, tuple[str, str]] = {}
         self.epoch_mono = time.monotonic()
@@ -108,7 +116,8 @@ class Emulator:
         app = web.Application(middlewares=[wep_errors], client_max_size=1024 * 1024)
         app[EMULATOR] = self
         tables = (routes_session.routes, routes_media.routes, routes_talk.routes, routes_rtmp.routes,
-                  routes_events.routes, routes_alarms.routes, routes_ptz.routes, routes_outputs.routes)  # fmt: skip
+                  routes_events.routes, routes_alarms.routes, routes_ptz.routes, routes_outputs.routes,
+                  routes_recording.routes, routes_bookmarks.routes)  # fmt: skip
         for table in tables:
             for route in table:
                 app.router.add_route(route.method, BASE_PATH + route.path, route.handler)
@@ -268,6 +277,31 @@ class Emulator:
         """Every trigger, oldest first: {"time", "entityId", "cameraId", "isToggle", "state",
         "sessionGid", "pulseSeconds"?}."""
         return self.outputs.log(None if camera is None else self.site.camera_id(camera))
+
+    # Recordings, bookmarks, manual recording ---------------------------------------------
+    def add_recording_gap(self, start_s: float, end_s: float) -> None:
+        """From `start_s` to `end_s` seconds after the start no camera recorded: GET /timeline
+        shows a hole there (recorded media at those times is still served).
+        settings.SettingsError (a ValueError) unless 0 <= start_s < end_s."""
+        check_gap(start_s, end_s)
+        self.recording_gaps.append((start_s, end_s))
+
+    def recorded_spans(self, now_ms: int) -> list[Span]:
+        """What every camera recorded, as Unix ms spans: from the start to now, less the gaps."""
+        epoch_ms = int(self.epoch_wall * 1000)
+        gaps = [(epoch_ms + round(start * 1000), epoch_ms + round(end * 1000)) for start, end in self.recording_gaps]
+        return recorded(epoch_ms, now_ms, gaps)
+
+    def manual_recording(self, camera: str | int) -> dict | None:
+        """{"cameraId", "startTime", "maxDurationSec"} while the camera (id or 1-based index)
+        records manually, else None; KeyError for an unknown camera."""
+        recording = self.manual.get(self.site.camera_id(camera))
+        return None if recording is None else recording.to_json()
+
+    @property
+    def bookmarks(self) -> list[dict]:
+        """Every bookmark as GET /bookmarks shows it, oldest first."""
+        return [b.to_json() for b in self.bookmark_book.all()]
 
     # Inspection ----------------------------------------------------------------------
     @property

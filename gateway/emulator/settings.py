@@ -39,6 +39,9 @@ class EmulatorSettings:
     webhook_queue_size: int = 1000  # events waiting per webhook; past it new ones are counted and dropped
     webhook_verify_tls: bool = True  # False for https receivers with self-signed certificates
     ptz_camera: int = 0  # 1-based index of the one camera with PTZ (its picture follows commands); 0: none
+    # (start, end) seconds after the emulator's start when no camera recorded: GET /timeline
+    # shows them as holes in the recordings. More can be added while running.
+    recording_gaps: tuple[tuple[float, float], ...] = ()
 
     def validate(self) -> None:
         if self.fragment not in FRAGMENT_MODES:
@@ -57,6 +60,8 @@ class EmulatorSettings:
             raise SettingsError(f"motion_every must be >= 0 (0: off), not {self.motion_every}")
         if self.event_log_size < 1 or self.webhook_queue_size < 1:
             raise SettingsError("event_log_size and webhook_queue_size must be at least 1")
+        for start, end in self.recording_gaps:
+            check_gap(start, end)
         for w, h in (self.high_size, self.low_size):
             if w % 2 or h % 2 or w < 16 or h < 16:
                 raise SettingsError(f"video size {w}x{h} must be even and at least 16x16")
@@ -64,3 +69,9 @@ class EmulatorSettings:
     @property
     def talk_cap_bytes(self) -> int:
         return self.talk_cap_ms * 8  # PCMU: 8000 samples/s, one byte each
+
+
+def check_gap(start: float, end: float) -> None:
+    """A recording gap is seconds after the emulator's start: 0 <= start < end."""
+    if not 0 <= start < end:
+        raise SettingsError(f"a recording gap needs 0 <= start < end seconds, not ({start}, {end})")
