@@ -16,6 +16,9 @@ from gateway.logs import configure_logging
 log = logging.getLogger("gateway")
 
 
+LISTEN_BACKLOG = 4096
+
+
 async def _serve(config: Config) -> int:
     from aiohttp import web
 
@@ -32,7 +35,9 @@ async def _serve(config: Config) -> int:
     await runner.setup()
     host, port = config.listen_host_port
     try:
-        site = web.TCPSite(runner, host, port)
+        # aiohttp's default backlog (128) drops connections in a burst (1000 players reconnecting,
+        # 50 operators' drags, bench/bench_ptz.py); the kernel caps it at somaxconn anyway.
+        site = web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG)
         await site.start()
     except OSError as exc:
         await runner.cleanup()

@@ -41,11 +41,12 @@ class PtzDriver:
         self.stats = PtzStats()
         self._send = send
         self._dead_man = dead_man
-        self._wanted: PtzVector | None = None  # the newest command not sent yet
+        self._wanted: tuple[int, PtzVector] | None = None  # the newest command not sent yet, numbered
+        self._number = 0
+        self._waiters: list[tuple[int, asyncio.Future]] = []
         self._sender: asyncio.Task | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._moving = False
-        self._last_error: UpstreamFailure | None = None
 
     @property
     def dead_man_s(self) -> float:
@@ -71,6 +72,9 @@ class PtzDriver:
         self._arm(False)
         if self._sender is not None:
             self._sender.cancel()
+        for _, done in self._waiters:
+            done.cancel()
+        self._waiters = []
 
     def _arm(self, moving: bool) -> None:
         if self._timer is not None:
@@ -91,25 +95,44 @@ class PtzDriver:
             await self._submit(STOP)
 
     async def _submit(self, vector: PtzVector) -> None:
+        """Queue `vector` (replacing a command not sent yet); wait for the first send that
+        carries it or a newer one, not for the camera to go idle: during a drag commands
+        keep coming, and each answers as soon as its turn has passed."""
         if self._wanted is not None:
             self.stats.coalesced += 1
-        self._wanted = vector
+        self._number += 1
+        self._wanted = (self._number, vector)
+        done = asyncio.get_running_loop().create_future()
+        self._waiters.append((self._number, done))
         if self._sender is None or self._sender.done():
             self._sender = asyncio.get_running_loop().create_task(self._drain(), name=f"ptz {self.camera_id}")
-        # Shielded: a caller that gives up must not cancel the send the others wait on.
-        await asyncio.shield(self._sender)
-        if self._last_error is not None:  # the newest send (this command or one that replaced it) failed
-            raise self._last_error
+        # Shielded: a caller that gives up must not cancel what the others wait on.
+        await asyncio.shield(done)
 
     async def _drain(self) -> None:
         while self._wanted is not None:
-            vector, self._wanted = self._wanted, None
+            (number, vector), self._wanted = self._wanted, None
             self.stats.upstream_calls += 1
-            self._last_error = None
+            error: UpstreamFailure | None = None
             try:
                 await self._send(vector)
                 self._moving = not vector.still
             except UpstreamFailure as exc:
                 self.stats.failures += 1
-                self._last_error = exc
+                error = exc
                 log.warning("PTZ command failed: %s", exc, extra={"camera": self.camera_id})
+            self._settle(number, error)
+
+    def _settle(self, number: int, error: UpstreamFailure | None) -> None:
+        """Answer every command up to `number`: it was sent, or replaced by one that was."""
+        waiting = []
+        for waited, done in self._waiters:
+            if waited > number:
+                waiting.append((waited, done))
+            elif not done.done():
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
+                    done.exception()  # retrieved here too: a caller that left must not leave a warning
+        self._waiters = waiting

@@ -74,3 +74,27 @@ async def test_a_refused_command_reaches_its_caller():
         await driver.move(PtzVector(pan=1))
     assert driver.stats.failures == 1
     driver.close()
+
+
+async def test_each_command_answers_once_its_turn_has_passed_not_when_the_drag_ends():
+    """A drag keeps commands coming faster than the camera answers; the first command's
+    caller hears back after one call, not after the last command of the drag."""
+    camera = SlowCamera(delay=0.05)
+    driver = PtzDriver("cam", camera.send, dead_man=5)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    answered: list[float] = []
+
+    async def command(n: int) -> None:
+        await driver.move(PtzVector(pan=n / 40))
+        answered.append(loop.time() - started)
+
+    tasks = []
+    for n in range(1, 31):  # 0.3 s of commands every 10 ms
+        tasks.append(asyncio.ensure_future(command(n)))
+        await asyncio.sleep(0.01)
+    await asyncio.gather(*tasks)
+    assert min(answered) < 0.12  # the first call took 0.05 s
+    assert camera.most_in_flight == 1
+    assert camera.sent[-1][1].pan == 30 / 40  # the last one wins
+    driver.close()
