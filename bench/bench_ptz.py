@@ -484,11 +484,12 @@ class Operator:
                     vector = PtzVector(sign_pan * pan / SPEEDS, sign_tilt * tilt / SPEEDS)
                     code, arg1, arg2 = ptz_command(vector)
                     record = [self.index, seq, 0, code, arg1, arg2, 0.0, None, None, None]
-                    body = json.dumps({"pan": vector.pan, "tilt": vector.tilt}).encode()
+                    # seq: the gateway drops a command older than one already taken (parallel connections)
+                    body = json.dumps({"pan": vector.pan, "tilt": vector.tilt, "seq": seq}).encode()
                     request = self.request("POST", base, body)
                 else:
                     record = [self.index, seq, 1, code, 0, 0, 0.0, None, None, None]
-                    request = self.request("POST", base + "/stop", b"")
+                    request = self.request("POST", base + "/stop", json.dumps({"seq": seq}).encode())
                 self.records.append(record)
                 self.issue(record, healthz if mode == "healthz" else request)
                 slot += 1

@@ -299,6 +299,8 @@ class GatewayCollector(Collector):
             for camera_id, driver in sorted(control.drivers.items()):
                 family.add_metric([camera_id], getattr(driver.stats, name))
             yield family
+        yield CounterMetricFamily("wepgw_ptz_stale", "PTZ commands older than one already taken (by seq): not sent",
+                                  value=control.stale)
 
     # -- events and alarms -------------------------------------------------------------------------
     def _event_families(self) -> Iterator:

@@ -200,14 +200,16 @@ def _control_operations() -> dict[str, dict[str, dict]]:
             **({"required": required} if required else {})})}
 
     unit = {"type": "number", "minimum": -1, "maximum": 1}
+    # Optional: the operator's command number; an older one than already taken is not sent.
+    SEQ = {"type": "integer", "minimum": 0, "description": "increasing per operator; older commands are dropped"}
     share = {"type": "number", "minimum": 0, "maximum": 1}
     base = "/api/v1/cameras/{camera}"
     return {
         f"{base}/ptz": {"post": _op("continuous move (action ptz); stops by itself 1 s after the last command",
                                     VIEWER, {**ok, **refused}, params=[TOKEN_Q],
-                                    body=body({"pan": unit, "tilt": unit, "zoom": unit}), tag="control")},
+                                    body=body({"pan": unit, "tilt": unit, "zoom": unit, "seq": SEQ}), tag="control")},
         f"{base}/ptz/stop": {"post": _op("stop moving (action ptz)", VIEWER, {**ok, **refused}, params=[TOKEN_Q],
-                                         tag="control")},
+                                         body=body({"seq": SEQ}), tag="control")},
         f"{base}/ptz/home": {"post": _op("go to the home position (action ptz)", VIEWER, {**ok, **refused},
                                          params=[TOKEN_Q], tag="control")},
         f"{base}/ptz/center": {"post": _op("centre on a normalised point of the picture (action ptz)", VIEWER,

@@ -33,6 +33,8 @@ from gateway.services import CAMERAS, CONFIG
 from gateway.wep.errors import WepError
 
 MAX_BODY = 4096
+MAX_OPERATORS = 10000  # (camera, operator) sequence numbers remembered
+MAX_SEQ = 2**53
 
 
 class CameraControl:
@@ -41,6 +43,25 @@ class CameraControl:
     def __init__(self) -> None:
         self.locks = OperatorLocks()
         self.drivers: dict[str, PtzDriver] = {}
+        self._last_seq: dict[tuple[str, str], int] = {}
+        self.stale = 0
+
+    def fresh(self, camera_id: str, operator: Operator, seq: int | None) -> bool:
+        """False for a command older than one this operator already sent to this camera:
+        requests on parallel connections can arrive out of order, and an old move reaching
+        the camera after the release would turn it again."""
+        if seq is None:
+            return True
+        key = (camera_id, operator.key)
+        last = self._last_seq.get(key)
+        if last is not None and seq <= last:
+            self.stale += 1
+            return False
+        if len(self._last_seq) >= MAX_OPERATORS:
+            self._last_seq.pop(next(iter(self._last_seq)))
+        self._last_seq.pop(key, None)
+        self._last_seq[key] = seq
+        return True
 
     def driver(self, camera_id: str, backend) -> PtzDriver:
         driver = self.drivers.get(camera_id)
@@ -117,21 +138,37 @@ def _fov_refusal(camera: Camera) -> ApiError:
 # -- handlers ---------------------------------------------------------------------------------------
 
 async def move(request: web.Request) -> web.Response:
-    body = await json_fields(request, {"pan", "tilt", "zoom"}, MAX_BODY, empty=True)
-    if not body:
+    body = await json_fields(request, {"pan", "tilt", "zoom", "seq"}, MAX_BODY, empty=True)
+    if not set(body) - {"seq"}:
         raise bad_request('give at least one of pan, tilt, zoom (each from -1 to 1), e.g. {"pan": 0.5}')
     vector = PtzVector(*(_number(body, name, -1, 1, 0) for name in ("pan", "tilt", "zoom")))
+    seq = _seq(body)
     camera, backend = await _camera(request, Capability.PTZ)
     _take_lock(request, camera)
-    driver = request.app[CONTROL].driver(camera.id, backend)
+    control = request.app[CONTROL]
+    driver = control.driver(camera.id, backend)
+    if not control.fresh(camera.id, operator(request), seq):
+        return web.json_response({"moving": driver.moving, "stale": True})
     await _upstream(driver.move(vector))
     return web.json_response({"moving": not vector.still, "stops_after_s": driver.dead_man_s})
 
 
+def _seq(body: dict) -> int | None:
+    """`seq`: optional, the operator's command number, increasing (see CameraControl.fresh)."""
+    seq = body.get("seq")
+    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= MAX_SEQ):
+        raise bad_request("seq must be a whole number from 0, increasing with each command")
+    return seq
+
+
 async def stop(request: web.Request) -> web.Response:
+    seq = _seq(await json_fields(request, {"seq"}, MAX_BODY, empty=True))
     camera, backend = await _camera(request, Capability.PTZ)
     _take_lock(request, camera)
-    await _upstream(request.app[CONTROL].driver(camera.id, backend).stop())
+    control = request.app[CONTROL]
+    if not control.fresh(camera.id, operator(request), seq):
+        return web.json_response({"moving": control.driver(camera.id, backend).moving, "stale": True})
+    await _upstream(control.driver(camera.id, backend).stop())
     return web.json_response({"moving": False})
 
 

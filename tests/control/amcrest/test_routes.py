@@ -85,3 +85,16 @@ async def test_a_camera_without_ptz_is_refused(porch_ready, gateway_url, emulato
     wep_camera = emulator.camera_ids[0]
     status, answer = await _post(http, f"{gateway_url}/api/v1/cameras/{wep_camera}/ptz", {"pan": 1})
     assert status == 400 and "has no ptz" in answer["error"]["message"]
+
+
+async def test_a_command_older_than_one_already_taken_is_not_sent(porch_ready, gateway_url, amcrest, http):
+    """Requests on parallel connections can arrive out of order; with `seq` the older one
+    is answered as stale and never reaches the camera (an old move after the release would
+    turn it again)."""
+    assert (await _post(http, gateway_url + PTZ, {"pan": 0.5, "seq": 7}))[0] == 200
+    assert (await _post(http, gateway_url + PTZ + "/stop", {"seq": 9}))[0] == 200
+    status, answer = await _post(http, gateway_url + PTZ, {"pan": 0.25, "seq": 8})  # overtaken by the stop
+    assert status == 200 and answer["stale"] is True and answer["moving"] is False
+    assert [e["action"] for e in amcrest.ptz_log] == ["start", "stop"]
+    status, answer = await _post(http, gateway_url + PTZ, {"pan": 0.25, "seq": -1})
+    assert status == 400 and "seq must be a whole number" in answer["error"]["message"]
