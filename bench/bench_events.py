@@ -54,6 +54,8 @@ from array import array
 from datetime import datetime
 from pathlib import Path
 
+from coordinator import Child  # bench/ is sys.path[0] when run as a script
+
 ROOT = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 TAIL = 0.5  # events keep coming this long after the window, so its last ones meet the same load
@@ -471,64 +473,12 @@ def count_deliveries(tally: Tally, subscribers: list[SseSubscriber], expected: l
 
 
 # ---- coordinator ---------------------------------------------------------------------
-class Child:
-    """A worker process of this script, talking JSON lines over stdio; ended by its PID."""
-
-    def __init__(self, role: str, process: asyncio.subprocess.Process):
-        self.role, self.process = role, process
-
-    @classmethod
-    async def start(cls, role: str, *args: str) -> Child:
-        process = await asyncio.create_subprocess_exec(sys.executable, __file__, "--role", role, *args,
-                                                       stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                                                       cwd=ROOT, limit=64 * 1024 * 1024)
-        return cls(role, process)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def send(self, command: dict) -> None:
-        self.process.stdin.write((json.dumps(command) + "\n").encode())
-
-    async def answer(self, timeout: float) -> dict:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:  # skips lines that are not ours, until the deadline
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError(f"no answer from the {self.role} process")
-            line = await asyncio.wait_for(self.process.stdout.readline(), remaining)
-            if not line:
-                raise RuntimeError(f"the {self.role} process ended (exit {await self.process.wait()})")
-            if line.startswith(b"{"):
-                return json.loads(line)
-
-    async def ask(self, command: dict, timeout: float) -> dict:
-        self.send(command)
-        return await self.answer(timeout)
-
-    async def end(self) -> None:
-        """Close its stdin (its word to stop), then SIGTERM, then SIGKILL, each bounded."""
-        if self.process.returncode is not None:
-            return
-        self.process.stdin.close()
-        for stop in (None, self.process.terminate, self.process.kill):
-            if stop is not None:
-                stop()
-            try:
-                await asyncio.wait_for(self.process.wait(), 10)
-                return
-            except TimeoutError:
-                continue
-
-
 async def sleep_until(wall: float) -> None:
     await asyncio.sleep(max(0.0, wall - time.time()))
 
 
 async def measure(kind: str, server: Child, url: str, source: Child, n: int, args, gateway: Child | None) -> dict:
-    load = await Child.start("loadgen", "--url", url, "--count", str(n), "--reader", args.reader)
+    load = await Child.start(__file__, "loadgen", "--url", url, "--count", str(n), "--reader", args.reader)
     try:
         connected = await load.answer(120)
         if connected["ready"] < n:
@@ -582,16 +532,16 @@ async def orchestrate(args) -> list[dict]:
     children: list[Child] = []
     rows = []
     try:
-        emulator = await Child.start("emulator", "--cache", str(cache))
+        emulator = await Child.start(__file__, "emulator", "--cache", str(cache))
         children.append(emulator)
         emu = await emulator.answer(600)  # the first run encodes the small loops (cached after)
-        gateway = await Child.start("gateway", "--url", emu["url"], "--port", str(free_port()), "--work", work)
+        gateway = await Child.start(__file__, "gateway", "--url", emu["url"], "--port", str(free_port()), "--work", work)
         children.append(gateway)
         gw = await gateway.answer(60)
         hooks = (await emulator.ask({"cmd": "status"}, 10))["webhooks"]
         if [hook["url"] for hook in hooks] != [gw["url"] + "/wep/webhook"]:
             raise RuntimeError(f"expected the gateway's one webhook on the emulator, found {hooks}")
-        floor = await Child.start("floor", "--camera", emu["camera"])
+        floor = await Child.start(__file__, "floor", "--camera", emu["camera"])
         children.append(floor)
         fl = await floor.answer(60)
         print(f"pids: emulator {emulator.pid}, gateway {gateway.pid}, floor {floor.pid}", file=sys.stderr, flush=True)

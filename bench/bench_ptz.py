@@ -59,7 +59,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from coordinator import Child  # bench/ is sys.path[0] when run as a script
+
 ROOT = Path(__file__).resolve().parent.parent
+LINE_LIMIT = 256 * 1024 * 1024  # the load generator answers with every command's record on one line
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 START_DELAY = 0.5  # between the coordinator's word and the first command
 DRAIN = 2.0  # after the load generator's last answer, before the upstream's log is read
@@ -668,66 +671,14 @@ def answers(records: list[list], window: dict) -> dict:
 
 
 # ---- coordinator -----------------------------------------------------------------------------
-class Child:
-    """A worker process of this script, talking JSON lines over stdio; ended by its PID."""
-
-    def __init__(self, role: str, process: asyncio.subprocess.Process):
-        self.role, self.process = role, process
-
-    @classmethod
-    async def start(cls, role: str, *args: str) -> Child:
-        process = await asyncio.create_subprocess_exec(sys.executable, __file__, "--role", role, *args,
-                                                       stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                                                       cwd=ROOT, limit=256 * 1024 * 1024)
-        return cls(role, process)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def send(self, command: dict) -> None:
-        self.process.stdin.write((json.dumps(command) + "\n").encode())
-
-    async def answer(self, timeout: float) -> dict:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:  # skips lines that are not ours, until the deadline
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError(f"no answer from the {self.role} process")
-            line = await asyncio.wait_for(self.process.stdout.readline(), remaining)
-            if not line:
-                raise RuntimeError(f"the {self.role} process ended (exit {await self.process.wait()})")
-            if line.startswith(b"{"):
-                return json.loads(line)
-
-    async def ask(self, command: dict, timeout: float) -> dict:
-        self.send(command)
-        return await self.answer(timeout)
-
-    async def end(self) -> None:
-        """Close its stdin (its word to stop), then SIGTERM, then SIGKILL, each bounded."""
-        if self.process.returncode is not None:
-            return
-        self.process.stdin.close()
-        for stop in (None, self.process.terminate, self.process.kill):
-            if stop is not None:
-                stop()
-            try:
-                await asyncio.wait_for(self.process.wait(), 10)
-                return
-            except TimeoutError:
-                continue
-
-
 async def sleep_until(wall: float) -> None:
     await asyncio.sleep(max(0.0, wall - time.time()))
 
 
 async def measure(kind: str, mode: str, server: Child, url: str, args, upstream: Child,
                   gateway: Child | None) -> dict:
-    load = await Child.start("loadgen", "--url", url, "--count", str(args.operators),
-                             "--connections", str(args.connections))
+    load = await Child.start(__file__, "loadgen", "--url", url, "--count", str(args.operators),
+                             "--connections", str(args.connections), limit=LINE_LIMIT)
     try:
         await load.answer(60)
         start = time.time() + START_DELAY
@@ -775,14 +726,15 @@ async def orchestrate(args) -> list[dict]:
     children: list[Child] = []
     rows = []
     try:
-        upstream = await Child.start("upstream", "--cache", str(cache), "--count", str(args.operators))
+        upstream = await Child.start(__file__, "upstream", "--cache", str(cache), "--count", str(args.operators),
+                                       limit=LINE_LIMIT)
         children.append(upstream)
         spec = await upstream.answer(600)  # the first run encodes the tiny loops (cached after)
         spec.update(operators=args.operators, db_path=str(Path(work) / "pushes.sqlite3"))
-        gateway = await Child.start("gateway", "--spec", json.dumps(spec))
+        gateway = await Child.start(__file__, "gateway", "--spec", json.dumps(spec), limit=LINE_LIMIT)
         children.append(gateway)
         gw = await gateway.answer(180)
-        floor = await Child.start("floor")
+        floor = await Child.start(__file__, "floor", limit=LINE_LIMIT)
         children.append(floor)
         fl = await floor.answer(60)
         print(f"pids: upstream {upstream.pid}, gateway {gateway.pid}, floor {floor.pid}", file=sys.stderr, flush=True)

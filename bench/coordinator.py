@@ -4,6 +4,7 @@ module is importable as `coordinator`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -54,3 +55,56 @@ def finish(process: subprocess.Popen) -> None:
         process.wait(30)
     except (subprocess.TimeoutExpired, BrokenPipeError, OSError):
         process.kill()
+
+
+class Child:
+    """A worker process of this script, talking JSON lines over stdio; ended by its PID."""
+
+    def __init__(self, role: str, process: asyncio.subprocess.Process):
+        self.role, self.process = role, process
+
+    @classmethod
+    async def start(cls, script: str, role: str, *args: str, limit: int = 64 * 1024 * 1024) -> Child:
+        """`script` run again as `--role role`; `limit`: the longest answer line (bytes)."""
+        process = await asyncio.create_subprocess_exec(sys.executable, script, "--role", role, *args,
+                                                       stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                                                       cwd=ROOT, limit=limit)
+        return cls(role, process)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def send(self, command: dict) -> None:
+        self.process.stdin.write((json.dumps(command) + "\n").encode())
+
+    async def answer(self, timeout: float) -> dict:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:  # skips lines that are not ours, until the deadline
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"no answer from the {self.role} process")
+            line = await asyncio.wait_for(self.process.stdout.readline(), remaining)
+            if not line:
+                raise RuntimeError(f"the {self.role} process ended (exit {await self.process.wait()})")
+            if line.startswith(b"{"):
+                return json.loads(line)
+
+    async def ask(self, command: dict, timeout: float) -> dict:
+        self.send(command)
+        return await self.answer(timeout)
+
+    async def end(self) -> None:
+        """Close its stdin (its word to stop), then SIGTERM, then SIGKILL, each bounded."""
+        if self.process.returncode is not None:
+            return
+        self.process.stdin.close()
+        for stop in (None, self.process.terminate, self.process.kill):
+            if stop is not None:
+                stop()
+            try:
+                await asyncio.wait_for(self.process.wait(), 10)
+                return
+            except TimeoutError:
+                continue
