@@ -15,8 +15,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 
 @contextlib.asynccontextmanager
-async def chromium_page(viewport: dict | None = None, microphone: Path | None = None) -> AsyncIterator:
-    """A page of a new headless Chromium; `microphone`: a WAV file it hears as its microphone."""
+async def chromium_browser(microphone: Path | None = None) -> AsyncIterator:
+    """A new headless Chromium; `microphone`: a WAV file it hears as its microphone."""
     require(CHROMIUM)
     from playwright.async_api import async_playwright
 
@@ -26,12 +26,24 @@ async def chromium_page(viewport: dict | None = None, microphone: Path | None = 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
         try:
-            context = await browser.new_context(viewport=viewport or {"width": 1000, "height": 700})
-            page = await context.new_page()
-            page.on("console", lambda message: print(f"[page {message.type}] {message.text}"))
-            yield page
+            yield browser
         finally:
             await browser.close()
+
+
+async def new_page(browser, viewport: dict | None = None):
+    """A page in a context of its own (its own storage: another person at another desk)."""
+    context = await browser.new_context(viewport=viewport or {"width": 1000, "height": 700})
+    page = await context.new_page()
+    page.on("console", lambda message: print(f"[page {message.type}] {message.text}"))
+    return page
+
+
+@contextlib.asynccontextmanager
+async def chromium_page(viewport: dict | None = None, microphone: Path | None = None) -> AsyncIterator:
+    """A page of a new headless Chromium; `microphone`: a WAV file it hears as its microphone."""
+    async with chromium_browser(microphone) as browser:
+        yield await new_page(browser, viewport)
 
 
 # For each player on the page: camera id, transport, status and its decoded-frame counter

@@ -10,9 +10,10 @@ const CLOSED = new Set(["acknowledged", "dismissed"]);
 const MAX_NOTE = 1000; // gateway/events/alarms.py MAX_NOTE
 
 export class AlarmsPanel {
-  /** root: the alarms <section>; cameraName(id): a camera's display name. */
-  constructor(root, { apiUrl, errorText, cameraName }) {
+  /** root: the alarms <section>; cameraName(id): a camera's display name; onCount(n): open alarms. */
+  constructor(root, { apiUrl, errorText, cameraName, onCount }) {
     this.root = root;
+    this.onCount = onCount || (() => {}); // how many are open, after each refresh
     this.apiUrl = apiUrl;
     this.errorText = errorText;
     this.cameraName = cameraName;
@@ -52,6 +53,7 @@ export class AlarmsPanel {
         // Not this token's business (no `alarms` action): no section at all.
         this.allowed = false;
         this.root.hidden = true;
+        this.onCount(0);
         return;
       }
       if (!response.ok) throw new Error(await this.errorText(response));
@@ -92,6 +94,7 @@ export class AlarmsPanel {
       if (this.list.children[index] !== item.element) this.list.insertBefore(item.element, this.list.children[index] || null);
     });
     this.empty.hidden = alarms.length > 0;
+    this.onCount(alarms.length);
   }
 
   async act(id, action, note) {

@@ -75,13 +75,19 @@ export class EventsPanel {
   /**
    * root: the <aside> of index.html. apiUrl: the page's URL builder (adds ?token=).
    * cameraName(id): a camera's display name. onEvent(event): each new live event.
+   * onPlay(event, at): the operator asks for the recording around an event, from `at` (a Date).
    */
-  constructor(root, { apiUrl, errorText, cameraName, onEvent }) {
+  constructor(root, { apiUrl, errorText, cameraName, onEvent, onPlay }) {
     this.apiUrl = apiUrl;
     this.errorText = errorText;
     this.cameraName = cameraName;
     this.onEvent = onEvent || (() => {});
+    this.onPlay = onPlay || null;
     this.list = root.querySelector(".event-list");
+    // Thumbnails load as they scroll into the list's view, not fifty at once on load.
+    this.thumbnails = "IntersectionObserver" in window
+      ? new IntersectionObserver((entries) => this.reveal(entries), { root: this.list, rootMargin: "200px 0px" })
+      : null;
     this.empty = root.querySelector(".events-empty");
     this.problem = root.querySelector(".events-problem");
     this.indicator = root.querySelector(".live");
@@ -219,7 +225,55 @@ export class EventsPanel {
     item.append(head, line);
     const more = details(event);
     if (more) item.append(element("div", "detail", more));
+    const thumbnail = this.thumbnail(event, links);
+    if (thumbnail) {
+      item.classList.add("with-thumb");
+      item.prepend(thumbnail);
+    }
     return item;
+  }
+
+  //  [picture]  Loading dock   12:03:04      the picture is the event's snapshot; where the
+  //     ▶       Motion started                event has a recording it is a button playing it
+  thumbnail(event, links) {
+    const picture = sameOrigin(links.snapshot, this.apiUrl);
+    const recording = sameOrigin(links.recording, this.apiUrl);
+    const from = recording ? new Date(new URL(recording).searchParams.get("t") || "") : null;
+    const playable = this.onPlay && event.camera && from && !Number.isNaN(from.getTime());
+    if (!picture && !playable) return null;
+    const holder = playable ? element("button", "thumb") : element("span", "thumb");
+    if (picture) {
+      const image = element("img", "thumb-image");
+      image.alt = "";
+      image.width = 160;
+      image.height = 90;
+      const small = new URL(picture);
+      small.searchParams.set("size", "160x90");
+      image.dataset.src = small.toString();
+      holder.append(image);
+      if (this.thumbnails) this.thumbnails.observe(image);
+      else image.src = image.dataset.src;
+    }
+    if (playable) {
+      holder.type = "button";
+      const where = this.cameraName(String(event.camera));
+      const label = `Play the recording of ${where} from ${timeElement(from.toISOString()).textContent}`;
+      holder.setAttribute("aria-label", label);
+      holder.title = label;
+      holder.append(element("span", "thumb-play", "▶"));
+      holder.addEventListener("click", () => this.onPlay(event, from));
+    }
+    return holder;
+  }
+
+  reveal(entries) {
+    for (const entry of entries) {
+      if (!entry.isIntersecting) continue;
+      const image = entry.target;
+      this.thumbnails.unobserve(image);
+      image.addEventListener("error", () => image.classList.add("missing"), { once: true });
+      image.src = image.dataset.src;
+    }
   }
 }
 
