@@ -8,6 +8,7 @@ from aiohttp import web
 
 from gateway.emulator.cameras import Camera
 from gateway.emulator.envelope import WepError
+from gateway.emulator.event_log import parse_iso_ms
 from gateway.emulator.sessions import Session, SessionStore
 
 
@@ -61,3 +62,23 @@ async def json_body(request: web.Request) -> dict:
 def query_list(request: web.Request, name: str) -> list[str]:
     """A list parameter, repeated (ids=a&ids=b) or comma-separated (ids=a,b)."""
     return [item for value in request.query.getall(name, []) for item in value.split(",") if item]
+
+
+def query_ids(request: web.Request) -> list[str]:
+    """`ids`, or the deprecated `id` ("only if the ids field is empty", guide /alarm, /entity);
+    400 when neither is given."""
+    ids = query_list(request, "ids") or ([request.query["id"]] if request.query.get("id") else [])
+    if not ids:
+        raise WepError(400, "ids is required")
+    return ids
+
+
+def query_time(request: web.Request, name: str, default: int) -> int:
+    """An optional ISO 8601 query time as Unix milliseconds; 400 naming it when unreadable."""
+    value = request.query.get(name)
+    if not value:
+        return default
+    try:
+        return parse_iso_ms(value)
+    except ValueError:
+        raise WepError(400, f"{name} must be an ISO 8601 time, not {value!r}") from None

@@ -6,10 +6,9 @@ import time
 
 from aiohttp import web
 
-from gateway.emulator.access import json_body, query_list, require_session
+from gateway.emulator.access import json_body, query_ids, query_time, require_session
 from gateway.emulator.alarms import HISTORY_ACTIONS, UnknownAlarm
 from gateway.emulator.envelope import WepError, success
-from gateway.emulator.event_log import parse_iso_ms
 from gateway.emulator.state import EMULATOR
 
 WEEK_MS = 7 * 24 * 3600 * 1000
@@ -33,9 +32,7 @@ async def alarm(request: web.Request) -> web.Response:
     emu = request.app[EMULATOR]
     require_session(emu.sessions, request)
     # `id` is deprecated in favour of `ids` ("only if the id field is empty").
-    ids = query_list(request, "ids") or ([request.query["id"]] if request.query.get("id") else [])
-    if not ids:
-        raise WepError(400, "ids is required")
+    ids = query_ids(request)
     try:
         found = [emu.site.alarms.get(i) for i in ids]
     except UnknownAlarm:
@@ -63,16 +60,6 @@ async def update_alarm(request: web.Request) -> web.Response:
     return success({"alarm": changed.to_json()})
 
 
-def _history_time(request: web.Request, name: str, default: int) -> int:
-    value = request.query.get(name)
-    if not value:
-        return default
-    try:
-        return parse_iso_ms(value)
-    except ValueError:
-        raise WepError(400, f"{name} must be an ISO 8601 time, not {value!r}") from None
-
-
 @routes.get("/alarm-history")
 async def alarm_history(request: web.Request) -> web.Response:
     emu = request.app[EMULATOR]
@@ -82,8 +69,8 @@ async def alarm_history(request: web.Request) -> web.Response:
         raise WepError(400, "id is required")
     # Guide: `from` is the latest time (default now), `to` the earliest (default a week
     # before from); newest first, unless from is earlier than to: then oldest first.
-    from_ms = _history_time(request, "from", int(time.time() * 1000))
-    to_ms = _history_time(request, "to", from_ms - WEEK_MS)
+    from_ms = query_time(request, "from", int(time.time() * 1000))
+    to_ms = query_time(request, "to", from_ms - WEEK_MS)
     limit = request.query.get("limit", str(DEFAULT_HISTORY_LIMIT))
     if not limit.isdigit() or int(limit) < 1:
         raise WepError(400, f"limit must be a positive integer, not {limit!r}")

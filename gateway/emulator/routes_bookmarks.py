@@ -11,10 +11,9 @@ import time
 
 from aiohttp import web
 
-from gateway.emulator.access import json_body, query_list, require_session
+from gateway.emulator.access import json_body, query_list, query_time, require_session
 from gateway.emulator.bookmarks import PROTECTION_TYPES, BookmarkError, UnknownBookmark, bookmark_fields
 from gateway.emulator.envelope import WepError, success
-from gateway.emulator.event_log import parse_iso_ms
 from gateway.emulator.state import EMULATOR
 
 MAX_DELETE_IDS = 16  # guide, DELETE /bookmark: "up to 16 bookmarks"
@@ -103,16 +102,6 @@ async def delete_bookmarks(request: web.Request) -> web.Response:
     return success()
 
 
-def _time(request: web.Request, name: str, default: int) -> int:
-    value = request.query.get(name)
-    if not value:
-        return default
-    try:
-        return parse_iso_ms(value)
-    except ValueError:
-        raise WepError(400, f"{name} must be an ISO 8601 time, not {value!r}") from None
-
-
 @routes.get("/bookmark/search")
 async def search_bookmarks(request: web.Request) -> web.Response:
     emu = request.app[EMULATOR]
@@ -126,8 +115,8 @@ async def search_bookmarks(request: web.Request) -> web.Response:
     if protection not in PROTECTION_TYPES:
         raise WepError(400, f"type must be one of {', '.join(PROTECTION_TYPES)}, not {protection!r}")
     # Guide: `to` defaults to now, `from` to "1 week prior to the to parameter".
-    to_ms = _time(request, "to", int(time.time() * 1000))
-    from_ms = _time(request, "from", to_ms - WEEK_MS)
+    to_ms = query_time(request, "to", int(time.time() * 1000))
+    from_ms = query_time(request, "from", to_ms - WEEK_MS)
     if from_ms >= to_ms:
         raise WepError(400, "from must be earlier than to")
     found = emu.bookmark_book.search(from_ms, to_ms, camera_ids, request.query.get("name", ""), protection)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.emulator.access import json_body, query_list, require_session, session_gid
+from gateway.emulator.access import json_body, query_ids, require_session, session_gid
 from gateway.emulator.envelope import WepError, success
 from gateway.emulator.outputs import UnknownEntity
 from gateway.emulator.state import EMULATOR
@@ -28,9 +28,7 @@ async def entity(request: web.Request) -> web.Response:
     emu = request.app[EMULATOR]
     require_session(emu.sessions, request)
     # `id` is deprecated in favour of `ids`, and only used when `ids` is empty.
-    ids = query_list(request, "ids") or ([request.query["id"]] if request.query.get("id") else [])
-    if not ids:
-        raise WepError(400, "ids is required")
+    ids = query_ids(request)
     try:
         return success({"entities": [emu.outputs.entity(i) for i in ids]})
     except UnknownEntity:

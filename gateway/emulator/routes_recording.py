@@ -13,9 +13,9 @@ import time
 
 from aiohttp import web
 
-from gateway.emulator.access import json_body, query_list, require_session
+from gateway.emulator.access import json_body, query_list, query_time, require_session
 from gateway.emulator.envelope import WepError, success
-from gateway.emulator.event_log import iso_ms, parse_iso_ms
+from gateway.emulator.event_log import iso_ms
 from gateway.emulator.manual_record import MAX_DURATION_S
 from gateway.emulator.recording_timeline import SCOPES, STORAGES, Span, at_scope, paired
 from gateway.emulator.state import EMULATOR
@@ -40,16 +40,6 @@ def _choice(request: web.Request, name: str, allowed, default: str | None = None
     if value not in allowed:
         raise WepError(400, f"{name} must be one of {', '.join(allowed)}, not {value!r}")
     return value
-
-
-def _time(request: web.Request, name: str, default: int) -> int:
-    value = request.query.get(name)
-    if not value:
-        return default
-    try:
-        return parse_iso_ms(value)
-    except ValueError:
-        raise WepError(400, f"{name} must be an ISO 8601 time, not {value!r}") from None
 
 
 def _non_negative(text: str) -> bool:
@@ -83,7 +73,7 @@ async def timeline(request: web.Request) -> web.Response:
     _check_umd_filters(request)
     now_ms = int(time.time() * 1000)
     # Guide: start defaults to "1 week before the current date", end to "current time".
-    window = _time(request, "start", now_ms - WEEK_MS), _time(request, "end", now_ms)
+    window = query_time(request, "start", now_ms - WEEK_MS), query_time(request, "end", now_ms)
     if window[0] >= window[1]:
         raise WepError(400, "start must be earlier than end")
     # One storage layer: LAYER_1 (and ALL) holds every recording, LAYER_2 none.
