@@ -53,13 +53,12 @@ import asyncio
 import bisect
 import json
 import os
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from coordinator import Child  # bench/ is sys.path[0] when run as a script
+from coordinator import Child, commands, percentile, raise_fd_limit, say  # bench/ is sys.path[0] as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 LINE_LIMIT = 256 * 1024 * 1024  # the load generator answers with every command's record on one line
@@ -110,32 +109,6 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def percentile(ordered: list[float], q: float) -> float:
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def raise_fd_limit() -> None:
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def say(answer: dict) -> None:
-    print(json.dumps(answer), flush=True)
-
-
-async def commands(handlers: dict) -> None:
-    """A child's life: answer the coordinator's JSON lines, one at a time, until stdin closes."""
-    loop = asyncio.get_running_loop()
-    while True:
-        line = await loop.run_in_executor(None, sys.stdin.readline)
-        if not line:
-            return
-        command = json.loads(line)
-        say(await handlers[command["cmd"]](command))
 
 
 # ---- upstream process: the Amcrest emulator, its ptz.cgi metered ---------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import subprocess
 import sys
 import time
@@ -108,3 +109,32 @@ class Child:
                 return
             except TimeoutError:
                 continue
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    """The q-quantile of values already sorted (nan for none)."""
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def raise_fd_limit() -> None:
+    """Room for a thousand sockets in one process."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def say(answer: dict) -> None:
+    """A worker's answer to its coordinator: one JSON line."""
+    print(json.dumps(answer), flush=True)
+
+
+async def commands(handlers: dict) -> None:
+    """A worker's life: answer the coordinator's JSON lines, one at a time, until stdin closes."""
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            return
+        command = json.loads(line)
+        say(await handlers[command["cmd"]](command))
