@@ -8,11 +8,9 @@ token's cameras):
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 
-from gateway.api.bodies import read_bounded
+from gateway.api.bodies import json_fields
 from gateway.api.errors import ApiError, bad_request
 from gateway.auth.middleware import GRANT
 from gateway.auth.tokens import ALL_CAMERAS
@@ -46,19 +44,7 @@ async def list_alarms(request: web.Request) -> web.Response:
 
 
 async def _note(request: web.Request) -> str | None:
-    raw = await read_bounded(request, MAX_BODY)
-    if not raw.strip():
-        return None
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
-        raise bad_request('body must be a JSON object: {"note": "..."}') from None
-    if not isinstance(body, dict):
-        raise bad_request('body must be a JSON object: {"note": "..."}')
-    unknown = sorted(set(body) - {"note"})
-    if unknown:
-        raise bad_request(f"unknown field(s): {', '.join(unknown)}")
-    note = body.get("note")
+    note = (await json_fields(request, {"note"}, MAX_BODY, empty=True)).get("note")
     if note is not None and not isinstance(note, str):
         raise bad_request("note must be a string")
     return note or None
