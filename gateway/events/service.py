@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
 from aiohttp import web
 
@@ -76,7 +77,8 @@ def build(app: web.Application) -> EventLayer:
 async def event_services(app: web.Application) -> AsyncIterator[None]:
     layer = app[EVENTS] = build(app)
     loop = asyncio.get_running_loop()
-    tasks = [loop.create_task(_feed(backend, layer.intake), name=f"events of {backend.name}")
+    tasks = [loop.create_task(_supervised(partial(_feed, backend, layer.intake), f"events of {backend.name}"),
+                              name=f"events of {backend.name}")
              for backend in app[CAMERAS].backends]
     if layer.registration is not None:
         tasks += [loop.create_task(_supervised(run, name), name=name) for run, name in (
@@ -118,20 +120,12 @@ async def _supervised(run: Callable[[], Awaitable[None]], name: str) -> None:
 async def _feed(backend: Backend, intake: EventIntake) -> None:
     """One backend's own event stream into the bus (WEP's ends at once: its events come by
     webhook). The backend reconnects its cameras itself; a failure of the whole stream is
-    logged and the stream opened again."""
-    while True:
+    the supervisor's to log and restart."""
+    async for camera_event in backend.events():
         try:
-            async for camera_event in backend.events():
-                try:
-                    event = from_camera_event(camera_event)
-                except EventError as exc:
-                    intake.stats.malformed += 1
-                    log.warning("%s event unreadable: %s", backend.name, exc, extra={"camera": camera_event.camera})
-                    continue
-                await intake.accept(event)
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("event stream of %s failed; opened again in %.0f s", backend.name, FEED_RETRY)
-            await asyncio.sleep(FEED_RETRY)
+            event = from_camera_event(camera_event)
+        except EventError as exc:
+            intake.stats.malformed += 1
+            log.warning("%s event unreadable: %s", backend.name, exc, extra={"camera": camera_event.camera})
+            continue
+        await intake.accept(event)
