@@ -112,11 +112,14 @@ async def _camera(request: web.Request, capability: Capability) -> tuple[Camera,
     return camera, directory.backend_of(camera.id)
 
 
-def _take_lock(request: web.Request, camera: Camera) -> None:
+def _take_lock(request: web.Request, camera: Camera) -> Operator:
+    """The operator sending this command, now holding the camera; 409 naming who else does."""
     try:
-        request.app[CONTROL].locks.take(camera.id, operator(request))
+        sender = operator(request)
+        request.app[CONTROL].locks.take(camera.id, sender)
     except Held as exc:
         raise ApiError(409, "camera_busy", str(exc), {"Retry-After": "2"}) from None
+    return sender
 
 
 async def _upstream(call) -> None:
@@ -144,10 +147,10 @@ async def move(request: web.Request) -> web.Response:
     vector = PtzVector(*(_number(body, name, -1, 1, 0) for name in ("pan", "tilt", "zoom")))
     seq = _seq(body)
     camera, backend = await _camera(request, Capability.PTZ)
-    _take_lock(request, camera)
+    sender = _take_lock(request, camera)
     control = request.app[CONTROL]
     driver = control.driver(camera.id, backend)
-    if not control.fresh(camera.id, operator(request), seq):
+    if not control.fresh(camera.id, sender, seq):
         return web.json_response({"moving": driver.moving, "stale": True})
     await _upstream(driver.move(vector))
     return web.json_response({"moving": not vector.still, "stops_after_s": driver.dead_man_s})
@@ -164,9 +167,9 @@ def _seq(body: dict) -> int | None:
 async def stop(request: web.Request) -> web.Response:
     seq = _seq(await json_fields(request, {"seq"}, MAX_BODY, empty=True))
     camera, backend = await _camera(request, Capability.PTZ)
-    _take_lock(request, camera)
+    sender = _take_lock(request, camera)
     control = request.app[CONTROL]
-    if not control.fresh(camera.id, operator(request), seq):
+    if not control.fresh(camera.id, sender, seq):
         return web.json_response({"moving": control.driver(camera.id, backend).moving, "stale": True})
     await _upstream(control.driver(camera.id, backend).stop())
     return web.json_response({"moving": False})
@@ -186,7 +189,7 @@ async def center(request: web.Request) -> web.Response:
     if not camera.can(Capability.PTZ_FOV):
         raise _fov_refusal(camera)
     _take_lock(request, camera)
-    await _stop_moving(request, camera, backend)
+    await _stop_moving(request, camera)
     await _upstream(backend.ptz_center(camera.id, x, y))
     return web.json_response({"ok": True})
 
@@ -203,12 +206,12 @@ async def zoom_to(request: web.Request) -> web.Response:
     if not camera.can(Capability.PTZ_FOV):
         raise _fov_refusal(camera)
     _take_lock(request, camera)
-    await _stop_moving(request, camera, backend)
+    await _stop_moving(request, camera)
     await _upstream(backend.ptz_zoom_to(camera.id, (left, top, right, bottom)))
     return web.json_response({"ok": True})
 
 
-async def _stop_moving(request: web.Request, camera: Camera, backend) -> None:
+async def _stop_moving(request: web.Request, camera: Camera) -> None:
     driver = request.app[CONTROL].drivers.get(camera.id)
     if driver is not None and driver.moving:
         await _upstream(driver.stop())
@@ -228,7 +231,7 @@ async def goto_preset(request: web.Request) -> web.Response:
         shown = ", ".join(map(str, known[:20])) + (", ..." if len(known) > 20 else "")
         raise ApiError(404, "not_found", f"camera {camera.id!r} has no preset {number} (it has {shown or 'none'})")
     _take_lock(request, camera)
-    await _stop_moving(request, camera, backend)
+    await _stop_moving(request, camera)
     await _upstream(backend.ptz_goto_preset(camera.id, number))
     return web.json_response({"ok": True, "preset": number})
 
