@@ -13,6 +13,7 @@ import os
 import re
 import tomllib
 import typing
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -126,6 +127,33 @@ class EventsConfig:
 
 
 @dataclass(frozen=True)
+class RulesConfig:
+    # Named audio clips for the talkdown action, decoded once to 8 kHz mono and kept here.
+    clips_dir: str = "var/clips"
+    # JPEGs the snapshot action archives, one folder per camera.
+    snapshots_dir: str = "var/rule-snapshots"
+    timezone: str = "UTC"  # a rule's schedule zone when it names none (IANA name)
+    action_timeout_s: float = 30.0  # each action of a firing is given up after this
+    # A rule clip waits this long for a speaker held by a person (live or file) before
+    # it is recorded as skipped.
+    speaker_wait_s: float = 20.0
+    history_days: float = 30.0  # firings are kept this long...
+    history_per_rule: int = 1000  # ...and at most this many per rule
+    webhook_in_flight: int = 32  # outgoing webhook posts at once; past it they are refused and audited
+    webhook_attempts: int = 4  # one post and its retries (backoff 0.5 s, doubling)
+    webhook_timeout_s: float = 5.0  # each attempt
+
+
+@dataclass(frozen=True)
+class LinksConfig:
+    max_ttl: int = 7 * 24 * 3600  # the longest life a guest link may be given, seconds
+    default_ttl: int = 3600  # when a link or a share_link action names none
+    # A shared recording (the share_link action) spans the event from clip_pre_s before it
+    # ([events]) to this long after it.
+    clip_post_s: float = 60.0
+
+
+@dataclass(frozen=True)
 class LimitsConfig:
     # Concurrent viewers: progressive fMP4 streams, WebRTC sessions, talkers and HLS players
     # (one per token, or per client address without a token). Over a limit: 503 + Retry-After.
@@ -231,6 +259,8 @@ class Config:
     snapshots: SnapshotsConfig = field(default_factory=SnapshotsConfig)
     pushes: PushesConfig = field(default_factory=PushesConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
+    rules: RulesConfig = field(default_factory=RulesConfig)
+    links: LinksConfig = field(default_factory=LinksConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     talkdown: TalkdownConfig = field(default_factory=TalkdownConfig)
@@ -431,6 +461,15 @@ def validate(config: Config) -> None:
         "[events] queue_size": config.events.queue_size,
         "[events] subscriber_queue": config.events.subscriber_queue,
         "[events] audit_days": config.events.audit_days,
+        "[rules] action_timeout_s": config.rules.action_timeout_s,
+        "[rules] speaker_wait_s": config.rules.speaker_wait_s,
+        "[rules] history_days": config.rules.history_days,
+        "[rules] history_per_rule": config.rules.history_per_rule,
+        "[rules] webhook_in_flight": config.rules.webhook_in_flight,
+        "[rules] webhook_attempts": config.rules.webhook_attempts,
+        "[rules] webhook_timeout_s": config.rules.webhook_timeout_s,
+        "[links] max_ttl": config.links.max_ttl,
+        "[links] default_ttl": config.links.default_ttl,
     }
     for where, value in positive.items():
         if value <= 0:
@@ -440,6 +479,7 @@ def validate(config: Config) -> None:
     if config.hls.window_segments < 3:
         raise ConfigError("[hls] window_segments: expected at least 3 (RFC 8216 6.2.2)")
     _validate_events(config.events)
+    _validate_rules(config.rules, config.links)
     for origin in config.server.cors_origin_list:
         # An origin is scheme://host[:port] (RFC 6454 6.1): no path, no wildcard parts.
         if origin != "*" and not _ORIGIN.fullmatch(origin):
@@ -459,6 +499,18 @@ def _validate_events(events: EventsConfig) -> None:
     for topic in (*events.topics_whitelist, *events.topics_blacklist):
         if not _TOPIC.fullmatch(topic):
             raise ConfigError(f"[events] topics: expected WEP topic names like DEVICE_MOTION_START, got {topic!r}")
+
+
+def _validate_rules(rules: RulesConfig, links: LinksConfig) -> None:
+    try:
+        zoneinfo.ZoneInfo(rules.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"[rules] timezone: expected an IANA zone name like Europe/Berlin, got {rules.timezone!r}") \
+            from None
+    if links.default_ttl > links.max_ttl:
+        raise ConfigError(f"[links] default_ttl: expected at most max_ttl ({links.max_ttl}), got {links.default_ttl}")
+    if links.clip_post_s < 0:
+        raise ConfigError(f"[links] clip_post_s: expected 0 or more seconds, got {links.clip_post_s!r}")
 
 
 _BASE_URL = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 import jwt
 
-ACTIONS = ("view", "talk", "snapshot", "alarms", "ptz", "outputs", "record")
+# `share`: mint guest links for cameras the token may view; `admin`: the scripts API
+# (/api/admin/v1/...), for integrations that hold a token rather than the admin key.
+ACTIONS = ("view", "talk", "snapshot", "alarms", "ptz", "outputs", "record", "share", "admin")
 ALL_CAMERAS = "*"
 AUDIENCE = "wep-gateway/viewer"
 ALGORITHM = "HS256"
