@@ -52,7 +52,7 @@ def test_forged_or_broken_tokens_are_refused(forge):
 
 @pytest.mark.parametrize("cameras, actions, ttl, field", [
     ([], ["view"], 60, "cameras"), ("cam", ["view"], 60, "cameras"), ([""], ["view"], 60, "cameras"),
-    (["cam"], [], 60, "actions"), (["cam"], ["admin"], 60, "actions"),
+    (["cam"], [], 60, "actions"), (["cam"], ["root"], 60, "actions"),
     (["cam"], ["view"], 0, "ttl"), (["cam"], ["view"], 1.5, "ttl"), (["cam"], ["view"], True, "ttl"),
 ])
 def test_request_checks_name_the_field(cameras, actions, ttl, field):
