@@ -25,6 +25,7 @@ from gateway.limits import middleware as limits
 from gateway.live import routes as live_routes
 from gateway.logs import redactor
 from gateway.rtmp import routes as rtmp_routes
+from gateway.rules import routes as rule_routes
 from gateway.services import CAMERAS, CONFIG, FATAL, SOURCES, WEP, core_services
 from gateway.snapshots import routes as snapshot_routes
 from gateway.talkdown import routes as talkdown_routes
@@ -36,7 +37,7 @@ __all__ = ["CAMERAS", "CONFIG", "FATAL", "SOURCES", "WEP", "create_app"]
 log = logging.getLogger("gateway.app")
 
 OUTPUTS = (api_routes, live_routes, hls_routes, webrtc_routes, web_routes, rtmp_routes, snapshot_routes,
-           talkdown_routes, event_routes, control_routes)
+           talkdown_routes, event_routes, control_routes, rule_routes)
 
 
 def create_app(config: Config) -> web.Application:

@@ -24,8 +24,8 @@ async def read_bounded(request: web.Request, limit: int, what: str = "body") -> 
     return b"".join(chunks)
 
 
-async def json_fields(request: web.Request, fields: set[str], limit: int, *, empty: bool = False) -> dict[str, Any]:
-    """A JSON object body with only `fields` (400 naming the others); `empty`: no body is {}."""
+async def json_object(request: web.Request, limit: int, *, empty: bool = False) -> dict[str, Any]:
+    """A JSON object body (400 otherwise); `empty`: no body is {}."""
     raw = await read_bounded(request, limit)
     if empty and not raw.strip():
         return {}
@@ -35,6 +35,12 @@ async def json_fields(request: web.Request, fields: set[str], limit: int, *, emp
         raise bad_request("body must be a JSON object") from None
     if not isinstance(body, dict):
         raise bad_request("body must be a JSON object")
+    return body
+
+
+async def json_fields(request: web.Request, fields: set[str], limit: int, *, empty: bool = False) -> dict[str, Any]:
+    """A JSON object body with only `fields` (400 naming the others); `empty`: no body is {}."""
+    body = await json_object(request, limit, empty=empty)
     unknown = sorted(set(body) - fields)
     if unknown:
         raise bad_request(f"unknown field(s): {', '.join(unknown)}; expected {', '.join(sorted(fields))}")

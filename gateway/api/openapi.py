@@ -135,6 +135,7 @@ def operations() -> dict[str, dict[str, dict]]:
             "delete": _op("stop a push", ADMIN, {"200": PUSH}, tag="pushes")},
         **_event_operations(),
         **_control_operations(),
+        **_rule_operations(),
         "/api/v1/tokens": {"post": _op("mint a viewer token", ADMIN, {
             "201": _ok("token", "application/json", {"$ref": "#/components/schemas/Token"})},
             body={"required": True, **_content("application/json", {"$ref": "#/components/schemas/TokenRequest"})},
@@ -256,6 +257,75 @@ def _control_operations() -> dict[str, dict[str, dict]]:
     }
 
 
+def _rule_operations() -> dict[str, dict[str, dict]]:
+    rule = _ok("a rule", "application/json", {"$ref": "#/components/schemas/Rule"})
+    body = {"required": True, **_content("application/json", {"$ref": "#/components/schemas/RuleRequest"})}
+    return {
+        "/api/v1/rules": {
+            "get": _op("automation rules", ADMIN, {"200": _ok("rules", "application/json", {
+                "type": "object", "required": ["rules"],
+                "properties": {"rules": {"type": "array", "items": {"$ref": "#/components/schemas/Rule"}}}})},
+                tag="rules"),
+            "post": _op("add a rule: every bad field is a 400 naming it", ADMIN, {"201": rule}, body=body,
+                        tag="rules")},
+        "/api/v1/rules/{id}": {
+            "get": _op("one rule, with its counters", ADMIN, {"200": rule}, tag="rules"),
+            "put": _op("replace a rule (a masked webhook secret sent back keeps the stored one)", ADMIN,
+                       {"200": rule}, body=body, tag="rules"),
+            "delete": _op("delete a rule and its history", ADMIN, {"204": {"description": "deleted"}}, tag="rules")},
+        "/api/v1/rules/{id}/history": {"get": _op(
+            "the rule's firings, newest first: the event, each action's outcome and duration", ADMIN,
+            {"200": _ok("firings", "application/json", {
+                "type": "object", "required": ["rule", "firings"],
+                "properties": {"rule": {"type": "integer"}, "firings": {"type": "array", "items": JSON_OK}}})},
+            params=[_query("limit", "1 to 1000, default 100", {"type": "integer", "minimum": 1, "maximum": 1000})],
+            tag="rules")},
+    }
+
+
+_HMS = {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"}
+_ACTION_SCHEMAS = {
+    "talkdown": {"required": ["clip"], "properties": {"clip": {"type": "string", "description": "clip id or name"}}},
+    "ptz_preset": {"required": ["preset"], "properties": {"preset": {"type": "integer", "minimum": 0}}},
+    "snapshot": {"properties": {}},
+    "record": {"required": ["seconds"], "properties": {"seconds": {"type": "integer", "minimum": 1}}},
+    "push": {"required": ["url", "seconds"], "properties": {
+        "url": {"type": "string"}, "seconds": {"type": "integer", "minimum": 1, "maximum": 86400},
+        "quality": {"enum": ["high", "low"]}, "media": {"enum": ["video", "audio", "both"]}}},
+    "webhook": {"required": ["url", "secret"], "properties": {"url": {"type": "string", "format": "uri"},
+                                                             "secret": {"type": "string"}}},
+    "share_link": {"properties": {"ttl": {"type": "integer", "minimum": 1}, "live": {"type": "boolean"}}},
+}
+RULE_REQUEST = {"type": "object", "required": ["name", "when", "actions"], "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string", "minLength": 1, "maxLength": 128},
+                    "enabled": {"type": "boolean", "default": True},
+                    "when": {"type": "object", "additionalProperties": False, "properties": {
+                        "cameras": {"type": "array", "items": {"type": "string"}, "description": "empty: every camera"},
+                        "types": {"type": "array", "items": {"type": "string"},
+                                  "description": "event types (DEVICE_MOTION_START...); empty: every type"},
+                        "schedule": {"type": "array", "description": "empty: always; day 0 is Monday", "items": {
+                            "type": "object", "required": ["day", "ranges"], "additionalProperties": False,
+                            "properties": {"day": {"type": "integer", "minimum": 0, "maximum": 6},
+                                           "ranges": {"type": "array", "minItems": 1, "items": {
+                                               "type": "object", "required": ["from", "to"],
+                                               "additionalProperties": False,
+                                               "properties": {"from": _HMS, "to": _HMS}}}}}},
+                        "timezone": {"type": "string", "description": "IANA zone; default [rules] timezone"}}},
+                    "cooldown_s": {"type": "number", "minimum": 0},
+                    "actions": {"type": "array", "minItems": 1, "maxItems": 16, "items": {"oneOf": [
+                        {"type": "object", "required": [kind], "additionalProperties": False, "properties": {
+                            kind: {"type": "object", "additionalProperties": False, **schema}}}
+                        for kind, schema in _ACTION_SCHEMAS.items()]}},
+                    "notify": {"type": "array", "items": {"type": "string"},
+                               "description": "token subjects whose event streams get the firing highlighted"}}}
+RULE = {"type": "object", "required": ["id", "name", "enabled", "when", "cooldown_s", "actions", "notify"],
+        "properties": {**RULE_REQUEST["properties"], "id": {"type": "integer"},
+                       "created_at": {"type": "string", "format": "date-time"},
+                       "updated_at": {"type": "string", "format": "date-time"},
+                       "stats": {"type": ["object", "null"]}}}
+
+
 LINKS = {"type": "object", "properties": {"snapshot": {"type": ["string", "null"]},
                                           "recording": {"type": ["string", "null"]}}}
 COMPONENTS = {
@@ -305,9 +375,13 @@ COMPONENTS = {
             "id": {"type": "string"}, "source": {"type": "string"}, "name": {"type": "string"},
             "state": {"type": "string"}, "cameras": {"type": "array", "items": {"type": "string"}},
             "time": {"type": ["string", "null"]}, "links": LINKS, "data": JSON_OK}},
+        "RuleRequest": RULE_REQUEST,
+        "Rule": RULE,
         "PushRequest": {"type": "object", "required": ["camera", "url"], "properties": {
             "camera": {"type": "string"}, "url": {"type": "string"}, "quality": {"enum": ["high", "low"]},
-            "media": {"enum": ["video", "audio", "both"]}, "mode": {"enum": ["gateway", "wep"]}}},
+            "media": {"enum": ["video", "audio", "both"]}, "mode": {"enum": ["gateway", "wep"]},
+            "seconds": {"type": "integer", "minimum": 1, "maximum": 86400,
+                        "description": "the push ends itself after this long (also across a restart)"}}},
         "Push": {"type": "object", "properties": {
             "id": {"type": "string"}, "camera": {"type": "string"}, "url": {"type": "string", "description": "redacted"},
             "state": {"enum": ["starting", "live", "retrying", "failed", "stopped"]}}},

@@ -100,6 +100,12 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/alarms/{id}/claim"): Rule(Access.CAMERA_LIST, "alarms"),
     ("POST", "/api/v1/alarms/{id}/dismiss"): Rule(Access.CAMERA_LIST, "alarms"),
     ("GET", "/api/v1/alarms/{id}/history"): Rule(Access.CAMERA_LIST, "alarms"),
+    ("GET", "/api/v1/rules"): ADMIN,
+    ("POST", "/api/v1/rules"): ADMIN,
+    ("GET", "/api/v1/rules/{id}"): ADMIN,
+    ("PUT", "/api/v1/rules/{id}"): ADMIN,
+    ("DELETE", "/api/v1/rules/{id}"): ADMIN,
+    ("GET", "/api/v1/rules/{id}/history"): ADMIN,
 }
 
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from gateway.events import sse
-from gateway.events.model import Event
+from gateway.events.model import NOTIFY_FAMILY, Event
 
 log = logging.getLogger("gateway.events")
 
@@ -40,6 +40,12 @@ class Entry:
     id: sse.EventId
     event: Event
     frame: bytes  # the event's SSE bytes, built once
+    notify_frame: bytes | None = None  # the same, highlighted, for the subjects in event.notify
+
+    def frame_for(self, subject: str | None) -> bytes:
+        if self.notify_frame is not None and subject in self.event.notify:
+            return self.notify_frame
+        return self.frame
 
 
 @dataclass
@@ -57,10 +63,11 @@ class Subscriber:
     without a camera) and the bytes waiting for its writer."""
 
     __slots__ = ("_wake", "abort", "cameras", "closed", "direct", "limit", "overflowed", "pending", "pending_events",
-                 "stuck", "writing_since")
+                 "stuck", "subject", "writing_since")
 
-    def __init__(self, cameras: frozenset[str] | None, limit: int):
+    def __init__(self, cameras: frozenset[str] | None, limit: int, subject: str | None = None):
         self.cameras = cameras
+        self.subject = subject  # the token's `sub`: events naming it in `notify` come highlighted
         self.limit = limit
         self.pending: list[bytes] = []
         self.pending_events = 0
@@ -147,7 +154,8 @@ class EventBus:
         self._remember(event.id)
         self._seq += 1
         event_id = sse.EventId(self.boot, self._seq)
-        entry = Entry(event_id, event, sse.frame(event.family, event_id, event.json()))
+        notify_frame = sse.frame(NOTIFY_FAMILY, event_id, event.json(highlighted=True)) if event.notify else None
+        entry = Entry(event_id, event, sse.frame(event.family, event_id, event.json()), notify_frame)
         if len(self._ring) == self._ring.maxlen:
             self.covered_since = max(self.covered_since, self._ring[0].event.at)
         self._ring.append(entry)
@@ -175,9 +183,10 @@ class EventBus:
 
     # -- out ---------------------------------------------------------------------------------------
 
-    def subscribe(self, cameras: frozenset[str] | None, last: sse.EventId | None = None) -> Subscriber:
+    def subscribe(self, cameras: frozenset[str] | None, last: sse.EventId | None = None,
+                  subject: str | None = None) -> Subscriber:
         """A new subscriber; with `last` (a Last-Event-ID), what it missed since is queued first."""
-        subscriber = Subscriber(cameras, self._subscriber_limit)
+        subscriber = Subscriber(cameras, self._subscriber_limit, subject)
         self._subscribers.add(subscriber)
         self.stats.subscribers_total += 1
         if self._tend_handle is None:
@@ -235,7 +244,7 @@ class EventBus:
         if lost:
             subscriber.push(sse.comment("some events were missed: GET /api/v1/events has the history"), 0)
         if missed:
-            subscriber.push(b"".join(entry.frame for entry in missed), len(missed))
+            subscriber.push(b"".join(entry.frame_for(subscriber.subject) for entry in missed), len(missed))
 
     def _schedule_flush(self) -> None:
         if self._flush_handle is not None:
@@ -252,12 +261,16 @@ class EventBus:
             return
         self._flushed_seq = entries[-1].id.seq
         self.stats.batches += 1
-        batches: dict[frozenset[str] | None, tuple[bytes, int]] = {}
+        # Subjects some event of the batch is highlighted for: their readers get a batch of
+        # their own; everyone else shares one per camera filter.
+        highlighted = frozenset().union(*(entry.event.notify for entry in entries if entry.event.notify))
+        batches: dict[tuple[frozenset[str] | None, str | None], tuple[bytes, int]] = {}
         for subscriber in self._subscribers:
-            batch = batches.get(subscriber.cameras)
+            key = (subscriber.cameras, subscriber.subject if subscriber.subject in highlighted else None)
+            batch = batches.get(key)
             if batch is None:
-                shown = [entry.frame for entry in entries if subscriber.sees(entry.event)]
-                batch = batches[subscriber.cameras] = (b"".join(shown), len(shown))
+                shown = [entry.frame_for(key[1]) for entry in entries if subscriber.sees(entry.event)]
+                batch = batches[key] = (b"".join(shown), len(shown))
             if batch[1] and subscriber.push(*batch):
                 self.stats.direct_writes += 1
 

@@ -18,7 +18,9 @@ from gateway.backends.base import CameraEvent
 
 # SSE `event:` names, one per type family: the first prefix that matches wins.
 FAMILIES = (("DEVICE_MOTION", "motion"), ("DEVICE_ANALYTICS", "analytics"), ("ALARM", "alarm"),
-            ("DEVICE", "device"), ("AMCREST", "device"), ("USER", "user"))
+            ("DEVICE", "device"), ("AMCREST", "device"), ("USER", "user"), ("RULE", "rule"))
+# The SSE `event:` name of an event highlighted for its reader (a rule's `notify`).
+NOTIFY_FAMILY = "notify"
 OTHER_FAMILY = "system"
 # How a type says it begins or ends something (DEVICE_MOTION_START, DEVICE_RECORDING_STOPPED,
 # DEVICE_DIGITAL_INPUT_ON); anything else is a moment ("pulse").
@@ -44,6 +46,8 @@ class Event:
     data: dict = field(default_factory=dict)
     links: dict = field(default_factory=dict)  # {"snapshot": url|None, "recording": url|None}
     at: float = 0.0  # `time` as Unix seconds, for ordering and ranges
+    # Token subjects whose streams get this event highlighted (a rule firing's `notify`).
+    notify: frozenset[str] = frozenset()
 
     @property
     def family(self) -> str:
@@ -53,9 +57,10 @@ class Event:
         return {"id": self.id, "camera": self.camera, "type": self.type, "state": self.state, "time": self.time,
                 "source": self.source, "data": self.data, "links": self.links}
 
-    def json(self) -> str:
+    def json(self, *, highlighted: bool = False) -> str:
         # One line, no spaces: it becomes an SSE `data:` line as is (JSON escapes newlines).
-        return json.dumps(self.public(), separators=(",", ":"), ensure_ascii=False)
+        shown = {**self.public(), "notify": True} if highlighted else self.public()
+        return json.dumps(shown, separators=(",", ":"), ensure_ascii=False)
 
 
 def family_of(event_type: str) -> str:

@@ -52,7 +52,8 @@ async def event_stream(request: web.Request) -> web.StreamResponse:
     if request.version >= (1, 1):
         response.enable_chunked_encoding()  # what aiohttp does anyway; said, so direct_write can check it
     await response.prepare(request)
-    subscriber = bus.subscribe(visible_cameras(request), last)
+    grant = request.get(GRANT)
+    subscriber = bus.subscribe(visible_cameras(request), last, grant.subject if grant is not None else None)
     # The bus's tick ends a write stuck on a client that reads nothing (bus.SEND_TIMEOUT).
     subscriber.abort = request.transport.abort if request.transport is not None else None
     loop = asyncio.get_running_loop()

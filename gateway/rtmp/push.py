@@ -80,6 +80,7 @@ def push_view(ctx: PushContext) -> dict:
         "media": spec.media,
         "mode": spec.mode,
         "created_at": _iso(spec.created_at),
+        "stop_at": _iso(spec.stop_at) if spec.stop_at is not None else None,
         "state": status.state.value,
         "since": _iso(status.since),
         "last_error": status.last_error or None,

@@ -40,6 +40,7 @@ class PushRegistry:
         self._wep = wep
         self._backoff = backoff or Backoff()
         self._pushes: dict[str, PushSupervisor] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}  # timed pushes' ends
 
     async def restore(self) -> int:
         """Start every push the store holds (after a restart, crash or SIGKILL included)."""
@@ -50,10 +51,14 @@ class PushRegistry:
             log.info("restored %d push(es) from %s", len(specs), self._store.path)
         return len(specs)
 
-    async def create(self, camera: str, url: str, quality: str, media: str, mode: str) -> PushContext:
+    async def create(self, camera: str, url: str, quality: str, media: str, mode: str,
+                     seconds: float | None = None) -> PushContext:
+        """A new push, saved before it starts; with `seconds`, it deletes itself then."""
         if len(self._pushes) >= MAX_PUSHES:
             raise TooManyPushes(f"at most {MAX_PUSHES} pushes")
-        spec = PushSpec(secrets.token_hex(6), camera, url, quality, media, mode, time.time())
+        now = time.time()
+        spec = PushSpec(secrets.token_hex(6), camera, url, quality, media, mode, now,
+                        stop_at=None if seconds is None else now + seconds)
         await asyncio.to_thread(self._store.add, spec)
         return self._start(spec).ctx
 
@@ -70,6 +75,7 @@ class PushRegistry:
             return None
         await asyncio.to_thread(self._store.remove, push_id)
         del self._pushes[push_id]
+        self._cancel_timer(push_id)
         await self._stop(supervisor, forget=True)
         return supervisor.ctx
 
@@ -77,6 +83,8 @@ class PushRegistry:
         """Shutdown: stop everything but keep the store, so the next start resumes them."""
         supervisors = list(self._pushes.values())
         self._pushes.clear()
+        for push_id in list(self._timers):
+            self._cancel_timer(push_id)
         await asyncio.gather(*(self._stop(supervisor, forget=False) for supervisor in supervisors))
 
     def _start(self, spec: PushSpec) -> PushSupervisor:
@@ -96,7 +104,29 @@ class PushRegistry:
         supervisor = PushSupervisor(ctx, attempt, self._backoff)
         self._pushes[spec.id] = supervisor
         supervisor.start()
+        if spec.stop_at is not None:
+            # Past due (the gateway was down when it should have ended): started, so a WEP
+            # stream left behind is found and stopped, then deleted at once.
+            loop = asyncio.get_running_loop()
+            delay = max(0.0, spec.stop_at - time.time())
+            self._timers[spec.id] = loop.call_later(delay, lambda: loop.create_task(self._expire(spec.id)))
         return supervisor
+
+    async def _expire(self, push_id: str) -> None:
+        self._timers.pop(push_id, None)
+        supervisor = self._pushes.get(push_id)
+        if supervisor is None:
+            return
+        log.info("push %s: its time is up", push_id, extra={"camera": supervisor.ctx.spec.camera})
+        try:
+            await self.delete(push_id)
+        except Exception:  # the store: it stays and is tried again at the next start
+            log.exception("push %s could not be ended", push_id, extra={"camera": supervisor.ctx.spec.camera})
+
+    def _cancel_timer(self, push_id: str) -> None:
+        timer = self._timers.pop(push_id, None)
+        if timer is not None:
+            timer.cancel()
 
     async def _stop(self, supervisor: PushSupervisor, *, forget: bool) -> None:
         await supervisor.stop()

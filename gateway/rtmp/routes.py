@@ -1,6 +1,7 @@
 """`/api/v1/pushes`: RTMP pushes to streaming platforms (admin).
 
-    POST   /api/v1/pushes       {camera, url, quality?, media?, mode?}  -> 201 push
+    POST   /api/v1/pushes       {camera, url, quality?, media?, mode?, seconds?}  -> 201 push
+                                (with seconds: the push ends itself then, also across a restart)
     GET    /api/v1/pushes                                               -> {"pushes": [...]}
     GET    /api/v1/pushes/{id}                                          -> push
     DELETE /api/v1/pushes/{id}                                          -> push (state stopped)
@@ -29,6 +30,7 @@ log = logging.getLogger("gateway.rtmp")
 
 PUSHES = web.AppKey("pushes", PushRegistry)
 MAX_BODY = 16 * 1024
+MAX_PUSH_SECONDS = 86400  # a timed push runs at most a day
 
 
 async def create_push(request: web.Request) -> web.Response:
@@ -43,14 +45,18 @@ async def create_push(request: web.Request) -> web.Response:
     quality = _choice(body, "quality", QUALITIES, "high")
     media = _choice(body, "media", MEDIA, "video")
     mode = _choice(body, "mode", MODES, "gateway")
-    unknown = set(body) - {"camera", "url", "quality", "media", "mode"}
+    seconds = body.get("seconds")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int)
+                                or not 1 <= seconds <= MAX_PUSH_SECONDS):
+        raise bad_request(f"seconds must be a whole number from 1 to {MAX_PUSH_SECONDS} (or left out: until deleted)")
+    unknown = set(body) - {"camera", "url", "quality", "media", "mode", "seconds"}
     if unknown:
         raise bad_request(f"unknown field(s): {', '.join(sorted(unknown))}")
     found, _ = await request.app[CAMERAS].quality(camera, quality)  # 404 unknown camera, 400 missing quality
     if mode == "wep" and not found.can(Capability.UPSTREAM_PUSH):
         raise bad_request(f"camera {camera!r} ({found.source}) cannot push RTMP itself: use mode \"gateway\"")
     try:
-        ctx = await request.app[PUSHES].create(camera, url, quality, media, mode)
+        ctx = await request.app[PUSHES].create(camera, url, quality, media, mode, seconds)
     except TooManyPushes as exc:
         raise ApiError(409, "too_many_pushes", str(exc)) from None
     except PushStoreError as exc:

@@ -25,7 +25,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pushes (
@@ -37,12 +37,15 @@ CREATE TABLE IF NOT EXISTS pushes (
     mode TEXT NOT NULL,
     created_at REAL NOT NULL,
     wep_stream_id TEXT,
-    wep_session TEXT
+    wep_session TEXT,
+    stop_at REAL
 ) STRICT
 """
-# Version 1 files lack the session column: added in place (NULL: stop with the current session).
-_MIGRATIONS = {"wep_session": "ALTER TABLE pushes ADD COLUMN wep_session TEXT"}
-_COLUMNS = "id, camera, url, quality, media, mode, created_at, wep_stream_id, wep_session"
+# Older files lack later columns, added in place: version 1 the session (NULL: stop with the
+# current session), version 2 the end time (NULL: runs until deleted).
+_MIGRATIONS = {"wep_session": "ALTER TABLE pushes ADD COLUMN wep_session TEXT",
+               "stop_at": "ALTER TABLE pushes ADD COLUMN stop_at REAL"}
+_COLUMNS = "id, camera, url, quality, media, mode, created_at, wep_stream_id, wep_session, stop_at"
 
 
 class PushStoreError(RuntimeError):
@@ -63,6 +66,9 @@ class PushSpec:
     wep_stream_id: str | None = None  # the last id WEP gave (wep mode), to stop it after a restart
     # The WEP session that owns that stream (only it can stop it): a secret, kept out of repr.
     wep_session: str | None = field(default=None, repr=False)
+    # A timed push (a rule's, or `seconds` in the API) ends itself then, Unix seconds, also
+    # when the gateway restarted in between.
+    stop_at: float | None = None
 
 
 class PushStore:
@@ -88,9 +94,9 @@ class PushStore:
 
     def add(self, spec: PushSpec) -> None:
         self._write(
-            f"INSERT INTO pushes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO pushes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (spec.id, spec.camera, spec.url, spec.quality, spec.media, spec.mode, spec.created_at, spec.wep_stream_id,
-             spec.wep_session),
+             spec.wep_session, spec.stop_at),
         )
 
     def remove(self, push_id: str) -> None:

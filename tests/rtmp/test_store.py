@@ -42,7 +42,7 @@ def test_round_trip_and_permissions(tmp_path):
     reopened.close()
 
 
-def test_version_1_file_gains_the_session_column(tmp_path):
+def test_version_1_file_gains_the_session_and_end_columns(tmp_path):
     path = tmp_path / "pushes.sqlite3"
     old = sqlite3.connect(path)
     old.execute("CREATE TABLE pushes (id TEXT PRIMARY KEY, camera TEXT NOT NULL, url TEXT NOT NULL, quality TEXT"
@@ -57,8 +57,19 @@ def test_version_1_file_gains_the_session_column(tmp_path):
     assert store.all() == [spec("w", mode="wep", quality="low", created_at=1.0, wep_stream_id="wep-3")]
     store.set_wep_stream("w", "wep-4", "session-4")
     assert store.all()[0].wep_session == "session-4"
-    assert store._db.execute("PRAGMA user_version").fetchone() == (2,)
+    assert store.all()[0].stop_at is None  # pushes of old files run until deleted, as they did
+    assert store._db.execute("PRAGMA user_version").fetchone() == (3,)
     store.close()
+
+
+def test_a_timed_push_keeps_its_end_across_a_reopen(tmp_path):
+    path = tmp_path / "pushes.sqlite3"
+    store = PushStore(str(path))
+    store.add(spec("t", stop_at=1234.5))
+    store.close()
+    reopened = PushStore(str(path))
+    assert reopened.all() == [spec("t", stop_at=1234.5)]
+    reopened.close()
 
 
 def test_duplicate_id_is_refused_without_echoing_the_url(tmp_path):
