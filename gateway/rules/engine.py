@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from gateway.db import DatabaseError
 from gateway.delay_histogram import DelayHistogram
 from gateway.events.bus import EventBus
 from gateway.events.model import Event, iso
@@ -191,7 +192,7 @@ class RuleEngine:
                  event.type, event.id, len(outcomes), len(failed), duration, extra={"camera": event.camera})
         try:
             await asyncio.to_thread(self._store.record_firing, rule.id, self._clock(), record)
-        except Exception as exc:  # the database: the firing happened anyway
+        except DatabaseError as exc:  # the firing happened anyway
             log.error("rule %d: the firing could not be written to the history: %s", rule.id, exc)
         if self._bus is not None:
             self._bus.publish(Event(f"{SOURCE}:{firing.id}", event.camera, FIRED_TYPE, "pulse",
