@@ -4,7 +4,8 @@
 // through textContent and through links checked to stay on this gateway.
 
 // SSE `event:` names, one per type family (gateway/events/model.py FAMILIES).
-export const FAMILIES = ["motion", "analytics", "alarm", "device", "user", "system"];
+// "rule": a rule fired; "notify": the same, sent highlighted to the subjects the rule names.
+export const FAMILIES = ["motion", "analytics", "alarm", "device", "user", "rule", "notify", "system"];
 
 const HISTORY = 50; // events asked for on load
 const KEPT = 100; // entries kept in the list: the oldest go first
@@ -55,6 +56,10 @@ export function describe(event) {
   const type = String(event.type || "");
   if (type.startsWith("DEVICE_MOTION_") && ENDED[event.state]) return `Motion ${ENDED[event.state]}`;
   if (type.startsWith("DEVICE_ANALYTICS_") && ENDED[event.state]) return `Analytics ${ENDED[event.state]}`;
+  if (type === "RULE_FIRED") {
+    const rule = data.rule && typeof data.rule === "object" && typeof data.rule.name === "string" ? data.rule.name : "";
+    return rule ? `Rule “${rule}” fired` : "A rule fired";
+  }
   if (type.startsWith("ALARM_")) {
     // The gateway's own alarm events say who in `by` (the token's sub); WEP's in `userName`.
     const who = typeof data.by === "string" ? data.by : typeof data.userName === "string" ? data.userName : "";
@@ -201,6 +206,10 @@ export class EventsPanel {
     item.dataset.family = familyOf(String(event.type || ""));
     item.dataset.state = String(event.state || "");
     if (live) item.classList.add("fresh");
+    if (event.notify === true) {
+      item.classList.add("notify"); // a rule names this reader: it stands out
+      item.setAttribute("role", "alert");
+    }
     const head = element("div", "head");
     const where = element("span", "where", event.camera ? this.cameraName(String(event.camera)) : "Site");
     where.title = where.textContent; // long names are cut short on screen
@@ -310,7 +319,7 @@ export function actionKey(event) {
  *  without their SSE event name. */
 export function familyOf(type) {
   for (const [prefix, family] of [["DEVICE_MOTION", "motion"], ["DEVICE_ANALYTICS", "analytics"], ["ALARM", "alarm"],
-    ["DEVICE", "device"], ["AMCREST", "device"], ["USER", "user"]]) {
+    ["DEVICE", "device"], ["AMCREST", "device"], ["USER", "user"], ["RULE", "rule"]]) {
     if (type.startsWith(prefix)) return family;
   }
   return "system";
