@@ -22,9 +22,11 @@ from gateway.control import routes as control_routes
 from gateway.events import routes as event_routes
 from gateway.hls import routes as hls_routes
 from gateway.limits import middleware as limits
+from gateway.links import routes as link_routes
 from gateway.live import routes as live_routes
 from gateway.logs import redactor
 from gateway.rtmp import routes as rtmp_routes
+from gateway.rules import clip_routes, scripts_routes
 from gateway.rules import routes as rule_routes
 from gateway.services import CAMERAS, CONFIG, FATAL, SOURCES, WEP, core_services
 from gateway.snapshots import routes as snapshot_routes
@@ -37,7 +39,8 @@ __all__ = ["CAMERAS", "CONFIG", "FATAL", "SOURCES", "WEP", "create_app"]
 log = logging.getLogger("gateway.app")
 
 OUTPUTS = (api_routes, live_routes, hls_routes, webrtc_routes, web_routes, rtmp_routes, snapshot_routes,
-           talkdown_routes, event_routes, control_routes, rule_routes)
+           talkdown_routes, event_routes, control_routes, clip_routes, rule_routes, scripts_routes,
+           link_routes)
 
 
 def create_app(config: Config) -> web.Application:
@@ -62,7 +65,8 @@ def _add_edge(app: web.Application, config: Config) -> None:
                                  config.limits.hls_viewer_window)
     app[token_routes.TOKENS], app[limits.LEDGER], app[limits.TRAFFIC] = authority, ledger, limits.Traffic()
     probes = limits.session_probes(app)
-    app.middlewares.extend([cors.middleware(), auth_middleware(config, authority),
+    guests = app[link_routes.GUESTS]  # a guest link's id is a credential too
+    app.middlewares.extend([cors.middleware(), auth_middleware(config, authority, guests),
                             limits.limits_middleware(config.limits, ledger, app[limits.TRAFFIC], probes)])
     app.on_response_prepare.extend([cors.on_prepare, limits.lift_deadline])
     app.on_startup.append(_warn_open_access)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 
@@ -66,6 +67,27 @@ class TextFormatter(logging.Formatter):
 
 
 redactor = SecretRedactor()
+
+
+class UrlCredentialFilter(logging.Filter):
+    """Cuts the credentials that travel in URLs out of aiohttp's access log lines: a viewer
+    token or guest link id in `?token=`, a guest link id in /g/<id> and /api/v1/links/<id>.
+    `serve` runs without an access log; test servers and apps embedding the gateway have one."""
+
+    _IN_URL = re.compile(r"([?&]token=|/g/|/api/v1/links/)[^\s&\"/?]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cut = self._IN_URL.sub(r"\1***", message)
+        if cut != message:
+            record.msg, record.args = cut, None
+            line = getattr(record, "first_request_line", None)
+            if isinstance(line, str):
+                record.first_request_line = self._IN_URL.sub(r"\1***", line)
+        return True
+
+
+logging.getLogger("aiohttp.access").addFilter(UrlCredentialFilter())
 
 
 def configure_logging(log_format: str = "text", level: int = logging.INFO) -> None:

@@ -12,8 +12,8 @@ the last scrape before it went is lost: a small undercount, never a fake reset.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from itertools import accumulate
-from typing import Callable, Iterable, Iterator
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
@@ -98,6 +98,7 @@ class GatewayCollector(Collector):
         yield from self._camera_families()
         yield from self._event_families()
         yield from self._control_families()
+        yield from self._rule_families()
 
     def _service(self, module: str, key: str):
         """The app's service under `module.key`, or None when that module is not wired."""
@@ -261,10 +262,10 @@ class GatewayCollector(Collector):
         if sessions is None:
             return
         counters = sessions.counters
-        yield GaugeMetricFamily("wepgw_talk_sessions", "Current talk sessions (microphones and files)",
+        yield GaugeMetricFamily("wepgw_talk_sessions", "Current talk sessions (microphones, files and rule clips)",
                                 value=len(sessions))
-        for name in ("sessions_started", "refused_no_speaker", "refused_busy", "bytes_sent", "post_failures",
-                     "bytes_dropped", "rtp_packets", "rtp_late", "rtp_rejected"):
+        for name in ("sessions_started", "refused_no_speaker", "refused_busy", "preempted", "clip_skipped",
+                     "bytes_sent", "post_failures", "bytes_dropped", "rtp_packets", "rtp_late", "rtp_rejected"):
             yield CounterMetricFamily(f"wepgw_talk_{name}", f"Talkdown {name.replace('_', ' ')}",
                                       value=getattr(counters, name))
 
@@ -301,6 +302,36 @@ class GatewayCollector(Collector):
             yield family
         yield CounterMetricFamily("wepgw_ptz_stale", "PTZ commands older than one already taken (by seq): not sent",
                                   value=control.stale)
+
+    # -- automation rules --------------------------------------------------------------------------
+    def _rule_families(self) -> Iterator:
+        engine = self._service("gateway.rules.routes", "RULES")
+        if engine is None:
+            return
+        stats = engine.stats
+        yield GaugeMetricFamily("wepgw_rules", "Rules, enabled or not", value=len(engine.all()))
+        yield CounterMetricFamily("wepgw_rules_events", "Events the rules engine looked at", value=stats.events)
+        yield CounterMetricFamily("wepgw_rules_events_matched", "Events that named at least one rule",
+                                  value=stats.matched)
+        ignored = CounterMetricFamily("wepgw_rules_events_ignored", "Events no rule may fire on, by cause "
+                                      "(own firings, no camera, too old)", labels=["cause"])
+        for cause, count in sorted(stats.ignored.items()):
+            ignored.add_metric([cause], count)
+        yield ignored
+        yield CounterMetricFamily("wepgw_rules_firings", "Rule firings", value=stats.firings)
+        skipped = CounterMetricFamily("wepgw_rules_skipped", "Matching rules that did not fire, by cause "
+                                      "(schedule, cooldown, overloaded)", labels=["cause"])
+        for cause, count in sorted(stats.skipped.items()):
+            skipped.add_metric([cause], count)
+        yield skipped
+        actions = CounterMetricFamily("wepgw_rules_actions", "Actions run by firings, by kind and outcome",
+                                      labels=["action", "outcome"])
+        for (kind, outcome), count in sorted(stats.actions.items()):
+            actions.add_metric([kind, outcome], count)
+        yield actions
+        yield delay_histogram("wepgw_rules_first_action_delay_seconds",
+                              "From an event reaching the engine to its firing's first action starting", [],
+                              [((), stats.first_action)])
 
     # -- events and alarms -------------------------------------------------------------------------
     def _event_families(self) -> Iterator:

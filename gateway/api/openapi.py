@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.auth.tokens import ACTIONS
+from gateway.rules.scripts import EVENT_TYPES
 from gateway.wep.recording_api import SCOPES
 
 VIEWER = [{"viewerToken": []}, {"viewerTokenQuery": []}]
@@ -20,6 +21,7 @@ ADMIN = [{"adminKey": []}]
 OPEN: list = []
 
 ERROR = {"$ref": "#/components/responses/Error"}
+ERROR_SCHEMA = {"$ref": "#/components/schemas/Error"}
 TOO_MANY = {"$ref": "#/components/responses/Unavailable"}
 
 
@@ -135,7 +137,10 @@ def operations() -> dict[str, dict[str, dict]]:
             "delete": _op("stop a push", ADMIN, {"200": PUSH}, tag="pushes")},
         **_event_operations(),
         **_control_operations(),
+        **_link_operations(),
         **_rule_operations(),
+        **_clip_operations(),
+        **_script_operations(),
         "/api/v1/tokens": {"post": _op("mint a viewer token", ADMIN, {
             "201": _ok("token", "application/json", {"$ref": "#/components/schemas/Token"})},
             body={"required": True, **_content("application/json", {"$ref": "#/components/schemas/TokenRequest"})},
@@ -187,6 +192,51 @@ def _event_operations() -> dict[str, dict[str, dict]]:
         "/api/v1/alarms/{id}/history": {"get": _op("who did what to the alarm, newest first (action alarms)", VIEWER,
                                                    {"200": _ok("history", "application/json", JSON_OK)},
                                                    params=[TOKEN_Q], tag="alarms")},
+    }
+
+
+def _link_operations() -> dict[str, dict[str, dict]]:
+    when = {"type": "string", "format": "date-time"}
+    link = {"type": "object", "description": "a guest link as listed: its ref, never its id", "properties": {
+        "ref": {"type": "string", "description": "first 16 hex characters of the id's SHA-256"},
+        "camera": {"type": "string"}, "live": {"type": "boolean"},
+        "from": {"type": ["string", "null"], "format": "date-time"},
+        "to": {"type": ["string", "null"], "format": "date-time"},
+        "created_at": when, "expires_at": when, "revoked": {"type": "boolean"},
+        "state": {"enum": ["active", "revoked", "expired"]}, "created_by": {"type": "string"}}}
+    request = {"type": "object", "required": ["camera"], "additionalProperties": False, "properties": {
+        "camera": {"type": "string"},
+        "live": {"type": "boolean", "description": "true: live video (and no from/to)"},
+        "from": {**when, "description": "a recorded window's start (with to; at most 24 h, not in the future)"},
+        "to": {**when, "description": "a recorded window's end"},
+        "ttl": {"type": "integer", "minimum": 1, "description": "seconds ([links] default_ttl, at most max_ttl; "
+                                                                "a token's link never outlives the token)"}}}
+    created = {"type": "object", "required": ["id", "url", "expires_at"], "properties": {
+        "id": {"type": "string", "description": "the credential: shown only here and in url"},
+        "ref": {"type": "string"}, "url": {"type": "string", "description": "ends in /g/{id}"},
+        "camera": {"type": "string"}, "live": {"type": "boolean"}, "from": when, "to": when, "expires_at": when}}
+    gone = {"410": {"description": "the link was revoked or has expired"}}
+    return {
+        "/api/v1/links": {
+            "get": _op("guest links (action share: the token's own; admin key: all)", VIEWER, {"200": _ok(
+                "links", "application/json", {"type": "object", "required": ["links"], "properties": {
+                    "links": {"type": "array", "items": link}}})}, params=[TOKEN_Q], tag="links"),
+            "post": _op("make a guest link to one camera, live or a recorded window (action share, for a camera "
+                        "the token may view)", VIEWER, {"201": _ok("the link", "application/json", created)},
+                        params=[TOKEN_Q], body={"required": True, **_content("application/json", request)},
+                        tag="links")},
+        "/api/v1/links/{id}": {
+            "delete": _op("revoke a guest link by id or ref: refused from then on, open streams closed within 2 s",
+                          VIEWER, {"200": _ok("the revoked link", "application/json", link)}, params=[TOKEN_Q],
+                          tag="links")},
+        "/g/{id}": {"get": _op("the guest page of a link (the id is the credential; its video requests present "
+                               "it as a viewer token)", OPEN, {"200": _ok("HTML", "text/html"),
+                                                              "404": {"description": "no such link"}, **gone},
+                               tag="links")},
+        "/g/{id}/state": {"get": _op("the guest page's state: newline-delimited JSON, {link} first, {alive} "
+                                     "now and then, {gone: revoked|expired} when it ends", OPEN,
+                                     {"200": _ok("state stream", "application/x-ndjson", {"type": "string"}),
+                                      **gone}, tag="links")},
     }
 
 
@@ -280,6 +330,101 @@ def _rule_operations() -> dict[str, dict[str, dict]]:
                 "properties": {"rule": {"type": "integer"}, "firings": {"type": "array", "items": JSON_OK}}})},
             params=[_query("limit", "1 to 1000, default 100", {"type": "integer", "minimum": 1, "maximum": 1000})],
             tag="rules")},
+    }
+
+
+def _clip_operations() -> dict[str, dict[str, dict]]:
+    clip = {"$ref": "#/components/schemas/Clip"}
+    audio = {"type": "string", "format": "binary"}
+    upload = {"required": True, "content": {
+        **{media: {"schema": audio} for media in ("audio/wav", "audio/ogg", "audio/mpeg", "application/octet-stream")},
+        "multipart/form-data": {"schema": {"type": "object", "required": ["name", "file"], "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 64}, "file": audio}}}}}
+    return {
+        "/api/v1/clips": {
+            "get": _op("named audio clips for the talkdown action, oldest first", ADMIN, {"200": _ok(
+                "clips", "application/json", {"type": "object", "required": ["clips"], "properties": {
+                    "clips": {"type": "array", "items": clip}}})}, tag="rules"),
+            "post": _op("add a clip: a WAV / Ogg / MP3 file as the body (?name=) or a multipart form (name, file), "
+                        "decoded once to 8 kHz mu-law; 409 if the name is taken, 415 if it is not audio", ADMIN,
+                        {"201": _ok("the clip", "application/json", clip)},
+                        params=[_query("name", "the clip's name, 1 to 64 printable characters (unique); "
+                                               "with a raw body", {"type": "string", "minLength": 1,
+                                                                   "maxLength": 64})],
+                        body=upload, tag="rules")},
+        "/api/v1/clips/{id}": {
+            "delete": _op("delete a clip (rules naming it then skip their talkdown)", ADMIN,
+                          {"200": _ok("the deleted clip", "application/json", clip)}, tag="rules")},
+    }
+
+
+def _script_operations() -> dict[str, dict[str, dict]]:
+    """The VMS scripts API (gateway/rules/scripts_routes.py): the seed's shapes, bare lists."""
+    security = [*ADMIN, {"viewerToken": []}]  # the admin key or a token with the `admin` action
+    refused = {"401": {"description": "Authorization token is not provided or is invalid (also: a token without "
+                                      "the admin action)", **_content("application/json", ERROR_SCHEMA)},
+               "422": {"description": "a bad body: every bad field named", **_content("application/json",
+                                                                                       ERROR_SCHEMA)}}
+    when = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$",
+            "description": "UTC"}
+    event_keys = ["id", "name", "description", "color", "analytic_type"]
+    event = {"type": "object", "required": event_keys, "properties": {
+        "id": {"type": "integer", "enum": [entry.id for entry in EVENT_TYPES]}, "name": {"type": "string"},
+        "description": {"type": "string"}, "color": {"type": "string"}, "analytic_type": {"type": "string"}}}
+    event_type = {**event, "required": [*event_keys, "type"], "properties": {
+        **event["properties"], "type": {"type": "string", "description": "the WEP topic a script on it matches"}}}
+    actions = RULE_REQUEST["properties"]["actions"]
+    reaction = {"type": "object", "required": ["id", "name", "actions", "created_at", "updated_at"], "properties": {
+        "id": {"type": "integer"}, "name": {"type": "string"},
+        "actions": {**actions, "description": "rule actions; webhook secrets shown as ********"},
+        "created_at": when, "updated_at": when}}
+    user = {"type": "object", "required": ["id", "name", "login", "created_at", "updated_at"], "properties": {
+        "id": {"type": "integer"}, "name": {"type": "string", "description": "the token subject"},
+        "login": {"type": "string"}, "created_at": when, "updated_at": when, "expired_at": {"type": "null"},
+        "is_licence_limit_reached": {"const": False}, "ptz_priority": {"type": "integer"},
+        "access_token_id": {"type": "null"}}}
+    schedule = RULE_REQUEST["properties"]["when"]["properties"]["schedule"]
+    script = {"type": "object", "required": ["id", "event", "reaction", "users", "schedule", "created_at",
+                                             "updated_at"], "properties": {
+        "id": {"type": "integer", "description": "the rule's id: GET /api/v1/rules/{id} shows it"},
+        "event": event, "reaction": {"anyOf": [reaction, {"type": "null"}]},
+        "users": {"type": "array", "items": user}, "schedule": schedule, "created_at": when, "updated_at": when}}
+    script_body = {"required": True, **_content("application/json", {
+        "type": "object", "required": ["event_id", "reaction_id"], "additionalProperties": False, "properties": {
+            "event_id": {"type": "integer", "enum": [entry.id for entry in EVENT_TYPES]},
+            "reaction_id": {"type": "integer", "minimum": 0},
+            "users": {"type": "array", "items": {"type": "integer", "minimum": 0},
+                      "description": "ids of GET /api/admin/v1/users, notified (SSE `event: notify`)"},
+            "schedule": schedule}})}
+    reaction_body = {"required": True, **_content("application/json", {
+        "type": "object", "required": ["name", "actions"], "additionalProperties": False, "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 128}, "actions": actions}})}
+    one = {"200": _ok("the script", "application/json", script), **refused}
+
+    def listing(what: str, item: dict) -> dict:
+        return {"200": _ok(what, "application/json", {"type": "array", "items": item}), **refused}
+
+    base = "/api/admin/v1"
+    return {
+        f"{base}/events": {"get": _op("event types a script can name (ids never change)", security,
+                                      listing("event types", event_type), tag="scripts")},
+        f"{base}/reactions": {
+            "get": _op("saved action lists", security, listing("reactions", reaction), tag="scripts"),
+            "post": _op("save an action list", security, {"201": _ok("the reaction", "application/json", reaction),
+                                                          **refused}, body=reaction_body, tag="scripts")},
+        f"{base}/users": {"get": _op("token subjects (remembered when a token with sub is minted)", security,
+                                     listing("users", user), tag="scripts")},
+        f"{base}/scripts": {
+            "get": _op("scripts: the rules made through this API", security, listing("scripts", script),
+                       tag="scripts"),
+            "post": _op("add a script (a rule over every camera): 200, as the VMS answers", security, one,
+                        body=script_body, tag="scripts")},
+        f"{base}/scripts/{{id}}": {
+            "get": _op("one script", security, one, tag="scripts"),
+            "put": _op("replace a script (the rule keeps its cameras, cooldown and enabled)", security, one,
+                       body=script_body, tag="scripts"),
+            "delete": _op("delete a script and its rule", security, {"200": _ok("deleted", "application/json", {
+                "type": "object", "maxProperties": 0}), **refused}, tag="scripts")},
     }
 
 
@@ -377,6 +522,11 @@ COMPONENTS = {
             "time": {"type": ["string", "null"]}, "links": LINKS, "data": JSON_OK}},
         "RuleRequest": RULE_REQUEST,
         "Rule": RULE,
+        "Clip": {"type": "object", "required": ["id", "name", "seconds", "bytes", "created_at"], "properties": {
+            "id": {"type": "string"}, "name": {"type": "string"},
+            "seconds": {"type": "number", "description": "length of the audio"},
+            "bytes": {"type": "integer", "description": "8 kHz mu-law samples, one byte each"},
+            "created_at": {"type": "string", "format": "date-time"}}},
         "PushRequest": {"type": "object", "required": ["camera", "url"], "properties": {
             "camera": {"type": "string"}, "url": {"type": "string"}, "quality": {"enum": ["high", "low"]},
             "media": {"enum": ["video", "audio", "both"]}, "mode": {"enum": ["gateway", "wep"]},

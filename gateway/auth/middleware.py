@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from typing import Protocol
 
 from aiohttp import web
 
@@ -63,6 +64,51 @@ def admin_presented(request: web.Request, admin_key: str) -> bool:
                                                                                     admin_key.encode())
 
 
+def check_admin_or_token(request: web.Request, authority: TokenAuthority, admin_key: str, action: str) -> None:
+    """The admin key, or a token allowing `action`. Both from the Authorization header only:
+    an admin credential in a URL ends up in logs. Every refusal is a 401, the one answer the
+    VMS scripts API documents ("Authorization token is not provided or is invalid")."""
+    if admin_presented(request, admin_key):
+        request[TOKEN] = "admin"
+        request[GRANT] = ADMIN_GRANT
+        return
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "unauthorized", "Authorization token is not provided or is invalid "
+                       "(Authorization: Bearer <admin key or token>)", {"WWW-Authenticate": 'Bearer realm="wep-gateway"'})
+    try:
+        grant = authority.verify(token.strip())
+    except TokenError as exc:
+        raise ApiError(401, "unauthorized", f"Authorization token is invalid: {exc}",
+                       _challenge("invalid_token")) from None
+    if action not in grant.actions:
+        raise ApiError(401, "unauthorized", f"the token does not allow {action!r}", _challenge("insufficient_scope"))
+    request[TOKEN] = token.strip()
+    request[GRANT] = grant
+
+
+class GuestCredentials(Protocol):
+    """A guest link's id in place of a viewer token (gateway/links/guest.py)."""
+
+    def grant(self, request: web.Request, link_id: str) -> Grant:
+        """The link's Grant, or the ApiError refusing it (401 unknown, 410 revoked or
+        expired, 403 a route the link does not open)."""
+
+    def answered(self, request: web.Request, response: web.StreamResponse) -> None:
+        """A guest's request was answered: what it opened may outlive it (a WHEP session)."""
+
+    def recognises(self, link_id: str) -> bool:
+        """Is this the id of a link (live or gone)?"""
+
+
+def _guest_id(request: web.Request, admin_key: str) -> str | None:
+    """A presented credential that is a link id: not a JWT, which always has two dots."""
+    token = presented_token(request)
+    if token is None or "." in token or admin_presented(request, admin_key):
+        return None
+    return token
+
+
 def _grant(request: web.Request, authority: TokenAuthority, admin_key: str) -> Grant:
     if admin_presented(request, admin_key):
         request[TOKEN] = "admin"  # the viewer limits' key for it: never the key itself
@@ -81,7 +127,7 @@ def _grant(request: web.Request, authority: TokenAuthority, admin_key: str) -> G
     return grant
 
 
-def auth_middleware(config: Config, authority: TokenAuthority):
+def auth_middleware(config: Config, authority: TokenAuthority, guests: GuestCredentials | None = None):
     admin_key = config.auth.admin_key
     viewer_auth = config.auth.viewer_auth
     metrics_admin = config.metrics.require_admin_key
@@ -100,13 +146,24 @@ def auth_middleware(config: Config, authority: TokenAuthority):
             return await handler(request)
         if access is Access.METRICS:
             return await handler(request)
+        if access is Access.ADMIN_OR_TOKEN:  # before viewer_auth: an admin route stays closed without it
+            check_admin_or_token(request, authority, admin_key, rule.action or "admin")
+            return await handler(request)
         if rule is DENY:
             log.error("route %s %s has no access policy: refused", request.method,
                       request.match_info.route.resource.canonical)
             raise ApiError(403, "forbidden", "this route has no access policy")
-        if not viewer_auth:
+        # A guest link keeps to its camera and window even where viewers need no token.
+        guest = _guest_id(request, admin_key) if guests is not None else None
+        if guest is not None and not viewer_auth and not guests.recognises(guest):
+            guest = None  # no credential needed: one that is no link is ignored, as any token is
+        if guest is not None:
+            grant = request[GRANT] = guests.grant(request, guest)
+            request[TOKEN] = grant.subject  # "guest:<ref>", the viewer limits' key: never the id
+        elif not viewer_auth:
             return await handler(request)
-        grant = _grant(request, authority, admin_key)
+        else:
+            grant = _grant(request, authority, admin_key)
         if access is Access.CAMERA_LIST:
             if rule.action is not None and rule.action not in grant.actions:
                 raise ApiError(403, "forbidden", f"the token does not allow {rule.action!r}",
@@ -117,6 +174,10 @@ def auth_middleware(config: Config, authority: TokenAuthority):
             raise ApiError(403, "forbidden", "the token does not cover this camera", _challenge("insufficient_scope"))
         if rule.action not in grant.actions:
             raise ApiError(403, "forbidden", f"the token does not allow {rule.action!r}", _challenge("insufficient_scope"))
-        return await handler(request)
+        if guest is None:
+            return await handler(request)
+        response = await handler(request)
+        guests.answered(request, response)
+        return response
 
     return middleware

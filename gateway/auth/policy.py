@@ -25,6 +25,9 @@ class Access(enum.Enum):
     # the token expired mid-session.
     SESSION = "session"
     ADMIN = "admin"  # `Authorization: Bearer <[auth] admin_key>`
+    # The admin key, or a token holding `action` (the scripts API's integrations), from the
+    # Authorization header; enforced even with [auth] viewer_auth = false, refused with 401.
+    ADMIN_OR_TOKEN = "admin_or_token"
     METRICS = "metrics"  # open, or admin when [metrics] require_admin_key
     DENY = "deny"  # no entry in the table
 
@@ -32,7 +35,7 @@ class Access(enum.Enum):
 @dataclass(frozen=True, slots=True)
 class Rule:
     access: Access
-    action: str | None = None  # one of tokens.ACTIONS, for VIEWER (and CAMERA_LIST)
+    action: str | None = None  # one of tokens.ACTIONS, for VIEWER (and CAMERA_LIST, ADMIN_OR_TOKEN)
     protocol: str | None = None  # "hls" | "live" | "webrtc" | "talk" | "snapshot": metrics label
     hold: str | None = None  # "request" | "session" | "player": how the viewer limits count it
     upload: bool = False  # the body may be an audio file ([limits] max_upload_bytes)
@@ -42,6 +45,7 @@ class Rule:
 OPEN = Rule(Access.OPEN)
 ADMIN = Rule(Access.ADMIN)
 DENY = Rule(Access.DENY)
+SCRIPTS = Rule(Access.ADMIN_OR_TOKEN, "admin")
 
 POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/"): OPEN,
@@ -78,6 +82,14 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/pushes/{id}"): ADMIN,
     ("DELETE", "/api/v1/pushes/{id}"): ADMIN,
     ("POST", "/api/v1/tokens"): ADMIN,
+    # Guest links (gateway/links): a token with `share` makes them for cameras it may view,
+    # and lists and revokes its own; the admin key all of them.
+    ("GET", "/api/v1/links"): Rule(Access.CAMERA_LIST, "share"),
+    ("POST", "/api/v1/links"): Rule(Access.CAMERA_LIST, "share"),
+    ("DELETE", "/api/v1/links/{id}"): Rule(Access.CAMERA_LIST, "share"),
+    # The link id in the URL is the credential, checked by the handler (as a session id is).
+    ("GET", "/g/{id}"): OPEN,
+    ("GET", "/g/{id}/state"): OPEN,
     ("POST", "/api/v1/cameras/{camera}/ptz"): Rule(Access.VIEWER, "ptz"),
     ("POST", "/api/v1/cameras/{camera}/ptz/stop"): Rule(Access.VIEWER, "ptz"),
     ("POST", "/api/v1/cameras/{camera}/ptz/home"): Rule(Access.VIEWER, "ptz"),
@@ -106,6 +118,19 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("PUT", "/api/v1/rules/{id}"): ADMIN,
     ("DELETE", "/api/v1/rules/{id}"): ADMIN,
     ("GET", "/api/v1/rules/{id}/history"): ADMIN,
+    # The VMS scripts API (gateway/rules/scripts_routes.py).
+    ("GET", "/api/admin/v1/events"): SCRIPTS,
+    ("GET", "/api/admin/v1/reactions"): SCRIPTS,
+    ("POST", "/api/admin/v1/reactions"): SCRIPTS,
+    ("GET", "/api/admin/v1/users"): SCRIPTS,
+    ("GET", "/api/admin/v1/scripts"): SCRIPTS,
+    ("POST", "/api/admin/v1/scripts"): SCRIPTS,
+    ("GET", "/api/admin/v1/scripts/{id}"): SCRIPTS,
+    ("PUT", "/api/admin/v1/scripts/{id}"): SCRIPTS,
+    ("DELETE", "/api/admin/v1/scripts/{id}"): SCRIPTS,
+    ("GET", "/api/v1/clips"): ADMIN,
+    ("POST", "/api/v1/clips"): Rule(Access.ADMIN, upload=True),  # an audio file: [limits] max_upload_bytes
+    ("DELETE", "/api/v1/clips/{id}"): ADMIN,
 }
 
 

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 from aiohttp import web
@@ -15,6 +16,10 @@ from aiohttp import web
 from gateway.api.bodies import read_bounded
 from gateway.api.errors import bad_request
 from gateway.auth.tokens import TokenAuthority, check_request
+from gateway.db import DatabaseError
+from gateway.rules.routes import RULES
+
+log = logging.getLogger("gateway.auth")
 
 TOKENS = web.AppKey("tokens", TokenAuthority)
 MAX_BODY = 16 * 1024
@@ -41,7 +46,20 @@ async def create_token(request: web.Request) -> web.Response:
     answer = {"token": token, "expires_at": expiry, "cameras": cameras, "actions": actions}
     if subject is not None:
         answer["sub"] = subject
+        await _remember(request.app, subject)
     return web.json_response(answer, status=201, headers={"Cache-Control": "no-store"})
+
+
+async def _remember(app: web.Application, subject: str) -> None:
+    """The scripts API's users are the subjects tokens were minted for (gateway/rules/scripts.py).
+    The token is good whether or not the rule store could note it."""
+    engine = app.get(RULES)
+    if engine is None:
+        return
+    try:
+        await engine.remember_user(subject)
+    except DatabaseError as exc:  # a full disk must not stop tokens being minted
+        log.warning("a token subject could not be remembered as a scripts API user: %s", exc)
 
 
 def add_routes(app: web.Application) -> None:

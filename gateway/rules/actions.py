@@ -158,6 +158,7 @@ class Reactions:
         return f"push {ctx.spec.id} to {redact_url(params['url'])} for {params['seconds']} s"
 
     async def _share_link(self, params: dict, firing: Firing) -> str:
+        from gateway.links.book import FUTURE_LEEWAY
         from gateway.links.routes import LINKS
 
         config = self._app[CONFIG]
@@ -165,8 +166,11 @@ class Reactions:
         ttl = min(ttl, config.links.max_ttl)
         window = None
         if not params["live"]:
+            # From just before the event to a while after it: the end may lie ahead (the
+            # recording is still being made, and plays in real time), as far as a link allows.
             at = datetime.fromtimestamp(firing.event.at, UTC)
-            end = min(at + timedelta(seconds=config.links.clip_post_s), datetime.now(UTC))
+            end = min(at + timedelta(seconds=config.links.clip_post_s),
+                      datetime.now(UTC) + timedelta(seconds=FUTURE_LEEWAY - 5))
             window = (at - timedelta(seconds=config.events.clip_pre_s), max(end, at + timedelta(seconds=1)))
         try:
             link = await self._app[LINKS].create(firing.camera, live=params["live"], window=window, ttl=ttl,

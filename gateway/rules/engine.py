@@ -30,7 +30,7 @@ from gateway.events.model import Event, iso
 from gateway.rules.actions import ActionFailed, ActionSkipped, Firing, Reactions
 from gateway.rules.matcher import Armed, Cooldowns, RuleIndex
 from gateway.rules.model import RuleSpec, parse_rule
-from gateway.rules.store import RuleStore, StoredRule
+from gateway.rules.store import Reaction, RuleStore, StoredRule, User
 
 log = logging.getLogger("gateway.rules")
 
@@ -130,6 +130,24 @@ class RuleEngine:
 
     async def history(self, rule_id: int, limit: int) -> list[dict]:
         return await asyncio.to_thread(self._store.firings, rule_id, limit)
+
+    # -- the scripts API's saved reactions and users (scripts_routes.py) -----------------------
+
+    async def reactions(self) -> list[Reaction]:
+        return await asyncio.to_thread(self._store.reactions)
+
+    async def reaction(self, reaction_id: int) -> Reaction | None:
+        return await asyncio.to_thread(self._store.reaction, reaction_id)
+
+    async def add_reaction(self, name: str, actions: list) -> Reaction:
+        return await asyncio.to_thread(self._store.add_reaction, name, actions)
+
+    async def users(self) -> list[User]:
+        return await asyncio.to_thread(self._store.users)
+
+    async def remember_user(self, subject: str) -> None:
+        """A token was minted for `subject` (gateway/auth/routes.py)."""
+        await asyncio.to_thread(self._store.remember_user, subject)
 
     def _reindex(self) -> None:
         self._index = RuleIndex(Armed(rule_id, spec) for rule_id, (_, spec) in self._rules.items())

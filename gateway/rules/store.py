@@ -52,6 +52,10 @@ _PRUNE_RULE = ("DELETE FROM rule_firings WHERE rule_id = ? AND seq <= "
 _ADD_REACTION = "INSERT INTO rule_reactions (name, actions, created_at, updated_at) VALUES (?, ?, ?, ?)"
 _REMEMBER_USER = ("INSERT INTO rule_users (subject, created_at, updated_at) VALUES (?, ?, ?) "
                   "ON CONFLICT (subject) DO UPDATE SET updated_at = excluded.updated_at")
+# A subject a rule's `notify` names: a user from now on, but naming it is no sign of life.
+_NAME_USER = ("INSERT INTO rule_users (subject, created_at, updated_at) VALUES (?, ?, ?) "
+              "ON CONFLICT (subject) DO NOTHING")
+_REACTIONS = "SELECT id, name, actions, created_at, updated_at FROM rule_reactions"
 MAX_HISTORY = 1000  # firings answered at once
 
 
@@ -81,6 +85,11 @@ class User:
     updated_at: float
 
 
+def _reaction(row: tuple) -> Reaction:
+    reaction_id, name, actions, created_at, updated_at = row
+    return Reaction(reaction_id, name, json.loads(actions), created_at, updated_at)
+
+
 def _rule(row: tuple) -> StoredRule:
     rule_id, body, script, created_at, updated_at = row
     return StoredRule(rule_id, json.loads(body), json.loads(script) if script else None, created_at, updated_at)
@@ -101,15 +110,16 @@ class RuleStore:
 
     def add(self, body: dict, script: dict | None = None) -> StoredRule:
         now = self._clock()
-        [rule_id] = self._db.write(("INSERT INTO rules (body, script, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                                    (json.dumps(body), _json_or_none(script), now, now)))
+        [rule_id, *_] = self._db.write(
+            ("INSERT INTO rules (body, script, created_at, updated_at) VALUES (?, ?, ?, ?)",
+             (json.dumps(body), _json_or_none(script), now, now)), *_named_users(body, now))
         assert rule_id is not None
         return StoredRule(rule_id, body, script, now, now)
 
     def replace(self, previous: StoredRule, body: dict, script: dict | None = None) -> StoredRule:
         now = self._clock()
         self._db.write(("UPDATE rules SET body = ?, script = ?, updated_at = ? WHERE id = ?",
-                        (json.dumps(body), _json_or_none(script), now, previous.id)))
+                        (json.dumps(body), _json_or_none(script), now, previous.id)), *_named_users(body, now))
         return StoredRule(previous.id, body, script, previous.created_at, now)
 
     def remove(self, rule_id: int) -> None:
@@ -133,8 +143,11 @@ class RuleStore:
     # -- the scripts API's reactions and users ------------------------------------------------
 
     def reactions(self) -> list[Reaction]:
-        return [Reaction(rid, name, json.loads(actions), created, updated) for rid, name, actions, created, updated
-                in self._db.read("SELECT id, name, actions, created_at, updated_at FROM rule_reactions ORDER BY id")]
+        return [_reaction(row) for row in self._db.read(f"{_REACTIONS} ORDER BY id")]
+
+    def reaction(self, reaction_id: int) -> Reaction | None:
+        rows = self._db.read(f"{_REACTIONS} WHERE id = ?", (reaction_id,))
+        return _reaction(rows[0]) if rows else None
 
     def add_reaction(self, name: str, actions: list) -> Reaction:
         now = self._clock()
@@ -153,6 +166,11 @@ class RuleStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _named_users(body: dict, now: float) -> list[tuple[str, tuple]]:
+    """The rule's `notify` subjects as users of the scripts API, written with the rule."""
+    return [(_NAME_USER, (subject, now, now)) for subject in body.get("notify", ())]
 
 
 def _json_or_none(value: dict | None) -> str | None:

@@ -6,8 +6,10 @@
 - `POST /api/v1/cameras/{camera}/talkdown`: a WAV / Ogg (opus) / MP3 body, played in
   real time; answers when done with `{"camera", "duration", "bytes", "posts"}`.
 
-Both check the camera's speaker (spkc) first, before any WebRTC or decoding work, and
-take the camera's one talker slot (409 naming the holder's start time).
+Both check the camera's speaker (spkc) first, before any WebRTC or decoding work
+(`speaker.speaker_problem`, which rule clips ask too), and take the camera's speaker: a
+microphone preempts a file or a clip, a file preempts a clip; otherwise 409 naming the
+holder's start time (session.py ranks the talkers).
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 
 from gateway.api.errors import ApiError
-from gateway.backends.base import Camera, Capability
+from gateway.backends.base import Camera
 from gateway.services import CAMERAS, CONFIG
 from gateway.talkdown import file_playback
 from gateway.talkdown.offer import NoAudioCodecError, parse_talk_offer
 from gateway.talkdown.session import CameraBusy, TalkSessions
+from gateway.talkdown.speaker import speaker_problem
 from gateway.talkdown.whip import MicrophoneReceiver
 from gateway.webrtc.routes import options, patch_session
 from gateway.webrtc.sdp import MAX_OFFER_BYTES, OfferError
@@ -35,9 +38,6 @@ TALK_SESSIONS = web.AppKey("talk_sessions", TalkSessions)
 TALK_DECODER = web.AppKey("talk_decoder", ThreadPoolExecutor)
 
 READ_BLOCK = 64 * 1024
-# Speaker codecs, as backends name them, that the talk path feeds: WEP's PCMU (the guide
-# allows nothing else), Amcrest's G.711 of either law (SpeakerUplink translates the law).
-G711_NAMES = frozenset({"audio/pcmu", "audio/g.711a", "audio/g.711mu"})
 
 
 def _busy(exc: CameraBusy) -> ApiError:
@@ -45,21 +45,14 @@ def _busy(exc: CameraBusy) -> ApiError:
 
 
 async def _speaker_camera(request: web.Request) -> Camera:
-    """The camera, if its backend says it has a speaker that takes G.711; 404/409 otherwise."""
+    """The camera, if its backend says it has a speaker that takes G.711; 404/409/503 otherwise."""
     camera = await request.app[CAMERAS].get(request.match_info["camera"])
-    sessions = request.app[TALK_SESSIONS]
-    if not camera.can(Capability.SPEAKER):
-        sessions.counters.refused_no_speaker += 1
-        why = "spkc: speakerEnabled is false" if camera.source == "wep" else "not configured"
-        raise ApiError(409, "no_speaker", f"camera {camera.id!r} has no speaker ({why})")
-    if not camera.available:
-        raise ApiError(503, "camera_unavailable", f"camera {camera.id!r} is unavailable: {camera.reason}",
-                       {"Retry-After": "10"})
-    # Guide, POST /media: "Audio must be in PCMU format"; an empty list is taken as PCMU.
-    if camera.speaker_codecs and not any(codec.lower() in G711_NAMES for codec in camera.speaker_codecs):
-        sessions.counters.refused_no_speaker += 1
-        raise ApiError(409, "no_speaker_codec", f"camera {camera.id!r} speaker does not take audio/PCMU "
-                                                f"(spkc: {', '.join(camera.speaker_codecs)})")
+    problem = speaker_problem(camera)
+    if problem is not None:
+        if problem.status == 409:
+            request.app[TALK_SESSIONS].counters.refused_no_speaker += 1
+        headers = {"Retry-After": "10"} if problem.status == 503 else None
+        raise ApiError(problem.status, problem.code, str(problem), headers)
     return camera
 
 
@@ -70,7 +63,7 @@ async def post_talk_offer(request: web.Request) -> web.Response:
     camera = await _speaker_camera(request)
     sessions = request.app[TALK_SESSIONS]
     try:
-        sessions.check_free(camera.id)
+        sessions.check_free(camera.id, "microphone")
     except CameraBusy as exc:
         raise _busy(exc) from None
     raw = await request.read()
@@ -129,7 +122,7 @@ async def post_talkdown_file(request: web.Request) -> web.Response:
     sessions = request.app[TALK_SESSIONS]
     settings = sessions.settings
     try:
-        sessions.check_free(camera.id)
+        sessions.check_free(camera.id, "file")
     except CameraBusy as exc:
         raise _busy(exc) from None
     data = await _read_upload(request, request.app[CONFIG].limits.max_upload_bytes)

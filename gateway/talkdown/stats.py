@@ -13,6 +13,8 @@ class TalkCounters:
     sessions_ended: int = 0
     refused_no_speaker: int = 0
     refused_busy: int = 0
+    preempted: int = 0  # sessions ended because a higher-ranked talker took the speaker
+    clip_skipped: int = 0  # rule clips given up: the speaker stayed busy for their whole wait
     bytes_sent: int = 0  # PCMU bytes that left in an upstream POST body
     posts_opened: int = 0
     rollovers: int = 0  # hand-overs from one POST to the next at the cap

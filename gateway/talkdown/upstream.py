@@ -12,6 +12,11 @@ listener hears no gap.
 
 `send()` never blocks the producer (the microphone pump or the file pacer): the FIFO is
 bounded by `max_queue_ms`, and past it the oldest audio is dropped and counted.
+
+A talk ends by `close()`: what is queued is sent, then the body ends and WEP answers. A
+preempted talk (a person took the speaker from a clip or a file) ends by `drop()` first:
+its queued audio is dropped, not flushed, so the next talker's first words are not
+queued behind it; its POSTs still end cleanly (the body ends, WEP answers).
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Callable
 
 from gateway.backends.base import SpeakerSink, UpstreamFailure
 from gateway.config import TalkdownConfig
@@ -92,8 +97,19 @@ class SpeakerUplink:
             self._open_post(has_turn=True)
         self._wake()
 
-    async def close(self, timeout: float) -> None:
-        """Send what is queued, end the current POST's body cleanly and await WEP's answers."""
+    def drop(self) -> None:
+        """Take no more audio and drop what is queued: the body carrying the audio ends
+        after the chunk in flight (whole chunks only), so another talker is heard at once."""
+        self._closing = True
+        self._queue.clear()
+        self._queued_bytes = 0
+        self._wake()
+
+    async def close(self, timeout: float, drop_queued: bool = False) -> None:
+        """End the current POST's body cleanly and await WEP's answers: after sending what
+        is queued, or at once dropping it (`drop_queued`: a preempted talk)."""
+        if drop_queued:
+            self.drop()
         self._closing = True
         self._wake()
         tasks = [post.task for post in self._posts if post.task is not None and not post.task.done()]

@@ -185,3 +185,23 @@ async def test_rules_survive_a_restart_and_a_timed_push_ends_itself(rules_config
             assert loop.time() < deadline, "the timed push did not end itself"
             await asyncio.sleep(0.2)
     assert nginx.recordings(key)  # it did push before it ended
+
+
+async def test_motion_plays_a_clip_on_the_camera_speaker(rules_gateway, emulator, admin_http):
+    from tests.talkdown.audio import dominant_hz, tone, wav_bytes
+
+    server, camera = rules_gateway, emulator.camera_ids[0]
+    async with admin_http.post(server.make_url("/api/v1/clips"), params={"name": "warning-1"},
+                               data=wav_bytes(tone(1.5, 16000, freq=500.0), 16000)) as response:
+        clip = await response.json()
+        assert response.status == 201, clip
+    rule = await create(admin_http, server, {
+        "name": "speak", "when": {"cameras": [camera], "types": ["DEVICE_MOTION_START"]},
+        "actions": [{"talkdown": {"clip": "warning-1"}}]})
+    emulator.inject_event(camera, "DEVICE_MOTION_START")
+    firing = await _first_firing(admin_http, server, rule)
+    [talkdown] = firing["actions"]
+    assert talkdown["outcome"] == "ok" and "warning-1" in talkdown["detail"], talkdown
+    audio = emulator.talk_audio(camera)
+    assert len(audio) == 12000  # 1.5 s of 8 kHz one-byte samples, every one of them
+    assert abs(dominant_hz(audio) - 500) <= 10

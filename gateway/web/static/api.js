@@ -2,7 +2,12 @@
 // with readable errors, and this tab's operator id.
 
 const params = new URLSearchParams(location.search);
-export const TOKEN = params.get("token");
+export let TOKEN = params.get("token");
+
+/** Another credential for every request the page makes: the guest page's link id. */
+export function useToken(token) {
+  TOKEN = token;
+}
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 

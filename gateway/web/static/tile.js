@@ -1,5 +1,6 @@
 // One tile of the grid: a camera's video with its status, and the controls the camera
-// has (sound, snapshot, talk, pan/tilt/zoom, timeline and bookmarks, record, fullscreen).
+// has (sound, snapshot, talk, pan/tilt/zoom, timeline and bookmarks, record, share,
+// fullscreen).
 
 import { apiUrl, button, errorText } from "./api.js";
 import { Bookmarks } from "./bookmarks.js";
@@ -7,6 +8,7 @@ import { whyUnavailable } from "./live.js";
 import { Player } from "./player.js";
 import { PtzControl } from "./ptz.js";
 import { RecordControl } from "./record.js";
+import { ShareControl } from "./share.js";
 import { PushToTalk } from "./talk.js";
 import { TimelineStrip } from "./timeline.js";
 
@@ -52,8 +54,10 @@ export class Tile {
     this.strip = new TimelineStrip(camera, tile, this.player, name);
     this.bookmarks = new Bookmarks(camera, this.strip, this.player);
     this.record = new RecordControl(camera, tile, name, (text) => this.say(text));
-    buttons.append(this.strip.toggle, this.record.button);
-    tile.append(this.strip.root);
+    // A guest link to what the tile shows: live, or the recording around the moment on screen.
+    this.share = new ShareControl(camera, this.player, name, (text) => this.say(text));
+    buttons.append(this.strip.toggle, this.record.button, this.share.button);
+    tile.append(this.strip.root, this.share.panel);
 
     const fullscreen = button("fullscreen", "", `Show ${name} on the whole screen`); // drawn by style.css
     fullscreen.addEventListener("click", () => this.fullscreen());

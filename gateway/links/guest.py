@@ -1,0 +1,162 @@
+"""A guest link's id presented as a credential (`?token=` or `Authorization: Bearer`, as a
+viewer token is): gateway/auth/middleware.py hands ids that are not JWTs (no dots) to
+`GuestCredentials.grant`, which answers the link's Grant (its one camera, `view` only,
+subject `guest:<ref>`) or refuses: 401 for an unknown id, 410 `link_gone` for a revoked or
+expired one, 403 for a route the link does not open.
+
+What a link opens, besides the camera check the middleware makes:
+- a live link: live media only (WHEP, /live, live HLS), never a recording;
+- a window link: recorded HLS only, a playlist whose `t` lies in [from, to] and the
+  r{id}-* media of such recordings, up to a little past `to`; never live, never WHEP.
+
+What a guest opens that outlives its request goes to the book, to close when the link
+goes: the connection of a /live stream (when the request is let in), the WHEP session of a
+201 (`answered`, which the middleware calls after the handler). HLS needs nothing: its next
+request gets the 410.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar
+
+from aiohttp import web
+
+from gateway.api.errors import ApiError, bad_request
+from gateway.auth.middleware import RULE
+from gateway.auth.tokens import Grant
+from gateway.hls.recorded import RECORDINGS, is_recorded_name, wants_recording
+from gateway.links.book import GONE_MESSAGES, GuestLink, LinkBook
+from gateway.snapshots.request import ParameterError, parse_time
+from gateway.webrtc.routes import WHEP_SESSIONS
+from gateway.webrtc.whep import WhepSessions
+
+GUEST = web.RequestKey("guest_link", GuestLink)
+
+INDEX = ("GET", "/hls/{camera}/index.m3u8")
+PLAYLIST = ("GET", "/hls/{camera}/{quality}/playlist.m3u8")
+MEDIA = ("GET", "/hls/{camera}/{quality}/{name}")
+LIVE_MP4 = ("GET", "/live/{camera}.mp4")
+LIVE_ONLY = frozenset({INDEX, LIVE_MP4, ("POST", "/whep/{camera}")})
+# `t` of a window link's playlist may stray this far outside the window (milliseconds cut,
+# clocks); its segments may start this long after `to`, so a player buffering ahead of the
+# moment the guest page stops at is never refused.
+T_SLACK = 1.0
+TO_SLACK = 30.0
+
+
+def _forbidden(message: str) -> ApiError:
+    return ApiError(403, "forbidden", message, {"WWW-Authenticate": 'Bearer realm="wep-gateway", '
+                                                                   'error="insufficient_scope"'})
+
+
+def link_gone(reason: str) -> ApiError:
+    return ApiError(410, "link_gone", GONE_MESSAGES[reason])
+
+
+class GuestCredentials:
+    def __init__(self, book: LinkBook):
+        self._book = book
+
+    def grant(self, request: web.Request, link_id: str) -> Grant:
+        link = self._book.lookup(link_id)
+        if link is None:
+            raise ApiError(401, "unauthorized", "unknown guest link",
+                           {"WWW-Authenticate": 'Bearer realm="wep-gateway", error="invalid_token"'})
+        reason = link.gone(self._book.now())
+        if reason is not None:
+            raise link_gone(reason)
+        method = "GET" if request.method == "HEAD" else request.method
+        route = (method, request.match_info.route.resource.canonical)
+        if link.record.live:
+            _live_allows(request, route)
+        else:
+            _window_allows(request, route, link)
+        request[GUEST] = link
+        if route == LIVE_MP4 and request.transport is not None:
+            # Known now, while the stream runs: its handler returns only when it ends.
+            self._book.track(link, ConnectionCloser(request.transport, asyncio.current_task()))
+        return link.grant
+
+    def recognises(self, link_id: str) -> bool:
+        return self._book.lookup(link_id) is not None
+
+    def answered(self, request: web.Request, response: web.StreamResponse) -> None:
+        """A guest's WHEP session outlives its 201: it ends with the link."""
+        link = request.get(GUEST)
+        if link is not None and response.status == 201 and request[RULE].protocol == "webrtc" \
+                and WHEP_SESSIONS in request.app:
+            session_id = response.headers.get("Location", "").rsplit("/", 1)[-1]
+            self._book.track(link, WhepCloser(request.app[WHEP_SESSIONS], session_id))
+
+
+def _live_allows(request: web.Request, route: tuple[str, str]) -> None:
+    if route in LIVE_ONLY:
+        return
+    if route == PLAYLIST and not wants_recording(request):
+        return
+    if route == MEDIA and not is_recorded_name(request.match_info["name"]):
+        return
+    raise _forbidden("a live guest link opens its camera's live video only")
+
+
+def _window_allows(request: web.Request, route: tuple[str, str], link: GuestLink) -> None:
+    start, end = link.window
+    refused = _forbidden("this guest link opens its camera's recording between its from and to only")
+    if route == PLAYLIST:
+        values = request.query.getall("t", [])
+        if not wants_recording(request):
+            raise refused
+        try:
+            at = parse_time(values[0]) if len(values) == 1 else None
+        except ParameterError as exc:
+            raise bad_request(str(exc)) from None
+        if at is None or not start - T_SLACK <= at.at.timestamp() <= end + T_SLACK:
+            raise refused
+        return
+    name = request.match_info.get("name", "")
+    if route != MEDIA or not is_recorded_name(name):
+        raise refused
+    recording_id, _, rest = name[1:].partition("-")
+    recording = request.app[RECORDINGS].by_id(recording_id)
+    if recording is None:
+        return  # the handler answers 404
+    if not start - T_SLACK <= recording.at.at.timestamp() <= end + T_SLACK:
+        raise refused
+    if rest.startswith("seg") and rest[3:].removesuffix(".m4s").isdigit():
+        segment = recording.segmenter.segment(int(rest[3:].removesuffix(".m4s")))
+        if segment is not None and segment.program_date_time > end + TO_SLACK:
+            raise refused
+
+
+class WhepCloser:
+    """A guest's WebRTC session: closed as if its viewer had hung up."""
+
+    _closing: ClassVar[set[asyncio.Task]] = set()  # closes under way (the loop keeps weak references)
+
+    def __init__(self, sessions: WhepSessions, session_id: str):
+        self.sessions = sessions
+        self.session_id = session_id
+
+    def alive(self) -> bool:
+        return self.sessions.get(self.session_id) is not None
+
+    def close(self, reason: str) -> None:
+        task = asyncio.get_running_loop().create_task(self.sessions.close(self.session_id))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+
+class ConnectionCloser:
+    """A guest's /live stream: its connection is closed; the handler's next write fails."""
+
+    def __init__(self, transport: asyncio.BaseTransport, task: asyncio.Task | None):
+        self.transport = transport
+        self.task = task  # the request's: done once the stream ended
+
+    def alive(self) -> bool:
+        return not self.transport.is_closing() and (self.task is None or not self.task.done())
+
+    def close(self, reason: str) -> None:
+        if self.alive():
+            self.transport.close()
