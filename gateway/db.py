@@ -25,11 +25,12 @@ class DatabaseError(RuntimeError):
 
 
 class Database:
-    def __init__(self, path: str, schema: Iterable[str], what: str):
+    def __init__(self, path: str, schema: Iterable[str], what: str, error: type[DatabaseError] = DatabaseError):
         """Open `path` and run `schema` (CREATE ... IF NOT EXISTS statements); `what` names
-        the store in errors."""
+        the store in errors, raised as `error` (a store's own DatabaseError subclass)."""
         self.path = path
         self._what = what
+        self._error = error
         self._lock = threading.Lock()
         try:
             if path != ":memory:":
@@ -42,7 +43,7 @@ class Database:
             for statement in schema:
                 self._db.execute(statement)
         except (OSError, sqlite3.Error) as exc:
-            raise DatabaseError(f"cannot open the {what} database {path}: {exc}") from None
+            raise error(f"cannot open {what} database {path}: {exc}") from None
 
     def write(self, *statements: tuple[str, Sequence[Any]]) -> list[int | None]:
         """Run the statements in one transaction; each one's lastrowid."""
@@ -57,16 +58,16 @@ class Database:
                 self._db.execute("COMMIT")
                 return ids
             except sqlite3.Error as exc:
-                raise DatabaseError(f"cannot write the {self._what} database {self.path}: "
-                                    f"{type(exc).__name__}") from None
+                raise self._error(f"cannot write {self._what} database {self.path}: "
+                                  f"{type(exc).__name__}") from None
 
     def read(self, sql: str, values: Sequence[Any] = ()) -> list[tuple]:
         with self._lock:
             try:
                 return self._db.execute(sql, values).fetchall()
             except sqlite3.Error as exc:
-                raise DatabaseError(f"cannot read the {self._what} database {self.path}: "
-                                    f"{type(exc).__name__}") from None
+                raise self._error(f"cannot read {self._what} database {self.path}: "
+                                  f"{type(exc).__name__}") from None
 
     def close(self) -> None:
         with self._lock:

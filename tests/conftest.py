@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -75,17 +76,25 @@ class GatewayTestServer(TestServer):
         return GatewayRunner(self.app, **kwargs)
 
 
-@pytest.fixture
-async def gateway(gateway_config):
-    """The gateway app served on 127.0.0.1 as `serve` runs it; `gateway.make_url(path)` builds URLs."""
+@asynccontextmanager
+async def serving(config: Config, port: int | None = None):
+    """The gateway of `config` served on 127.0.0.1 as `serve` runs it (on `port`, or any free
+    one), until the block ends; `server.make_url(path)` builds URLs."""
     from gateway.app import create_app
 
-    server = GatewayTestServer(create_app(gateway_config), host="127.0.0.1")
+    server = GatewayTestServer(create_app(config), host="127.0.0.1", port=port)
     await server.start_server()
     try:
         yield server
     finally:
         await server.close()
+
+
+@pytest.fixture
+async def gateway(gateway_config):
+    """The gateway app served on 127.0.0.1 as `serve` runs it; `gateway.make_url(path)` builds URLs."""
+    async with serving(gateway_config) as server:
+        yield server
 
 
 @pytest.fixture

@@ -1,21 +1,18 @@
 """Who did what to which alarm, in SQLite beside the pushes (`[pushes] db_path`), kept
 `[events] audit_days`.
 
-One row per action, written before the answer goes out (WAL, synchronous=FULL as for
-pushes: an acknowledged alarm's record survives a crash). Old rows are pruned as new ones
-are written. Blocking calls run in a thread (`asyncio.to_thread`); a lock serialises the
-one connection.
+One row per action, written before the answer goes out (gateway/db.py: an acknowledged
+alarm's record survives a crash). Old rows are pruned as new ones are written. Blocking
+calls run in a thread (`asyncio.to_thread`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
+
+from gateway.db import Database, DatabaseError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alarm_actions (
@@ -33,7 +30,7 @@ _INDEXES = ("CREATE INDEX IF NOT EXISTS alarm_actions_alarm ON alarm_actions (al
 MAX_HISTORY = 1000  # rows answered for one alarm
 
 
-class AuditError(RuntimeError):
+class AuditError(DatabaseError):
     """The audit database cannot be opened or written."""
 
 
@@ -55,19 +52,7 @@ class AlarmAction:
 class AlarmAudit:
     def __init__(self, path: str, retention_s: float):
         self._retention = retention_s
-        self._lock = threading.Lock()
-        try:
-            if path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-                os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))  # owner-only, like the pushes
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute(_SCHEMA)
-            for index in _INDEXES:
-                self._db.execute(index)
-        except (OSError, sqlite3.Error) as exc:
-            raise AuditError(f"alarm audit database {path!r}: {exc}") from None
+        self._db = Database(path, (_SCHEMA, *_INDEXES), "the alarm audit", AuditError)
 
     async def record(self, action: AlarmAction) -> None:
         await asyncio.to_thread(self._record, action)
@@ -76,25 +61,14 @@ class AlarmAudit:
         return await asyncio.to_thread(self._history, alarm)
 
     def _record(self, action: AlarmAction) -> None:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN")
-                self._db.execute("INSERT INTO alarm_actions (alarm, action, sub, note, at, outcome) VALUES (?,?,?,?,?,?)",
-                                 (action.alarm, action.action, action.sub, action.note, action.at, action.outcome))
-                self._db.execute("DELETE FROM alarm_actions WHERE at < ?", (time.time() - self._retention,))
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise AuditError(f"alarm audit not written: {exc}") from None
+        self._db.write(("INSERT INTO alarm_actions (alarm, action, sub, note, at, outcome) VALUES (?,?,?,?,?,?)",
+                        (action.alarm, action.action, action.sub, action.note, action.at, action.outcome)),
+                       ("DELETE FROM alarm_actions WHERE at < ?", (time.time() - self._retention,)))
 
     def _history(self, alarm: str) -> list[AlarmAction]:
-        with self._lock:
-            rows = self._db.execute("SELECT alarm, action, sub, note, at, outcome FROM alarm_actions WHERE alarm = ? "
-                                    "AND at >= ? ORDER BY seq DESC LIMIT ?",
-                                    (alarm, time.time() - self._retention, MAX_HISTORY)).fetchall()
+        rows = self._db.read("SELECT alarm, action, sub, note, at, outcome FROM alarm_actions WHERE alarm = ? "
+                             "AND at >= ? ORDER BY seq DESC LIMIT ?", (alarm, time.time() - self._retention, MAX_HISTORY))
         return [AlarmAction(*row) for row in rows]
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._db.close()

@@ -54,7 +54,7 @@ class LinkRecord:
 
 class LinkStore:
     def __init__(self, path: str):
-        self._db = Database(path, SCHEMA, "guest links")
+        self._db = Database(path, SCHEMA, "the guest link")
 
     def add(self, link: LinkRecord) -> None:
         self._db.write((f"INSERT INTO guest_links ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

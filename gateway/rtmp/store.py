@@ -1,10 +1,7 @@
 """The set of pushes, persisted in SQLite (`[pushes] db_path`).
 
-Durability: WAL journal with `synchronous=FULL`, one transaction per change. SQLite's
-commit is atomic (https://sqlite.org/atomiccommit.html, https://sqlite.org/wal.html): a
-process killed with SIGKILL mid-write leaves either the old or the new row set, never a
-torn one, and with FULL every commit is fsynced before `add()` returns, so a push the
-API answered 201 for survives even a power cut. The file holds full destination URLs
+Durability (gateway/db.py): one transaction per change, fsynced before `add()` returns, so
+a push the API answered 201 for survives a SIGKILL or a power cut. The file holds full destination URLs
 (stream keys) and, for WEP-mode pushes, the WEP session that started the stream: it is
 created owner-only (0600), and neither ever goes into a log line or an error message.
 
@@ -13,17 +10,14 @@ provided", and a WEP push outlives a gateway killed with SIGKILL. The next proce
 in with a new session and could not stop its predecessor's stream, whose receiver would
 then refuse the restarted push ("already publishing") until the old stream ends.
 
-Blocking (fsync): the registry calls it through `asyncio.to_thread`; a lock serialises
-the one connection across threads.
+Blocking (fsync): the registry calls it through `asyncio.to_thread`.
 """
 
 from __future__ import annotations
 
-import os
-import sqlite3
-import threading
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from gateway.db import Database, DatabaseError
 
 SCHEMA_VERSION = 3
 
@@ -48,7 +42,7 @@ _MIGRATIONS = {"wep_session": "ALTER TABLE pushes ADD COLUMN wep_session TEXT",
 _COLUMNS = "id, camera, url, quality, media, mode, created_at, wep_stream_id, wep_session, stop_at"
 
 
-class PushStoreError(RuntimeError):
+class PushStoreError(DatabaseError):
     """The push database cannot be opened or written (path, permissions, corruption)."""
 
 
@@ -74,60 +68,26 @@ class PushSpec:
 class PushStore:
     def __init__(self, path: str):
         self.path = path
-        self._lock = threading.Lock()
-        try:
-            if path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-                # Owner-only before SQLite creates it; its -wal and -shm files copy these bits.
-                os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute(_SCHEMA)
-            present = {row[1] for row in self._db.execute("PRAGMA table_info(pushes)")}
-            for column, statement in _MIGRATIONS.items():
-                if column not in present:
-                    self._db.execute(statement)
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        except (OSError, sqlite3.Error) as exc:
-            raise PushStoreError(f"cannot open push database {path}: {exc}") from None
+        self._db = Database(path, (_SCHEMA,), "push", PushStoreError)
+        present = {row[1] for row in self._db.read("PRAGMA table_info(pushes)")}
+        self._db.write(*((statement, ()) for column, statement in _MIGRATIONS.items() if column not in present),
+                       (f"PRAGMA user_version={SCHEMA_VERSION}", ()))
 
     def add(self, spec: PushSpec) -> None:
-        self._write(
-            f"INSERT INTO pushes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (spec.id, spec.camera, spec.url, spec.quality, spec.media, spec.mode, spec.created_at, spec.wep_stream_id,
-             spec.wep_session, spec.stop_at),
-        )
+        self._db.write((f"INSERT INTO pushes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (spec.id, spec.camera, spec.url, spec.quality, spec.media, spec.mode, spec.created_at,
+                         spec.wep_stream_id, spec.wep_session, spec.stop_at)))
 
     def remove(self, push_id: str) -> None:
-        self._write("DELETE FROM pushes WHERE id = ?", (push_id,))
+        self._db.write(("DELETE FROM pushes WHERE id = ?", (push_id,)))
 
     def set_wep_stream(self, push_id: str, stream_id: str | None, session: str | None) -> None:
         """The WEP stream a push now has and the session that owns it, in one commit."""
-        self._write("UPDATE pushes SET wep_stream_id = ?, wep_session = ? WHERE id = ?", (stream_id, session, push_id))
+        self._db.write(("UPDATE pushes SET wep_stream_id = ?, wep_session = ? WHERE id = ?",
+                        (stream_id, session, push_id)))
 
     def all(self) -> list[PushSpec]:
-        with self._lock:
-            try:
-                rows = self._db.execute(f"SELECT {_COLUMNS} FROM pushes ORDER BY created_at, id").fetchall()
-            except sqlite3.Error as exc:
-                raise PushStoreError(f"cannot read push database {self.path}: {exc}") from None
-        return [PushSpec(*row) for row in rows]
+        return [PushSpec(*row) for row in self._db.read(f"SELECT {_COLUMNS} FROM pushes ORDER BY created_at, id")]
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def _write(self, statement: str, values: tuple) -> None:
-        # Parameters only: the URL is never formatted into SQL or into an error message.
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    self._db.execute(statement, values)
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise PushStoreError(f"cannot write push database {self.path}: {type(exc).__name__}") from None
+        self._db.close()

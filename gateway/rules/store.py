@@ -97,7 +97,7 @@ def _rule(row: tuple) -> StoredRule:
 
 class RuleStore:
     def __init__(self, path: str, retention_s: float, per_rule: int, clock=time.time):
-        self._db = Database(path, SCHEMA, "rules")
+        self._db = Database(path, SCHEMA, "the rules")
         self._retention = retention_s
         self._per_rule = per_rule
         self._clock = clock

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from gateway.config import Config
-from tests.conftest import GatewayTestServer, config_for
+from tests.conftest import config_for, serving
 
 ADMIN_KEY = "events-admin-key-0123456789abcdef"
 TOKEN_SECRET = "events-token-secret-0123456789abcdef-0123"
@@ -36,15 +36,8 @@ def events_config(emulator, tmp_path) -> Config:
 @asynccontextmanager
 async def running(config: Config):
     """The gateway of `config`, served on its [server] listen port, until the block ends."""
-    from gateway.app import create_app
-
-    host, port = config.listen_host_port
-    server = GatewayTestServer(create_app(config), host=host, port=port)
-    await server.start_server()
-    try:
+    async with serving(config, config.listen_host_port[1]) as server:
         yield server
-    finally:
-        await server.close()
 
 
 async def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
@@ -63,12 +56,17 @@ async def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
 async def events_gateway(events_config, emulator):
     """The gateway, once its webhook is registered on the emulator and WEP's HELLO is in."""
     async with running(events_config) as server:
-        from gateway.events.service import EVENTS
-
-        layer = server.app[EVENTS]
-        await wait_for(lambda: layer.registration.webhook_id and layer.receiver.stats.posts["HELLO"],
-                       what="the webhook registration and WEP's HELLO")
+        await webhook_ready(server)
         yield server
+
+
+async def webhook_ready(server) -> None:
+    """Until the gateway's webhook is registered on the emulator and WEP's HELLO is in."""
+    from gateway.events.service import EVENTS
+
+    layer = server.app[EVENTS]
+    await wait_for(lambda: layer.registration.webhook_id and layer.receiver.stats.posts["HELLO"],
+                   what="the webhook registration and WEP's HELLO")
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ of the WEP emulator; and helpers that make guest links through the API."""
 from __future__ import annotations
 
 import dataclasses
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import aiohttp
@@ -12,7 +11,7 @@ import pytest
 
 from gateway.config import Config
 from tests.auth.secure import admin_headers, secure_config
-from tests.conftest import GatewayTestServer
+from tests.conftest import serving
 
 
 def iso(unix: float) -> str:
@@ -23,18 +22,6 @@ def config_with_links(emulator, tmp_path) -> Config:
     """Access control on, the database in `tmp_path`, short link lives allowed."""
     config = secure_config(emulator, pushes={"db_path": str(tmp_path / "gateway.sqlite3")})
     return dataclasses.replace(config, links=dataclasses.replace(config.links, max_ttl=7200, default_ttl=600))
-
-
-@asynccontextmanager
-async def serving(config: Config):
-    from gateway.app import create_app
-
-    server = GatewayTestServer(create_app(config), host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield server
-    finally:
-        await server.close()
 
 
 @pytest.fixture

@@ -220,9 +220,7 @@ async def test_links_survive_a_restart_and_their_ids_are_never_logged_nor_stored
 
 
 async def test_without_viewer_tokens_a_link_still_keeps_to_its_camera_and_window(emulator, tmp_path, http):
-    from tests.conftest import config_for
-
-    from .conftest import serving
+    from tests.conftest import config_for, serving
 
     camera, other = emulator.camera_ids[:2]
     async with serving(config_for(emulator, pushes={"db_path": str(tmp_path / "open.sqlite3")})) as server:

@@ -38,7 +38,7 @@ def test_round_trip_and_permissions(tmp_path):
                             wep_session="wep-session-0badc0ffee")
     assert "0badc0ffee" not in repr(restored)  # a secret: a logged spec must not carry it
     assert stat.S_IMODE(path.stat().st_mode) == 0o600  # it holds stream keys
-    assert reopened._db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert reopened._db.read("PRAGMA journal_mode") == [("wal",)]
     reopened.close()
 
 
@@ -58,7 +58,7 @@ def test_version_1_file_gains_the_session_and_end_columns(tmp_path):
     store.set_wep_stream("w", "wep-4", "session-4")
     assert store.all()[0].wep_session == "session-4"
     assert store.all()[0].stop_at is None  # pushes of old files run until deleted, as they did
-    assert store._db.execute("PRAGMA user_version").fetchone() == (3,)
+    assert store._db.read("PRAGMA user_version") == [(3,)]
     store.close()
 
 

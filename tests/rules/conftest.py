@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.events.conftest import ADMIN_KEY, events_config, running, wait_for  # noqa: F401 - fixture
+from tests.events.conftest import ADMIN_KEY, events_config, running, webhook_ready  # noqa: F401 - fixture
 from tests.rtmp.conftest import nginx  # noqa: F401 - the RTMP receiver fixture, for timed pushes
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -31,11 +31,7 @@ def rules_config(events_config, tmp_path):  # noqa: F811 - the imported fixture
 @pytest.fixture
 async def rules_gateway(rules_config, emulator):
     async with running(rules_config) as server:
-        from gateway.events.service import EVENTS
-
-        layer = server.app[EVENTS]
-        await wait_for(lambda: layer.registration.webhook_id and layer.receiver.stats.posts["HELLO"],
-                       what="the webhook registration and WEP's HELLO")
+        await webhook_ready(server)
         yield server
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from gateway.rules.clip_routes import CLIPS
 from tests.auth.secure import admin_headers, secure_config
-from tests.conftest import GatewayTestServer
+from tests.conftest import serving
 from tests.talkdown.audio import encoded_bytes, tone, wav_bytes
 
 MAX_UPLOAD = 256 * 1024
@@ -16,17 +16,11 @@ MAX_UPLOAD = 256 * 1024
 
 @pytest.fixture
 async def clip_gateway(emulator, tmp_path):
-    from gateway.app import create_app
-
     config = secure_config(emulator, rules={"clips_dir": str(tmp_path / "clips")},
                            pushes={"db_path": str(tmp_path / "gateway.sqlite3")},
                            limits={"max_upload_bytes": MAX_UPLOAD})
-    server = GatewayTestServer(create_app(config), host="127.0.0.1")
-    await server.start_server()
-    try:
+    async with serving(config) as server:
         yield server
-    finally:
-        await server.close()
 
 
 @pytest.fixture

@@ -150,15 +150,12 @@ async def test_bad_rules_are_refused_naming_the_field(rules_gateway, admin_http)
 
 
 async def test_rules_survive_a_restart_and_a_timed_push_ends_itself(rules_config, emulator, admin_http, nginx):
-    from tests.events.conftest import running, wait_for
+    from tests.events.conftest import running, webhook_ready
 
     camera = emulator.camera_ids[1]
     key = "rule-push-0123456789"
     async with running(rules_config) as server:
-        from gateway.events.service import EVENTS
-
-        layer = server.app[EVENTS]
-        await wait_for(lambda: layer.receiver.stats.posts["HELLO"], what="WEP's HELLO")
+        await webhook_ready(server)
         rule = await create(admin_http, server, {
             "name": "push five seconds", "when": {"cameras": [camera], "types": ["DEVICE_MOTION_START"]},
             "actions": [{"push": {"url": nginx.url("live", key), "seconds": 6}}]})

@@ -12,7 +12,8 @@ import pytest
 
 from gateway.webrtc.routes import WHEP_SESSIONS
 from tests.auth.secure import admin_headers, mint
-from tests.links.conftest import config_with_links, iso, make_link, serving
+from tests.conftest import serving
+from tests.links.conftest import config_with_links, iso, make_link
 
 from .chromium import chromium_browser, new_page
 
