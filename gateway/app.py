@@ -17,6 +17,7 @@ from gateway.auth import routes as token_routes
 from gateway.auth.cors import CorsPolicy
 from gateway.auth.middleware import auth_middleware
 from gateway.auth.tokens import authority_for
+from gateway.backends.alta import routes as alta_routes
 from gateway.config import Config
 from gateway.control import routes as control_routes
 from gateway.events import routes as event_routes
@@ -40,7 +41,7 @@ log = logging.getLogger("gateway.app")
 
 OUTPUTS = (api_routes, live_routes, hls_routes, webrtc_routes, web_routes, rtmp_routes, snapshot_routes,
            talkdown_routes, event_routes, control_routes, clip_routes, rule_routes, scripts_routes,
-           link_routes)
+           link_routes, alta_routes)
 
 
 def create_app(config: Config) -> web.Application:

@@ -154,6 +154,25 @@ class LinksConfig:
 
 
 @dataclass(frozen=True)
+class AltaConfig:
+    # The Alta deployment, https://<deployment>.<region>.alta.avigilon.com; empty: no Alta.
+    url: str = ""
+    username: str = ""  # the e-mail of an Alta user with the alarm permissions
+    password: str = field(default="", repr=False)
+    # The last path segment of POST /alta/webhook/<secret>, the URL Alta's alarm action
+    # calls: random, at least 16 characters (a guess must be hopeless).
+    webhook_secret: str = field(default="", repr=False)
+    # Where the alarm action's payload carries $alarmZoneId and $deviceId (JSON keys or
+    # form fields: the payload is whatever was typed into the action).
+    zone_key: str = "alarmZoneId"
+    device_key: str = "deviceId"
+    verify_tls: bool = True
+    ca_file: str = ""
+    request_timeout: float = 10.0
+    connect_timeout: float = 5.0
+
+
+@dataclass(frozen=True)
 class LimitsConfig:
     # Concurrent viewers: progressive fMP4 streams, WebRTC sessions, talkers and HLS players
     # (one per token, or per client address without a token). Over a limit: 503 + Retry-After.
@@ -261,6 +280,7 @@ class Config:
     events: EventsConfig = field(default_factory=EventsConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     links: LinksConfig = field(default_factory=LinksConfig)
+    alta: AltaConfig = field(default_factory=AltaConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     talkdown: TalkdownConfig = field(default_factory=TalkdownConfig)
@@ -470,6 +490,8 @@ def validate(config: Config) -> None:
         "[rules] webhook_timeout_s": config.rules.webhook_timeout_s,
         "[links] max_ttl": config.links.max_ttl,
         "[links] default_ttl": config.links.default_ttl,
+        "[alta] request_timeout": config.alta.request_timeout,
+        "[alta] connect_timeout": config.alta.connect_timeout,
     }
     for where, value in positive.items():
         if value <= 0:
@@ -480,6 +502,7 @@ def validate(config: Config) -> None:
         raise ConfigError("[hls] window_segments: expected at least 3 (RFC 8216 6.2.2)")
     _validate_events(config.events)
     _validate_rules(config.rules, config.links)
+    _validate_alta(config.alta)
     for origin in config.server.cors_origin_list:
         # An origin is scheme://host[:port] (RFC 6454 6.1): no path, no wildcard parts.
         if origin != "*" and not _ORIGIN.fullmatch(origin):
@@ -511,6 +534,22 @@ def _validate_rules(rules: RulesConfig, links: LinksConfig) -> None:
         raise ConfigError(f"[links] default_ttl: expected at most max_ttl ({links.max_ttl}), got {links.default_ttl}")
     if links.clip_post_s < 0:
         raise ConfigError(f"[links] clip_post_s: expected 0 or more seconds, got {links.clip_post_s!r}")
+
+
+def _validate_alta(alta: AltaConfig) -> None:
+    if not alta.url:
+        return
+    if not _BASE_URL.fullmatch(alta.url):
+        raise ConfigError(f"[alta] url: expected https://<deployment>.<region>.alta.avigilon.com, got {alta.url!r}")
+    if not alta.username or not alta.password:
+        raise ConfigError("[alta] username and password: both are needed with [alta] url (the password better "
+                          "from WEPGW_ALTA_PASSWORD)")
+    if len(alta.webhook_secret) < 16 or not re.fullmatch(r"[A-Za-z0-9_-]+", alta.webhook_secret):
+        raise ConfigError("[alta] webhook_secret: expected at least 16 characters of A-Z a-z 0-9 _ - (it is the "
+                          "webhook URL's last segment; e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(24))')")
+    for name in ("zone_key", "device_key"):
+        if not getattr(alta, name):
+            raise ConfigError(f"[alta] {name}: expected the payload key Alta's alarm action uses")
 
 
 _BASE_URL = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")

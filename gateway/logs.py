@@ -71,10 +71,11 @@ redactor = SecretRedactor()
 
 class UrlCredentialFilter(logging.Filter):
     """Cuts the credentials that travel in URLs out of aiohttp's access log lines: a viewer
-    token or guest link id in `?token=`, a guest link id in /g/<id> and /api/v1/links/<id>.
+    token or guest link id in `?token=`, a guest link id in /g/<id> and /api/v1/links/<id>,
+    the Alta webhook's secret in /alta/webhook/<secret>.
     `serve` runs without an access log; test servers and apps embedding the gateway have one."""
 
-    _IN_URL = re.compile(r"([?&]token=|/g/|/api/v1/links/)[^\s&\"/?]+")
+    _IN_URL = re.compile(r"([?&]token=|/g/|/api/v1/links/|/alta/webhook/)[^\s&\"/?]+")
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

@@ -156,7 +156,17 @@ NOTE_BODY = {"required": False, **_content("application/json", {
 def _event_operations() -> dict[str, dict[str, dict]]:
     alarm_action = {action: {"post": _op(f"{action} an alarm (action alarms), audited with the token's sub", VIEWER,
                                          {"200": ALARM}, params=[TOKEN_Q], body=NOTE_BODY, tag="alarms")}
-                    for action in ("acknowledge", "claim", "dismiss")}
+                    for action in ("acknowledge", "claim", "dismiss", "end")}
+    alarm_action["verify"] = {"post": _op(
+        "verify an Alta alarm: acknowledgment_code 101 (none), 201 (valid) or 202 (false); audited with the sub",
+        VIEWER, {"200": ALARM}, params=[TOKEN_Q], body={"required": True, **_content("application/json", {
+            "type": "object", "required": ["result"], "additionalProperties": False,
+            "properties": {"result": {"enum": ["none", "valid", "false"]},
+                           "note": {"type": "string", "maxLength": 1000}}})}, tag="alarms")}
+    zone = {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"},
+                                             "armed": {"type": ["boolean", "null"]}}}
+    armed = _ok("done", "application/json", {"type": "object", "properties": {"zone": {"type": "string"},
+                                                                              "armed": {"type": "boolean"}}})
     return {
         "/wep/webhook": {"post": _op("WEP webhook notifications (HELLO, HEARTBEAT, NOTIFICATION), verified by the "
                                      "registration's token: 401 otherwise", OPEN,
@@ -189,6 +199,21 @@ def _event_operations() -> dict[str, dict[str, dict]]:
                                               "unavailable": {"type": "array", "items": JSON_OK}}})},
                                       params=[TOKEN_Q], tag="alarms")},
         **{f"/api/v1/alarms/{{id}}/{action}": operation for action, operation in alarm_action.items()},
+        "/alta/webhook/{secret}": {"post": _op(
+            "Alta's alarm action (the path's secret is [alta] webhook_secret; 404 otherwise): a JSON or form payload "
+            "with the zone and device under [alta] zone_key and device_key; looked up after the answer", OPEN,
+            {"200": _ok("queued", "application/json", JSON_OK)},
+            body={"required": True, "content": {"application/json": {"schema": JSON_OK},
+                                                "application/x-www-form-urlencoded": {"schema": JSON_OK}}},
+            tag="alarms")},
+        "/api/v1/alta/zones": {"get": _op("Alta's alarm zones (admin)", ADMIN, {"200": _ok(
+            "zones", "application/json", {"type": "object", "required": ["zones"],
+                                          "properties": {"zones": {"type": "array", "items": zone}}})},
+            tag="alarms")},
+        "/api/v1/alta/zones/{id}/arm": {"post": _op("arm an Alta alarm zone (admin)", ADMIN, {"200": armed},
+                                                    tag="alarms")},
+        "/api/v1/alta/zones/{id}/disarm": {"post": _op("disarm an Alta alarm zone (admin)", ADMIN, {"200": armed},
+                                                       tag="alarms")},
         "/api/v1/alarms/{id}/history": {"get": _op("who did what to the alarm, newest first (action alarms)", VIEWER,
                                                    {"200": _ok("history", "application/json", JSON_OK)},
                                                    params=[TOKEN_Q], tag="alarms")},

@@ -2,8 +2,12 @@
 token's cameras):
 
     GET  /api/v1/alarms                       every source's alarms
-    POST /api/v1/alarms/{id}/acknowledge      {"note"}; also /claim, /dismiss
+    POST /api/v1/alarms/{id}/acknowledge      {"note"}; also /claim, /dismiss (WEP)
+    POST /api/v1/alarms/{id}/verify           {"result": "none"|"valid"|"false", "note"} (Alta)
+    POST /api/v1/alarms/{id}/end              {"note"} (Alta)
     GET  /api/v1/alarms/{id}/history          who did what, when
+
+Which source takes which action is the source's (AlarmSource.actions): another is a 400.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from gateway.auth.tokens import ALL_CAMERAS
 from gateway.events.alarms import Alarm
 from gateway.events.service import EVENTS
 
-ACTIONS = ("acknowledge", "claim", "dismiss")
+ACTIONS = ("acknowledge", "claim", "dismiss", "verify", "end")
 MAX_BODY = 16 * 1024
 
 
@@ -43,19 +47,25 @@ async def list_alarms(request: web.Request) -> web.Response:
     return web.json_response(answer)
 
 
-async def _note(request: web.Request) -> str | None:
-    note = (await json_fields(request, {"note"}, MAX_BODY, empty=True)).get("note")
+async def _body(request: web.Request, action: str) -> tuple[str | None, str | None]:
+    """The action's note, and its result (verify's)."""
+    body = await json_fields(request, {"note", "result"} if action == "verify" else {"note"}, MAX_BODY,
+                             empty=action != "verify")
+    note, result = body.get("note"), body.get("result")
     if note is not None and not isinstance(note, str):
         raise bad_request("note must be a string")
-    return note or None
+    if action == "verify" and not isinstance(result, str):
+        raise bad_request('result is required: "none", "valid" or "false"')
+    return note or None, result
 
 
 def _action(action: str):
     async def act(request: web.Request) -> web.Response:
-        note = await _note(request)
+        note, result = await _body(request, action)
         alarm = await _visible(request)
         grant = request.get(GRANT)
-        updated = await request.app[EVENTS].alarms.act(alarm, action, note, grant.subject if grant else None)
+        updated = await request.app[EVENTS].alarms.act(alarm, action, note, grant.subject if grant else None,
+                                                         result)
         return web.json_response(updated.public())
     act.__name__ = f"{action}_alarm"
     return act

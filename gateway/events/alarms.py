@@ -58,10 +58,11 @@ class Alarm:
 class AlarmSource(Protocol):
     name: str
     actions: tuple[str, ...]
+    options: dict[str, tuple[str, ...]]  # action -> the values its `result` may take (verify)
 
     async def alarms(self) -> list[Alarm]: ...
 
-    async def act(self, upstream_id: str, action: str, note: str | None) -> None: ...
+    async def act(self, upstream_id: str, action: str, note: str | None, option: str | None = None) -> None: ...
 
 
 class WepAlarms:
@@ -69,6 +70,7 @@ class WepAlarms:
 
     name = "wep"
     actions = ("acknowledge", "claim", "dismiss")
+    options: ClassVar[dict[str, tuple[str, ...]]] = {}
     _WEP_ACTIONS: ClassVar[dict[str, str]] = {"acknowledge": "ACKNOWLEDGE", "claim": "CLAIM", "dismiss": "DISMISS"}
 
     def __init__(self, api: WepEventsApi):
@@ -83,7 +85,7 @@ class WepAlarms:
                 log.warning("WEP alarm unreadable, left out: %s", exc)
         return found
 
-    async def act(self, upstream_id: str, action: str, note: str | None) -> None:
+    async def act(self, upstream_id: str, action: str, note: str | None, option: str | None = None) -> None:
         await self._api.update_alarm(upstream_id, self._WEP_ACTIONS[action], note)
 
 
@@ -166,22 +168,30 @@ class AlarmBook:
             raise not_found(f"no alarm {alarm_id!r}")
         return alarm
 
-    async def act(self, alarm: Alarm, action: str, note: str | None, sub: str | None) -> Alarm:
-        """Take `action` on `alarm` upstream; audited and announced either way it ends."""
+    async def act(self, alarm: Alarm, action: str, note: str | None, sub: str | None,
+                  option: str | None = None) -> Alarm:
+        """Take `action` on `alarm` upstream (with `option`, e.g. verify's result); audited and
+        announced either way it ends."""
         source = self.sources[alarm.source]
         if action not in source.actions:
             raise bad_request(f"{alarm.source} alarms take {', '.join(source.actions)}, not {action!r}")
+        allowed = source.options.get(action, ())
+        if (option is None) != (not allowed) or (option is not None and option not in allowed):
+            raise bad_request(f"result must be one of {', '.join(allowed)}" if allowed
+                              else f"{action} takes no result")
         if note is not None and len(note) > MAX_NOTE:
             raise bad_request(f"note must be at most {MAX_NOTE} characters")
         at = time.time()
+        done = action if option is None else f"{action} {option}"
         try:
-            await source.act(alarm.upstream_id, action, note)
+            await source.act(alarm.upstream_id, action, note, option)
         except UpstreamFailure as exc:
-            await self._audit.record(AlarmAction(alarm.id, action, sub, note, at, f"failed: {exc}"))
-            raise ApiError(502, "upstream_error", f"{alarm.source} refused to {action} the alarm: {exc}") from None
-        await self._audit.record(AlarmAction(alarm.id, action, sub, note, at, "ok"))
+            await self._audit.record(AlarmAction(alarm.id, done, sub, note, at, f"failed: {exc}"))
+            status = exc.status if exc.status in (409, 504) else 502
+            raise ApiError(status, "upstream_error", f"{alarm.source} refused to {action} the alarm: {exc}") from None
+        await self._audit.record(AlarmAction(alarm.id, done, sub, note, at, "ok"))
         self._listings.pop(alarm.source, None)
-        await self._announce(alarm, action, note, sub, at)
+        await self._announce(alarm, action, note, sub, at, option)
         try:
             return await self.get(alarm.id)
         except ApiError:
@@ -193,12 +203,13 @@ class AlarmBook:
     async def history(self, alarm_id: str) -> list[dict]:
         return [action.public() for action in await self._audit.history(alarm_id)]
 
-    async def _announce(self, alarm: Alarm, action: str, note: str | None, sub: str | None, at: float) -> None:
+    async def _announce(self, alarm: Alarm, action: str, note: str | None, sub: str | None, at: float,
+                        option: str | None) -> None:
         camera = alarm.cameras[0] if alarm.cameras else None
+        data = {"alarm": alarm.id, "alarm_source": alarm.source, "name": alarm.name, "action": action, "by": sub,
+                "note": note, **({"result": option} if option is not None else {})}
         event = Event(f"gateway:{uuid.uuid4().hex}", camera, f"ALARM_{DONE.get(action, action.upper())}", "pulse",
-                      iso(datetime.fromtimestamp(at, UTC)), "gateway",
-                      {"alarm": alarm.id, "alarm_source": alarm.source, "name": alarm.name, "action": action,
-                       "by": sub, "note": note}, at=at)
+                      iso(datetime.fromtimestamp(at, UTC)), "gateway", data, at=at)
         await self._intake.accept(event)
 
     def _linked(self, alarm: Alarm) -> Alarm:

@@ -42,8 +42,8 @@ class EventIntake:
 
     async def linked(self, event: Event) -> Event | None:
         """`event` with its links; None when its camera is not listed."""
-        if event.camera is None:
-            return replace(event, links=NO_LINKS)
+        if event.camera is None:  # a site event: its own links (an Alta alarm's shared video), or none
+            return event if event.links else replace(event, links=NO_LINKS)
         camera = await self._camera(event)
         if camera is False:
             return None

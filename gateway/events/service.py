@@ -12,6 +12,8 @@ from functools import partial
 
 from aiohttp import web
 
+from gateway.backends.alta.alarms import AltaAlarms
+from gateway.backends.alta.client import AltaClient
 from gateway.backends.base import Backend
 from gateway.events.alarms import AlarmBook, AlarmSource, WepAlarms
 from gateway.events.audit import AlarmAudit
@@ -21,6 +23,7 @@ from gateway.events.intake import EventIntake
 from gateway.events.model import EventError, TopicFilter, from_camera_event
 from gateway.events.receiver import WebhookReceiver
 from gateway.events.registration import WebhookRegistration
+from gateway.logs import redactor
 from gateway.services import CAMERAS, CONFIG, WEP
 from gateway.wep.events_api import WepEventsApi
 
@@ -38,6 +41,7 @@ class EventLayer:
     receiver: WebhookReceiver | None = None  # when the webhook is on
     registration: WebhookRegistration | None = None
     backfill: Backfill | None = None
+    alta: AltaAlarms | None = None  # Avigilon Alta's alarms, when [alta] url is set
 
     def readiness(self) -> str | None:
         """None when events flow as configured, else why they may not (for /readyz)."""
@@ -57,10 +61,16 @@ def build(app: web.Application) -> EventLayer:
     client = app.get(WEP)
     api = WepEventsApi(client) if client is not None else None
     sources: list[AlarmSource] = [WepAlarms(api)] if api is not None else []
+    alta = None
+    if config.alta.url:
+        for secret in (config.alta.password, config.alta.webhook_secret):
+            redactor.add(secret)
+        alta = AltaAlarms(AltaClient(config.alta, on_secret=redactor.add), intake)
+        sources.append(alta)
     audit = AlarmAudit(config.pushes.db_path, events.audit_days * 86400)
     alarms = AlarmBook(sources, intake, audit, app[CAMERAS], events.clip_pre_s)
     bus.add_listener(alarms.on_event)
-    layer = EventLayer(bus, intake, alarms, api)
+    layer = EventLayer(bus, intake, alarms, api, alta=alta)
     if api is not None and events.public_url:
         topics = TopicFilter(events.topics_whitelist, events.topics_blacklist)
         receiver = WebhookReceiver(intake, topics, https=events.public_url.startswith("https://"),
@@ -84,6 +94,8 @@ async def event_services(app: web.Application) -> AsyncIterator[None]:
         tasks += [loop.create_task(_supervised(run, name), name=name) for run, name in (
             (layer.receiver.run, "webhook worker"), (layer.backfill.run, "event backfill"),
             (layer.registration.run, "webhook registration"))]
+    if layer.alta is not None:
+        tasks.append(loop.create_task(_supervised(layer.alta.run, "Alta webhook worker"), name="alta worker"))
     try:
         yield
     finally:
@@ -93,6 +105,8 @@ async def event_services(app: web.Application) -> AsyncIterator[None]:
         await asyncio.gather(*tasks, return_exceptions=True)
         if layer.registration is not None:
             await layer.registration.unregister()
+        if layer.alta is not None:
+            await layer.alta.close()
         layer.alarms.close()
 
 
