@@ -497,7 +497,9 @@ RULE = {"type": "object", "required": ["id", "name", "enabled", "when", "cooldow
 
 
 LINKS = {"type": "object", "properties": {"snapshot": {"type": ["string", "null"]},
-                                          "recording": {"type": ["string", "null"]}}}
+                                          "recording": {"type": ["string", "null"]},
+                                          "shared": {"type": "array", "items": {"type": "string"},
+                                                     "description": "Alta's shared video links"}}}
 COMPONENTS = {
     "securitySchemes": {
         "viewerToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
@@ -544,7 +546,9 @@ COMPONENTS = {
         "Alarm": {"type": "object", "required": ["id", "source", "name", "state", "cameras"], "properties": {
             "id": {"type": "string"}, "source": {"type": "string"}, "name": {"type": "string"},
             "state": {"type": "string"}, "cameras": {"type": "array", "items": {"type": "string"}},
-            "time": {"type": ["string", "null"]}, "links": LINKS, "data": JSON_OK}},
+            "time": {"type": ["string", "null"]}, "links": LINKS, "data": JSON_OK,
+            "actions": {"type": "array", "items": {"enum": ["acknowledge", "claim", "dismiss", "verify", "end"]},
+                        "description": "what may be done to it (its source's actions)"}}},
         "RuleRequest": RULE_REQUEST,
         "Rule": RULE,
         "Clip": {"type": "object", "required": ["id", "name", "seconds", "bytes", "created_at"], "properties": {

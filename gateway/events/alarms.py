@@ -45,6 +45,7 @@ class Alarm:
     time: str | None  # when it was (last) triggered
     links: dict = field(default_factory=dict)
     data: dict = field(default_factory=dict)  # what else the source said (priority, assignee, note)
+    actions: tuple[str, ...] = ()  # what operators may do to it (its source's actions)
 
     @property
     def upstream_id(self) -> str:
@@ -52,7 +53,8 @@ class Alarm:
 
     def public(self) -> dict:
         return {"id": self.id, "source": self.source, "name": self.name, "state": self.state,
-                "cameras": list(self.cameras), "time": self.time, "links": self.links, "data": self.data}
+                "cameras": list(self.cameras), "time": self.time, "links": self.links, "data": self.data,
+                "actions": list(self.actions)}
 
 
 class AlarmSource(Protocol):
@@ -147,8 +149,9 @@ class AlarmBook:
             listing = self._listings.get(name)
             if listing is None or listing.stale or time.monotonic() - listing.fetched_at > self._ttl:
                 try:
-                    listing = self._listings[name] = _Listing([self._linked(a) for a in await source.alarms()],
-                                                             time.monotonic())
+                    listing = self._listings[name] = _Listing(
+                        [replace(self._linked(a), actions=source.actions) for a in await source.alarms()],
+                        time.monotonic())
                 except UpstreamFailure as exc:
                     log.warning("alarms of %s not listed: %s", name, exc)
                     failed.append({"source": name, "reason": str(exc)})
@@ -214,8 +217,8 @@ class AlarmBook:
 
     def _linked(self, alarm: Alarm) -> Alarm:
         camera = self._directory.known(alarm.cameras[0]) if alarm.cameras else None
-        if camera is None or alarm.time is None:
-            return replace(alarm, links=NO_LINKS)
+        if camera is None or alarm.time is None:  # the source's own links (Alta's shared video), or none
+            return alarm if alarm.links else replace(alarm, links=NO_LINKS)
         at = parse_time(alarm.time).timestamp()
         return replace(alarm, links=links(camera.id, at, self._clip_pre_s, snapshot=camera.can(Capability.SNAPSHOT_AT),
                                           recording=camera.can(Capability.RECORDED)))

@@ -1,5 +1,7 @@
-// The alarms of the Events panel: open alarms (active or claimed) with Acknowledge (and an
-// optional note), Claim and Dismiss. Shown only to tokens with the `alarms` action.
+// The alarms of the Events panel: open alarms (active or claimed) with the actions their
+// source takes: ACC's Acknowledge (and an optional note), Claim and Dismiss; Alta's Verify
+// (valid, false alarm, or no verdict) and End, with Alta's shared video links. Shown only to
+// tokens with the `alarms` action.
 //
 // Items are kept by alarm id and updated in place: a refresh while someone types a note
 // leaves the note, and the focus, where they are.
@@ -7,6 +9,9 @@
 import { timeElement } from "./events.js";
 
 const CLOSED = new Set(["acknowledged", "dismissed"]);
+// Alta's verification results (POST .../verify {"result"}), as the buttons say them.
+const VERDICTS = [["valid", "Valid"], ["false", "False alarm"], ["none", "No verdict"]];
+const SOURCES = { wep: "ACC", alta: "Alta" };
 const MAX_NOTE = 1000; // gateway/events/alarms.py MAX_NOTE
 
 export class AlarmsPanel {
@@ -97,8 +102,9 @@ export class AlarmsPanel {
     this.onCount(alarms.length);
   }
 
-  async act(id, action, note) {
+  async act(id, action, note, result) {
     const body = note ? { note } : {};
+    if (result) body.result = result;
     const response = await fetch(this.apiUrl(`/api/v1/alarms/${encodeURIComponent(id)}/${action}`), {
       method: "POST",
       headers: { "Content-Type": "application/json" },
@@ -108,6 +114,9 @@ export class AlarmsPanel {
     await this.refresh();
   }
 }
+
+/** Only http(s) links become anchors: an upstream's text never becomes a javascript: URL. */
+const isWebUrl = (url) => typeof url === "string" && /^https?:\/\//i.test(url);
 
 let serial = 0; // element ids: alarm ids come from upstream, never into an id attribute
 
@@ -135,9 +144,11 @@ class AlarmItem {
     const head = element("div", "alarm-head");
     this.name = element("strong", "alarm-name");
     this.name.id = `${key}-name`;
+    this.source = element("span", "alarm-source");
     this.state = element("span", "alarm-state");
-    head.append(this.name, this.state);
+    head.append(this.name, this.source, this.state);
     this.meta = element("div", "alarm-meta");
+    this.videos = element("div", "alarm-videos"); // Alta's shared links: its own player, in a new tab
 
     this.buttons = element("div", "alarm-actions");
     this.acknowledge = button("acknowledge", "Acknowledge…", this.name.id);
@@ -145,7 +156,14 @@ class AlarmItem {
     this.acknowledge.setAttribute("aria-controls", `${key}-form`);
     this.claim = button("claim", "Claim", this.name.id);
     this.dismiss = button("dismiss", "Dismiss", this.name.id);
-    this.buttons.append(this.acknowledge, this.claim, this.dismiss);
+    this.verdicts = VERDICTS.map(([result, text]) => {
+      const node = button(`verify verify-${result}`, text, this.name.id);
+      node.dataset.result = result;
+      node.title = `Verify: ${text.toLowerCase()}`;
+      return node;
+    });
+    this.end = button("end", "End", this.name.id);
+    this.buttons.append(this.acknowledge, this.claim, this.dismiss, ...this.verdicts, this.end);
 
     // The note is asked for here, not with window.prompt: it stays in the page, keyboard
     // and screen-reader friendly, and a refresh does not lose it.
@@ -171,7 +189,7 @@ class AlarmItem {
     this.problem = element("p", "alarm-problem");
     this.problem.setAttribute("role", "alert");
     this.problem.hidden = true;
-    li.append(head, this.meta, this.buttons, this.form, this.problem);
+    li.append(head, this.meta, this.videos, this.buttons, this.form, this.problem);
 
     this.acknowledge.addEventListener("click", () => this.openForm(true));
     this.cancel.addEventListener("click", () => this.openForm(false));
@@ -184,6 +202,10 @@ class AlarmItem {
     });
     this.claim.addEventListener("click", () => this.run("claim", "", this.claim));
     this.dismiss.addEventListener("click", () => this.run("dismiss", "", this.dismiss));
+    for (const node of this.verdicts) {
+      node.addEventListener("click", () => this.run("verify", "", node, node.dataset.result));
+    }
+    this.end.addEventListener("click", () => this.run("end", "", this.end));
   }
 
   update(alarm) {
@@ -191,10 +213,31 @@ class AlarmItem {
     const state = String(alarm.state || "");
     this.element.dataset.state = state;
     this.state.textContent = state.charAt(0).toUpperCase() + state.slice(1);
+    const source = String(alarm.source || "");
+    this.element.dataset.source = source;
+    this.source.textContent = SOURCES[source] || source;
     const cameras = (Array.isArray(alarm.cameras) ? alarm.cameras : []).map((id) => this.panel.cameraName(String(id)));
+    const data = alarm.data && typeof alarm.data === "object" ? alarm.data : {};
     const when = alarm.time ? [timeElement(alarm.time)] : [];
-    const where = cameras.length ? cameras.join(", ") : "No camera";
-    this.meta.replaceChildren(...when, when.length ? ` · ${where}` : where);
+    const device = typeof data.device === "string" ? data.device : "";
+    const where = cameras.length ? cameras.join(", ") : device || "No camera";
+    const merged = data.merged === true ? " · more detections merged in" : "";
+    this.meta.replaceChildren(...when, when.length ? ` · ${where}${merged}` : `${where}${merged}`);
+    const shared = alarm.links && Array.isArray(alarm.links.shared) ? alarm.links.shared : [];
+    this.videos.replaceChildren(...shared.filter(isWebUrl).map((url, index) => {
+      const link = element("a", "alarm-video", shared.length > 1 ? `Video ${index + 1}` : "Video");
+      Object.assign(link, { href: url, target: "_blank", rel: "noopener noreferrer" });
+      link.title = "The alarm's video on Alta (opens in a new tab)";
+      return link;
+    }));
+    this.videos.hidden = !this.videos.children.length;
+    // Only the actions this alarm's source takes (GET /api/v1/alarms says which).
+    const actions = new Set(Array.isArray(alarm.actions) ? alarm.actions : ["acknowledge", "claim", "dismiss"]);
+    this.acknowledge.hidden = !actions.has("acknowledge");
+    this.claim.hidden = !actions.has("claim");
+    this.dismiss.hidden = !actions.has("dismiss");
+    for (const node of this.verdicts) node.hidden = !actions.has("verify");
+    this.end.hidden = !actions.has("end");
     this.claim.disabled = state === "claimed";
   }
 
@@ -206,16 +249,16 @@ class AlarmItem {
     else this.acknowledge.focus();
   }
 
-  async run(action, note, pressed) {
+  async run(action, note, pressed, result) {
     // Busy, not disabled: a disabled button drops the keyboard focus to the page's top.
     if (this.busy) return;
     this.busy = true;
-    const controls = [this.acknowledge, this.claim, this.dismiss, this.send, this.cancel];
+    const controls = [this.acknowledge, this.claim, this.dismiss, ...this.verdicts, this.end, this.send, this.cancel];
     controls.forEach((control) => control.setAttribute("aria-disabled", "true"));
     pressed.setAttribute("aria-busy", "true");
     this.showProblem("");
     try {
-      await this.panel.act(this.id, action, note);
+      await this.panel.act(this.id, action, note, result);
       if (action === "acknowledge" && this.element.isConnected) {
         this.note.value = "";
         this.openForm(false);
