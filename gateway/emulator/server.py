@@ -26,6 +26,7 @@ from gateway.emulator import (
     routes_session,
     routes_talk,
 )
+from gateway.emulator.alta import AltaEmulator, AltaSettings
 from gateway.emulator.amcrest import AmcrestEmulator, AmcrestSettings
 from gateway.emulator.bookmarks import BookmarkBook
 from gateway.emulator.cameras import make_cameras
@@ -368,6 +369,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the Amcrest emulator's HTTP (CGI) address (default 127.0.0.1:8081)")
     parser.add_argument("--amcrest-rtsp", type=_host_port, default=("127.0.0.1", 8554), metavar="HOST:PORT",
                         help="the Amcrest emulator's RTSP address (default 127.0.0.1:8554)")  # fmt: skip
+    parser.add_argument("--alta", action="store_true",
+                        help="also start an Avigilon Alta emulator (alarm zones, alerts, shared links)")
+    parser.add_argument("--alta-listen", type=_host_port, default=("127.0.0.1", 8082), metavar="HOST:PORT",
+                        help="the Alta emulator's address (default 127.0.0.1:8082; HTTPS unless --http)")
+    parser.add_argument("--alta-webhook", default="", metavar="URL",
+                        help="the Alta zones' webhook alarm action (JSON alarmZoneId, deviceId; default: none)")  # fmt: skip
 
 
 def settings_from_args(args: argparse.Namespace) -> EmulatorSettings:
@@ -399,6 +406,27 @@ def amcrest_settings_from_args(args: argparse.Namespace) -> AmcrestSettings | No
     )  # fmt: skip
 
 
+def alta_settings_from_args(args: argparse.Namespace) -> AltaSettings | None:
+    """The Alta emulator's settings (None without --alta); TLS follows the WEP emulator's --http."""
+    if not getattr(args, "alta", False):
+        return None
+    host, port = args.alta_listen
+    return AltaSettings(host=host, port=port, tls=not args.http, webhook_url=args.alta_webhook)
+
+
+def _print_alta(alta: AltaEmulator) -> None:
+    s = alta.settings
+    print(f"Alta emulator: {alta.url}  ({len(s.zones)} alarm zones)", flush=True)
+    print(f"  username={s.username} password={s.password}  (POST /api/v1/dologin, cookie {s.cookie_name})",
+          flush=True)  # fmt: skip
+    if alta.cert_path:
+        print(f"  self-signed certificate (use as ca_file): {alta.cert_path}", flush=True)
+    zones = "; ".join(f"{z.id} {z.name} (devices {', '.join(str(d.id) for d in z.devices)})" for z in s.zones)
+    print(f"  zones: {zones}", flush=True)
+    print(f"  webhook: {s.webhook_url or 'none'}  (set: POST {alta.url}/_emulator/webhook)", flush=True)
+    print(f"  alarms/faults/stats: {alta.url}/_emulator/stats", flush=True)
+
+
 def _print_amcrest(amcrest: AmcrestEmulator) -> None:
     s = amcrest.settings
     print(f"Amcrest emulator: {amcrest.http_url}  ({s.channels} channels)", flush=True)
@@ -413,10 +441,14 @@ async def run_from_args(args: argparse.Namespace) -> None:
     amcrest_settings = amcrest_settings_from_args(args)
     emulator = Emulator(settings)
     amcrest = AmcrestEmulator(amcrest_settings) if amcrest_settings is not None else None
+    alta_settings = alta_settings_from_args(args)
+    alta = AltaEmulator(alta_settings) if alta_settings is not None else None
     await emulator.start()
     try:
         if amcrest is not None:
             await amcrest.start()
+        if alta is not None:
+            await alta.start()
         print(f"WEP emulator: {emulator.url}{BASE_PATH}  ({settings.cameras} cameras)", flush=True)
         print(f"  username={settings.username} password={settings.password} user_nonce={settings.user_nonce}"
               " user_key=<as configured>", flush=True)  # fmt: skip
@@ -427,8 +459,12 @@ async def run_from_args(args: argparse.Namespace) -> None:
             print(f"  PTZ camera {settings.ptz_camera}: {emulator.url}/_emulator/ptz", flush=True)
         if amcrest is not None:
             _print_amcrest(amcrest)
+        if alta is not None:
+            _print_alta(alta)
         await asyncio.Event().wait()
     finally:
+        if alta is not None:
+            await alta.stop()
         if amcrest is not None:
             await amcrest.stop()
         await emulator.stop()
