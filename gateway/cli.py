@@ -7,10 +7,11 @@ import asyncio
 import dataclasses
 import logging
 import os
+import secrets
 import signal
 import sys
 
-from gateway.config import AmcrestCameraConfig, Config, ConfigError, load_config, parse_host_port
+from gateway.config import AltaConfig, AmcrestCameraConfig, Config, ConfigError, load_config, parse_host_port
 from gateway.logs import configure_logging
 
 log = logging.getLogger("gateway")
@@ -75,6 +76,7 @@ def _reachable(listen: str) -> str:
 
 
 async def _demo(args: argparse.Namespace) -> int:
+    from gateway.emulator.alta import AltaEmulator, AltaSettings
     from gateway.emulator.amcrest import AmcrestEmulator, AmcrestSettings
     from gateway.emulator.server import Emulator
     from gateway.emulator.settings import EmulatorSettings
@@ -85,11 +87,20 @@ async def _demo(args: argparse.Namespace) -> int:
                                 ptz_camera=1)
     emulator = Emulator(settings)
     amcrest = AmcrestEmulator(AmcrestSettings(channels=args.amcrest)) if args.amcrest else None
+    alta = AltaEmulator(AltaSettings()) if args.alta else None
     log.info("starting the WEP emulator (%d cameras; the first start encodes the test video)", args.cameras)
     await emulator.start()
     if amcrest is not None:
         log.info("starting the Amcrest emulator (%d cameras)", args.amcrest)
         await amcrest.start()
+    alta_config = None
+    if alta is not None:
+        log.info("starting the Alta emulator")
+        await alta.start()
+        secret = secrets.token_urlsafe(24)
+        alta.set_webhook(f"{_reachable(args.listen)}/alta/webhook/{secret}")
+        alta_config = AltaConfig(url=alta.url, username=alta.settings.username, password=alta.settings.password,
+                                 webhook_secret=secret)
     config = load_config(args.config) if args.config else Config()
     config = dataclasses.replace(
         config,
@@ -101,13 +112,18 @@ async def _demo(args: argparse.Namespace) -> int:
         auth=dataclasses.replace(config.auth, viewer_auth=False),
         events=dataclasses.replace(config.events, public_url=config.events.public_url or _reachable(args.listen)),
         amcrest=config.amcrest + (_demo_amcrest(amcrest, args.amcrest) if amcrest is not None else ()),
+        alta=alta_config or config.alta,
     )
     host, port = config.listen_host_port
     print(f"\n  wep-gateway demo: open http://{host}:{port}/  (WEP emulator at {emulator.url}"
-          + (f", Amcrest emulator at {amcrest.http_url}" if amcrest is not None else "") + ")\n", flush=True)
+          + (f", Amcrest emulator at {amcrest.http_url}" if amcrest is not None else "")
+          + (f", Alta emulator at {alta.url}: raise an alarm with curl -X POST {alta.url}/_emulator/alarms "
+             f"-d '{{\"zone\": 1}}'" if alta is not None else "") + ")\n", flush=True)
     try:
         return await _serve(config)
     finally:
+        if alta is not None:
+            await alta.stop()
         if amcrest is not None:
             await amcrest.stop()
         await emulator.stop()
@@ -144,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--listen", default="127.0.0.1:8080", help="gateway HOST:PORT")
     demo.add_argument("--cameras", type=int, default=4, help="emulated WEP cameras")
     demo.add_argument("--amcrest", type=int, default=1, help="emulated Amcrest/Dahua cameras beside them")
+    demo.add_argument("--alta", action="store_true", help="an emulated Avigilon Alta deployment too (its alarms "
+                                                          "in the same list)")
     demo.add_argument("--config", help="optional gateway config for the other settings")
     return parser
 

@@ -130,6 +130,7 @@ class AlarmBook:
         self._clip_pre_s = clip_pre_s
         self._ttl = ttl
         self._listings: dict[str, _Listing] = {}
+        self._failing: dict[str, str] = {}  # source -> why its last listing failed
 
     def on_event(self, event: Event) -> None:
         """A bus listener: an alarm event means the lists changed."""
@@ -152,8 +153,12 @@ class AlarmBook:
                     listing = self._listings[name] = _Listing(
                         [replace(self._linked(a), actions=source.actions) for a in await source.alarms()],
                         time.monotonic())
+                    if self._failing.pop(name, None) is not None:
+                        log.info("alarms of %s are listed again", name)
                 except UpstreamFailure as exc:
-                    log.warning("alarms of %s not listed: %s", name, exc)
+                    if self._failing.get(name) != str(exc):  # once per cause, not once per request
+                        log.warning("alarms of %s not listed: %s", name, exc)
+                    self._failing[name] = str(exc)
                     failed.append({"source": name, "reason": str(exc)})
                     if listing is None:
                         continue

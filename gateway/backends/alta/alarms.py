@@ -111,15 +111,27 @@ class AltaAlarms:
                  " (merged into the ongoing alert)" if alert.merged else "", len(links))
 
     async def _find(self, zone: str) -> AltaAlert | None:
+        """The zone's ongoing alert; tried again while it is not there yet or Alta fails."""
+        failure: UpstreamFailure | None = None
+        answered = False
         for attempt, wait in enumerate((0.0, *self._waits)):
             if wait:
                 await asyncio.sleep(wait)
-            alerts = await self._ongoing()
+            try:
+                alerts = await self._ongoing()
+            except UpstreamFailure as exc:
+                if failure is None:
+                    log.info("Alta lookup for zone %s: %s; trying again", zone, exc)
+                failure = exc
+                continue
+            answered = True
             found = next((alert for alert in alerts if alert.zone_id == zone), None)
             if found is not None:
                 if attempt:
                     self.stats["found_late"] += 1
                 return found
+        if not answered and failure is not None:
+            raise failure
         self.stats["no_alert"] += 1
         if zone not in {z["id"] for z in await self.zones()}:
             self.stats["unknown_zone"] += 1

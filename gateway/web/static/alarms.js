@@ -219,7 +219,8 @@ class AlarmItem {
     const cameras = (Array.isArray(alarm.cameras) ? alarm.cameras : []).map((id) => this.panel.cameraName(String(id)));
     const data = alarm.data && typeof alarm.data === "object" ? alarm.data : {};
     const when = alarm.time ? [timeElement(alarm.time)] : [];
-    const device = typeof data.device === "string" ? data.device : "";
+    // Alta names the device that detected (origin_name); the webhook's device is an id.
+    const device = [data.origin_name, data.device].find((value) => typeof value === "string" && value) || "";
     const where = cameras.length ? cameras.join(", ") : device || "No camera";
     const merged = data.merged === true ? " · more detections merged in" : "";
     this.meta.replaceChildren(...when, when.length ? ` · ${where}${merged}` : `${where}${merged}`);
