@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.backends.alta.conftest import alta  # noqa: F401 - the Alta emulator fixture
-from tests.backends.alta.conftest import alta_gateway
+from tests.backends.alta.conftest import (
+    alta,  # noqa: F401 - the Alta emulator fixture
+    alta_gateway,
+)
 from tests.events.conftest import mint, wait_for
 from tests.web.test_events_panel import open_page
 
