@@ -99,6 +99,7 @@ class GatewayCollector(Collector):
         yield from self._event_families()
         yield from self._control_families()
         yield from self._rule_families()
+        yield from self._alta_families()
 
     def _service(self, module: str, key: str):
         """The app's service under `module.key`, or None when that module is not wired."""
@@ -302,6 +303,24 @@ class GatewayCollector(Collector):
             yield family
         yield CounterMetricFamily("wepgw_ptz_stale", "PTZ commands older than one already taken (by seq): not sent",
                                   value=control.stale)
+
+    # -- Avigilon Alta -------------------------------------------------------------------------------
+    def _alta_families(self) -> Iterator:
+        layer = self._service("gateway.events.service", "EVENTS")
+        if layer is None or layer.alta is None:
+            return
+        webhook = CounterMetricFamily(
+            "wepgw_alta_webhook", "Alta alarm-action webhooks and their lookups, by outcome (webhooks, overflow, "
+            "bad_payloads, alarms, merged, found_late, no_alert, unknown_zone, lookup_failed, no_links, unreadable)",
+            labels=["outcome"])
+        for outcome, count in sorted(layer.alta.stats.items()):
+            webhook.add_metric([outcome], count)
+        yield webhook
+        client = CounterMetricFamily("wepgw_alta_client", "Alta API client: logins, relogins, login_failures, "
+                                     "calls, failures", labels=["what"])
+        for what, count in sorted(layer.alta.client_stats.items()):
+            client.add_metric([what], count)
+        yield client
 
     # -- automation rules --------------------------------------------------------------------------
     def _rule_families(self) -> Iterator:

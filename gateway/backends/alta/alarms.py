@@ -192,6 +192,10 @@ class AltaAlarms:
             "merged": alert.raw_merged if alert.raw_merged is not None else alert.merged,
             "origin_name": alert.origin_name})
 
+    @property
+    def client_stats(self) -> Counter[str]:
+        return self._client.stats
+
     async def close(self) -> None:
         await self._client.close()
 

@@ -98,6 +98,10 @@ async def test_an_expired_session_costs_one_relogin(gateway_with_alta, alta, adm
                                    *(admin_http.get(server.make_url("/api/v1/alta/zones")) for _ in range(5)))
     assert all(response.status == 200 for response in results[1:])
     assert alta.logins == 2  # one shared re-login for every call that met the 401
+    async with admin_http.get(server.make_url("/metrics")) as response:
+        metrics = await response.text()
+    assert 'wepgw_alta_client_total{what="relogins"} 1.0' in metrics
+    assert 'wepgw_alta_webhook_total{outcome="alarms"} 1.0' in metrics
 
 
 async def test_a_wrong_password_is_one_line_and_no_retry_storm(emulator, alta, tmp_path, admin_http, caplog):
