@@ -29,21 +29,13 @@ from pathlib import Path
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.rtmp.nginx import NginxRtmp, free_port
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ADMIN_KEY = "bench-admin-key-0123456789"
 WARMUP = 4.0
 
-NGINX_CONFIG = """\
-load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
-daemon off;
-master_process off;
-user root;
-worker_processes 1;
-error_log {prefix}/error.log warn;
-pid {prefix}/nginx.pid;
-events {{ worker_connections 64; }}
-rtmp {{ server {{ listen 127.0.0.1:{port}; application live {{ live on; }} }} }}
-"""
 
 
 # The emulator's test pattern compresses to a fraction of its 2 Mb/s cap; film-grain-like
@@ -69,11 +61,6 @@ async def main():
 asyncio.run(main())
 """
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -112,7 +99,7 @@ async def measure(pids: dict[str, int], seconds: float) -> dict[str, float]:
 
 
 async def run(args: argparse.Namespace, work: Path) -> None:
-    emulator_port, gateway_port, rtmp_port = free_port(), free_port(), free_port()
+    emulator_port, gateway_port = free_port(), free_port()
     cache = work / "cache"
     cache.mkdir()
     children: list[subprocess.Popen] = []
@@ -122,12 +109,11 @@ async def run(args: argparse.Namespace, work: Path) -> None:
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(work / "emulator.log", "wb"))
         children.append(emulator)
         wait_port(emulator_port, 180)  # the first run encodes the loop
-        (work / "nginx").mkdir()
-        (work / "nginx" / "nginx.conf").write_text(NGINX_CONFIG.format(prefix=work / "nginx", port=rtmp_port))
-        nginx = subprocess.Popen(["nginx", "-p", str(work / "nginx"), "-c", str(work / "nginx" / "nginx.conf")],
-                                 stdout=subprocess.DEVNULL, stderr=open(work / "nginx.log", "wb"))
+        receiver = NginxRtmp(work / "nginx", record=False)  # the tests' receiver, keeping nothing
+        receiver.start()
+        nginx = receiver.process
+        assert nginx is not None
         children.append(nginx)
-        wait_port(rtmp_port, 10)
         config = work / "gateway.toml"
         config.write_text(f"""
 [server]
@@ -170,7 +156,7 @@ db_path = "{work / 'pushes.sqlite3'}"
             pushes: list[str] = []
             for target in args.pushes:
                 while len(pushes) < target:
-                    body = {"camera": camera, "url": f"rtmp://127.0.0.1:{rtmp_port}/live/bench-{len(pushes)}",
+                    body = {"camera": camera, "url": receiver.url("live", f"bench-{len(pushes)}"),
                             "mode": "gateway", "quality": "high"}
                     async with http.post(f"{base}/api/v1/pushes", json=body) as resp:
                         assert resp.status == 201, await resp.text()

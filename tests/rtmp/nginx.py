@@ -34,9 +34,7 @@ rtmp {{
         listen 127.0.0.1:{rtmp_port};
         application live {{
             live on;
-            record all;
-            record_path {records};
-            record_unique on;
+{record}
         }}
         application guarded {{
             live on;
@@ -65,8 +63,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+RECORD = """\
+            record all;
+            record_path {records};
+            record_unique on;
+"""
+
+
 class NginxRtmp:
-    def __init__(self, prefix: Path):
+    """Debian's nginx with the RTMP module under `prefix`: `live` keeps what it receives
+    (FLV files per publish) unless `record` is off (benches: recording costs nginx CPU)."""
+
+    def __init__(self, prefix: Path, record: bool = True):
         self.prefix = prefix
         self.records = prefix / "records"
         self.rtmp_port = free_port()
@@ -75,7 +83,8 @@ class NginxRtmp:
         self.records.mkdir(parents=True, exist_ok=True)
         (prefix / "tmp").mkdir(exist_ok=True)
         (prefix / "nginx.conf").write_text(CONFIG.format(
-            module=MODULE, prefix=prefix, records=self.records, rtmp_port=self.rtmp_port, http_port=self.http_port))
+            module=MODULE, prefix=prefix, rtmp_port=self.rtmp_port, http_port=self.http_port,
+            record=RECORD.format(records=self.records) if record else ""))
 
     def url(self, app: str, key: str) -> str:
         return f"rtmp://127.0.0.1:{self.rtmp_port}/{app}/{key}"
