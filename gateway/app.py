@@ -29,7 +29,7 @@ from gateway.logs import redactor
 from gateway.rtmp import routes as rtmp_routes
 from gateway.rules import clip_routes, scripts_routes
 from gateway.rules import routes as rule_routes
-from gateway.services import CAMERAS, CONFIG, FATAL, SOURCES, WEP, core_services
+from gateway.services import CAMERAS, CONFIG, FATAL, SOURCES, WEP, core_services, stop_sources
 from gateway.snapshots import routes as snapshot_routes
 from gateway.talkdown import routes as talkdown_routes
 from gateway.web import routes as web_routes
@@ -50,6 +50,7 @@ def create_app(config: Config) -> web.Application:
     app[FATAL] = asyncio.get_event_loop().create_future()
     # First, so every output's own cleanup_ctx (added by add_routes) runs inside it.
     app.cleanup_ctx.append(core_services)
+    app.on_shutdown.append(stop_sources)  # first: the streams end before anything else stops
     for output in OUTPUTS:
         output.add_routes(app)
     _add_edge(app, config)

@@ -18,6 +18,12 @@ log = logging.getLogger("gateway")
 
 
 LISTEN_BACKLOG = 4096
+# `[server] shutdown_timeout` is the whole stop, SIGTERM to exit (`docker stop` kills at
+# 10 s). The streams end at once (on_shutdown, gateway/services.py); requests still in
+# flight get this share of it, which aiohttp spends twice (waiting for the handlers, then
+# again after failing their payloads); the rest is the cleanup's: pushes, the WEP webhook,
+# the logout, each bounded (about 0.1 s in all against a WEP that answers).
+IN_FLIGHT_SHARE = 0.25
 
 
 async def _serve(config: Config) -> int:
@@ -31,7 +37,8 @@ async def _serve(config: Config) -> int:
     # showed, and the logger still cost every request a check (1000 LL-HLS players make
     # 10 000 requests a second). The gateway's own metrics count requests instead.
     # GatewayRunner: snapshot cache hits answered below aiohttp (gateway/snapshots/fast_path.py).
-    runner = GatewayRunner(app, handle_signals=False, shutdown_timeout=config.server.shutdown_timeout,
+    shutdown_timeout = config.server.shutdown_timeout
+    runner = GatewayRunner(app, handle_signals=False, shutdown_timeout=shutdown_timeout * IN_FLIGHT_SHARE,
                            access_log=None)
     await runner.setup()
     host, port = config.listen_host_port
@@ -51,7 +58,12 @@ async def _serve(config: Config) -> int:
     done, _ = await asyncio.wait([stop, app[FATAL]], return_when=asyncio.FIRST_COMPLETED)
     code = next(iter(done)).result()
     log.info("shutting down")
-    await runner.cleanup()  # closes streams, stops sources, logs out of WEP
+    try:
+        async with asyncio.timeout(shutdown_timeout):
+            await runner.cleanup()  # ends the streams, then requests in flight, then logs out of WEP
+    except TimeoutError:
+        log.warning("shutdown took longer than [server] shutdown_timeout (%gs): exiting unfinished",
+                    shutdown_timeout)
     return code
 
 

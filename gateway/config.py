@@ -14,9 +14,12 @@ import re
 import tomllib
 import typing
 import zoneinfo
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+
+from gateway.api.query import is_ascii_digits
 
 ENV_PREFIX = "WEPGW_"
 
@@ -31,6 +34,8 @@ class ServerConfig:
     # Public base URL when behind a proxy; empty means "as the request came in".
     public_url: str = ""
     log_format: str = "text"  # "text" | "json"
+    # SIGTERM to exit: the streams end at once (each with its last chunk), requests in
+    # flight get part of it, then the WEP webhook is deleted and the session logged out.
     shutdown_timeout: float = 5.0
     # Browser origins allowed to call the gateway from other pages (CORS), comma-separated
     # ("https://a.example, https://b.example"), or "*" for any. Empty: same origin only.
@@ -82,6 +87,9 @@ class SourcesConfig:
     stall_timeout: float = 5.0
     reconnect_initial_delay: float = 0.5
     reconnect_max_delay: float = 10.0
+    # The cap while somebody watches: media resumes within it (plus the connection) of the
+    # upstream answering again. Still a backoff, jittered, never below half of it per try.
+    reconnect_watched_max_delay: float = 1.5
     # Per-reader queue bound (frames); a reader that falls this far behind loses whole GOPs.
     reader_queue_frames: int = 256
     # The hub keeps the current GOP for late joiners; a GOP larger than this is cut short.
@@ -93,6 +101,9 @@ class SourcesConfig:
 class LiveConfig:
     # A progressive fMP4 client that accepts no bytes for this long is dropped.
     send_timeout: float = 10.0
+    # How far behind live a progressive client may fall (frames it has not received,
+    # the kernel's send queue included) before it skips to the next keyframe.
+    max_delay_s: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -293,7 +304,7 @@ class Config:
 
 def parse_host_port(value: str, what: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    if not sep or not host or not is_ascii_digits(port) or len(port) > 5 or not 0 <= int(port) <= 65535:
         raise ConfigError(f"{what}: expected HOST:PORT, got {value!r}")
     return host.strip("[]"), int(port)
 
@@ -446,7 +457,7 @@ def build_config(file_values: Mapping[str, Any], environ: Mapping[str, str]) -> 
 
 def validate(config: Config) -> None:
     """Checks across values that a type alone cannot express."""
-    config.listen_host_port  # raises on a bad listen address
+    _ = config.listen_host_port  # raises on a bad listen address
     config.talkdown.validate()
     if config.server.log_format not in ("text", "json"):
         raise ConfigError(f"[server] log_format: expected 'text' or 'json', got {config.server.log_format!r}")
@@ -465,10 +476,14 @@ def validate(config: Config) -> None:
         "[wep] connect_timeout": config.wep.connect_timeout,
         "[wep] max_connections": config.wep.max_connections,
         "[sources] stall_timeout": config.sources.stall_timeout,
+        "[sources] reconnect_initial_delay": config.sources.reconnect_initial_delay,
+        "[sources] reconnect_max_delay": config.sources.reconnect_max_delay,
+        "[sources] reconnect_watched_max_delay": config.sources.reconnect_watched_max_delay,
         "[sources] reader_queue_frames": config.sources.reader_queue_frames,
         "[sources] max_gop_bytes": config.sources.max_gop_bytes,
         "[snapshots] cache_bytes": config.snapshots.cache_bytes,
         "[live] send_timeout": config.live.send_timeout,
+        "[live] max_delay_s": config.live.max_delay_s,
         "[limits] max_viewers_per_camera": config.limits.max_viewers_per_camera,
         "[limits] max_viewers_total": config.limits.max_viewers_total,
         "[limits] hls_viewer_window": config.limits.hls_viewer_window,

@@ -174,7 +174,9 @@ class GatewayCollector(Collector):
                                                      "frames_out": audio.frames_out})
                        for audio in (registry.audio_pulls() if registry is not None else [])]
         audio_sums = self._audio.sums(audio_items)
-        reconnects = CounterMetricFamily("wepgw_upstream_reconnects", "Upstream reconnects by cause",
+        reconnects = CounterMetricFamily("wepgw_upstream_reconnects", "Upstream reconnects by cause: upstream_<status> "
+                                         "for a status the upstream sent, else what happened (connection_closed, "
+                                         "timeout, refused, stall...)",
                                          labels=["camera", "quality", "cause"])
         for (field, values), count in sorted(sums.items()):
             if field.startswith("reconnects:"):

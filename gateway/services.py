@@ -1,6 +1,13 @@
 """The gateway's core services and the app keys every route module reads them from:
 config, the backends (camera systems), the camera directory, the sources. Started and
-stopped through `cleanup_ctx` by create_app (gateway/app.py)."""
+stopped through `cleanup_ctx` by create_app (gateway/app.py).
+
+Shutdown runs in this order (`wep-gateway serve`, gateway/cli.py): `stop_sources` on
+shutdown, so every hub reader (/live, HLS, WebRTC, pushes) ends at once and its response
+with its last chunk, beside the outputs' own on_shutdown hooks (SSE, WebRTC and talk
+sessions); then aiohttp's grace for requests in flight; then the cleanup contexts in
+reverse, outputs first and this one last: the WEP webhook is deleted by the event
+layer's, the WEP session logged out here."""
 
 from __future__ import annotations
 
@@ -45,6 +52,12 @@ def _build_backends(app: web.Application) -> list[Backend]:
         backends.append(AmcrestBackend(config.amcrest, config.sources,
                                        on_change=lambda: app[CAMERAS].invalidate(AmcrestBackend.name)))
     return backends
+
+
+async def stop_sources(app: web.Application) -> None:
+    """on_shutdown: end every stream fed by a source now, not after the shutdown grace."""
+    if SOURCES in app:
+        await app[SOURCES].close()
 
 
 async def core_services(app: web.Application) -> AsyncIterator[None]:

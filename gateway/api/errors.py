@@ -6,7 +6,10 @@ import logging
 
 from aiohttp import web
 
+from gateway.api.malformed import CLIENT_FAULTS, MALFORMED, describe
+from gateway.api.query import ParameterError
 from gateway.backends.base import Unsupported, UpstreamFailure
+from gateway.media.hub import HubClosed
 from gateway.wep.errors import WepError, WepUnavailable
 
 log = logging.getLogger("gateway.api")
@@ -57,12 +60,29 @@ def _upstream_answer(exc: UpstreamFailure) -> web.Response:
     return error_response(502, "upstream_error", f"the video system failed ({exc.status} {exc.name})")
 
 
+def _malformed(what: str) -> web.Response:
+    response = error_response(400, "bad_request", f"malformed request: {what}")
+    response.force_close()  # its framing is broken: the connection cannot carry another request
+    return response
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler):
     try:
         return await handler(request)
     except ApiError as exc:
         return error_response(exc.status, exc.code, exc.message, exc.headers)
+    except ParameterError as exc:  # a number in the query or path that is not one (gateway/api/query.py)
+        return error_response(400, "bad_request", str(exc))
+    except CLIENT_FAULTS as exc:  # a body that failed as the handler read it: bad chunks, bad gzip
+        MALFORMED.note(request.remote, describe(exc), exc=exc)
+        return _malformed(describe(exc))
+    except ConnectionResetError:
+        if request.transport is not None and not request.transport.is_closing():
+            raise
+        # The request body's "Connection lost": the client left mid-request, nobody reads the answer.
+        MALFORMED.note(request.remote, "the connection closed before the request ended", level=logging.INFO)
+        return _malformed("the connection closed before the request ended")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -76,3 +96,5 @@ async def error_middleware(request: web.Request, handler):
         return _upstream_answer(exc)
     except Unsupported as exc:
         return error_response(400, "not_supported", str(exc))
+    except HubClosed:  # the sources are closed: only at shutdown
+        return error_response(503, "shutting_down", "the gateway is shutting down", {"Retry-After": "2"})

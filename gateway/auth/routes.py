@@ -1,7 +1,7 @@
 """`POST /api/v1/tokens` (admin): mint a viewer token.
 
-    {"cameras": ["id", ...] or ["*"], "actions": [see tokens.ACTIONS], "ttl": seconds,
-     "sub": "who" (optional: named in audit logs)}
+    {"cameras": ["id", ...] or ["*"], "actions": [see tokens.ACTIONS] (default ["view"]),
+     "ttl": seconds (default 3600), "sub": "who" (optional: named in audit logs)}
     -> 201 {"token": "...", "expires_at": "2025-01-01T00:00:00Z"}
 """
 
@@ -15,7 +15,7 @@ from aiohttp import web
 
 from gateway.api.bodies import read_bounded
 from gateway.api.errors import bad_request
-from gateway.auth.tokens import TokenAuthority, check_request
+from gateway.auth.tokens import DEFAULT_ACTIONS, DEFAULT_TTL, TokenAuthority, check_request
 from gateway.db import DatabaseError
 from gateway.rules.routes import RULES
 
@@ -37,8 +37,8 @@ async def create_token(request: web.Request) -> web.Response:
     if unknown:
         raise bad_request(f"unknown field(s): {', '.join(sorted(unknown))}")
     try:
-        cameras, actions, ttl, subject = check_request(body.get("cameras"), body.get("actions"),
-                                                       body.get("ttl", 3600), body.get("sub"))
+        cameras, actions, ttl, subject = check_request(body.get("cameras"), body.get("actions", DEFAULT_ACTIONS),
+                                                       body.get("ttl", DEFAULT_TTL), body.get("sub"))
     except ValueError as exc:
         raise bad_request(str(exc)) from None
     token, expires_at = request.app[TOKENS].mint(cameras, actions, ttl, subject)

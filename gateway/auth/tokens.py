@@ -22,6 +22,10 @@ AUDIENCE = "wep-gateway/viewer"
 ALGORITHM = "HS256"
 MAX_SUBJECT = 128  # `sub`: who holds the token, written to audit logs
 MAX_TTL = 7 * 24 * 3600  # a week: long-lived access is the admin key's job, not a viewer's
+# What POST /api/v1/tokens gives when the body leaves `actions` or `ttl` out: a token to
+# watch, for an hour.
+DEFAULT_ACTIONS = ("view",)
+DEFAULT_TTL = 3600
 # Verified tokens are remembered (they never change); a bound keeps a token flood cheap.
 VERIFIED_CACHE = 4096
 
@@ -46,12 +50,13 @@ class Grant:
         return action in self.actions and self.allows_camera(camera_id)
 
 
-def check_request(cameras: object, actions: object, ttl: object,
+def check_request(cameras: object, actions: object = DEFAULT_ACTIONS, ttl: object = DEFAULT_TTL,
                   subject: object = None) -> tuple[list[str], list[str], int, str | None]:
-    """Validate the body of POST /api/v1/tokens; ValueError names the field."""
+    """Validate the body of POST /api/v1/tokens (`actions` and `ttl` left out: their defaults);
+    ValueError names the field."""
     if not isinstance(cameras, list) or not cameras or not all(isinstance(c, str) and c for c in cameras):
         raise ValueError('cameras must be a non-empty list of camera ids, or ["*"]')
-    if not isinstance(actions, list) or not actions or not all(a in ACTIONS for a in actions):
+    if not isinstance(actions, (list, tuple)) or not actions or not all(a in ACTIONS for a in actions):
         raise ValueError(f"actions must be a non-empty list of {', '.join(ACTIONS)}")
     if not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 < ttl <= MAX_TTL:
         raise ValueError(f"ttl must be a whole number of seconds, 1 to {MAX_TTL}")

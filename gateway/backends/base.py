@@ -15,8 +15,10 @@ What crosses the seam is backend-neutral:
 - the speaker: a `SpeakerSink` takes G.711 bytes at 8 kHz, streamed in real time;
 - events: `CameraEvent`, one shape for every backend (DESIGN.md "Events and alarms").
 An upstream fault ends a feed with `UpstreamFailure(cause, message)`: `cause` is a short
-label for counters ("stall", "upstream_503", "connection", "bad_media", "auth",
-"unsupported"), the message one line without secrets.
+label for counters that says what happened: "upstream_<status>" only for a status the
+upstream sent ("upstream_503"), else "stall", "connection", "bad_media", "auth",
+"unsupported", or WEP's "connection_closed", "timeout", "refused"... (gateway/wep/errors.py
+NO_ANSWER_CAUSES); the message one line without secrets.
 """
 
 from __future__ import annotations
@@ -228,7 +230,9 @@ class Backend(Protocol):
 
     def open_video(self, camera_id: str, quality: str, stall_timeout: float) -> AsyncContextManager[VideoFeed]: ...
 
-    def open_audio(self, camera_id: str, stall_timeout: float) -> AsyncContextManager[AudioFeed]: ...
+    def open_audio(self, camera_id: str, stall_timeout: float,
+                   t: str | None = None) -> AsyncContextManager[AudioFeed]:
+        """Live audio, or (`t`, with RECORDED) the recorded audio from that time."""
 
     def open_recorded(self, camera_id: str, quality: str, t: str,
                       stall_timeout: float) -> AsyncContextManager[VideoFeed]: ...

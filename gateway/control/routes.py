@@ -24,6 +24,7 @@ from aiohttp import web
 
 from gateway.api.bodies import json_fields
 from gateway.api.errors import ApiError, bad_request
+from gateway.api.query import ascii_int
 from gateway.auth.middleware import GRANT, TOKEN, admin_presented
 from gateway.backends.base import Camera, Capability, OutputState, PtzVector, UpstreamFailure
 from gateway.control import recordings
@@ -88,10 +89,7 @@ def _number(body: dict, name: str, low: float, high: float, default: float | Non
 
 
 def _index(request: web.Request, name: str, low: int) -> int:
-    text = request.match_info[name]
-    if not (text.isascii() and text.isdigit()) or int(text) < low or len(text) > 6:
-        raise bad_request(f"{name} must be a whole number of {low} or more, got {text[:20]!r}")
-    return int(text)
+    return ascii_int(request.match_info[name], name, low, 999_999)
 
 
 def operator(request: web.Request) -> Operator:

@@ -9,6 +9,8 @@ import hashlib
 import hmac
 import re
 
+from gateway.api.query import is_ascii_digits
+
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -31,7 +33,7 @@ def check_token(
     nonce, timestamp, digest = parts[:3]
     if not hmac.compare_digest(nonce, user_nonce):
         raise TokenRejected("authorization token has an unknown user nonce")
-    if not timestamp.isdigit():
+    if not is_ascii_digits(timestamp) or len(timestamp) > 12:
         raise TokenRejected("authorization token timestamp is not a Unix time")
     if abs(now - int(timestamp)) > skew:
         raise TokenRejected("authorization token timestamp is outside the accepted window")

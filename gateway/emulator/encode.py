@@ -39,9 +39,11 @@ class VideoSpec:
     frames: int
     bitrate: int
     fragment: str  # "frame" | "gop"
+    keyframes: tuple[int, ...] = ()  # frame indexes forced to be IDR; () = every second
 
     def cache_key(self) -> str:
-        return f"v{ENCODING_VERSION}-video-{self.camera_index}-{self.width}x{self.height}-{self.fps}fps-{self.frames}f-{self.bitrate}-{self.fragment}"
+        key = f"v{ENCODING_VERSION}-video-{self.camera_index}-{self.width}x{self.height}-{self.fps}fps-{self.frames}f-{self.bitrate}-{self.fragment}"
+        return key + (f"-k{','.join(map(str, self.keyframes))}" if self.keyframes else "")
 
 
 def _cached(cache_dir: str | None, key: str, make) -> bytes:
@@ -61,14 +63,16 @@ def _cached(cache_dir: str | None, key: str, make) -> bytes:
     return blob
 
 
-def x264_options(fps: int, bitrate: int, preset: str = "veryfast", extra: str = "") -> dict[str, str]:
+def x264_options(fps: int, bitrate: int, preset: str = "veryfast", extra: str = "", keyint: int = 0) -> dict[str, str]:
     """Main profile, no B-frames (live cameras send in decode order), a closed GOP of
-    exactly one second so every second starts with an IDR a reader can join at."""
+    exactly one second so every second starts with an IDR a reader can join at (`keyint`
+    frames instead when given: the caller then forces its own IDRs)."""
+    keyint = keyint or fps
     return {
         "preset": preset,
         "profile": "main",
         "tune": "zerolatency",
-        "x264-params": f"bframes=0:keyint={fps}:min-keyint={fps}:scenecut=0"
+        "x264-params": f"bframes=0:keyint={keyint}:min-keyint={keyint}:scenecut=0"
         f":vbv-maxrate={bitrate // 1000}:vbv-bufsize={bitrate // 1000}:threads=1{extra}",
     }
 
@@ -91,11 +95,17 @@ def _encode_video(spec: VideoSpec) -> bytes:
         stream.pix_fmt = "yuv420p"
         stream.bit_rate = spec.bitrate
         stream.time_base = Fraction(1, VIDEO_TIMESCALE)
-        stream.codec_context.options = x264_options(spec.fps, spec.bitrate)
+        # Forced keyframes (settings.gops): x264 makes an IDR of a frame typed I (closed GOPs),
+        # and keyint past the loop keeps it from adding any of its own.
+        keyint = spec.frames + 1 if spec.keyframes else 0
+        stream.codec_context.options = x264_options(spec.fps, spec.bitrate, keyint=keyint)
         step = VIDEO_TIMESCALE // spec.fps
+        forced = set(spec.keyframes)
         for i in range(spec.frames):
             rgb = render_frame(spec.camera_index, i, spec.frames, spec.width, spec.height)
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            if i in forced:
+                frame.pict_type = av.video.frame.PictureType.I
             frame.pts = i * step
             frame.time_base = Fraction(1, VIDEO_TIMESCALE)
             for packet in stream.encode(frame):

@@ -16,6 +16,7 @@ class Faults:
     fail_status: int = 503
     stall_until: float = 0.0  # monotonic; live streams send nothing before it
     failures_served: int = 0
+    recovered_at: float = 0.0  # monotonic: the last injected failure was served, healthy from here
 
     def fail_next(self, count: int, status: int = 503) -> None:
         self.fail_remaining = count
@@ -27,6 +28,8 @@ class Faults:
             return None
         self.fail_remaining -= 1
         self.failures_served += 1
+        if self.fail_remaining == 0:
+            self.recovered_at = time.monotonic()
         return self.fail_status
 
     def stall(self, seconds: float) -> None:

@@ -54,6 +54,7 @@ class VideoLoop:
     fragments: tuple[LoopFragment, ...]
     timescale: int  # mdhd timescale of the (single) track
     loop_ticks: int  # duration of one pass of the loop
+    track_id: int = 1  # tkhd track_ID: what a prft names as its reference track
 
 
 def _trex_defaults(buf: bytes, moov_start: int, moov_end: int) -> tuple[int, int]:
@@ -63,6 +64,14 @@ def _trex_defaults(buf: bytes, moov_start: int, moov_end: int) -> tuple[int, int
     # version/flags, track_ID, description index, duration, size, flags (8.8.3.1)
     _, _, _, duration, _, flags = struct.unpack_from(">IIIIII", buf, trex.payload_offset)
     return duration, flags
+
+
+def _track_id(buf: bytes, moov_start: int, moov_end: int) -> int:
+    tkhd = find_box(buf, [b"trak", b"tkhd"], moov_start, moov_end)
+    if tkhd is None:
+        raise LoopError("init segment has no trak/tkhd")
+    version = buf[tkhd.payload_offset]
+    return struct.unpack_from(">I", buf, tkhd.payload_offset + 4 + (16 if version == 1 else 8))[0]
 
 
 def _timescale(buf: bytes, moov_start: int, moov_end: int) -> int:
@@ -194,4 +203,5 @@ def split_loop(buf: bytes) -> VideoLoop:
         fragments=tuple(fragments),
         timescale=_timescale(buf, moov.payload_offset, moov.end),
         loop_ticks=last.start + last.duration,
+        track_id=_track_id(buf, moov.payload_offset, moov.end),
     )

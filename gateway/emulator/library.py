@@ -53,12 +53,22 @@ def _rendition(settings: EmulatorSettings, camera: Camera, quality: str) -> Rend
     width, height = settings.high_size if quality == "high" else settings.low_size
     bitrate = settings.high_bitrate if quality == "high" else settings.low_bitrate
     frames = int(settings.loop_seconds * settings.fps)
-    spec = VideoSpec(camera.index, width, height, settings.fps, frames, bitrate, settings.fragment)
+    spec = VideoSpec(camera.index, width, height, settings.fps, frames, bitrate, settings.fragment,
+                     keyframes(settings))
     mp4 = encode_video(spec, settings.cache_dir)
     loop = split_loop(mp4)
     size = sum(len(f.data) for f in loop.fragments)
     bandwidth = int(size * 8 * loop.timescale / loop.loop_ticks)
     return Rendition(quality, loop, mp4, width, height, _codecs(loop.init), bandwidth)
+
+
+def keyframes(settings: EmulatorSettings) -> tuple[int, ...]:
+    """The frames that start a GOP in one pass of the loop (settings.gops); () for 1 s GOPs."""
+    starts, at = [], 0.0
+    for gop in settings.gops:
+        starts.append(round(at * settings.fps))
+        at += gop
+    return tuple(starts)
 
 
 def build_library(settings: EmulatorSettings, cameras: list[Camera]) -> dict[str, CameraMedia]:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+
+from gateway.api.query import is_ascii_digits
 
 MATCH_CRITERIA = ("c", "l", "g", "e")  # closest (default), before, after, exact
 
@@ -22,7 +24,7 @@ class TimeRef:
     match: str = "c"
 
 
-_BASIC = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(?:\.(\d{1,6}))?Z")
+_BASIC = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(?:\.(\d{1,6}))?Z", re.ASCII)
 
 
 def parse_time(value: str | None) -> TimeRef:
@@ -41,7 +43,7 @@ def parse_time(value: str | None) -> TimeRef:
     if not text.endswith("Z"):
         raise ParamError(f"t must be 'live' or an ISO 8601 UTC time ending in Z, not {value!r}")
     try:
-        when = datetime.fromisoformat(text[:-1]).replace(tzinfo=timezone.utc)
+        when = datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
     except ValueError:
         raise ParamError(f"t must be 'live' or an ISO 8601 UTC time, not {value!r}") from None
     return TimeRef(when.timestamp(), match)
@@ -61,6 +63,8 @@ def parse_roi(value: str | None) -> Roi | None:
         return None
     parts = value.split(",")
     try:
+        if not value.isascii():  # float() reads '٠.٥'; the gateway sends repr() of floats (1e-05 too)
+            raise ValueError(value)
         left, top, right, bottom = (float(p) for p in parts)
     except ValueError:
         raise ParamError(f"roi must be four numbers left,top,right,bottom, not {value!r}") from None
@@ -81,6 +85,8 @@ def parse_size(value: str | None) -> tuple[int, int] | None:
     if "x" in parts[0]:
         parts = parts[0].split("x") + parts[1:]
     try:
+        if not (is_ascii_digits(parts[0]) and is_ascii_digits(parts[1])) or len(parts[0] + parts[1]) > 10:
+            raise ValueError(value)
         width, height = int(parts[0]), int(parts[1])
     except (ValueError, IndexError):
         raise ParamError(f"size must be W,H or WxH, not {value!r}") from None

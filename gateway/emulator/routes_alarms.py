@@ -6,6 +6,7 @@ import time
 
 from aiohttp import web
 
+from gateway.api.query import is_ascii_digits
 from gateway.emulator.access import json_body, query_ids, query_time, require_session
 from gateway.emulator.alarms import HISTORY_ACTIONS, UnknownAlarm
 from gateway.emulator.envelope import WepError, success
@@ -72,7 +73,7 @@ async def alarm_history(request: web.Request) -> web.Response:
     from_ms = query_time(request, "from", int(time.time() * 1000))
     to_ms = query_time(request, "to", from_ms - WEEK_MS)
     limit = request.query.get("limit", str(DEFAULT_HISTORY_LIMIT))
-    if not limit.isdigit() or int(limit) < 1:
+    if not is_ascii_digits(limit) or len(limit) > 9 or int(limit) < 1:
         raise WepError(400, f"limit must be a positive integer, not {limit!r}")
     action = request.query.get("action")
     if action is not None and action not in HISTORY_ACTIONS:

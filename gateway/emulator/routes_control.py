@@ -6,6 +6,8 @@ Outside the WEP base path on purpose: plain JSON, no session, no envelope contra
 
 from __future__ import annotations
 
+import math
+
 from aiohttp import web
 
 from gateway.emulator.state import EMULATOR
@@ -19,9 +21,12 @@ async def _number(request: web.Request, name: str, default=None) -> float:
     if value is None:
         raise web.HTTPBadRequest(text=f"{name} is required")
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
-        raise web.HTTPBadRequest(text=f"{name} must be a number") from None
+        number = math.nan
+    if not math.isfinite(number):  # count=nan or 1e999 would reach int() and raise there
+        raise web.HTTPBadRequest(text=f"{name} must be a number")
+    return number
 
 
 @routes.get("/_emulator/stats")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.api.query import is_ascii_digits
 from gateway.emulator.access import json_body, query_list, require_session
 from gateway.emulator.cameras import SERVER_ID
 from gateway.emulator.envelope import WepError, success
@@ -81,7 +82,7 @@ def _limit(request: web.Request) -> int | None:
     value = request.query.get("limit")
     if value is None:
         return None
-    if not value.isdigit() or int(value) < 1:
+    if not is_ascii_digits(value) or len(value) > 9 or int(value) < 1:
         raise WepError(400, f"limit must be a positive integer, not {value!r}")
     return int(value)
 

@@ -18,6 +18,7 @@ from gateway.emulator.ptz_view import view_jpeg
 from gateway.emulator.state import EMULATOR
 from gateway.emulator.streams import send_paced
 from gateway.emulator.timeline import LoopCursor, join_index
+from gateway.media.fmp4.prft import write_prft
 
 FORMATS = ("fmp4", "jpeg", "json", "webm", "mpd", "spkc")
 routes = web.RouteTableDef()
@@ -75,13 +76,14 @@ def _mpd(emu, camera, session_token: str) -> web.Response:
     return web.Response(text=text, content_type="application/dash+xml")
 
 
-def _start(emu, loop, when: TimeRef) -> tuple[LoopCursor, float]:
-    """Cursor and monotonic reference: live joins the shared clock at the latest
-    keyframe; a recorded time starts at its keyframe, with decode times from zero."""
+def _start(emu, loop, when: TimeRef) -> tuple[LoopCursor, float, int]:
+    """Cursor, monotonic reference and origin (the timeline time of decode time 0): live
+    joins the shared clock at the latest keyframe; a recorded time starts at its keyframe,
+    with decode times from zero."""
     now = time.monotonic()
     if when.when is None:
         position = int((now - emu.epoch_mono) * loop.timescale)
-        return LoopCursor(loop, join_index(loop, position)), emu.epoch_mono
+        return LoopCursor(loop, join_index(loop, position)), emu.epoch_mono, 0
     if when.when > time.time() + 1.0:
         raise WepError(404, "no recording at that time.")
     position = int((when.when - emu.epoch_wall) * loop.timescale)
@@ -97,7 +99,7 @@ def _start(emu, loop, when: TimeRef) -> tuple[LoopCursor, float]:
         index = before
     origin = probe.timeline_time(index)
     cursor = LoopCursor(loop, index, origin=origin, due_at_start=True)
-    return cursor, now - origin / loop.timescale
+    return cursor, now - origin / loop.timescale, origin
 
 
 async def _stream(request, emu, session, camera, fmt: str, quality: str | None, when: TimeRef):
@@ -105,9 +107,15 @@ async def _stream(request, emu, session, camera, fmt: str, quality: str | None, 
     if fmt == "fmp4":
         loop = media.video[quality].loop
         header, content_type = loop.init, "video/mp4"
+        prft = emu.settings.prft
 
         def payload(i: int, decode_time: int, seq: int) -> bytes:
-            return loop.fragments[i].stamped(decode_time, seq)
+            fragment = loop.fragments[i].stamped(decode_time, seq)
+            if not prft:
+                return fragment
+            # The camera's clock: timeline zero is the emulator's start (epoch_wall).
+            taken = emu.epoch_wall + (origin + decode_time) / loop.timescale
+            return write_prft(loop.track_id, taken, decode_time) + fragment
     else:
         loop = media.audio
         header, content_type = loop.header, "audio/webm"
@@ -115,7 +123,7 @@ async def _stream(request, emu, session, camera, fmt: str, quality: str | None, 
         def payload(i: int, decode_time: int, seq: int) -> bytes:
             return loop.clusters[i].stamped(decode_time)
 
-    cursor, reference = _start(emu, loop, when)
+    cursor, reference, origin = _start(emu, loop, when)
     response = web.StreamResponse(headers={"Content-Type": content_type, "Cache-Control": "no-store"})
     response.enable_chunked_encoding()
     async with emu.live_stream(request, session, camera.id, fmt, quality) as stream:

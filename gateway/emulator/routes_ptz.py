@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.api.query import is_ascii_digits
 from gateway.emulator.access import json_body, require_session, session_gid
 from gateway.emulator.envelope import WepError, success
 from gateway.emulator.ptz import MAX_PRESET_ID, Amounts, Panel, PtzError, UnknownPreset
@@ -55,7 +56,7 @@ def _object(value, name: str) -> dict:
 def _preset_id(body: dict) -> int:
     """presetId; the guide's own example for PUT /camera/commands/preset says "patternId"."""
     value = body.get("presetId", body.get("patternId"))
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and is_ascii_digits(value) and len(value) <= 9:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise WepError(400, "presetId (a number) is required")

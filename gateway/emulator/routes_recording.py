@@ -13,6 +13,7 @@ import time
 
 from aiohttp import web
 
+from gateway.api.query import is_ascii_decimal
 from gateway.emulator.access import json_body, query_list, query_time, require_session
 from gateway.emulator.envelope import WepError, success
 from gateway.emulator.event_log import iso_ms
@@ -43,10 +44,7 @@ def _choice(request: web.Request, name: str, allowed, default: str | None = None
 
 
 def _non_negative(text: str) -> bool:
-    try:
-        return float(text) >= 0  # NaN is not
-    except ValueError:
-        return False
+    return is_ascii_decimal(text) and len(text) <= 20 and float(text) >= 0
 
 
 def _check_umd_filters(request: web.Request) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from gateway.api.query import is_ascii_digits
 from gateway.emulator import (
     routes_alarms,
     routes_bookmarks,
@@ -322,14 +323,14 @@ class Emulator:
 
 def _host_port(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit():
+    if not sep or not is_ascii_digits(port) or len(port) > 5:
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, not {value!r}")
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def _size(value: str) -> tuple[int, int]:
     width, sep, height = value.partition("x")
-    if not sep or not width.isdigit() or not height.isdigit():
+    if not sep or not is_ascii_digits(width) or not is_ascii_digits(height) or len(value) > 11:
         raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, not {value!r}")
     return int(width), int(height)
 

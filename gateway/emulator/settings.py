@@ -26,6 +26,12 @@ class EmulatorSettings:
     fragment: str = "frame"  # "frame": one moof+mdat per frame; "gop": one per GOP
     loop_seconds: float = 8.0
     fps: int = 15
+    # Seconds between keyframes through one pass of the loop, which repeats: (1, 1, 4) in a
+    # 6 s loop is a camera whose GOP grows from 1 s to 4 s and back. () is 1 s throughout.
+    gops: tuple[float, ...] = ()
+    # A prft box (ISO/IEC 14496-12 8.16.5) before each fMP4 fragment: when the camera took
+    # it. The WEP guide does not say whether WEP sends one; off, PROGRAM-DATE-TIME falls back.
+    prft: bool = True
     talk_cap_ms: int = 120000  # WEP guide POST /media: max audio stream 120000 ms
     cache_dir: str | None = None  # encoded loops cached here when set
     high_size: tuple[int, int] = (1280, 720)
@@ -52,6 +58,8 @@ class EmulatorSettings:
             raise SettingsError(f"fps must be 1..60, not {self.fps}")
         if self.loop_seconds < 1 or int(self.loop_seconds * self.fps) % self.fps:
             raise SettingsError(f"loop_seconds must be a whole number of seconds >= 1, not {self.loop_seconds}")
+        if self.gops:
+            check_gops(self.gops, self.loop_seconds, self.fps)
         if self.talk_cap_ms <= 0 or self.session_idle_expiry <= 0:
             raise SettingsError("talk_cap_ms and session_idle_expiry must be positive")
         if not 0 <= self.ptz_camera <= self.cameras:
@@ -75,3 +83,12 @@ def check_gap(start: float, end: float) -> None:
     """A recording gap is seconds after the emulator's start: 0 <= start < end."""
     if not 0 <= start < end:
         raise SettingsError(f"a recording gap needs 0 <= start < end seconds, not ({start}, {end})")
+
+
+def check_gops(gops: tuple[float, ...], loop_seconds: float, fps: int) -> None:
+    """Keyframe intervals: whole frames each, together one pass of the loop."""
+    frames = [gop * fps for gop in gops]
+    if any(n < 1 or abs(n - round(n)) > 1e-6 for n in frames):
+        raise SettingsError(f"gops must each be a whole number of frames at {fps} fps, not {gops}")
+    if abs(sum(gops) - loop_seconds) > 1e-6:
+        raise SettingsError(f"gops must add up to loop_seconds ({loop_seconds}), not {sum(gops)}")

@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 
+from gateway.api.query import is_ascii_digits
 from gateway.emulator.alarms import Alarm, AlarmBook
 from gateway.emulator.cameras import SITE_ID, Camera
 from gateway.emulator.event_log import EventLog
@@ -48,7 +49,7 @@ class SiteEvents:
 
     def camera_id(self, camera: str | int) -> str:
         """A camera id, given the id or its 1-based index; KeyError when there is none."""
-        if isinstance(camera, str) and camera.isdigit():
+        if isinstance(camera, str) and is_ascii_digits(camera) and len(camera) <= 9:
             camera = int(camera)
         if isinstance(camera, int) and not isinstance(camera, bool):
             by_index = [c.id for c in self.cameras.values() if c.index == camera - 1]

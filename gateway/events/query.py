@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from gateway.api.query import ascii_int
 from gateway.events.model import Event, EventError, parse_time
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
@@ -34,10 +35,8 @@ class EventQuery:
         start, end = _time(query, "from"), _time(query, "to")
         if start is not None and end is not None and start > end:
             raise ValueError("from must not be after to")
-        limit_text = query.get("limit", str(DEFAULT_LIMIT))
-        if not (limit_text.isascii() and limit_text.isdigit()) or not 1 <= int(limit_text) <= MAX_LIMIT:
-            raise ValueError(f"limit must be a whole number from 1 to {MAX_LIMIT}")
-        return cls(query.get("camera") or None, types, start, end, int(limit_text))
+        limit = ascii_int(query.get("limit", str(DEFAULT_LIMIT)), "limit", 1, MAX_LIMIT)
+        return cls(query.get("camera") or None, types, start, end, limit)
 
     def matches(self, event: Event) -> bool:
         return ((self.camera is None or event.camera == self.camera)

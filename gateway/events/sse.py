@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.api.query import is_ascii_digits
+
 # Tells EventSource how long to wait before reconnecting (ms).
 RETRY_MS = 2000
 KEEP_ALIVE = b": keep-alive\n\n"
@@ -44,6 +46,6 @@ def parse_event_id(value: str | None) -> EventId | None:
     if not value:
         return None
     boot, dash, seq = value.strip().rpartition("-")
-    if not dash or not boot or not (seq.isascii() and seq.isdigit()) or len(seq) > 18:
+    if not dash or not boot or not is_ascii_digits(seq) or len(seq) > 18:
         return None
     return EventId(boot, int(seq))

@@ -1,9 +1,15 @@
-"""M3U8 rendering (RFC 8216bis), sans-IO: plain values in, playlist text out."""
+"""M3U8 rendering (RFC 8216bis), sans-IO: plain values in, playlist text out.
+
+No playlist claims EXT-X-INDEPENDENT-SEGMENTS: in a multivariant playlist it would speak
+for every segment of every variant (RFC 8216 4.3.5.1), and a segment cut at the target
+duration starts mid-GOP (gateway/hls/segmenter.py). Parts say INDEPENDENT=YES where a
+keyframe starts them, which is what LL-HLS players join and switch on.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 # EXT-X-SKIP / CAN-SKIP-UNTIL need version 9 (RFC 8216bis 7); fMP4 with EXT-X-MAP needs 6+.
 VERSION = 9
@@ -57,7 +63,7 @@ def with_query(uri: str, query: str) -> str:
 
 
 def render_multivariant(variants: list[Variant]) -> str:
-    lines = ["#EXTM3U", f"#EXT-X-VERSION:{VERSION}", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    lines = ["#EXTM3U", f"#EXT-X-VERSION:{VERSION}"]
     for variant in variants:
         attributes = [f"BANDWIDTH={variant.bandwidth}"]
         if variant.width and variant.height:
@@ -70,7 +76,7 @@ def render_multivariant(variants: list[Variant]) -> str:
 
 
 def _date(unix: float) -> str:
-    moment = datetime.fromtimestamp(unix, timezone.utc)
+    moment = datetime.fromtimestamp(unix, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 

@@ -11,7 +11,20 @@ time; a player can start once the first segment exists.
 
 Media names carry the recording id (`r{id}-seg{msn}.m4s`, `r{id}-init{v}.mp4`), so they
 never meet a live name, and ids start from the clock, so a name served as immutable is
-never reused by a later recording. Video only: camera audio is not pulled for recordings.
+never reused by a later recording.
+
+The camera's audio comes along as live audio does, AAC-LC track 2: each upstream video
+connection has its recorded audio pull from the same `t` (recorded_audio.py), waited for
+(AUDIO_WAIT) before the first init segment so the track set never changes. WEP's webm
+carries no absolute time, so its clock's start is taken to be the instant asked for, and
+the video's first frame sits at its own camera time (below): their difference is where
+the audio goes on the video's timeline. The match criterion lets WEP start either stream
+a little off the instant (the emulator: a cluster, <= 200 ms, for audio), which is the
+lip-sync error this leaves.
+
+EXT-X-PROGRAM-DATE-TIME is the camera's time of each segment's first frame where the
+stream says it (`prft`, gateway/media/fmp4/prft.py); otherwise the instant asked for is
+taken as the first frame's, which the match criterion may put up to half a GOP off.
 
     GET /hls/{camera}/{quality}/playlist.m3u8?t=...   the EVENT playlist (t=live: the live one)
     GET /hls/{camera}/{quality}/r{id}-init{v}.mp4     a recording's init segment
@@ -25,9 +38,9 @@ import logging
 import re
 import sys
 import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -35,15 +48,18 @@ from gateway.api.errors import ApiError, bad_request, not_found
 from gateway.backends.base import Backend, Capability, UpstreamFailure
 from gateway.config import SourcesConfig
 from gateway.hls.playlist import PlaylistSegment, segment_lines, with_query
+from gateway.hls.recorded_audio import RecordedAudio
 from gateway.hls.routes import FIRST_SEGMENT_TIMEOUT, MEDIA_CACHE, MEDIA_TYPE, PLAYLIST_TYPE, _token_query, _unavailable
 from gateway.hls.segmenter import Segmenter
-from gateway.media.fmp4 import BoxError, Fragment, FragmentWriter, InitSegment, TrackInfo
+from gateway.media.audio import AUDIO_TRACK_ID
+from gateway.media.fmp4 import BoxError, Fragment, FragmentWriter, InitSegment, Sample, TrackInfo
 from gateway.media.hub import Discontinuity, Frame
 from gateway.media.reconnect import backoff_delay
-from gateway.media.source import VIDEO_TRACK_ID, Source, Timeline
+from gateway.media.source import AUDIO_WAIT, VIDEO_TRACK_ID, Source, Timeline
 from gateway.services import CAMERAS, CONFIG
 from gateway.snapshots.request import ParameterError, SnapshotTime, parse_time
 from gateway.wep.errors import WepUnavailable
+from transcoders.aac import AacFrame
 
 log = logging.getLogger("gateway.hls")
 
@@ -62,8 +78,11 @@ IDLE_TARGET_DURATIONS = 3
 # and a trun entry (16 bytes) per sample.
 FRAGMENT_HEAD_BYTES = 128
 SAMPLE_ENTRY_BYTES = 16
+AUDIO_TRAF_BYTES = 64  # the audio track's traf, tfhd, tfdt and trun head, when there is audio
+# AAC frames that came before the connection's first video frame, held until it comes (~5 s).
+MAX_HELD_AUDIO = 256
 ENDED_BY_WEP = "WEP ended the stream"
-_NAME = re.compile(r"r([0-9a-f]{1,16})-(init|seg)(\d{1,9})\.(mp4|m4s)")
+_NAME = re.compile(r"r([0-9a-f]{1,16})-(init|seg)([0-9]{1,9})\.(mp4|m4s)")
 
 
 @dataclass(frozen=True)
@@ -92,7 +111,7 @@ def render_event(segments: Sequence[PlaylistSegment], target_duration: int, ende
         f"#EXT-X-TARGETDURATION:{target_duration}",
         "#EXT-X-PLAYLIST-TYPE:EVENT",
         "#EXT-X-MEDIA-SEQUENCE:0",
-        "#EXT-X-INDEPENDENT-SEGMENTS",  # the segmenter starts every segment on a keyframe
+        # No EXT-X-INDEPENDENT-SEGMENTS: a GOP longer than the target is cut mid-GOP (segmenter.py).
     ]
     lines.extend(segment_lines(segments))  # recorded segments have no parts
     if ended:
@@ -142,7 +161,7 @@ class Recording:
     """One upstream pull of recorded video from `at`, segmented into an EVENT playlist."""
 
     def __init__(self, recording_id: str, camera_id: str, quality: str, at: SnapshotTime, limits: RecordingLimits,
-                 *, clock: Callable[[], float] = time.monotonic):
+                 *, clock: Callable[[], float] = time.monotonic, audio: bool = False):
         if at.at is None:
             raise ValueError("a recording needs a time, not live")
         self.id = recording_id
@@ -170,6 +189,11 @@ class Recording:
         self._changed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._rendered: dict[str, bytes] = {}
         self._task: asyncio.Task | None = None
+        self.wants_audio = audio  # the camera has a microphone: pull its recorded audio
+        self.audio_track: TrackInfo | None = None  # in the init segment once chosen
+        self._audio_zero: int | None = None  # this connection's first AAC pts
+        self._audio_held: list[AacFrame] = []
+        self._audio_next = 0  # audio decode time where the last frame placed ended
 
     # -- feeding (no I/O: the pull below calls it, tests call it directly) --------------------
     def feed(self, event: InitSegment | Fragment) -> None:
@@ -181,7 +205,7 @@ class Recording:
             if video is None:
                 raise ValueError("upstream init segment has no video track")
             self._video = video
-            self.segmenter.push(Source.output_init(video), time.time())
+            self.segmenter.push(Source.output_init(video, self.audio_track), time.time())
             return
         if self._video is None:
             raise ValueError("fragment before init segment")
@@ -193,19 +217,62 @@ class Recording:
             if self._start_time is None:
                 self._start_time = placed.decode_time
             if self._anchor is None:
-                self._anchor = (placed.decode_time, self._connection_at)
+                camera_time = placed.captured_at if placed.captured_at is not None else self._connection_at
+                self._anchor = (placed.decode_time, camera_time)
             # Bounds are checked before a frame goes in: what is held never exceeds them.
             if (placed.decode_time + placed.duration - self._start_time) / timescale > self.limits.max_seconds + 1e-9:
                 self.end(f"reached {self.limits.max_seconds:g} s")
                 return
-            cost = len(placed.data) + SAMPLE_ENTRY_BYTES
-            if self.counters.bytes_held + FRAGMENT_HEAD_BYTES + self._open_bytes + cost > self.limits.max_bytes:
-                self.end(f"reached {self.limits.max_bytes} bytes")
+            if not self._fits(len(placed.data)):
                 return
-            wall = self._anchor[1] + (placed.decode_time - self._anchor[0]) / timescale
+            wall = placed.captured_at
+            if wall is None:
+                wall = self._anchor[1] + (placed.decode_time - self._anchor[0]) / timescale
             self._push(Frame(placed, "video", self._clock()), wall)
-            self._open_bytes += cost
+            self._open_bytes += len(placed.data) + SAMPLE_ENTRY_BYTES
             self._resume_at = wall + placed.duration / timescale
+            if self._audio_held:
+                held, self._audio_held = self._audio_held, []
+                for frame in held:
+                    self._place_audio(frame)
+
+    def feed_audio(self, frame: AacFrame) -> None:
+        """One AAC frame of this connection's recorded audio (recorded_audio.py), its pts on
+        the audio connection's clock; held until the connection's first video frame."""
+        if self.ended is not None or self.audio_track is None:
+            return
+        if self._audio_zero is None:
+            self._audio_zero = frame.pts
+        if self._anchor is None:
+            if len(self._audio_held) < MAX_HELD_AUDIO:
+                self._audio_held.append(frame)
+            return
+        self._place_audio(frame)
+
+    def _place_audio(self, frame: AacFrame) -> None:
+        assert self._anchor is not None and self._video is not None and self.audio_track is not None
+        assert self._audio_zero is not None
+        anchor_time, anchor_camera = self._anchor
+        # Seconds on the video timeline where this connection's audio clock starts: the
+        # instant asked for, against the camera time of the first video frame.
+        start = anchor_time / self._video.timescale + (self._connection_at - anchor_camera)
+        decode_time = round(start * self.audio_track.timescale) + frame.pts - self._audio_zero
+        if decode_time < self._audio_next:
+            return  # before the video began, or what an earlier connection already gave
+        if not self._fits(len(frame.data)):
+            return
+        sample = Sample(AUDIO_TRACK_ID, decode_time, frame.duration, 0, True, frame.data)
+        self._push(Frame(sample, "audio", self._clock()), self._resume_at)
+        self._open_bytes += len(frame.data) + SAMPLE_ENTRY_BYTES
+        self._audio_next = decode_time + frame.duration
+
+    def _fits(self, size: int) -> bool:
+        """Checked before a sample goes in: what is held never exceeds the byte bound."""
+        head = FRAGMENT_HEAD_BYTES + (AUDIO_TRAF_BYTES if self.audio_track is not None else 0)
+        if self.counters.bytes_held + head + self._open_bytes + size + SAMPLE_ENTRY_BYTES > self.limits.max_bytes:
+            self.end(f"reached {self.limits.max_bytes} bytes")
+            return False
+        return True
 
     def _push(self, item: Frame | Discontinuity, wall: float) -> None:
         closed = len(self.segmenter.segments)
@@ -222,12 +289,14 @@ class Recording:
         drop) the first keyframe after the last frame received, as a discontinuity."""
         self._timeline.new_connection()
         self._anchor = None
+        self._audio_zero = None
+        self._audio_held = []
         if self._start_time is None:
             self._connection_at = self.at.at.timestamp()
             return self.at
         self._push(Discontinuity("recorded stream reconnected"), self._resume_at)
         self._connection_at = self._resume_at
-        resume = datetime.fromtimestamp(self._resume_at, timezone.utc)
+        resume = datetime.fromtimestamp(self._resume_at, UTC)
         return SnapshotTime(resume.replace(microsecond=resume.microsecond // 1000 * 1000), "g")
 
     def end(self, reason: str) -> None:
@@ -273,8 +342,10 @@ class Recording:
     async def _connect(self, backend: Backend, sources: SourcesConfig) -> str | None:
         """One upstream connection; None once the recording is complete, else why it broke."""
         first = self._start_time is None
+        audio: asyncio.Task | None = None
         try:
             t = self.new_connection()
+            audio = await self._start_audio(backend, t.wep(), sources)
             async with backend.open_recorded(self.camera_id, self.quality, t.wep(), sources.stall_timeout) as feed:
                 self.counters.connections += 1
                 async for event in feed.events():
@@ -291,9 +362,32 @@ class Recording:
         except (BoxError, ValueError) as exc:
             log.warning("recorded stream sent bad media: %s", exc, extra={"camera": self.camera_id})
             return "bad_media"
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             log.warning("recorded stream lost: %s", exc.__class__.__name__, extra={"camera": self.camera_id})
             return "connection"
+        finally:
+            if audio is not None:
+                audio.cancel()
+
+    async def _start_audio(self, backend: Backend, t: str, sources: SourcesConfig) -> asyncio.Task | None:
+        """This connection's audio pull; before the first init segment, wait (AUDIO_WAIT) for
+        its track, which the init segment then lists for the recording's whole life."""
+        if not self.wants_audio or (self._video is not None and self.audio_track is None):
+            return None
+        audio = RecordedAudio(self.camera_id, self.feed_audio)
+        task = asyncio.get_running_loop().create_task(audio.run(backend, t, sources.stall_timeout),
+                                                      name=f"hls recording audio {self.camera_id}")
+        if self._video is None:
+            try:
+                await asyncio.wait_for(audio.track_ready.wait(), AUDIO_WAIT)
+            except TimeoutError:
+                log.warning("no recorded audio yet: recording video only", extra={"camera": self.camera_id})
+            self.audio_track = audio.track
+            if self.audio_track is None:
+                self.wants_audio = False
+                task.cancel()
+                return None
+        return task
 
     def close(self) -> None:
         if self.closed:
@@ -382,15 +476,16 @@ class Recordings:
         recording.touch()
         return recording
 
-    def open(self, camera_id: str, quality: str, at: SnapshotTime, backend: Backend) -> Recording:
-        """The recording of a camera, quality and time the caller has validated."""
+    def open(self, camera_id: str, quality: str, at: SnapshotTime, backend: Backend, *, audio: bool = False) -> Recording:
+        """The recording of a camera, quality and time the caller has validated; `audio`:
+        the camera has a microphone."""
         found = self.find(camera_id, quality, at)
         if found is not None:
             return found
         if len(self.running()) >= self.limits.max_recordings:
             raise ApiError(503, "too_many_recordings", f"{self.limits.max_recordings} recordings are open; "
                            "try again when one closes", {"Retry-After": "5"})
-        recording = Recording(self._new_id(), camera_id, quality, at, self.limits)
+        recording = Recording(self._new_id(), camera_id, quality, at, self.limits, audio=audio and self._sources.audio)
         recording.start(backend, self._sources)
         self._by_key[camera_id, quality, recording_key(at)] = recording
         self._by_id[recording.id] = recording
@@ -483,7 +578,7 @@ async def media_playlist(request: web.Request) -> web.Response:
         camera, quality = await cameras.quality(camera_id, quality)
         await cameras.usable(camera.id, Capability.RECORDED)
         # No await since the find: one recording per key.
-        recording = recordings.open(camera.id, quality, at, cameras.backend_of(camera.id))
+        recording = recordings.open(camera.id, quality, at, cameras.backend_of(camera.id), audio=camera.audio)
     recording.counters.playlist_requests += 1
     try:
         await recording.wait_first_segment(FIRST_SEGMENT_TIMEOUT)

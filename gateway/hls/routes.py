@@ -13,12 +13,13 @@ Every URI a playlist lists carries the request's `token` query parameter along.
 from __future__ import annotations
 
 import re
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from gateway.api.errors import ApiError, bad_request, not_found
+from gateway.api.query import ascii_int
 from gateway.hls.muxer import HlsMuxer, MuxerClosed
 from gateway.hls.muxers import HlsMuxers
 from gateway.hls.playlist import Variant, render_multivariant, with_query
@@ -34,7 +35,9 @@ MEDIA_TYPE = "video/mp4"
 MEDIA_CACHE = "public, max-age=60, immutable"
 # Until the camera delivers a first segment, a playlist request waits this long.
 FIRST_SEGMENT_TIMEOUT = 15.0
-_MEDIA_NAME = re.compile(r"(init|seg|part)(\d*)\.(mp4|m4s)")
+# RFC 8216 4.2: a decimal-integer (a media sequence number, a part index) is 0 to 2^64-1.
+MAX_DECIMAL_INTEGER = 2**64 - 1
+_MEDIA_NAME = re.compile(r"(init|seg|part)([0-9]{0,20})\.(mp4|m4s)")
 def _token_query(request: web.Request) -> str:
     token = request.query.get("token")
     return urlencode({"token": token}) if token else ""
@@ -64,11 +67,7 @@ async def _first_segment(muxer: HlsMuxer) -> None:
 
 def _int_param(request: web.Request, name: str) -> int | None:
     raw = request.query.get(name)
-    if raw is None:
-        return None
-    if not raw.isdigit():
-        raise bad_request(f"{name} must be a non-negative integer")
-    return int(raw)
+    return None if raw is None else ascii_int(raw, name, 0, MAX_DECIMAL_INTEGER)
 
 
 async def multivariant(request: web.Request) -> web.Response:
@@ -124,11 +123,14 @@ async def media_playlist(request: web.Request) -> web.Response:
             if segmenter.too_far_ahead(msn, part):
                 counters.too_far_ahead += 1
                 raise bad_request("_HLS_msn/_HLS_part too far ahead of the live edge")
-            if await muxer.wait_until(lambda: segmenter.has_part(msn, part), muxer.config.blocking_timeout, measure=True):
-                # The URL names a state that never changes: short caching is safe (RFC 8216bis 6.2.5.2).
-                cache = f"max-age={segmenter.target_duration * 6}"
-            else:
+            # RFC 8216bis 6.2.5.2: defer until the playlist holds what was asked for, or answer
+            # an error, 503 once three target durations have passed; never the older playlist.
+            timeout = min(muxer.config.blocking_timeout, 3 * segmenter.target_duration)
+            if not await muxer.wait_until(lambda: segmenter.has_part(msn, part), timeout, measure=True):
                 counters.blocking_timeouts += 1
+                raise _unavailable("the segment or part asked for did not come in time")
+            # The URL names a state that never changes: short caching is safe (RFC 8216bis 6.2.5.2).
+            cache = f"max-age={segmenter.target_duration * 6}"
     except MuxerClosed:
         raise _unavailable("the stream stopped") from None
     body = muxer.media_playlist(_token_query(request), delta)

@@ -23,6 +23,7 @@ from typing import ClassVar
 from aiohttp import web
 
 from gateway.api.errors import ApiError, bad_request
+from gateway.api.query import is_ascii_digits
 from gateway.auth.middleware import RULE
 from gateway.auth.tokens import Grant
 from gateway.hls.recorded import RECORDINGS, is_recorded_name, wants_recording
@@ -123,8 +124,9 @@ def _window_allows(request: web.Request, route: tuple[str, str], link: GuestLink
         return  # the handler answers 404
     if not start - T_SLACK <= recording.at.at.timestamp() <= end + T_SLACK:
         raise refused
-    if rest.startswith("seg") and rest[3:].removesuffix(".m4s").isdigit():
-        segment = recording.segmenter.segment(int(rest[3:].removesuffix(".m4s")))
+    msn = rest.removeprefix("seg").removesuffix(".m4s")
+    if rest.startswith("seg") and is_ascii_digits(msn) and len(msn) <= 9:  # recorded.py's _NAME
+        segment = recording.segmenter.segment(int(msn))
         if segment is not None and segment.program_date_time > end + TO_SLACK:
             raise refused
 

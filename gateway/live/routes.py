@@ -1,15 +1,18 @@
 """`GET /live/{camera}.mp4`: progressive fMP4 (init, then one moof+mdat per frame) for
-MSE and players. A hub reader like any other: a slow client loses whole GOPs, and one
-that accepts nothing for `[live] send_timeout` seconds is dropped."""
+MSE and players. A hub reader like any other: a client that falls `[live] max_delay_s`
+behind live skips to the next keyframe (pacer.py, backlog.py), and one that accepts
+nothing for `[live] send_timeout` seconds loses its connection."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from aiohttp import web
 
 from gateway.api.errors import ApiError
+from gateway.live.pacer import ViewerPacer, ViewerStalled
 from gateway.media.fmp4 import FragmentWriter, InitSegment
 from gateway.media.hub import Discontinuity, Frame, HubClosed
 from gateway.services import CAMERAS, CONFIG, SOURCES
@@ -22,31 +25,44 @@ FIRST_FRAME_TIMEOUT = 15.0
 async def live_mp4(request: web.Request) -> web.StreamResponse:
     camera_id = request.match_info["camera"]
     camera, quality = await request.app[CAMERAS].quality(camera_id, request.query.get("quality"))
-    send_timeout = request.app[CONFIG].live.send_timeout
+    live = request.app[CONFIG].live
     with request.app[SOURCES].subscribe(camera.id, quality) as reader:
         try:
             first = await asyncio.wait_for(reader.get(), FIRST_FRAME_TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ApiError(503, "upstream_unavailable", "no video from the camera yet", {"Retry-After": "2"}) from None
         response = web.StreamResponse(headers={"Content-Type": "video/mp4", "Cache-Control": "no-store"})
         await response.prepare(request)
+        transport = request.transport
+        if transport is None:  # the viewer left already
+            return response
+        pacer = ViewerPacer(transport, live.max_delay_s, live.send_timeout)
+        subscribed = time.monotonic()  # the primed GOP is the viewer's from now on
         writer = FragmentWriter()
         item = first
         try:
             while True:
+                since = time.monotonic()
                 if isinstance(item, InitSegment):
                     chunk = item.data
                 elif isinstance(item, Frame):
+                    since = max(item.published_at, subscribed)
+                    if not await pacer.turn(since, len(item.sample.data)):
+                        reader.skip_to_keyframe(taken=1)  # counted in the hub's GOPs dropped
+                        item = await reader.get()
+                        continue
                     chunk = writer.write((item.sample,))
                 else:
                     assert isinstance(item, Discontinuity)
                     chunk = b""
                 if chunk:
                     # write() awaits drain() past aiohttp's 64 KiB buffer: the backpressure.
-                    await asyncio.wait_for(response.write(chunk), send_timeout)
+                    await asyncio.wait_for(response.write(chunk), live.send_timeout)
+                    pacer.backlog.wrote(len(chunk), since)
                 item = await reader.get()
-        except asyncio.TimeoutError:
+        except (TimeoutError, ViewerStalled):
             log.info("dropped a live viewer that stopped reading", extra={"camera": camera.id})
+            pacer.abort()
         except (HubClosed, ConnectionResetError):
             pass
         return response

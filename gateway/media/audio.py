@@ -19,7 +19,7 @@ import asyncio
 import dataclasses
 import logging
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 from gateway.backends.base import AudioFrame, AudioTrack, Backend, UpstreamFailure
 from gateway.config import SourcesConfig
@@ -81,9 +81,14 @@ class CameraAudio:
 
     async def run(self) -> None:
         try:
-            await keep_pulling(self._pull_once, self._config, self.reconnects, self.camera_id, "audio")
+            await keep_pulling(self._pull_once, self._config, self.reconnects, self.camera_id, "audio",
+                               watched=self._watched)
         finally:
             self.opus_hub.close()  # the pull is gone for good: WebRTC audio readers end
+
+    def _watched(self) -> bool:
+        """Whether anybody hears this pull: a reader of a video hub it feeds, or of its opus."""
+        return self.opus_hub.reader_count > 0 or any(tap.hub.reader_count for tap in self._taps.values())
 
     async def _pull_once(self) -> tuple[str, bool]:
         cause, delivered = await self._connect_once()
@@ -106,7 +111,7 @@ class CameraAudio:
         except (WebmError, UnsupportedOpus, UnsupportedAudio) as exc:
             log.warning("audio upstream sent bad media: %s", exc, extra={"camera": self.camera_id})
             cause = "bad_media"
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             log.warning("audio connection lost: %s", exc.__class__.__name__, extra={"camera": self.camera_id})
             cause = "connection"
         return cause, self._delivered

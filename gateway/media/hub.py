@@ -15,6 +15,7 @@ import asyncio
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Self
 
 from gateway.media.fmp4.model import InitSegment, Sample
 
@@ -109,6 +110,32 @@ class HubReader:
         self._hub.counters.gops_dropped += 1
         self._skipping = True
 
+    def skip_to_keyframe(self, taken: int = 0) -> None:
+        """The consumer is too far behind for what is queued (its socket takes bytes too
+        slowly): drop it, counted as one GOP like an overflow, and resume at the newest
+        queued resume point, or else the next one published. `taken`: frames the consumer
+        had already taken and throws away, counted as dropped too."""
+        self.frames_dropped += taken
+        self._hub.counters.frames_dropped += taken
+        resume = None
+        for index in range(len(self._queue) - 1, -1, -1):
+            item = self._queue[index]
+            if isinstance(item, Frame) and item.resume_point:
+                resume = index
+                break
+        if resume is None:
+            self._overflow()
+            return
+        kept = [item for index, item in enumerate(self._queue) if index >= resume or not isinstance(item, Frame)]
+        dropped = len(self._queue) - len(kept)
+        self._queue.clear()
+        self._queue.extend(kept)
+        self._frames_queued -= dropped
+        self.frames_dropped += dropped
+        self.gops_dropped += 1
+        self._hub.counters.frames_dropped += dropped
+        self._hub.counters.gops_dropped += 1
+
     def _wake_closed(self) -> None:
         self._closed = True
         self._wake()
@@ -141,7 +168,7 @@ class HubReader:
         self._hub._unsubscribe(self)
         self._wake_closed()
 
-    def __enter__(self) -> HubReader:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,5 +1,15 @@
 """The reconnect loop shared by every upstream pull (video and audio): capped exponential
-backoff with jitter, reset once a connection has delivered media."""
+backoff with jitter, reset once a connection has delivered media.
+
+The cap depends on who is waiting. While viewers are attached it is
+`reconnect_watched_max_delay` (1.5 s): they get media back within that (plus the
+connection) of WEP answering again, where the grown backoff made them wait 8 s after five
+503s. A pull nobody watches keeps `reconnect_max_delay` (10 s). Every try is an MPD and a
+stream request, and the WEP guide warns that each connection costs the ACC server CPU, so
+a watched pull is still paced, never a hot loop: the doubling from
+`reconnect_initial_delay` still applies below the cap, and the jitter (upper half of each
+step) keeps a failing WEP at no more than one try per 0.75 s per watched pull.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +17,7 @@ import asyncio
 import logging
 import random
 from collections import Counter
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from gateway.config import SourcesConfig
 
@@ -20,21 +30,52 @@ def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
+def reconnect_delay(attempt: int, config: SourcesConfig, watched: bool) -> float:
+    """The wait before try `attempt` + 1: short-capped while somebody watches."""
+    maximum = config.reconnect_max_delay
+    if watched:
+        maximum = min(maximum, config.reconnect_watched_max_delay)
+    return backoff_delay(attempt, config.reconnect_initial_delay, maximum)
+
+
 async def keep_pulling(
     pull_once: Callable[[], Awaitable[tuple[str, bool]]],
     config: SourcesConfig,
     causes: Counter,
     camera_id: str,
     what: str,
+    *,
+    watched: Callable[[], bool] = lambda: False,
+    viewer_joined: asyncio.Event | None = None,
 ) -> None:
-    """Run `pull_once` forever. It returns (cause of the end, whether media flowed)."""
+    """Run `pull_once` forever. It returns (cause of the end, whether media flowed).
+
+    `watched()` says whether anybody reads what the pull publishes; `viewer_joined` (set by
+    the owner when the first reader arrives) cuts a long wait short."""
     attempt = 0
     while True:
         cause, delivered = await pull_once()
         if delivered:
             attempt = 0  # it was streaming: the first retry comes quickly
         causes[cause] += 1
-        delay = backoff_delay(attempt, config.reconnect_initial_delay, config.reconnect_max_delay)
-        attempt += 1
+        delay = reconnect_delay(attempt, config, watched())
         log.info("%s: reconnecting in %.1fs (%s)", what, delay, cause, extra={"camera": camera_id})
+        await _pause(delay, reconnect_delay(attempt, config, True), watched, viewer_joined)
+        attempt += 1
+
+
+async def _pause(delay: float, watched_delay: float, watched: Callable[[], bool],
+                 viewer_joined: asyncio.Event | None) -> None:
+    """Sleep `delay`; a viewer arriving meanwhile shortens it to what a watched pull waits."""
+    if viewer_joined is None or watched() or delay <= watched_delay:
         await asyncio.sleep(delay)
+        return
+    loop = asyncio.get_running_loop()
+    until = loop.time() + delay
+    viewer_joined.clear()
+    try:
+        async with asyncio.timeout(delay):
+            await viewer_joined.wait()
+    except TimeoutError:
+        return
+    await asyncio.sleep(max(0.0, min(watched_delay, until - loop.time())))

@@ -3,8 +3,9 @@
 The source owns the upstream connection and nothing else: it opens the camera's video
 feed through its backend (gateway/backends/), rewrites timestamps onto one continuous
 timeline and publishes. On a drop, a 5xx, a stall or an expired session it reconnects
-with capped exponential backoff and jitter while every reader stays attached; the hub
-tells readers about the discontinuity.
+with capped exponential backoff and jitter while every reader stays attached, short-capped
+while anybody reads (gateway/media/reconnect.py); the hub tells readers about the
+discontinuity.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import dataclasses
 import logging
 from collections import Counter
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from gateway.backends.base import Backend, UpstreamFailure
 from gateway.config import SourcesConfig
@@ -93,9 +94,17 @@ class Source:
         self._published_any = False
         self._audio_provider = audio_provider
         self.audio: CameraAudio | None = None
+        # Set when the first reader arrives: a source backing off with nobody watching retries soon.
+        self._viewer_joined = asyncio.Event()
+        hub.add_reader_listener(self._readers_changed)
+
+    def _readers_changed(self, count: int) -> None:
+        if count:
+            self._viewer_joined.set()
 
     async def run(self) -> None:
-        await keep_pulling(self._pull_and_mark, self._config, self.counters.reconnects, self.camera_id, "video")
+        await keep_pulling(self._pull_and_mark, self._config, self.counters.reconnects, self.camera_id, "video",
+                           watched=lambda: self.hub.reader_count > 0, viewer_joined=self._viewer_joined)
 
     async def _pull_and_mark(self) -> tuple[str, bool]:
         cause = await self._pull_once()
@@ -124,7 +133,7 @@ class Source:
         except (BoxError, ValueError) as exc:
             log.warning("upstream sent bad media: %s", exc, extra={"camera": self.camera_id})
             return "bad_media"
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             log.warning("upstream connection lost: %s", exc.__class__.__name__, extra={"camera": self.camera_id})
             return "connection"
 
@@ -137,7 +146,7 @@ class Source:
         if self.audio is not None and self.hub.init is None and not self.audio.track_ready.is_set():
             try:
                 await asyncio.wait_for(self.audio.track_ready.wait(), AUDIO_WAIT)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.warning("no camera audio yet: streaming video only", extra={"camera": self.camera_id})
 
     def _on_event(self, event: InitSegment | Fragment) -> None:

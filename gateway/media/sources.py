@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from gateway.backends.base import Capability
 from gateway.config import SourcesConfig
 from gateway.media.audio import CameraAudio
-from gateway.media.hub import Hub, HubReader
+from gateway.media.hub import Hub, HubClosed, HubReader
 from gateway.media.source import Source
 
 if TYPE_CHECKING:
@@ -35,12 +35,16 @@ class SourceRegistry:
         self._config = config
         self._running: dict[tuple[str, str], _Running] = {}
         self._audio: dict[str, tuple[CameraAudio, asyncio.Task]] = {}
+        self._closed = False  # shutting down: no source starts again
 
     def running(self) -> list[Source]:
         return [entry.source for entry in self._running.values()]
 
     def hub(self, camera_id: str, quality: str) -> Hub:
-        """The hub of (camera, quality), starting its source if it is not running."""
+        """The hub of (camera, quality), starting its source if it is not running; HubClosed
+        once the registry is closed (shutdown)."""
+        if self._closed:
+            raise HubClosed(f"{camera_id}/{quality}")
         key = (camera_id, quality)
         entry = self._running.get(key)
         if entry is None:
@@ -106,6 +110,8 @@ class SourceRegistry:
         log.info("source closed after %.0fs idle", self._config.idle_close_after, extra={"camera": key[0]})
 
     async def close(self) -> None:
+        """Stop every source: their readers end (HubClosed) and nothing starts again."""
+        self._closed = True
         entries = list(self._running.values())
         self._running.clear()
         for entry in entries:

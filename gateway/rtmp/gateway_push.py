@@ -6,19 +6,28 @@ bounded `queue.Queue`. When that queue is full the destination is slower than th
 the frame is dropped and the push skips to the next keyframe (counted), so the hub reader
 keeps pace and a slow destination never makes the hub drop frames for anyone else.
 
+Unlike /live (gateway/live/pacer.py), a push cannot see or size its kernel send queue:
+the socket is FFmpeg's, and PyAV opens the output with avio_open() and no options, so
+FFmpeg's tcp `send_buffer_size` never reaches it. Over an uplink slower than the stream
+the push falls behind by what tcp_wmem lets that queue grow to (4 MiB by default: ~16 s
+at 2 Mbit/s), then FFmpeg's writes wait, this queue fills and frames are dropped to the
+next keyframe; a write stuck for FFMPEG_TIMEOUT ends the attempt. Accepted: a push feeds
+an ingest server whose own viewers watch seconds behind, not a person watching live.
+
 One call of `run_gateway_push` is one connection attempt; the supervisor retries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import queue
 import socket
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import av.error
@@ -105,10 +114,9 @@ class FlvSender:
             log.exception("push thread failed")
         finally:
             if remuxer is not None:
-                try:
+                # The destination may be gone: then the trailer has nowhere to go.
+                with contextlib.suppress(Exception):
                     remuxer.close()
-                except Exception:  # the destination is gone: the trailer has nowhere to go
-                    pass
             self._notify(_set_result, self.ended, reason)
 
     def _notify(self, callback, *args) -> None:
@@ -157,7 +165,11 @@ async def run_gateway_push(ctx: PushContext) -> None:
     """One connection: returns or raises PushAttemptError when it ends."""
     spec, status = ctx.spec, ctx.status
     await check_resolvable(spec.url)
-    with ctx.sources.subscribe(spec.camera, spec.quality) as reader:
+    try:
+        reader = ctx.sources.subscribe(spec.camera, spec.quality)
+    except HubClosed:  # shutting down: the sources stop before the pushes do
+        raise PushAttemptError("the camera's source closed") from None
+    with reader:
         init = await _first_init(reader)
         sender = _start_sender(ctx, init)
         base_bytes, base_frames = status.bytes_sent, status.frames_sent

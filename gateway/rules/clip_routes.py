@@ -17,6 +17,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.api.errors import ApiError, bad_request, not_found
 from gateway.rules.clips import MAX_NAME, ClipLibrary, ClipNameError, ClipNameTaken, clip_name
@@ -105,7 +106,8 @@ async def _read_form(request: web.Request, limit: int) -> tuple[str, bytes]:
                 data = await _read_limited(part.read_chunk, limit, _too_large(limit))
             else:
                 await part.release()
-    except (ValueError, LookupError, AssertionError) as exc:  # aiohttp's multipart parser, the charset
+    # aiohttp's multipart parser (a part's headers are parsed as HTTP's: HttpProcessingError), the charset
+    except (ValueError, LookupError, AssertionError, HttpProcessingError) as exc:
         raise bad_request(f"the multipart/form-data body is malformed: {exc}") from None
     return _valid_name(name if name is not None else request.query.get("name")), data
 

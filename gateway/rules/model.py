@@ -35,7 +35,7 @@ MAX_PUSH_SECONDS = 86400
 MAX_URL = 2048
 MAX_SECRET = 512
 SECRET_MASK = "********"
-_TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?")
+_TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?", re.ASCII)
 _TYPE = re.compile(r"[A-Z][A-Z0-9_]{0,127}")
 _CAMERA = re.compile(r"[^\s/]{1,128}")
 

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from gateway.api.bodies import json_object
 from gateway.api.errors import ApiError, not_found
+from gateway.api.query import ascii_int
 from gateway.events.model import iso
 from gateway.rules.actions import Reactions
 from gateway.rules.engine import RuleEngine
@@ -35,6 +36,7 @@ log = logging.getLogger("gateway.rules")
 RULES = web.AppKey("rules", RuleEngine)
 MAX_BODY = 64 * 1024
 DEFAULT_HISTORY = 100
+MAX_RULE_ID = 2**63 - 1  # SQLite's INTEGER PRIMARY KEY
 
 
 def invalid(exc: RuleError) -> ApiError:
@@ -77,13 +79,10 @@ async def read_rule(request: web.Request) -> RuleSpec:
 
 
 def rule_id(request: web.Request) -> int:
-    text = request.match_info["id"]
-    if not text.isdigit() or len(text) > 18:
+    number = ascii_int(request.match_info["id"], "id", 0, MAX_RULE_ID)
+    if request.app[RULES].get(number) is None:
         raise not_found("no such rule")
-    found = request.app[RULES].get(int(text))
-    if found is None:
-        raise not_found("no such rule")
-    return int(text)
+    return number
 
 
 async def list_rules(request: web.Request) -> web.Response:
@@ -124,11 +123,9 @@ async def delete_rule(request: web.Request) -> web.Response:
 
 
 async def rule_history(request: web.Request) -> web.Response:
+    limit = ascii_int(request.query.get("limit", str(DEFAULT_HISTORY)), "limit", 1, 1000)  # 400 before 404
     number = rule_id(request)
-    text = request.query.get("limit", str(DEFAULT_HISTORY))
-    if not text.isdigit() or not 1 <= int(text) <= 1000:
-        raise ApiError(400, "bad_request", "limit must be a whole number from 1 to 1000")
-    firings = await request.app[RULES].history(number, int(text))
+    firings = await request.app[RULES].history(number, limit)
     return web.json_response({"rule": number, "firings": firings})
 
 

@@ -23,9 +23,10 @@ from aiohttp import web
 
 from gateway.api.bodies import json_object
 from gateway.api.errors import ApiError, not_found
+from gateway.api.query import ascii_int
 from gateway.rules.engine import RuleEngine
 from gateway.rules.model import Action, RuleError, RuleSpec, Schedule, parse_actions
-from gateway.rules.routes import RULES, check_references
+from gateway.rules.routes import MAX_RULE_ID, RULES, check_references
 from gateway.rules.scripts import (
     EVENT_TYPES,
     EVENTS_BY_ID,
@@ -109,8 +110,7 @@ async def _rule_of(app: web.Application, script: ScriptRequest, previous: RuleSp
 
 def _script(request: web.Request) -> tuple[StoredRule, RuleSpec]:
     """The script of the URL: a rule made through this API (others are not scripts: 404)."""
-    text = request.match_info["id"]
-    found = request.app[RULES].get(int(text)) if text.isdigit() and len(text) <= 18 else None
+    found = request.app[RULES].get(ascii_int(request.match_info["id"], "id", 0, MAX_RULE_ID))
     if found is None or found[0].script is None:
         raise not_found("no such script")
     return found

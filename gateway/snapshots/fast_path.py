@@ -39,6 +39,7 @@ from aiohttp.http import SERVER_SOFTWARE
 from aiohttp.web_protocol import RequestHandler
 from yarl import URL
 
+from gateway.api.malformed import SERVER_LOG
 from gateway.auth.middleware import presented_token
 from gateway.auth.policy import Access, rule_for
 from gateway.auth.tokens import TokenAuthority, TokenError
@@ -279,9 +280,11 @@ class FastPathServer(web.Server):
 
 class GatewayRunner(web.AppRunner):
     """The AppRunner `wep-gateway serve` runs: snapshot cache hits on the fast path when the
-    app's edge is the one this module reproduces; plain aiohttp otherwise."""
+    app's edge is the one this module reproduces; plain aiohttp otherwise. Its connections
+    log to SERVER_LOG, where a malformed request is one line (gateway/api/malformed.py)."""
 
     def __init__(self, app: web.Application, **kwargs: Any):
+        kwargs.setdefault("logger", SERVER_LOG)
         super().__init__(app, **kwargs)
         self.fast_path: SnapshotAnswerer | None = None
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
-from typing import Iterable
+from datetime import UTC, datetime
 
+from gateway.api.query import ParameterError, is_ascii_decimal
 from transcoders.jpeg import Roi
 
 MIN_SIDE, MAX_SIDE = 16, 4096
@@ -22,18 +23,10 @@ MATCH_CRITERIA = ("c", "l", "g", "e")  # guide, /media `t`: closest, before, aft
 # now, a later request may see a frame that had not been written yet.
 SETTLED_AFTER = 30.0
 MAX_IMAGE_REF_PATH = 1024
-_BASIC_TIME = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})")
-_SIZE = re.compile(r"(\d{1,5})[x,](\d{1,5})")
+_BASIC_TIME = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})", re.ASCII)
+_SIZE = re.compile(r"(\d{1,5})[x,](\d{1,5})", re.ASCII)
 _REF_TYPE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _SHOWN = 60  # at most this much of a bad value is echoed back
-
-
-class ParameterError(ValueError):
-    """A query parameter with a value the gateway will not send upstream."""
-
-    def __init__(self, parameter: str, message: str):
-        super().__init__(message)
-        self.parameter = parameter
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +122,7 @@ def parse_time(value: str | None) -> SnapshotTime:
     if at.tzinfo is None:
         raise ParameterError("t", f"t needs a time zone (Z or +HH:MM), got {_shown(value)}")
     try:
-        at = at.astimezone(timezone.utc)
+        at = at.astimezone(UTC)
     except OverflowError:
         at = None
     if at is None or at.year < 1970:  # no video system recorded before the Unix epoch
@@ -142,10 +135,7 @@ def parse_roi(value: str | None) -> Roi | None:
     if value is None:
         return None
     parts = value.split(",")
-    try:
-        numbers = [float(part) for part in parts]
-    except ValueError:
-        numbers = []
+    numbers = [float(part) for part in parts] if all(is_ascii_decimal(part) for part in parts) else []
     if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
         raise ParameterError("roi", f"roi must be four numbers left,top,right,bottom, got {_shown(value)}")
     left, top, right, bottom = (n + 0.0 for n in numbers)  # + 0.0 folds -0.0 into 0.0

@@ -8,6 +8,7 @@ rules differ, so the splitting into sections and the mDNS filtering are imported
 
 from __future__ import annotations
 
+from gateway.api.query import is_ascii_digits
 from gateway.webrtc.sdp import MediaSection, Offer, OfferError, check_transport, split_offer, without_mdns_candidates
 
 # aiortc's audio decoders (aiortc/codecs/__init__.py): opus from browsers, G.711 from others.
@@ -55,7 +56,7 @@ def _check(offer: Offer) -> None:
         raise OfferError(f"the audio section is {direction}: the microphone must be sent (a=sendonly)")
     check_transport(offer)
     names = audio[0].rtpmap()
-    offered = [names.get(int(fmt), fmt) for fmt in audio[0].formats if fmt.isdigit()]
+    offered = [names.get(int(fmt), fmt) for fmt in audio[0].formats if is_ascii_digits(fmt)]
     if not any(name in DECODABLE for name in offered):
         raise NoAudioCodecError(f"offer has no audio codec the gateway decodes (offered: {', '.join(offered) or 'none'};"
                                 f" accepted: opus, PCMU, PCMA)")

@@ -160,9 +160,16 @@ async def _talk_ctx(app: web.Application) -> AsyncIterator[None]:
         app[TALK_DECODER].shutdown(wait=False, cancel_futures=True)
 
 
+async def _end_sessions(app: web.Application) -> None:
+    """on_shutdown: talk ends now (a file being played answers its request), not after the grace."""
+    if TALK_SESSIONS in app:
+        await app[TALK_SESSIONS].close_all()
+
+
 def add_routes(app: web.Application) -> None:
     # Runs after the gateway's services context (appended first), so the backends exist.
     app.cleanup_ctx.append(_talk_ctx)
+    app.on_shutdown.append(_end_sessions)
     app.router.add_post("/whip/{camera}/talk", post_talk_offer)
     app.router.add_route("OPTIONS", "/whip/{camera}/talk", options)
     app.router.add_delete("/whip/{camera}/talk/{session}", delete_talk)

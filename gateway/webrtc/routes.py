@@ -4,7 +4,7 @@ Trickle ICE and ICE restarts (PATCH) are not offered: clients send a complete of
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -73,9 +73,16 @@ async def _sessions_ctx(app: web.Application) -> AsyncIterator[None]:
         await app[WHEP_SESSIONS].close_all()
 
 
+async def _close_sessions(app: web.Application) -> None:
+    """on_shutdown: the peers hear the end now, not after the shutdown grace."""
+    if WHEP_SESSIONS in app:
+        await app[WHEP_SESSIONS].close_all()
+
+
 def add_routes(app: web.Application) -> None:
     # Runs after the gateway's services context (appended first), so SOURCES exists.
     app.cleanup_ctx.append(_sessions_ctx)
+    app.on_shutdown.append(_close_sessions)
     app.router.add_post("/whep/{camera}", post_offer)
     app.router.add_route("OPTIONS", "/whep/{camera}", options)
     app.router.add_delete("/whep/{camera}/{session}", delete_session)

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 from aiortc.sdp import H264Profile, parse_h264_profile_level_id
 
+from gateway.api.query import is_ascii_digits
+
 MAX_OFFER_BYTES = 64 * 1024
 
 # RFC 6184 8.1: no profile-level-id means Baseline at level 1.0.
@@ -80,7 +82,7 @@ class MediaSection:
         """payload type -> encoding name (upper case), from `a=rtpmap`."""
         found = {}
         for value in self.attributes("rtpmap"):
-            match = re.fullmatch(r"(\d+) ([^/\s]+)/\d+(?:/\d+)?", value.strip())
+            match = re.fullmatch(r"(\d+) ([^/\s]+)/\d+(?:/\d+)?", value.strip(), re.ASCII)
             if match:
                 found[int(match[1])] = match[2].upper()
         return found
@@ -90,7 +92,7 @@ class MediaSection:
         found = {}
         for value in self.attributes("fmtp"):
             payload_type, _, params = value.partition(" ")
-            if payload_type.isdigit():
+            if is_ascii_digits(payload_type):
                 found[int(payload_type)] = params.strip()
         return found
 
@@ -168,7 +170,7 @@ def parse_offer(text: str) -> Offer:
 
 def _media_section(m_line: str, lines: list[str]) -> MediaSection:
     parts = m_line[2:].split()
-    if len(parts) < 4 or not parts[1].split("/")[0].isdigit():
+    if len(parts) < 4 or not is_ascii_digits(parts[1].split("/")[0]):
         raise OfferError(f"malformed media line {m_line[:60]!r} (RFC 8866 5.14)")
     return MediaSection(parts[0], int(parts[1].split("/")[0]), parts[2], tuple(parts[3:]), tuple(lines))
 
@@ -220,11 +222,11 @@ def choose_h264(video: MediaSection, stream_profile_level_id: str) -> H264Choice
     for payload_type, name in names.items():
         if name == "RTX":
             apt = _fmtp_params(fmtps.get(payload_type, "")).get("apt", "")
-            if apt.isdigit():
+            if is_ascii_digits(apt):
                 rtx_for.setdefault(int(apt), payload_type)
     candidates: list[tuple[int, str, H264Profile | None]] = []
     for fmt in video.formats:
-        if not fmt.isdigit() or names.get(int(fmt)) != "H264":
+        if not is_ascii_digits(fmt) or names.get(int(fmt)) != "H264":
             continue
         payload_type = int(fmt)
         params = _fmtp_params(fmtps.get(payload_type, ""))
@@ -233,7 +235,7 @@ def choose_h264(video: MediaSection, stream_profile_level_id: str) -> H264Choice
         profile_level_id = params.get("profile-level-id", DEFAULT_PROFILE_LEVEL_ID).lower()
         candidates.append((payload_type, profile_level_id, stream_profile(profile_level_id)))
     if not candidates:
-        offered = sorted({names.get(int(fmt), fmt) for fmt in video.formats if fmt.isdigit()})
+        offered = sorted({names.get(int(fmt), fmt) for fmt in video.formats if is_ascii_digits(fmt)})
         raise NoH264Error(f"offer has no H.264 with packetization-mode=1 (offered: {', '.join(offered) or 'none'})")
 
     wanted = stream_profile(stream_profile_level_id)
@@ -256,7 +258,7 @@ def choose_opus(audio: MediaSection) -> int | None:
     count or coded rate; a mono stream is sent as it is (the receiver decodes it).
     """
     for value in audio.attributes("rtpmap"):
-        match = re.fullmatch(r"(\d+) opus/48000/2", value.strip(), re.IGNORECASE)
+        match = re.fullmatch(r"(\d+) opus/48000/2", value.strip(), re.IGNORECASE | re.ASCII)
         if match and match[1] in audio.formats:
             return int(match[1])
     return None
@@ -272,7 +274,7 @@ def _keeps(line: str, kept: set[int]) -> bool:
     for name in ("a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"):
         if line.startswith(name):
             payload_type = line[len(name):].split(" ", 1)[0]
-            return payload_type == "*" or (payload_type.isdigit() and int(payload_type) in kept)
+            return payload_type == "*" or (is_ascii_digits(payload_type) and int(payload_type) in kept)
     return True
 
 
@@ -317,7 +319,7 @@ def offer_for_aiortc(offer: Offer, choice: H264Choice, opus_payload_type: int | 
 
 def _video_for_aiortc(section: MediaSection, choice: H264Choice) -> list[str]:
     kept = {choice.payload_type} | ({choice.rtx_payload_type} if choice.rtx_payload_type is not None else set())
-    formats = [fmt for fmt in section.formats if fmt.isdigit() and int(fmt) in kept]
+    formats = [fmt for fmt in section.formats if is_ascii_digits(fmt) and int(fmt) in kept]
     out = [f"m=video {section.port} {section.proto} {' '.join(formats)}"]
     for line in without_mdns_candidates(section.lines):
         if not _keeps(line, kept):
@@ -363,14 +365,14 @@ def audio_codecs(answer: str) -> tuple[str | None, dict[int, str]]:
     names = {}
     for value in section.attributes("rtpmap"):
         payload_type, _, name = value.strip().partition(" ")
-        if payload_type.isdigit():
+        if is_ascii_digits(payload_type):
             names[int(payload_type)] = name
     fmtps = section.fmtp()
     return direction, {int(fmt): f"{names.get(int(fmt), '?')} {fmtps.get(int(fmt), '')}".strip()
-                       for fmt in section.formats if fmt.isdigit()}
+                       for fmt in section.formats if is_ascii_digits(fmt)}
 
 
 def _codecs(section: MediaSection) -> dict[int, str]:
     fmtps = section.fmtp()
     return {int(fmt): f"{section.rtpmap().get(int(fmt), '?')} {fmtps.get(int(fmt), '')}".strip()
-            for fmt in section.formats if fmt.isdigit()}
+            for fmt in section.formats if is_ascii_digits(fmt)}

@@ -8,6 +8,10 @@ pulls them with `next_unit()` and sends them.
 
 Each viewer is a hub reader with the hub's bounded queue: a viewer whose send path is
 slow loses whole GOPs there (the hub's overflow policy), never the others' frames.
+Nothing after that queue hides a per-viewer delay as /live's TCP send queue did
+(gateway/live/pacer.py): a UDP socket fills only when the host's own link does (then
+datagrams.py drops what has no room), never because one viewer's path is slow; a slow
+path loses packets on the way, which the viewer answers with NACK or PLI.
 """
 
 from __future__ import annotations

@@ -4,9 +4,11 @@ one-line message that names the route and never quotes a URL or a body."""
 
 from __future__ import annotations
 
+import errno
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -159,7 +161,8 @@ def prefixed(error: WepError, context: str) -> WepError:
 
 
 def unavailable(context: str, exc: BaseException, timeout: float) -> WepUnavailable:
-    """A transport failure as a one-line WepUnavailable (aiohttp's texts may quote the URL)."""
+    """A transport failure as a one-line WepUnavailable (aiohttp's texts may quote the URL),
+    named by what happened (errors.NO_ANSWER_CAUSES): WEP sent no status."""
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return WepUnavailable(504, None, "TIMEOUT", f"{context}: connect timeout")
     if isinstance(exc, (TimeoutError, aiohttp.ServerTimeoutError)):
@@ -167,11 +170,17 @@ def unavailable(context: str, exc: BaseException, timeout: float) -> WepUnavaila
     if isinstance(exc, (aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch)):
         return WepUnavailable(503, None, "TLS_ERROR", f"{context}: TLS failed ({short(exc)})")
     if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc.os_error, ConnectionRefusedError):
+            return WepUnavailable(503, None, "REFUSED", f"{context}: connection refused ({short(exc)})")
         return WepUnavailable(503, None, "UNREACHABLE", f"{context}: cannot connect ({short(exc)})")
     if isinstance(exc, aiohttp.ClientPayloadError):
         return WepUnavailable(502, None, "BAD_RESPONSE", f"{context}: answer cut short ({type(exc).__name__})")
-    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, OSError)):
-        return WepUnavailable(503, None, "CONNECTION_LOST", f"{context}: connection lost ({short(exc)})")
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return WepUnavailable(502, None, "CONNECTION_CLOSED", f"{context}: WEP closed the connection without an answer")
+    if isinstance(exc, ConnectionResetError) or getattr(exc, "errno", None) == errno.ECONNRESET:
+        return WepUnavailable(502, None, "CONNECTION_RESET", f"{context}: connection reset ({short(exc)})")
+    if isinstance(exc, OSError):  # aiohttp.ClientOSError included
+        return WepUnavailable(502, None, "CONNECTION_LOST", f"{context}: connection lost ({short(exc)})")
     return WepUnavailable(502, None, "BAD_RESPONSE", f"{context}: {short(exc)}")
 
 

@@ -20,6 +20,14 @@ from gateway.wep.errors import WepUnavailable
 PANEL = 10000
 
 
+def panel_span(low: float, high: float) -> tuple[int, int]:
+    """Start and size in panel units of [low, high] (normalised, low < high): at least one
+    unit, inside the panel. A region finer than a unit would round to a zero-sized ROI, which
+    WEP refuses (400): the smallest region it takes is as close as the panel can say."""
+    start = min(round(low * PANEL), PANEL - 1)
+    return start, max(round(high * PANEL), start + 1) - start
+
+
 class WepControlApi:
     def __init__(self, client: WepClient):
         self.client = client
@@ -46,9 +54,9 @@ class WepControlApi:
 
     async def zoom_to(self, camera_id: str, roi: tuple[float, float, float, float]) -> None:
         left, top, right, bottom = roi
+        (x, width), (y, height) = panel_span(left, right), panel_span(top, bottom)
         field_of_view = {"imagePanelSize": {"width": PANEL, "height": PANEL},
-                         "ROI": {"x": round(left * PANEL), "y": round(top * PANEL),
-                                 "width": round((right - left) * PANEL), "height": round((bottom - top) * PANEL)}}
+                         "ROI": {"x": x, "y": y, "width": width, "height": height}}
         await self._put("/camera/commands/pan-tilt-zoom", "ptz.fov", {"id": camera_id, "fieldOfView": field_of_view},
                         camera_id)
 

@@ -24,6 +24,25 @@ _MAX_MESSAGE = 200
 # The name WepUnavailable carries for a stream that sent nothing for its read timeout.
 READ_TIMEOUT = "READ_TIMEOUT"
 
+# Names the gateway gives a failure in which WEP sent no HTTP status, each with the cause it
+# is counted under (wepgw_upstream_reconnects) and logged as. Such an error's `status` is the
+# one a gateway answers for it (RFC 9110 15.6.3 502 Bad Gateway, 15.6.4 503, 15.6.5 504),
+# never shown as WEP's: "WEP 502 CONNECTION_LOST" once reported a stream WEP merely closed.
+NO_ANSWER_CAUSES = {
+    "REFUSED": "refused",  # nothing listens on WEP's port
+    "UNREACHABLE": "unreachable",  # no route, no address (DNS)
+    "TLS_ERROR": "tls",
+    "TIMEOUT": "timeout",  # no connection, or no answer, within the request timeout
+    READ_TIMEOUT: "stall",  # a stream that sent nothing for its read timeout
+    "CONNECTION_CLOSED": "connection_closed",  # WEP closed the connection before or while answering
+    "CONNECTION_RESET": "connection_reset",
+    "CONNECTION_LOST": "connection_lost",  # another socket error
+    "BAD_RESPONSE": "bad_response",  # an answer cut short, or one that is not what the route returns
+    "BAD_MPD": "bad_mpd",
+    "NOT_LOGGED_IN": "not_logged_in",  # no session to send (the gateway's own state)
+    "NO_CREDENTIALS": "no_credentials",
+}
+
 
 class WepError(UpstreamFailure):
     """WEP answered with an error (or something that is not a usable answer)."""
@@ -36,13 +55,20 @@ class WepError(UpstreamFailure):
         Exception.__init__(self, self.__str__())
 
     @property
+    def answered(self) -> bool:
+        """Whether WEP (or a proxy before it) answered with this HTTP status."""
+        return self.name not in NO_ANSWER_CAUSES
+
+    @property
     def cause(self) -> str:
-        """The backend-neutral label of this failure (gateway.backends.base.UpstreamFailure)."""
-        return "stall" if self.name == READ_TIMEOUT else f"upstream_{self.status}"
+        """The backend-neutral label of this failure (gateway.backends.base.UpstreamFailure):
+        `upstream_<status>` for an answer, what happened otherwise (NO_ANSWER_CAUSES)."""
+        return f"upstream_{self.status}" if self.answered else NO_ANSWER_CAUSES[self.name]
 
     def __str__(self) -> str:
         code = f" code {self.code}" if self.code is not None else ""
-        return f"WEP {self.status} {self.name}{code}: {self.message}"
+        status = f" {self.status}" if self.answered else ""
+        return f"WEP{status} {self.name}{code}: {self.message}"
 
     def __reduce__(self):
         return (self.__class__, (self.status, self.code, self.name, self.message))
@@ -76,10 +102,10 @@ def parse_error_envelope(status: int, body: bytes, content_type: str) -> WepErro
     envelope = _json_object(body)
     if envelope is None or not _looks_like_envelope(envelope):
         what = describe_body(body, content_type)
-        if status in GATEWAY_STATUSES or status < 400:
-            return WepUnavailable(status if status >= 400 else 502, None, "BAD_RESPONSE",
-                                  f"answered HTTP {status} with {what}, not a WEP error envelope")
-        return WepError(status, None, f"HTTP_{status}", f"answered HTTP {status} with {what}, not a WEP error envelope")
+        if status < 400:
+            return WepUnavailable(502, None, "BAD_RESPONSE", f"answered HTTP {status} with {what}, not a WEP error envelope")
+        cls = WepUnavailable if status in GATEWAY_STATUSES else WepError
+        return cls(status, None, f"HTTP_{status}", f"answered HTTP {status} with {what}, not a WEP error envelope")
 
     meta = envelope.get("meta") if isinstance(envelope.get("meta"), dict) else {}
     envelope_status = envelope.get("statusCode")
@@ -92,6 +118,8 @@ def parse_error_envelope(status: int, body: bytes, content_type: str) -> WepErro
     code = code if isinstance(code, int) and not isinstance(code, bool) else None
     name = meta.get("name")
     name = "_".join(name.split())[:60] if isinstance(name, str) and name.strip() else f"HTTP_{effective}"
+    if name in NO_ANSWER_CAUSES:  # WEP's own name for an answer it sent: keep the status with it
+        name = f"HTTP_{effective}_{name}"
     message = envelope.get("message")
     message = message if isinstance(message, str) and message.strip() else "no message"
     cls = WepUnavailable if effective in GATEWAY_STATUSES else WepError

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import aiohttp
 
+from gateway.wep.answers import unavailable
 from gateway.wep.errors import READ_TIMEOUT, WepUnavailable
-from gateway.wep.redaction import redact
 from gateway.wep.stats import WepStats
 
 __all__ = ["READ_TIMEOUT", "MediaStream", "set_query_param"]  # READ_TIMEOUT: a stream's stall (errors.py)
@@ -63,11 +63,10 @@ class MediaStream:
                 raise WepUnavailable(504, None, READ_TIMEOUT,
                                      f"camera {self.camera_id}: stream read timeout, no bytes for {self._read_timeout:g}s") from None
             except aiohttp.ClientPayloadError:
-                raise WepUnavailable(502, None, "CONNECTION_LOST",
+                raise WepUnavailable(502, None, "CONNECTION_CLOSED",
                                      f"camera {self.camera_id}: stream cut short, WEP closed it mid-transfer") from None
             except aiohttp.ClientError as exc:
-                raise WepUnavailable(502, None, "CONNECTION_LOST",
-                                     f"camera {self.camera_id}: stream broken ({type(exc).__name__}: {redact(str(exc))})") from None
+                raise unavailable(f"camera {self.camera_id}: stream", exc, self._read_timeout) from None
             if not chunk:
                 return  # WEP ended the stream
             self.bytes_received += len(chunk)

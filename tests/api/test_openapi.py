@@ -40,10 +40,54 @@ def test_document_is_well_formed():
 
 
 async def test_served_at_api_v1(gateway_url):
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{gateway_url}/api/v1/openapi.json") as response:
-            assert response.status == 200
-            assert await response.json() == document()
+    async with aiohttp.ClientSession() as http, http.get(f"{gateway_url}/api/v1/openapi.json") as response:
+        assert response.status == 200
+        assert await response.json() == document()
+
+
+def _resolve(doc: dict, node: dict) -> dict:
+    while "$ref" in node:
+        target = doc
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+# Webhooks read what their senders post tolerantly: other fields are ignored, not refused.
+TOLERANT_BODIES = {("POST", "/wep/webhook"), ("POST", "/alta/webhook/{secret}")}
+
+
+def test_every_status_is_listed_and_every_json_body_says_what_it_takes():
+    """What schemathesis (tests/api/schemathesis_run.py) relies on: each answer listed by its
+    status (no 4XX or default to hide one behind), errors in the one JSON shape, a 503 everywhere
+    (the request timeout) and each JSON body closed to the fields its handler refuses, with 413."""
+    doc = document()
+    error = {"$ref": "#/components/schemas/Error"}
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            if method not in METHODS:
+                continue
+            where = (method.upper(), path)
+            for status, answer in operation["responses"].items():
+                assert status.isdigit(), where
+                answer = _resolve(doc, answer)
+                json_schema = answer.get("content", {}).get("application/json", {}).get("schema")
+                if int(status) >= 400 and json_schema is not None:
+                    assert json_schema == error or error in json_schema.get("anyOf", []), (where, status)
+            assert "503" in operation["responses"], where  # the request timeout and the viewer limits
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body is None or where in TOLERANT_BODIES:
+                continue
+            schema = _resolve(doc, body["schema"])
+            assert schema["additionalProperties"] is False, where
+            assert "413" in operation["responses"], where
+
+
+def test_a_token_request_needs_only_cameras():
+    schema = document()["components"]["schemas"]["TokenRequest"]
+    assert schema["required"] == ["cameras"]
+    assert schema["properties"]["actions"]["default"] == ["view"]
 
 
 def test_document_validates_as_openapi_3_1():

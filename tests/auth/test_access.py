@@ -5,8 +5,8 @@ must really get the media: real offers, real files). Admin routes: no key, a wro
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 import aiohttp
 import pytest
@@ -84,25 +84,25 @@ async def snapshot(s, camera, params, headers):
 
 
 async def whep(s, camera, params, headers):
-    async with viewer_offer() as offer:
-        async with s.http.post(f"{s.base}/whep/{camera}", params=params, data=offer,
-                               headers={**headers, "Content-Type": "application/sdp"}) as response:
-            if response.status == 201:
-                assert (await response.text()).startswith("v=0")
-                # The session id in the Location is the credential: no token needed to hang up.
-                async with s.http.delete(f"{s.base}{response.headers['Location']}") as deleted:
-                    assert deleted.status == 200
-            return response.status
+    async with viewer_offer() as offer, s.http.post(
+            f"{s.base}/whep/{camera}", params=params, data=offer,
+            headers={**headers, "Content-Type": "application/sdp"}) as response:
+        if response.status == 201:
+            assert (await response.text()).startswith("v=0")
+            # The session id in the Location is the credential: no token needed to hang up.
+            async with s.http.delete(f"{s.base}{response.headers['Location']}") as deleted:
+                assert deleted.status == 200
+        return response.status
 
 
 async def whip(s, camera, params, headers):
-    async with talker_offer() as offer:
-        async with s.http.post(f"{s.base}/whip/{camera}/talk", params=params, data=offer,
-                               headers={**headers, "Content-Type": "application/sdp"}) as response:
-            if response.status == 201:
-                async with s.http.delete(f"{s.base}{response.headers['Location']}") as deleted:
-                    assert deleted.status == 200
-            return response.status
+    async with talker_offer() as offer, s.http.post(
+            f"{s.base}/whip/{camera}/talk", params=params, data=offer,
+            headers={**headers, "Content-Type": "application/sdp"}) as response:
+        if response.status == 201:
+            async with s.http.delete(f"{s.base}{response.headers['Location']}") as deleted:
+                assert deleted.status == 200
+        return response.status
 
 
 async def talkdown(s, camera, params, headers):
@@ -136,7 +136,7 @@ async def test_viewer_route(secure, route):
     good = await mint(secure.http, secure.base, [secure.camera], [action])
     elsewhere = await mint(secure.http, secure.base, [secure.other], ["view", "talk", "snapshot"])
     no_action = await mint(secure.http, secure.base, [secure.camera], others)
-    bearer = lambda token: {"Authorization": f"Bearer {token}"}  # noqa: E731
+    bearer = lambda token: {"Authorization": f"Bearer {token}"}
 
     assert await call(secure, secure.camera, {}, {}) == 401
     assert await call(secure, secure.camera, {"token": "not-a-jwt"}, {}) == 401
@@ -147,6 +147,14 @@ async def test_viewer_route(secure, route):
     assert await call(secure, secure.camera, {}, bearer(good)) == ok
     star = await mint(secure.http, secure.base, ["*"], [action])
     assert await call(secure, secure.camera, {"token": star}, {}) == ok
+
+
+@pytest.mark.parametrize("route", list(ROUTES))
+async def test_the_admin_key_opens_viewer_routes_from_the_header_never_from_the_url(secure, route):
+    _, call, ok = ROUTES[route]
+    assert await call(secure, secure.camera, {}, admin_headers()) == ok
+    # ?token= ends up in access logs, proxies and browser history: never for the admin key.
+    assert await call(secure, secure.camera, {"token": ADMIN_KEY}, {}) == 401
 
 
 async def test_snapshots_behind_tokens_are_private_to_caches(secure):
@@ -211,10 +219,10 @@ async def test_admin_routes_are_off_without_an_admin_key(aiohttp_server, emulato
     config = secure_config(emulator)
     config = dataclasses.replace(config, auth=dataclasses.replace(config.auth, admin_key=""))
     server = await aiohttp_server(create_app(config))
-    async with aiohttp.ClientSession() as http:
-        async with http.post(server.make_url("/api/v1/tokens"), json={"cameras": ["*"], "actions": ["view"]},
-                             headers=admin_headers("")) as response:
-            assert response.status == 403
+    async with aiohttp.ClientSession() as http, http.post(
+            server.make_url("/api/v1/tokens"), json={"cameras": ["*"], "actions": ["view"]},
+            headers=admin_headers("")) as response:
+        assert response.status == 403
 
 
 @pytest.mark.parametrize("body, message", [
@@ -223,11 +231,24 @@ async def test_admin_routes_are_off_without_an_admin_key(aiohttp_server, emulato
     ({"cameras": ["*"], "actions": ["view"], "ttl": 0}, "ttl"),
     ({"cameras": ["*"], "actions": ["view"], "ttl": 10**9}, "ttl"),
     ({"cameras": ["*"], "actions": ["view"], "admin": True}, "unknown"),
+    ({"cameras": ["*"], "actions": None}, "actions"),  # left out is ["view"]; null is no list
+    ({"actions": ["view"]}, "cameras"),
 ])
 async def test_token_request_errors(secure, body, message):
     async with secure.http.post(f"{secure.base}/api/v1/tokens", json=body, headers=admin_headers()) as response:
         assert response.status == 400
         assert message in (await response.json())["error"]["message"]
+
+
+async def test_a_token_minted_without_actions_may_view_only(secure):
+    async with secure.http.post(f"{secure.base}/api/v1/tokens", json={"cameras": [secure.camera]},
+                                headers=admin_headers()) as response:
+        assert response.status == 201
+        minted = await response.json()
+    assert minted["actions"] == ["view"]
+    token = {"token": minted["token"]}
+    assert await hls_index(secure, secure.camera, token, {}) == 200
+    assert await snapshot(secure, secure.camera, token, {}) == 403
 
 
 async def test_viewer_auth_off_opens_viewer_routes_not_admin_ones(aiohttp_server, emulator, caplog):

@@ -58,3 +58,7 @@ def test_forged_or_broken_tokens_are_refused(forge):
 def test_request_checks_name_the_field(cameras, actions, ttl, field):
     with pytest.raises(ValueError, match=field):
         check_request(cameras, actions, ttl)
+
+
+def test_a_request_without_actions_or_ttl_is_a_token_to_view_for_an_hour():
+    assert check_request(["cam", "cam"]) == (["cam"], ["view"], 3600, None)

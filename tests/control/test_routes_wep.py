@@ -74,6 +74,17 @@ async def test_field_of_view_presets_and_home(gateway_url, emulator, http):
     assert (state["pan"], state["tilt"], state["zoom"]) == (0, 0, 1)
 
 
+async def test_a_region_finer_than_the_panel_is_zoomed_to_not_refused(gateway_url, emulator, http):
+    # Found by schemathesis: a roi a few millionths high rounded to a 0-unit ROI, which WEP
+    # refuses with 400, and the gateway answered 502.
+    camera, base = emulator.camera_ids[0], _base(gateway_url, emulator)
+    for roi, sent in (([0.78, 1e-302, 0.94, 6e-08], {"x": 7800, "y": 0, "width": 1600, "height": 1}),
+                      ([0.99999999, 0.5, 1.0, 0.50000001], {"x": 9999, "y": 5000, "width": 1, "height": 1})):
+        status, answer = await _post(http, base + "/ptz/zoom-to", {"roi": roi})
+        assert status == 200, answer
+        assert emulator.ptz_log(camera)[-1]["params"]["ROI"] == sent
+
+
 async def test_outputs_on_off_pulse_and_a_missing_one(gateway_url, emulator, http):
     camera, base = emulator.camera_ids[0], _base(gateway_url, emulator)
     first = emulator.output_entities(camera)[0]["id"]

@@ -17,7 +17,6 @@ def test_multivariant_lists_variants_with_attributes_and_token():
     assert text.splitlines() == [
         "#EXTM3U",
         "#EXT-X-VERSION:9",
-        "#EXT-X-INDEPENDENT-SEGMENTS",
         '#EXT-X-STREAM-INF:BANDWIDTH=2000000,RESOLUTION=1280x720,CODECS="avc1.4D401F"',
         "high/playlist.m3u8?token=abc",
         '#EXT-X-STREAM-INF:BANDWIDTH=300000,RESOLUTION=320x180,CODECS="avc1.42E01E"',
@@ -27,15 +26,15 @@ def test_multivariant_lists_variants_with_attributes_and_token():
 
 def _playlist(**changes) -> MediaPlaylist:
     parts = (PlaylistPart("part10.m4s", 0.2, True), PlaylistPart("part11.m4s", 0.2, False))
-    values = dict(
-        target_duration=1, part_target=0.2, media_sequence=41, discontinuity_sequence=3,
-        segments=(
+    values = {
+        "target_duration": 1, "part_target": 0.2, "media_sequence": 41, "discontinuity_sequence": 3,
+        "segments": (
             PlaylistSegment("seg41.m4s", 1.0, 0.0, False, "init1.mp4"),
             PlaylistSegment("seg42.m4s", 1.0, 1.0, True, "init2.mp4", parts),
         ),
-        open_parts=(PlaylistPart("part12.m4s", 0.2, True),), open_map_uri="init2.mp4", open_discontinuity=False,
-        preload_hint_uri="part13.m4s", skip_until=6.0,
-    )
+        "open_parts": (PlaylistPart("part12.m4s", 0.2, True),), "open_map_uri": "init2.mp4", "open_discontinuity": False,
+        "preload_hint_uri": "part13.m4s", "skip_until": 6.0,
+    }
     values.update(changes)
     return MediaPlaylist(**values)
 

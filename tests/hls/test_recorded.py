@@ -1,12 +1,14 @@
 """Recorded video as an HLS EVENT playlist (`playlist.m3u8?t=`): the sans-IO rendering and
-bounds, then the gateway in front of the WEP emulator, read by ffmpeg."""
+bounds, then the gateway in front of the WEP emulator, read by ffmpeg, with the camera's
+audio and its own clock (the emulator's prft boxes) for PROGRAM-DATE-TIME."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
@@ -28,7 +30,7 @@ AVCC = (
 
 
 def iso(unix: float, basic: bool = False) -> str:
-    moment = datetime.fromtimestamp(round(unix, 3), timezone.utc)
+    moment = datetime.fromtimestamp(round(unix, 3), UTC)
     text = moment.strftime("%Y%m%dT%H%M%S." if basic else "%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     return text
 
@@ -46,9 +48,9 @@ def upstream_init(track_id: int = 7) -> InitSegment:
     return InitSegment(b"upstream-init", (TrackInfo(track_id, "video", "avc1.64000C", 90000, 320, 240, codec_config=AVCC),))
 
 
-async def ffmpeg_frames(url: str, timeout: float) -> tuple[list[int], str]:
+async def ffmpeg_frames(url: str, timeout: float) -> tuple[dict[int, list[int]], str]:
     """Decode the whole playlist from its first segment (an EVENT playlist without ENDLIST
-    looks live to ffmpeg, which would start near the end); video pts and ffmpeg's errors."""
+    looks live to ffmpeg, which would start near the end); pts per stream and ffmpeg's errors."""
     require("ffmpeg")
     process = await asyncio.create_subprocess_exec(
         "ffmpeg", "-nostdin", "-v", "error", "-live_start_index", "0", "-i", url, "-f", "framemd5", "-",
@@ -61,17 +63,29 @@ async def ffmpeg_frames(url: str, timeout: float) -> tuple[list[int], str]:
             process.kill()
             await process.wait()
     assert process.returncode == 0, err.decode()
-    rows = [line.split(",") for line in out.decode().splitlines() if line and not line.startswith("#")]
-    assert {int(row[0]) for row in rows} == {0}  # video only: recordings carry no audio
-    return [int(row[2]) for row in rows], err.decode()
+    pts: dict[int, list[int]] = {}
+    for line in out.decode().splitlines():
+        if line and not line.startswith("#"):
+            row = line.split(",")
+            pts.setdefault(int(row[0]), []).append(int(row[2]))
+    return pts, err.decode()
 
 
 def segment_uris(text: str) -> list[str]:
-    return re.findall(r"^(r[0-9a-f]+-seg\d+\.m4s\S*)$", text, re.M)
+    return re.findall(r"^(r[0-9a-f]+-seg\d+\.m4s\S*)$", text, re.MULTILINE)
 
 
 def durations(text: str) -> list[float]:
     return [float(value) for value in re.findall(r"#EXTINF:([\d.]+),", text)]
+
+
+def dates(text: str) -> list[float]:
+    return [datetime.fromisoformat(value).timestamp() for value in re.findall(r"#EXT-X-PROGRAM-DATE-TIME:(\S+)", text)]
+
+
+def keyframe_near(emulator, at: float) -> float:
+    """The emulator's keyframe nearest `at` (match `c`): 1 s GOPs from its start."""
+    return emulator.epoch_wall + round(at - emulator.epoch_wall)
 
 
 # -- sans-IO ---------------------------------------------------------------------------------
@@ -86,8 +100,9 @@ def test_event_playlist_lists_every_segment_then_endlist():
     growing = render_event(segments, 2, ended=False)
     assert growing.splitlines()[:6] == [
         "#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-TARGETDURATION:2", "#EXT-X-PLAYLIST-TYPE:EVENT",
-        "#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-INDEPENDENT-SEGMENTS",
+        "#EXT-X-MEDIA-SEQUENCE:0", '#EXT-X-MAP:URI="r1-init1.mp4?token=x"',
     ]
+    assert "#EXT-X-INDEPENDENT-SEGMENTS" not in growing  # a long GOP is cut mid-GOP (segmenter.py)
     assert "#EXT-X-ENDLIST" not in growing and "PART" not in growing and "SERVER-CONTROL" not in growing
     assert growing.count("#EXT-X-MAP:") == 2  # again only where the init changes
     assert "#EXT-X-PROGRAM-DATE-TIME:2016-03-10T21:01:00.057Z\n#EXTINF:2," in growing
@@ -165,22 +180,27 @@ async def test_ffmpeg_decodes_the_whole_recording_until_endlist(emulator, gatewa
         assert response.headers["Cache-Control"] == "no-cache"
         first = await response.text()
     assert "#EXT-X-PLAYLIST-TYPE:EVENT" in first and "#EXT-X-PART" not in first
-    assert re.search(r"#EXT-X-PROGRAM-DATE-TIME:(\S+)", first).group(1) == iso(at)
+    # PROGRAM-DATE-TIME: the camera's time of the keyframe WEP started at (its prft), not `t`
+    assert dates(first)[0] == pytest.approx(keyframe_near(emulator, at), abs=0.002)
     assert segment_uris(first)[0].startswith("r") and segment_uris(first)[0].endswith("-seg0.m4s?token=abc")
     assert re.search(r'#EXT-X-MAP:URI="r[0-9a-f]+-init1\.mp4\?token=abc"', first)
 
     # ffmpeg starts at the first segment and reads as the playlist grows until ENDLIST
-    video, errors = await ffmpeg_frames(url, 30)
+    streams, errors = await ffmpeg_frames(url, 30)
+    video, audio = streams[0], streams.get(1, [])
     async with http.get(url) as response:
         final = await response.text()
     assert final.endswith("#EXT-X-ENDLIST\n")
     assert sum(durations(final)) == pytest.approx(4.0, abs=0.01)  # the bound, to the frame
     assert errors == ""
     assert len(video) == round(sum(durations(final)) * FPS)  # every frame of the recording, once
-    assert all(b > a for a, b in zip(video, video[1:])), "video timestamps go backwards"
+    assert all(b > a for a, b in itertools.pairwise(video)), "video timestamps go backwards"
+    # the camera's audio (AAC, 1024 samples a frame at 48 kHz) along the whole recording
+    assert len(audio) >= 4.0 * 48000 / 1024 * 0.8 and all(b > a for a, b in itertools.pairwise(audio))
 
-    # one upstream pull, closed at the bound; the recording closes once nobody asks
-    assert emulator.stats["media_connections"] == {f"{camera}/fmp4/high": 1}
+    # one upstream pull each for video and audio, closed at the bound; the recording closes
+    # once nobody asks
+    assert emulator.stats["media_connections"] == {f"{camera}/fmp4/high": 1, f"{camera}/webm/-": 1}
     await until(lambda: emulator.stats["open_streams"] == 0)
     await until(lambda: not recordings.running())
     async with http.get(f"{gateway_url}/hls/{camera}/high/{segment_uris(final)[0]}") as response:
@@ -197,7 +217,7 @@ async def test_players_of_one_time_share_one_pull(emulator, gateway_url, recordi
     assert all(answer.status == 200 for answer in answers)
     names = {segment_uris(text)[0] for text in texts}
     assert len(names) == 1
-    assert emulator.stats["media_connections"] == {f"{camera}/fmp4/high": 1}
+    assert emulator.stats["media_connections"] == {f"{camera}/fmp4/high": 1, f"{camera}/webm/-": 1}
     assert [r.counters.connections for r in recordings.running()] == [1]
     # ... and /metrics shows it, apart from the live sources
     async with http.get(f"{gateway_url}/metrics") as response:
@@ -258,7 +278,7 @@ async def test_an_upstream_drop_resumes_after_the_last_frame_as_a_discontinuity(
     async with http.get(url) as response:
         assert response.status == 200
     [recording] = recordings.running()
-    assert emulator.drop_streams() == 1
+    assert emulator.drop_streams() == 2  # its video and its audio
     await until(lambda: recording.counters.connections == 2 and len(recording.segmenter.segments) >= 3)
     async with http.get(url) as response:
         text = await response.text()
@@ -266,9 +286,13 @@ async def test_an_upstream_drop_resumes_after_the_last_frame_as_a_discontinuity(
     segments = list(recording.segmenter.segments)
     cut = next(i for i, segment in enumerate(segments) if segment.discontinuity)
     before, resumed = segments[cut - 1], segments[cut]
-    # PROGRAM-DATE-TIME goes on where the last frame before the drop ended
-    assert resumed.program_date_time == pytest.approx(before.program_date_time + before.duration, abs=0.002)
-    assert resumed.start_time == before.start_time + round(before.duration * 90000)  # and so do timestamps
+    # WEP resumed at the first keyframe after the last frame received (`g`): timestamps go
+    # on from there, and PROGRAM-DATE-TIME says the camera time of that keyframe, within a
+    # GOP (1 s) past where the last frame before the drop ended
+    ended = before.program_date_time + before.duration
+    assert ended - 0.002 <= resumed.program_date_time <= ended + 1.002
+    assert resumed.program_date_time == pytest.approx(keyframe_near(emulator, resumed.program_date_time), abs=0.002)
+    assert resumed.start_time == before.start_time + round(before.duration * 90000)
 
 
 async def test_recordings_past_the_limit_are_503_and_the_open_one_is_still_shared(emulator, gateway_url, recordings, http):
@@ -282,4 +306,5 @@ async def test_recordings_past_the_limit_are_503_and_the_open_one_is_still_share
         assert (await response.json())["error"]["code"] == "too_many_recordings"
     async with http.get(url, params={"t": iso(at)}) as response:
         assert response.status == 200  # the open one is shared, not refused
-    assert emulator.stats["media_connections"] == {f"{emulator.camera_ids[0]}/fmp4/high": 1}
+    assert emulator.stats["media_connections"] == {f"{emulator.camera_ids[0]}/fmp4/high": 1,
+                                                   f"{emulator.camera_ids[0]}/webm/-": 1}

@@ -1,9 +1,15 @@
+from dataclasses import replace
+
 import pytest
 
+from gateway.config import HlsConfig
+from gateway.hls.muxer import HlsMuxer
+from gateway.hls.playlist import render_media
 from gateway.hls.segmenter import Segmenter
-from gateway.media.fmp4 import Fmp4Reader, FragmentWriter
-from gateway.media.hub import Discontinuity
+from gateway.media.fmp4 import Fmp4Reader, FragmentWriter, Sample
+from gateway.media.hub import Discontinuity, Frame
 
+from .rfc8216_validator import MediaHistory, assert_valid
 from .synthetic import FrameClock, video_init
 
 
@@ -53,7 +59,7 @@ def test_parts_at_25_fps_hold_five_frames():
     seg = segmenter()
     feed(seg, FrameClock(fps=25, gop=25).frames(26))
     assert [round(p.duration, 3) for p in seg.segments[0].parts] == [0.2] * 5
-    assert seg.part_target_duration == 0.2
+    assert seg.part_target_duration == 0.204  # the longest part plus PART_SLACK, to the ms above
 
 
 def test_frames_before_the_first_keyframe_are_skipped():
@@ -144,3 +150,115 @@ def test_part_bytes_are_fmp4_fragments_with_continuous_decode_times():
     events = reader.feed(init.data + seg.segments[0].data + seg.segments[1].data)
     times = [s.decode_time for e in events if hasattr(e, "samples") for s in e.samples]
     assert times == [i * 6000 for i in range(30)]
+
+
+# -- targets fixed for the playlist's life (RFC 8216 4.3.3.1, 6.2.1) ----------------------------
+
+
+def test_the_target_comes_from_the_measured_gop_and_never_changes():
+    seg = segmenter(minimum=1.0)
+    clock = FrameClock(fps=15, gop=30)  # a 2 s GOP: two-second segments
+    feed(seg, clock.frames(31))
+    assert seg.target_duration == 2 and seg.segments[0].duration == pytest.approx(2.0)
+    clock.gop = 15  # the GOP shrinks: segments of 1 s, the target stays
+    feed(seg, clock.frames(60))
+    assert seg.target_duration == 2 and seg.segments_cut == 0
+
+
+def test_a_gop_longer_than_the_target_is_cut_at_part_boundaries():
+    seg = segmenter(minimum=1.0)
+    clock = FrameClock(fps=15, gop=15)
+    feed(seg, clock.frames(16))
+    assert seg.target_duration == 1
+    clock.gop = 60  # the camera now sends a keyframe every 4 s: frames 60, 120...
+    feed(seg, clock.frames(45))  # frames 16..60
+    # every segment at most the target: the GOP from frame 15 is cut at 30 and 45, on part
+    # boundaries, and those segments start mid-GOP; the keyframe at 60 ends the last one
+    assert seg.target_duration == 1 and all(s.duration <= 1.0 + 1e-9 for s in seg.segments)
+    assert seg.segments_cut == 2
+    assert [s.independent for s in seg.segments] == [True, True, False, False]
+    cut = seg.segments[-1]
+    assert [p.independent for p in cut.parts] == [False] * 5 and cut.start_time == seg.segments[-2].start_time + 90000
+    assert seg.open is not None and seg.open.independent  # the keyframe at 4 s starts the next one
+
+
+def test_part_target_is_whole_frames_at_12_fps():
+    seg = segmenter()
+    feed(seg, FrameClock(fps=12, gop=12).frames(13))
+    # two frames of 1/12 s a part: the PART-TARGET that keeps them at >= 85 % of it
+    assert {round(p.duration, 4) for p in seg.segments[0].parts} == {0.1667}
+    assert seg.part_target_duration == 0.17  # 0.1667 x PART_SLACK, to the ms above
+
+
+def test_jittering_frame_durations_keep_parts_within_the_part_target():
+    seg = segmenter()
+    clock = FrameClock(fps=15, gop=15)
+    feed(seg, clock.frames(16))
+    target = seg.part_target_duration
+    sample_time = clock.index * clock.duration
+    for n in range(45):  # durations 6000 +- 90 ticks (1.5 %)
+        duration = 6000 + (90 if n % 2 else -90)
+        sample = Sample(1, sample_time, duration, 0, n % 15 == 14, b"f")
+        seg.push(Frame(sample, "video", 0.0), 0.0)
+        sample_time += duration
+    parts = [p for s in seg.segments for p in s.parts]
+    assert all(p.duration <= target + 1e-9 for p in parts)
+
+
+def test_program_date_time_is_the_cameras_capture_time_when_the_stream_tells_it():
+    seg = segmenter()
+    clock = FrameClock(fps=15, gop=15)
+    camera_epoch = 1_767_225_600.0  # the camera's clock for decode time 0
+    for frame in clock.frames(15 * 3 + 1):
+        stamped = replace(frame.sample, captured_at=camera_epoch + frame.sample.decode_time / 90000)
+        seg.push(replace(frame, sample=stamped), 5.0)  # arrival says something else entirely
+    assert [s.program_date_time for s in seg.segments] == pytest.approx([camera_epoch, camera_epoch + 1, camera_epoch + 2])
+    # without it: the first frame's arrival, then media time
+    plain = segmenter()
+    feed(plain, FrameClock().frames(15 * 2 + 1))
+    assert [s.program_date_time for s in plain.segments] == pytest.approx([1000.0 + 1 / 15, 1000.0 + 1 + 1 / 15])
+
+
+def test_the_muxers_playlists_stay_valid_while_the_gop_grows_and_the_upstream_reconnects():
+    """Every playlist the muxer answers with, through a GOP change and a discontinuity,
+    checked against the RFC validator as one reload history."""
+    muxer = HlsMuxer("cam", "high", HlsConfig(window_segments=7))
+    muxer.feed(video_init())
+    history = MediaHistory("cam/high")
+    clock = FrameClock(fps=15, gop=15)
+    for step in range(200):
+        if step == 60:
+            clock.gop = 45  # 3 s GOPs under a 1 s target
+        if step == 140:
+            muxer.feed(Discontinuity("reconnect"))
+            clock.index = (clock.index // clock.gop + 1) * clock.gop  # WEP resumes at a keyframe
+        muxer.feed(clock.next())
+        if muxer.segmenter.segments:  # rendered afresh: the muxer's cache is its hub task's
+            history.add(render_media(muxer.describe("", delta=False)))
+            history.add(render_media(muxer.describe("", delta=True)), {"_HLS_skip": "YES"})
+    assert_valid(history.finish())
+    assert history.answers == 2 * 200 - 2 * 15 and history.last is not None and history.last.skipped
+    assert muxer.segmenter.segments_cut >= 2 and muxer.segmenter.target_duration == 1
+
+
+def test_a_reconnect_that_replays_the_gop_is_skipped_to_the_first_new_keyframe():
+    seg = segmenter()
+    clock = FrameClock(fps=15, gop=15)
+    epoch = 1_767_225_600.0
+
+    def push(frames, decode_offset=0):
+        for frame in frames:
+            sample = replace(frame.sample, decode_time=frame.sample.decode_time + decode_offset,
+                             captured_at=epoch + frame.sample.decode_time / 90000)
+            seg.push(replace(frame, sample=sample), 0.0)
+
+    push(clock.frames(15 + 8))  # one segment and 8 frames: the camera's time reached 23/15 s
+    seg.push(Discontinuity("reconnect"), 0.0)
+    clock.index = 15  # WEP starts the new connection at its latest keyframe: frames 15.. again
+    push(clock.frames(15 + 16), decode_offset=8 * 6000)  # the source's timeline goes on
+    assert seg.frames_replayed == 8  # frames 15..22 were segmented already
+    resumed = next(s for s in seg.segments if s.discontinuity)
+    # frames 23..29 are not a decodable start: the keyframe at 30 (2 s) starts the next segment
+    assert resumed.program_date_time == pytest.approx(epoch + 2.0)
+    dates = [s.program_date_time for s in seg.segments]
+    assert dates == sorted(dates)

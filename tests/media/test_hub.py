@@ -2,6 +2,7 @@
 resume on a keyframe; late joiners start at the current GOP; memory is bounded."""
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -35,7 +36,7 @@ def frame_indexes(items) -> list[int]:
 def assert_clean_chain(indexes: list[int]) -> None:
     """Starts on a keyframe; every gap in the sequence ends on a keyframe."""
     assert indexes and indexes[0] % GOP == 0
-    for before, after in zip(indexes, indexes[1:]):
+    for before, after in itertools.pairwise(indexes):
         assert after > before
         if after != before + 1:
             assert after % GOP == 0, f"resumed at {after}, not a keyframe"
@@ -132,9 +133,8 @@ def test_reader_count_listeners_see_subscribe_and_close():
     hub = Hub("cam/high")
     counts = []
     hub.add_reader_listener(counts.append)
-    with hub.subscribe():
-        with hub.subscribe():
-            pass
+    with hub.subscribe(), hub.subscribe():
+        pass
     assert counts == [1, 2, 1, 0]
 
 
@@ -149,3 +149,25 @@ def test_audio_only_hub_resumes_on_any_frame_and_keeps_nothing_for_late_joiners(
         hub.publish(packet, "audio")  # 9 into a queue of 5: overflow once, resume at once
     received = [item.sample.data[0] for item in drain(late)]
     assert received == [8, 9, 10, 11] and late.gops_dropped == 1
+
+
+def test_a_consumer_too_far_behind_skips_to_the_newest_queued_keyframe_or_the_next_one():
+    hub = Hub("cam/high")
+    hub.publish_init(INIT)
+    reader = hub.subscribe()
+    publish_frames(hub, 0, 20)  # keyframes at 0 and 15
+    assert reader.get_nowait() is INIT
+    reader.get_nowait()  # frame 0, which the consumer found too late to send
+    reader.skip_to_keyframe(taken=1)
+    assert frame_indexes(drain(reader)) == [15, 16, 17, 18, 19]
+    assert (reader.frames_dropped, reader.gops_dropped) == (15, 1)  # 0 (taken) .. 14
+
+    hub.publish_discontinuity("stall")
+    publish_frames(hub, 20, 5)  # no keyframe queued: wait for the next one published
+    reader.get_nowait()  # the discontinuity
+    reader.get_nowait()  # frame 20
+    reader.skip_to_keyframe(taken=1)
+    publish_frames(hub, 25, 7)  # 25..31, keyframe at 30
+    assert frame_indexes(drain(reader)) == [30, 31]
+    assert (reader.frames_dropped, reader.gops_dropped) == (15 + 10, 2)  # 20..29
+    assert (hub.counters.frames_dropped, hub.counters.gops_dropped) == (25, 2)

@@ -162,7 +162,6 @@ PLAYLIST = """#EXTM3U
 #EXT-X-TARGETDURATION:2
 #EXT-X-PLAYLIST-TYPE:EVENT
 #EXT-X-MEDIA-SEQUENCE:0
-#EXT-X-INDEPENDENT-SEGMENTS
 #EXT-X-MAP:URI="r1a-init1.mp4?token=x"
 #EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:00.000Z
 #EXTINF:2,
@@ -260,7 +259,7 @@ async def test_a_bookmark_made_on_the_page_is_listed_and_plays(emulator, gateway
         await entry.wait_for()
         listed = await api_or_skip(gateway_url, f"/api/v1/cameras/{camera}/bookmarks", "/bookmarks")
         [made] = [b for b in listed["bookmarks"] if b["name"] == "Van at the gate"]
-        at = datetime.fromisoformat(made["time"].replace("Z", "+00:00")).timestamp()
+        at = datetime.fromisoformat(made["time"]).timestamp()
         assert abs(at - marked) < 5, (made, marked)  # live: the moment it was made
         await entry.get_by_role("button", name="Play bookmark Van at the gate", exact=False).click()
         await page.wait_for_function(

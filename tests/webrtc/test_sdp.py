@@ -52,6 +52,8 @@ def test_vp8_only_offer_is_406(aiortc_offer):
     ("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n", "no video section"),
     ("v=0\r\nthis is not sdp\r\n", "line 2 is not <type>=<value>"),
     ("v=0\r\nm=video\r\n", "malformed media line"),
+    ("v=0\r\nm=video \u00b2 UDP/TLS/RTP/SAVPF 96\r\n", "malformed media line"),  # '²'.isdigit(), int('²') raises
+    ("v=0\r\nm=video " + "9" * 5000 + " UDP/TLS/RTP/SAVPF 96\r\n", "malformed media line"),  # int() raises
 ])
 def test_malformed_offers(text, message):
     with pytest.raises(sdp.OfferError, match=message):

@@ -16,8 +16,8 @@ from .fake_wep import JPEG, PASSWORD, USER_KEY, USER_NONCE, USERNAME, FakeWep, e
 
 
 def wep_config(url: str, **overrides) -> WepConfig:
-    values = dict(url=url, username=USERNAME, password=PASSWORD, user_nonce=USER_NONCE, user_key=USER_KEY,
-                  client_name="wep-gateway-tests", request_timeout=3.0, connect_timeout=2.0)
+    values = {"url": url, "username": USERNAME, "password": PASSWORD, "user_nonce": USER_NONCE, "user_key": USER_KEY,
+              "client_name": "wep-gateway-tests", "request_timeout": 3.0, "connect_timeout": 2.0}
     values.update(overrides)
     return WepConfig(**values)
 
@@ -205,8 +205,8 @@ async def test_html_instead_of_json_is_a_clear_error(client, fake):
     fake.overrides["GET /cameras"] = (200, "text/html", b"<html><body>Portal login</body></html>")
     with pytest.raises(WepUnavailable) as caught:
         await client.cameras()
-    assert caught.value.name == "BAD_RESPONSE"
-    assert str(caught.value) == "WEP 502 BAD_RESPONSE: GET /cameras: answered 38 bytes of text/html, not JSON"
+    assert (caught.value.name, caught.value.cause) == ("BAD_RESPONSE", "bad_response")
+    assert str(caught.value) == "WEP BAD_RESPONSE: GET /cameras: answered 38 bytes of text/html, not JSON"  # WEP sent 200
     assert client.stats.errors["cameras"] == 1
 
 
@@ -257,8 +257,9 @@ async def test_unreachable_host_is_unavailable():
     try:
         with pytest.raises(WepUnavailable) as caught:
             await wep.start()
-        assert caught.value.name == "UNREACHABLE"
-        assert caught.value.message.startswith("POST /login: cannot connect (")
+        assert (caught.value.name, caught.value.cause) == ("REFUSED", "refused")
+        assert caught.value.message.startswith("POST /login: connection refused (")
+        assert str(caught.value).startswith("WEP REFUSED: POST /login: connection refused (")
         assert not wep.logged_in
     finally:
         await wep.close()
@@ -282,6 +283,26 @@ async def test_silent_server_times_out():
     finally:
         for writer in accepted:
             writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_connection_closed_without_an_answer_is_named_so():
+    """WEP accepts, reads the request and hangs up: no 502 came, so none is logged or counted."""
+    async def hang_up(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    wep = WepClient(wep_config(f"http://127.0.0.1:{port}"))
+    try:
+        with pytest.raises(WepUnavailable) as caught:
+            await wep.start()
+        assert (caught.value.name, caught.value.cause) == ("CONNECTION_CLOSED", "connection_closed")
+        assert str(caught.value) == "WEP CONNECTION_CLOSED: POST /login: WEP closed the connection without an answer"
+    finally:
+        await wep.close()
         server.close()
         await server.wait_closed()
 

@@ -21,9 +21,9 @@ STREAM_FRAMES = 20  # about 1.3 s at the test emulator's 15 fps
 
 def emulator_config(emu: Emulator, **overrides) -> WepConfig:
     settings = emu.settings
-    values = dict(url=emu.url, username=settings.username, password=settings.password,
-                  user_nonce=settings.user_nonce, user_key=settings.user_key, ca_file=emu.cert_path or "",
-                  request_timeout=5.0, connect_timeout=2.0)
+    values = {"url": emu.url, "username": settings.username, "password": settings.password,
+              "user_nonce": settings.user_nonce, "user_key": settings.user_key, "ca_file": emu.cert_path or "",
+              "request_timeout": 5.0, "connect_timeout": 2.0}
     values.update(overrides)
     return WepConfig(**values)
 
@@ -154,7 +154,7 @@ async def test_injected_503_is_unavailable_and_not_retried(wep, emulator):
     assert wep.stats.relogins == 0
 
 
-async def test_dropped_stream_is_connection_lost(wep, emulator):
+async def test_dropped_stream_is_connection_closed(wep, emulator):
     camera = emulator.camera_ids[0]
     with pytest.raises(WepUnavailable) as caught:
         async with wep.open_stream(camera, quality="low", read_timeout=5.0) as stream:
@@ -162,8 +162,17 @@ async def test_dropped_stream_is_connection_lost(wep, emulator):
             assert emulator.drop_streams() >= 1
             async for _ in stream.chunks():
                 pass
-    assert caught.value.name == "CONNECTION_LOST"
-    assert caught.value.message == f"camera {camera}: stream cut short, WEP closed it mid-transfer"
+    # WEP closed the connection: no 502 came, so none is logged or counted (issue 19).
+    assert (caught.value.name, caught.value.cause) == ("CONNECTION_CLOSED", "connection_closed")
+    assert str(caught.value) == f"WEP CONNECTION_CLOSED: camera {camera}: stream cut short, WEP closed it mid-transfer"
+
+
+async def test_injected_502_is_counted_as_a_502(wep, emulator):
+    emulator.fail_next(1, 502)
+    with pytest.raises(WepUnavailable) as caught:
+        await wep.cameras()
+    assert (caught.value.status, caught.value.cause) == (502, "upstream_502")
+    assert str(caught.value).startswith("WEP 502 ")
 
 
 async def test_talkdown_audio_arrives(wep, emulator):

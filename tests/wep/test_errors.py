@@ -62,17 +62,18 @@ def test_gateway_statuses_are_unavailable():
     assert isinstance(error, WepUnavailable)
 
 
-@pytest.mark.parametrize("status,body,content_type,cls,name", [
-    (502, b"<html><body>Bad Gateway</body></html>", "text/html", WepUnavailable, "BAD_RESPONSE"),
-    (504, b"", "", WepUnavailable, "BAD_RESPONSE"),
-    (200, b"\x00\xff\xfe garbage", "application/octet-stream", WepUnavailable, "BAD_RESPONSE"),
-    (404, b"<html>Not Found</html>", "text/html; charset=utf-8", WepError, "HTTP_404"),
-    (400, b"[1, 2]", "application/json", WepError, "HTTP_400"),
+@pytest.mark.parametrize("status,body,content_type,cls,name,cause", [
+    # A proxy's 502 page is a real 502: counted as one. A 200 that is not an envelope is not.
+    (502, b"<html><body>Bad Gateway</body></html>", "text/html", WepUnavailable, "HTTP_502", "upstream_502"),
+    (504, b"", "", WepUnavailable, "HTTP_504", "upstream_504"),
+    (200, b"\x00\xff\xfe garbage", "application/octet-stream", WepUnavailable, "BAD_RESPONSE", "bad_response"),
+    (404, b"<html>Not Found</html>", "text/html; charset=utf-8", WepError, "HTTP_404", "upstream_404"),
+    (400, b"[1, 2]", "application/json", WepError, "HTTP_400", "upstream_400"),
 ])
-def test_garbage_gives_a_typed_one_line_error(status, body, content_type, cls, name):
+def test_garbage_gives_a_typed_one_line_error(status, body, content_type, cls, name, cause):
     error = parse_error_envelope(status, body, content_type)
     assert type(error) is cls
-    assert error.name == name
+    assert (error.name, error.cause) == (name, cause)
     assert "\n" not in str(error)
     assert "not a WEP error envelope" in error.message
     assert error.status >= 400
@@ -111,3 +112,26 @@ def test_auth_error_is_a_wep_error():
 ])
 def test_is_session_expired(error, expired):
     assert is_session_expired(error) is expired
+
+
+@pytest.mark.parametrize("name, cause, text", [
+    ("CONNECTION_CLOSED", "connection_closed", "WEP CONNECTION_CLOSED: camera c1: stream cut short"),
+    ("TIMEOUT", "timeout", "WEP TIMEOUT: camera c1: stream cut short"),
+    ("REFUSED", "refused", "WEP REFUSED: camera c1: stream cut short"),
+    ("READ_TIMEOUT", "stall", "WEP READ_TIMEOUT: camera c1: stream cut short"),
+])
+def test_a_failure_without_an_answer_shows_no_status(name, cause, text):
+    """WEP sent no status: the text and the cause say what happened, not the 502 the gateway answers."""
+    error = WepUnavailable(502, None, name, "camera c1: stream cut short")
+    assert (error.answered, error.cause, str(error)) == (False, cause, text)
+
+
+def test_a_wep_name_that_is_also_ours_keeps_its_status():
+    error = parse_error_envelope(504, envelope(statusCode=504, message="slow", meta={"code": -31, "name": "TIMEOUT"}),
+                                 "application/json")
+    assert (error.name, error.cause, str(error)) == ("HTTP_504_TIMEOUT", "upstream_504", "WEP 504 HTTP_504_TIMEOUT code -31: slow")
+
+
+def test_a_real_502_is_counted_as_one():
+    error = parse_error_envelope(502, envelope(statusCode=502, message="bad gateway"), "application/json")
+    assert (error.answered, error.cause, str(error)) == (True, "upstream_502", "WEP 502 HTTP_502: bad gateway")

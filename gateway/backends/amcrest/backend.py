@@ -211,7 +211,10 @@ class AmcrestBackend:
             raise
 
     @contextlib.asynccontextmanager
-    async def open_audio(self, camera_id: str, stall_timeout: float) -> AsyncIterator[RtspAudioFeed]:
+    async def open_audio(self, camera_id: str, stall_timeout: float,
+                         t: str | None = None) -> AsyncIterator[RtspAudioFeed]:
+        if t is not None:
+            raise Unsupported(camera_id, Capability.RECORDED)  # as open_recorded: no SD-card playback
         state = self._state(camera_id)
         try:
             yield RtspAudioFeed(state.target, state.config.connect_timeout + 5, stall_timeout)

@@ -21,6 +21,8 @@ import enum
 import json
 from dataclasses import dataclass
 
+from gateway.api.query import is_ascii_digits
+
 MAX_LINE = 8 * 1024  # a boundary, status or header line
 MAX_BODY = 64 * 1024  # one part's body; also the most bytes taken between two boundaries
 EXCERPT = 40  # input bytes quoted in an error message (its repr stays under ~60 characters)
@@ -224,10 +226,10 @@ class EventStreamParser:
         if not colon:
             raise EventStreamError(f"malformed part header: {_quote(line)}")
         if name.strip().lower() == b"content-length":
-            try:
-                self._length = int(value.strip())
-            except ValueError:
-                raise EventStreamError(f"bad Content-Length: {_quote(value.strip())}") from None
+            text = value.strip().decode("latin-1")
+            if not is_ascii_digits(text) or len(text) > 9:  # RFC 9110 8.6: 1*DIGIT
+                raise EventStreamError(f"bad Content-Length: {_quote(value.strip())}")
+            self._length = int(text)
             if not 0 <= self._length <= MAX_BODY:
                 raise EventStreamError(f"Content-Length {self._length} is not 0..{MAX_BODY}")
 

@@ -158,10 +158,13 @@ class _ThreadedReader:
         self.dropped = 0
 
     def put(self, item) -> None:  # on the reader thread
-        self._loop.call_soon_threadsafe(self._deliver, (item,))
+        self.put_all((item,))
 
-    def put_all(self, items: list) -> None:  # on the reader thread: one wake-up for them all
-        self._loop.call_soon_threadsafe(self._deliver, items)
+    def put_all(self, items) -> None:  # on the reader thread: one wake-up for them all
+        try:
+            self._loop.call_soon_threadsafe(self._deliver, items)
+        except RuntimeError:  # the loop closed under a reader still finishing: nobody is left to tell
+            self.stopping.set()
 
     def _deliver(self, items) -> None:  # on the loop
         self._deadline = self._loop.time() + self._stall_timeout

@@ -195,10 +195,11 @@ class WepBackend:
             yield _Fmp4Feed(stream)
 
     @contextlib.asynccontextmanager
-    async def open_audio(self, camera_id: str, stall_timeout: float) -> AsyncIterator[_WebmAudioFeed]:
+    async def open_audio(self, camera_id: str, stall_timeout: float,
+                         t: str | None = None) -> AsyncIterator[_WebmAudioFeed]:
         presentation = self._presentations.get(camera_id) or await self.client.mpd(camera_id)
         base_url = presentation.audio[0].base_url if presentation.audio else None
-        async with self.client.open_stream(camera_id, format="webm", base_url=base_url,
+        async with self.client.open_stream(camera_id, format="webm", base_url=base_url, t=t,
                                            read_timeout=stall_timeout) as stream:
             yield _WebmAudioFeed(stream)
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 
+from gateway.api.query import is_ascii_decimal
+
 BOUNDARY = "myboundary"
 CONTENT_TYPE = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
 ALL_CODES = "All"
@@ -52,10 +54,9 @@ def parse_codes(value: str | None) -> frozenset[str] | None:
 def parse_heartbeat(value: str | None, default: float) -> float:
     if value is None:
         return default
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise EventRequestError(f"heartbeat {value!r} is not a number") from None
+    if not is_ascii_decimal(value) or len(value) > 12:
+        raise EventRequestError(f"heartbeat {value!r} is not a number")
+    seconds = float(value)
     if not 0 < seconds <= 3600:
         raise EventRequestError(f"heartbeat {value!r} is out of range")
     return seconds

@@ -10,6 +10,7 @@ import time
 
 from aiohttp import web
 
+from gateway.api.query import is_ascii_digits
 from gateway.emulator.amcrest.digest import Verdict
 from gateway.emulator.amcrest.event_wire import (
     CONTENT_TYPE,
@@ -69,17 +70,16 @@ async def digest_auth(request: web.Request, handler) -> web.StreamResponse:
 
 def _channel(request: web.Request) -> int:
     value = request.query.get("channel", "1")
-    if not value.isdigit() or not 1 <= int(value) <= request.app[AMCREST].settings.channels:
+    if not is_ascii_digits(value) or len(value) > 3 or not 1 <= int(value) <= request.app[AMCREST].settings.channels:
         raise BadRequest
     return int(value)
 
 
 def _int_arg(request: web.Request, name: str) -> int:
     value = request.query.get(name, "0")
-    try:
-        return int(value)
-    except ValueError:
-        raise BadRequest from None
+    if not is_ascii_digits(value.removeprefix("-")) or len(value) > 9:
+        raise BadRequest
+    return int(value)
 
 
 @routes.get("/cgi-bin/snapshot.cgi")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.api.query import is_ascii_digits
 from gateway.emulator.amcrest.state import AMCREST
 from gateway.emulator.routes_control import json_object
 
@@ -45,7 +46,7 @@ async def ptz_log(request: web.Request) -> web.Response:
 async def talk_audio(request: web.Request) -> web.Response:
     emu = request.app[AMCREST]
     channel = request.match_info["channel"]
-    if not channel.isdigit() or int(channel) not in emu.talk_records:
+    if not is_ascii_digits(channel) or len(channel) > 3 or int(channel) not in emu.talk_records:
         raise web.HTTPNotFound(text=f"no channel {channel}")
     return web.Response(body=emu.talk_audio(int(channel)), content_type="application/octet-stream")
 

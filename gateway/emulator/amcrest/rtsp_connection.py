@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
+from gateway.api.query import is_ascii_digits
 from gateway.emulator.amcrest.clock import MediaClock
 from gateway.emulator.amcrest.digest import DigestAuthority, Verdict
 from gateway.emulator.amcrest.media import ChannelMedia
@@ -31,7 +32,7 @@ STREAM_PATH = "/cam/realmonitor"
 SESSION_TIMEOUT = 60  # seconds, announced in the Session header (RFC 2326 12.37)
 PUBLIC = "OPTIONS, DESCRIBE, SETUP, TEARDOWN, GET_PARAMETER, SET_PARAMETER, PLAY"
 SERVER = "Rtsp Server/3.0"  # what Dahua firmware announces
-_TRACK_SUFFIX = re.compile(r"/(?:trackID=(\d+))?$")
+_TRACK_SUFFIX = re.compile(r"/(?:trackID=([0-9]{1,3}))?$")
 
 
 class RtspStatus(Exception):
@@ -66,7 +67,8 @@ def resolve(uri: str, channels: int) -> StreamTarget:
     params = parse_qs(query)
     channel = params.get("channel", ["1"])[0]
     subtype = params.get("subtype", ["0"])[0]
-    if not channel.isdigit() or not 1 <= int(channel) <= channels or subtype not in ("0", "1"):
+    if not is_ascii_digits(channel) or len(channel) > 3 or not 1 <= int(channel) <= channels \
+            or subtype not in ("0", "1"):
         raise RtspStatus(400)
     base = f"rtsp://{parts.netloc}{STREAM_PATH}?channel={int(channel)}&subtype={subtype}/"
     return StreamTarget(int(channel), int(subtype), track, base)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from gateway.api.query import is_ascii_digits
+
 MAX_HEAD = 16 * 1024
 MAX_BODY = 64 * 1024
 
@@ -109,7 +111,7 @@ class RtspReader:
             raise RtspFramingError(f"request head longer than {self._max_head} bytes")
         method, uri, version, headers = _parse_head(bytes(buf[:end]))
         length_text = headers.get("content-length", "0")
-        if not length_text.isdigit():
+        if not is_ascii_digits(length_text) or len(length_text) > 9:
             raise RtspFramingError(f"Content-Length {length_text!r} is not a number")
         length = int(length_text)
         if length > self._max_body:
@@ -189,7 +191,7 @@ class TransportSpec:
         if value is None:
             return None
         first, _, second = value.partition("-")
-        if not first.isdigit() or (second and not second.isdigit()):
+        if not is_ascii_digits(first) or (second and not is_ascii_digits(second)) or len(value) > 7:
             raise RtspFramingError(f"bad interleaved={value!r}")
         rtp = int(first)
         rtcp = int(second) if second else rtp + 1

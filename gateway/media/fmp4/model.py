@@ -40,6 +40,9 @@ class Sample:
     composition_offset: int  # signed
     is_keyframe: bool  # sync sample: sample_is_non_sync_sample clear (ISO/IEC 14496-12 8.8.3.1)
     data: bytes  # AVCC (length-prefixed NALs) for H.264, raw frame for audio
+    # When the camera took it (Unix seconds), from the upstream's own clock (a `prft` box,
+    # fmp4/prft.py); None when the upstream does not say.
+    captured_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 Feed it upstream chunks as they arrive, in any size: a box may span many chunks and a
 chunk may hold many boxes. It buffers only what it must (the moof+mdat being received);
 boxes it does not need (styp, sidx, free, emsg, an mdat without moof, ...) are dropped
-as they stream past, however large.
+as they stream past, however large. A `prft` (the producer's clock, prft.py) stamps the
+samples of the fragments after it with the instant the camera took them.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from .boxes import MAX_BOX_SIZE, BoxError, BoxHeader, Fmp4Error, parse_box_heade
 from .model import Fragment, InitSegment
 from .moof import FragmentParser
 from .moov import parse_moov
+from .prft import ProducerTime, parse_prft, stamp
 
-__all__ = ["Fmp4Reader", "Fmp4Error", "MAX_BUFFER"]
+__all__ = ["MAX_BUFFER", "Fmp4Error", "Fmp4Reader"]
 
 # A moof and its mdat, both at the box limit, plus slack for boxes between them.
 MAX_BUFFER = 2 * MAX_BOX_SIZE + 64 * 1024
@@ -37,6 +39,8 @@ class Fmp4Reader:
         self._init: InitSegment | None = None
         self._fragments: FragmentParser | None = None
         self._moof: BoxHeader | None = None  # a moof waiting for its mdat
+        self._producer: ProducerTime | None = None  # the last prft: applies until the next
+        self._timescales: dict[int, int] = {}
         self._error: Fmp4Error | None = None
 
     @property
@@ -81,7 +85,8 @@ class Fmp4Reader:
             if header is None:  # 8 bytes, or 16 for a largesize header, are not here yet
                 self._need = self._pos + (16 if len(buf) - self._pos >= 8 else 8)
                 return events
-            wanted = header.type in (b"ftyp", b"moov", b"moof") or (header.type == b"mdat" and self._moof)
+            wanted = header.type in (b"ftyp", b"moov", b"moof") or (header.type == b"mdat" and self._moof) or (
+                header.type == b"prft" and not self._moof)  # 8.16.5: before the moof it refers to
             held_from = self._pos if self._moof is None else self._moof.offset
             if (wanted or self._moof) and header.end - held_from > self._max_buffer:
                 raise Fmp4Error(
@@ -109,9 +114,13 @@ class Fmp4Reader:
             moof, self._moof = self._moof, None
             assert moof is not None and self._fragments is not None
             with memoryview(self._buf) as view:
-                return self._fragments.parse(view, moof, header, self._stream_offset)
+                fragment = self._fragments.parse(view, moof, header, self._stream_offset)
+            return fragment if self._producer is None else stamp(fragment, self._producer, self._timescales)
         if self._moof is not None:
             raise Fmp4Error(f"{kind.decode()} box between a moof and its mdat")
+        if kind == b"prft":
+            self._producer = parse_prft(bytes(self._buf[header.payload_offset : header.end]))
+            return None
         if kind == b"moof":
             if self._fragments is None:
                 raise Fmp4Error("moof before any init segment (moov)")
@@ -124,6 +133,8 @@ class Fmp4Reader:
         with memoryview(raw) as view:  # moov: a new one (upstream reconnect) replaces the last
             movie = parse_moov(view, BoxHeader(header.type, 0, header.header_size, header.size))
         self._init = InitSegment(self._ftyp + raw, movie.tracks)
+        self._timescales = {track.track_id: track.timescale for track in movie.tracks}
+        self._producer = None  # a new movie: its clock is told anew
         self._ftyp = b""
         self._fragments = FragmentParser(movie)
         return self._init
