@@ -5,15 +5,13 @@ with its chunked transfer's last chunk, then the WEP webhook and session go, all
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 import time
 from pathlib import Path
-from typing import BinaryIO
 
 import aiohttp
 
+from tests.gateway_process import start_gateway as start
 from tests.test_cli import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,30 +38,6 @@ public_url = "http://127.0.0.1:{port}"
 [pushes]
 db_path = "{path.parent / 'pushes.sqlite3'}"
 """)
-
-
-def append_to(log: Path) -> BinaryIO:
-    return log.open("ab")
-
-
-async def start(config: Path, log: Path, base: str) -> asyncio.subprocess.Process:
-    with append_to(log) as output:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gateway.cli", "serve", "--config", str(config),
-            cwd=ROOT, stdout=output, stderr=output, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    async with aiohttp.ClientSession() as http:
-        for _ in range(150):
-            if process.returncode is not None:
-                raise AssertionError(f"gateway exited: {log.read_text()[-2000:]}")
-            try:
-                async with http.get(f"{base}/readyz") as resp:
-                    if resp.status == 200:
-                        return process
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-    process.kill()
-    raise AssertionError(f"gateway not ready: {log.read_text()[-2000:]}")
 
 
 class Client:

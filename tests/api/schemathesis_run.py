@@ -45,6 +45,7 @@ from gateway.config import AltaConfig, Config
 from gateway.emulator.alta import AltaEmulator, AltaSettings
 from gateway.emulator.server import Emulator
 from gateway.emulator.settings import EmulatorSettings
+from tests.api.openapi_refs import resolve_ref
 from tests.conftest import TEST_EMULATOR, serving
 
 ADMIN_KEY = "admin-key-for-schemathesis-0123456789"
@@ -285,7 +286,7 @@ async def _check_one(http, doc, base, template, path, query, headers, streams) -
         documented = responses.get(str(response.status))
         if documented is None:
             return f"status {response.status} is not documented"
-        documented = _resolve(doc, documented)
+        documented = resolve_ref(doc, documented)
         media_type = response.headers.get("Content-Type", "").split(";")[0]
         content = documented.get("content", {})
         if content and media_type not in content:
@@ -296,7 +297,7 @@ async def _check_one(http, doc, base, template, path, query, headers, streams) -
             first = await response.content.readany()
             return None if first else "no first bytes"
         if media_type == "application/json":
-            schema = _resolve(doc, content[media_type]["schema"])
+            schema = resolve_ref(doc, content[media_type]["schema"])
             try:
                 jsonschema.validate(await response.json(), {**schema, "components": doc["components"]})
             except jsonschema.ValidationError as exc:
@@ -304,13 +305,6 @@ async def _check_one(http, doc, base, template, path, query, headers, streams) -
     return None
 
 
-def _resolve(doc: dict, node: dict) -> dict:
-    while "$ref" in node:
-        target = doc
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        node = target
-    return node
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

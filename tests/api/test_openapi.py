@@ -5,6 +5,7 @@ from __future__ import annotations
 import aiohttp
 
 from gateway.api.openapi import document
+from tests.api.openapi_refs import resolve_ref
 from tests.auth.secure import secure_config
 from tests.auth.test_policy import served_routes
 
@@ -45,13 +46,6 @@ async def test_served_at_api_v1(gateway_url):
         assert await response.json() == document()
 
 
-def _resolve(doc: dict, node: dict) -> dict:
-    while "$ref" in node:
-        target = doc
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        node = target
-    return node
 
 
 # Webhooks read what their senders post tolerantly: other fields are ignored, not refused.
@@ -71,7 +65,7 @@ def test_every_status_is_listed_and_every_json_body_says_what_it_takes():
             where = (method.upper(), path)
             for status, answer in operation["responses"].items():
                 assert status.isdigit(), where
-                answer = _resolve(doc, answer)
+                answer = resolve_ref(doc, answer)
                 json_schema = answer.get("content", {}).get("application/json", {}).get("schema")
                 if int(status) >= 400 and json_schema is not None:
                     assert json_schema == error or error in json_schema.get("anyOf", []), (where, status)
@@ -79,7 +73,7 @@ def test_every_status_is_listed_and_every_json_body_says_what_it_takes():
             body = operation.get("requestBody", {}).get("content", {}).get("application/json")
             if body is None or where in TOLERANT_BODIES:
                 continue
-            schema = _resolve(doc, body["schema"])
+            schema = resolve_ref(doc, body["schema"])
             assert schema["additionalProperties"] is False, where
             assert "413" in operation["responses"], where
 

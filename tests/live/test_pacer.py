@@ -5,6 +5,7 @@ off: its socket is gone from the gateway's side and its viewer slot is free."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import socket
 import time
@@ -13,7 +14,6 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.emulator.server import Emulator
 from gateway.limits.middleware import LEDGER
 from gateway.media.fmp4 import Fmp4Reader, InitSegment
 from tests.conftest import config_for, serving
@@ -28,15 +28,14 @@ TCP_ESTABLISHED = "01"  # include/net/tcp_states.h, as /proc/net/tcp shows it
 
 
 @pytest.fixture
-async def small_stream(emulator_settings):
-    """An emulator whose low quality is ~120 kbit/s (with audio), the stream of the report."""
-    emulator_settings.low_bitrate = 120_000
-    emu = Emulator(emulator_settings)
-    await emu.start()
-    try:
-        yield emu
-    finally:
-        await emu.stop()
+def emulator_settings(emulator_settings):
+    """The emulator's low quality at ~120 kbit/s (with audio), the stream of the report."""
+    return dataclasses.replace(emulator_settings, low_bitrate=120_000)
+
+
+@pytest.fixture
+def small_stream(emulator):
+    return emulator
 
 
 async def open_viewer(server, path: str) -> socket.socket:

@@ -4,14 +4,13 @@ pushing: started again on the same config, its pushes come back on their own."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from tests.gateway_process import start_gateway
 from tests.rtmp.conftest import ADMIN, ADMIN_KEY, wait_for_state
 from tests.rtmp.nginx import free_port, probe
 
@@ -39,27 +38,6 @@ idle_close_after = 2.0
 [pushes]
 db_path = "{db_path}"
 """)
-
-
-async def start_gateway(config: Path, log: Path, base: str) -> asyncio.subprocess.Process:
-    with open(log, "ab") as output:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gateway.cli", "serve", "--config", str(config),
-            cwd=REPO, stdout=output, stderr=output, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-    async with aiohttp.ClientSession() as http:
-        for _ in range(150):
-            if process.returncode is not None:
-                raise AssertionError(f"gateway exited: {log.read_text()[-2000:]}")
-            try:
-                async with http.get(f"{base}/readyz") as resp:
-                    if resp.status == 200:
-                        return process
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-    process.kill()
-    raise AssertionError(f"gateway not ready: {log.read_text()[-2000:]}")
 
 
 def emulator_pushes_to(emulator, url: str) -> list:
