@@ -194,12 +194,17 @@ class GatewayCollector(Collector):
         running = muxers.running() if muxers is not None else []
         names = ("playlist_requests", "blocking_timeouts", "parts_served", "segments_served", "bytes_served",
                  "not_found", "discontinuities")
+        # The segmenter's: segments cut short to keep the target duration (a GOP longer than it),
+        # and frames WEP sent again after a reconnect that were skipped.
+        segmenter_names = ("segments_cut", "frames_replayed")
         sums = self._muxers.sums(
-            (muxer, (muxer.camera_id, muxer.quality), {name: getattr(muxer.counters, name) for name in names})
+            (muxer, (muxer.camera_id, muxer.quality),
+             {**{name: getattr(muxer.counters, name) for name in names},
+              **{name: getattr(muxer.segmenter, name) for name in segmenter_names}})
             for muxer in running)
         yield GaugeMetricFamily("wepgw_hls_muxers", "Running HLS muxers", value=len(running))
         labels = ["camera", "quality"]
-        for name in names:
+        for name in (*names, *segmenter_names):
             yield _counter(f"wepgw_hls_{name}", f"HLS {name.replace('_', ' ')}", labels, sums, name)
         histograms = [((muxer.camera_id, muxer.quality), muxer.counters.part_delivery_delay) for muxer in running]
         yield delay_histogram("wepgw_hls_part_delivery_delay_seconds", "From a part's completion to the answer "

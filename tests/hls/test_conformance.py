@@ -175,6 +175,11 @@ async def test_live_playlists_conform_through_a_gop_change_and_a_reconnect(emula
     # what the run went through: the 3 s GOP cut under the 1 s target, a reconnect, deltas
     segmenter = gateway.app[HLS_MUXERS].find(camera, "high").segmenter
     assert segmenter.target_duration == 1 and segmenter.segments_cut >= 2
+    async with http.get(f"{gateway_url}/metrics") as response:
+        exported = await response.text()
+    line = f'wepgw_hls_segments_cut_total{{camera="{camera}",quality="high"}} '
+    [value] = [float(row[len(line):]) for row in exported.splitlines() if row.startswith(line)]
+    assert value >= 2  # the cuts are counted where operators see them
     known = high.history.known
     assert any(segment.discontinuity for segment in known.values())
     assert high.history.answers > 50 and len(high.full) < high.history.answers  # deltas were answered
