@@ -360,6 +360,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--integration-id", default=d.integration_id)  # fmt: skip
     parser.add_argument("--motion-every", type=float, default=d.motion_every, metavar="S",
                         help="demo: camera 1 raises motion start/stop every S seconds (default 0: off)")  # fmt: skip
+    parser.add_argument("--gops", type=_seconds_list, default=d.gops, metavar="S,S,...",
+                        help="seconds between keyframes through one pass of the loop, e.g. 1,1,4 "
+                             "(a GOP that grows; default: 1 s throughout)")
+    parser.add_argument("--no-prft", action="store_true",
+                        help="no prft boxes (the camera's capture time) before the fMP4 fragments")
     parser.add_argument("--webhook-no-verify", action="store_true",
                         help="post to https webhooks without checking their certificate (self-signed receivers)")  # fmt: skip
     parser.add_argument("--ptz-camera", type=int, default=d.ptz_camera, metavar="N",
@@ -378,6 +383,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the Alta zones' webhook alarm action (JSON alarmZoneId, deviceId; default: none)")  # fmt: skip
 
 
+def _seconds_list(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds separated by commas, got {text!r}") from None
+    if not values or not all(0 < value < 3600 for value in values):
+        raise argparse.ArgumentTypeError(f"expected positive seconds separated by commas, got {text!r}")
+    return values
+
+
 def settings_from_args(args: argparse.Namespace) -> EmulatorSettings:
     host, port = args.listen
     return EmulatorSettings(
@@ -388,7 +403,7 @@ def settings_from_args(args: argparse.Namespace) -> EmulatorSettings:
         loop_seconds=args.loop_seconds, fps=args.fps, talk_cap_ms=args.talk_cap_ms,
         cache_dir=args.cache_dir or None, high_size=args.high_size, low_size=args.low_size,
         motion_every=args.motion_every, webhook_verify_tls=not args.webhook_no_verify,
-        ptz_camera=args.ptz_camera,
+        ptz_camera=args.ptz_camera, gops=args.gops, prft=not args.no_prft,
     )  # fmt: skip
 
 
