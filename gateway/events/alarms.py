@@ -13,7 +13,6 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
 from gateway.api.errors import ApiError, bad_request, not_found
@@ -21,7 +20,7 @@ from gateway.backends.base import Capability, UpstreamFailure
 from gateway.cameras import CameraDirectory
 from gateway.events.audit import AlarmAction, AlarmAudit
 from gateway.events.intake import NO_LINKS, EventIntake
-from gateway.events.model import Event, EventError, iso, links, parse_time
+from gateway.events.model import Event, EventError, iso, iso_at, links, parse_time
 from gateway.wep.events_api import WepEventsApi
 
 log = logging.getLogger("gateway.events")
@@ -217,7 +216,7 @@ class AlarmBook:
         data = {"alarm": alarm.id, "alarm_source": alarm.source, "name": alarm.name, "action": action, "by": sub,
                 "note": note, **({"result": option} if option is not None else {})}
         event = Event(f"gateway:{uuid.uuid4().hex}", camera, f"ALARM_{DONE.get(action, action.upper())}", "pulse",
-                      iso(datetime.fromtimestamp(at, UTC)), "gateway", data, at=at)
+                      iso_at(at), "gateway", data, at=at)
         await self._intake.accept(event)
 
     def _linked(self, alarm: Alarm) -> Alarm:

@@ -14,11 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime
 
 from gateway.backends.base import UpstreamFailure
 from gateway.events.intake import EventIntake
-from gateway.events.model import EventError, TopicFilter, from_wep, iso
+from gateway.events.model import EventError, TopicFilter, from_wep, iso_at
 from gateway.events.stats import WebhookStats
 from gateway.wep.events_api import WepEventsApi
 
@@ -61,20 +60,20 @@ class Backfill:
             except UpstreamFailure as exc:
                 if delay is None:
                     log.warning("event search failed %d times (%s): events missed since %s stay missing",
-                                attempt + 1, exc, iso(datetime.fromtimestamp(since, UTC)))
+                                attempt + 1, exc, iso_at(since))
                     return
                 log.info("event search failed (%s); again in %.0f s", exc, delay)
                 await asyncio.sleep(delay)
                 continue
             self._stats.backfills += 1
             self._stats.backfilled += found
-            log.info("event search since %s: %d missed events delivered", iso(datetime.fromtimestamp(since, UTC)),
+            log.info("event search since %s: %d missed events delivered", iso_at(since),
                      found)
             return
 
     async def search(self, start: float, end: float) -> int:
         """Deliver what every server logged between `start` and `end`; how many were new."""
-        first, last = iso(datetime.fromtimestamp(start, UTC)), iso(datetime.fromtimestamp(end, UTC))
+        first, last = iso_at(start), iso_at(end)
         found = 0
         for server_id in await self._api.server_ids():
             page = await self._api.search(server_id, first, last, topics=self._topics.search_topics(),

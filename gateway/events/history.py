@@ -4,10 +4,9 @@ pages), for `GET /api/v1/events`. Pages come oldest first; the newest `limit` ar
 from __future__ import annotations
 
 from collections import deque
-from datetime import UTC, datetime
 
 from gateway.events.intake import EventIntake
-from gateway.events.model import Event, EventError, from_wep, iso
+from gateway.events.model import Event, EventError, from_wep, iso_at
 from gateway.events.query import EventQuery, newest
 from gateway.wep.events_api import WepEventsApi
 
@@ -17,7 +16,7 @@ MAX_PAGES = 20  # per server and query: a bound on what one API call may cost WE
 
 async def past_events(api: WepEventsApi, intake: EventIntake, query: EventQuery, start: float, end: float,
                       device_ids: list[str]) -> list[Event]:
-    first, last = iso(datetime.fromtimestamp(start, UTC)), iso(datetime.fromtimestamp(end, UTC))
+    first, last = iso_at(start), iso_at(end)
     found: list[Event] = []
     for server_id in await api.server_ids():
         kept: deque[Event] = deque(maxlen=query.limit)

@@ -96,6 +96,11 @@ def iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def iso_at(unix: float) -> str:
+    """`iso` of a Unix time."""
+    return iso(datetime.fromtimestamp(unix, UTC))
+
+
 def from_wep(raw: Any) -> Event:
     """One entry of a NOTIFICATION's `notification` array, or of /events/search's `events`."""
     if not isinstance(raw, dict):

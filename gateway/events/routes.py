@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -22,7 +21,7 @@ from gateway.auth.tokens import ALL_CAMERAS
 from gateway.backends.base import UpstreamFailure
 from gateway.events import alarm_routes, direct_write, sse
 from gateway.events.history import past_events
-from gateway.events.model import iso
+from gateway.events.model import iso_at
 from gateway.events.query import EventQuery, newest
 from gateway.events.service import EVENTS, close_streams, event_services
 
@@ -102,7 +101,7 @@ async def list_events(request: web.Request) -> web.Response:
             found += [event for event in past if allowed(event)]
         except UpstreamFailure as exc:
             log.warning("event search for GET /api/v1/events failed: %s", exc)
-            since = iso(datetime.fromtimestamp(layer.bus.covered_since, UTC))
+            since = iso_at(layer.bus.covered_since)
             answer["incomplete"] = f"events before {since} could not be searched: {exc}"
     answer["events"] = [event.public() for event in newest(found, query.limit)]
     return web.json_response(answer)

@@ -172,13 +172,9 @@ class Reactions:
             end = min(at + timedelta(seconds=config.links.clip_post_s),
                       datetime.now(UTC) + timedelta(seconds=FUTURE_LEEWAY - 5))
             window = (at - timedelta(seconds=config.events.clip_pre_s), max(end, at + timedelta(seconds=1)))
-        try:
-            link = await self._app[LINKS].create(firing.camera, live=params["live"], window=window, ttl=ttl,
-                                                 created_by=f"rule:{firing.rule_id}")
-        except BaseException:
-            if not firing.share_url.done():
-                firing.share_url.set_result(None)
-            raise
+        # A failure leaves the URL to the engine, which settles it (None) as the action ends.
+        link = await self._app[LINKS].create(firing.camera, live=params["live"], window=window, ttl=ttl,
+                                             created_by=f"rule:{firing.rule_id}")
         if not firing.share_url.done():
             firing.share_url.set_result(link.url)
         shown = "live" if params["live"] else f"{iso(window[0])} to {iso(window[1])}"  # type: ignore[index]

@@ -21,12 +21,11 @@ import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from gateway.db import DatabaseError
 from gateway.delay_histogram import DelayHistogram
 from gateway.events.bus import EventBus
-from gateway.events.model import Event, iso
+from gateway.events.model import Event, iso_at
 from gateway.rules.actions import ActionFailed, ActionSkipped, Firing, Reactions
 from gateway.rules.matcher import Armed, Cooldowns, RuleIndex
 from gateway.rules.model import RuleSpec, parse_rule
@@ -50,7 +49,7 @@ class RuleStats:
 
     def public(self) -> dict:
         return {"fired": self.fired, "skipped": dict(self.skipped),
-                "last_fired": iso(datetime.fromtimestamp(self.last_fired, UTC)) if self.last_fired else None}
+                "last_fired": iso_at(self.last_fired) if self.last_fired else None}
 
 
 @dataclass
@@ -202,22 +201,23 @@ class RuleEngine:
         self.stats.first_action.record(started - seen)
         outcomes = await asyncio.gather(*(self._run(action, firing) for action in rule.spec.actions))
         duration = time.monotonic() - started
-        record = {"firing": firing.id, "rule": rule.id, "time": iso(datetime.fromtimestamp(self._clock(), UTC)),
+        done_at = self._clock()  # one instant for the history and the stream
+        record = {"firing": firing.id, "rule": rule.id, "time": iso_at(done_at),
                   "event": {"id": event.id, "camera": event.camera, "type": event.type, "time": event.time},
                   "duration_s": round(duration, 3), "actions": outcomes}
         failed = [outcome for outcome in outcomes if outcome["outcome"] in ("failed", "timeout")]
         log.info("rule %d %r fired on %s %s: %d action(s), %d failed, %.1f s", rule.id, rule.spec.name,
                  event.type, event.id, len(outcomes), len(failed), duration, extra={"camera": event.camera})
         try:
-            await asyncio.to_thread(self._store.record_firing, rule.id, self._clock(), record)
+            await asyncio.to_thread(self._store.record_firing, rule.id, done_at, record)
         except DatabaseError as exc:  # the firing happened anyway
             log.error("rule %d: the firing could not be written to the history: %s", rule.id, exc)
         if self._bus is not None:
             self._bus.publish(Event(f"{SOURCE}:{firing.id}", event.camera, FIRED_TYPE, "pulse",
-                                    iso(datetime.fromtimestamp(self._clock(), UTC)), SOURCE,
+                                    iso_at(done_at), SOURCE,
                                     {"rule": {"id": rule.id, "name": rule.spec.name}, "event": event.public(),
                                      "actions": outcomes},
-                                    event.links, self._clock(), frozenset(rule.spec.notify)))
+                                    event.links, done_at, frozenset(rule.spec.notify)))
 
     async def _run(self, action, firing: Firing) -> dict:
         started = time.monotonic()

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 from aiohttp import web
 
 from gateway.api.bodies import json_object
 from gateway.api.errors import ApiError, not_found
 from gateway.api.query import ascii_int
-from gateway.events.model import iso
+from gateway.events.model import iso_at
 from gateway.rules.actions import Reactions
 from gateway.rules.engine import RuleEngine
 from gateway.rules.model import RuleError, RuleSpec, parse_rule
@@ -59,12 +58,8 @@ async def check_references(app: web.Application, spec: RuleSpec) -> None:
 
 def rule_view(engine: RuleEngine, stored: StoredRule, spec: RuleSpec) -> dict:
     stats = engine.rule_stats.get(stored.id)
-    return {"id": stored.id, **spec.public(), "created_at": _iso(stored.created_at),
-            "updated_at": _iso(stored.updated_at), "stats": stats.public() if stats is not None else None}
-
-
-def _iso(at: float) -> str:
-    return iso(datetime.fromtimestamp(at, UTC))
+    return {"id": stored.id, **spec.public(), "created_at": iso_at(stored.created_at),
+            "updated_at": iso_at(stored.updated_at), "stats": stats.public() if stats is not None else None}
 
 
 async def read_rule(request: web.Request) -> RuleSpec:

@@ -21,7 +21,6 @@ import asyncio
 import logging
 import time
 from collections import Counter, OrderedDict
-from datetime import UTC, datetime
 from typing import ClassVar
 from urllib.parse import quote
 
@@ -37,7 +36,7 @@ from gateway.backends.alta.readers import (
 from gateway.backends.base import UpstreamFailure
 from gateway.events.alarms import Alarm
 from gateway.events.intake import EventIntake
-from gateway.events.model import Event, iso
+from gateway.events.model import Event, iso_at
 
 log = logging.getLogger("gateway.alta")
 
@@ -104,7 +103,7 @@ class AltaAlarms:
                 "merged": alert.merged, "shared_links": links}
         # One event per detection: a repeat of the same webhook (the same alert state) is one.
         event = Event(f"{SOURCE}:{alert.guid}:{alert.time or int(now * 1000)}", None, "ALARM_TRIGGERED", "start",
-                      iso(datetime.fromtimestamp(now, UTC)), SOURCE, data,
+                      iso_at(now), SOURCE, data,
                       {"snapshot": None, "recording": None, "shared": links}, now)
         await self._intake.accept(event)
         log.info("Alta alarm %s in zone %s%s, %d shared link(s)", alert.guid, alert.zone_name or zone,
