@@ -89,13 +89,31 @@ async def run_emulator(channels: int, fps: int) -> None:
 
     add_grain()
     CACHE.mkdir(parents=True, exist_ok=True)
-    emu = AmcrestEmulator(AmcrestSettings(channels=channels, high_size=(1280, 720), high_bitrate=2_000_000, fps=fps,
-                                          audio="pcma", cache_dir=str(CACHE)))
+    emu = AmcrestEmulator(
+        AmcrestSettings(
+            channels=channels,
+            high_size=(1280, 720),
+            high_bitrate=2_000_000,
+            fps=fps,
+            audio="pcma",
+            cache_dir=str(CACHE),
+        )
+    )
     await emu.start()
     try:
-        print(json.dumps({"host": emu.host, "rtsp_port": emu.rtsp_port, "http_port": emu.http_port,
-                          "username": emu.settings.username, "password": emu.settings.password,
-                          "urls": [emu.rtsp_url(c, 0, credentials=True) for c in range(1, channels + 1)]}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "host": emu.host,
+                    "rtsp_port": emu.rtsp_port,
+                    "http_port": emu.http_port,
+                    "username": emu.settings.username,
+                    "password": emu.settings.password,
+                    "urls": [emu.rtsp_url(c, 0, credentials=True) for c in range(1, channels + 1)],
+                }
+            ),
+            flush=True,
+        )
         commands = await stdin_lines()
         while await commands.readline():
             print(json.dumps(emu.stats), flush=True)
@@ -132,13 +150,26 @@ def gateway_config(spec: dict):
     from gateway.config import AmcrestCameraConfig, Config, validate
 
     base = Config()
-    cameras = tuple(AmcrestCameraConfig(id=f"cam-{c}", host=spec["host"], http_port=spec["http_port"],
-                                        rtsp_port=spec["rtsp_port"], username=spec["username"],
-                                        password=spec["password"], channel=c) for c in range(1, spec["cameras"] + 1))
-    config = dataclasses.replace(base, wep=dataclasses.replace(base.wep, url=""),
-                                 auth=dataclasses.replace(base.auth, viewer_auth=False),
-                                 sources=dataclasses.replace(base.sources, audio=spec["audio"]),
-                                 pushes=dataclasses.replace(base.pushes, db_path=spec["db_path"]), amcrest=cameras)
+    cameras = tuple(
+        AmcrestCameraConfig(
+            id=f"cam-{c}",
+            host=spec["host"],
+            http_port=spec["http_port"],
+            rtsp_port=spec["rtsp_port"],
+            username=spec["username"],
+            password=spec["password"],
+            channel=c,
+        )
+        for c in range(1, spec["cameras"] + 1)
+    )
+    config = dataclasses.replace(
+        base,
+        wep=dataclasses.replace(base.wep, url=""),
+        auth=dataclasses.replace(base.auth, viewer_auth=False),
+        sources=dataclasses.replace(base.sources, audio=spec["audio"]),
+        pushes=dataclasses.replace(base.pushes, db_path=spec["db_path"]),
+        amcrest=cameras,
+    )
     validate(config)
     return config
 
@@ -165,6 +196,7 @@ async def run_gateway(spec: dict) -> None:
     tallies = {camera_id: Tally() for camera_id in ids}
     readers, drains = [], []
     try:
+
         async def available() -> bool:
             return all([(await app[CAMERAS].get(camera_id)).available for camera_id in ids])
 
@@ -181,11 +213,18 @@ async def run_gateway(spec: dict) -> None:
         commands = await stdin_lines()
         while await commands.readline():
             reconnects = sum(sum(source.counters.reconnects.values()) for source in app[SOURCES].running())
-            print(json.dumps({"frames": sum(t.frames for t in tallies.values()),
-                              "bytes": sum(t.bytes for t in tallies.values()),
-                              "audio_frames": sum(t.audio_frames for t in tallies.values()),
-                              "dropped": sum(reader.frames_dropped for reader in readers),
-                              "reconnects": reconnects}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "frames": sum(t.frames for t in tallies.values()),
+                        "bytes": sum(t.bytes for t in tallies.values()),
+                        "audio_frames": sum(t.audio_frames for t in tallies.values()),
+                        "dropped": sum(reader.frames_dropped for reader in readers),
+                        "reconnects": reconnects,
+                    }
+                ),
+                flush=True,
+            )
     finally:
         for task in drains:
             task.cancel()
@@ -274,19 +313,26 @@ def measure(pids: list[int], seconds: float, emulator: Child, count, sessions: i
     cpu1, emu1, elapsed = sum(map(cpu_seconds, pids)), cpu_seconds(emulator.pid), time.monotonic() - t0
     if sent1["rtsp_sessions"] != sessions:
         print(f"  note: {sent1['rtsp_sessions']} RTSP sessions open at the emulator, {sessions} expected")
-    return {"cpu": 100 * (cpu1 - cpu0) / elapsed, "frames": (seen1["frames"] - seen0["frames"]) / elapsed,
-            "bits": 8 * (sent1["rtp_bytes_sent"] - sent0["rtp_bytes_sent"]) / elapsed,
-            "hub_bits": 8 * (seen1.get("bytes", 0) - seen0.get("bytes", 0)) / elapsed,
-            "dropped": sent1["rtp_frames_dropped"] - sent0["rtp_frames_dropped"] + seen1["dropped"] - seen0["dropped"],
-            "reconnects": seen1["reconnects"] - seen0["reconnects"], "rss": sum(map(rss_mib, pids)),
-            "emulator": 100 * (emu1 - emu0) / elapsed}
+    return {
+        "cpu": 100 * (cpu1 - cpu0) / elapsed,
+        "frames": (seen1["frames"] - seen0["frames"]) / elapsed,
+        "bits": 8 * (sent1["rtp_bytes_sent"] - sent0["rtp_bytes_sent"]) / elapsed,
+        "hub_bits": 8 * (seen1.get("bytes", 0) - seen0.get("bytes", 0)) / elapsed,
+        "dropped": sent1["rtp_frames_dropped"] - sent0["rtp_frames_dropped"] + seen1["dropped"] - seen0["dropped"],
+        "reconnects": seen1["reconnects"] - seen0["reconnects"],
+        "rss": sum(map(rss_mib, pids)),
+        "emulator": 100 * (emu1 - emu0) / elapsed,
+    }
 
 
 def gateway_row(args: argparse.Namespace, emu: dict, emulator: Child, n: int, audio: bool, work: Path) -> dict:
     spec = {key: emu[key] for key in ("host", "rtsp_port", "http_port", "username", "password")}
     spec.update(cameras=n, audio=audio, db_path=str(work / "pushes.sqlite3"))
-    child = Child(f"gateway ({n} cameras{', audio' if audio else ''})",
-                  [sys.executable, __file__, "--role", "gateway", "--spec", json.dumps(spec)], work / "gateway.log")
+    child = Child(
+        f"gateway ({n} cameras{', audio' if audio else ''})",
+        [sys.executable, __file__, "--role", "gateway", "--spec", json.dumps(spec)],
+        work / "gateway.log",
+    )
     try:
         child.answer(READY_TIMEOUT)  # cameras available, video frames flowing
         time.sleep(args.warmup)
@@ -309,8 +355,26 @@ def ffmpeg_row(args: argparse.Namespace, emu: dict, emulator: Child, n: int, wor
     try:
         for index, url in enumerate(emu["urls"][:n]):
             progress[index].unlink(missing_ok=True)
-            argv = [FFMPEG, "-nostdin", "-v", "error", "-progress", str(progress[index]), "-rtsp_transport", "tcp",
-                    *setup, "-i", url, "-map", "0:v", "-c", "copy", "-f", "null", "-"]
+            argv = [
+                FFMPEG,
+                "-nostdin",
+                "-v",
+                "error",
+                "-progress",
+                str(progress[index]),
+                "-rtsp_transport",
+                "tcp",
+                *setup,
+                "-i",
+                url,
+                "-map",
+                "0:v",
+                "-c",
+                "copy",
+                "-f",
+                "null",
+                "-",
+            ]
             children.append(Child(f"ffmpeg {index + 1}", argv, work / f"ffmpeg-{index}.log", worker=False))
         deadline = time.monotonic() + 30
         while not all(map(progress_frames, progress)):
@@ -341,8 +405,11 @@ def one_row(args: argparse.Namespace, emu: dict, emulator: Child, n: int, kind: 
 
 
 def run(args: argparse.Namespace, work: Path) -> dict:
-    emulator = Child("emulator", [sys.executable, __file__, "--role", "emulator", "--channels",
-                                  str(max(args.cameras)), "--fps", str(args.fps)], work / "emulator.log")
+    emulator = Child(
+        "emulator",
+        [sys.executable, __file__, "--role", "emulator", "--channels", str(max(args.cameras)), "--fps", str(args.fps)],
+        work / "emulator.log",
+    )
     emu = emulator.answer(600)  # the first run encodes the grainy loops
     results: dict[tuple[int, str], list[dict]] = {(n, kind): [] for n in args.cameras for kind in ROWS}
     for round_number in range(1, args.rounds + 1):
@@ -351,9 +418,12 @@ def run(args: argparse.Namespace, work: Path) -> dict:
                 row = one_row(args, emu, emulator, n, kind, work)
                 results[(n, kind)].append(row)
                 hub = f", hub {row['hub_bits'] / n / 1e6:.2f} Mb/s/camera" if row["hub_bits"] else ""
-                print(f"round {round_number}/{args.rounds}: {n} camera(s), {kind:<20} CPU {row['cpu']:6.2f} %"
-                      f" ({row['cpu'] / n:.2f} %/camera), {row['frames'] / n:.1f} frames/s/camera, "
-                      f"wire {row['bits'] / n / 1e6:.2f} Mb/s/camera{hub}", flush=True)
+                print(
+                    f"round {round_number}/{args.rounds}: {n} camera(s), {kind:<20} CPU {row['cpu']:6.2f} %"
+                    f" ({row['cpu'] / n:.2f} %/camera), {row['frames'] / n:.1f} frames/s/camera, "
+                    f"wire {row['bits'] / n / 1e6:.2f} Mb/s/camera{hub}",
+                    flush=True,
+                )
     return results
 
 
@@ -363,28 +433,38 @@ def ratio_to(rows: list[dict], reference: list[dict]) -> float:
 
 
 def print_table(args: argparse.Namespace, results: dict) -> None:
-    print(f"\nAmcrest RTSP ingest: 1280x720 H.264 {args.fps} fps at ~2 Mb/s (+ PCMA 8 kHz), {os.cpu_count()} CPUs, "
-          f"{args.seconds:.0f} s windows, medians of {args.rounds} round(s); CPU in % of one core")
-    header = (f"{'cameras':>7} {'row':<20} {'CPU %':>7} {'%/camera':>8} {'x ffmpeg':>8} {'x video-only':>12} "
-              f"{'frames/s/cam':>12} {'Mb/s/cam':>8} {'RSS MiB':>7} {'dropped':>7} {'emulator %':>10}")
+    print(
+        f"\nAmcrest RTSP ingest: 1280x720 H.264 {args.fps} fps at ~2 Mb/s (+ PCMA 8 kHz), {os.cpu_count()} CPUs, "
+        f"{args.seconds:.0f} s windows, medians of {args.rounds} round(s); CPU in % of one core"
+    )
+    header = (
+        f"{'cameras':>7} {'row':<20} {'CPU %':>7} {'%/camera':>8} {'x ffmpeg':>8} {'x video-only':>12} "
+        f"{'frames/s/cam':>12} {'Mb/s/cam':>8} {'RSS MiB':>7} {'dropped':>7} {'emulator %':>10}"
+    )
     print(header)
     print("-" * len(header))
     for n in args.cameras:
         for kind in ROWS:
             rows = results[(n, kind)]
             cpu = statistics.median(row["cpu"] for row in rows)
-            ratios = [f"{'(ref)' if kind == ref else f'{ratio_to(rows, results[(n, ref)]):.2f}x':>{width}}"
-                      for ref, width in ((REFERENCE, 8), (VIDEO_SETUP, 12))]
-            print(f"{n:>7} {kind:<20} {cpu:>7.2f} {cpu / n:>8.2f} {' '.join(ratios)} "
-                  f"{statistics.median(row['frames'] for row in rows) / n:>12.1f} "
-                  f"{statistics.median(row['bits'] for row in rows) / n / 1e6:>8.2f} "
-                  f"{statistics.median(row['rss'] for row in rows):>7.0f} {sum(row['dropped'] for row in rows):>7} "
-                  f"{statistics.median(row['emulator'] for row in rows):>10.1f}")
+            ratios = [
+                f"{'(ref)' if kind == ref else f'{ratio_to(rows, results[(n, ref)]):.2f}x':>{width}}"
+                for ref, width in ((REFERENCE, 8), (VIDEO_SETUP, 12))
+            ]
+            print(
+                f"{n:>7} {kind:<20} {cpu:>7.2f} {cpu / n:>8.2f} {' '.join(ratios)} "
+                f"{statistics.median(row['frames'] for row in rows) / n:>12.1f} "
+                f"{statistics.median(row['bits'] for row in rows) / n / 1e6:>8.2f} "
+                f"{statistics.median(row['rss'] for row in rows):>7.0f} {sum(row['dropped'] for row in rows):>7} "
+                f"{statistics.median(row['emulator'] for row in rows):>10.1f}"
+            )
     reconnects = sum(row["reconnects"] for rows in results.values() for row in rows)
-    print(f"{REFERENCE!r}: the issue's command, which SETUPs the audio track too and drops it (-map 0:v); "
-          f"{VIDEO_SETUP!r}: the same with -allowed_media_types video, the SETUP the gateway's video pull makes.\n"
-          "ffmpeg rows: one process per camera, RSS summed. dropped: frames the emulator skipped for a slow client "
-          "plus hub-reader drops, summed over rounds" + (f"; {reconnects} source reconnects!" if reconnects else ""))
+    print(
+        f"{REFERENCE!r}: the issue's command, which SETUPs the audio track too and drops it (-map 0:v); "
+        f"{VIDEO_SETUP!r}: the same with -allowed_media_types video, the SETUP the gateway's video pull makes.\n"
+        "ffmpeg rows: one process per camera, RSS summed. dropped: frames the emulator skipped for a slow client "
+        "plus hub-reader drops, summed over rounds" + (f"; {reconnects} source reconnects!" if reconnects else "")
+    )
 
 
 def print_verdicts(args: argparse.Namespace, results: dict) -> None:
@@ -394,10 +474,14 @@ def print_verdicts(args: argparse.Namespace, results: dict) -> None:
             rows = results[(n, kind)]
             ratio = ratio_to(rows, results[(n, REFERENCE)])
             per_camera = statistics.median(row["cpu"] for row in rows) / n
-            print(f"{'PASS' if ratio <= TARGET_RATIO else 'FAIL'}  {n} camera(s), {kind}: {ratio:.2f}x ffmpeg copy "
-                  f"(target <= {TARGET_RATIO}x; {ratio_to(rows, results[(n, VIDEO_SETUP)]):.2f}x its video-only SETUP)")
-            print(f"{'PASS' if per_camera < TARGET_PERCENT else 'FAIL'}  {n} camera(s), {kind}: {per_camera:.2f} % of "
-                  f"a core per camera (target < {TARGET_PERCENT:.0f} %)")
+            print(
+                f"{'PASS' if ratio <= TARGET_RATIO else 'FAIL'}  {n} camera(s), {kind}: {ratio:.2f}x ffmpeg copy "
+                f"(target <= {TARGET_RATIO}x; {ratio_to(rows, results[(n, VIDEO_SETUP)]):.2f}x its video-only SETUP)"
+            )
+            print(
+                f"{'PASS' if per_camera < TARGET_PERCENT else 'FAIL'}  {n} camera(s), {kind}: {per_camera:.2f} % of "
+                f"a core per camera (target < {TARGET_PERCENT:.0f} %)"
+            )
 
 
 def main() -> None:
@@ -415,7 +499,9 @@ def main() -> None:
         import uvloop  # the loop `wep-gateway serve` runs on
 
         sys.path.insert(0, str(ROOT))
-        worker = run_emulator(args.channels, args.fps) if args.role == "emulator" else run_gateway(json.loads(args.spec))
+        worker = (
+            run_emulator(args.channels, args.fps) if args.role == "emulator" else run_gateway(json.loads(args.spec))
+        )
         uvloop.run(worker)
         return
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the children are stopped below

@@ -71,7 +71,7 @@ async def read_stream(http: aiohttp.ClientSession, url: str, params: dict, secon
         while (left := start + seconds - time.monotonic()) > 0:
             try:
                 chunk = await asyncio.wait_for(resp.content.readany(), left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             if not chunk:
                 break

@@ -66,8 +66,16 @@ TARGET_P99, TARGET_CPU_RATIO = 0.100, 2.0
 SATURATED = 0.90  # of one core: the event loop has no time left
 BUSY_ELSEWHERE = 0.15  # of one core used outside the bench's busy processes: a noisy window
 # Small loops, as tests/conftest.py TEST_EMULATOR: no video is asked for here.
-EMULATOR = {"cameras": 2, "tls": False, "loop_seconds": 4.0, "fps": 15, "high_size": (640, 360),
-            "low_size": (320, 180), "high_bitrate": 800_000, "low_bitrate": 250_000}
+EMULATOR = {
+    "cameras": 2,
+    "tls": False,
+    "loop_seconds": 4.0,
+    "fps": 15,
+    "high_size": (640, 360),
+    "low_size": (320, 180),
+    "high_bitrate": 800_000,
+    "low_bitrate": 250_000,
+}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -147,13 +155,23 @@ async def run_emulator(cache: str) -> None:
 # ---- gateway process -----------------------------------------------------------------
 def bus_stats(layer) -> dict:
     stats = layer.bus.stats
-    answer = {"published": stats.published, "duplicates": stats.duplicates, "batches": stats.batches,
-              "subscribers": layer.bus.subscriber_count, "dropped": stats.subscribers_dropped}
+    answer = {
+        "published": stats.published,
+        "duplicates": stats.duplicates,
+        "batches": stats.batches,
+        "subscribers": layer.bus.subscriber_count,
+        "dropped": stats.subscribers_dropped,
+    }
     if getattr(layer, "receiver", None) is not None:
         receiver = layer.receiver.stats
-        answer.update(posts=dict(receiver.posts), overflow=receiver.overflow, rejected=sum(receiver.rejected.values()),
-                      bad_requests=receiver.bad_requests, malformed=layer.intake.stats.malformed,
-                      unknown_camera=layer.intake.stats.unknown_camera)
+        answer.update(
+            posts=dict(receiver.posts),
+            overflow=receiver.overflow,
+            rejected=sum(receiver.rejected.values()),
+            bad_requests=receiver.bad_requests,
+            malformed=layer.intake.stats.malformed,
+            unknown_camera=layer.intake.stats.unknown_camera,
+        )
     return answer
 
 
@@ -174,15 +192,20 @@ async def run_gateway(emulator_url: str, port: int, work: str) -> None:
     config = dataclasses.replace(
         base,
         server=dataclasses.replace(base.server, listen=own),
-        wep=dataclasses.replace(base.wep, url=emulator_url, username=emu.username, password=emu.password,
-                                user_nonce=emu.user_nonce, user_key=emu.user_key),
+        wep=dataclasses.replace(
+            base.wep,
+            url=emulator_url,
+            username=emu.username,
+            password=emu.password,
+            user_nonce=emu.user_nonce,
+            user_key=emu.user_key,
+        ),
         auth=dataclasses.replace(base.auth, viewer_auth=False),
         events=dataclasses.replace(base.events, public_url=f"http://{own}"),
         pushes=dataclasses.replace(base.pushes, db_path=str(Path(work) / "pushes.sqlite3")),
     )
     app = create_app(config)
-    runner = GatewayRunner(app, handle_signals=False, shutdown_timeout=config.server.shutdown_timeout,
-                           access_log=None)
+    runner = GatewayRunner(app, handle_signals=False, shutdown_timeout=config.server.shutdown_timeout, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
@@ -232,10 +255,21 @@ async def run_floor(camera: str) -> None:
     app.on_shutdown.append(close_streams)
     # The event the gateway makes of an emulator notification, field for field, so the SSE
     # bytes are the same size; only id, type, state and time change per event.
-    template = Event("floor:0", camera, KINDS[0], "start", iso_ms(0), "wep",
-                     {"linkedEventId": "-1", "originatingEventId": "0", "originatingServerId": SERVER_ID,
-                      "originatingServerName": SERVER_NAME},
-                     links(camera, time.time(), settings.clip_pre_s, snapshot=True, recording=True))
+    template = Event(
+        "floor:0",
+        camera,
+        KINDS[0],
+        "start",
+        iso_ms(0),
+        "wep",
+        {
+            "linkedEventId": "-1",
+            "originatingEventId": "0",
+            "originatingServerId": SERVER_ID,
+            "originatingServerName": SERVER_NAME,
+        },
+        links(camera, time.time(), settings.clip_pre_s, snapshot=True, recording=True),
+    )
     prebuilt = [dataclasses.replace(template, type=kind, state=kind.rsplit("_", 1)[1].lower()) for kind in KINDS]
 
     numbers = itertools.count()  # ids stay unique across runs: the bus drops an id it has seen
@@ -283,7 +317,7 @@ class Tally:
             if found is None or int(found.group(1)) <= self.parsed:
                 continue
             seq = int(found.group(1))
-            event = json.loads(frame[found.end() + 6:])  # after "data: "
+            event = json.loads(frame[found.end() + 6 :])  # after "data: "
             self.events[seq] = (event["id"], datetime.fromisoformat(event["time"]).timestamp())
             self.parsed = seq
 
@@ -323,8 +357,9 @@ class SseSubscriber:
 
     async def run(self, host: str, port: int, delay: float, reader_kind: str) -> None:
         await asyncio.sleep(delay)
-        request = (f"GET /api/v1/events/stream HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                   "Accept: text/event-stream\r\n\r\n").encode()
+        request = (
+            f"GET /api/v1/events/stream HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n\r\n"
+        ).encode()
         try:
             if reader_kind == "protocol":
                 await self._run_protocol(host, port, request)
@@ -351,7 +386,8 @@ class SseSubscriber:
 
     async def _run_protocol(self, host: str, port: int, request: bytes) -> None:
         transport, protocol = await asyncio.get_running_loop().create_connection(
-            lambda: SseProtocol(self, request), host, port)
+            lambda: SseProtocol(self, request), host, port
+        )
         try:
             await protocol.closed
         finally:
@@ -382,7 +418,7 @@ class SseProtocol(asyncio.Protocol):
                 self.subscriber.ended = self.head.split(b"\r\n", 1)[0].decode()
                 self.transport.close()
                 return
-            data, self.head = self.head[end + 4:], None
+            data, self.head = self.head[end + 4 :], None
         self.subscriber.feed(data, now)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -399,8 +435,10 @@ async def run_loadgen(url: str, count: int, reader_kind: str) -> None:
     target = urlsplit(url)
     tally = Tally()
     subscribers = [SseSubscriber(tally) for _ in range(count)]
-    tasks = [asyncio.ensure_future(s.run(target.hostname, target.port, i * CONNECT_SPREAD / count, reader_kind))
-             for i, s in enumerate(subscribers)]
+    tasks = [
+        asyncio.ensure_future(s.run(target.hostname, target.port, i * CONNECT_SPREAD / count, reader_kind))
+        for i, s in enumerate(subscribers)
+    ]
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not all(s.ready or s.ended for s in subscribers):
         await asyncio.sleep(0.1)
@@ -440,9 +478,17 @@ def count_deliveries(tally: Tally, subscribers: list[SseSubscriber], expected: l
             dup += max(0, got - 1)
     ordered = sorted(delays)
     ended = [s.ended for s in subscribers if s.ended]
-    return {"expected": len(expected), "lost": lost, "dup": dup, "delivered": len(ordered),
-            "p50": percentile(ordered, 0.50), "p99": percentile(ordered, 0.99),
-            "max": ordered[-1] if ordered else float("nan"), "ended": len(ended), "why": sorted(set(ended))[:3]}
+    return {
+        "expected": len(expected),
+        "lost": lost,
+        "dup": dup,
+        "delivered": len(ordered),
+        "p50": percentile(ordered, 0.50),
+        "p99": percentile(ordered, 0.99),
+        "max": ordered[-1] if ordered else float("nan"),
+        "ended": len(ended),
+        "why": sorted(set(ended))[:3],
+    }
 
 
 # ---- coordinator ---------------------------------------------------------------------
@@ -457,8 +503,13 @@ async def measure(kind: str, server: Child, url: str, source: Child, n: int, arg
         if connected["ready"] < n:
             raise RuntimeError(f"{kind}: only {connected['ready']} of {n} subscribers connected: {connected['failed']}")
         start = time.time() + START_DELAY
-        window = {"rate": args.rate, "start": start, "measure_from": start + args.warmup,
-                  "measure_to": start + args.warmup + args.seconds, "stop": start + args.warmup + args.seconds + TAIL}
+        window = {
+            "rate": args.rate,
+            "start": start,
+            "measure_from": start + args.warmup,
+            "measure_to": start + args.warmup + args.seconds,
+            "stop": start + args.warmup + args.seconds + TAIL,
+        }
         source.send({"cmd": "raise", **window})
         pids = {"server": server.pid, "load": load.pid}
         if source is not server:
@@ -486,8 +537,16 @@ async def measure(kind: str, server: Child, url: str, source: Child, n: int, arg
         source0 = source1 = None
     else:
         source0, source1 = raised["before"], raised["after"]
-    return {"kind": kind, "n": n, "cpu": cpu, "rss": rss, "raised": raised, "counted": counted,
-            "server": (server0, server1), "webhooks": (source0, source1)}
+    return {
+        "kind": kind,
+        "n": n,
+        "cpu": cpu,
+        "rss": rss,
+        "raised": raised,
+        "counted": counted,
+        "server": (server0, server1),
+        "webhooks": (source0, source1),
+    }
 
 
 def free_port() -> int:
@@ -508,7 +567,9 @@ async def orchestrate(args) -> list[dict]:
         emulator = await Child.start(__file__, "emulator", "--cache", str(cache))
         children.append(emulator)
         emu = await emulator.answer(600)  # the first run encodes the small loops (cached after)
-        gateway = await Child.start(__file__, "gateway", "--url", emu["url"], "--port", str(free_port()), "--work", work)
+        gateway = await Child.start(
+            __file__, "gateway", "--url", emu["url"], "--port", str(free_port()), "--work", work
+        )
         children.append(gateway)
         gw = await gateway.answer(60)
         hooks = (await emulator.ask({"cmd": "status"}, 10))["webhooks"]
@@ -535,14 +596,18 @@ def delta(pair, key: str) -> int:
 
 
 def print_rows(rows: list[dict], args) -> None:
-    print(f"\nEvents fan-out: {args.rate:g} events/s, {args.seconds:g} s measured after {args.warmup:g} s warm-up, "
-          f"{os.cpu_count()} cores shared by every process")
+    print(
+        f"\nEvents fan-out: {args.rate:g} events/s, {args.seconds:g} s measured after {args.warmup:g} s warm-up, "
+        f"{os.cpu_count()} cores shared by every process"
+    )
     print("delay: gateway = the emulator stamps `time` (ms, rounded down) when it raises the event, then posts it:")
     print("       an upper bound on webhook request arriving -> event bytes at the subscriber;")
     print("       floor   = `time` is when the timer's event is due; it is published pre-built to the same EventBus.")
     print("events/s = deliveries of window events per subscriber per second; CPU % of one core")
-    header = (f"{'server':24} {'subs':>5} {'events/s':>8} {'lost':>6} {'dup':>5} {'p50 ms':>7} {'p99 ms':>7} "
-              f"{'max ms':>7} {'CPU %':>6} {'RSS MiB':>7} {'CPU/floor':>9}")
+    header = (
+        f"{'server':24} {'subs':>5} {'events/s':>8} {'lost':>6} {'dup':>5} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'max ms':>7} {'CPU %':>6} {'RSS MiB':>7} {'CPU/floor':>9}"
+    )
     for n in args.subscribers:
         pair = [row for row in rows if row["n"] == n]
         gateway, floor = pair
@@ -550,22 +615,28 @@ def print_rows(rows: list[dict], args) -> None:
         print(f"\n{header}\n{'-' * len(header)}")
         for row in pair:
             counted = row["counted"]
-            print(f"{row['kind']:24} {n:5d} {counted['delivered'] / n / args.seconds:8.1f} {counted['lost']:6d} "
-                  f"{counted['dup']:5d} {1000 * counted['p50']:7.1f} {1000 * counted['p99']:7.1f} "
-                  f"{1000 * counted['max']:7.1f} {100 * row['cpu']['server']:6.1f} {row['rss']:7.1f} "
-                  f"{ratio if row is gateway else 1.0:9.2f}")
+            print(
+                f"{row['kind']:24} {n:5d} {counted['delivered'] / n / args.seconds:8.1f} {counted['lost']:6d} "
+                f"{counted['dup']:5d} {1000 * counted['p50']:7.1f} {1000 * counted['p99']:7.1f} "
+                f"{1000 * counted['max']:7.1f} {100 * row['cpu']['server']:6.1f} {row['rss']:7.1f} "
+                f"{ratio if row is gateway else 1.0:9.2f}"
+            )
         print_details(gateway, floor, args)
         if min(gateway["cpu"]["server"], floor["cpu"]["server"]) >= SATURATED:
-            print(f"  both servers used >= {100 * SATURATED:.0f} % of a core: each loop was saturated, so the "
-                  "CPU ratio says little; compare the flush rates and the delays")
+            print(
+                f"  both servers used >= {100 * SATURATED:.0f} % of a core: each loop was saturated, so the "
+                "CPU ratio says little; compare the flush rates and the delays"
+            )
         lost = gateway["counted"]["lost"] + gateway["counted"]["dup"]
         p99 = gateway["counted"]["p99"]
-        print(f"targets, {n} subscribers: p99 {1000 * p99:.1f} ms < {1000 * TARGET_P99:.0f} ms: "
-              f"{'met' if p99 < TARGET_P99 else 'MISSED'}; "
-              f"lost {gateway['counted']['lost']}, dup {gateway['counted']['dup']} of "
-              f"{gateway['counted']['expected'] * n}: {'met' if lost == 0 else 'MISSED'}; "
-              f"CPU {ratio:.2f}x the floor <= {TARGET_CPU_RATIO:.1f}: "
-              f"{'met' if ratio <= TARGET_CPU_RATIO else 'MISSED'}")
+        print(
+            f"targets, {n} subscribers: p99 {1000 * p99:.1f} ms < {1000 * TARGET_P99:.0f} ms: "
+            f"{'met' if p99 < TARGET_P99 else 'MISSED'}; "
+            f"lost {gateway['counted']['lost']}, dup {gateway['counted']['dup']} of "
+            f"{gateway['counted']['expected'] * n}: {'met' if lost == 0 else 'MISSED'}; "
+            f"CPU {ratio:.2f}x the floor <= {TARGET_CPU_RATIO:.1f}: "
+            f"{'met' if ratio <= TARGET_CPU_RATIO else 'MISSED'}"
+        )
 
 
 def per_wake(row: dict, args) -> float:
@@ -580,22 +651,30 @@ def print_details(gateway: dict, floor: dict, args) -> None:
     events = delta(hooks, "events")
     for row in (gateway, floor):
         counted, server = row["counted"], row["server"]
-        print(f"  {row['kind']}: raised {len(row['raised']['ids'])} in the window (pacer late by at most "
-              f"{1000 * row['raised']['late_max']:.1f} ms), bus published {delta(server, 'published')}, "
-              f"duplicates {delta(server, 'duplicates')}, {delta(server, 'batches') / args.seconds:.1f} flushes/s "
-              f"({per_wake(row, args):.0f} us CPU per subscriber per flush), "
-              f"{server[1]['dropped']} subscribers dropped, {counted['ended']} streams ended early {counted['why']}; "
-              f"load generator CPU {100 * row['cpu']['load']:.0f} %")
-    print(f"  CPU % outside the server, load generator and event source: gateway row "
-          f"{100 * gateway['cpu']['other']:.0f}, floor row {100 * floor['cpu']['other']:.0f} "
-          f"(of {100 * os.cpu_count()})")
+        print(
+            f"  {row['kind']}: raised {len(row['raised']['ids'])} in the window (pacer late by at most "
+            f"{1000 * row['raised']['late_max']:.1f} ms), bus published {delta(server, 'published')}, "
+            f"duplicates {delta(server, 'duplicates')}, {delta(server, 'batches') / args.seconds:.1f} flushes/s "
+            f"({per_wake(row, args):.0f} us CPU per subscriber per flush), "
+            f"{server[1]['dropped']} subscribers dropped, {counted['ended']} streams ended early {counted['why']}; "
+            f"load generator CPU {100 * row['cpu']['load']:.0f} %"
+        )
+    print(
+        f"  CPU % outside the server, load generator and event source: gateway row "
+        f"{100 * gateway['cpu']['other']:.0f}, floor row {100 * floor['cpu']['other']:.0f} "
+        f"(of {100 * os.cpu_count()})"
+    )
     if max(gateway["cpu"]["other"], floor["cpu"]["other"]) > BUSY_ELSEWHERE:
-        print("  WARNING: something outside this bench used the CPU during the window: these rows are not "
-              "trustworthy, run again on a quiet machine")
+        print(
+            "  WARNING: something outside this bench used the CPU during the window: these rows are not "
+            "trustworthy, run again on a quiet machine"
+        )
     per_post = events / posts if posts else float("nan")
-    print(f"  emulator: CPU {100 * gateway['cpu']['source']:.0f} % (gateway row), {posts} NOTIFICATION posts carried "
-          f"{events} events ({per_post:.2f} per post), {delta(hooks, 'failures')} failed, {delta(hooks, 'dropped')} "
-          f"dropped; gateway webhook queue overflow {gateway['server'][1]['overflow']}")
+    print(
+        f"  emulator: CPU {100 * gateway['cpu']['source']:.0f} % (gateway row), {posts} NOTIFICATION posts carried "
+        f"{events} events ({per_post:.2f} per post), {delta(hooks, 'failures')} failed, {delta(hooks, 'dropped')} "
+        f"dropped; gateway webhook queue overflow {gateway['server'][1]['overflow']}"
+    )
 
 
 def main() -> None:
@@ -604,9 +683,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="events per second")
     parser.add_argument("--seconds", type=float, default=15.0, help="measured window per row")
     parser.add_argument("--warmup", type=float, default=3.0)
-    parser.add_argument("--reader", choices=("protocol", "stream"), default="protocol",
-                        help="subscriber sockets: asyncio Protocols (default, lighter) or a task each awaiting "
-                             "StreamReader.read(65536)")
+    parser.add_argument(
+        "--reader",
+        choices=("protocol", "stream"),
+        default="protocol",
+        help="subscriber sockets: asyncio Protocols (default, lighter) or a task each awaiting "
+        "StreamReader.read(65536)",
+    )
     parser.add_argument("--role", default="coordinator", help=argparse.SUPPRESS)
     for name in ("--url", "--cache", "--work", "--camera"):
         parser.add_argument(name, help=argparse.SUPPRESS)
@@ -616,10 +699,12 @@ def main() -> None:
     if args.role != "coordinator":
         import uvloop
 
-        role = {"emulator": lambda: run_emulator(args.cache),
-                "gateway": lambda: run_gateway(args.url, args.port, args.work),
-                "floor": lambda: run_floor(args.camera),
-                "loadgen": lambda: run_loadgen(args.url, args.count, args.reader)}[args.role]
+        role = {
+            "emulator": lambda: run_emulator(args.cache),
+            "gateway": lambda: run_gateway(args.url, args.port, args.work),
+            "floor": lambda: run_floor(args.camera),
+            "loadgen": lambda: run_loadgen(args.url, args.count, args.reader),
+        }[args.role]
         uvloop.run(role())
         return
     args.subscribers = [int(n) for n in args.subscribers.split(",")]

@@ -17,15 +17,15 @@ import argparse
 import io
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import av
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.media.fmp4 import Fmp4Reader, Fragment, FragmentWriter, InitSegment, Sample  # noqa: E402
+from gateway.media.fmp4 import Fmp4Reader, Fragment, FragmentWriter, InitSegment, Sample
 
 CHUNK = 4096
 FPS, GOP = 15, 15
@@ -80,8 +80,12 @@ def pyav_demux(data: bytes) -> None:
 
 
 def pyav_mux(packets: list[tuple[int, int, bool, bytes]], template: av.video.stream.VideoStream) -> None:
-    with av.open(io.BytesIO(), "w", format="mp4",
-                 options={"movflags": "frag_keyframe+empty_moov+default_base_moof+frag_every_frame"}) as container:
+    with av.open(
+        io.BytesIO(),
+        "w",
+        format="mp4",
+        options={"movflags": "frag_keyframe+empty_moov+default_base_moof+frag_every_frame"},
+    ) as container:
         stream = container.add_stream_from_template(template)
         for dts, pts, keyframe, payload in packets:
             packet = av.Packet(payload)
@@ -98,18 +102,24 @@ def main() -> None:
     args = parser.parse_args()
     width, height = (int(part) for part in args.size.split("x"))
     base = "frag_keyframe+empty_moov+default_base_moof"
-    files = {"per GOP": encode(width, height, args.seconds, base),
-             "per frame": encode(width, height, args.seconds, base + "+frag_every_frame")}
+    files = {
+        "per GOP": encode(width, height, args.seconds, base),
+        "per frame": encode(width, height, args.seconds, base + "+frag_every_frame"),
+    }
 
-    print(f"fMP4 reader, {width}x{height} H.264, {args.seconds} s at {FPS} fps, fed in {CHUNK}-byte chunks, best of {args.runs}")
+    print(
+        f"fMP4 reader, {width}x{height} H.264, {args.seconds} s at {FPS} fps, fed in {CHUNK}-byte chunks, best of {args.runs}"
+    )
     print(f"{'file':<10} {'what':<34} {'MB/s':>9} {'fragments/s':>12} {'vs reader':>10}")
     for name, data in files.items():
         fragments = read_chunks(data)
         mb = len(data) / 1e6
         ours = best_of(args.runs, lambda: read_chunks(data))
-        rows = [("Fmp4Reader.feed", ours),
-                ("ref: bytearray append, no parsing", best_of(args.runs, lambda: append_chunks(data))),
-                ("ref: FFmpeg demux via PyAV (C)", best_of(args.runs, lambda: pyav_demux(data)))]
+        rows = [
+            ("Fmp4Reader.feed", ours),
+            ("ref: bytearray append, no parsing", best_of(args.runs, lambda: append_chunks(data))),
+            ("ref: FFmpeg demux via PyAV (C)", best_of(args.runs, lambda: pyav_demux(data))),
+        ]
         for what, seconds in rows:
             print(f"{name:<10} {what:<34} {mb / seconds:>9.0f} {fragments / seconds:>12.0f} {ours / seconds:>9.2f}x")
         print(f"{'':<10} ({mb:.1f} MB, {fragments} fragments)")

@@ -297,9 +297,19 @@ async def loadgen(args) -> None:
     else:
         delays, fetched = latencies, len(latencies)
     measured_errors = [e for e in errors if not str(e).startswith("warm-up")]
-    print(json.dumps({"cpu": cpu, "delays": [percentile(delays, 0.5), percentile(delays, 0.99)],
-                      "fetched": fetched, "errors": len(measured_errors), "warmup_errors": len(errors) - len(measured_errors), "error_kinds": sorted(set(map(str, errors)))[:5]}),
-          flush=True)
+    print(
+        json.dumps(
+            {
+                "cpu": cpu,
+                "delays": [percentile(delays, 0.5), percentile(delays, 0.99)],
+                "fetched": fetched,
+                "errors": len(measured_errors),
+                "warmup_errors": len(errors) - len(measured_errors),
+                "error_kinds": sorted(set(map(str, errors)))[:5],
+            }
+        ),
+        flush=True,
+    )
 
 
 # -- orchestrator -----------------------------------------------------------------------
@@ -316,14 +326,15 @@ async def stop(process: asyncio.subprocess.Process) -> None:
         process.terminate()
         try:
             await asyncio.wait_for(process.wait(), 10)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             process.kill()
             await process.wait()
 
 
 async def run_load(measured_pids: list[int], *argv: str) -> dict:
-    process = await asyncio.create_subprocess_exec(sys.executable, __file__, "--loadgen", *argv,
-                                                   stdout=asyncio.subprocess.PIPE, cwd=ROOT)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--loadgen", *argv, stdout=asyncio.subprocess.PIPE, cwd=ROOT
+    )
     try:
         assert (await asyncio.wait_for(process.stdout.readline(), 60)).strip() == b"START"
         cpu0, t0 = sum(cpu_seconds(pid) for pid in measured_pids), time.time()
@@ -396,8 +407,9 @@ async def orchestrate(args) -> None:
     cache.mkdir(exist_ok=True)
     emulator, line = await spawn(sys.executable, "-c", EMULATOR, str(cache))
     emulator_url, camera = line.split()
-    gateway, port_line = await spawn(sys.executable, "-c", GATEWAY, emulator_url,
-                                     *([args.profile] if args.profile else []))
+    gateway, port_line = await spawn(
+        sys.executable, "-c", GATEWAY, emulator_url, *([args.profile] if args.profile else [])
+    )
     port = int(port_line)
     prefix = f"/hls/{camera}/{args.quality}"
     work = Path(tempfile.mkdtemp(prefix="bench-hls-"))
@@ -415,16 +427,27 @@ async def orchestrate(args) -> None:
         part_bytes = statistics.mean((work / "www" / n).stat().st_size for n in names)
         nginx_port = free_port()
         (work / "nginx.conf").write_text(nginx_config(work, nginx_port))
-        nginx_process = subprocess.Popen([nginx, "-c", str(work / "nginx.conf"), "-p", str(work)],
-                                         stderr=subprocess.DEVNULL)
+        nginx_process = subprocess.Popen(
+            [nginx, "-c", str(work / "nginx.conf"), "-p", str(work)], stderr=subprocess.DEVNULL
+        )
         await asyncio.sleep(0.5)
         workers = nginx_workers(nginx_process.pid)
         for n in args.players:
             common = ["--n", str(n), "--seconds", str(args.seconds), "--host", "127.0.0.1", "--style", args.style]
-            result = await run_load([gateway.pid], *common, "--mode", "gateway", "--port", str(port), "--prefix", prefix)
+            result = await run_load(
+                [gateway.pid], *common, "--mode", "gateway", "--port", str(port), "--prefix", prefix
+            )
             rows.append(("gateway", n, result))
-            result = await run_load([nginx_process.pid, *workers], *common, "--mode", "nginx", "--port",
-                                    str(nginx_port), "--parts", ",".join(names))
+            result = await run_load(
+                [nginx_process.pid, *workers],
+                *common,
+                "--mode",
+                "nginx",
+                "--port",
+                str(nginx_port),
+                "--parts",
+                ",".join(names),
+            )
             rows.append(("nginx", n, result))
     finally:
         if nginx_process is not None:
@@ -433,18 +456,24 @@ async def orchestrate(args) -> None:
         await stop(gateway)
         await stop(emulator)
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\nLL-HLS fan-out, 1 camera ({args.quality}, mean part {part_bytes / 1024:.1f} KiB), "
-          f"{args.seconds:.0f} s measured per row after {WARMUP:.0f} s warm-up, {os.cpu_count()} cores shared")
+    print(
+        f"\nLL-HLS fan-out, 1 camera ({args.quality}, mean part {part_bytes / 1024:.1f} KiB), "
+        f"{args.seconds:.0f} s measured per row after {WARMUP:.0f} s warm-up, {os.cpu_count()} cores shared"
+    )
     print(f"players: {args.style} style; delay: gateway = part completed in the muxer -> its bytes at the player;")
     print("       nginx   = request -> response for the same playlist + part bytes from disk (no blocking)")
-    header = f"{'server':8} {'players':>7} {'parts/s':>8} {'srv CPU%':>8} {'srv RSS MiB':>11} {'gen CPU%':>8} " \
-             f"{'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"
+    header = (
+        f"{'server':8} {'players':>7} {'parts/s':>8} {'srv CPU%':>8} {'srv RSS MiB':>11} {'gen CPU%':>8} "
+        f"{'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"
+    )
     print(header)
     print("-" * len(header))
     for server, n, r in rows:
         p50, p99 = r["delays"]
-        print(f"{server:8} {n:7d} {r['fetched'] / args.seconds:8.0f} {100 * r['server_cpu']:8.1f} "
-              f"{r['server_rss']:11.1f} {100 * r['cpu']:8.1f} {1000 * p50:7.1f} {1000 * p99:7.1f} {r['errors']:6d}")
+        print(
+            f"{server:8} {n:7d} {r['fetched'] / args.seconds:8.0f} {100 * r['server_cpu']:8.1f} "
+            f"{r['server_rss']:11.1f} {100 * r['cpu']:8.1f} {1000 * p50:7.1f} {1000 * p99:7.1f} {r['errors']:6d}"
+        )
     for server, n, r in rows:
         if r["errors"] or r["warmup_errors"]:
             print(f"{server} {n}: {r['errors']} errors measured, {r['warmup_errors']} in warm-up: {r['error_kinds']}")
@@ -455,9 +484,13 @@ def main() -> None:
     parser.add_argument("--players", default="100,300,1000")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--quality", default="low", choices=("high", "low"))
-    parser.add_argument("--style", default="hlsjs", choices=("hlsjs", "sequential"),
-                        help="hlsjs: blocking reload and preload-hint part together (default); "
-                             "sequential: blocking reload, then GET the newest part")
+    parser.add_argument(
+        "--style",
+        default="hlsjs",
+        choices=("hlsjs", "sequential"),
+        help="hlsjs: blocking reload and preload-hint part together (default); "
+        "sequential: blocking reload, then GET the newest part",
+    )
     parser.add_argument("--profile", help="write a cProfile of the gateway process to this file")
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=("gateway", "nginx"))

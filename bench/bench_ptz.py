@@ -68,8 +68,15 @@ DRAIN = 2.0  # after the load generator's last answer, before the upstream's log
 ANSWER_TIMEOUT = 30.0  # a request still unanswered this long after the last command is counted as such
 BUSY_ELSEWHERE = 0.15  # of one core used outside the bench's busy processes: a noisy window
 # Tiny loops: the gateway only probes each channel's stream at start-up.
-UPSTREAM = {"loop_seconds": 1, "fps": 5, "high_size": (320, 180), "low_size": (160, 90), "high_bitrate": 200_000,
-            "low_bitrate": 100_000, "audio": "none"}
+UPSTREAM = {
+    "loop_seconds": 1,
+    "fps": 5,
+    "high_size": (320, 180),
+    "low_size": (160, 90),
+    "high_bitrate": 200_000,
+    "low_bitrate": 100_000,
+    "audio": "none",
+}
 QUADRANTS = ((1, 1), (-1, 1), (-1, -1), (1, -1))  # (pan, tilt) signs: RightUp, LeftUp, LeftDown, RightDown
 SPEEDS = 8  # Dahua's 1..8 (gateway/backends/amcrest/ptz.py)
 
@@ -99,8 +106,9 @@ def machine_busy_seconds() -> float:
 def listen_overflows() -> int:
     """SYNs dropped because a listening socket's accept queue was full, in this network
     namespace (every process of it, not only this bench's): TcpExt ListenOverflows."""
-    names, values = [line.split() for line in Path("/proc/net/netstat").read_text().splitlines()
-                     if line.startswith("TcpExt:")][:2]
+    names, values = [
+        line.split() for line in Path("/proc/net/netstat").read_text().splitlines() if line.startswith("TcpExt:")
+    ][:2]
     return int(values[names.index("ListenOverflows")])
 
 
@@ -133,8 +141,16 @@ class PtzMeter:
         self.peak[channel] = max(self.peak.get(channel, 0), self.open[channel])
         self.open_all += 1
         self.peak_all = max(self.peak_all, self.open_all)
-        self.calls.append([channel, now, query.get("action"), query.get("code"), int(query.get("arg1", "0")),
-                           int(query.get("arg2", "0"))])
+        self.calls.append(
+            [
+                channel,
+                now,
+                query.get("action"),
+                query.get("code"),
+                int(query.get("arg1", "0")),
+                int(query.get("arg2", "0")),
+            ]
+        )
         try:
             if self.delay:
                 await asyncio.sleep(self.delay)
@@ -169,8 +185,15 @@ async def run_upstream(cache: str, channels: int) -> None:
     raise_fd_limit()
     emulator = MeteredAmcrest(AmcrestSettings(host="127.0.0.1", channels=channels, cache_dir=cache, **UPSTREAM))
     await emulator.start()
-    say({"host": emulator.host, "http_port": emulator.http_port, "rtsp_port": emulator.rtsp_port,
-         "username": emulator.settings.username, "password": emulator.settings.password})
+    say(
+        {
+            "host": emulator.host,
+            "http_port": emulator.http_port,
+            "rtsp_port": emulator.rtsp_port,
+            "username": emulator.settings.username,
+            "password": emulator.settings.password,
+        }
+    )
 
     async def set_delay(command: dict) -> dict:
         meter.delay = command["seconds"]
@@ -216,10 +239,13 @@ class Stalls:
 
     def take(self) -> dict:
         lags = sorted(self.lags)
-        answer = {"ticks": len(lags), "lag_p99": percentile(lags, 0.99), "lag_max": lags[-1] if lags else 0.0,
-                  "lags_over_50ms": sum(lag > 0.050 for lag in lags),
-                  "gc": {generation: [len(times), max(times, default=0.0)]
-                         for generation, times in self.collections.items()}}
+        answer = {
+            "ticks": len(lags),
+            "lag_p99": percentile(lags, 0.99),
+            "lag_max": lags[-1] if lags else 0.0,
+            "lags_over_50ms": sum(lag > 0.050 for lag in lags),
+            "gc": {generation: [len(times), max(times, default=0.0)] for generation, times in self.collections.items()},
+        }
         self.lags = []
         self.collections = {0: [], 1: [], 2: []}
         return answer
@@ -245,6 +271,7 @@ def note_driver_arrivals() -> list[list]:
         async def stamped_handler(request):
             began.set(time.time())  # the request's own task: the driver call below sees this value
             return await handler(request)
+
         return stamped_handler
 
     def channel(driver: PtzDriver) -> int:
@@ -277,18 +304,30 @@ async def run_gateway(spec: dict) -> None:
 
     raise_fd_limit()
     base = Config()
-    cameras = tuple(AmcrestCameraConfig(id=camera_id(i), host=spec["host"], http_port=spec["http_port"],
-                                        rtsp_port=spec["rtsp_port"], username=spec["username"],
-                                        password=spec["password"], channel=i + 1, ptz=True)
-                    for i in range(spec["operators"]))
-    config = dataclasses.replace(base, wep=dataclasses.replace(base.wep, url=""),
-                                 auth=dataclasses.replace(base.auth, viewer_auth=False),
-                                 pushes=dataclasses.replace(base.pushes, db_path=spec["db_path"]), amcrest=cameras)
+    cameras = tuple(
+        AmcrestCameraConfig(
+            id=camera_id(i),
+            host=spec["host"],
+            http_port=spec["http_port"],
+            rtsp_port=spec["rtsp_port"],
+            username=spec["username"],
+            password=spec["password"],
+            channel=i + 1,
+            ptz=True,
+        )
+        for i in range(spec["operators"])
+    )
+    config = dataclasses.replace(
+        base,
+        wep=dataclasses.replace(base.wep, url=""),
+        auth=dataclasses.replace(base.auth, viewer_auth=False),
+        pushes=dataclasses.replace(base.pushes, db_path=spec["db_path"]),
+        amcrest=cameras,
+    )
     validate(config)
     arrivals = note_driver_arrivals()
     app = create_app(config)
-    runner = GatewayRunner(app, handle_signals=False, shutdown_timeout=config.server.shutdown_timeout,
-                           access_log=None)
+    runner = GatewayRunner(app, handle_signals=False, shutdown_timeout=config.server.shutdown_timeout, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -396,8 +435,10 @@ class Operator:
         self.late = 0.0
 
     def request(self, method: str, path: str, body: bytes) -> bytes:
-        head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nX-Operator-Id: op-{self.index}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nX-Operator-Id: op-{self.index}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
         return head.encode() + body
 
     async def connection(self) -> Connection:
@@ -495,14 +536,20 @@ async def run_loadgen(url: str, count: int, connections: int) -> None:
 
     async def run(command: dict) -> dict:
         window = command["window"]
-        await asyncio.gather(*(operator.steer(command["mode"], window, command["moves"], command["pause_slots"])
-                               for operator in operators))
+        await asyncio.gather(
+            *(
+                operator.steer(command["mode"], window, command["moves"], command["pause_slots"])
+                for operator in operators
+            )
+        )
         await asyncio.gather(*(operator.finish() for operator in operators))
-        return {"records": [record for operator in operators for record in operator.records],
-                "late_max": max(operator.late for operator in operators),
-                "peak_outstanding": max(operator.peak for operator in operators),
-                "waited": sum(operator.waited for operator in operators),
-                "connections": max(operator.opened for operator in operators)}
+        return {
+            "records": [record for operator in operators for record in operator.records],
+            "late_max": max(operator.late for operator in operators),
+            "peak_outstanding": max(operator.peak for operator in operators),
+            "waited": sum(operator.waited for operator in operators),
+            "connections": max(operator.opened for operator in operators),
+        }
 
     await commands({"run": run})
 
@@ -573,8 +620,21 @@ def trace(records: list[list], calls: list[list], arrivals: list[list], window: 
     at_driver: dict[int, list[list]] = {}
     for arrival in arrivals:
         at_driver.setdefault(arrival[0], []).append(arrival)
-    counts = dict.fromkeys(("finals", "reached", "overtaken", "stale", "reordered", "unmatched", "lost", "in_window",
-                            "carried", "ended_on_last"), 0)
+    counts = dict.fromkeys(
+        (
+            "finals",
+            "reached",
+            "overtaken",
+            "stale",
+            "reordered",
+            "unmatched",
+            "lost",
+            "in_window",
+            "carried",
+            "ended_on_last",
+        ),
+        0,
+    )
     delays, wire_delays, to_app, to_driver, from_driver = [], [], [], [], []
     entered = {arrival[1]: arrival[6] for arrival in arrivals}  # driver arrival time -> its handler began
     for operator, records_of in by_operator.items():
@@ -614,9 +674,15 @@ def trace(records: list[list], calls: list[list], arrivals: list[list], window: 
                     to_app.append(entered[at_driver_time[seq]] - written)
                     to_driver.append(at_driver_time[seq] - entered[at_driver_time[seq]])
                     from_driver.append(first[k] - at_driver_time[seq])
-    return {"delays": sorted(delays), "wire_delays": sorted(wire_delays), "to_app": sorted(to_app),
-            "to_driver": sorted(to_driver), "from_driver": sorted(from_driver), "operators": len(by_operator),
-            **counts}
+    return {
+        "delays": sorted(delays),
+        "wire_delays": sorted(wire_delays),
+        "to_app": sorted(to_app),
+        "to_driver": sorted(to_driver),
+        "from_driver": sorted(from_driver),
+        "operators": len(by_operator),
+        **counts,
+    }
 
 
 def answers(records: list[list], window: dict) -> dict:
@@ -636,11 +702,21 @@ def answers(records: list[list], window: dict) -> dict:
     # (or wait for one) while the newer one found one idle, as a browser's fetch() may.
     written_after = 0
     for operator in {record[0] for record in records}:
-        sent = sorted((record[7], record[1]) for record in records if record[0] == operator and record[7] is not None
-                      and window["measure_from"] <= record[6] < window["measure_to"])
+        sent = sorted(
+            (record[7], record[1])
+            for record in records
+            if record[0] == operator
+            and record[7] is not None
+            and window["measure_from"] <= record[6] < window["measure_to"]
+        )
         written_after += inversions([(seq, written) for written, seq in sent])
-    return {"count": sum(statuses.values()), "statuses": statuses, "times": times, "waits": waits,
-            "written_after_newer": written_after}
+    return {
+        "count": sum(statuses.values()),
+        "statuses": statuses,
+        "times": times,
+        "waits": waits,
+        "written_after_newer": written_after,
+    }
 
 
 # ---- coordinator -----------------------------------------------------------------------------
@@ -648,19 +724,39 @@ async def sleep_until(wall: float) -> None:
     await asyncio.sleep(max(0.0, wall - time.time()))
 
 
-async def measure(kind: str, mode: str, server: Child, url: str, args, upstream: Child,
-                  gateway: Child | None) -> dict:
-    load = await Child.start(__file__, "loadgen", "--url", url, "--count", str(args.operators),
-                             "--connections", str(args.connections), limit=LINE_LIMIT)
+async def measure(kind: str, mode: str, server: Child, url: str, args, upstream: Child, gateway: Child | None) -> dict:
+    load = await Child.start(
+        __file__,
+        "loadgen",
+        "--url",
+        url,
+        "--count",
+        str(args.operators),
+        "--connections",
+        str(args.connections),
+        limit=LINE_LIMIT,
+    )
     try:
         await load.answer(60)
         start = time.time() + START_DELAY
-        window = {"rate": args.rate, "operators": args.operators, "start": start,
-                  "measure_from": start + args.warmup, "measure_to": start + args.warmup + args.seconds}
+        window = {
+            "rate": args.rate,
+            "operators": args.operators,
+            "start": start,
+            "measure_from": start + args.warmup,
+            "measure_to": start + args.warmup + args.seconds,
+        }
         window["stop"] = window["measure_to"]
         stats0 = await gateway.ask({"cmd": "stats"}, 10) if gateway and mode == "ptz" else None
-        load.send({"cmd": "run", "mode": mode, "window": window, "moves": round(args.drag * args.rate),
-                   "pause_slots": round(args.pause * args.rate)})
+        load.send(
+            {
+                "cmd": "run",
+                "mode": mode,
+                "window": window,
+                "moves": round(args.drag * args.rate),
+                "pause_slots": round(args.pause * args.rate),
+            }
+        )
         pids = {"server": server.pid, "upstream": upstream.pid, "load": load.pid}
         await sleep_until(window["measure_from"])
         cpu0, t0, busy0 = {name: cpu_seconds(pid) for name, pid in pids.items()}, time.time(), machine_busy_seconds()
@@ -682,9 +778,19 @@ async def measure(kind: str, mode: str, server: Child, url: str, args, upstream:
     arrivals = handed["arrivals"]
     cpu = {name: (cpu1[name] - cpu0[name]) / (t1 - t0) for name in pids}
     cpu["other"] = max(0.0, (busy1 - busy0) / (t1 - t0) - sum(cpu.values()))
-    row = {"kind": kind, "mode": mode, "cpu": cpu, "rss": rss, "sent": sent, "answers": answers(sent["records"], window),
-           "log": log, "window": window, "stalls": stalls, "listen_overflows": overflows,
-           "gc_objects": handed["gc_objects"]}
+    row = {
+        "kind": kind,
+        "mode": mode,
+        "cpu": cpu,
+        "rss": rss,
+        "sent": sent,
+        "answers": answers(sent["records"], window),
+        "log": log,
+        "window": window,
+        "stalls": stalls,
+        "listen_overflows": overflows,
+        "gc_objects": handed["gc_objects"],
+    }
     if stats0 is not None:
         row["driver"] = {name: stats1.get(name, 0) - stats0.get(name, 0) for name in stats1}
         row["trace"] = trace(sent["records"], log["calls"], arrivals, window)
@@ -699,8 +805,9 @@ async def orchestrate(args) -> list[dict]:
     children: list[Child] = []
     rows = []
     try:
-        upstream = await Child.start(__file__, "upstream", "--cache", str(cache), "--count", str(args.operators),
-                                       limit=LINE_LIMIT)
+        upstream = await Child.start(
+            __file__, "upstream", "--cache", str(cache), "--count", str(args.operators), limit=LINE_LIMIT
+        )
         children.append(upstream)
         spec = await upstream.answer(600)  # the first run encodes the tiny loops (cached after)
         spec.update(operators=args.operators, db_path=str(Path(work) / "pushes.sqlite3"))
@@ -715,8 +822,9 @@ async def orchestrate(args) -> list[dict]:
         rows.append(await measure("gateway GET /healthz", "healthz", gateway, gw["url"], args, upstream, gateway))
         for delay in args.delays:
             await upstream.ask({"cmd": "delay", "seconds": delay / 1000}, 10)
-            row = await measure(f"gateway PTZ, upstream {delay:g} ms", "ptz", gateway, gw["url"], args, upstream,
-                                gateway)
+            row = await measure(
+                f"gateway PTZ, upstream {delay:g} ms", "ptz", gateway, gw["url"], args, upstream, gateway
+            )
             row["delay"] = delay
             rows.append(row)
     finally:
@@ -736,44 +844,63 @@ def ms(seconds: float) -> float:
 def print_rows(rows: list[dict], args) -> None:
     floor = rows[0]
     moves = round(args.drag * args.rate)
-    print(f"\nPTZ drags: {args.operators} operators, one camera each, {args.rate:g} commands/s in a drag "
-          f"({moves} moves then the stop, {args.pause:g} s pause), at most {args.connections} connections per "
-          f"operator; {args.seconds:g} s measured after {args.warmup:g} s warm-up, {os.cpu_count()} cores shared "
-          "by every process")
-    print("answer = operator issues the request -> its answer arrives (a wait for a free connection included); "
-          "CPU % of one core")
-    header = (f"{'row':30} {'req/s':>6} {'not 2xx':>7} {'ans p50':>7} {'ans p99':>8} {'ans max':>8} {'CPU %':>6} "
-              f"{'RSS MiB':>7} {'CPU/floor':>9}")
+    print(
+        f"\nPTZ drags: {args.operators} operators, one camera each, {args.rate:g} commands/s in a drag "
+        f"({moves} moves then the stop, {args.pause:g} s pause), at most {args.connections} connections per "
+        f"operator; {args.seconds:g} s measured after {args.warmup:g} s warm-up, {os.cpu_count()} cores shared "
+        "by every process"
+    )
+    print(
+        "answer = operator issues the request -> its answer arrives (a wait for a free connection included); "
+        "CPU % of one core"
+    )
+    header = (
+        f"{'row':30} {'req/s':>6} {'not 2xx':>7} {'ans p50':>7} {'ans p99':>8} {'ans max':>8} {'CPU %':>6} "
+        f"{'RSS MiB':>7} {'CPU/floor':>9}"
+    )
     print(f"\n{header}\n{'-' * len(header)}")
     for row in rows:
         got = row["answers"]
         bad = sum(n for status, n in got["statuses"].items() if not (isinstance(status, int) and status < 300))
         ratio = row["cpu"]["server"] / floor["cpu"]["server"] if floor["cpu"]["server"] else float("inf")
         times = got["times"]
-        print(f"{row['kind']:30} {got['count'] / args.seconds:6.0f} {bad:7d} {ms(percentile(times, 0.5)):7.1f} "
-              f"{ms(percentile(times, 0.99)):8.1f} {ms(times[-1] if times else float('nan')):8.1f} "
-              f"{100 * row['cpu']['server']:6.1f} {row['rss']:7.1f} {ratio:9.2f}")
+        print(
+            f"{row['kind']:30} {got['count'] / args.seconds:6.0f} {bad:7d} {ms(percentile(times, 0.5)):7.1f} "
+            f"{ms(percentile(times, 0.99)):8.1f} {ms(times[-1] if times else float('nan')):8.1f} "
+            f"{100 * row['cpu']['server']:6.1f} {row['rss']:7.1f} {ratio:9.2f}"
+        )
     ptz_rows = [row for row in rows if row["mode"] == "ptz"]
     print("\nupstream (ptz.cgi as the camera saw it), over the commands issued in the window:")
-    print("  cmd->up = the operator issues a command -> the first call carrying it or a newer one; wire->up = the same "
-          "from its bytes going out;")
-    print("  finals = drags whose stop reached the camera / drags (all of the row); overtaken = a move of the drag "
-          "reached it after its stop;")
-    print("  stale = calls carrying an older command than one sent before them; reordered = the same at the PtzDriver "
-          "(the order the handlers gave it commands)")
-    header = (f"{'row':30} {'calls/s':>7} {'sent as is':>10} {'cmd->up p50':>11} {'p99':>7} {'max':>7} "
-              f"{'wire->up p99':>12} {'in flight':>9} {'finals':>9} {'overtaken':>9} {'stale':>5} {'reordered':>9}")
+    print(
+        "  cmd->up = the operator issues a command -> the first call carrying it or a newer one; wire->up = the same "
+        "from its bytes going out;"
+    )
+    print(
+        "  finals = drags whose stop reached the camera / drags (all of the row); overtaken = a move of the drag "
+        "reached it after its stop;"
+    )
+    print(
+        "  stale = calls carrying an older command than one sent before them; reordered = the same at the PtzDriver "
+        "(the order the handlers gave it commands)"
+    )
+    header = (
+        f"{'row':30} {'calls/s':>7} {'sent as is':>10} {'cmd->up p50':>11} {'p99':>7} {'max':>7} "
+        f"{'wire->up p99':>12} {'in flight':>9} {'finals':>9} {'overtaken':>9} {'stale':>5} {'reordered':>9}"
+    )
     print(f"\n{header}\n{'-' * len(header)}")
     for row in ptz_rows:
         seen, delays = row["trace"], row["trace"]["delays"]
-        in_window_calls = sum(1 for call in row["log"]["calls"]
-                              if row["window"]["measure_from"] <= call[1] < row["window"]["measure_to"])
+        in_window_calls = sum(
+            1 for call in row["log"]["calls"] if row["window"]["measure_from"] <= call[1] < row["window"]["measure_to"]
+        )
         share = seen["carried"] / seen["in_window"] if seen["in_window"] else float("nan")
-        print(f"{row['kind']:30} {in_window_calls / args.seconds:7.0f} {100 * share:9.0f}% "
-              f"{ms(percentile(delays, 0.5)):11.1f} {ms(percentile(delays, 0.99)):7.1f} "
-              f"{ms(delays[-1] if delays else float('nan')):7.1f} {ms(percentile(seen['wire_delays'], 0.99)):12.1f} "
-              f"{peak_in_flight(row):9d} {seen['reached']:>4}/{seen['finals']:<4} {seen['overtaken']:9d} "
-              f"{seen['stale']:5d} {seen['reordered']:9d}")
+        print(
+            f"{row['kind']:30} {in_window_calls / args.seconds:7.0f} {100 * share:9.0f}% "
+            f"{ms(percentile(delays, 0.5)):11.1f} {ms(percentile(delays, 0.99)):7.1f} "
+            f"{ms(delays[-1] if delays else float('nan')):7.1f} {ms(percentile(seen['wire_delays'], 0.99)):12.1f} "
+            f"{peak_in_flight(row):9d} {seen['reached']:>4}/{seen['finals']:<4} {seen['overtaken']:9d} "
+            f"{seen['stale']:5d} {seen['reordered']:9d}"
+        )
     print()
     for row in rows:
         print_details(row)
@@ -789,54 +916,70 @@ def print_targets(row: dict) -> None:
     seen, peak = row["trace"], peak_in_flight(row)
     finals = seen["reached"] == seen["finals"] and not seen["overtaken"] and seen["ended_on_last"] == seen["operators"]
     newest = not (seen["stale"] or seen["unmatched"] or seen["lost"])
-    print(f"targets, {row['kind']}: at most 1 ptz.cgi call in flight per camera (peak {peak}): "
-          f"{'met' if peak <= 1 else 'MISSED'}; every drag's final stop reached its camera last ({seen['reached']}/"
-          f"{seen['finals']} reached, {seen['overtaken']} overtaken, {seen['ended_on_last']}/{seen['operators']} "
-          f"cameras' last call was their operator's last command): {'met' if finals else 'MISSED'}; the newest wins "
-          f"(stale {seen['stale']}, unmatched {seen['unmatched']}, lost {seen['lost']}): "
-          f"{'met' if newest else 'MISSED'}; p99 command -> upstream {ms(percentile(seen['delays'], 0.99)):.1f} ms; "
-          f"gateway CPU {100 * row['cpu']['server']:.1f} % of a core")
+    print(
+        f"targets, {row['kind']}: at most 1 ptz.cgi call in flight per camera (peak {peak}): "
+        f"{'met' if peak <= 1 else 'MISSED'}; every drag's final stop reached its camera last ({seen['reached']}/"
+        f"{seen['finals']} reached, {seen['overtaken']} overtaken, {seen['ended_on_last']}/{seen['operators']} "
+        f"cameras' last call was their operator's last command): {'met' if finals else 'MISSED'}; the newest wins "
+        f"(stale {seen['stale']}, unmatched {seen['unmatched']}, lost {seen['lost']}): "
+        f"{'met' if newest else 'MISSED'}; p99 command -> upstream {ms(percentile(seen['delays'], 0.99)):.1f} ms; "
+        f"gateway CPU {100 * row['cpu']['server']:.1f} % of a core"
+    )
     if seen["stale"] and seen["reordered"] >= seen["stale"]:
-        print(f"  the stale calls follow the order the commands reached the PtzDriver ({seen['reordered']} reached it "
-              f"after a newer one of the same operator; {row['answers']['written_after_newer']} of them were written "
-              "after it by the operator): the driver keeps arrival order")
+        print(
+            f"  the stale calls follow the order the commands reached the PtzDriver ({seen['reordered']} reached it "
+            f"after a newer one of the same operator; {row['answers']['written_after_newer']} of them were written "
+            "after it by the operator): the driver keeps arrival order"
+        )
 
 
 def spread(ordered: list[float]) -> str:
-    return (f"{ms(percentile(ordered, 0.5)):.1f} / {ms(percentile(ordered, 0.99)):.1f} / "
-            f"{ms(ordered[-1] if ordered else float('nan')):.1f}")
+    return (
+        f"{ms(percentile(ordered, 0.5)):.1f} / {ms(percentile(ordered, 0.99)):.1f} / "
+        f"{ms(ordered[-1] if ordered else float('nan')):.1f}"
+    )
 
 
 def print_details(row: dict) -> None:
     got, sent, cpu = row["answers"], row["sent"], row["cpu"]
     waits = got["waits"]
     statuses = ", ".join(f"{status}: {n}" for status, n in sorted(got["statuses"].items(), key=str))
-    line = (f"  {row['kind']}: statuses {{{statuses}}}; wait for a free connection p99 "
-            f"{ms(percentile(waits, 0.99)):.1f} ms, max {ms(waits[-1] if waits else float('nan')):.1f} ms; over the "
-            f"whole row {sent['waited']} requests waited, at most {sent['peak_outstanding']} were outstanding and "
-            f"{sent['connections']} connections open per operator; "
-            f"pacer late by at most {ms(sent['late_max']):.1f} ms; CPU %: load generator {100 * cpu['load']:.0f}, "
-            f"upstream {100 * cpu['upstream']:.0f}, outside the bench {100 * cpu['other']:.0f}; SYNs dropped by full "
-            f"accept queues (the whole network namespace) {row['listen_overflows']}")
+    line = (
+        f"  {row['kind']}: statuses {{{statuses}}}; wait for a free connection p99 "
+        f"{ms(percentile(waits, 0.99)):.1f} ms, max {ms(waits[-1] if waits else float('nan')):.1f} ms; over the "
+        f"whole row {sent['waited']} requests waited, at most {sent['peak_outstanding']} were outstanding and "
+        f"{sent['connections']} connections open per operator; "
+        f"pacer late by at most {ms(sent['late_max']):.1f} ms; CPU %: load generator {100 * cpu['load']:.0f}, "
+        f"upstream {100 * cpu['upstream']:.0f}, outside the bench {100 * cpu['other']:.0f}; SYNs dropped by full "
+        f"accept queues (the whole network namespace) {row['listen_overflows']}"
+    )
     if row["stalls"] is not None:
         stalls = row["stalls"]
-        collections = ", ".join(f"gen{generation} {count} (max {ms(longest):.0f} ms)"
-                                for generation, (count, longest) in stalls["gc"].items())
-        line += (f"; gateway loop: a {ms(Stalls.TICK):.0f} ms timer late by p99 {ms(stalls['lag_p99']):.1f} ms, max "
-                 f"{ms(stalls['lag_max']):.0f} ms, {stalls['lags_over_50ms']} times > 50 ms; collections {collections} "
-                 f"of {row['gc_objects']} objects")
+        collections = ", ".join(
+            f"gen{generation} {count} (max {ms(longest):.0f} ms)"
+            for generation, (count, longest) in stalls["gc"].items()
+        )
+        line += (
+            f"; gateway loop: a {ms(Stalls.TICK):.0f} ms timer late by p99 {ms(stalls['lag_p99']):.1f} ms, max "
+            f"{ms(stalls['lag_max']):.0f} ms, {stalls['lags_over_50ms']} times > 50 ms; collections {collections} "
+            f"of {row['gc_objects']} objects"
+        )
     if row["mode"] == "ptz":
         seen = row["trace"]
-        line += (f"; wire->up in parts (p50 / p99 / max ms): bytes out -> the route handler begins "
-                 f"{spread(seen['to_app'])}, -> PtzDriver.move/stop called {spread(seen['to_driver'])}, "
-                 f"-> upstream {spread(seen['from_driver'])}; "
-                 f"{got['written_after_newer']} commands went out after a newer one of their operator, "
-                 f"{seen['reordered']} reached the PtzDriver after one")
+        line += (
+            f"; wire->up in parts (p50 / p99 / max ms): bytes out -> the route handler begins "
+            f"{spread(seen['to_app'])}, -> PtzDriver.move/stop called {spread(seen['to_driver'])}, "
+            f"-> upstream {spread(seen['from_driver'])}; "
+            f"{got['written_after_newer']} commands went out after a newer one of their operator, "
+            f"{seen['reordered']} reached the PtzDriver after one"
+        )
     if "driver" in row:
         driver = row["driver"]
-        line += (f"; gateway PtzDriver over the whole row: {driver['commands']} commands, {driver['upstream_calls']} upstream calls, "
-                 f"{driver['coalesced']} coalesced, {driver['dead_man_stops']} dead-man stops, "
-                 f"{driver['failures']} failures; upstream peak {row['log']['peak_all']} calls open over all cameras")
+        line += (
+            f"; gateway PtzDriver over the whole row: {driver['commands']} commands, {driver['upstream_calls']} upstream calls, "
+            f"{driver['coalesced']} coalesced, {driver['dead_man_stops']} dead-man stops, "
+            f"{driver['failures']} failures; upstream peak {row['log']['peak_all']} calls open over all cameras"
+        )
     print(line)
     if cpu["other"] > BUSY_ELSEWHERE:
         print("  WARNING: something outside this bench used the CPU during the window: run again on a quiet machine")
@@ -861,10 +1004,12 @@ def main() -> None:
     if args.role != "coordinator":
         import uvloop
 
-        role = {"upstream": lambda: run_upstream(args.cache, args.count),
-                "gateway": lambda: run_gateway(json.loads(args.spec)),
-                "floor": run_floor,
-                "loadgen": lambda: run_loadgen(args.url, args.count, args.connections)}[args.role]
+        role = {
+            "upstream": lambda: run_upstream(args.cache, args.count),
+            "gateway": lambda: run_gateway(json.loads(args.spec)),
+            "floor": run_floor,
+            "loadgen": lambda: run_loadgen(args.url, args.count, args.connections),
+        }[args.role]
         uvloop.run(role())
         return
     args.delays = [float(delay) for delay in args.delays.split(",")]

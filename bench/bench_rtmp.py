@@ -37,7 +37,6 @@ ADMIN_KEY = "bench-admin-key-0123456789"
 WARMUP = 4.0
 
 
-
 # The emulator's test pattern compresses to a fraction of its 2 Mb/s cap; film-grain-like
 # noise makes x264 spend the whole budget, as a real camera at 2 Mb/s does.
 EMULATOR = """
@@ -60,7 +59,6 @@ async def main():
     await asyncio.Event().wait()
 asyncio.run(main())
 """
-
 
 
 def cpu_seconds(pid: int) -> float:
@@ -106,7 +104,10 @@ async def run(args: argparse.Namespace, work: Path) -> None:
     try:
         emulator = subprocess.Popen(
             [sys.executable, "-c", EMULATOR, str(emulator_port), str(cache)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(work / "emulator.log", "wb"))
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=open(work / "emulator.log", "wb"),
+        )
         children.append(emulator)
         wait_port(emulator_port, 180)  # the first run encodes the loop
         receiver = NginxRtmp(work / "nginx", record=False)  # the tests' receiver, keeping nothing
@@ -128,10 +129,14 @@ user_key = "wep-emulator-key"
 admin_key = "{ADMIN_KEY}"
 viewer_auth = false
 [pushes]
-db_path = "{work / 'pushes.sqlite3'}"
+db_path = "{work / "pushes.sqlite3"}"
 """)
-        gateway = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--config", str(config)],
-                                   cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(work / "gateway.log", "wb"))
+        gateway = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=open(work / "gateway.log", "wb"),
+        )
         children.append(gateway)
         wait_port(gateway_port, 30)
         base = f"http://127.0.0.1:{gateway_port}"
@@ -156,8 +161,12 @@ db_path = "{work / 'pushes.sqlite3'}"
             pushes: list[str] = []
             for target in args.pushes:
                 while len(pushes) < target:
-                    body = {"camera": camera, "url": receiver.url("live", f"bench-{len(pushes)}"),
-                            "mode": "gateway", "quality": "high"}
+                    body = {
+                        "camera": camera,
+                        "url": receiver.url("live", f"bench-{len(pushes)}"),
+                        "mode": "gateway",
+                        "quality": "high",
+                    }
                     async with http.post(f"{base}/api/v1/pushes", json=body) as resp:
                         assert resp.status == 201, await resp.text()
                         pushes.append((await resp.json())["id"])
@@ -171,18 +180,24 @@ db_path = "{work / 'pushes.sqlite3'}"
                 rows.append((target, usage, bitrate, dropped, live))
             stop.set()
             reader.cancel()
-        print(f"\nRTMP push CPU, gateway mode, 1 camera high quality (~{camera_bps / 1e6:.2f} Mb/s measured at the"
-              f" /live reader), {args.seconds:.0f} s per phase, % of one core")
-        print(f"{'pushes':>6} | {'gateway %':>9} | {'per push %':>10} | {'nginx %':>7} | {'emulator %':>10} |"
-              f" {'push bitrate':>12} | {'live':>4} | {'dropped':>7}")
+        print(
+            f"\nRTMP push CPU, gateway mode, 1 camera high quality (~{camera_bps / 1e6:.2f} Mb/s measured at the"
+            f" /live reader), {args.seconds:.0f} s per phase, % of one core"
+        )
+        print(
+            f"{'pushes':>6} | {'gateway %':>9} | {'per push %':>10} | {'nginx %':>7} | {'emulator %':>10} |"
+            f" {'push bitrate':>12} | {'live':>4} | {'dropped':>7}"
+        )
         print("-" * 88)
         reference = rows[0][1]["gateway"]
         for row in rows:
             count, usage, bitrate = row[0], row[1], row[2]
             per_push = f"{(usage['gateway'] - reference) / count:10.2f}" if count else f"{'(ref)':>10}"
             live = row[4] if count else 0
-            print(f"{count:>6} | {usage['gateway']:9.2f} | {per_push} | {usage['nginx']:7.2f} |"
-                  f" {usage['emulator']:10.2f} | {bitrate / 1e6:9.2f} Mb/s | {live:>4} | {row[3] if count else 0:>7}")
+            print(
+                f"{count:>6} | {usage['gateway']:9.2f} | {per_push} | {usage['nginx']:7.2f} |"
+                f" {usage['emulator']:10.2f} | {bitrate / 1e6:9.2f} Mb/s | {live:>4} | {row[3] if count else 0:>7}"
+            )
         print("reference (0 pushes): the source plus one /live hub reader; per push = (gateway - reference) / pushes")
     finally:
         for child in reversed(children):

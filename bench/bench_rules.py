@@ -108,8 +108,16 @@ async def run_row(rules: int | None, args) -> dict:
             for number in range(index, min(index + batch, total)):
                 camera = f"cam-{number % args.cameras}"
                 event_type = TYPES[number % len(TYPES)]
-                event = Event(f"bench:{number}", camera, event_type, "start", iso(datetime.fromtimestamp(now, UTC)),
-                              "wep", {}, at=now)
+                event = Event(
+                    f"bench:{number}",
+                    camera,
+                    event_type,
+                    "start",
+                    iso(datetime.fromtimestamp(now, UTC)),
+                    "wep",
+                    {},
+                    at=now,
+                )
                 if camera == "cam-0" and event_type == "DEVICE_MOTION_START":
                     expected += min(args.matching, rules or 0)
                 published[event.id] = time.monotonic()
@@ -123,8 +131,14 @@ async def run_row(rules: int | None, args) -> dict:
         store.close()
         bus.close()
     delays = sorted((started - published[event_id]) * 1000 for event_id, started in reactions.started)
-    return {"rules": "floor" if rules is None else rules, "events": total, "cpu_us": cpu / total * 1e6,
-            "firings": len(reactions.started), "expected": expected, "delays": delays}
+    return {
+        "rules": "floor" if rules is None else rules,
+        "events": total,
+        "cpu_us": cpu / total * 1e6,
+        "firings": len(reactions.started),
+        "expected": expected,
+        "delays": delays,
+    }
 
 
 async def main(args) -> None:
@@ -132,17 +146,26 @@ async def main(args) -> None:
     for count in args.rules:
         rows.append(await run_row(count, args))
     floor = rows[0]["cpu_us"]
-    print(f"{args.rate} events/s for {args.seconds} s on {args.cameras} cameras; {args.matching} rule(s) can fire "
-          f"(every cam-0 motion start), the rest never match")
-    print(f"{'rules':>7} {'events':>7} {'CPU us/event':>13} {'x floor':>8} {'firings':>8} "
-          f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}")
+    print(
+        f"{args.rate} events/s for {args.seconds} s on {args.cameras} cameras; {args.matching} rule(s) can fire "
+        f"(every cam-0 motion start), the rest never match"
+    )
+    print(
+        f"{'rules':>7} {'events':>7} {'CPU us/event':>13} {'x floor':>8} {'firings':>8} "
+        f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}"
+    )
     for row in rows:
         delays = row["delays"]
-        timing = (f"{percentile(delays, 0.5):>7.2f} {percentile(delays, 0.99):>7.2f} {delays[-1]:>7.2f}"
-                  if delays else f"{'-':>7} {'-':>7} {'-':>7}")
+        timing = (
+            f"{percentile(delays, 0.5):>7.2f} {percentile(delays, 0.99):>7.2f} {delays[-1]:>7.2f}"
+            if delays
+            else f"{'-':>7} {'-':>7} {'-':>7}"
+        )
         firings = f"{row['firings']}/{row['expected']}" if row["rules"] != "floor" else "-"
-        print(f"{row['rules']!s:>7} {row['events']:>7} {row['cpu_us']:>13.1f} {row['cpu_us'] / floor:>8.2f} "
-              f"{firings:>8} {timing}")
+        print(
+            f"{row['rules']!s:>7} {row['events']:>7} {row['cpu_us']:>13.1f} {row['cpu_us'] / floor:>8.2f} "
+            f"{firings:>8} {timing}"
+        )
 
 
 if __name__ == "__main__":
@@ -152,8 +175,7 @@ if __name__ == "__main__":
     parser.add_argument("--cameras", type=int, default=50)
     parser.add_argument("--matching", type=int, default=5)
     parser.add_argument("--freeze", action="store_true", help="gc.freeze() after each row's set-up")
-    parser.add_argument("--rules", type=lambda text: [int(part) for part in text.split(",")],
-                        default=[50, 500, 5000])
+    parser.add_argument("--rules", type=lambda text: [int(part) for part in text.split(",")], default=[50, 500, 5000])
     arguments = parser.parse_args()
     try:
         import uvloop

@@ -80,31 +80,53 @@ async def wait_listening(port: int, timeout: float = 10.0) -> None:
 
 # -- load generators (separate processes) ---------------------------------------------------
 
+
 def _wrk_duration_ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
 async def run_wrk(url: str, connections: int, duration: float) -> dict:
     process = await asyncio.create_subprocess_exec(
-        "wrk", "-t1", f"-c{connections}", f"-d{duration:.0f}s", "--latency", "--timeout", "5s", url,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{duration:.0f}s",
+        "--latency",
+        "--timeout",
+        "5s",
+        url,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(process.communicate(), duration + 30)
     text = out.decode()
     rate = re.search(r"Requests/sec:\s+([\d.]+)", text)
-    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M)
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.MULTILINE)
     total = re.search(r"(\d+) requests in", text)
     if not (rate and p99 and total):
         raise RuntimeError(f"cannot read wrk output: {text or err.decode()}")
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    return {"rps": float(rate.group(1)), "p99_ms": _wrk_duration_ms(*p99.groups()), "requests": int(total.group(1)),
-            "errors": (int(bad.group(1)) if bad else 0) + (sum(map(int, errors.groups())) if errors else 0)}
+    return {
+        "rps": float(rate.group(1)),
+        "p99_ms": _wrk_duration_ms(*p99.groups()),
+        "requests": int(total.group(1)),
+        "errors": (int(bad.group(1)) if bad else 0) + (sum(map(int, errors.groups())) if errors else 0),
+    }
 
 
 async def run_loader(url: str, connections: int, duration: float) -> dict:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--load", url, "--connections", str(connections), "--duration", str(duration),
-        stdout=asyncio.subprocess.PIPE)
+        sys.executable,
+        __file__,
+        "--load",
+        url,
+        "--connections",
+        str(connections),
+        "--duration",
+        str(duration),
+        stdout=asyncio.subprocess.PIPE,
+    )
     out, _ = await asyncio.wait_for(process.communicate(), duration + 30)
     return json.loads(out)
 
@@ -132,11 +154,16 @@ async def load(url: str, connections: int, duration: float) -> dict:
         await asyncio.gather(*(worker(http) for _ in range(connections)))
         elapsed = time.monotonic() - started
     latencies.sort()
-    return {"rps": len(latencies) / elapsed, "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
-            "requests": len(latencies), "errors": errors}
+    return {
+        "rps": len(latencies) / elapsed,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+        "requests": len(latencies),
+        "errors": errors,
+    }
 
 
 # -- the run --------------------------------------------------------------------------------
+
 
 async def start_gateway(tmp: Path, viewer_auth: bool):
     from aiohttp import web
@@ -147,9 +174,21 @@ async def start_gateway(tmp: Path, viewer_auth: bool):
     from gateway.snapshots.fast_path import GatewayRunner
     from tests.conftest import config_for
 
-    emulator = Emulator(EmulatorSettings(
-        host="127.0.0.1", port=0, tls=False, cameras=1, loop_seconds=2.0, fps=15, high_size=(1280, 720),
-        low_size=(320, 180), high_bitrate=800_000, low_bitrate=200_000, cache_dir=str(tmp / "emulator")))
+    emulator = Emulator(
+        EmulatorSettings(
+            host="127.0.0.1",
+            port=0,
+            tls=False,
+            cameras=1,
+            loop_seconds=2.0,
+            fps=15,
+            high_size=(1280, 720),
+            low_size=(320, 180),
+            high_bitrate=800_000,
+            low_bitrate=200_000,
+            cache_dir=str(tmp / "emulator"),
+        )
+    )
     await emulator.start()
     # viewer_auth on (the default of `serve`): every request carries a viewer token.
     app = create_app(config_for(emulator, auth={"viewer_auth": viewer_auth, "token_secret": "b" * 40}))
@@ -185,8 +224,13 @@ async def start_nginx(tmp: Path, jpeg: bytes) -> tuple[asyncio.subprocess.Proces
     user = "user root;" if os.geteuid() == 0 else ""  # workers must read the 0700 temp dir
     (tmp / "nginx.conf").write_text(NGINX_CONF.format(user=user, dir=tmp, port=port))
     process = await asyncio.create_subprocess_exec(
-        shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(tmp), "-c", str(tmp / "nginx.conf"),
-        stderr=open(tmp / "nginx.stderr", "wb"))
+        shutil.which("nginx") or "/usr/sbin/nginx",
+        "-p",
+        str(tmp),
+        "-c",
+        str(tmp / "nginx.conf"),
+        stderr=open(tmp / "nginx.stderr", "wb"),
+    )
     try:
         await wait_listening(port)
     except RuntimeError:
@@ -226,8 +270,12 @@ async def main(args: argparse.Namespace) -> int:
             ceiling, ceiling_url = await start_aiohttp_ceiling(jpeg)
             renders_before = sum(emulator.stats["jpeg_renders"].values())
             store = app[SNAPSHOTS]
-            targets = [("nginx, file from disk", nginx_url), ("gateway, cache hit (full frame)", full_url),
-                       ("gateway, cache hit (ROI crop)", crop_url), ("bare aiohttp handler (ceiling)", ceiling_url)]
+            targets = [
+                ("nginx, file from disk", nginx_url),
+                ("gateway, cache hit (full frame)", full_url),
+                ("gateway, cache hit (ROI crop)", crop_url),
+                ("bare aiohttp handler (ceiling)", ceiling_url),
+            ]
             results: dict[str, list[dict]] = {name: [] for name, _ in targets}
             served = 0
             for _ in range(args.rounds):  # interleaved, so drift on a shared machine hits all alike
@@ -245,25 +293,39 @@ async def main(args: argparse.Namespace) -> int:
             await runner.cleanup()
             await emulator.stop()
 
-    print(f"\nsnapshot cache hits vs nginx: {len(jpeg)} B JPEG (1280x720), {args.connections} connections, "
-          f"{args.rounds} x {args.duration:.0f} s per target, load from {loader}\n")
+    print(
+        f"\nsnapshot cache hits vs nginx: {len(jpeg)} B JPEG (1280x720), {args.connections} connections, "
+        f"{args.rounds} x {args.duration:.0f} s per target, load from {loader}\n"
+    )
     # Medians over the rounds: the machine is shared, single runs swing by a third.
-    best = {name: {"rps": statistics.median(r["rps"] for r in runs), "p99_ms": statistics.median(r["p99_ms"] for r in runs)}
-            for name, runs in results.items()}
+    best = {
+        name: {"rps": statistics.median(r["rps"] for r in runs), "p99_ms": statistics.median(r["p99_ms"] for r in runs)}
+        for name, runs in results.items()
+    }
     reference = best[targets[0][0]]["rps"]
     print(f"{'target (median of rounds)':34} {'req/s':>9} {'p99 ms':>8} {'vs nginx':>9} {'errors':>7}   runs req/s")
     for name, result in best.items():
         runs = " ".join(f"{r['rps']:.0f}" for r in results[name])
         errors = sum(r["errors"] for r in results[name])
-        print(f"{name:34} {result['rps']:9.0f} {result['p99_ms']:8.2f} {result['rps'] / reference:9.2f} {errors:7d}   {runs}")
+        print(
+            f"{name:34} {result['rps']:9.0f} {result['p99_ms']:8.2f} {result['rps'] / reference:9.2f} {errors:7d}   {runs}"
+        )
     stats = store.stats
     fast = runner.fast_path
-    print("\nfast path (gateway/snapshots/fast_path.py): "
-          + (f"{fast.stats.answered} requests answered below aiohttp, viewer_auth "
-             f"{'on' if app[CONFIG].auth.viewer_auth else 'off'}" if fast is not None else "OFF"))
-    print(f"upstream fetches: {renders_during} emulator renders for {served} gateway requests under load "
-          f"(fetches saved: {served - renders_during}); store: hits {stats.hits}, misses {stats.misses}, "
-          f"upstream fetches {stats.upstream_fetches}, local crops {stats.local_crops}")
+    print(
+        "\nfast path (gateway/snapshots/fast_path.py): "
+        + (
+            f"{fast.stats.answered} requests answered below aiohttp, viewer_auth "
+            f"{'on' if app[CONFIG].auth.viewer_auth else 'off'}"
+            if fast is not None
+            else "OFF"
+        )
+    )
+    print(
+        f"upstream fetches: {renders_during} emulator renders for {served} gateway requests under load "
+        f"(fetches saved: {served - renders_during}); store: hits {stats.hits}, misses {stats.misses}, "
+        f"upstream fetches {stats.upstream_fetches}, local crops {stats.local_crops}"
+    )
     worst = min(best[name]["rps"] for name, _ in targets[1:3]) / reference
     verdict = "met" if worst >= 0.5 else "NOT met"
     print(f"target (cache hits >= 0.5 x nginx): {verdict} ({worst:.2f})")

@@ -37,9 +37,10 @@ import sys
 import time
 from pathlib import Path
 
-from coordinator import ROOT, finish, http_json, read_json, spawn  # noqa: E402 (bench/ is sys.path[0])
+from coordinator import ROOT, finish, http_json, read_json, spawn
+
 sys.path.insert(0, str(ROOT))
-from gateway.config import TalkdownConfig  # noqa: E402 (needs ROOT on sys.path)
+from gateway.config import TalkdownConfig
 
 CACHE = Path.home() / ".cache" / "wep-gateway" / "bench-talkdown-emulator"
 TARGET_CPU_PERCENT = 2.0
@@ -57,17 +58,31 @@ async def run_emulator(cameras: int) -> None:
     from gateway.emulator.settings import EmulatorSettings
 
     CACHE.mkdir(parents=True, exist_ok=True)
-    settings = EmulatorSettings(host="127.0.0.1", port=0, cameras=cameras, tls=False, cache_dir=str(CACHE),
-                                high_size=(160, 96), low_size=(96, 64), high_bitrate=100_000, low_bitrate=50_000,
-                                fps=5, loop_seconds=1.0)
+    settings = EmulatorSettings(
+        host="127.0.0.1",
+        port=0,
+        cameras=cameras,
+        tls=False,
+        cache_dir=str(CACHE),
+        high_size=(160, 96),
+        low_size=(96, 64),
+        high_bitrate=100_000,
+        low_bitrate=50_000,
+        fps=5,
+        loop_seconds=1.0,
+    )
     emulator = Emulator(settings)
     await emulator.start()
     print(json.dumps({"url": emulator.url, "cameras": emulator.camera_ids}), flush=True)
     loop = asyncio.get_running_loop()
-    while (line := await loop.run_in_executor(None, sys.stdin.readline)):
+    while line := await loop.run_in_executor(None, sys.stdin.readline):
         if line.strip() == "stats":
-            print(json.dumps({"talk_bytes": emulator.stats["talk_bytes"],
-                              "talk_rejected": emulator.stats["talk_rejected"]}), flush=True)
+            print(
+                json.dumps(
+                    {"talk_bytes": emulator.stats["talk_bytes"], "talk_rejected": emulator.stats["talk_rejected"]}
+                ),
+                flush=True,
+            )
     await emulator.stop()
 
 
@@ -89,8 +104,15 @@ async def run_gateway(emulator_url: str, chunk_ms: int) -> None:
     base = Config()
     config = dataclasses.replace(
         base,
-        wep=dataclasses.replace(base.wep, url=emulator_url, username=emu.username, password=emu.password,
-                                user_nonce=emu.user_nonce, user_key=emu.user_key, camera_cache_ttl=3600.0),
+        wep=dataclasses.replace(
+            base.wep,
+            url=emulator_url,
+            username=emu.username,
+            password=emu.password,
+            user_nonce=emu.user_nonce,
+            user_key=emu.user_key,
+            camera_cache_ttl=3600.0,
+        ),
         auth=dataclasses.replace(base.auth, viewer_auth=False),
         talkdown=TalkdownConfig(chunk_ms=chunk_ms),
     )
@@ -121,8 +143,9 @@ async def run_gateway(emulator_url: str, chunk_ms: int) -> None:
         await pc.setRemoteDescription(RTCSessionDescription(offer_for_aiortc(offer), "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
         answer = microphone_answer(pc.localDescription.sdp, chunk_ms)  # the same packets as a talk gets
-        return web.Response(status=201, text=answer, content_type="application/sdp",
-                            headers={"Location": f"/_bench/sink/{sink_id}"})
+        return web.Response(
+            status=201, text=answer, content_type="application/sdp", headers={"Location": f"/_bench/sink/{sink_id}"}
+        )
 
     async def sink_delete(request: web.Request) -> web.Response:
         pc = sinks.pop(request.match_info["id"], None)
@@ -133,22 +156,36 @@ async def run_gateway(emulator_url: str, chunk_ms: int) -> None:
     async def reset(request: web.Request) -> web.Response:
         counters = app[TALK_SESSIONS].counters
         counters.uplink_delay.reset()
-        mark.update(cpu=cpu_seconds(), at=time.monotonic(), bytes=counters.bytes_sent,
-                    frames=counters.frames_received + sink_frames[0], dropped=counters.bytes_dropped)
+        mark.update(
+            cpu=cpu_seconds(),
+            at=time.monotonic(),
+            bytes=counters.bytes_sent,
+            frames=counters.frames_received + sink_frames[0],
+            dropped=counters.bytes_dropped,
+        )
         return web.json_response({})
 
     async def stats(request: web.Request) -> web.Response:
         sessions = app[TALK_SESSIONS]
         counters = sessions.counters
         delay = counters.uplink_delay
-        return web.json_response({
-            "seconds": time.monotonic() - mark["at"], "cpu": cpu_seconds() - mark["cpu"],
-            "talk_sessions": len(sessions), "sinks": len(sinks),
-            "bytes_sent": counters.bytes_sent - mark["bytes"], "bytes_dropped": counters.bytes_dropped - mark["dropped"],
-            "frames": counters.frames_received + sink_frames[0] - mark["frames"],
-            "p50": delay.percentile(0.50), "p99": delay.percentile(0.99), "max": delay.maximum, "delays": delay.total,
-            "posts": counters.posts_opened, "post_failures": counters.post_failures,
-        })
+        return web.json_response(
+            {
+                "seconds": time.monotonic() - mark["at"],
+                "cpu": cpu_seconds() - mark["cpu"],
+                "talk_sessions": len(sessions),
+                "sinks": len(sinks),
+                "bytes_sent": counters.bytes_sent - mark["bytes"],
+                "bytes_dropped": counters.bytes_dropped - mark["dropped"],
+                "frames": counters.frames_received + sink_frames[0] - mark["frames"],
+                "p50": delay.percentile(0.50),
+                "p99": delay.percentile(0.99),
+                "max": delay.maximum,
+                "delays": delay.total,
+                "posts": counters.posts_opened,
+                "post_failures": counters.post_failures,
+            }
+        )
 
     # Bench-only routes live in their own app on another port (same process, so the same
     # CPU clock): the gateway's access policy refuses routes it does not know.
@@ -183,8 +220,7 @@ async def run_talkers(url: str, cameras: list[str], mode: str) -> None:
     from tests.talkdown.whip_talker import WhipTalker
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-        talkers = [WhipTalker(http, url, camera, path="/_bench/sink" if mode == "sink" else None)
-                   for camera in cameras]
+        talkers = [WhipTalker(http, url, camera, path="/_bench/sink" if mode == "sink" else None) for camera in cameras]
         for talker in talkers:
             response = await talker.start()
             if response.status != 201:
@@ -204,8 +240,9 @@ def tell(process: subprocess.Popen, line: str) -> None:
     process.stdin.flush()
 
 
-def measure(gateway: str, bench: str, emulator: subprocess.Popen, cameras: list[str], mode: str, warmup: float,
-            window: float) -> dict:
+def measure(
+    gateway: str, bench: str, emulator: subprocess.Popen, cameras: list[str], mode: str, warmup: float, window: float
+) -> dict:
     target = gateway if mode == "talk" else bench
     talkers = spawn(__file__, "--role", "talkers", "--url", target, "--mode", mode, "--cameras", ",".join(cameras))
     try:
@@ -245,19 +282,27 @@ def main() -> None:
     parser.add_argument("--cameras", default="")
     parser.add_argument("--count", type=int, default=0)
     parser.add_argument("--talkers", default="1,5,10")
-    parser.add_argument("--chunk-ms", type=int, default=TalkdownConfig.chunk_ms,
-                        help="TalkdownConfig.chunk_ms (20 or 40): upstream chunk and microphone packet")
+    parser.add_argument(
+        "--chunk-ms",
+        type=int,
+        default=TalkdownConfig.chunk_ms,
+        help="TalkdownConfig.chunk_ms (20 or 40): upstream chunk and microphone packet",
+    )
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--window", type=float, default=10.0)
     args = parser.parse_args()
     if args.role != "coordinator":
         try:
             import uvloop
+
             uvloop.install()
         except ImportError:
             pass
-        target = {"emulator": lambda: run_emulator(args.count), "gateway": lambda: run_gateway(args.url, args.chunk_ms),
-                  "talkers": lambda: run_talkers(args.url, args.cameras.split(","), args.mode)}[args.role]
+        target = {
+            "emulator": lambda: run_emulator(args.count),
+            "gateway": lambda: run_gateway(args.url, args.chunk_ms),
+            "talkers": lambda: run_talkers(args.url, args.cameras.split(","), args.mode),
+        }[args.role]
         asyncio.run(target())
         return
 
@@ -279,13 +324,17 @@ def main() -> None:
             if process is not None:
                 finish(process)
 
-    print(f"\nTalkdown: N aiortc talkers (440 Hz opus, {args.chunk_ms} ms packets) -> gateway -> POST /media PCMU, "
-          f"{args.chunk_ms} ms chunks, {os.cpu_count()} CPUs, window {args.window:.0f} s")
+    print(
+        f"\nTalkdown: N aiortc talkers (440 Hz opus, {args.chunk_ms} ms packets) -> gateway -> POST /media PCMU, "
+        f"{args.chunk_ms} ms chunks, {os.cpu_count()} CPUs, window {args.window:.0f} s"
+    )
     print(f"gateway idle (no talker): {100 * idle:.2f} % of a core, part of every row's CPU")
-    header = (f"{'talkers':>7} {'path':<12} {'gw CPU %':>8} {'CPU %/talker':>12} {'marginal %/talker':>17} "
-              f"{'added %/talker':>14} "
-              f"{'packets/s/talker':>16} {'heard s/s/talker':>16} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
-              f"{'dropped':>7}")
+    header = (
+        f"{'talkers':>7} {'path':<12} {'gw CPU %':>8} {'CPU %/talker':>12} {'marginal %/talker':>17} "
+        f"{'added %/talker':>14} "
+        f"{'packets/s/talker':>16} {'heard s/s/talker':>16} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
+        f"{'dropped':>7}"
+    )
     print(header)
     print("-" * len(header))
     reference: dict[int, float] = {}
@@ -297,20 +346,27 @@ def main() -> None:
         if not talk:
             reference[n] = per
         added = f"{per - reference.get(n, 0.0):>14.2f}" if talk else f"{'(reference)':>14}"
-        delays = (f"{1000 * row['p50']:>7.1f} {1000 * row['p99']:>7.1f} {1000 * row['max']:>7.1f}" if talk
-                  else f"{'-':>7} {'-':>7} {'-':>7}")
+        delays = (
+            f"{1000 * row['p50']:>7.1f} {1000 * row['p99']:>7.1f} {1000 * row['max']:>7.1f}"
+            if talk
+            else f"{'-':>7} {'-':>7} {'-':>7}"
+        )
         marginal = 100 * (row["cpu"] / seconds - idle) / n
-        print(f"{n:>7} {'talkdown' if talk else 'aiortc sink':<12} {100 * row['cpu'] / seconds:>8.1f} {per:>12.2f} "
-              f"{marginal:>17.2f} {added} {row['frames'] / seconds / n:>16.1f} {row['heard_bytes'] / 8000 / seconds / n:>16.2f} "
-              f"{delays} {row['bytes_dropped']:>7}")
+        print(
+            f"{n:>7} {'talkdown' if talk else 'aiortc sink':<12} {100 * row['cpu'] / seconds:>8.1f} {per:>12.2f} "
+            f"{marginal:>17.2f} {added} {row['frames'] / seconds / n:>16.1f} {row['heard_bytes'] / 8000 / seconds / n:>16.2f} "
+            f"{delays} {row['bytes_dropped']:>7}"
+        )
         if talk:
             verdicts.append((n, per, row["p99"], row["rejected"]))
     print()
     for n, per, p99, rejected in verdicts:
-        print(f"{n} talkers: {per:.2f} % of a core per talker ({'meets' if per < TARGET_CPU_PERCENT else 'misses'} "
-              f"the {TARGET_CPU_PERCENT:.0f} % target), p99 frame-to-POST {1000 * p99:.1f} ms "
-              f"({'meets' if p99 < TARGET_P99 else 'misses'} the {1000 * TARGET_P99:.0f} ms target)"
-              f"{f', {rejected} POSTs refused by the emulator' if rejected else ''}")
+        print(
+            f"{n} talkers: {per:.2f} % of a core per talker ({'meets' if per < TARGET_CPU_PERCENT else 'misses'} "
+            f"the {TARGET_CPU_PERCENT:.0f} % target), p99 frame-to-POST {1000 * p99:.1f} ms "
+            f"({'meets' if p99 < TARGET_P99 else 'misses'} the {1000 * TARGET_P99:.0f} ms target)"
+            f"{f', {rejected} POSTs refused by the emulator' if rejected else ''}"
+        )
 
 
 if __name__ == "__main__":

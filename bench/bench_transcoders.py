@@ -48,7 +48,9 @@ def mic_frames(seconds: float) -> list[av.AudioFrame]:
     signal = sine(seconds, RATE)
     frames = []
     for start in range(0, len(signal), 960):
-        frame = av.AudioFrame.from_ndarray(np.repeat(signal[start : start + 960], 2)[None, :], format="s16", layout="stereo")
+        frame = av.AudioFrame.from_ndarray(
+            np.repeat(signal[start : start + 960], 2)[None, :], format="s16", layout="stereo"
+        )
         frame.sample_rate, frame.pts = RATE, start
         frames.append(frame)
     return frames

@@ -27,7 +27,8 @@ import sys
 import time
 from pathlib import Path
 
-from coordinator import ROOT, add_bench_route, finish, http_json, read_json, spawn  # noqa: E402 (bench/ is sys.path[0])
+from coordinator import ROOT, add_bench_route, finish, http_json, read_json, spawn
+
 sys.path.insert(0, str(ROOT))
 
 PER_PROCESS = 25
@@ -39,7 +40,7 @@ CACHE = Path.home() / ".cache" / "wep-gateway" / "bench-emulator-noisy"
 async def run_emulator() -> None:
     import numpy as np
 
-    import gateway.emulator.encode as encode
+    from gateway.emulator import encode
     from gateway.emulator.server import Emulator
     from gateway.emulator.settings import EmulatorSettings
 
@@ -55,8 +56,17 @@ async def run_emulator() -> None:
 
     encode.render_frame = noisy_frame
     CACHE.mkdir(parents=True, exist_ok=True)
-    settings = EmulatorSettings(host="127.0.0.1", port=0, cameras=1, tls=False, cache_dir=str(CACHE),
-                                high_size=(1280, 720), high_bitrate=2_000_000, fps=15, loop_seconds=8.0)
+    settings = EmulatorSettings(
+        host="127.0.0.1",
+        port=0,
+        cameras=1,
+        tls=False,
+        cache_dir=str(CACHE),
+        high_size=(1280, 720),
+        high_bitrate=2_000_000,
+        fps=15,
+        loop_seconds=8.0,
+    )
     emulator = Emulator(settings)
     await emulator.start()
     print(json.dumps({"url": emulator.url, "camera": emulator.camera_ids[0]}), flush=True)
@@ -89,8 +99,14 @@ async def run_gateway(emulator_url: str) -> None:
     base = Config()
     config = dataclasses.replace(
         base,
-        wep=dataclasses.replace(base.wep, url=emulator_url, username=emu.username, password=emu.password,
-                                user_nonce=emu.user_nonce, user_key=emu.user_key),
+        wep=dataclasses.replace(
+            base.wep,
+            url=emulator_url,
+            username=emu.username,
+            password=emu.password,
+            user_nonce=emu.user_nonce,
+            user_key=emu.user_key,
+        ),
         auth=dataclasses.replace(base.auth, viewer_auth=False),
     )
     app = create_app(config)
@@ -110,13 +126,22 @@ async def run_gateway(emulator_url: str) -> None:
         sessions = request.app[WHEP_SESSIONS]
         counters = sessions.counters
         rss, peak = _rss_kib()
-        return web.json_response({
-            "sessions": len(sessions), "seconds": time.monotonic() - mark["at"], "cpu": cpu() - mark["cpu"],
-            "frames_sent": counters.frames_sent - mark["frames"], "bytes_sent": counters.bytes_sent - mark["bytes"],
-            "p50": counters.send_delay.percentile(0.50), "p99": counters.send_delay.percentile(0.99),
-            "max": counters.send_delay.maximum, "delays": counters.send_delay.total,
-            "rss_kib": rss, "peak_rss_kib": peak, "keyframe_requests": counters.keyframe_requests,
-        })
+        return web.json_response(
+            {
+                "sessions": len(sessions),
+                "seconds": time.monotonic() - mark["at"],
+                "cpu": cpu() - mark["cpu"],
+                "frames_sent": counters.frames_sent - mark["frames"],
+                "bytes_sent": counters.bytes_sent - mark["bytes"],
+                "p50": counters.send_delay.percentile(0.50),
+                "p99": counters.send_delay.percentile(0.99),
+                "max": counters.send_delay.maximum,
+                "delays": counters.send_delay.total,
+                "rss_kib": rss,
+                "peak_rss_kib": peak,
+                "keyframe_requests": counters.keyframe_requests,
+            }
+        )
 
     add_bench_route(app, "POST", "/_bench/reset", reset)
     add_bench_route(app, "GET", "/_bench/stats", stats)
@@ -166,8 +191,10 @@ async def run_viewers(url: str, count: int, niceness: int) -> None:
 def measure(gateway: str, camera: str, viewers: int, warmup: float, window: float, niceness: int) -> dict:
     whep = f"{gateway}/whep/{camera}?quality=high"
     groups = [min(PER_PROCESS, viewers - start) for start in range(0, viewers, PER_PROCESS)]
-    processes = [spawn(__file__, "--role", "viewers", "--url", whep, "--count", str(count), "--viewer-nice",
-                       str(niceness)) for count in groups]
+    processes = [
+        spawn(__file__, "--role", "viewers", "--url", whep, "--count", str(count), "--viewer-nice", str(niceness))
+        for count in groups
+    ]
     try:
         for process in processes:
             read_json(process, 180)
@@ -190,8 +217,12 @@ def measure(gateway: str, camera: str, viewers: int, warmup: float, window: floa
             after += answer["frames"]
             viewer_cpu += answer["cpu"]
         received = [b - a for a, b in zip(before, after)]
-        stats.update(viewers=viewers, received_fps=sum(received) / len(received) / elapsed,
-                     min_fps=min(received) / elapsed, viewer_cpu=viewer_cpu)
+        stats.update(
+            viewers=viewers,
+            received_fps=sum(received) / len(received) / elapsed,
+            min_fps=min(received) / elapsed,
+            viewer_cpu=viewer_cpu,
+        )
         return stats
     finally:
         for process in processes:
@@ -211,11 +242,15 @@ def main() -> None:
     if args.role != "coordinator":
         try:
             import uvloop
+
             uvloop.install()
         except ImportError:
             pass
-        target = {"emulator": run_emulator, "gateway": lambda: run_gateway(args.url),
-                  "viewers": lambda: run_viewers(args.url, args.count, args.viewer_nice)}[args.role]
+        target = {
+            "emulator": run_emulator,
+            "gateway": lambda: run_gateway(args.url),
+            "viewers": lambda: run_viewers(args.url, args.count, args.viewer_nice),
+        }[args.role]
         asyncio.run(target())
         return
 
@@ -225,27 +260,35 @@ def main() -> None:
         emu = read_json(emulator, 600)  # the first run encodes the 720p loop (cached after)
         gateway = spawn(__file__, "--role", "gateway", "--url", emu["url"])
         gw = read_json(gateway, 60)
-        rows = [measure(gw["url"], emu["camera"], int(n), args.warmup, args.window, args.viewer_nice)
-                for n in args.viewers.split(",")]
+        rows = [
+            measure(gw["url"], emu["camera"], int(n), args.warmup, args.window, args.viewer_nice)
+            for n in args.viewers.split(",")
+        ]
     finally:
         for process in (gateway, emulator):
             if process is not None:
                 finish(process)
 
-    print(f"\nWebRTC fan-out, one camera 1280x720 15 fps ~2 Mbps, {os.cpu_count()} CPUs, window {args.window:.0f} s, "
-          f"viewers at nice {args.viewer_nice}")
-    header = (f"{'viewers':>7} {'gw CPU %':>9} {'CPU ms/viewer-s':>15} {'RSS MiB':>8} {'p50 ms':>7} {'p99 ms':>7} "
-              f"{'max ms':>7} {'Mbps/viewer':>11} {'sent fps':>8} {'recv fps':>8} {'min fps':>7} {'viewers CPU %':>13}")
+    print(
+        f"\nWebRTC fan-out, one camera 1280x720 15 fps ~2 Mbps, {os.cpu_count()} CPUs, window {args.window:.0f} s, "
+        f"viewers at nice {args.viewer_nice}"
+    )
+    header = (
+        f"{'viewers':>7} {'gw CPU %':>9} {'CPU ms/viewer-s':>15} {'RSS MiB':>8} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'max ms':>7} {'Mbps/viewer':>11} {'sent fps':>8} {'recv fps':>8} {'min fps':>7} {'viewers CPU %':>13}"
+    )
     print(header)
     print("-" * len(header))
     for row in rows:
         seconds = row["seconds"]
-        print(f"{row['viewers']:>7} {100 * row['cpu'] / seconds:>9.1f} "
-              f"{1000 * row['cpu'] / (row['viewers'] * seconds):>15.2f} {row['rss_kib'] / 1024:>8.0f} "
-              f"{1000 * row['p50']:>7.1f} {1000 * row['p99']:>7.1f} {1000 * row['max']:>7.1f} "
-              f"{8 * row['bytes_sent'] / row['viewers'] / seconds / 1e6:>11.2f} "
-              f"{row['frames_sent'] / row['viewers'] / seconds:>8.1f} {row['received_fps']:>8.1f} "
-              f"{row['min_fps']:>7.1f} {100 * row['viewer_cpu'] / seconds:>13.0f}")
+        print(
+            f"{row['viewers']:>7} {100 * row['cpu'] / seconds:>9.1f} "
+            f"{1000 * row['cpu'] / (row['viewers'] * seconds):>15.2f} {row['rss_kib'] / 1024:>8.0f} "
+            f"{1000 * row['p50']:>7.1f} {1000 * row['p99']:>7.1f} {1000 * row['max']:>7.1f} "
+            f"{8 * row['bytes_sent'] / row['viewers'] / seconds / 1e6:>11.2f} "
+            f"{row['frames_sent'] / row['viewers'] / seconds:>8.1f} {row['received_fps']:>8.1f} "
+            f"{row['min_fps']:>7.1f} {100 * row['viewer_cpu'] / seconds:>13.0f}"
+        )
     worst = rows[-1]
     verdict = "meets" if worst["p99"] < 0.050 else "misses"
     print(f"\n{worst['viewers']} viewers: p99 hub-to-RTP {1000 * worst['p99']:.1f} ms ({verdict} the 50 ms target)")

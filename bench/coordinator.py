@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def spawn(script: str, *args: str) -> subprocess.Popen:
     """`script` run again with `args` (a worker role), talking JSON lines over stdio."""
-    return subprocess.Popen([sys.executable, script, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True, cwd=ROOT)
+    return subprocess.Popen(
+        [sys.executable, script, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
 
 
 def read_json(process: subprocess.Popen, timeout: float) -> dict:
@@ -35,8 +36,9 @@ def read_json(process: subprocess.Popen, timeout: float) -> dict:
 def http_json(method: str, url: str) -> dict:
     import urllib.request
 
-    with urllib.request.urlopen(urllib.request.Request(url, method=method, data=b"" if method == "POST" else None),
-                                timeout=30) as response:
+    with urllib.request.urlopen(
+        urllib.request.Request(url, method=method, data=b"" if method == "POST" else None), timeout=30
+    ) as response:
         return json.loads(response.read())
 
 
@@ -67,9 +69,17 @@ class Child:
     @classmethod
     async def start(cls, script: str, role: str, *args: str, limit: int = 64 * 1024 * 1024) -> Child:
         """`script` run again as `--role role`; `limit`: the longest answer line (bytes)."""
-        process = await asyncio.create_subprocess_exec(sys.executable, script, "--role", role, *args,
-                                                       stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                                                       cwd=ROOT, limit=limit)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            script,
+            "--role",
+            role,
+            *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=ROOT,
+            limit=limit,
+        )
         return cls(role, process)
 
     @property

@@ -39,9 +39,23 @@ __all__ = ["CAMERAS", "CONFIG", "FATAL", "SOURCES", "WEP", "create_app"]
 
 log = logging.getLogger("gateway.app")
 
-OUTPUTS = (api_routes, live_routes, hls_routes, webrtc_routes, web_routes, rtmp_routes, snapshot_routes,
-           talkdown_routes, event_routes, control_routes, clip_routes, rule_routes, scripts_routes,
-           link_routes, alta_routes)
+OUTPUTS = (
+    api_routes,
+    live_routes,
+    hls_routes,
+    webrtc_routes,
+    web_routes,
+    rtmp_routes,
+    snapshot_routes,
+    talkdown_routes,
+    event_routes,
+    control_routes,
+    clip_routes,
+    rule_routes,
+    scripts_routes,
+    link_routes,
+    alta_routes,
+)
 
 
 def create_app(config: Config) -> web.Application:
@@ -63,13 +77,19 @@ def _add_edge(app: web.Application, config: Config) -> None:
     authority, token_key = authority_for(config.auth.token_secret)
     redactor.add(token_key)
     cors = CorsPolicy(config.server.cors_origin_list)
-    ledger = limits.ViewerLedger(config.limits.max_viewers_per_camera, config.limits.max_viewers_total,
-                                 config.limits.hls_viewer_window)
+    ledger = limits.ViewerLedger(
+        config.limits.max_viewers_per_camera, config.limits.max_viewers_total, config.limits.hls_viewer_window
+    )
     app[token_routes.TOKENS], app[limits.LEDGER], app[limits.TRAFFIC] = authority, ledger, limits.Traffic()
     probes = limits.session_probes(app)
     guests = app[link_routes.GUESTS]  # a guest link's id is a credential too
-    app.middlewares.extend([cors.middleware(), auth_middleware(config, authority, guests),
-                            limits.limits_middleware(config.limits, ledger, app[limits.TRAFFIC], probes)])
+    app.middlewares.extend(
+        [
+            cors.middleware(),
+            auth_middleware(config, authority, guests),
+            limits.limits_middleware(config.limits, ledger, app[limits.TRAFFIC], probes),
+        ]
+    )
     app.on_response_prepare.extend([cors.on_prepare, limits.lift_deadline])
     app.on_startup.append(_warn_open_access)
     token_routes.add_routes(app)
@@ -83,7 +103,9 @@ async def _warn_open_access(app: web.Application) -> None:
     if not auth.viewer_auth:
         log.warning("[auth] viewer_auth = false: viewer routes need no token; use this on closed networks only")
     elif not auth.token_secret:
-        log.warning("[auth] token_secret is empty: viewer tokens are signed with a key of this process only "
-                    "and stop working when it restarts")
+        log.warning(
+            "[auth] token_secret is empty: viewer tokens are signed with a key of this process only "
+            "and stop working when it restarts"
+        )
     elif len(auth.token_secret.encode()) < 32:
         log.warning("[auth] token_secret is shorter than 32 bytes, the HS256 minimum (RFC 7518 3.2)")

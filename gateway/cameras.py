@@ -58,7 +58,8 @@ class CameraDirectory:
     def _fresh(self) -> bool:
         now = time.monotonic()
         return len(self._listings) == len(self.backends) and all(
-            now - listing.fetched_at <= listing.ttl for listing in self._listings.values())
+            now - listing.fetched_at <= listing.ttl for listing in self._listings.values()
+        )
 
     async def _list(self, backend: Backend, previous: _Listing | None) -> _Listing:
         try:
@@ -87,8 +88,13 @@ class CameraDirectory:
         key = (camera.source, camera.id)
         if key not in self._collisions_logged:
             self._collisions_logged.add(key)
-            log.error("camera id %r of %s is already a %s camera: the %s camera is left out (give it another id)",
-                      camera.id, camera.source, holder.source, camera.source)
+            log.error(
+                "camera id %r of %s is already a %s camera: the %s camera is left out (give it another id)",
+                camera.id,
+                camera.source,
+                holder.source,
+                camera.source,
+            )
 
     async def all(self) -> list[Camera]:
         return list((await self._current()).values())
@@ -103,8 +109,12 @@ class CameraDirectory:
         """The camera, if it is reachable and can do `capability`; a 4xx/503 naming why otherwise."""
         camera = await self.get(camera_id)
         if not camera.available:
-            raise ApiError(503, "camera_unavailable", f"camera {camera_id!r} is unavailable: {camera.reason}",
-                           {"Retry-After": "10"})
+            raise ApiError(
+                503,
+                "camera_unavailable",
+                f"camera {camera_id!r} is unavailable: {camera.reason}",
+                {"Retry-After": "10"},
+            )
         if not camera.can(capability):
             raise ApiError(400, "not_supported", f"camera {camera_id!r} ({camera.source}) has no {capability.value}")
         return camera

@@ -38,8 +38,9 @@ async def _serve(config: Config) -> int:
     # 10 000 requests a second). The gateway's own metrics count requests instead.
     # GatewayRunner: snapshot cache hits answered below aiohttp (gateway/snapshots/fast_path.py).
     shutdown_timeout = config.server.shutdown_timeout
-    runner = GatewayRunner(app, handle_signals=False, shutdown_timeout=shutdown_timeout * IN_FLIGHT_SHARE,
-                           access_log=None)
+    runner = GatewayRunner(
+        app, handle_signals=False, shutdown_timeout=shutdown_timeout * IN_FLIGHT_SHARE, access_log=None
+    )
     await runner.setup()
     host, port = config.listen_host_port
     try:
@@ -62,8 +63,7 @@ async def _serve(config: Config) -> int:
         async with asyncio.timeout(shutdown_timeout):
             await runner.cleanup()  # ends the streams, then requests in flight, then logs out of WEP
     except TimeoutError:
-        log.warning("shutdown took longer than [server] shutdown_timeout (%gs): exiting unfinished",
-                    shutdown_timeout)
+        log.warning("shutdown took longer than [server] shutdown_timeout (%gs): exiting unfinished", shutdown_timeout)
     return code
 
 
@@ -71,10 +71,19 @@ def _demo_amcrest(emulator, count: int) -> tuple[AmcrestCameraConfig, ...]:
     """The Amcrest emulator's channels as [[amcrest]] cameras of the demo gateway."""
     settings = emulator.settings
     return tuple(
-        AmcrestCameraConfig(id=f"amcrest-{channel}", name=f"Amcrest camera {channel}", host=emulator.host,
-                            http_port=emulator.http_port, rtsp_port=emulator.rtsp_port, username=settings.username,
-                            password=settings.password, channel=channel, ptz=True)
-        for channel in range(1, count + 1))
+        AmcrestCameraConfig(
+            id=f"amcrest-{channel}",
+            name=f"Amcrest camera {channel}",
+            host=emulator.host,
+            http_port=emulator.http_port,
+            rtsp_port=emulator.rtsp_port,
+            username=settings.username,
+            password=settings.password,
+            channel=channel,
+            ptz=True,
+        )
+        for channel in range(1, count + 1)
+    )
 
 
 DEMO_MOTION_EVERY = 10.0
@@ -95,8 +104,9 @@ async def _demo(args: argparse.Namespace) -> int:
 
     # Camera 1 raises motion every few seconds, so the page has events to show.
     # Camera 1 is a PTZ camera whose picture follows the pad.
-    settings = EmulatorSettings(host="127.0.0.1", port=0, cameras=args.cameras, motion_every=DEMO_MOTION_EVERY,
-                                ptz_camera=1)
+    settings = EmulatorSettings(
+        host="127.0.0.1", port=0, cameras=args.cameras, motion_every=DEMO_MOTION_EVERY, ptz_camera=1
+    )
     emulator = Emulator(settings)
     amcrest = AmcrestEmulator(AmcrestSettings(channels=args.amcrest)) if args.amcrest else None
     alta = AltaEmulator(AltaSettings()) if args.alta else None
@@ -111,15 +121,21 @@ async def _demo(args: argparse.Namespace) -> int:
         await alta.start()
         secret = secrets.token_urlsafe(24)
         alta.set_webhook(f"{_reachable(args.listen)}/alta/webhook/{secret}")
-        alta_config = AltaConfig(url=alta.url, username=alta.settings.username, password=alta.settings.password,
-                                 webhook_secret=secret)
+        alta_config = AltaConfig(
+            url=alta.url, username=alta.settings.username, password=alta.settings.password, webhook_secret=secret
+        )
     config = load_config(args.config) if args.config else Config()
     config = dataclasses.replace(
         config,
         server=dataclasses.replace(config.server, listen=args.listen),
         wep=dataclasses.replace(
-            config.wep, url=emulator.url, username=settings.username, password=settings.password,
-            user_nonce=settings.user_nonce, user_key=settings.user_key, ca_file=emulator.cert_path or "",
+            config.wep,
+            url=emulator.url,
+            username=settings.username,
+            password=settings.password,
+            user_nonce=settings.user_nonce,
+            user_key=settings.user_key,
+            ca_file=emulator.cert_path or "",
         ),
         auth=dataclasses.replace(config.auth, viewer_auth=False),
         events=dataclasses.replace(config.events, public_url=config.events.public_url or _reachable(args.listen)),
@@ -127,10 +143,18 @@ async def _demo(args: argparse.Namespace) -> int:
         alta=alta_config or config.alta,
     )
     host, port = config.listen_host_port
-    print(f"\n  wep-gateway demo: open http://{host}:{port}/  (WEP emulator at {emulator.url}"
-          + (f", Amcrest emulator at {amcrest.http_url}" if amcrest is not None else "")
-          + (f", Alta emulator at {alta.url}: raise an alarm with curl -X POST {alta.url}/_emulator/alarms "
-             f"-d '{{\"zone\": 1}}'" if alta is not None else "") + ")\n", flush=True)
+    print(
+        f"\n  wep-gateway demo: open http://{host}:{port}/  (WEP emulator at {emulator.url}"
+        + (f", Amcrest emulator at {amcrest.http_url}" if amcrest is not None else "")
+        + (
+            f", Alta emulator at {alta.url}: raise an alarm with curl -X POST {alta.url}/_emulator/alarms "
+            f"-d '{{\"zone\": 1}}'"
+            if alta is not None
+            else ""
+        )
+        + ")\n",
+        flush=True,
+    )
     try:
         return await _serve(config)
     finally:
@@ -172,8 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--listen", default="127.0.0.1:8080", help="gateway HOST:PORT")
     demo.add_argument("--cameras", type=int, default=4, help="emulated WEP cameras")
     demo.add_argument("--amcrest", type=int, default=1, help="emulated Amcrest/Dahua cameras beside them")
-    demo.add_argument("--alta", action="store_true", help="an emulated Avigilon Alta deployment too (its alarms "
-                                                          "in the same list)")
+    demo.add_argument(
+        "--alta", action="store_true", help="an emulated Avigilon Alta deployment too (its alarms in the same list)"
+    )
     demo.add_argument("--config", help="optional gateway config for the other settings")
     return parser
 

@@ -234,15 +234,19 @@ class TalkdownConfig:
         if self.chunk_ms not in (20, 40):
             raise ConfigError(f"[talkdown] chunk_ms: expected 20 or 40, got {self.chunk_ms}")
         if self.cap_ms <= 0 or not 0 <= self.rollover_lead_ms < self.cap_ms // 2:
-            raise ConfigError(f"[talkdown] rollover_lead_ms: expected 0..{self.cap_ms // 2} (half of cap_ms), "
-                              f"got {self.rollover_lead_ms}")
+            raise ConfigError(
+                f"[talkdown] rollover_lead_ms: expected 0..{self.cap_ms // 2} (half of cap_ms), "
+                f"got {self.rollover_lead_ms}"
+            )
         if self.post_ms < 4 * self.chunk_ms:
             raise ConfigError(f"[talkdown] cap_ms: {self.cap_ms} leaves too little audio per POST")
         for name in ("idle_timeout", "connect_timeout", "max_file_seconds"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"[talkdown] {name}: expected a positive number, got {getattr(self, name)}")
         if self.max_queue_ms < self.chunk_ms:
-            raise ConfigError(f"[talkdown] max_queue_ms: expected at least chunk_ms ({self.chunk_ms}), got {self.max_queue_ms}")
+            raise ConfigError(
+                f"[talkdown] max_queue_ms: expected at least chunk_ms ({self.chunk_ms}), got {self.max_queue_ms}"
+            )
 
 
 @dataclass(frozen=True)
@@ -367,8 +371,11 @@ def _build_item(cls: type, values: dict[str, Any], where: str) -> Any:
         if key not in fields:
             raise _unknown(f"key in {where}", key, fields)
         kwargs[key] = _convert(value, hints[key], f"{where} {key}")
-    missing = [name for name, f in fields.items() if name not in kwargs
-               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    missing = [
+        name
+        for name, f in fields.items()
+        if name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
     if missing:
         raise ConfigError(f"{where}: missing {', '.join(missing)}")
     return cls(**kwargs)
@@ -404,8 +411,10 @@ def _build_amcrest(tables: Any, environ: Mapping[str, str]) -> tuple[AmcrestCame
         if camera.channel < 1:
             raise ConfigError(f"{where} channel: expected 1 or more (channels count from 1), got {camera.channel}")
         if camera.speaker_codec not in AMCREST_SPEAKER_CODECS:
-            raise ConfigError(f"{where} speaker_codec: expected one of {', '.join(AMCREST_SPEAKER_CODECS)}, "
-                              f"got {camera.speaker_codec!r}")
+            raise ConfigError(
+                f"{where} speaker_codec: expected one of {', '.join(AMCREST_SPEAKER_CODECS)}, "
+                f"got {camera.speaker_codec!r}"
+            )
         if camera.request_timeout <= 0 or camera.connect_timeout <= 0:
             raise ConfigError(f"{where}: request_timeout and connect_timeout must be positive")
     return tuple(cameras)
@@ -433,13 +442,13 @@ def build_config(file_values: Mapping[str, Any], environ: Mapping[str, str]) -> 
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX):
             continue
-        rest = name[len(ENV_PREFIX):].lower()
+        rest = name[len(ENV_PREFIX) :].lower()
         if rest.startswith("amcrest_") and rest.endswith("_password"):
             continue  # a camera's password, read by _build_amcrest
         section = next((s for s in sections if rest.startswith(s + "_")), None)
         if section is None:
             raise _unknown("environment variable", name, [f"{ENV_PREFIX}{s.upper()}_..." for s in sections])
-        merged[section][rest[len(section) + 1:]] = value
+        merged[section][rest[len(section) + 1 :]] = value
     built = {}
     for section, cls in sections.items():
         hints = typing.get_type_hints(cls)
@@ -526,8 +535,9 @@ def validate(config: Config) -> None:
 
 def _validate_events(events: EventsConfig) -> None:
     if events.public_url and not _BASE_URL.fullmatch(events.public_url):
-        raise ConfigError(f"[events] public_url: expected an http:// or https:// URL without query, got "
-                          f"{events.public_url!r}")
+        raise ConfigError(
+            f"[events] public_url: expected an http:// or https:// URL without query, got {events.public_url!r}"
+        )
     if events.clip_pre_s < 0:
         raise ConfigError(f"[events] clip_pre_s: expected 0 or more seconds, got {events.clip_pre_s!r}")
     if events.topics_blacklist and tuple(events.topics_whitelist) != ("ALL",):
@@ -543,8 +553,9 @@ def _validate_rules(rules: RulesConfig, links: LinksConfig) -> None:
     try:
         zoneinfo.ZoneInfo(rules.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"[rules] timezone: expected an IANA zone name like Europe/Berlin, got {rules.timezone!r}") \
-            from None
+        raise ConfigError(
+            f"[rules] timezone: expected an IANA zone name like Europe/Berlin, got {rules.timezone!r}"
+        ) from None
     if links.default_ttl > links.max_ttl:
         raise ConfigError(f"[links] default_ttl: expected at most max_ttl ({links.max_ttl}), got {links.default_ttl}")
     if links.clip_post_s < 0:
@@ -557,11 +568,15 @@ def _validate_alta(alta: AltaConfig) -> None:
     if not _BASE_URL.fullmatch(alta.url):
         raise ConfigError(f"[alta] url: expected https://<deployment>.<region>.alta.avigilon.com, got {alta.url!r}")
     if not alta.username or not alta.password:
-        raise ConfigError("[alta] username and password: both are needed with [alta] url (the password better "
-                          "from WEPGW_ALTA_PASSWORD)")
+        raise ConfigError(
+            "[alta] username and password: both are needed with [alta] url (the password better "
+            "from WEPGW_ALTA_PASSWORD)"
+        )
     if len(alta.webhook_secret) < 16 or not re.fullmatch(r"[A-Za-z0-9_-]+", alta.webhook_secret):
-        raise ConfigError("[alta] webhook_secret: expected at least 16 characters of A-Z a-z 0-9 _ - (it is the "
-                          "webhook URL's last segment; e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(24))')")
+        raise ConfigError(
+            "[alta] webhook_secret: expected at least 16 characters of A-Z a-z 0-9 _ - (it is the "
+            "webhook URL's last segment; e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
+        )
     for name in ("zone_key", "device_key"):
         if not getattr(alta, name):
             raise ConfigError(f"[alta] {name}: expected the payload key Alta's alarm action uses")

@@ -58,16 +58,14 @@ class Database:
                 self._db.execute("COMMIT")
                 return ids
             except sqlite3.Error as exc:
-                raise self._error(f"cannot write {self._what} database {self.path}: "
-                                  f"{type(exc).__name__}") from None
+                raise self._error(f"cannot write {self._what} database {self.path}: {type(exc).__name__}") from None
 
     def read(self, sql: str, values: Sequence[Any] = ()) -> list[tuple]:
         with self._lock:
             try:
                 return self._db.execute(sql, values).fetchall()
             except sqlite3.Error as exc:
-                raise self._error(f"cannot read {self._what} database {self.path}: "
-                                  f"{type(exc).__name__}") from None
+                raise self._error(f"cannot read {self._what} database {self.path}: {type(exc).__name__}") from None
 
     def close(self) -> None:
         with self._lock:

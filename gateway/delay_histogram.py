@@ -20,8 +20,7 @@ class DelayHistogram:
         index = int(seconds * 1000.0 / _BUCKET_MS)
         self.counts[min(max(index, 0), _BUCKETS - 1)] += 1
         self.total += 1
-        if seconds > self.maximum:
-            self.maximum = seconds
+        self.maximum = max(self.maximum, seconds)
 
     def percentile(self, fraction: float) -> float:
         """The delay in seconds below which `fraction` of the recorded ones fall (bucket top)."""

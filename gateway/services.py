@@ -49,8 +49,11 @@ def _build_backends(app: web.Application) -> list[Backend]:
     if config.amcrest:
         from gateway.backends.amcrest import AmcrestBackend  # RTSP and CGI code, only when configured
 
-        backends.append(AmcrestBackend(config.amcrest, config.sources,
-                                       on_change=lambda: app[CAMERAS].invalidate(AmcrestBackend.name)))
+        backends.append(
+            AmcrestBackend(
+                config.amcrest, config.sources, on_change=lambda: app[CAMERAS].invalidate(AmcrestBackend.name)
+            )
+        )
     return backends
 
 
@@ -62,8 +65,13 @@ async def stop_sources(app: web.Application) -> None:
 
 async def core_services(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    for secret in (config.wep.password, config.wep.user_key, config.auth.admin_key, config.auth.token_secret,
-                   *(camera.password for camera in config.amcrest)):
+    for secret in (
+        config.wep.password,
+        config.wep.user_key,
+        config.auth.admin_key,
+        config.auth.token_secret,
+        *(camera.password for camera in config.amcrest),
+    ):
         redactor.add(secret)
     backends = _build_backends(app)
     app[CAMERAS] = CameraDirectory(backends, config.wep.camera_cache_ttl)

@@ -18,8 +18,14 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 # Small pictures keep the suite light on a 2-core machine; the pipeline is the same.
 TEST_EMULATOR = dict(
-    cameras=2, tls=False, loop_seconds=4.0, fps=15,
-    high_size=(640, 360), low_size=(320, 180), high_bitrate=800_000, low_bitrate=250_000,
+    cameras=2,
+    tls=False,
+    loop_seconds=4.0,
+    fps=15,
+    high_size=(640, 360),
+    low_size=(320, 180),
+    high_bitrate=800_000,
+    low_bitrate=250_000,
 )
 
 
@@ -54,8 +60,13 @@ def config_for(emu: Emulator, **sections) -> Config:
     settings = emu.settings
     base = Config()
     wep = dataclasses.replace(
-        base.wep, url=emu.url, username=settings.username, password=settings.password,
-        user_nonce=settings.user_nonce, user_key=settings.user_key, ca_file=emu.cert_path or "",
+        base.wep,
+        url=emu.url,
+        username=settings.username,
+        password=settings.password,
+        user_nonce=settings.user_nonce,
+        user_key=settings.user_key,
+        ca_file=emu.cert_path or "",
     )
     auth = dataclasses.replace(base.auth, viewer_auth=False)
     replaced = {name: dataclasses.replace(getattr(base, name), **values) for name, values in sections.items()}

@@ -18,8 +18,17 @@ async def start_gateway(config: Path, log: Path, base: str) -> asyncio.subproces
     answers /readyz 200; AssertionError with the log's tail if it exits or is never ready."""
     with log.open("ab") as output:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gateway.cli", "serve", "--config", str(config),
-            cwd=ROOT, stdout=output, stderr=output, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "serve",
+            "--config",
+            str(config),
+            cwd=ROOT,
+            stdout=output,
+            stderr=output,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
     async with aiohttp.ClientSession() as http:
         for _ in range(150):
             if process.returncode is not None:

@@ -39,8 +39,15 @@ viewer_auth = false
 
 async def serve(config: Path) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway.cli", "serve", "--config", str(config),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT,
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        "serve",
+        "--config",
+        str(config),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
 
@@ -88,7 +95,11 @@ def test_emulator_with_bad_amcrest_settings_exits_with_one_line():
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "gateway.cli", "emulator", "--http", "--listen", "127.0.0.1:0",
-                             "--amcrest", "70"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "emulator", "--http", "--listen", "127.0.0.1:0", "--amcrest", "70"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["wep-gateway emulator: channels must be 1..64, not 70"]

@@ -36,7 +36,7 @@ viewer_auth = false
 [events]
 public_url = "http://127.0.0.1:{port}"
 [pushes]
-db_path = "{path.parent / 'pushes.sqlite3'}"
+db_path = "{path.parent / "pushes.sqlite3"}"
 """)
 
 

@@ -25,8 +25,12 @@ def test_example_real_wep_config_loads(tmp_path):
 def test_environment_overrides_file_and_converts_types():
     config = build_config(
         {"hls": {"part_duration": 0.25}},
-        {"WEPGW_HLS_PART_DURATION": "0.3", "WEPGW_WEP_VERIFY_TLS": "false", "WEPGW_SOURCES_READER_QUEUE_FRAMES": "64",
-         "OTHER": "ignored"},
+        {
+            "WEPGW_HLS_PART_DURATION": "0.3",
+            "WEPGW_WEP_VERIFY_TLS": "false",
+            "WEPGW_SOURCES_READER_QUEUE_FRAMES": "64",
+            "OTHER": "ignored",
+        },
     )
     assert config.hls.part_duration == 0.3
     assert config.wep.verify_tls is False
@@ -72,13 +76,18 @@ def test_serve_with_typo_exits_nonzero_with_one_line(tmp_path):
     bad.write_text('[wep]\nusername = "a"\npasword = "secret-value"\n')
     result = subprocess.run(
         [sys.executable, "-m", "gateway.cli", "serve", "--config", str(bad)],
-        capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines == ["wep-gateway: config error: unknown key in [wep] 'pasword' (did you mean 'password'?); "
-                     "expected one of: ca_file, camera_cache_ttl, client_name, connect_timeout, integration_id, "
-                     "max_connections, password, request_timeout, url, user_key, user_nonce, username, verify_tls"]
+    assert lines == [
+        "wep-gateway: config error: unknown key in [wep] 'pasword' (did you mean 'password'?); "
+        "expected one of: ca_file, camera_cache_ttl, client_name, connect_timeout, integration_id, "
+        "max_connections, password, request_timeout, url, user_key, user_nonce, username, verify_tls"
+    ]
     assert "Traceback" not in result.stderr
 
 
@@ -86,26 +95,36 @@ PORCH = {"id": "porch", "host": "192.168.1.20", "password": "in-the-file"}
 
 
 def test_amcrest_cameras_from_tables_with_the_password_from_the_environment():
-    config = build_config({"amcrest": [PORCH, {"id": "back-yard", "host": "cam2", "channel": 3}]},
-                          {"WEPGW_AMCREST_BACK_YARD_PASSWORD": "from-env"})
+    config = build_config(
+        {"amcrest": [PORCH, {"id": "back-yard", "host": "cam2", "channel": 3}]},
+        {"WEPGW_AMCREST_BACK_YARD_PASSWORD": "from-env"},
+    )
     porch, yard = config.amcrest
     assert (porch.id, porch.display_name, porch.http_port, porch.rtsp_port, porch.password) == (
-        "porch", "porch", 80, 554, "in-the-file")
+        "porch",
+        "porch",
+        80,
+        554,
+        "in-the-file",
+    )
     assert (yard.channel, yard.password, yard.speaker_codec, yard.ptz) == (3, "from-env", "G.711A", False)
     assert "from-env" not in repr(config) and "in-the-file" not in repr(config)
 
 
-@pytest.mark.parametrize("tables, message", [
-    ([PORCH | {"id": "Porch"}], "[[amcrest]] 'Porch' id: expected lower-case letters, digits and '-', got 'Porch'"),
-    ([PORCH, PORCH], "[[amcrest]] id 'porch' is used twice"),
-    ([{"id": "porch"}], "[[amcrest]] 'porch': missing host"),
-    ([PORCH | {"chanel": 2}], "unknown key in [[amcrest]] 'porch' 'chanel' (did you mean 'channel'?)"),
-    ([PORCH | {"channel": 0}], "[[amcrest]] 'porch' channel: expected 1 or more"),
-    ([PORCH | {"rtsp_port": 70000}], "[[amcrest]] 'porch' rtsp_port: expected 1..65535, got 70000"),
-    ([PORCH | {"speaker_codec": "AAC"}], "[[amcrest]] 'porch' speaker_codec: expected one of G.711A, G.711Mu"),
-    ([PORCH | {"password": 5}], "[[amcrest]] 'porch' password: expected str, got a value"),
-    ({"id": "porch"}, "[[amcrest]]: expected a list of tables"),
-])
+@pytest.mark.parametrize(
+    "tables, message",
+    [
+        ([PORCH | {"id": "Porch"}], "[[amcrest]] 'Porch' id: expected lower-case letters, digits and '-', got 'Porch'"),
+        ([PORCH, PORCH], "[[amcrest]] id 'porch' is used twice"),
+        ([{"id": "porch"}], "[[amcrest]] 'porch': missing host"),
+        ([PORCH | {"chanel": 2}], "unknown key in [[amcrest]] 'porch' 'chanel' (did you mean 'channel'?)"),
+        ([PORCH | {"channel": 0}], "[[amcrest]] 'porch' channel: expected 1 or more"),
+        ([PORCH | {"rtsp_port": 70000}], "[[amcrest]] 'porch' rtsp_port: expected 1..65535, got 70000"),
+        ([PORCH | {"speaker_codec": "AAC"}], "[[amcrest]] 'porch' speaker_codec: expected one of G.711A, G.711Mu"),
+        ([PORCH | {"password": 5}], "[[amcrest]] 'porch' password: expected str, got a value"),
+        ({"id": "porch"}, "[[amcrest]]: expected a list of tables"),
+    ],
+)
 def test_bad_amcrest_tables_stop_start_up_with_one_line(tables, message):
     with pytest.raises(ConfigError) as error:
         build_config({"amcrest": tables}, {})

@@ -43,7 +43,9 @@ class FlvTracks:
     def __post_init__(self) -> None:
         if self.video is None and self.audio is None:
             raise FlvRemuxError("FLV needs a video or an audio track")
-        if self.video is not None and (not self.video.codec.startswith(("avc1", "avc3")) or not self.video.codec_config):
+        if self.video is not None and (
+            not self.video.codec.startswith(("avc1", "avc3")) or not self.video.codec_config
+        ):
             raise FlvRemuxError(f"FLV carries H.264 video with an avcC, not {self.video.codec!r}")
         if self.audio is not None and (self.audio.codec != AAC_CODEC or not self.audio.codec_config):
             raise FlvRemuxError(f"FLV audio must be AAC-LC ({AAC_CODEC}) with its config, not {self.audio.codec!r}")

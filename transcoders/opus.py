@@ -70,8 +70,14 @@ def _declare(library: ctypes.CDLL) -> None:
     library.opus_decoder_create.restype = ctypes.c_void_p
     library.opus_decoder_destroy.argtypes = [ctypes.c_void_p]
     library.opus_decoder_destroy.restype = None
-    library.opus_decode.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int32, ctypes.POINTER(ctypes.c_int16),
-                                    ctypes.c_int, ctypes.c_int]
+    library.opus_decode.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_char_p,
+        ctypes.c_int32,
+        ctypes.POINTER(ctypes.c_int16),
+        ctypes.c_int,
+        ctypes.c_int,
+    ]
     library.opus_decode.restype = ctypes.c_int
     library.opus_packet_get_nb_samples.argtypes = [ctypes.c_char_p, ctypes.c_int32, ctypes.c_int32]
     library.opus_packet_get_nb_samples.restype = ctypes.c_int
@@ -144,8 +150,9 @@ class OpusToPcmu:
         return b"".join(out)
 
     def _run(self, payload: bytes | None, samples: int, fec: bool) -> bytes:
-        decoded = self._lib.opus_decode(self._decoder, payload, len(payload) if payload else 0, self._pcm, samples,
-                                        int(fec))
+        decoded = self._lib.opus_decode(
+            self._decoder, payload, len(payload) if payload else 0, self._pcm, samples, int(fec)
+        )
         if decoded < 0:
             raise OpusError(f"opus loss concealment failed: {self._strerror(decoded)}")
         return g711.encode(self._samples[:decoded]).tobytes()

@@ -52,11 +52,15 @@ def _upstream_answer(exc: UpstreamFailure) -> web.Response:
             return error_response(404, "not_found", str(exc))
         return error_response(502, "upstream_error", str(exc))
     if isinstance(exc, WepUnavailable):
-        return error_response(503, "upstream_unavailable", "the video system is not reachable right now", {"Retry-After": "2"})
+        return error_response(
+            503, "upstream_unavailable", "the video system is not reachable right now", {"Retry-After": "2"}
+        )
     if exc.status == 404:
         return error_response(404, "not_found", "not found on the video system")
     if 400 <= exc.status < 500:
-        return error_response(502, "upstream_rejected", f"the video system refused the request ({exc.status} {exc.name})")
+        return error_response(
+            502, "upstream_rejected", f"the video system refused the request ({exc.status} {exc.name})"
+        )
     return error_response(502, "upstream_error", f"the video system failed ({exc.status} {exc.name})")
 
 
@@ -87,9 +91,12 @@ async def error_middleware(request: web.Request, handler):
         if exc.status < 400:
             raise
         # aiohttp's own 404/405/413: keep the status, give the JSON shape.
-        return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason, {
-            k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")
-        })
+        return error_response(
+            exc.status,
+            exc.reason.lower().replace(" ", "_"),
+            exc.reason,
+            {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")},
+        )
     except UpstreamFailure as exc:
         # Message and route only: the exception never carries the session, a BaseURL or a password.
         log.warning("upstream error on %s: %s", request.path, exc)

@@ -54,11 +54,14 @@ class CorsPolicy:
             if not self.allows(request.headers.get("Origin")):
                 return error_response(403, "origin_not_allowed", "this origin is not in [server] cors_origins")
             request[_PREFLIGHT] = True
-            return web.Response(status=204, headers={
-                "Access-Control-Allow-Methods": ", ".join(sorted(methods)),
-                "Access-Control-Allow-Headers": ALLOW_HEADERS,
-                "Access-Control-Max-Age": MAX_AGE,
-            })
+            return web.Response(
+                status=204,
+                headers={
+                    "Access-Control-Allow-Methods": ", ".join(sorted(methods)),
+                    "Access-Control-Allow-Headers": ALLOW_HEADERS,
+                    "Access-Control-Max-Age": MAX_AGE,
+                },
+            )
 
         return cors_preflight
 

@@ -49,8 +49,9 @@ def check_admin(request: web.Request, admin_key: str) -> None:
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     # Constant time, so the key cannot be guessed byte by byte from response timings.
     if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), admin_key.encode()):
-        raise ApiError(401, "unauthorized", "admin key required (Authorization: Bearer <key>)",
-                       _challenge("invalid_token"))
+        raise ApiError(
+            401, "unauthorized", "admin key required (Authorization: Bearer <key>)", _challenge("invalid_token")
+        )
 
 
 # The admin key opens viewer routes too (the operator with it watches and steers
@@ -60,8 +61,11 @@ ADMIN_GRANT = Grant(frozenset({ALL_CAMERAS}), frozenset(ACTIONS), 2**62, "admin"
 
 def admin_presented(request: web.Request, admin_key: str) -> bool:
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-    return bool(admin_key) and scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(),
-                                                                                    admin_key.encode())
+    return (
+        bool(admin_key)
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(presented.strip().encode(), admin_key.encode())
+    )
 
 
 def check_admin_or_token(request: web.Request, authority: TokenAuthority, admin_key: str, action: str) -> None:
@@ -74,13 +78,18 @@ def check_admin_or_token(request: web.Request, authority: TokenAuthority, admin_
         return
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "unauthorized", "Authorization token is not provided or is invalid "
-                       "(Authorization: Bearer <admin key or token>)", {"WWW-Authenticate": 'Bearer realm="wep-gateway"'})
+        raise ApiError(
+            401,
+            "unauthorized",
+            "Authorization token is not provided or is invalid (Authorization: Bearer <admin key or token>)",
+            {"WWW-Authenticate": 'Bearer realm="wep-gateway"'},
+        )
     try:
         grant = authority.verify(token.strip())
     except TokenError as exc:
-        raise ApiError(401, "unauthorized", f"Authorization token is invalid: {exc}",
-                       _challenge("invalid_token")) from None
+        raise ApiError(
+            401, "unauthorized", f"Authorization token is invalid: {exc}", _challenge("invalid_token")
+        ) from None
     if action not in grant.actions:
         raise ApiError(401, "unauthorized", f"the token does not allow {action!r}", _challenge("insufficient_scope"))
     request[TOKEN] = token.strip()
@@ -116,8 +125,12 @@ def _grant(request: web.Request, authority: TokenAuthority, admin_key: str) -> G
         return ADMIN_GRANT
     token = presented_token(request)
     if token is None:
-        raise ApiError(401, "unauthorized", "a viewer token is required (Authorization: Bearer or ?token=)",
-                       {"WWW-Authenticate": 'Bearer realm="wep-gateway"'})
+        raise ApiError(
+            401,
+            "unauthorized",
+            "a viewer token is required (Authorization: Bearer or ?token=)",
+            {"WWW-Authenticate": 'Bearer realm="wep-gateway"'},
+        )
     try:
         grant = authority.verify(token)
     except TokenError as exc:
@@ -150,8 +163,9 @@ def auth_middleware(config: Config, authority: TokenAuthority, guests: GuestCred
             check_admin_or_token(request, authority, admin_key, rule.action or "admin")
             return await handler(request)
         if rule is DENY:
-            log.error("route %s %s has no access policy: refused", request.method,
-                      request.match_info.route.resource.canonical)
+            log.error(
+                "route %s %s has no access policy: refused", request.method, request.match_info.route.resource.canonical
+            )
             raise ApiError(403, "forbidden", "this route has no access policy")
         # A guest link keeps to its camera and window even where viewers need no token.
         guest = _guest_id(request, admin_key) if guests is not None else None
@@ -166,14 +180,17 @@ def auth_middleware(config: Config, authority: TokenAuthority, guests: GuestCred
             grant = _grant(request, authority, admin_key)
         if access is Access.CAMERA_LIST:
             if rule.action is not None and rule.action not in grant.actions:
-                raise ApiError(403, "forbidden", f"the token does not allow {rule.action!r}",
-                               _challenge("insufficient_scope"))
+                raise ApiError(
+                    403, "forbidden", f"the token does not allow {rule.action!r}", _challenge("insufficient_scope")
+                )
             return await handler(request)  # the handler answers for request[GRANT]'s cameras only
         camera_id = request.match_info.get("camera", "")
         if not grant.allows_camera(camera_id):
             raise ApiError(403, "forbidden", "the token does not cover this camera", _challenge("insufficient_scope"))
         if rule.action not in grant.actions:
-            raise ApiError(403, "forbidden", f"the token does not allow {rule.action!r}", _challenge("insufficient_scope"))
+            raise ApiError(
+                403, "forbidden", f"the token does not allow {rule.action!r}", _challenge("insufficient_scope")
+            )
         if guest is None:
             return await handler(request)
         response = await handler(request)

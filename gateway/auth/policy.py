@@ -73,8 +73,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("PATCH", "/whip/{camera}/talk/{session}"): Rule(Access.SESSION, protocol="talk"),
     ("OPTIONS", "/whip/{camera}/talk/{session}"): OPEN,
     # The answer comes when the file has been played: minutes, so no request timeout.
-    ("POST", "/api/v1/cameras/{camera}/talkdown"): Rule(Access.VIEWER, "talk", "talk", "request", upload=True,
-                                                       long=True),
+    ("POST", "/api/v1/cameras/{camera}/talkdown"): Rule(
+        Access.VIEWER, "talk", "talk", "request", upload=True, long=True
+    ),
     ("GET", "/api/v1/cameras/{camera}/snapshot.jpg"): Rule(Access.VIEWER, "snapshot", "snapshot"),
     ("GET", "/api/v1/cameras/{camera}/image-ref"): Rule(Access.VIEWER, "snapshot", "snapshot"),
     ("GET", "/api/v1/pushes"): ADMIN,

@@ -1,8 +1,8 @@
 """`POST /api/v1/tokens` (admin): mint a viewer token.
 
-    {"cameras": ["id", ...] or ["*"], "actions": [see tokens.ACTIONS] (default ["view"]),
-     "ttl": seconds (default 3600), "sub": "who" (optional: named in audit logs)}
-    -> 201 {"token": "...", "expires_at": "2025-01-01T00:00:00Z"}
+{"cameras": ["id", ...] or ["*"], "actions": [see tokens.ACTIONS] (default ["view"]),
+ "ttl": seconds (default 3600), "sub": "who" (optional: named in audit logs)}
+-> 201 {"token": "...", "expires_at": "2025-01-01T00:00:00Z"}
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ async def create_token(request: web.Request) -> web.Response:
     if unknown:
         raise bad_request(f"unknown field(s): {', '.join(sorted(unknown))}")
     try:
-        cameras, actions, ttl, subject = check_request(body.get("cameras"), body.get("actions", DEFAULT_ACTIONS),
-                                                       body.get("ttl", DEFAULT_TTL), body.get("sub"))
+        cameras, actions, ttl, subject = check_request(
+            body.get("cameras"), body.get("actions", DEFAULT_ACTIONS), body.get("ttl", DEFAULT_TTL), body.get("sub")
+        )
     except ValueError as exc:
         raise bad_request(str(exc)) from None
     token, expires_at = request.app[TOKENS].mint(cameras, actions, ttl, subject)

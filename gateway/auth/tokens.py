@@ -50,8 +50,9 @@ class Grant:
         return action in self.actions and self.allows_camera(camera_id)
 
 
-def check_request(cameras: object, actions: object = DEFAULT_ACTIONS, ttl: object = DEFAULT_TTL,
-                  subject: object = None) -> tuple[list[str], list[str], int, str | None]:
+def check_request(
+    cameras: object, actions: object = DEFAULT_ACTIONS, ttl: object = DEFAULT_TTL, subject: object = None
+) -> tuple[list[str], list[str], int, str | None]:
     """Validate the body of POST /api/v1/tokens (`actions` and `ttl` left out: their defaults);
     ValueError names the field."""
     if not isinstance(cameras, list) or not cameras or not all(isinstance(c, str) and c for c in cameras):
@@ -60,8 +61,9 @@ def check_request(cameras: object, actions: object = DEFAULT_ACTIONS, ttl: objec
         raise ValueError(f"actions must be a non-empty list of {', '.join(ACTIONS)}")
     if not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 < ttl <= MAX_TTL:
         raise ValueError(f"ttl must be a whole number of seconds, 1 to {MAX_TTL}")
-    if subject is not None and (not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT
-                                or not subject.isprintable()):
+    if subject is not None and (
+        not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT or not subject.isprintable()
+    ):
         raise ValueError(f"sub must be a printable string of 1 to {MAX_SUBJECT} characters")
     return sorted(set(cameras)), sorted(set(actions)), ttl, subject
 
@@ -74,14 +76,21 @@ class TokenAuthority:
         self._clock = clock
         self._verified: dict[str, Grant] = {}
 
-    def mint(self, cameras: Iterable[str], actions: Iterable[str], ttl: int,
-             subject: str | None = None) -> tuple[str, int]:
+    def mint(
+        self, cameras: Iterable[str], actions: Iterable[str], ttl: int, subject: str | None = None
+    ) -> tuple[str, int]:
         """A signed token and its expiry (Unix seconds)."""
         now = int(self._clock())
         expires_at = now + ttl
         # jti: two tokens minted alike are still two viewers (HLS players are counted by token).
-        claims = {"aud": AUDIENCE, "iat": now, "exp": expires_at, "jti": secrets.token_urlsafe(9),
-                  "cam": sorted(cameras), "act": sorted(actions)}
+        claims = {
+            "aud": AUDIENCE,
+            "iat": now,
+            "exp": expires_at,
+            "jti": secrets.token_urlsafe(9),
+            "cam": sorted(cameras),
+            "act": sorted(actions),
+        }
         if subject is not None:
             claims["sub"] = subject
         return jwt.encode(claims, self._key, algorithm=ALGORITHM), expires_at
@@ -101,7 +110,10 @@ class TokenAuthority:
     def _decode(self, token: str, now: float) -> Grant:
         try:
             claims = jwt.decode(
-                token, self._key, algorithms=[ALGORITHM], audience=AUDIENCE,
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
                 options={"require": ["exp", "aud", "cam", "act"]},
                 # PyJWT compares exp with its own clock; ours is checked in verify().
                 leeway=0,
@@ -113,8 +125,12 @@ class TokenAuthority:
         cameras, actions, subject = claims["cam"], claims["act"], claims.get("sub")
         if not isinstance(cameras, list) or not isinstance(actions, list) or not isinstance(claims["exp"], int):
             raise TokenError("invalid token (claims)")
-        return Grant(frozenset(map(str, cameras)), frozenset(map(str, actions)), claims["exp"],
-                     subject if isinstance(subject, str) else None)
+        return Grant(
+            frozenset(map(str, cameras)),
+            frozenset(map(str, actions)),
+            claims["exp"],
+            subject if isinstance(subject, str) else None,
+        )
 
 
 def authority_for(secret: str) -> tuple[TokenAuthority, str]:

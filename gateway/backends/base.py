@@ -105,8 +105,15 @@ class Camera:
 
     def public(self) -> dict:
         # Only ids, names and shapes go out: URLs and sessions stay in the backend.
-        shown = {"id": self.id, "name": self.name, "qualities": list(self.qualities), "speaker": self.speaker,
-                 "audio": self.audio, "source": self.source, "ptz": self.ptz}
+        shown = {
+            "id": self.id,
+            "name": self.name,
+            "qualities": list(self.qualities),
+            "speaker": self.speaker,
+            "audio": self.audio,
+            "source": self.source,
+            "ptz": self.ptz,
+        }
         if not self.available:
             shown.update(available=False, reason=self.reason)
         return shown
@@ -208,8 +215,15 @@ class CameraEvent:
     data: dict = field(default_factory=dict)
 
     def public(self) -> dict:
-        return {"id": self.id, "camera": self.camera, "type": self.type, "state": self.state, "time": self.time,
-                "source": self.source, "data": self.data}
+        return {
+            "id": self.id,
+            "camera": self.camera,
+            "type": self.type,
+            "state": self.state,
+            "time": self.time,
+            "source": self.source,
+            "data": self.data,
+        }
 
 
 @runtime_checkable
@@ -230,15 +244,16 @@ class Backend(Protocol):
 
     def open_video(self, camera_id: str, quality: str, stall_timeout: float) -> AsyncContextManager[VideoFeed]: ...
 
-    def open_audio(self, camera_id: str, stall_timeout: float,
-                   t: str | None = None) -> AsyncContextManager[AudioFeed]:
+    def open_audio(self, camera_id: str, stall_timeout: float, t: str | None = None) -> AsyncContextManager[AudioFeed]:
         """Live audio, or (`t`, with RECORDED) the recorded audio from that time."""
 
-    def open_recorded(self, camera_id: str, quality: str, t: str,
-                      stall_timeout: float) -> AsyncContextManager[VideoFeed]: ...
+    def open_recorded(
+        self, camera_id: str, quality: str, t: str, stall_timeout: float
+    ) -> AsyncContextManager[VideoFeed]: ...
 
-    async def snapshot(self, camera_id: str, *, t: str = "live", roi: str | None = None,
-                       size: str | None = None) -> bytes: ...
+    async def snapshot(
+        self, camera_id: str, *, t: str = "live", roi: str | None = None, size: str | None = None
+    ) -> bytes: ...
 
     async def image_ref(self, camera_id: str, path: str, ref_type: str) -> bytes: ...
 

@@ -36,8 +36,9 @@ class Held(Exception):
 
 
 class OperatorLocks:
-    def __init__(self, lapse: float = LAPSE, clock: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], float] = time.time):
+    def __init__(
+        self, lapse: float = LAPSE, clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time
+    ):
         self._lapse = lapse
         self._clock = clock
         self._wall = wall
@@ -47,8 +48,12 @@ class OperatorLocks:
         """Hold `camera_id` for `operator` (renewing its hold); Held when someone else has it."""
         now = self._clock()
         hold = self._holds.get(camera_id)
-        if hold is not None and hold.operator.key != operator.key and now - hold.last < self._lapse \
-                and not operator.admin:
+        if (
+            hold is not None
+            and hold.operator.key != operator.key
+            and now - hold.last < self._lapse
+            and not operator.admin
+        ):
             raise Held(camera_id, hold)
         if hold is None or hold.operator.key != operator.key:
             hold = self._holds[camera_id] = Hold(operator, self._wall(), now)

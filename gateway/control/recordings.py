@@ -32,8 +32,16 @@ MAX_SPAN = timedelta(days=31)
 DEFAULT_SPAN = timedelta(hours=1)
 MAX_INTERVALS = 2000  # the finest scope that keeps a span under this many intervals is chosen
 MAX_BODY = 4096
-SCOPE_SECONDS = {"TENTH_SECOND": 0.1, "1_SECOND": 1, "10_SECONDS": 10, "100_SECONDS": 100, "1000_SECONDS": 1000,
-                 "10000_SECONDS": 10_000, "100000_SECONDS": 100_000, "1000000_SECONDS": 1_000_000}
+SCOPE_SECONDS = {
+    "TENTH_SECOND": 0.1,
+    "1_SECOND": 1,
+    "10_SECONDS": 10,
+    "100_SECONDS": 100,
+    "1000_SECONDS": 1000,
+    "10000_SECONDS": 10_000,
+    "100000_SECONDS": 100_000,
+    "1000000_SECONDS": 1_000_000,
+}
 
 
 class TimelineCache:
@@ -100,10 +108,17 @@ async def timeline(request: web.Request) -> web.Response:
     if found is None:
         found = await directory.backend_of(camera.id).timeline(camera.id, iso(start), iso(end), scope)
         cache.put(key, found)
-    return web.json_response({
-        "camera": camera.id, "from": iso(start), "to": iso(end), "scope": scope,
-        "recordings": [{"from": a, "to": b} for a, b in found.recordings],
-        "motion": [{"from": a, "to": b} for a, b in found.motion]}, headers={"Cache-Control": "private, max-age=5"})
+    return web.json_response(
+        {
+            "camera": camera.id,
+            "from": iso(start),
+            "to": iso(end),
+            "scope": scope,
+            "recordings": [{"from": a, "to": b} for a, b in found.recordings],
+            "motion": [{"from": a, "to": b} for a, b in found.motion],
+        },
+        headers={"Cache-Control": "private, max-age=5"},
+    )
 
 
 async def bookmarks(request: web.Request) -> web.Response:
@@ -128,8 +143,9 @@ async def add_bookmark(request: web.Request) -> web.Response:
         raise bad_request("duration_s must be a number of seconds from 0 to 86400")
     directory = request.app[CAMERAS]
     camera = await directory.usable(request.match_info["camera"], Capability.RECORDED)
-    made = await directory.backend_of(camera.id).add_bookmark(camera.id, name.strip(), iso(at),
-                                                              iso(at + timedelta(seconds=duration)), description)
+    made = await directory.backend_of(camera.id).add_bookmark(
+        camera.id, name.strip(), iso(at), iso(at + timedelta(seconds=duration)), description
+    )
     return web.json_response(_bookmark(made), status=201)
 
 
@@ -157,8 +173,13 @@ async def record(request: web.Request) -> web.Response:
 
 def _bookmark(bookmark) -> dict:
     duration = (parse_time(bookmark.end) - parse_time(bookmark.start)).total_seconds()
-    return {"id": bookmark.id, "name": bookmark.name, "time": bookmark.start, "duration_s": duration,
-            "description": bookmark.description}
+    return {
+        "id": bookmark.id,
+        "name": bookmark.name,
+        "time": bookmark.start,
+        "duration_s": duration,
+        "description": bookmark.description,
+    }
 
 
 def add_routes(app: web.Application) -> None:

@@ -80,10 +80,15 @@ CONTROL = web.AppKey("control", CameraControl)
 
 # -- requests ---------------------------------------------------------------------------------------
 
+
 def _number(body: dict, name: str, low: float, high: float, default: float | None = None) -> float:
     value = body.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not low <= value <= high:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not low <= value <= high
+    ):
         raise bad_request(f"{name} must be a number from {low:g} to {high:g}")
     return float(value)
 
@@ -132,11 +137,16 @@ async def _upstream(call) -> None:
 
 
 def _fov_refusal(camera: Camera) -> ApiError:
-    return ApiError(501, "not_implemented", f"camera {camera.id!r} ({camera.source}) cannot centre on a point or "
-                    "zoom to a region: its camera system has no field-of-view command; use the pad or a preset")
+    return ApiError(
+        501,
+        "not_implemented",
+        f"camera {camera.id!r} ({camera.source}) cannot centre on a point or "
+        "zoom to a region: its camera system has no field-of-view command; use the pad or a preset",
+    )
 
 
 # -- handlers ---------------------------------------------------------------------------------------
+
 
 async def move(request: web.Request) -> web.Response:
     body = await json_fields(request, {"pan", "tilt", "zoom", "seq"}, MAX_BODY, empty=True)

@@ -24,9 +24,7 @@ def make_token(user_nonce: str, user_key: str, timestamp: int, integration_id: s
     return f"{token}:{integration_id}" if integration_id else token
 
 
-def check_token(
-    token: str, user_nonce: str, user_key: str, integration_id: str, now: float, skew: float
-) -> None:
+def check_token(token: str, user_nonce: str, user_key: str, integration_id: str, now: float, skew: float) -> None:
     parts = token.split(":")
     if len(parts) not in (3, 4):
         raise TokenRejected("authorization token must be nonce:timestamp:hash[:integrationId]")

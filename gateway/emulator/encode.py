@@ -156,9 +156,7 @@ def encode_opus_webm(camera_index: int, seconds: float, cache_dir: str | None = 
     # matroska muxer: live=1 writes unknown-size Segment and no Cues (a live stream);
     # short clusters keep pacing fine-grained.
     options = {"live": "1", "cluster_time_limit": "200"}
-    return _cached(
-        cache_dir, key, lambda: _encode_audio(camera_index, seconds, "libopus", "webm", OPUS_RATE, options)
-    )
+    return _cached(cache_dir, key, lambda: _encode_audio(camera_index, seconds, "libopus", "webm", OPUS_RATE, options))
 
 
 def encode_aac_mp4(camera_index: int, seconds: float, cache_dir: str | None = None) -> bytes:

@@ -53,8 +53,7 @@ def _rendition(settings: EmulatorSettings, camera: Camera, quality: str) -> Rend
     width, height = settings.high_size if quality == "high" else settings.low_size
     bitrate = settings.high_bitrate if quality == "high" else settings.low_bitrate
     frames = int(settings.loop_seconds * settings.fps)
-    spec = VideoSpec(camera.index, width, height, settings.fps, frames, bitrate, settings.fragment,
-                     keyframes(settings))
+    spec = VideoSpec(camera.index, width, height, settings.fps, frames, bitrate, settings.fragment, keyframes(settings))
     mp4 = encode_video(spec, settings.cache_dir)
     loop = split_loop(mp4)
     size = sum(len(f.data) for f in loop.fragments)
@@ -74,9 +73,7 @@ def keyframes(settings: EmulatorSettings) -> tuple[int, ...]:
 def build_library(settings: EmulatorSettings, cameras: list[Camera]) -> dict[str, CameraMedia]:
     """Encode (or load from the cache) everything; blocking, seconds of CPU."""
     with ThreadPoolExecutor(settings.encode_workers, thread_name_prefix="emu-encode") as pool:
-        video = {
-            (c.id, q): pool.submit(_rendition, settings, c, q) for c in cameras for q in QUALITIES
-        }
+        video = {(c.id, q): pool.submit(_rendition, settings, c, q) for c in cameras for q in QUALITIES}
         audio = {
             c.id: (
                 pool.submit(encode_opus_webm, c.index, settings.loop_seconds, settings.cache_dir),

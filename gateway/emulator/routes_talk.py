@@ -58,9 +58,7 @@ async def talk(request: web.Request) -> web.Response:
                     # Keep what fits, stop reading, answer 413 and close: the rest of
                     # the upload is past the 120 s the camera accepts.
                     emu.counters.talk_rejected[camera.id] += 1
-                    response = error_response(
-                        413, f"audio stream exceeds the maximum of {emu.settings.talk_cap_ms} ms"
-                    )
+                    response = error_response(413, f"audio stream exceeds the maximum of {emu.settings.talk_cap_ms} ms")
                     response.force_close()
                     return response
         except ConnectionError:

@@ -13,8 +13,8 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import av
 
@@ -56,7 +56,7 @@ def _demux(blob: bytes) -> _Track:
 
 class RtmpPush:
     def __init__(self, spec: PushSpec, video_mp4: bytes | None, aac_mp4: bytes | None,
-                 on_end: Callable[["RtmpPush"], None]):  # fmt: skip
+                 on_end: Callable[[RtmpPush], None]):  # fmt: skip
         self.spec = spec
         self.state = "starting"
         self._video_mp4 = video_mp4

@@ -337,22 +337,40 @@ def _size(value: str) -> tuple[int, int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = EmulatorSettings()
-    parser.add_argument("--listen", type=_host_port, default=(d.host, d.port), metavar="HOST:PORT",
-                        help=f"address to listen on (default {d.host}:{d.port}; port 0 picks one)")
+    parser.add_argument(
+        "--listen",
+        type=_host_port,
+        default=(d.host, d.port),
+        metavar="HOST:PORT",
+        help=f"address to listen on (default {d.host}:{d.port}; port 0 picks one)",
+    )
     parser.add_argument("--cameras", type=int, default=d.cameras, help="number of cameras (default 4)")
     parser.add_argument("--http", action="store_true", help="plain HTTP instead of HTTPS (self-signed)")
-    parser.add_argument("--fragment", choices=FRAGMENT_MODES, default=d.fragment,
-                        help="fMP4 fragments: one per frame or one per GOP (default frame)")
-    parser.add_argument("--session-expiry", type=float, default=d.session_idle_expiry, metavar="S",
-                        help="session idle expiry in seconds (default 3600)")
-    parser.add_argument("--talk-cap-ms", type=int, default=d.talk_cap_ms,
-                        help="POST /media audio cap in ms (default 120000)")
+    parser.add_argument(
+        "--fragment",
+        choices=FRAGMENT_MODES,
+        default=d.fragment,
+        help="fMP4 fragments: one per frame or one per GOP (default frame)",
+    )
+    parser.add_argument(
+        "--session-expiry",
+        type=float,
+        default=d.session_idle_expiry,
+        metavar="S",
+        help="session idle expiry in seconds (default 3600)",
+    )
+    parser.add_argument(
+        "--talk-cap-ms", type=int, default=d.talk_cap_ms, help="POST /media audio cap in ms (default 120000)"
+    )
     parser.add_argument("--loop-seconds", type=float, default=d.loop_seconds, help="video loop length (default 8)")
     parser.add_argument("--fps", type=int, default=d.fps, help="frames per second (default 15)")
     parser.add_argument("--high-size", type=_size, default=d.high_size, metavar="WxH", help="default 1280x720")
     parser.add_argument("--low-size", type=_size, default=d.low_size, metavar="WxH", help="default 640x360")
-    parser.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "wep-gateway" / "emulator"),
-                        help="where encoded loops are cached ('' disables)")
+    parser.add_argument(
+        "--cache-dir",
+        default=str(Path.home() / ".cache" / "wep-gateway" / "emulator"),
+        help="where encoded loops are cached ('' disables)",
+    )
     parser.add_argument("--username", default=d.username)
     parser.add_argument("--password", default=d.password)
     parser.add_argument("--user-nonce", default=d.user_nonce)
@@ -360,25 +378,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--integration-id", default=d.integration_id)  # fmt: skip
     parser.add_argument("--motion-every", type=float, default=d.motion_every, metavar="S",
                         help="demo: camera 1 raises motion start/stop every S seconds (default 0: off)")  # fmt: skip
-    parser.add_argument("--gops", type=_seconds_list, default=d.gops, metavar="S,S,...",
-                        help="seconds between keyframes through one pass of the loop, e.g. 1,1,4 "
-                             "(a GOP that grows; default: 1 s throughout)")
-    parser.add_argument("--no-prft", action="store_true",
-                        help="no prft boxes (the camera's capture time) before the fMP4 fragments")
+    parser.add_argument(
+        "--gops",
+        type=_seconds_list,
+        default=d.gops,
+        metavar="S,S,...",
+        help="seconds between keyframes through one pass of the loop, e.g. 1,1,4 "
+        "(a GOP that grows; default: 1 s throughout)",
+    )
+    parser.add_argument(
+        "--no-prft", action="store_true", help="no prft boxes (the camera's capture time) before the fMP4 fragments"
+    )
     parser.add_argument("--webhook-no-verify", action="store_true",
                         help="post to https webhooks without checking their certificate (self-signed receivers)")  # fmt: skip
     parser.add_argument("--ptz-camera", type=int, default=d.ptz_camera, metavar="N",
                         help="camera N (1-based) is a PTZ camera whose picture follows commands (default 0: none)")  # fmt: skip
-    parser.add_argument("--amcrest", type=int, default=0, metavar="N",
-                        help="also start an Amcrest/Dahua emulator with N channels (default 0: none)")
-    parser.add_argument("--amcrest-http", type=_host_port, default=("127.0.0.1", 8081), metavar="HOST:PORT",
-                        help="the Amcrest emulator's HTTP (CGI) address (default 127.0.0.1:8081)")
+    parser.add_argument(
+        "--amcrest",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also start an Amcrest/Dahua emulator with N channels (default 0: none)",
+    )
+    parser.add_argument(
+        "--amcrest-http",
+        type=_host_port,
+        default=("127.0.0.1", 8081),
+        metavar="HOST:PORT",
+        help="the Amcrest emulator's HTTP (CGI) address (default 127.0.0.1:8081)",
+    )
     parser.add_argument("--amcrest-rtsp", type=_host_port, default=("127.0.0.1", 8554), metavar="HOST:PORT",
                         help="the Amcrest emulator's RTSP address (default 127.0.0.1:8554)")  # fmt: skip
-    parser.add_argument("--alta", action="store_true",
-                        help="also start an Avigilon Alta emulator (alarm zones, alerts, shared links)")
-    parser.add_argument("--alta-listen", type=_host_port, default=("127.0.0.1", 8082), metavar="HOST:PORT",
-                        help="the Alta emulator's address (default 127.0.0.1:8082; HTTPS unless --http)")
+    parser.add_argument(
+        "--alta", action="store_true", help="also start an Avigilon Alta emulator (alarm zones, alerts, shared links)"
+    )
+    parser.add_argument(
+        "--alta-listen",
+        type=_host_port,
+        default=("127.0.0.1", 8082),
+        metavar="HOST:PORT",
+        help="the Alta emulator's address (default 127.0.0.1:8082; HTTPS unless --http)",
+    )
     parser.add_argument("--alta-webhook", default="", metavar="URL",
                         help="the Alta zones' webhook alarm action (JSON alarmZoneId, deviceId; default: none)")  # fmt: skip
 

@@ -9,5 +9,5 @@ from aiohttp import web
 if TYPE_CHECKING:
     from gateway.emulator.server import Emulator
 
-EMULATOR: web.AppKey["Emulator"] = web.AppKey("wep_emulator")
+EMULATOR: web.AppKey[Emulator] = web.AppKey("wep_emulator")
 BASE_PATH = "/mt/api/rest/v1"

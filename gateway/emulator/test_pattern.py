@@ -44,9 +44,7 @@ def draw_number(img: np.ndarray, text: str, x: int, y: int, unit: int, color) ->
                 img[top:bottom, left:right] = color
 
 
-def render_frame(
-    camera_index: int, frame_index: int, frames_per_loop: int, width: int, height: int
-) -> np.ndarray:
+def render_frame(camera_index: int, frame_index: int, frames_per_loop: int, width: int, height: int) -> np.ndarray:
     """RGB picture (height, width, 3) of `camera_index` at `frame_index` of its loop.
 
     A bar sweeps left to right once per loop, a white box bounces, the camera number

@@ -9,8 +9,9 @@ every live reader of a camera sees the same clock, as with a real camera.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 
 class Piece(Protocol):

@@ -17,7 +17,7 @@ def write_self_signed(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "l
     """Write cert.pem and key.pem into `directory`; the cert is its own CA (usable as ca_file)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wep-emulator")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     alt_names: list[x509.GeneralName] = []
     for host in hosts:
         try:
@@ -40,9 +40,7 @@ def write_self_signed(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "l
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     key_path.chmod(0o600)
     return cert_path, key_path

@@ -49,8 +49,9 @@ async def list_alarms(request: web.Request) -> web.Response:
 
 async def _body(request: web.Request, action: str) -> tuple[str | None, str | None]:
     """The action's note, and its result (verify's)."""
-    body = await json_fields(request, {"note", "result"} if action == "verify" else {"note"}, MAX_BODY,
-                             empty=action != "verify")
+    body = await json_fields(
+        request, {"note", "result"} if action == "verify" else {"note"}, MAX_BODY, empty=action != "verify"
+    )
     note, result = body.get("note"), body.get("result")
     if note is not None and not isinstance(note, str):
         raise bad_request("note must be a string")
@@ -64,9 +65,9 @@ def _action(action: str):
         note, result = await _body(request, action)
         alarm = await _visible(request)
         grant = request.get(GRANT)
-        updated = await request.app[EVENTS].alarms.act(alarm, action, note, grant.subject if grant else None,
-                                                         result)
+        updated = await request.app[EVENTS].alarms.act(alarm, action, note, grant.subject if grant else None, result)
         return web.json_response(updated.public())
+
     act.__name__ = f"{action}_alarm"
     return act
 

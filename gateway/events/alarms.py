@@ -28,10 +28,15 @@ log = logging.getLogger("gateway.events")
 ALARM_TTL = 30.0
 MAX_NOTE = 1000
 # What each action is called once done: the event type says it (ALARM_ACKNOWLEDGED...).
-DONE = {"acknowledge": "ACKNOWLEDGED", "claim": "CLAIMED", "dismiss": "DISMISSED", "verify": "VERIFIED",
-        "end": "ENDED"}
-_STATES = {"active": "active", "triggered": "active", "claimed": "claimed", "acknowledged": "acknowledged",
-           "purged": "dismissed", "dismissed": "dismissed"}
+DONE = {"acknowledge": "ACKNOWLEDGED", "claim": "CLAIMED", "dismiss": "DISMISSED", "verify": "VERIFIED", "end": "ENDED"}
+_STATES = {
+    "active": "active",
+    "triggered": "active",
+    "claimed": "claimed",
+    "acknowledged": "acknowledged",
+    "purged": "dismissed",
+    "dismissed": "dismissed",
+}
 
 
 @dataclass(frozen=True)
@@ -51,9 +56,17 @@ class Alarm:
         return self.id.partition(":")[2]
 
     def public(self) -> dict:
-        return {"id": self.id, "source": self.source, "name": self.name, "state": self.state,
-                "cameras": list(self.cameras), "time": self.time, "links": self.links, "data": self.data,
-                "actions": list(self.actions)}
+        return {
+            "id": self.id,
+            "source": self.source,
+            "name": self.name,
+            "state": self.state,
+            "cameras": list(self.cameras),
+            "time": self.time,
+            "links": self.links,
+            "data": self.data,
+            "actions": list(self.actions),
+        }
 
 
 class AlarmSource(Protocol):
@@ -96,16 +109,26 @@ def alarm_from_wep(raw: dict[str, Any]) -> Alarm:
         raise EventError("alarm has no id")
     state = str(_first(raw, ("state", "status")) or "active").lower()
     cameras = _first(raw, ("cameraIds", "linkedCameras", "cameras", "sourceIds", "linkedCameraIds")) or []
-    camera_ids = tuple(str(c.get("id")) if isinstance(c, dict) else str(c) for c in cameras
-                       if isinstance(c, (str, dict))) if isinstance(cameras, list) else ()
+    camera_ids = (
+        tuple(str(c.get("id")) if isinstance(c, dict) else str(c) for c in cameras if isinstance(c, (str, dict)))
+        if isinstance(cameras, list)
+        else ()
+    )
     when = _first(raw, ("triggerTime", "timeOfLastTrigger", "lastTriggerTime", "timestamp", "time"))
     try:
         time_text = iso(parse_time(when)) if when is not None else None
     except EventError:
         time_text = None
     lifted = {"id", "alarmId", "name", "state", "status"}
-    return Alarm(f"wep:{alarm_id}", "wep", str(raw.get("name") or alarm_id), _STATES.get(state, state), camera_ids,
-                 time_text, data={k: v for k, v in raw.items() if k not in lifted})
+    return Alarm(
+        f"wep:{alarm_id}",
+        "wep",
+        str(raw.get("name") or alarm_id),
+        _STATES.get(state, state),
+        camera_ids,
+        time_text,
+        data={k: v for k, v in raw.items() if k not in lifted},
+    )
 
 
 def _first(raw: dict, keys: tuple[str, ...]) -> Any:
@@ -120,8 +143,15 @@ class _Listing:
 
 
 class AlarmBook:
-    def __init__(self, sources: list[AlarmSource], intake: EventIntake, audit: AlarmAudit,
-                 directory: CameraDirectory, clip_pre_s: float, ttl: float = ALARM_TTL):
+    def __init__(
+        self,
+        sources: list[AlarmSource],
+        intake: EventIntake,
+        audit: AlarmAudit,
+        directory: CameraDirectory,
+        clip_pre_s: float,
+        ttl: float = ALARM_TTL,
+    ):
         self.sources = {source.name: source for source in sources}
         self._intake = intake
         self._audit = audit
@@ -151,7 +181,8 @@ class AlarmBook:
                 try:
                     listing = self._listings[name] = _Listing(
                         [replace(self._linked(a), actions=source.actions) for a in await source.alarms()],
-                        time.monotonic())
+                        time.monotonic(),
+                    )
                     if self._failing.pop(name, None) is not None:
                         log.info("alarms of %s are listed again", name)
                 except UpstreamFailure as exc:
@@ -175,8 +206,9 @@ class AlarmBook:
             raise not_found(f"no alarm {alarm_id!r}")
         return alarm
 
-    async def act(self, alarm: Alarm, action: str, note: str | None, sub: str | None,
-                  option: str | None = None) -> Alarm:
+    async def act(
+        self, alarm: Alarm, action: str, note: str | None, sub: str | None, option: str | None = None
+    ) -> Alarm:
         """Take `action` on `alarm` upstream (with `option`, e.g. verify's result); audited and
         announced either way it ends."""
         source = self.sources[alarm.source]
@@ -184,8 +216,7 @@ class AlarmBook:
             raise bad_request(f"{alarm.source} alarms take {', '.join(source.actions)}, not {action!r}")
         allowed = source.options.get(action, ())
         if (option is None) != (not allowed) or (option is not None and option not in allowed):
-            raise bad_request(f"result must be one of {', '.join(allowed)}" if allowed
-                              else f"{action} takes no result")
+            raise bad_request(f"result must be one of {', '.join(allowed)}" if allowed else f"{action} takes no result")
         if note is not None and len(note) > MAX_NOTE:
             raise bad_request(f"note must be at most {MAX_NOTE} characters")
         at = time.time()
@@ -210,13 +241,29 @@ class AlarmBook:
     async def history(self, alarm_id: str) -> list[dict]:
         return [action.public() for action in await self._audit.history(alarm_id)]
 
-    async def _announce(self, alarm: Alarm, action: str, note: str | None, sub: str | None, at: float,
-                        option: str | None) -> None:
+    async def _announce(
+        self, alarm: Alarm, action: str, note: str | None, sub: str | None, at: float, option: str | None
+    ) -> None:
         camera = alarm.cameras[0] if alarm.cameras else None
-        data = {"alarm": alarm.id, "alarm_source": alarm.source, "name": alarm.name, "action": action, "by": sub,
-                "note": note, **({"result": option} if option is not None else {})}
-        event = Event(f"gateway:{uuid.uuid4().hex}", camera, f"ALARM_{DONE.get(action, action.upper())}", "pulse",
-                      iso_at(at), "gateway", data, at=at)
+        data = {
+            "alarm": alarm.id,
+            "alarm_source": alarm.source,
+            "name": alarm.name,
+            "action": action,
+            "by": sub,
+            "note": note,
+            **({"result": option} if option is not None else {}),
+        }
+        event = Event(
+            f"gateway:{uuid.uuid4().hex}",
+            camera,
+            f"ALARM_{DONE.get(action, action.upper())}",
+            "pulse",
+            iso_at(at),
+            "gateway",
+            data,
+            at=at,
+        )
         await self._intake.accept(event)
 
     def _linked(self, alarm: Alarm) -> Alarm:
@@ -224,5 +271,13 @@ class AlarmBook:
         if camera is None or alarm.time is None:  # the source's own links (Alta's shared video), or none
             return alarm if alarm.links else replace(alarm, links=NO_LINKS)
         at = parse_time(alarm.time).timestamp()
-        return replace(alarm, links=links(camera.id, at, self._clip_pre_s, snapshot=camera.can(Capability.SNAPSHOT_AT),
-                                          recording=camera.can(Capability.RECORDED)))
+        return replace(
+            alarm,
+            links=links(
+                camera.id,
+                at,
+                self._clip_pre_s,
+                snapshot=camera.can(Capability.SNAPSHOT_AT),
+                recording=camera.can(Capability.RECORDED),
+            ),
+        )

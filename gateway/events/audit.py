@@ -25,8 +25,10 @@ CREATE TABLE IF NOT EXISTS alarm_actions (
     outcome TEXT NOT NULL
 ) STRICT
 """
-_INDEXES = ("CREATE INDEX IF NOT EXISTS alarm_actions_alarm ON alarm_actions (alarm, seq)",
-            "CREATE INDEX IF NOT EXISTS alarm_actions_at ON alarm_actions (at)")
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS alarm_actions_alarm ON alarm_actions (alarm, seq)",
+    "CREATE INDEX IF NOT EXISTS alarm_actions_at ON alarm_actions (at)",
+)
 MAX_HISTORY = 1000  # rows answered for one alarm
 
 
@@ -44,9 +46,14 @@ class AlarmAction:
     outcome: str  # "ok", or why the upstream refused
 
     def public(self) -> dict:
-        return {"alarm": self.alarm, "action": self.action, "by": self.sub, "note": self.note,
-                "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.at)) + f".{int(self.at % 1 * 1000):03d}Z",
-                "outcome": self.outcome}
+        return {
+            "alarm": self.alarm,
+            "action": self.action,
+            "by": self.sub,
+            "note": self.note,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.at)) + f".{int(self.at % 1 * 1000):03d}Z",
+            "outcome": self.outcome,
+        }
 
 
 class AlarmAudit:
@@ -61,13 +68,20 @@ class AlarmAudit:
         return await asyncio.to_thread(self._history, alarm)
 
     def _record(self, action: AlarmAction) -> None:
-        self._db.write(("INSERT INTO alarm_actions (alarm, action, sub, note, at, outcome) VALUES (?,?,?,?,?,?)",
-                        (action.alarm, action.action, action.sub, action.note, action.at, action.outcome)),
-                       ("DELETE FROM alarm_actions WHERE at < ?", (time.time() - self._retention,)))
+        self._db.write(
+            (
+                "INSERT INTO alarm_actions (alarm, action, sub, note, at, outcome) VALUES (?,?,?,?,?,?)",
+                (action.alarm, action.action, action.sub, action.note, action.at, action.outcome),
+            ),
+            ("DELETE FROM alarm_actions WHERE at < ?", (time.time() - self._retention,)),
+        )
 
     def _history(self, alarm: str) -> list[AlarmAction]:
-        rows = self._db.read("SELECT alarm, action, sub, note, at, outcome FROM alarm_actions WHERE alarm = ? "
-                             "AND at >= ? ORDER BY seq DESC LIMIT ?", (alarm, time.time() - self._retention, MAX_HISTORY))
+        rows = self._db.read(
+            "SELECT alarm, action, sub, note, at, outcome FROM alarm_actions WHERE alarm = ? "
+            "AND at >= ? ORDER BY seq DESC LIMIT ?",
+            (alarm, time.time() - self._retention, MAX_HISTORY),
+        )
         return [AlarmAction(*row) for row in rows]
 
     def close(self) -> None:

@@ -59,16 +59,19 @@ class Backfill:
                 found = await self.search(since, time.time())
             except UpstreamFailure as exc:
                 if delay is None:
-                    log.warning("event search failed %d times (%s): events missed since %s stay missing",
-                                attempt + 1, exc, iso_at(since))
+                    log.warning(
+                        "event search failed %d times (%s): events missed since %s stay missing",
+                        attempt + 1,
+                        exc,
+                        iso_at(since),
+                    )
                     return
                 log.info("event search failed (%s); again in %.0f s", exc, delay)
                 await asyncio.sleep(delay)
                 continue
             self._stats.backfills += 1
             self._stats.backfilled += found
-            log.info("event search since %s: %d missed events delivered", iso_at(since),
-                     found)
+            log.info("event search since %s: %d missed events delivered", iso_at(since), found)
             return
 
     async def search(self, start: float, end: float) -> int:
@@ -76,8 +79,7 @@ class Backfill:
         first, last = iso_at(start), iso_at(end)
         found = 0
         for server_id in await self._api.server_ids():
-            page = await self._api.search(server_id, first, last, topics=self._topics.search_topics(),
-                                          limit=PAGE_LIMIT)
+            page = await self._api.search(server_id, first, last, topics=self._topics.search_topics(), limit=PAGE_LIMIT)
             for _ in range(MAX_PAGES):
                 found += await self._deliver(page.events)
                 if page.token is None:

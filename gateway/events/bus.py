@@ -62,8 +62,20 @@ class Subscriber:
     """One client's share of the bus: which cameras it sees (None: every event, also those
     without a camera) and the bytes waiting for its writer."""
 
-    __slots__ = ("_wake", "abort", "cameras", "closed", "direct", "limit", "overflowed", "pending", "pending_events",
-                 "stuck", "subject", "writing_since")
+    __slots__ = (
+        "_wake",
+        "abort",
+        "cameras",
+        "closed",
+        "direct",
+        "limit",
+        "overflowed",
+        "pending",
+        "pending_events",
+        "stuck",
+        "subject",
+        "writing_since",
+    )
 
     def __init__(self, cameras: frozenset[str] | None, limit: int, subject: str | None = None):
         self.cameras = cameras
@@ -123,8 +135,14 @@ class Subscriber:
 
 
 class EventBus:
-    def __init__(self, ring_size: int, subscriber_limit: int, *, flush_interval: float = FLUSH_INTERVAL,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        ring_size: int,
+        subscriber_limit: int,
+        *,
+        flush_interval: float = FLUSH_INTERVAL,
+        clock: Callable[[], float] = time.time,
+    ):
         self.boot = _base36(int(clock() * 1000))
         self.stats = BusStats()
         self._ring: deque[Entry] = deque(maxlen=ring_size)
@@ -183,8 +201,9 @@ class EventBus:
 
     # -- out ---------------------------------------------------------------------------------------
 
-    def subscribe(self, cameras: frozenset[str] | None, last: sse.EventId | None = None,
-                  subject: str | None = None) -> Subscriber:
+    def subscribe(
+        self, cameras: frozenset[str] | None, last: sse.EventId | None = None, subject: str | None = None
+    ) -> Subscriber:
         """A new subscriber; with `last` (a Last-Event-ID), what it missed since is queued first."""
         subscriber = Subscriber(cameras, self._subscriber_limit, subject)
         self._subscribers.add(subscriber)
@@ -226,8 +245,9 @@ class EventBus:
                     subscriber.abort()  # the write waiting on the socket ends with an error
             elif keep_alive and since is None:
                 subscriber.push(sse.KEEP_ALIVE, 0)
-        self._tend_handle = (asyncio.get_running_loop().call_later(TEND_INTERVAL, self._tend)
-                             if self._subscribers else None)
+        self._tend_handle = (
+            asyncio.get_running_loop().call_later(TEND_INTERVAL, self._tend) if self._subscribers else None
+        )
 
     def _replay(self, subscriber: Subscriber, last: sse.EventId) -> None:
         # Entries not flushed yet reach the new subscriber with the next batch, like everyone's.
@@ -240,7 +260,7 @@ class EventBus:
             missed, lost = flushed, False  # a restart: all this process saw came after the client's last
         missed = [entry for entry in missed if subscriber.sees(entry.event)]
         if len(missed) > self._subscriber_limit:
-            missed, lost = missed[-self._subscriber_limit:], True
+            missed, lost = missed[-self._subscriber_limit :], True
         if lost:
             subscriber.push(sse.comment("some events were missed: GET /api/v1/events has the history"), 0)
         if missed:

@@ -14,14 +14,16 @@ PAGE_LIMIT = 1000
 MAX_PAGES = 20  # per server and query: a bound on what one API call may cost WEP
 
 
-async def past_events(api: WepEventsApi, intake: EventIntake, query: EventQuery, start: float, end: float,
-                      device_ids: list[str]) -> list[Event]:
+async def past_events(
+    api: WepEventsApi, intake: EventIntake, query: EventQuery, start: float, end: float, device_ids: list[str]
+) -> list[Event]:
     first, last = iso_at(start), iso_at(end)
     found: list[Event] = []
     for server_id in await api.server_ids():
         kept: deque[Event] = deque(maxlen=query.limit)
-        page = await api.search(server_id, first, last, topics=sorted(query.types), device_ids=device_ids,
-                                limit=PAGE_LIMIT)
+        page = await api.search(
+            server_id, first, last, topics=sorted(query.types), device_ids=device_ids, limit=PAGE_LIMIT
+        )
         for _ in range(MAX_PAGES):
             for raw in page.events:
                 try:

@@ -58,14 +58,27 @@ class EventIntake:
             self.stats.unknown_camera += 1
             if event.camera not in self._unknown_logged and len(self._unknown_logged) < MAX_UNKNOWN_LOGGED:
                 self._unknown_logged.add(event.camera)
-                log.warning("%s event %s for camera %r, which no backend lists: not delivered (logged once per "
-                            "camera)", event.source, event.type, event.camera)
+                log.warning(
+                    "%s event %s for camera %r, which no backend lists: not delivered (logged once per camera)",
+                    event.source,
+                    event.type,
+                    event.camera,
+                )
             return False
         except UpstreamFailure as exc:
-            log.info("camera list unavailable (%s): %s event delivered without links", exc, event.type,
-                     extra={"camera": event.camera})
+            log.info(
+                "camera list unavailable (%s): %s event delivered without links",
+                exc,
+                event.type,
+                extra={"camera": event.camera},
+            )
             return None
 
     def _links(self, camera: Camera, event: Event) -> dict:
-        return links(camera.id, event.at, self._clip_pre_s, snapshot=camera.can(Capability.SNAPSHOT_AT),
-                     recording=camera.can(Capability.RECORDED))
+        return links(
+            camera.id,
+            event.at,
+            self._clip_pre_s,
+            snapshot=camera.can(Capability.SNAPSHOT_AT),
+            recording=camera.can(Capability.RECORDED),
+        )

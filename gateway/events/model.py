@@ -17,8 +17,15 @@ from urllib.parse import quote
 from gateway.backends.base import CameraEvent
 
 # SSE `event:` names, one per type family: the first prefix that matches wins.
-FAMILIES = (("DEVICE_MOTION", "motion"), ("DEVICE_ANALYTICS", "analytics"), ("ALARM", "alarm"),
-            ("DEVICE", "device"), ("AMCREST", "device"), ("USER", "user"), ("RULE", "rule"))
+FAMILIES = (
+    ("DEVICE_MOTION", "motion"),
+    ("DEVICE_ANALYTICS", "analytics"),
+    ("ALARM", "alarm"),
+    ("DEVICE", "device"),
+    ("AMCREST", "device"),
+    ("USER", "user"),
+    ("RULE", "rule"),
+)
 # The SSE `event:` name of an event highlighted for its reader (a rule's `notify`).
 NOTIFY_FAMILY = "notify"
 OTHER_FAMILY = "system"
@@ -54,8 +61,16 @@ class Event:
         return family_of(self.type)
 
     def public(self) -> dict:
-        return {"id": self.id, "camera": self.camera, "type": self.type, "state": self.state, "time": self.time,
-                "source": self.source, "data": self.data, "links": self.links}
+        return {
+            "id": self.id,
+            "camera": self.camera,
+            "type": self.type,
+            "state": self.state,
+            "time": self.time,
+            "source": self.source,
+            "data": self.data,
+            "links": self.links,
+        }
 
     def json(self, *, highlighted: bool = False) -> str:
         # One line, no spaces: it becomes an SSE `data:` line as is (JSON escapes newlines).
@@ -119,8 +134,16 @@ def from_wep(raw: Any) -> Event:
 
 def from_camera_event(event: CameraEvent) -> Event:
     at = parse_time(event.time)
-    return Event(f"{event.source}:{event.id}", event.camera or None, event.type, event.state, iso(at), event.source,
-                 dict(event.data), at=at.timestamp())
+    return Event(
+        f"{event.source}:{event.id}",
+        event.camera or None,
+        event.type,
+        event.state,
+        iso(at),
+        event.source,
+        dict(event.data),
+        at=at.timestamp(),
+    )
 
 
 def links(camera_id: str, at: float, pre_s: float, *, snapshot: bool, recording: bool) -> dict:
@@ -129,8 +152,9 @@ def links(camera_id: str, at: float, pre_s: float, *, snapshot: bool, recording:
     camera = quote(camera_id, safe="")
     return {
         "snapshot": f"/api/v1/cameras/{camera}/snapshot.jpg?t={quote(iso(when))}" if snapshot else None,
-        "recording": (f"/hls/{camera}/high/playlist.m3u8?t={quote(iso(when - timedelta(seconds=pre_s)))}"
-                      if recording else None),
+        "recording": (
+            f"/hls/{camera}/high/playlist.m3u8?t={quote(iso(when - timedelta(seconds=pre_s)))}" if recording else None
+        ),
     }
 
 

@@ -39,10 +39,12 @@ class EventQuery:
         return cls(query.get("camera") or None, types, start, end, limit)
 
     def matches(self, event: Event) -> bool:
-        return ((self.camera is None or event.camera == self.camera)
-                and (not self.types or event.type in self.types)
-                and (self.start is None or event.at >= self.start)
-                and (self.end is None or event.at <= self.end))
+        return (
+            (self.camera is None or event.camera == self.camera)
+            and (not self.types or event.type in self.types)
+            and (self.start is None or event.at >= self.start)
+            and (self.end is None or event.at <= self.end)
+        )
 
 
 def newest(events: Iterable[Event], limit: int) -> list[Event]:

@@ -35,8 +35,9 @@ LOG_EVERY = 10.0
 
 
 class WebhookReceiver:
-    def __init__(self, intake: EventIntake, topics: TopicFilter, *, https: bool, queue_size: int,
-                 on_gap: Callable[[float], None]):
+    def __init__(
+        self, intake: EventIntake, topics: TopicFilter, *, https: bool, queue_size: int, on_gap: Callable[[float], None]
+    ):
         self.stats = WebhookStats()
         self.https = https
         # Wall-clock time of the last verified post: the heartbeat watchdog and backfills read it.
@@ -79,8 +80,13 @@ class WebhookReceiver:
             payload = webhook_auth.verify(raw, request.headers.get("Authorization"), self._valid_tokens(), self.https)
         except webhook_auth.Unverified as exc:
             self.stats.rejected[str(exc)] += 1
-            self._log_limited("rejected", "webhook post from %s refused: %s (%d refused so far)", request.remote,
-                              exc, sum(self.stats.rejected.values()))
+            self._log_limited(
+                "rejected",
+                "webhook post from %s refused: %s (%d refused so far)",
+                request.remote,
+                exc,
+                sum(self.stats.rejected.values()),
+            )
             raise ApiError(401, "unauthorized", "notification not verified") from None
         except webhook_auth.BadNotification as exc:
             self.stats.bad_requests += 1
@@ -93,8 +99,12 @@ class WebhookReceiver:
             self._queue.put_nowait((payload, previous))
         except asyncio.QueueFull:
             self.stats.overflow += 1
-            self._log_limited("overflow", "webhook queue full (%d): notification dropped, the gap will be searched "
-                              "(%d dropped so far)", self._queue.maxsize, self.stats.overflow)
+            self._log_limited(
+                "overflow",
+                "webhook queue full (%d): notification dropped, the gap will be searched (%d dropped so far)",
+                self._queue.maxsize,
+                self.stats.overflow,
+            )
             self._on_gap(previous)
         return web.json_response({"status": "ok"})
 

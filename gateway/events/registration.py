@@ -35,8 +35,16 @@ DELETE_TIMEOUT = 2.0
 
 
 class WebhookRegistration:
-    def __init__(self, api: WepEventsApi, receiver: WebhookReceiver, topics: TopicFilter, public_url: str,
-                 heartbeat_ms: int, stats: WebhookStats, on_recovered: Callable[[float], None]):
+    def __init__(
+        self,
+        api: WepEventsApi,
+        receiver: WebhookReceiver,
+        topics: TopicFilter,
+        public_url: str,
+        heartbeat_ms: int,
+        stats: WebhookStats,
+        on_recovered: Callable[[float], None],
+    ):
         self.url = public_url.rstrip("/") + WEBHOOK_PATH
         self.webhook_id: str | None = None
         self.degraded_reason: str | None = "webhook not registered yet"
@@ -72,8 +80,9 @@ class WebhookRegistration:
                     delay, last_error = RETRY_INITIAL, None
                 except UpstreamFailure as exc:
                     if str(exc) != last_error:  # one line per distinct cause, not per retry
-                        log.warning("WEP webhook registration failed (%s); retrying (every %.0f s at most)", exc,
-                                    RETRY_MAX)
+                        log.warning(
+                            "WEP webhook registration failed (%s); retrying (every %.0f s at most)", exc, RETRY_MAX
+                        )
                         last_error = str(exc)
                     self.degraded_reason = f"webhook registration failed: {exc}"
                     await asyncio.sleep(delay)
@@ -97,8 +106,12 @@ class WebhookRegistration:
 
     async def register(self) -> None:
         token = webhook_auth.new_token()
-        webhook = {"url": self.url, "heartbeat": {"enable": True, "frequencyMs": int(self._heartbeat * 1000)},
-                   "authenticationToken": token, "eventTopics": self._topics.wep()}
+        webhook = {
+            "url": self.url,
+            "heartbeat": {"enable": True, "frequencyMs": int(self._heartbeat * 1000)},
+            "authenticationToken": token,
+            "eventTopics": self._topics.wep(),
+        }
         ours = [hook for hook in await self._api.webhooks() if _same_url(hook.get("url"), self.url)]
         # Before the request: WEP may post (HELLO) before its answer reaches us.
         self._receiver.set_token(token)
@@ -121,8 +134,13 @@ class WebhookRegistration:
         self._stats.registrations += 1
         if self._silent_since is None and self.degraded_reason is not None:
             self.degraded_reason = None
-        log.info("WEP webhook %s for %s (heartbeat every %.0f s, topics %s)", action, self.url, self._heartbeat,
-                 self._topics.wep())
+        log.info(
+            "WEP webhook %s for %s (heartbeat every %.0f s, topics %s)",
+            action,
+            self.url,
+            self._heartbeat,
+            self._topics.wep(),
+        )
 
     async def unregister(self) -> None:
         """Delete our webhook (clean shutdown); bounded, best effort."""

@@ -46,8 +46,9 @@ async def webhook(request: web.Request) -> web.Response:
 async def event_stream(request: web.Request) -> web.StreamResponse:
     bus = request.app[EVENTS].bus
     last = sse.parse_event_id(request.headers.get("Last-Event-ID") or request.query.get("last_event_id"))
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
-                                           "X-Accel-Buffering": "no"})  # nginx: pass each event through
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )  # nginx: pass each event through
     if request.version >= (1, 1):
         response.enable_chunked_encoding()  # what aiohttp does anyway; said, so direct_write can check it
     await response.prepare(request)

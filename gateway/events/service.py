@@ -73,11 +73,17 @@ def build(app: web.Application) -> EventLayer:
     layer = EventLayer(bus, intake, alarms, api, alta=alta)
     if api is not None and events.public_url:
         topics = TopicFilter(events.topics_whitelist, events.topics_blacklist)
-        receiver = WebhookReceiver(intake, topics, https=events.public_url.startswith("https://"),
-                                   queue_size=events.queue_size, on_gap=lambda since: backfill.request(since))
+        receiver = WebhookReceiver(
+            intake,
+            topics,
+            https=events.public_url.startswith("https://"),
+            queue_size=events.queue_size,
+            on_gap=lambda since: backfill.request(since),
+        )
         backfill = Backfill(api, intake, topics, receiver.stats)
-        registration = WebhookRegistration(api, receiver, topics, events.public_url, events.heartbeat_ms,
-                                           receiver.stats, on_recovered=backfill.request)
+        registration = WebhookRegistration(
+            api, receiver, topics, events.public_url, events.heartbeat_ms, receiver.stats, on_recovered=backfill.request
+        )
         layer.receiver, layer.backfill, layer.registration = receiver, backfill, registration
     elif api is not None:
         log.info("[events] public_url is empty: no WEP webhook, so WEP events arrive only through searches")
@@ -87,13 +93,22 @@ def build(app: web.Application) -> EventLayer:
 async def event_services(app: web.Application) -> AsyncIterator[None]:
     layer = app[EVENTS] = build(app)
     loop = asyncio.get_running_loop()
-    tasks = [loop.create_task(_supervised(partial(_feed, backend, layer.intake), f"events of {backend.name}"),
-                              name=f"events of {backend.name}")
-             for backend in app[CAMERAS].backends]
+    tasks = [
+        loop.create_task(
+            _supervised(partial(_feed, backend, layer.intake), f"events of {backend.name}"),
+            name=f"events of {backend.name}",
+        )
+        for backend in app[CAMERAS].backends
+    ]
     if layer.registration is not None:
-        tasks += [loop.create_task(_supervised(run, name), name=name) for run, name in (
-            (layer.receiver.run, "webhook worker"), (layer.backfill.run, "event backfill"),
-            (layer.registration.run, "webhook registration"))]
+        tasks += [
+            loop.create_task(_supervised(run, name), name=name)
+            for run, name in (
+                (layer.receiver.run, "webhook worker"),
+                (layer.backfill.run, "event backfill"),
+                (layer.registration.run, "webhook registration"),
+            )
+        ]
     if layer.alta is not None:
         tasks.append(loop.create_task(_supervised(layer.alta.run, "Alta webhook worker"), name="alta worker"))
     try:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from gateway.config import HlsConfig
 from gateway.delay_histogram import DelayHistogram
@@ -64,18 +64,21 @@ def init_name(version: int) -> str:
 
 
 class HlsMuxer:
-    def __init__(self, camera_id: str, quality: str, config: HlsConfig, *,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(self, camera_id: str, quality: str, config: HlsConfig, *, clock: Callable[[], float] = time.monotonic):
         self.camera_id = camera_id
         self.quality = quality
         self.config = config
         self.counters = HlsCounters()
         self.segmenter = Segmenter(
-            FragmentWriter().write, part_target=config.part_duration,
-            segment_min_duration=config.segment_min_duration, window_segments=config.window_segments, clock=clock,
+            FragmentWriter().write,
+            part_target=config.part_duration,
+            segment_min_duration=config.segment_min_duration,
+            window_segments=config.window_segments,
+            clock=clock,
             # Numbers start from the clock so a muxer started later never reuses a name an
             # earlier one served as immutable (segments are >= 0.1 s, parts >= 1 ms).
-            first_msn=int(time.time() * 10), first_part_id=int(time.time() * 1000),
+            first_msn=int(time.time() * 10),
+            first_part_id=int(time.time() * 1000),
         )
         self.closed = False
         self.last_request = clock()
@@ -96,7 +99,9 @@ class HlsMuxer:
     # -- the hub side -----------------------------------------------------------------
     def start(self, reader: HubReader) -> None:
         self._reader = reader
-        self._task = asyncio.get_running_loop().create_task(self._run(reader), name=f"hls {self.camera_id}/{self.quality}")
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(reader), name=f"hls {self.camera_id}/{self.quality}"
+        )
 
     async def _run(self, reader: HubReader) -> None:
         gops_dropped = 0
@@ -217,8 +222,10 @@ class HlsMuxer:
 
         segments = tuple(
             PlaylistSegment(
-                uri=with_query(segment_name(s.msn), query), duration=s.duration,
-                program_date_time=s.program_date_time, discontinuity=s.discontinuity,
+                uri=with_query(segment_name(s.msn), query),
+                duration=s.duration,
+                program_date_time=s.program_date_time,
+                discontinuity=s.discontinuity,
                 map_uri=with_query(init_name(s.init_version), query),
                 parts=parts(s.parts) if i >= recent else (),
             )

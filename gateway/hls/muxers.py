@@ -16,7 +16,9 @@ log = logging.getLogger("gateway.hls")
 
 
 class HlsMuxers:
-    def __init__(self, sources: SourceRegistry, config: HlsConfig, idle_close_after: float, *, hub_queue_frames: int = 1024):
+    def __init__(
+        self, sources: SourceRegistry, config: HlsConfig, idle_close_after: float, *, hub_queue_frames: int = 1024
+    ):
         self._sources = sources
         self._config = config
         self._idle = idle_close_after

@@ -123,7 +123,7 @@ def render_media(playlist: MediaPlaylist) -> str:
         f"#EXT-X-MEDIA-SEQUENCE:{playlist.media_sequence}",
         f"#EXT-X-DISCONTINUITY-SEQUENCE:{playlist.discontinuity_sequence}",
     ]
-    shown = playlist.segments[playlist.skipped_segments:]
+    shown = playlist.segments[playlist.skipped_segments :]
     if playlist.skipped_segments:
         # RFC 8216bis 4.4.5.2: replaces the oldest segments of a delta update.
         lines.append(f"#EXT-X-SKIP:SKIPPED-SEGMENTS={playlist.skipped_segments}")

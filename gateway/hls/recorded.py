@@ -160,8 +160,17 @@ class RecordingFailed(Exception):
 class Recording:
     """One upstream pull of recorded video from `at`, segmented into an EVENT playlist."""
 
-    def __init__(self, recording_id: str, camera_id: str, quality: str, at: SnapshotTime, limits: RecordingLimits,
-                 *, clock: Callable[[], float] = time.monotonic, audio: bool = False):
+    def __init__(
+        self,
+        recording_id: str,
+        camera_id: str,
+        quality: str,
+        at: SnapshotTime,
+        limits: RecordingLimits,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        audio: bool = False,
+    ):
         if at.at is None:
             raise ValueError("a recording needs a time, not live")
         self.id = recording_id
@@ -171,8 +180,11 @@ class Recording:
         self.limits = limits
         self.counters = RecordingCounters()
         self.segmenter = Segmenter(
-            FragmentWriter().write, part_target=NO_PARTS, segment_min_duration=limits.segment_min_duration,
-            window_segments=sys.maxsize, clock=clock,  # EVENT: nothing slides out
+            FragmentWriter().write,
+            part_target=NO_PARTS,
+            segment_min_duration=limits.segment_min_duration,
+            window_segments=sys.maxsize,
+            clock=clock,  # EVENT: nothing slides out
         )
         self.ended: str | None = None  # why EXT-X-ENDLIST was written
         self.failure: UpstreamFailure | None = None
@@ -306,8 +318,13 @@ class Recording:
         # A Discontinuity closes the open segment; nothing follows it to carry the tag.
         self._push(Discontinuity("end of recording"), self._resume_at)
         self.ended = reason
-        log.info("recording %s ended: %s (%d segments)", self.id, reason, len(self.segmenter.segments),
-                 extra={"camera": self.camera_id})
+        log.info(
+            "recording %s ended: %s (%d segments)",
+            self.id,
+            reason,
+            len(self.segmenter.segments),
+            extra={"camera": self.camera_id},
+        )
         self._notify()
 
     def _notify(self) -> None:
@@ -318,7 +335,8 @@ class Recording:
     # -- the upstream pull ------------------------------------------------------------------------
     def start(self, backend: Backend, sources: SourcesConfig) -> None:
         self._task = asyncio.get_running_loop().create_task(
-            self._pull(backend, sources), name=f"hls recording {self.camera_id}/{self.quality}")
+            self._pull(backend, sources), name=f"hls recording {self.camera_id}/{self.quality}"
+        )
 
     async def _pull(self, backend: Backend, sources: SourcesConfig) -> None:
         failures = 0
@@ -333,7 +351,9 @@ class Recording:
                     self.end(f"upstream lost ({cause})")
                     break
                 self.counters.reconnects += 1
-                await asyncio.sleep(backoff_delay(failures, sources.reconnect_initial_delay, sources.reconnect_max_delay))
+                await asyncio.sleep(
+                    backoff_delay(failures, sources.reconnect_initial_delay, sources.reconnect_max_delay)
+                )
             self.end(ENDED_BY_WEP)
         except RecordingFailed as exc:
             self.failure = exc.error
@@ -375,8 +395,9 @@ class Recording:
         if not self.wants_audio or (self._video is not None and self.audio_track is None):
             return None
         audio = RecordedAudio(self.camera_id, self.feed_audio)
-        task = asyncio.get_running_loop().create_task(audio.run(backend, t, sources.stall_timeout),
-                                                      name=f"hls recording audio {self.camera_id}")
+        task = asyncio.get_running_loop().create_task(
+            audio.run(backend, t, sources.stall_timeout), name=f"hls recording audio {self.camera_id}"
+        )
         if self._video is None:
             try:
                 await asyncio.wait_for(audio.track_ready.wait(), AUDIO_WAIT)
@@ -426,8 +447,10 @@ class Recording:
         if text is None:
             segments = [
                 PlaylistSegment(
-                    uri=with_query(segment_name(self.id, s.msn), query), duration=s.duration,
-                    program_date_time=s.program_date_time, discontinuity=s.discontinuity,
+                    uri=with_query(segment_name(self.id, s.msn), query),
+                    duration=s.duration,
+                    program_date_time=s.program_date_time,
+                    discontinuity=s.discontinuity,
                     map_uri=with_query(init_name(self.id, s.init_version), query),
                 )
                 for s in self.segmenter.segments
@@ -476,21 +499,29 @@ class Recordings:
         recording.touch()
         return recording
 
-    def open(self, camera_id: str, quality: str, at: SnapshotTime, backend: Backend, *, audio: bool = False) -> Recording:
+    def open(
+        self, camera_id: str, quality: str, at: SnapshotTime, backend: Backend, *, audio: bool = False
+    ) -> Recording:
         """The recording of a camera, quality and time the caller has validated; `audio`:
         the camera has a microphone."""
         found = self.find(camera_id, quality, at)
         if found is not None:
             return found
         if len(self.running()) >= self.limits.max_recordings:
-            raise ApiError(503, "too_many_recordings", f"{self.limits.max_recordings} recordings are open; "
-                           "try again when one closes", {"Retry-After": "5"})
+            raise ApiError(
+                503,
+                "too_many_recordings",
+                f"{self.limits.max_recordings} recordings are open; try again when one closes",
+                {"Retry-After": "5"},
+            )
         recording = Recording(self._new_id(), camera_id, quality, at, self.limits, audio=audio and self._sources.audio)
         recording.start(backend, self._sources)
         self._by_key[camera_id, quality, recording_key(at)] = recording
         self._by_id[recording.id] = recording
         self._arm(recording, self._sources.idle_close_after)
-        log.info("recording %s started (%s, t=%s)", recording.id, quality, recording_key(at), extra={"camera": camera_id})
+        log.info(
+            "recording %s started (%s, t=%s)", recording.id, quality, recording_key(at), extra={"camera": camera_id}
+        )
         return recording
 
     def _new_id(self) -> str:
@@ -517,7 +548,9 @@ class Recordings:
         self._forget(recording)
         if not recording.closed:
             recording.close()
-            log.info("recording %s closed after %.0fs idle", recording.id, idle_for, extra={"camera": recording.camera_id})
+            log.info(
+                "recording %s closed after %.0fs idle", recording.id, idle_for, extra={"camera": recording.camera_id}
+            )
 
     def _forget(self, recording: Recording) -> None:
         timer = self._timers.pop(recording.id, None)

@@ -26,8 +26,15 @@ log = logging.getLogger("gateway.hls")
 
 def aac_track(transcoder: OpusToAac) -> TrackInfo:
     """The AAC track a recording's init segment lists, as live hubs list it."""
-    return TrackInfo(AUDIO_TRACK_ID, "audio", AAC_CODEC, transcoder.sample_rate, sample_rate=transcoder.sample_rate,
-                     channels=transcoder.channels, codec_config=transcoder.audio_specific_config)
+    return TrackInfo(
+        AUDIO_TRACK_ID,
+        "audio",
+        AAC_CODEC,
+        transcoder.sample_rate,
+        sample_rate=transcoder.sample_rate,
+        channels=transcoder.channels,
+        codec_config=transcoder.audio_specific_config,
+    )
 
 
 class RecordedAudio:
@@ -67,8 +74,9 @@ class RecordedAudio:
     def _transcoder(self, track: AudioTrack, running: OpusToAac | None) -> OpusToAac | None:
         if track.codec != "opus":
             # WEP's audio is webm/opus (its MPD); anything else is not carried on this path.
-            log.warning("recorded audio is %s, not opus: recording video only", track.codec,
-                        extra={"camera": self.camera_id})
+            log.warning(
+                "recorded audio is %s, not opus: recording video only", track.codec, extra={"camera": self.camera_id}
+            )
             return None
         if running is not None:
             return running
@@ -79,7 +87,9 @@ class RecordedAudio:
 
     async def _transcode(self, transcoder: OpusToAac, packets: list[AudioFrame]) -> None:
         loop = asyncio.get_running_loop()
-        frames = await loop.run_in_executor(None, lambda: [out for packet in packets for out in transcoder.feed(packet)])
+        frames = await loop.run_in_executor(
+            None, lambda: [out for packet in packets for out in transcoder.feed(packet)]
+        )
         for frame in frames:
             self.frames += 1
             self._deliver(frame)

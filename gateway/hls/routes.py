@@ -38,6 +38,8 @@ FIRST_SEGMENT_TIMEOUT = 15.0
 # RFC 8216 4.2: a decimal-integer (a media sequence number, a part index) is 0 to 2^64-1.
 MAX_DECIMAL_INTEGER = 2**64 - 1
 _MEDIA_NAME = re.compile(r"(init|seg|part)([0-9]{0,20})\.(mp4|m4s)")
+
+
 def _token_query(request: web.Request) -> str:
     token = request.query.get("token")
     return urlencode({"token": token}) if token else ""
@@ -77,12 +79,19 @@ async def multivariant(request: web.Request) -> web.Response:
     query = _token_query(request)
     audio = await _audio_codec(request.app[HLS_MUXERS], camera.id, next(iter(camera.qualities)))
     variants = [
-        Variant(with_query(f"{quality}/playlist.m3u8", query), rep.bandwidth, rep.width, rep.height,
-                ",".join(codec for codec in (rep.codecs, audio) if codec))
+        Variant(
+            with_query(f"{quality}/playlist.m3u8", query),
+            rep.bandwidth,
+            rep.width,
+            rep.height,
+            ",".join(codec for codec in (rep.codecs, audio) if codec),
+        )
         for quality, rep in camera.qualities.items()
     ]
-    return web.Response(body=render_multivariant(variants).encode(), headers={
-        "Content-Type": PLAYLIST_TYPE, "Cache-Control": "no-cache"})
+    return web.Response(
+        body=render_multivariant(variants).encode(),
+        headers={"Content-Type": PLAYLIST_TYPE, "Cache-Control": "no-cache"},
+    )
 
 
 async def _audio_codec(muxers: HlsMuxers, camera_id: str, quality: str) -> str:

@@ -103,8 +103,17 @@ class _PendingPart:
 
 
 class Segmenter:
-    def __init__(self, write: FragmentWrite, *, part_target: float, segment_min_duration: float,
-                 window_segments: int, clock: Callable[[], float], first_msn: int = 0, first_part_id: int = 0):
+    def __init__(
+        self,
+        write: FragmentWrite,
+        *,
+        part_target: float,
+        segment_min_duration: float,
+        window_segments: int,
+        clock: Callable[[], float],
+        first_msn: int = 0,
+        first_part_id: int = 0,
+    ):
         self._write = write
         self.part_target = part_target
         self.segment_min_duration = segment_min_duration
@@ -252,9 +261,12 @@ class Segmenter:
         anchor_time, anchor_wall = self._pdt_anchor
         self._resuming = False
         self.open = Segment(
-            msn=self._next_msn, init_version=self.init_version, start_time=start_time,
+            msn=self._next_msn,
+            init_version=self.init_version,
+            start_time=start_time,
             program_date_time=anchor_wall + (start_time - anchor_time) / self._timescale,
-            discontinuity=self._discontinuity_next, independent=first.is_keyframe,
+            discontinuity=self._discontinuity_next,
+            independent=first.is_keyframe,
         )
         self._next_msn += 1
         self._discontinuity_next = False
@@ -265,9 +277,13 @@ class Segmenter:
         assert pending.start_time is not None
         samples = sorted(pending.samples, key=lambda s: s.track_id)  # one traf per track
         part = Part(
-            id=self.next_part_id, msn=self.open.msn, index=len(self.open.parts),
+            id=self.next_part_id,
+            msn=self.open.msn,
+            index=len(self.open.parts),
             duration=(pending.end_time - pending.start_time) / self._timescale,
-            independent=pending.independent, data=self._write(samples), completed_at=self._clock(),
+            independent=pending.independent,
+            data=self._write(samples),
+            completed_at=self._clock(),
         )
         self.next_part_id += 1
         self.open.parts.append(part)
@@ -299,10 +315,12 @@ class Segmenter:
         if self._longest_gop:
             gop = self._longest_gop / self._timescale
             expected = max(expected, gop * math.ceil(self.segment_min_duration / gop - _EPSILON))
-        self._target = min(MAX_TARGET_DURATION, max(1, math.ceil(self.segment_min_duration - _EPSILON),
-                                                    math.ceil(expected - 1e-6)))
-        self._part_target = _millis_up(max(self.part_target, 0.001) if not first.parts
-                                       else max(part.duration for part in first.parts) * PART_SLACK)
+        self._target = min(
+            MAX_TARGET_DURATION, max(1, math.ceil(self.segment_min_duration - _EPSILON), math.ceil(expected - 1e-6))
+        )
+        self._part_target = _millis_up(
+            max(self.part_target, 0.001) if not first.parts else max(part.duration for part in first.parts) * PART_SLACK
+        )
 
     def _slide(self) -> None:
         while len(self.segments) > self.window_segments:

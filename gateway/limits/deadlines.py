@@ -23,7 +23,7 @@ _RESOLUTION = 0.001
 class Deadline:
     """One request's deadline; `expired` once its task was cancelled for it."""
 
-    __slots__ = ("task", "when", "expired", "_cancelling", "_pending")
+    __slots__ = ("_cancelling", "_pending", "expired", "task", "when")
 
     def __init__(self, task: asyncio.Task, when: float, pending: dict[Deadline, None]):
         self.task = task

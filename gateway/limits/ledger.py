@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 # Expired HLS players are swept at most this often: a sweep walks every player.
 SWEEP_INTERVAL = 1.0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 from aiohttp import web
 from yarl import URL
@@ -89,8 +89,7 @@ def current_viewers(ledger: ViewerLedger, probes: dict[str, SessionProbe]) -> di
     return ledger.viewers()
 
 
-def limits_middleware(config: LimitsConfig, ledger: ViewerLedger, traffic: Traffic,
-                      probes: dict[str, SessionProbe]):
+def limits_middleware(config: LimitsConfig, ledger: ViewerLedger, traffic: Traffic, probes: dict[str, SessionProbe]):
     retry_after = {"Retry-After": str(config.retry_after)}
     deadlines = Deadlines(config.request_timeout)
 
@@ -105,8 +104,12 @@ def limits_middleware(config: LimitsConfig, ledger: ViewerLedger, traffic: Traff
             if not deadline.owns(exc):
                 raise
             traffic.timeouts[rule.protocol or ""] += 1
-            log.warning("no answer within %.0fs on %s %s", config.request_timeout, request.method,
-                        request.match_info.route.resource.canonical)
+            log.warning(
+                "no answer within %.0fs on %s %s",
+                config.request_timeout,
+                request.method,
+                request.match_info.route.resource.canonical,
+            )
             raise ApiError(503, "timeout", "the gateway could not answer in time", retry_after) from None
         finally:
             # A Response returned here is sent later: nothing left to lift then.

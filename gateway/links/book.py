@@ -85,7 +85,7 @@ class GuestLink:
         return None if record.live else (record.window_from, record.window_to)
 
     def gone(self, now: float) -> str | None:
-        """"revoked", "expired", or None while the link opens its camera."""
+        """ "revoked", "expired", or None while the link opens its camera."""
         if self.record.revoked_at is not None:
             return "revoked"
         return "expired" if self.record.expires_at <= now else None
@@ -151,9 +151,18 @@ class LinkBook:
             self._store.close()
 
     # -- the Python API (the API routes and the rules engine) -------------------------------------
-    async def create(self, camera: str, *, live: bool, window: tuple[datetime, datetime] | None, ttl: int,
-                     created_by: str, base_url: str | None = None, owner: str | None = None,
-                     not_after: int | None = None) -> CreatedLink:
+    async def create(
+        self,
+        camera: str,
+        *,
+        live: bool,
+        window: tuple[datetime, datetime] | None,
+        ttl: int,
+        created_by: str,
+        base_url: str | None = None,
+        owner: str | None = None,
+        not_after: int | None = None,
+    ) -> CreatedLink:
         """A new link. ValueError names a bad argument; ApiError 404 for an unknown camera.
         `owner`: who may list and revoke it (default `created_by`); `not_after`: it expires
         then at the latest (a token's link does not outlive the token)."""
@@ -170,13 +179,19 @@ class LinkBook:
         expires_at = math.ceil(now + ttl)
         if not_after is not None:
             expires_at = min(expires_at, not_after)
-        record = LinkRecord(digest(link_id), camera, live, *span, now, expires_at, None, created_by,
-                            owner or created_by)
+        record = LinkRecord(
+            digest(link_id), camera, live, *span, now, expires_at, None, created_by, owner or created_by
+        )
         await asyncio.to_thread(self._store.add, record)
         self._remember(record).redacted = True
-        log.info("guest link %s created by %s (%s, until %s)", record.ref, created_by,
-                 "live" if live else "recorded window", time.strftime("%H:%M:%S", time.gmtime(expires_at)),
-                 extra={"camera": camera})
+        log.info(
+            "guest link %s created by %s (%s, until %s)",
+            record.ref,
+            created_by,
+            "live" if live else "recorded window",
+            time.strftime("%H:%M:%S", time.gmtime(expires_at)),
+            extra={"camera": camera},
+        )
         return CreatedLink(link_id, record.ref, f"{self.base_url(base_url)}/g/{link_id}", camera, expires_at)
 
     async def revoke(self, ref_or_id: str) -> bool:
@@ -243,8 +258,13 @@ class LinkBook:
             except Exception:
                 log.exception("closing a stream of guest link %s failed", link.ref)
         if closers and reason != "shutdown":
-            log.info("guest link %s %s: closed %d open stream(s)", link.ref, reason, len(closers),
-                     extra={"camera": link.record.camera})
+            log.info(
+                "guest link %s %s: closed %d open stream(s)",
+                link.ref,
+                reason,
+                len(closers),
+                extra={"camera": link.record.camera},
+            )
 
     async def _sweep(self) -> None:
         next_purge = self._clock() + PURGE_INTERVAL

@@ -47,8 +47,9 @@ TO_SLACK = 30.0
 
 
 def _forbidden(message: str) -> ApiError:
-    return ApiError(403, "forbidden", message, {"WWW-Authenticate": 'Bearer realm="wep-gateway", '
-                                                                   'error="insufficient_scope"'})
+    return ApiError(
+        403, "forbidden", message, {"WWW-Authenticate": 'Bearer realm="wep-gateway", error="insufficient_scope"'}
+    )
 
 
 def link_gone(reason: str) -> ApiError:
@@ -62,8 +63,12 @@ class GuestCredentials:
     def grant(self, request: web.Request, link_id: str) -> Grant:
         link = self._book.lookup(link_id)
         if link is None:
-            raise ApiError(401, "unauthorized", "unknown guest link",
-                           {"WWW-Authenticate": 'Bearer realm="wep-gateway", error="invalid_token"'})
+            raise ApiError(
+                401,
+                "unauthorized",
+                "unknown guest link",
+                {"WWW-Authenticate": 'Bearer realm="wep-gateway", error="invalid_token"'},
+            )
         reason = link.gone(self._book.now())
         if reason is not None:
             raise link_gone(reason)
@@ -85,8 +90,12 @@ class GuestCredentials:
     def answered(self, request: web.Request, response: web.StreamResponse) -> None:
         """A guest's WHEP session outlives its 201: it ends with the link."""
         link = request.get(GUEST)
-        if link is not None and response.status == 201 and request[RULE].protocol == "webrtc" \
-                and WHEP_SESSIONS in request.app:
+        if (
+            link is not None
+            and response.status == 201
+            and request[RULE].protocol == "webrtc"
+            and WHEP_SESSIONS in request.app
+        ):
             session_id = response.headers.get("Location", "").rsplit("/", 1)[-1]
             self._book.track(link, WhepCloser(request.app[WHEP_SESSIONS], session_id))
 

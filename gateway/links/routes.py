@@ -112,12 +112,18 @@ def _parse(body: dict, config: LinksConfig) -> tuple[str, bool, tuple[datetime, 
 
 def _public(link: GuestLink, now: float) -> dict:
     record = link.record
-    return {"ref": record.ref, "camera": record.camera, "live": record.live,
-            "from": None if record.live else _iso(record.window_from, ms=True),
-            "to": None if record.live else _iso(record.window_to, ms=True),
-            "created_at": _iso(record.created_at), "expires_at": _iso(record.expires_at),
-            "revoked": record.revoked_at is not None, "state": link.gone(now) or "active",
-            "created_by": record.created_by}
+    return {
+        "ref": record.ref,
+        "camera": record.camera,
+        "live": record.live,
+        "from": None if record.live else _iso(record.window_from, ms=True),
+        "to": None if record.live else _iso(record.window_to, ms=True),
+        "created_at": _iso(record.created_at),
+        "expires_at": _iso(record.expires_at),
+        "revoked": record.revoked_at is not None,
+        "state": link.gone(now) or "active",
+        "created_by": record.created_by,
+    }
 
 
 async def create_link(request: web.Request) -> web.Response:
@@ -128,13 +134,26 @@ async def create_link(request: web.Request) -> web.Response:
         raise ApiError(403, "forbidden", f"the token may not view camera {camera!r}, so it cannot share it")
     book = request.app[LINKS]
     try:
-        link = await book.create(camera, live=live, window=window, ttl=ttl, created_by=caller.name,
-                                 base_url=config.server.public_url or f"{request.scheme}://{request.host}",
-                                 owner=caller.owner, not_after=caller.grant.expires_at if caller.grant else None)
+        link = await book.create(
+            camera,
+            live=live,
+            window=window,
+            ttl=ttl,
+            created_by=caller.name,
+            base_url=config.server.public_url or f"{request.scheme}://{request.host}",
+            owner=caller.owner,
+            not_after=caller.grant.expires_at if caller.grant else None,
+        )
     except ValueError as exc:
         raise bad_request(str(exc)) from None
-    answer = {"id": link.id, "ref": link.ref, "url": link.url, "camera": camera, "live": live,
-              "expires_at": _iso(link.expires_at)}
+    answer = {
+        "id": link.id,
+        "ref": link.ref,
+        "url": link.url,
+        "camera": camera,
+        "live": live,
+        "expires_at": _iso(link.expires_at),
+    }
     if window is not None:
         answer.update({"from": _iso(window[0].timestamp(), ms=True), "to": _iso(window[1].timestamp(), ms=True)})
     return web.json_response(answer, status=201, headers={"Cache-Control": "no-store"})
@@ -247,8 +266,9 @@ async def guest_state(request: web.Request) -> web.StreamResponse:
         camera = await request.app[CAMERAS].get(link.record.camera)
     except UpstreamFailure:
         # Answered here: the error middleware would log the path, and the path holds the id.
-        raise ApiError(503, "upstream_unavailable", "the video system is not reachable right now",
-                       {"Retry-After": "2"}) from None
+        raise ApiError(
+            503, "upstream_unavailable", "the video system is not reachable right now", {"Retry-After": "2"}
+        ) from None
     response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson", "Cache-Control": "no-store"})
     await response.prepare(request)
     watch = PageWatch()

@@ -57,9 +57,23 @@ class LinkStore:
         self._db = Database(path, SCHEMA, "the guest link")
 
     def add(self, link: LinkRecord) -> None:
-        self._db.write((f"INSERT INTO guest_links ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (link.hash, link.camera, int(link.live), link.window_from, link.window_to, link.created_at,
-                         link.expires_at, link.revoked_at, link.created_by, link.owner)))
+        self._db.write(
+            (
+                f"INSERT INTO guest_links ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    link.hash,
+                    link.camera,
+                    int(link.live),
+                    link.window_from,
+                    link.window_to,
+                    link.created_at,
+                    link.expires_at,
+                    link.revoked_at,
+                    link.created_by,
+                    link.owner,
+                ),
+            )
+        )
 
     def revoke(self, digest: str, at: float) -> None:
         # Idempotent: a second revoke (another node's, a retried DELETE) keeps the first time.

@@ -69,8 +69,9 @@ class AnnexBTrack:
         if changed or not self._init_sent:
             events.append(self.init)
             self._init_sent = True
-        body = b"".join(_LENGTH.pack(len(nal)) + nal for nal in nals
-                        if nal[0] & 0x1F not in (NAL_SPS, NAL_PPS, NAL_AUD))
+        body = b"".join(
+            _LENGTH.pack(len(nal)) + nal for nal in nals if nal[0] & 0x1F not in (NAL_SPS, NAL_PPS, NAL_AUD)
+        )
         if body:
             self._pending = _Pending(body, dts, pts, keyframe)
         return events
@@ -82,8 +83,9 @@ class AnnexBTrack:
         if next_dts > pending.dts:
             self._duration = next_dts - pending.dts
         self._sequence += 1
-        sample = Sample(self._track_id, pending.dts, self._duration, pending.pts - pending.dts, pending.keyframe,
-                        pending.data)
+        sample = Sample(
+            self._track_id, pending.dts, self._duration, pending.pts - pending.dts, pending.keyframe, pending.data
+        )
         return [Fragment(self._sequence, (sample,), len(pending.data))]
 
     def _take_parameter_sets(self, nals: list[bytes]) -> bool:
@@ -99,8 +101,15 @@ class AnnexBTrack:
             return False
         avcc = build_avcc(self._sps, self._pps)
         width, height = sps_dimensions(self._sps)
-        track = TrackInfo(self._track_id, "video", parse_avcc(avcc).codec_string, TIMESCALE, width=width,
-                          height=height, codec_config=avcc)
+        track = TrackInfo(
+            self._track_id,
+            "video",
+            parse_avcc(avcc).codec_string,
+            TIMESCALE,
+            width=width,
+            height=height,
+            codec_config=avcc,
+        )
         self.init = InitSegment(write_init_segment((track,)), (track,))
         return True
 

@@ -81,8 +81,9 @@ class CameraAudio:
 
     async def run(self) -> None:
         try:
-            await keep_pulling(self._pull_once, self._config, self.reconnects, self.camera_id, "audio",
-                               watched=self._watched)
+            await keep_pulling(
+                self._pull_once, self._config, self.reconnects, self.camera_id, "audio", watched=self._watched
+            )
         finally:
             self.opus_hub.close()  # the pull is gone for good: WebRTC audio readers end
 
@@ -154,12 +155,18 @@ class CameraAudio:
         if self._transcoder is not None and same_codec and self.track is not None and self.track.channels == channels:
             return  # a reconnect: same shape, the running transcoder keeps the timeline continuous
         if self.track is not None and self.track.channels != channels:
-            log.warning("audio channel count changed; keeping %d", self.track.channels, extra={"camera": self.camera_id})
+            log.warning(
+                "audio channel count changed; keeping %d", self.track.channels, extra={"camera": self.camera_id}
+            )
             channels = self.track.channels
         if self.track is not None and not same_codec:
             # The hubs' init segments already name an AAC track of this shape: keep it.
-            log.warning("camera audio changed from %s to %s", self._source_track.codec if self._source_track else "?",
-                        track.codec, extra={"camera": self.camera_id})
+            log.warning(
+                "camera audio changed from %s to %s",
+                self._source_track.codec if self._source_track else "?",
+                track.codec,
+                extra={"camera": self.camera_id},
+            )
         self._source_track = track
         self._waiting = []
         if track.codec == "opus":
@@ -168,8 +175,12 @@ class CameraAudio:
             self._transcoder = CameraAudioTranscoder(track.codec, track.sample_rate, channels, track.config)
         if self.track is None:
             self.track = TrackInfo(
-                AUDIO_TRACK_ID, "audio", AAC_CODEC, self._transcoder.sample_rate,
-                sample_rate=self._transcoder.sample_rate, channels=channels,
+                AUDIO_TRACK_ID,
+                "audio",
+                AAC_CODEC,
+                self._transcoder.sample_rate,
+                sample_rate=self._transcoder.sample_rate,
+                channels=channels,
                 codec_config=self._transcoder.audio_specific_config,
             )
             self.track_ready.set()
@@ -179,8 +190,9 @@ class CameraAudio:
         samples = opus_packet_samples(frame.data)
         if not samples:
             return  # empty or unreadable TOC (RFC 6716 3.1): nothing a receiver could decode
-        self.opus_hub.publish(Sample(AUDIO_TRACK_ID, round(frame.pts_ms * OPUS_CLOCK / 1000), samples, 0, True,
-                                     frame.data), "audio")
+        self.opus_hub.publish(
+            Sample(AUDIO_TRACK_ID, round(frame.pts_ms * OPUS_CLOCK / 1000), samples, 0, True, frame.data), "audio"
+        )
         self._opus_published = True
 
     def _publish(self, data: bytes, pts: int, duration: int, age: int = 0) -> None:

@@ -212,7 +212,7 @@ def parse_sps(sps: bytes) -> SpsInfo:
         raise H264Error("SPS truncated before frame cropping fields") from None
 
 
-def _parse_sps_body(bits: "_BitReader", profile_idc: int, constraint_flags: int, level_idc: int) -> SpsInfo:
+def _parse_sps_body(bits: _BitReader, profile_idc: int, constraint_flags: int, level_idc: int) -> SpsInfo:
     bits.ue()  # seq_parameter_set_id
     chroma_format_idc, separate_colour_plane, depth_luma, depth_chroma = 1, 0, 8, 8
     if profile_idc in _HIGH_PROFILES:
@@ -268,7 +268,7 @@ def _parse_sps_body(bits: "_BitReader", profile_idc: int, constraint_flags: int,
     return SpsInfo(profile_idc, constraint_flags, level_idc, chroma_format_idc, depth_luma, depth_chroma, width, height)
 
 
-def _skip_scaling_list(bits: "_BitReader", size: int) -> None:
+def _skip_scaling_list(bits: _BitReader, size: int) -> None:
     # H.264 7.3.2.1.1.1
     last, next_scale = 8, 8
     for _ in range(size):

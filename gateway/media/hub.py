@@ -176,8 +176,9 @@ class HubReader:
 
 
 class Hub:
-    def __init__(self, name: str, *, queue_frames: int = 256, max_gop_bytes: int = 16 * 1024 * 1024,
-                 audio_only: bool = False):
+    def __init__(
+        self, name: str, *, queue_frames: int = 256, max_gop_bytes: int = 16 * 1024 * 1024, audio_only: bool = False
+    ):
         self.name = name
         # An audio-only hub resumes readers on any frame and keeps nothing for late
         # joiners: they start at the next packet, never on stale audio.

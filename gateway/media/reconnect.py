@@ -64,8 +64,9 @@ async def keep_pulling(
         attempt += 1
 
 
-async def _pause(delay: float, watched_delay: float, watched: Callable[[], bool],
-                 viewer_joined: asyncio.Event | None) -> None:
+async def _pause(
+    delay: float, watched_delay: float, watched: Callable[[], bool], viewer_joined: asyncio.Event | None
+) -> None:
     """Sleep `delay`; a viewer arriving meanwhile shortens it to what a watched pull waits."""
     if viewer_joined is None or watched() or delay <= watched_delay:
         await asyncio.sleep(delay)

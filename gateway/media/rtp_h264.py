@@ -73,5 +73,5 @@ def _fragments(nal: bytes, max_payload: int) -> list[bytes]:
     fragments = []
     for index in range(count):
         header = nal_type | (_FU_START if index == 0 else 0) | (_FU_END if index == count - 1 else 0)
-        fragments.append(bytes((indicator, header)) + body[index * step:(index + 1) * step])
+        fragments.append(bytes((indicator, header)) + body[index * step : (index + 1) * step])
     return fragments

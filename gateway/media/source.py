@@ -80,8 +80,15 @@ class SourceCounters:
 
 
 class Source:
-    def __init__(self, camera_id: str, quality: str, backend: BackendResolver, config: SourcesConfig, hub: Hub,
-                 audio_provider: AudioProvider | None = None):
+    def __init__(
+        self,
+        camera_id: str,
+        quality: str,
+        backend: BackendResolver,
+        config: SourcesConfig,
+        hub: Hub,
+        audio_provider: AudioProvider | None = None,
+    ):
         self.camera_id = camera_id
         self.quality = quality
         self.hub = hub
@@ -103,8 +110,15 @@ class Source:
             self._viewer_joined.set()
 
     async def run(self) -> None:
-        await keep_pulling(self._pull_and_mark, self._config, self.counters.reconnects, self.camera_id, "video",
-                           watched=lambda: self.hub.reader_count > 0, viewer_joined=self._viewer_joined)
+        await keep_pulling(
+            self._pull_and_mark,
+            self._config,
+            self.counters.reconnects,
+            self.camera_id,
+            "video",
+            watched=lambda: self.hub.reader_count > 0,
+            viewer_joined=self._viewer_joined,
+        )
 
     async def _pull_and_mark(self) -> tuple[str, bool]:
         cause = await self._pull_once()

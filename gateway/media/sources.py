@@ -48,8 +48,11 @@ class SourceRegistry:
         key = (camera_id, quality)
         entry = self._running.get(key)
         if entry is None:
-            hub = Hub(f"{camera_id}/{quality}", queue_frames=self._config.reader_queue_frames,
-                      max_gop_bytes=self._config.max_gop_bytes)
+            hub = Hub(
+                f"{camera_id}/{quality}",
+                queue_frames=self._config.reader_queue_frames,
+                max_gop_bytes=self._config.max_gop_bytes,
+            )
             source = Source(camera_id, quality, self._cameras.backend_for, self._config, hub, self._camera_audio)
             task = asyncio.get_running_loop().create_task(source.run(), name=f"source {camera_id}/{quality}")
             entry = _Running(source, task)

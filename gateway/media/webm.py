@@ -25,8 +25,8 @@ ends. Anything malformed raises WebmError with a one-line message.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 # A live opus stream has blocks of a few hundred bytes; 4 MiB leaves room for Tracks with
 # a large CodecPrivate or a file's Cues, and bounds what a hostile stream can make us hold.
@@ -355,9 +355,13 @@ class WebmReader:
                 pos += header
                 continue
             if size == _UNKNOWN:
-                raise WebmError(f"element {element_id:#x} at offset {here} has unknown size, only Segment and Cluster may")
+                raise WebmError(
+                    f"element {element_id:#x} at offset {here} has unknown size, only Segment and Cluster may"
+                )
             if size > self.max_element_size:
-                raise WebmError(f"element {element_id:#x} at offset {here} is {size} bytes, over the limit of {self.max_element_size}")
+                raise WebmError(
+                    f"element {element_id:#x} at offset {here} is {size} bytes, over the limit of {self.max_element_size}"
+                )
             limit = self._known_end()
             if limit is not None and here + header + size > limit:
                 raise WebmError(f"element {element_id:#x} at offset {here} overruns its parent")
@@ -380,9 +384,7 @@ class WebmReader:
             return
         while self._stack and self._stack[-1].end is None:
             top = self._stack[-1].id
-            if top == CLUSTER and element_id in _ENDS_CLUSTER:
-                self._close()
-            elif top == SEGMENT and element_id == SEGMENT:
+            if top == CLUSTER and element_id in _ENDS_CLUSTER or top == SEGMENT and element_id == SEGMENT:
                 self._close()
             else:
                 return

@@ -51,8 +51,9 @@ class FlvSender:
 
     _STOP = object()
 
-    def __init__(self, url: str, tracks: FlvTracks, loop: asyncio.AbstractEventLoop,
-                 on_live: Callable[[], None], name: str):
+    def __init__(
+        self, url: str, tracks: FlvTracks, loop: asyncio.AbstractEventLoop, on_live: Callable[[], None], name: str
+    ):
         self._url = url
         self.tracks = tracks
         self._loop = loop

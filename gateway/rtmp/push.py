@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from gateway.rtmp.state import PushState, PushStatus
 from gateway.rtmp.store import PushSpec
@@ -63,7 +64,9 @@ class PushContext:
         extra = {"camera": self.spec.camera}
         shown = redact_url(self.spec.url)
         if reason:
-            log.info("push %s (%s) to %s: %s: %s", self.spec.id, self.spec.mode, shown, state.value, reason, extra=extra)
+            log.info(
+                "push %s (%s) to %s: %s: %s", self.spec.id, self.spec.mode, shown, state.value, reason, extra=extra
+            )
         else:
             log.info("push %s (%s) to %s: %s", self.spec.id, self.spec.mode, shown, state.value, extra=extra)
 
@@ -92,8 +95,12 @@ def push_view(ctx: PushContext) -> dict:
         ],
     }
     if spec.mode == "gateway":
-        view.update(bytes_sent=status.bytes_sent, frames_sent=status.frames_sent,
-                    frames_dropped=status.frames_dropped, bitrate=round(status.bitrate))
+        view.update(
+            bytes_sent=status.bytes_sent,
+            frames_sent=status.frames_sent,
+            frames_dropped=status.frames_dropped,
+            bitrate=round(status.bitrate),
+        )
     return view
 
 

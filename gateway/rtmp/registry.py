@@ -51,14 +51,23 @@ class PushRegistry:
             log.info("restored %d push(es) from %s", len(specs), self._store.path)
         return len(specs)
 
-    async def create(self, camera: str, url: str, quality: str, media: str, mode: str,
-                     seconds: float | None = None) -> PushContext:
+    async def create(
+        self, camera: str, url: str, quality: str, media: str, mode: str, seconds: float | None = None
+    ) -> PushContext:
         """A new push, saved before it starts; with `seconds`, it deletes itself then."""
         if len(self._pushes) >= MAX_PUSHES:
             raise TooManyPushes(f"at most {MAX_PUSHES} pushes")
         now = time.time()
-        spec = PushSpec(secrets.token_hex(6), camera, url, quality, media, mode, now,
-                        stop_at=None if seconds is None else now + seconds)
+        spec = PushSpec(
+            secrets.token_hex(6),
+            camera,
+            url,
+            quality,
+            media,
+            mode,
+            now,
+            stop_at=None if seconds is None else now + seconds,
+        )
         await asyncio.to_thread(self._store.add, spec)
         return self._start(spec).ctx
 

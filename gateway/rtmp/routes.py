@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -46,15 +46,16 @@ async def create_push(request: web.Request) -> web.Response:
     media = _choice(body, "media", MEDIA, "video")
     mode = _choice(body, "mode", MODES, "gateway")
     seconds = body.get("seconds")
-    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int)
-                                or not 1 <= seconds <= MAX_PUSH_SECONDS):
+    if seconds is not None and (
+        isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= MAX_PUSH_SECONDS
+    ):
         raise bad_request(f"seconds must be a whole number from 1 to {MAX_PUSH_SECONDS} (or left out: until deleted)")
     unknown = set(body) - {"camera", "url", "quality", "media", "mode", "seconds"}
     if unknown:
         raise bad_request(f"unknown field(s): {', '.join(sorted(unknown))}")
     found, _ = await request.app[CAMERAS].quality(camera, quality)  # 404 unknown camera, 400 missing quality
     if mode == "wep" and not found.can(Capability.UPSTREAM_PUSH):
-        raise bad_request(f"camera {camera!r} ({found.source}) cannot push RTMP itself: use mode \"gateway\"")
+        raise bad_request(f'camera {camera!r} ({found.source}) cannot push RTMP itself: use mode "gateway"')
     try:
         ctx = await request.app[PUSHES].create(camera, url, quality, media, mode, seconds)
     except TooManyPushes as exc:
@@ -62,8 +63,16 @@ async def create_push(request: web.Request) -> web.Response:
     except PushStoreError as exc:
         log.error("%s", exc)
         raise ApiError(503, "store_unavailable", "the push could not be saved") from None
-    log.info("push %s created: camera %s to %s (%s, %s, %s)", ctx.spec.id, camera, redact_url(url), mode,
-             quality, media, extra={"camera": camera})
+    log.info(
+        "push %s created: camera %s to %s (%s, %s, %s)",
+        ctx.spec.id,
+        camera,
+        redact_url(url),
+        mode,
+        quality,
+        media,
+        extra={"camera": camera},
+    )
     return web.json_response(push_view(ctx), status=201, headers={"Location": f"/api/v1/pushes/{ctx.spec.id}"})
 
 

@@ -37,8 +37,10 @@ CREATE TABLE IF NOT EXISTS pushes (
 """
 # Older files lack later columns, added in place: version 1 the session (NULL: stop with the
 # current session), version 2 the end time (NULL: runs until deleted).
-_MIGRATIONS = {"wep_session": "ALTER TABLE pushes ADD COLUMN wep_session TEXT",
-               "stop_at": "ALTER TABLE pushes ADD COLUMN stop_at REAL"}
+_MIGRATIONS = {
+    "wep_session": "ALTER TABLE pushes ADD COLUMN wep_session TEXT",
+    "stop_at": "ALTER TABLE pushes ADD COLUMN stop_at REAL",
+}
 _COLUMNS = "id, camera, url, quality, media, mode, created_at, wep_stream_id, wep_session, stop_at"
 
 
@@ -70,21 +72,38 @@ class PushStore:
         self.path = path
         self._db = Database(path, (_SCHEMA,), "push", PushStoreError)
         present = {row[1] for row in self._db.read("PRAGMA table_info(pushes)")}
-        self._db.write(*((statement, ()) for column, statement in _MIGRATIONS.items() if column not in present),
-                       (f"PRAGMA user_version={SCHEMA_VERSION}", ()))
+        self._db.write(
+            *((statement, ()) for column, statement in _MIGRATIONS.items() if column not in present),
+            (f"PRAGMA user_version={SCHEMA_VERSION}", ()),
+        )
 
     def add(self, spec: PushSpec) -> None:
-        self._db.write((f"INSERT INTO pushes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (spec.id, spec.camera, spec.url, spec.quality, spec.media, spec.mode, spec.created_at,
-                         spec.wep_stream_id, spec.wep_session, spec.stop_at)))
+        self._db.write(
+            (
+                f"INSERT INTO pushes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    spec.id,
+                    spec.camera,
+                    spec.url,
+                    spec.quality,
+                    spec.media,
+                    spec.mode,
+                    spec.created_at,
+                    spec.wep_stream_id,
+                    spec.wep_session,
+                    spec.stop_at,
+                ),
+            )
+        )
 
     def remove(self, push_id: str) -> None:
         self._db.write(("DELETE FROM pushes WHERE id = ?", (push_id,)))
 
     def set_wep_stream(self, push_id: str, stream_id: str | None, session: str | None) -> None:
         """The WEP stream a push now has and the session that owns it, in one commit."""
-        self._db.write(("UPDATE pushes SET wep_stream_id = ?, wep_session = ? WHERE id = ?",
-                        (stream_id, session, push_id)))
+        self._db.write(
+            ("UPDATE pushes SET wep_stream_id = ?, wep_session = ? WHERE id = ?", (stream_id, session, push_id))
+        )
 
     def all(self) -> list[PushSpec]:
         return [PushSpec(*row) for row in self._db.read(f"SELECT {_COLUMNS} FROM pushes ORDER BY created_at, id")]

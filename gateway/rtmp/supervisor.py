@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from gateway.rtmp.push import PushAttemptError, PushContext
 from gateway.rtmp.state import Backoff, PushState

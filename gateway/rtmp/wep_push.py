@@ -42,8 +42,7 @@ async def run_wep_push(ctx: PushContext) -> None:
     await stop_wep_stream(ctx)
     spec = ctx.spec
     try:
-        result, session = await ctx.wep.rtmp_start_owned(spec.camera, spec.url, media=spec.media,
-                                                         quality=spec.quality)
+        result, session = await ctx.wep.rtmp_start_owned(spec.camera, spec.url, media=spec.media, quality=spec.quality)
     except WepError as exc:
         permanent = not isinstance(exc, WepUnavailable) and exc.status in PERMANENT_STATUSES
         raise PushAttemptError(f"WEP did not start the push: {exc}", permanent=permanent) from None
@@ -68,8 +67,9 @@ async def run_wep_push(ctx: PushContext) -> None:
             # Not forgotten: missing from this session's list may also mean the client has
             # logged in again while the stream still runs under its old session. The next
             # attempt's stop, with that session, ends it whichever it was.
-            raise PushAttemptError("WEP no longer lists the push (receiver dropped it, WEP restarted or the "
-                                   "session was lost)")
+            raise PushAttemptError(
+                "WEP no longer lists the push (receiver dropped it, WEP restarted or the session was lost)"
+            )
         if ctx.status.state is PushState.STARTING and entry.get("state") not in ("starting", "connecting"):
             ctx.enter(PushState.LIVE)
 
@@ -90,8 +90,9 @@ async def stop_wep_stream(ctx: PushContext) -> None:
             # That session is gone, and WEP ended its streams with it: nothing left to stop.
             log.info("push %s: the previous WEP stream's session has expired", ctx.spec.id, extra=extra)
         else:
-            log.info("push %s: WEP did not stop its previous stream: %s", ctx.spec.id, ctx.redact(str(exc)),
-                     extra=extra)
+            log.info(
+                "push %s: WEP did not stop its previous stream: %s", ctx.spec.id, ctx.redact(str(exc)), extra=extra
+            )
     ctx.wep_stream_id = ctx.wep_session = None
     await ctx.remember_wep_stream(None, None)
 

@@ -98,8 +98,9 @@ class Reactions:
             raise ActionFailed(f"no clip {params['clip']!r}")
         pcmu = await self._app[CLIPS].pcmu(clip)
         try:
-            outcome = await play_clip(self._app[TALK_SESSIONS], firing.camera, pcmu,
-                                      self._app[CONFIG].rules.speaker_wait_s)
+            outcome = await play_clip(
+                self._app[TALK_SESSIONS], firing.camera, pcmu, self._app[CONFIG].rules.speaker_wait_s
+            )
         except ValueError as exc:  # no speaker, or one that takes no G.711
             raise ActionFailed(str(exc)) from None
         if not outcome.played:
@@ -151,8 +152,9 @@ class Reactions:
 
         camera, _ = await self._app[CAMERAS].quality(firing.camera, params["quality"])
         try:
-            ctx = await self._app[PUSHES].create(camera.id, params["url"], params["quality"], params["media"],
-                                                 "gateway", params["seconds"])
+            ctx = await self._app[PUSHES].create(
+                camera.id, params["url"], params["quality"], params["media"], "gateway", params["seconds"]
+            )
         except TooManyPushes as exc:
             raise ActionFailed(str(exc)) from None
         return f"push {ctx.spec.id} to {redact_url(params['url'])} for {params['seconds']} s"
@@ -169,12 +171,15 @@ class Reactions:
             # From just before the event to a while after it: the end may lie ahead (the
             # recording is still being made, and plays in real time), as far as a link allows.
             at = datetime.fromtimestamp(firing.event.at, UTC)
-            end = min(at + timedelta(seconds=config.links.clip_post_s),
-                      datetime.now(UTC) + timedelta(seconds=FUTURE_LEEWAY - 5))
+            end = min(
+                at + timedelta(seconds=config.links.clip_post_s),
+                datetime.now(UTC) + timedelta(seconds=FUTURE_LEEWAY - 5),
+            )
             window = (at - timedelta(seconds=config.events.clip_pre_s), max(end, at + timedelta(seconds=1)))
         # A failure leaves the URL to the engine, which settles it (None) as the action ends.
-        link = await self._app[LINKS].create(firing.camera, live=params["live"], window=window, ttl=ttl,
-                                             created_by=f"rule:{firing.rule_id}")
+        link = await self._app[LINKS].create(
+            firing.camera, live=params["live"], window=window, ttl=ttl, created_by=f"rule:{firing.rule_id}"
+        )
         if not firing.share_url.done():
             firing.share_url.set_result(link.url)
         shown = "live" if params["live"] else f"{iso(window[0])} to {iso(window[1])}"  # type: ignore[index]

@@ -61,6 +61,7 @@ class Clip:
 
 # -- the WAV file (sans-IO) ------------------------------------------------------------------
 
+
 def _riff_chunk(tag: bytes, body: bytes) -> bytes:
     return tag + struct.pack("<I", len(body)) + body + b"\0" * (len(body) % 2)  # chunks are word-aligned
 
@@ -71,8 +72,7 @@ def mulaw_wav(pcmu: bytes) -> bytes:
     # and its 1994 update): a non-PCM format has an 18-byte fmt chunk (cbSize 0) and a
     # fact chunk with the number of samples.
     fmt = struct.pack("<HHIIHHH", WAVE_FORMAT_MULAW, 1, PCMU_RATE, PCMU_RATE, 1, 8, 0)
-    chunks = _riff_chunk(b"fmt ", fmt) + _riff_chunk(b"fact", struct.pack("<I", len(pcmu))) + \
-        _riff_chunk(b"data", pcmu)
+    chunks = _riff_chunk(b"fmt ", fmt) + _riff_chunk(b"fact", struct.pack("<I", len(pcmu))) + _riff_chunk(b"data", pcmu)
     return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
 
 
@@ -82,9 +82,9 @@ def mulaw_samples(wav: bytes) -> bytes:
         raise ValueError("not a RIFF WAVE file")
     offset, fmt = 12, None
     while offset + 8 <= len(wav):
-        tag = wav[offset:offset + 4]
+        tag = wav[offset : offset + 4]
         (size,) = struct.unpack_from("<I", wav, offset + 4)
-        body = wav[offset + 8:offset + 8 + size]
+        body = wav[offset + 8 : offset + 8 + size]
         if len(body) < size:
             raise ValueError(f"truncated {tag.decode('latin-1')!r} chunk: {len(body)} of {size} bytes")
         if tag == b"fmt " and size >= 16:
@@ -110,6 +110,7 @@ def clip_name(name: str | None) -> str:
 
 
 # -- the library ---------------------------------------------------------------------------------
+
 
 class ClipLibrary:
     """The clips of one directory; `open()` reads them (the first call does it otherwise)."""
@@ -157,8 +158,7 @@ class ClipLibrary:
         name = clip_name(name)
         await self.open()
         self._check_free(name)  # before the decoding work
-        pcmu = await asyncio.get_running_loop().run_in_executor(self._executor, decode_upload, data,
-                                                                self._max_seconds)
+        pcmu = await asyncio.get_running_loop().run_in_executor(self._executor, decode_upload, data, self._max_seconds)
         async with self._lock:
             self._check_free(name)  # another upload of the name may have finished meanwhile
             clip_id = secrets.token_urlsafe(6)

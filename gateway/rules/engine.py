@@ -48,8 +48,11 @@ class RuleStats:
     last_fired: float | None = None
 
     def public(self) -> dict:
-        return {"fired": self.fired, "skipped": dict(self.skipped),
-                "last_fired": iso_at(self.last_fired) if self.last_fired else None}
+        return {
+            "fired": self.fired,
+            "skipped": dict(self.skipped),
+            "last_fired": iso_at(self.last_fired) if self.last_fired else None,
+        }
 
 
 @dataclass
@@ -65,8 +68,16 @@ class EngineStats:
 
 
 class RuleEngine:
-    def __init__(self, store: RuleStore, reactions: Reactions, bus: EventBus | None, *, action_timeout: float,
-                 default_timezone: str, clock=time.time):
+    def __init__(
+        self,
+        store: RuleStore,
+        reactions: Reactions,
+        bus: EventBus | None,
+        *,
+        action_timeout: float,
+        default_timezone: str,
+        clock=time.time,
+    ):
         self._store = store
         self._reactions = reactions
         self._bus = bus
@@ -202,22 +213,45 @@ class RuleEngine:
         outcomes = await asyncio.gather(*(self._run(action, firing) for action in rule.spec.actions))
         duration = time.monotonic() - started
         done_at = self._clock()  # one instant for the history and the stream
-        record = {"firing": firing.id, "rule": rule.id, "time": iso_at(done_at),
-                  "event": {"id": event.id, "camera": event.camera, "type": event.type, "time": event.time},
-                  "duration_s": round(duration, 3), "actions": outcomes}
+        record = {
+            "firing": firing.id,
+            "rule": rule.id,
+            "time": iso_at(done_at),
+            "event": {"id": event.id, "camera": event.camera, "type": event.type, "time": event.time},
+            "duration_s": round(duration, 3),
+            "actions": outcomes,
+        }
         failed = [outcome for outcome in outcomes if outcome["outcome"] in ("failed", "timeout")]
-        log.info("rule %d %r fired on %s %s: %d action(s), %d failed, %.1f s", rule.id, rule.spec.name,
-                 event.type, event.id, len(outcomes), len(failed), duration, extra={"camera": event.camera})
+        log.info(
+            "rule %d %r fired on %s %s: %d action(s), %d failed, %.1f s",
+            rule.id,
+            rule.spec.name,
+            event.type,
+            event.id,
+            len(outcomes),
+            len(failed),
+            duration,
+            extra={"camera": event.camera},
+        )
         try:
             await asyncio.to_thread(self._store.record_firing, rule.id, done_at, record)
         except DatabaseError as exc:  # the firing happened anyway
             log.error("rule %d: the firing could not be written to the history: %s", rule.id, exc)
         if self._bus is not None:
-            self._bus.publish(Event(f"{SOURCE}:{firing.id}", event.camera, FIRED_TYPE, "pulse",
-                                    iso_at(done_at), SOURCE,
-                                    {"rule": {"id": rule.id, "name": rule.spec.name}, "event": event.public(),
-                                     "actions": outcomes},
-                                    event.links, done_at, frozenset(rule.spec.notify)))
+            self._bus.publish(
+                Event(
+                    f"{SOURCE}:{firing.id}",
+                    event.camera,
+                    FIRED_TYPE,
+                    "pulse",
+                    iso_at(done_at),
+                    SOURCE,
+                    {"rule": {"id": rule.id, "name": rule.spec.name}, "event": event.public(), "actions": outcomes},
+                    event.links,
+                    done_at,
+                    frozenset(rule.spec.notify),
+                )
+            )
 
     async def _run(self, action, firing: Firing) -> dict:
         started = time.monotonic()
@@ -232,18 +266,27 @@ class RuleEngine:
         except TimeoutError:
             detail, outcome = f"gave up after {timeout:.0f} s", "timeout"
         except Exception as exc:  # a fault of ours: logged with its traceback, the others go on
-            log.exception("rule %d: the %s action failed unexpectedly", firing.rule_id, action.kind,
-                          extra={"camera": firing.camera})
+            log.exception(
+                "rule %d: the %s action failed unexpectedly",
+                firing.rule_id,
+                action.kind,
+                extra={"camera": firing.camera},
+            )
             detail, outcome = f"internal error ({type(exc).__name__})", "failed"
         finally:
             if action.kind == "share_link" and not firing.share_url.done():
                 firing.share_url.set_result(None)
         self.stats.actions[(action.kind, outcome)] += 1
         if outcome != "ok":
-            log.info("rule %d: %s %s: %s", firing.rule_id, action.kind, outcome, detail,
-                     extra={"camera": firing.camera})
-        return {"action": action.kind, "outcome": outcome, "detail": detail,
-                "duration_s": round(time.monotonic() - started, 3)}
+            log.info(
+                "rule %d: %s %s: %s", firing.rule_id, action.kind, outcome, detail, extra={"camera": firing.camera}
+            )
+        return {
+            "action": action.kind,
+            "outcome": outcome,
+            "detail": detail,
+            "duration_s": round(time.monotonic() - started, 3),
+        }
 
     async def close(self) -> None:
         for task in list(self._running):

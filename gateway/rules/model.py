@@ -50,6 +50,7 @@ class RuleError(ValueError):
 
 # -- actions ---------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Action:
     kind: str
@@ -86,8 +87,12 @@ def _int(value: Any, path: str, low: int, high: int) -> int:
 
 
 def _number(value: Any, path: str, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not low <= value <= high:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not low <= value <= high
+    ):
         raise RuleError(path, f"expected a number from {low:g} to {high:g}")
     return float(value)
 
@@ -142,14 +147,20 @@ def _push(params: dict, path: str) -> dict:
     media = params.get("media", "video")
     if media not in MEDIA:
         raise RuleError(f"{path}.media", f"expected one of {', '.join(MEDIA)}")
-    return {"url": url, "seconds": _int(params["seconds"], f"{path}.seconds", 1, MAX_PUSH_SECONDS),
-            "quality": quality, "media": media}
+    return {
+        "url": url,
+        "seconds": _int(params["seconds"], f"{path}.seconds", 1, MAX_PUSH_SECONDS),
+        "quality": quality,
+        "media": media,
+    }
 
 
 def _webhook(params: dict, path: str) -> dict:
     _fields(params, path, {"url": True, "secret": True})
-    return {"url": _http_url(params["url"], f"{path}.url"), "secret": _text(params["secret"], f"{path}.secret",
-                                                                             MAX_SECRET)}
+    return {
+        "url": _http_url(params["url"], f"{path}.url"),
+        "secret": _text(params["secret"], f"{path}.secret", MAX_SECRET),
+    }
 
 
 def _share_link(params: dict, path: str) -> dict:
@@ -161,14 +172,21 @@ def _share_link(params: dict, path: str) -> dict:
     return {"ttl": None if ttl is None else _int(ttl, f"{path}.ttl", 1, 10 * 365 * 86400), "live": live}
 
 
-ACTION_KINDS = {"talkdown": _talkdown, "ptz_preset": _ptz_preset, "snapshot": _snapshot, "record": _record,
-                "push": _push, "webhook": _webhook, "share_link": _share_link}
+ACTION_KINDS = {
+    "talkdown": _talkdown,
+    "ptz_preset": _ptz_preset,
+    "snapshot": _snapshot,
+    "record": _record,
+    "push": _push,
+    "webhook": _webhook,
+    "share_link": _share_link,
+}
 
 
 def parse_action(value: Any, path: str) -> Action:
     if not isinstance(value, dict) or len(value) != 1:
         raise RuleError(path, f"expected an object with one action: {', '.join(ACTION_KINDS)}")
-    (kind, params), = value.items()
+    ((kind, params),) = value.items()
     check = ACTION_KINDS.get(kind)
     if check is None:
         raise RuleError(f"{path}.{kind}", f"unknown action (expected one of {', '.join(ACTION_KINDS)})")
@@ -182,6 +200,7 @@ def parse_actions(value: Any, path: str) -> tuple[Action, ...]:
 
 
 # -- schedule --------------------------------------------------------------------------------
+
 
 def _clock(value: Any, path: str) -> int:
     """Seconds since midnight of "HH:MM:SS" (or "HH:MM")."""
@@ -217,8 +236,10 @@ class Schedule:
         return any(start <= second <= end for start, end in ranges)
 
     def public(self) -> list[dict]:
-        return [{"day": day, "ranges": [{"from": _hms(start), "to": _hms(end)} for start, end in ranges]}
-                for day, ranges in sorted(self.days.items())]
+        return [
+            {"day": day, "ranges": [{"from": _hms(start), "to": _hms(end)} for start, end in ranges]}
+            for day, ranges in sorted(self.days.items())
+        ]
 
 
 def parse_schedule(value: Any, path: str) -> Schedule:
@@ -231,7 +252,7 @@ def parse_schedule(value: Any, path: str) -> Schedule:
         day = _int(entry["day"], f"{where}.day", 0, 6)
         ranges = entry["ranges"]
         if not isinstance(ranges, list) or not 0 < len(ranges) <= 48:
-            raise RuleError(f"{where}.ranges", "expected a list of 1 to 48 {\"from\", \"to\"} ranges")
+            raise RuleError(f"{where}.ranges", 'expected a list of 1 to 48 {"from", "to"} ranges')
         for number, item in enumerate(ranges):
             at = f"{where}.ranges[{number}]"
             _fields(item, at, {"from": True, "to": True})
@@ -254,6 +275,7 @@ def parse_timezone(value: Any, path: str) -> str:
 
 # -- the rule --------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class RuleSpec:
     name: str
@@ -272,11 +294,19 @@ class RuleSpec:
         return self.schedule.covers(datetime.fromtimestamp(unix, zoneinfo.ZoneInfo(self.timezone)))
 
     def public(self) -> dict:
-        return {"name": self.name, "enabled": self.enabled,
-                "when": {"cameras": list(self.cameras), "types": list(self.types),
-                         "schedule": self.schedule.public(), "timezone": self.timezone},
-                "cooldown_s": self.cooldown_s, "actions": [action.public() for action in self.actions],
-                "notify": list(self.notify)}
+        return {
+            "name": self.name,
+            "enabled": self.enabled,
+            "when": {
+                "cameras": list(self.cameras),
+                "types": list(self.types),
+                "schedule": self.schedule.public(),
+                "timezone": self.timezone,
+            },
+            "cooldown_s": self.cooldown_s,
+            "actions": [action.public() for action in self.actions],
+            "notify": list(self.notify),
+        }
 
     def stored(self) -> dict:
         """What the store keeps: the public form with the secrets."""
@@ -292,8 +322,10 @@ class RuleSpec:
             if action.kind == "webhook" and action.params["secret"] == SECRET_MASK:
                 old = previous.actions[index] if index < len(previous.actions) else None
                 if old is None or old.kind != "webhook" or old.params["url"] != action.params["url"]:
-                    raise RuleError(f"actions[{index}].webhook.secret",
-                                    "is the mask but no stored secret belongs to this webhook: send the secret")
+                    raise RuleError(
+                        f"actions[{index}].webhook.secret",
+                        "is the mask but no stored secret belongs to this webhook: send the secret",
+                    )
                 action = replace(action, params={**action.params, "secret": old.params["secret"]})
             actions.append(action)
         return replace(self, actions=tuple(actions))
@@ -310,8 +342,9 @@ def _names(value: Any, path: str, pattern: re.Pattern, what: str) -> tuple[str, 
 
 def parse_rule(body: Any, default_timezone: str = "UTC") -> RuleSpec:
     """A rule from its JSON body; RuleError names the first bad field."""
-    _fields(body, "", {"name": True, "enabled": False, "when": True, "cooldown_s": False, "actions": True,
-                           "notify": False})
+    _fields(
+        body, "", {"name": True, "enabled": False, "when": True, "cooldown_s": False, "actions": True, "notify": False}
+    )
     name = _text(body["name"], "name", MAX_NAME)
     enabled = body.get("enabled", True)
     if not isinstance(enabled, bool):
@@ -325,4 +358,3 @@ def parse_rule(body: Any, default_timezone: str = "UTC") -> RuleSpec:
     actions = parse_actions(body["actions"], "actions")
     notify = _names(body.get("notify", []), "notify", re.compile(r"[^\x00-\x1f\x7f]{1,128}"), "token subjects")
     return RuleSpec(name, enabled, cameras, types, schedule, timezone, cooldown, actions, notify)
-

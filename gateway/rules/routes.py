@@ -52,14 +52,21 @@ async def check_references(app: web.Application, spec: RuleSpec) -> None:
             raise RuleError(f"when.cameras[{index}]", f"no camera {camera!r}")
     for index, action in enumerate(spec.actions):
         if action.kind == "talkdown" and await app[CLIPS].resolve(action.params["clip"]) is None:
-            raise RuleError(f"actions[{index}].talkdown.clip",
-                            f"no clip {action.params['clip']!r} (upload it with POST /api/v1/clips)")
+            raise RuleError(
+                f"actions[{index}].talkdown.clip",
+                f"no clip {action.params['clip']!r} (upload it with POST /api/v1/clips)",
+            )
 
 
 def rule_view(engine: RuleEngine, stored: StoredRule, spec: RuleSpec) -> dict:
     stats = engine.rule_stats.get(stored.id)
-    return {"id": stored.id, **spec.public(), "created_at": iso_at(stored.created_at),
-            "updated_at": iso_at(stored.updated_at), "stats": stats.public() if stats is not None else None}
+    return {
+        "id": stored.id,
+        **spec.public(),
+        "created_at": iso_at(stored.created_at),
+        "updated_at": iso_at(stored.updated_at),
+        "stats": stats.public() if stats is not None else None,
+    }
 
 
 async def read_rule(request: web.Request) -> RuleSpec:
@@ -89,8 +96,9 @@ async def create_rule(request: web.Request) -> web.Response:
     spec = await read_rule(request)
     engine = request.app[RULES]
     stored = await engine.add(spec)
-    return web.json_response(rule_view(engine, stored, spec), status=201,
-                             headers={"Location": f"/api/v1/rules/{stored.id}"})
+    return web.json_response(
+        rule_view(engine, stored, spec), status=201, headers={"Location": f"/api/v1/rules/{stored.id}"}
+    )
 
 
 async def get_rule(request: web.Request) -> web.Response:
@@ -132,8 +140,13 @@ async def _rules_service(app: web.Application) -> AsyncIterator[None]:
     store = RuleStore(config.pushes.db_path, settings.history_days * 86400, settings.history_per_rule)
     webhooks = WebhookSender(settings.webhook_in_flight, settings.webhook_attempts, settings.webhook_timeout_s)
     events = app.get(EVENTS)
-    engine = RuleEngine(store, Reactions(app, webhooks), events.bus if events is not None else None,
-                        action_timeout=settings.action_timeout_s, default_timezone=settings.timezone)
+    engine = RuleEngine(
+        store,
+        Reactions(app, webhooks),
+        events.bus if events is not None else None,
+        action_timeout=settings.action_timeout_s,
+        default_timezone=settings.timezone,
+    )
     app[RULES] = engine
     loaded = await engine.load()
     if loaded:

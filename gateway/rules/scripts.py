@@ -41,6 +41,7 @@ USER_DEFAULTS = {"expired_at": None, "is_licence_limit_reached": False, "ptz_pri
 
 # -- the event types -----------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class EventType:
     id: int  # stable: a script stores it, an integration may have it in its own config
@@ -52,8 +53,13 @@ class EventType:
 
     def seed(self) -> dict:
         """As a script's `event` shows it (the seed's five keys)."""
-        return {"id": self.id, "name": self.name, "description": self.description, "color": self.color,
-                "analytic_type": self.analytic_type}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "color": self.color,
+            "analytic_type": self.analytic_type,
+        }
 
     def public(self) -> dict:
         return {**self.seed(), "type": self.type}
@@ -68,13 +74,24 @@ APPEARANCE, PLATE, TAMPER, AUDIO, STORAGE, DOORBELL = "#50E3C2", "#9013FE", "#8B
 _WEP = (
     (1, "DEVICE_MOTION_START", "motion_start", "Motion started in the camera's view", MOTION, "motion"),
     (2, "DEVICE_MOTION_STOP", "motion_stop", "Motion in the camera's view ended", MOTION, "motion"),
-    (3, "DEVICE_ANALYTICS_START", "analytics_start",
-     "A video analytic started detecting (a person, a vehicle, a line crossed...)", ANALYTICS, "analytics"),
+    (
+        3,
+        "DEVICE_ANALYTICS_START",
+        "analytics_start",
+        "A video analytic started detecting (a person, a vehicle, a line crossed...)",
+        ANALYTICS,
+        "analytics",
+    ),
     (4, "DEVICE_ANALYTICS_STOP", "analytics_stop", "A video analytic stopped detecting", ANALYTICS, "analytics"),
-    (5, "DEVICE_DIGITAL_INPUT_ON", "digital_input_on", "A digital input of the camera went on", INPUT,
-     "digital_input"),
-    (6, "DEVICE_DIGITAL_INPUT_OFF", "digital_input_off", "A digital input of the camera went off", INPUT,
-     "digital_input"),
+    (5, "DEVICE_DIGITAL_INPUT_ON", "digital_input_on", "A digital input of the camera went on", INPUT, "digital_input"),
+    (
+        6,
+        "DEVICE_DIGITAL_INPUT_OFF",
+        "digital_input_off",
+        "A digital input of the camera went off",
+        INPUT,
+        "digital_input",
+    ),
     (7, "DEVICE_RECORDING_STARTED", "recording_started", "The camera started recording", RECORDING, "recording"),
     (8, "DEVICE_RECORDING_STOPPED", "recording_stopped", "The camera stopped recording", RECORDING, "recording"),
     (9, "ALARM_TRIGGERED", "alarm_triggered", "An alarm was triggered", ALARM, "alarm"),
@@ -82,17 +99,19 @@ _WEP = (
     (11, "ALARM_UNCLAIMED", "alarm_unclaimed", "An alarm was released by its operator", ALARM, "alarm"),
     (12, "ALARM_ACKNOWLEDGED", "alarm_acknowledged", "An alarm was acknowledged", ALARM, "alarm"),
     (13, "ALARM_PURGED", "alarm_purged", "An alarm was purged", ALARM, "alarm"),
-    (14, "DEVICE_FACET_START", "appearance_start", "An appearance (face, clothing) analytic started detecting",
-     APPEARANCE, "appearance"),
-    (15, "DEVICE_FACET_STOP", "appearance_stop", "An appearance analytic stopped detecting", APPEARANCE,
-     "appearance"),
+    (
+        14,
+        "DEVICE_FACET_START",
+        "appearance_start",
+        "An appearance (face, clothing) analytic started detecting",
+        APPEARANCE,
+        "appearance",
+    ),
+    (15, "DEVICE_FACET_STOP", "appearance_stop", "An appearance analytic stopped detecting", APPEARANCE, "appearance"),
     (16, "DEVICE_LPR_PLATE_FOUND", "plate_found", "A licence plate was detected", PLATE, "license_plate"),
-    (17, "DEVICE_LPR_PLATE_UPDATE", "plate_updated", "A detected licence plate was read again", PLATE,
-     "license_plate"),
-    (18, "DEVICE_LPR_PLATE_LOST", "plate_lost", "A licence plate left the region of interest", PLATE,
-     "license_plate"),
-    (19, "DEVICE_LPR_MATCH", "plate_matched", "A licence plate on a watch list was detected", PLATE,
-     "license_plate"),
+    (17, "DEVICE_LPR_PLATE_UPDATE", "plate_updated", "A detected licence plate was read again", PLATE, "license_plate"),
+    (18, "DEVICE_LPR_PLATE_LOST", "plate_lost", "A licence plate left the region of interest", PLATE, "license_plate"),
+    (19, "DEVICE_LPR_MATCH", "plate_matched", "A licence plate on a watch list was detected", PLATE, "license_plate"),
 )
 # Amcrest event codes with no WEP topic (VideoMotion and the IVS codes become DEVICE_MOTION_*
 # and DEVICE_ANALYTICS_*, above). Their type is the same at the start and the stop: a
@@ -109,22 +128,36 @@ _AMCREST = (
     (28, "WanderDetection", "loitering", "Someone lingered in a watched area (Amcrest)", ANALYTICS, "loitering"),
     (29, "RioterDetection", "crowd", "A crowd gathered in a watched area (Amcrest)", ANALYTICS, "crowd"),
     (30, "ParkingDetection", "parking", "A vehicle parked in a watched area (Amcrest)", ANALYTICS, "parking"),
-    (31, "HeatImagingTemper", "temperature", "A temperature alarm of a thermal camera (Amcrest)", ALARM,
-     "temperature"),
+    (31, "HeatImagingTemper", "temperature", "A temperature alarm of a thermal camera (Amcrest)", ALARM, "temperature"),
     (32, "AlarmOutput", "alarm_output", "The camera switched its alarm output (Amcrest)", INPUT, "alarm_output"),
     (33, "StorageNotExist", "storage_missing", "The camera has no storage card (Amcrest)", STORAGE, "storage"),
     (34, "StorageFailure", "storage_failure", "The camera's storage card failed (Amcrest)", STORAGE, "storage"),
-    (35, "StorageLowSpace", "storage_low_space", "The camera's storage card is nearly full (Amcrest)", STORAGE,
-     "storage"),
-    (36, "_DoTalkAction_", "doorbell_call", "The doorbell button was pressed or the call ended (Amcrest)", DOORBELL,
-     "doorbell"),
+    (
+        35,
+        "StorageLowSpace",
+        "storage_low_space",
+        "The camera's storage card is nearly full (Amcrest)",
+        STORAGE,
+        "storage",
+    ),
+    (
+        36,
+        "_DoTalkAction_",
+        "doorbell_call",
+        "The doorbell button was pressed or the call ended (Amcrest)",
+        DOORBELL,
+        "doorbell",
+    ),
 )
-EVENT_TYPES = (*(EventType(*row) for row in _WEP),
-               *(EventType(number, amcrest_type(code, "start"), *rest) for number, code, *rest in _AMCREST))
+EVENT_TYPES = (
+    *(EventType(*row) for row in _WEP),
+    *(EventType(number, amcrest_type(code, "start"), *rest) for number, code, *rest in _AMCREST),
+)
 EVENTS_BY_ID = {event.id: event for event in EVENT_TYPES}
 
 
 # -- request bodies ----------------------------------------------------------------------------
+
 
 class ScriptError(ValueError):
     """Every bad field of a body, each a RuleError naming it: a 422 lists them all."""
@@ -159,8 +192,11 @@ def _ids(value: Any, path: str) -> tuple[int, ...]:
 
 
 def _unknown(body: dict, allowed: tuple[str, ...]) -> list[RuleError]:
-    return [RuleError(key[:64] or '""', f"unknown field (expected {', '.join(allowed)})")
-            for key in body if key not in allowed]
+    return [
+        RuleError(key[:64] or '""', f"unknown field (expected {', '.join(allowed)})")
+        for key in body
+        if key not in allowed
+    ]
 
 
 def parse_script(body: Any) -> ScriptRequest:
@@ -212,21 +248,41 @@ def parse_reaction(body: Any) -> tuple[str, tuple[Action, ...]]:
 
 # -- scripts as rules --------------------------------------------------------------------------
 
-def script_spec(request: ScriptRequest, actions: tuple[Action, ...], subjects: tuple[str, ...], timezone: str,
-                previous: RuleSpec | None = None) -> RuleSpec:
+
+def script_spec(
+    request: ScriptRequest,
+    actions: tuple[Action, ...],
+    subjects: tuple[str, ...],
+    timezone: str,
+    previous: RuleSpec | None = None,
+) -> RuleSpec:
     """The rule of a script. Replacing one keeps what the scripts API cannot say (enabled,
     cooldown, cameras, zone), so a rule narrowed through /api/v1/rules stays narrowed."""
     event = EVENTS_BY_ID[request.event_id]
-    spec = RuleSpec(name=f"{NAME_PREFIX}{event.name}", enabled=True, cameras=(), types=(event.type,),
-                    schedule=request.schedule, timezone=timezone, cooldown_s=0.0, actions=actions,
-                    notify=subjects)
+    spec = RuleSpec(
+        name=f"{NAME_PREFIX}{event.name}",
+        enabled=True,
+        cameras=(),
+        types=(event.type,),
+        schedule=request.schedule,
+        timezone=timezone,
+        cooldown_s=0.0,
+        actions=actions,
+        notify=subjects,
+    )
     if previous is not None:
-        spec = replace(spec, enabled=previous.enabled, cameras=previous.cameras, timezone=previous.timezone,
-                       cooldown_s=previous.cooldown_s)
+        spec = replace(
+            spec,
+            enabled=previous.enabled,
+            cameras=previous.cameras,
+            timezone=previous.timezone,
+            cooldown_s=previous.cooldown_s,
+        )
     return spec
 
 
 # -- answers -----------------------------------------------------------------------------------
+
 
 def seed_time(unix: float) -> str:
     """The seed's `2022-02-18 18:01:54` (UTC)."""
@@ -234,8 +290,14 @@ def seed_time(unix: float) -> str:
 
 
 def user_view(user: User) -> dict:
-    return {"id": user.id, "name": user.subject, "login": user.subject, "created_at": seed_time(user.created_at),
-            "updated_at": seed_time(user.updated_at), **USER_DEFAULTS}
+    return {
+        "id": user.id,
+        "name": user.subject,
+        "login": user.subject,
+        "created_at": seed_time(user.created_at),
+        "updated_at": seed_time(user.updated_at),
+        **USER_DEFAULTS,
+    }
 
 
 def masked(actions: list) -> list:
@@ -251,8 +313,13 @@ def masked(actions: list) -> list:
 
 
 def reaction_view(reaction: Reaction) -> dict:
-    return {"id": reaction.id, "name": reaction.name, "actions": masked(reaction.actions),
-            "created_at": seed_time(reaction.created_at), "updated_at": seed_time(reaction.updated_at)}
+    return {
+        "id": reaction.id,
+        "name": reaction.name,
+        "actions": masked(reaction.actions),
+        "created_at": seed_time(reaction.created_at),
+        "updated_at": seed_time(reaction.updated_at),
+    }
 
 
 def _event_view(event_id: int) -> dict:

@@ -51,6 +51,7 @@ def _invalid(exc: ScriptError, code: str) -> ApiError:
 
 # -- events, reactions, users -------------------------------------------------------------------
 
+
 async def list_events(request: web.Request) -> web.Response:
     return web.json_response(_EVENTS)
 
@@ -78,6 +79,7 @@ async def list_users(request: web.Request) -> web.Response:
 
 # -- scripts ------------------------------------------------------------------------------------
 
+
 async def _check_clips(app: web.Application, actions: tuple[Action, ...]) -> None:
     """The clips the actions play exist now, as for a rule (RuleError naming the action)."""
     await check_references(app, RuleSpec("", True, (), (), Schedule(), "UTC", 0.0, actions, ()))
@@ -91,11 +93,18 @@ async def _rule_of(app: web.Application, script: ScriptRequest, previous: RuleSp
         problems.append(RuleError("event_id", f"no event {script.event_id} (GET /api/admin/v1/events lists them)"))
     reaction = await engine.reaction(script.reaction_id)
     if reaction is None:
-        problems.append(RuleError("reaction_id", f"no reaction {script.reaction_id} "
-                                                 "(GET /api/admin/v1/reactions lists them, POST adds one)"))
+        problems.append(
+            RuleError(
+                "reaction_id",
+                f"no reaction {script.reaction_id} (GET /api/admin/v1/reactions lists them, POST adds one)",
+            )
+        )
     users = {user.id: user.subject for user in await engine.users()}
-    problems += [RuleError("users", f"no user {number} (GET /api/admin/v1/users lists them)")
-                 for number in script.users if number not in users]
+    problems += [
+        RuleError("users", f"no user {number} (GET /api/admin/v1/users lists them)")
+        for number in script.users
+        if number not in users
+    ]
     if problems:
         raise ScriptError(problems)
     assert reaction is not None

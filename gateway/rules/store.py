@@ -47,14 +47,19 @@ SCHEMA = (
     ) STRICT""",
 )
 # A rule's firings past its newest `per_rule`.
-_PRUNE_RULE = ("DELETE FROM rule_firings WHERE rule_id = ? AND seq <= "
-               "(SELECT seq FROM rule_firings WHERE rule_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)")
+_PRUNE_RULE = (
+    "DELETE FROM rule_firings WHERE rule_id = ? AND seq <= "
+    "(SELECT seq FROM rule_firings WHERE rule_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)"
+)
 _ADD_REACTION = "INSERT INTO rule_reactions (name, actions, created_at, updated_at) VALUES (?, ?, ?, ?)"
-_REMEMBER_USER = ("INSERT INTO rule_users (subject, created_at, updated_at) VALUES (?, ?, ?) "
-                  "ON CONFLICT (subject) DO UPDATE SET updated_at = excluded.updated_at")
+_REMEMBER_USER = (
+    "INSERT INTO rule_users (subject, created_at, updated_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (subject) DO UPDATE SET updated_at = excluded.updated_at"
+)
 # A subject a rule's `notify` names: a user from now on, but naming it is no sign of life.
-_NAME_USER = ("INSERT INTO rule_users (subject, created_at, updated_at) VALUES (?, ?, ?) "
-              "ON CONFLICT (subject) DO NOTHING")
+_NAME_USER = (
+    "INSERT INTO rule_users (subject, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (subject) DO NOTHING"
+)
 _REACTIONS = "SELECT id, name, actions, created_at, updated_at FROM rule_reactions"
 MAX_HISTORY = 1000  # firings answered at once
 
@@ -105,26 +110,38 @@ class RuleStore:
     # -- rules -------------------------------------------------------------------------------
 
     def rules(self) -> list[StoredRule]:
-        return [_rule(row) for row in self._db.read(
-            "SELECT id, body, script, created_at, updated_at FROM rules ORDER BY id")]
+        return [
+            _rule(row)
+            for row in self._db.read("SELECT id, body, script, created_at, updated_at FROM rules ORDER BY id")
+        ]
 
     def add(self, body: dict, script: dict | None = None) -> StoredRule:
         now = self._clock()
         [rule_id, *_] = self._db.write(
-            ("INSERT INTO rules (body, script, created_at, updated_at) VALUES (?, ?, ?, ?)",
-             (json.dumps(body), _json_or_none(script), now, now)), *_named_users(body, now))
+            (
+                "INSERT INTO rules (body, script, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                (json.dumps(body), _json_or_none(script), now, now),
+            ),
+            *_named_users(body, now),
+        )
         assert rule_id is not None
         return StoredRule(rule_id, body, script, now, now)
 
     def replace(self, previous: StoredRule, body: dict, script: dict | None = None) -> StoredRule:
         now = self._clock()
-        self._db.write(("UPDATE rules SET body = ?, script = ?, updated_at = ? WHERE id = ?",
-                        (json.dumps(body), _json_or_none(script), now, previous.id)), *_named_users(body, now))
+        self._db.write(
+            (
+                "UPDATE rules SET body = ?, script = ?, updated_at = ? WHERE id = ?",
+                (json.dumps(body), _json_or_none(script), now, previous.id),
+            ),
+            *_named_users(body, now),
+        )
         return StoredRule(previous.id, body, script, previous.created_at, now)
 
     def remove(self, rule_id: int) -> None:
-        self._db.write(("DELETE FROM rules WHERE id = ?", (rule_id,)),
-                       ("DELETE FROM rule_firings WHERE rule_id = ?", (rule_id,)))
+        self._db.write(
+            ("DELETE FROM rules WHERE id = ?", (rule_id,)), ("DELETE FROM rule_firings WHERE rule_id = ?", (rule_id,))
+        )
 
     # -- firings -----------------------------------------------------------------------------
 
@@ -136,8 +153,10 @@ class RuleStore:
         )
 
     def firings(self, rule_id: int, limit: int = 100) -> list[dict]:
-        rows = self._db.read("SELECT record FROM rule_firings WHERE rule_id = ? ORDER BY seq DESC LIMIT ?",
-                             (rule_id, min(limit, MAX_HISTORY)))
+        rows = self._db.read(
+            "SELECT record FROM rule_firings WHERE rule_id = ? ORDER BY seq DESC LIMIT ?",
+            (rule_id, min(limit, MAX_HISTORY)),
+        )
         return [json.loads(record) for (record,) in rows]
 
     # -- the scripts API's reactions and users ------------------------------------------------
@@ -156,8 +175,10 @@ class RuleStore:
         return Reaction(reaction_id, name, actions, now, now)
 
     def users(self) -> list[User]:
-        return [User(*row) for row in self._db.read(
-            "SELECT id, subject, created_at, updated_at FROM rule_users ORDER BY id")]
+        return [
+            User(*row)
+            for row in self._db.read("SELECT id, subject, created_at, updated_at FROM rule_users ORDER BY id")
+        ]
 
     def remember_user(self, subject: str) -> None:
         """A token subject, seen when a token is minted for it: the scripts API's users."""

@@ -52,8 +52,11 @@ class WebhookSender:
         self._running += 1
         try:
             body = json.dumps(payload, separators=(",", ":")).encode()
-            headers = {"Content-Type": "application/json", "Authorization": signature(secret, body),
-                       "User-Agent": USER_AGENT}
+            headers = {
+                "Content-Type": "application/json",
+                "Authorization": signature(secret, body),
+                "User-Agent": USER_AGENT,
+            }
             return await self._post(url, body, headers)
         finally:
             self._running -= 1

@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Callable, Hashable
 
 ENTRY_OVERHEAD = 512  # bytes: a measured-ish upper bound for key + entry + OrderedDict node
 

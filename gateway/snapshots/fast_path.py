@@ -61,14 +61,17 @@ WRITE_BUFFER_LIMIT = 64 * 1024
 HEADS_KEPT = 1024  # response heads remembered within one second (one per picture and status)
 # The edge create_app builds (gateway/app.py `_add_edge`), as module:qualname: what the
 # fast path reproduces. Anything else there and the fast path stays off.
-KNOWN_MIDDLEWARES = frozenset({
-    "gateway.api.errors:error_middleware",
-    "gateway.auth.cors:CorsPolicy.middleware.<locals>.cors_preflight",
-    "gateway.auth.middleware:auth_middleware.<locals>.middleware",
-    "gateway.limits.middleware:limits_middleware.<locals>.middleware",
-})
-KNOWN_RESPONSE_SIGNALS = frozenset({"gateway.auth.cors:CorsPolicy.on_prepare",
-                                    "gateway.limits.middleware:lift_deadline"})
+KNOWN_MIDDLEWARES = frozenset(
+    {
+        "gateway.api.errors:error_middleware",
+        "gateway.auth.cors:CorsPolicy.middleware.<locals>.cors_preflight",
+        "gateway.auth.middleware:auth_middleware.<locals>.middleware",
+        "gateway.limits.middleware:limits_middleware.<locals>.middleware",
+    }
+)
+KNOWN_RESPONSE_SIGNALS = frozenset(
+    {"gateway.auth.cors:CorsPolicy.on_prepare", "gateway.limits.middleware:lift_deadline"}
+)
 
 
 @dataclass
@@ -145,7 +148,13 @@ class SnapshotAnswerer:
             cache_control = f"{self._scope}, max-age={max_age}" + (", immutable" if entry.immutable else "")
             content = b"" if length is None else b"Content-Type: image/jpeg\r\nContent-Length: %d\r\n" % length
             head = b"HTTP/1.1 %s\r\nETag: %s\r\nCache-Control: %s\r\n%sDate: %s\r\nServer: %s\r\n\r\n" % (
-                status, entry.etag.encode(), cache_control.encode(), content, self._date, _SERVER)
+                status,
+                entry.etag.encode(),
+                cache_control.encode(),
+                content,
+                self._date,
+                _SERVER,
+            )
             if len(self._heads) < HEADS_KEPT:
                 self._heads[key] = head
         return head
@@ -178,9 +187,17 @@ def _aiohttp_idle(handler: RequestHandler) -> bool:
     after its last response was written and its keep-alive decision made.
     """
     waiter = handler._waiter
-    return (waiter is not None and not waiter.done() and not handler._messages
-            and not handler._request_in_progress and handler._payload_parser is None and not handler._upgraded
-            and not handler._message_tail and not handler._close and not handler._force_close)
+    return (
+        waiter is not None
+        and not waiter.done()
+        and not handler._messages
+        and not handler._request_in_progress
+        and handler._payload_parser is None
+        and not handler._upgraded
+        and not handler._message_tail
+        and not handler._close
+        and not handler._force_close
+    )
 
 
 class FastPathConnection(asyncio.Protocol):
@@ -296,9 +313,13 @@ class GatewayRunner(web.AppRunner):
             return server
         self.fast_path = answerer
         # Server keeps its RequestHandler arguments in `_kwargs` (private, pinned by a test).
-        return FastPathServer(server.request_handler, request_factory=server.request_factory,
-                              handler_cancellation=server.handler_cancellation, answerer=answerer,
-                              **server._kwargs)
+        return FastPathServer(
+            server.request_handler,
+            request_factory=server.request_factory,
+            handler_cancellation=server.handler_cancellation,
+            answerer=answerer,
+            **server._kwargs,
+        )
 
 
 async def answerer_for(app: web.Application) -> SnapshotAnswerer | None:

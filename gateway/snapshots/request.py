@@ -69,8 +69,11 @@ class SnapshotRequest:
         return replace(self, roi=None, size=None)
 
     def wep_params(self) -> dict[str, str | None]:
-        roi = None if self.roi is None else ",".join(repr(v) for v in (self.roi.left, self.roi.top,
-                                                                         self.roi.right, self.roi.bottom))
+        roi = (
+            None
+            if self.roi is None
+            else ",".join(repr(v) for v in (self.roi.left, self.roi.top, self.roi.right, self.roi.bottom))
+        )
         size = None if self.size is None else f"{self.size[0]},{self.size[1]}"  # guide: size=640,480
         return {"t": self.time.wep(), "roi": roi, "size": size}
 
@@ -118,7 +121,9 @@ def parse_time(value: str | None) -> SnapshotTime:
     except ValueError:
         at = None
     if at is None:
-        raise ParameterError("t", f"t must be 'live' or an ISO 8601 time such as 2016-03-10T21:01:00.057Z, got {_shown(value)}")
+        raise ParameterError(
+            "t", f"t must be 'live' or an ISO 8601 time such as 2016-03-10T21:01:00.057Z, got {_shown(value)}"
+        )
     if at.tzinfo is None:
         raise ParameterError("t", f"t needs a time zone (Z or +HH:MM), got {_shown(value)}")
     try:
@@ -140,7 +145,9 @@ def parse_roi(value: str | None) -> Roi | None:
         raise ParameterError("roi", f"roi must be four numbers left,top,right,bottom, got {_shown(value)}")
     left, top, right, bottom = (n + 0.0 for n in numbers)  # + 0.0 folds -0.0 into 0.0
     if not (0 <= left < right <= 1 and 0 <= top < bottom <= 1):
-        raise ParameterError("roi", f"roi must have 0 <= left < right <= 1 and 0 <= top < bottom <= 1, got {_shown(value)}")
+        raise ParameterError(
+            "roi", f"roi must have 0 <= left < right <= 1 and 0 <= top < bottom <= 1, got {_shown(value)}"
+        )
     roi = Roi(left, top, right, bottom)
     return None if roi.is_full else roi
 
@@ -157,8 +164,9 @@ def parse_size(value: str | None) -> tuple[int, int] | None:
 
 def parse_snapshot(camera_id: str, query: Iterable[tuple[str, str]]) -> SnapshotRequest:
     given = _single(query, ("t", "roi", "size"))
-    return SnapshotRequest(camera_id, parse_time(given.get("t")), parse_roi(given.get("roi")),
-                           parse_size(given.get("size")))
+    return SnapshotRequest(
+        camera_id, parse_time(given.get("t")), parse_roi(given.get("roi")), parse_size(given.get("size"))
+    )
 
 
 def parse_image_ref(camera_id: str, query: Iterable[tuple[str, str]]) -> ImageRefRequest:

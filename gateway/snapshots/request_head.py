@@ -38,7 +38,9 @@ _REQUEST_LINE = re.compile(rb"(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH) ([\x21-\x
 # The snapshot route's target. The camera segment is unreserved characters only (RFC 3986
 # 2.3), so aiohttp's router sees it undecoded; the query is RFC 3986 3.4 characters (no
 # fragment), which aiohttp keeps as raw_query_string byte for byte.
-_SNAPSHOT_TARGET = re.compile(rb"/api/v1/cameras/([A-Za-z0-9._~-]{1,200})/snapshot\.jpg(?:\?([A-Za-z0-9._~!$&'()*+,;=:@/?%-]*))?")
+_SNAPSHOT_TARGET = re.compile(
+    rb"/api/v1/cameras/([A-Za-z0-9._~-]{1,200})/snapshot\.jpg(?:\?([A-Za-z0-9._~!$&'()*+,;=:@/?%-]*))?"
+)
 # RFC 9110 5.1 field-name = token; RFC 9112 5: no whitespace before the colon, no obs-fold.
 # Values: visible ASCII, SP and HTAB only (no obs-text, no control characters).
 _FIELDS = re.compile(rb"(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e]*\r\n)*")
@@ -51,8 +53,18 @@ _FRAMING = (b"content-length", b"transfer-encoding", b"upgrade")
 # Fields the snapshot answer depends on beyond the URL and the token, handled by aiohttp's
 # side: CORS (Origin), 100-continue (Expect), ranges and other preconditions; and the old
 # WebSocket draft's key, which aiohttp refuses (400).
-_SLOW_FIELDS = frozenset({b"origin", b"expect", b"range", b"if-range", b"if-match", b"if-modified-since",
-                          b"if-unmodified-since", b"sec-websocket-key1"})
+_SLOW_FIELDS = frozenset(
+    {
+        b"origin",
+        b"expect",
+        b"range",
+        b"if-range",
+        b"if-match",
+        b"if-modified-since",
+        b"if-unmodified-since",
+        b"sec-websocket-key1",
+    }
+)
 
 
 class Kind(enum.Enum):
@@ -114,17 +126,24 @@ def classify(head: bytes) -> Head:
     if connection is not None and connection.lower() != "keep-alive":
         return FOREIGN  # close, upgrade, or a list of hop-by-hop fields: aiohttp's to judge
     target = _SNAPSHOT_TARGET.fullmatch(line.group(2)) if line.group(1) == b"GET" else None
-    if (target is None or target.group(1).strip(b".") == b""  # `.` and `..` are dot-segments (RFC 3986 5.2.4)
-            or len(set(names)) != len(names)  # aiohttp refuses some repeats (400), and the first one wins elsewhere
-            or b"host" not in names  # RFC 9112 3.2: an HTTP/1.1 request without Host is a 400 (aiohttp too)
-            or not _SLOW_FIELDS.isdisjoint(names)):
+    if (
+        target is None
+        or target.group(1).strip(b".") == b""  # `.` and `..` are dot-segments (RFC 3986 5.2.4)
+        or len(set(names)) != len(names)  # aiohttp refuses some repeats (400), and the first one wins elsewhere
+        or b"host" not in names  # RFC 9112 3.2: an HTTP/1.1 request without Host is a 400 (aiohttp too)
+        or not _SLOW_FIELDS.isdisjoint(names)
+    ):
         return Head(Kind.BODILESS, len(head))
-    return Head(Kind.SNAPSHOT, len(head), SnapshotHead(
-        camera=target.group(1).decode("ascii"),
-        raw_query=(target.group(2) or b"").decode("ascii"),
-        authorization=_field(head, lowered, fields_at, names, b"authorization"),
-        if_none_match=_field(head, lowered, fields_at, names, b"if-none-match"),
-    ))
+    return Head(
+        Kind.SNAPSHOT,
+        len(head),
+        SnapshotHead(
+            camera=target.group(1).decode("ascii"),
+            raw_query=(target.group(2) or b"").decode("ascii"),
+            authorization=_field(head, lowered, fields_at, names, b"authorization"),
+            if_none_match=_field(head, lowered, fields_at, names, b"if-none-match"),
+        ),
+    )
 
 
 def _field(head: bytes, lowered: bytes, fields_at: int, names: list[bytes], name: bytes) -> str | None:
@@ -133,12 +152,14 @@ def _field(head: bytes, lowered: bytes, fields_at: int, names: list[bytes], name
     if name not in names:
         return None
     value_at = lowered.find(b"\n" + name + b":", fields_at - 1) + len(name) + 2
-    return head[value_at:head.find(b"\r\n", value_at)].strip(b" \t").decode("ascii")
+    return head[value_at : head.find(b"\r\n", value_at)].strip(b" \t").decode("ascii")
 
 
 def _may_become_snapshot(buffer: bytes, start: int) -> bool:
     """Whether the incomplete bytes at `start` may still turn into a SNAPSHOT head: worth
     holding back from aiohttp until the rest arrives."""
     # llhttp rejects a bare CR or LF at once (400): such bytes go to it without waiting.
-    return (SNAPSHOT_PREFIX.startswith(buffer[start:start + len(SNAPSHOT_PREFIX)])
-            and _PARTIAL.fullmatch(buffer, start) is not None)
+    return (
+        SNAPSHOT_PREFIX.startswith(buffer[start : start + len(SNAPSHOT_PREFIX)])
+        and _PARTIAL.fullmatch(buffer, start) is not None
+    )

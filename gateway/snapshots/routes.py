@@ -8,9 +8,9 @@ If-None-Match.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
-from typing import AsyncIterator
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -80,8 +80,7 @@ class BackendJpegs:
     def __init__(self, cameras: CameraDirectory):
         self._cameras = cameras
 
-    async def jpeg(self, camera_id: str, *, t: str = "live", roi: str | None = None,
-                   size: str | None = None) -> bytes:
+    async def jpeg(self, camera_id: str, *, t: str = "live", roi: str | None = None, size: str | None = None) -> bytes:
         return await self._cameras.backend_of(camera_id).snapshot(camera_id, t=t, roi=roi, size=size)
 
     async def image_ref(self, camera_id: str, path: str, ref_type: str) -> bytes:

@@ -28,8 +28,9 @@ log = logging.getLogger("gateway.snapshots")
 class JpegSource(Protocol):
     """What the store needs of the cameras' backends (snapshots/routes.py routes by camera)."""
 
-    async def jpeg(self, camera_id: str, *, t: str = "live", roi: str | None = None,
-                   size: str | None = None) -> bytes: ...
+    async def jpeg(
+        self, camera_id: str, *, t: str = "live", roi: str | None = None, size: str | None = None
+    ) -> bytes: ...
 
     async def image_ref(self, camera_id: str, path: str, ref_type: str) -> bytes: ...
 
@@ -148,8 +149,7 @@ class SnapshotStore:
         """roi/size for an upstream that only gives whole pictures: its full frame (cached,
         single-flight like any other) cropped and scaled here."""
         parent_key = request.full_frame()
-        parent = self.cache.get(parent_key) or await self._miss(parent_key,
-                                                                 partial(self._produce_snapshot, parent_key))
+        parent = self.cache.get(parent_key) or await self._miss(parent_key, partial(self._produce_snapshot, parent_key))
         try:
             return await self._cut(parent, request)
         except JpegError as exc:

@@ -63,8 +63,13 @@ async def play_clip(sessions: TalkSessions, camera_id: str, pcmu: bytes, wait_s:
         reason = f"skipped: speaker busy for {wait_s:g} s"
         sessions.counters.clip_skipped += 1
         holder = sessions.holder(camera_id)
-        log.info("rule clip of %.1f s not played: %s (held by %s)", len(pcmu) / 8000, reason,
-                 holder.source if holder is not None else "nobody", extra={"camera": camera_id})
+        log.info(
+            "rule clip of %.1f s not played: %s (held by %s)",
+            len(pcmu) / 8000,
+            reason,
+            holder.source if holder is not None else "nobody",
+            extra={"camera": camera_id},
+        )
         return ClipOutcome(False, reason, 0.0, waited)
 
     reason = await file_playback.play(sessions, session, pcmu, lambda: True)

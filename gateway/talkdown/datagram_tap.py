@@ -41,8 +41,12 @@ from gateway.talkdown.stats import TalkCounters
 log = logging.getLogger("gateway.talkdown")
 
 _FIXED_HEADER = struct.Struct("!BBHII")
-REQUIRED_ATTRIBUTES = {"RTCRtpReceiver": ("_RTCRtpReceiver__remote_streams",), "RTCDtlsTransport": ("_rx_srtp",),
-                       "RTCIceTransport": ("_connection",), "Connection": ("_protocols",)}
+REQUIRED_ATTRIBUTES = {
+    "RTCRtpReceiver": ("_RTCRtpReceiver__remote_streams",),
+    "RTCDtlsTransport": ("_rx_srtp",),
+    "RTCIceTransport": ("_connection",),
+    "Connection": ("_protocols",),
+}
 
 
 class DatagramTapError(ReceiverTapError):
@@ -63,8 +67,12 @@ class MicrophoneDatagrams:
     """Feeds `deliver(codec, payload, RTP timestamp)` with the talk's RTP, in sequence order,
     from the socket."""
 
-    def __init__(self, deliver: Callable[[RTCRtpCodecParameters, bytes, int], None],
-                 codecs: dict[int, RTCRtpCodecParameters], counters: TalkCounters):
+    def __init__(
+        self,
+        deliver: Callable[[RTCRtpCodecParameters, bytes, int], None],
+        codecs: dict[int, RTCRtpCodecParameters],
+        counters: TalkCounters,
+    ):
         self._deliver = deliver
         self._codecs = codecs  # by payload type, as negotiated
         self._counters = counters
@@ -81,8 +89,12 @@ class MicrophoneDatagrams:
         dtls = receiver.transport
         ice = dtls.transport
         connection = getattr(ice, "_connection", None)
-        for kind, owner in (("RTCRtpReceiver", receiver), ("RTCDtlsTransport", dtls), ("RTCIceTransport", ice),
-                            ("Connection", connection)):
+        for kind, owner in (
+            ("RTCRtpReceiver", receiver),
+            ("RTCDtlsTransport", dtls),
+            ("RTCIceTransport", ice),
+            ("Connection", connection),
+        ):
             missing = [name for name in REQUIRED_ATTRIBUTES[kind] if not hasattr(owner, name)]
             if missing:
                 raise DatagramTapError(f"{kind} has no {', '.join(missing)}: the talk datagram tap needs updating")

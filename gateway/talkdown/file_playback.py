@@ -40,8 +40,7 @@ def decode_upload(data: bytes, max_seconds: float) -> bytes:
         raise
 
 
-async def play(sessions: TalkSessions, session: TalkSession, pcmu: bytes,
-               still_wanted: Callable[[], bool]) -> str:
+async def play(sessions: TalkSessions, session: TalkSession, pcmu: bytes, still_wanted: Callable[[], bool]) -> str:
     """Pace `pcmu` onto the session's uplink, end the session; returns why it ended."""
     stopped = asyncio.Event()
 
@@ -65,7 +64,7 @@ async def play(sessions: TalkSessions, session: TalkSession, pcmu: bytes,
             if not still_wanted():
                 reason = "the uploader went away"
                 break
-            session.uplink.send(pcmu[offset:offset + chunk], time.monotonic())
+            session.uplink.send(pcmu[offset : offset + chunk], time.monotonic())
         else:
             reason = PLAYED
     finally:

@@ -58,8 +58,10 @@ def _check(offer: Offer) -> None:
     names = audio[0].rtpmap()
     offered = [names.get(int(fmt), fmt) for fmt in audio[0].formats if is_ascii_digits(fmt)]
     if not any(name in DECODABLE for name in offered):
-        raise NoAudioCodecError(f"offer has no audio codec the gateway decodes (offered: {', '.join(offered) or 'none'};"
-                                f" accepted: opus, PCMU, PCMA)")
+        raise NoAudioCodecError(
+            f"offer has no audio codec the gateway decodes (offered: {', '.join(offered) or 'none'};"
+            f" accepted: opus, PCMU, PCMA)"
+        )
 
 
 def microphone_answer(answer: str, packet_ms: int) -> str:
@@ -88,8 +90,11 @@ def microphone_answer(answer: str, packet_ms: int) -> str:
 def _microphone_lines(section: MediaSection, packet_ms: int) -> list[str]:
     added = [] if section.attributes("ptime") else [f"a=ptime:{packet_ms}"]
     with_fmtp = section.fmtp()
-    added += [f"a=fmtp:{payload_type} useinbandfec=1" for payload_type, name in section.rtpmap().items()
-              if name == "OPUS" and payload_type not in with_fmtp]
+    added += [
+        f"a=fmtp:{payload_type} useinbandfec=1"
+        for payload_type, name in section.rtpmap().items()
+        if name == "OPUS" and payload_type not in with_fmtp
+    ]
     return added
 
 

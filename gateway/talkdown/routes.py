@@ -58,8 +58,12 @@ async def _speaker_camera(request: web.Request) -> Camera:
 
 async def post_talk_offer(request: web.Request) -> web.Response:
     if request.content_type != "application/sdp":
-        raise ApiError(415, "unsupported_media_type", "the offer must be sent as Content-Type: application/sdp",
-                       {"Accept-Post": "application/sdp"})
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "the offer must be sent as Content-Type: application/sdp",
+            {"Accept-Post": "application/sdp"},
+        )
     camera = await _speaker_camera(request)
     sessions = request.app[TALK_SESSIONS]
     try:
@@ -90,8 +94,12 @@ async def post_talk_offer(request: web.Request) -> web.Response:
             raise ApiError(400, "bad_offer", str(exc)) from None
         raise
     receiver.start()
-    return web.Response(status=201, text=answer, content_type="application/sdp",
-                        headers={"Location": f"/whip/{camera.id}/talk/{session.id}", "Cache-Control": "no-store"})
+    return web.Response(
+        status=201,
+        text=answer,
+        content_type="application/sdp",
+        headers={"Location": f"/whip/{camera.id}/talk/{session.id}", "Cache-Control": "no-store"},
+    )
 
 
 async def delete_talk(request: web.Request) -> web.Response:
@@ -128,7 +136,8 @@ async def post_talkdown_file(request: web.Request) -> web.Response:
     data = await _read_upload(request, request.app[CONFIG].limits.max_upload_bytes)
     try:
         pcmu = await asyncio.get_running_loop().run_in_executor(
-            request.app[TALK_DECODER], file_playback.decode_upload, data, settings.max_file_seconds)
+            request.app[TALK_DECODER], file_playback.decode_upload, data, settings.max_file_seconds
+        )
     except file_playback.DamagedAudio as exc:
         raise ApiError(400, "damaged_audio", str(exc)) from None
     except UnsupportedAudio as exc:
@@ -145,8 +154,15 @@ async def post_talkdown_file(request: web.Request) -> web.Response:
     reason = await file_playback.play(sessions, session, pcmu, still_wanted)
     if session.uplink.failure is not None:
         raise ApiError(502, "upstream_rejected", str(session.uplink.failure))
-    return web.json_response({"camera": camera.id, "duration": round(session.seconds_sent, 3),
-                              "bytes": session.bytes_sent, "posts": session.uplink.posts, "ended": reason})
+    return web.json_response(
+        {
+            "camera": camera.id,
+            "duration": round(session.seconds_sent, 3),
+            "bytes": session.bytes_sent,
+            "posts": session.uplink.posts,
+            "ended": reason,
+        }
+    )
 
 
 async def _talk_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -53,8 +53,10 @@ class CameraBusy(Exception):
     """The camera's speaker is held by a talker this one may not preempt (HTTP 409)."""
 
     def __init__(self, holder: TalkSession):
-        super().__init__(f"camera {holder.camera_id!r} speaker is in use by another talker "
-                         f"({holder.source}) since {holder.started_iso}")
+        super().__init__(
+            f"camera {holder.camera_id!r} speaker is in use by another talker "
+            f"({holder.source}) since {holder.started_iso}"
+        )
         self.holder = holder
 
 
@@ -178,8 +180,13 @@ class TalkSessions:
         # dropped and its body ends after the chunk in flight; its source stops and its
         # POSTs are answered in the background.
         self.counters.preempted += 1
-        log.info("talk session (%s, started %s) preempted by a %s talker", holder.source, holder.started_iso, source,
-                 extra={"camera": holder.camera_id})
+        log.info(
+            "talk session (%s, started %s) preempted by a %s talker",
+            holder.source,
+            holder.started_iso,
+            source,
+            extra={"camera": holder.camera_id},
+        )
         holder.preempted = True
         holder.uplink.drop()
         self._release(holder, hand_on=False)
@@ -228,15 +235,26 @@ class TalkSessions:
             self._release(session)
             self.counters.sessions_ended += 1
             session.ended.set()
-            log.info("talk session ended: %s; camera %s, %s, started %s, %.1f s talked over %.1f s, %d bytes, "
-                     "%d POSTs", session.end_reason, session.camera_id, session.source, session.started_iso,
-                     session.seconds_sent, time.monotonic() - session.started_mono, session.bytes_sent,
-                     session.uplink.posts, extra={"camera": session.camera_id})
+            log.info(
+                "talk session ended: %s; camera %s, %s, started %s, %.1f s talked over %.1f s, %d bytes, %d POSTs",
+                session.end_reason,
+                session.camera_id,
+                session.source,
+                session.started_iso,
+                session.seconds_sent,
+                time.monotonic() - session.started_mono,
+                session.bytes_sent,
+                session.uplink.posts,
+                extra={"camera": session.camera_id},
+            )
 
     async def close_all(self) -> None:
         self._closed = True
         for waiting in self._waiting.values():
             for turn in waiting:
                 turn.cancel()
-        await asyncio.gather(*(self.end(session, "gateway shutting down") for session in list(self._by_id.values())),
-                             *list(self._ending), return_exceptions=True)
+        await asyncio.gather(
+            *(self.end(session, "gateway shutting down") for session in list(self._by_id.values())),
+            *list(self._ending),
+            return_exceptions=True,
+        )

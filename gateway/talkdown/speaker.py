@@ -32,6 +32,9 @@ def speaker_problem(camera: Camera) -> NoSpeaker | None:
         return NoSpeaker(503, "camera_unavailable", f"camera {camera.id!r} is unavailable: {camera.reason}")
     # Guide, POST /media: "Audio must be in PCMU format"; an empty list is taken as PCMU.
     if camera.speaker_codecs and not any(codec.lower() in G711_NAMES for codec in camera.speaker_codecs):
-        return NoSpeaker(409, "no_speaker_codec", f"camera {camera.id!r} speaker does not take audio/PCMU "
-                                                  f"(spkc: {', '.join(camera.speaker_codecs)})")
+        return NoSpeaker(
+            409,
+            "no_speaker_codec",
+            f"camera {camera.id!r} speaker does not take audio/PCMU (spkc: {', '.join(camera.speaker_codecs)})",
+        )
     return None

@@ -56,8 +56,14 @@ class _Post:
 
 
 class SpeakerUplink:
-    def __init__(self, sink: SpeakerSink, camera_id: str, settings: TalkdownConfig, counters: TalkCounters,
-                 on_failed: Callable[[UplinkFailed], None] | None = None):
+    def __init__(
+        self,
+        sink: SpeakerSink,
+        camera_id: str,
+        settings: TalkdownConfig,
+        counters: TalkCounters,
+        on_failed: Callable[[UplinkFailed], None] | None = None,
+    ):
         self._sink = sink
         # The talk path makes PCMU; an A-law speaker gets it translated byte for byte (G.711).
         self._translate = ULAW_TO_ALAW if sink.codec == "pcma" else None
@@ -119,8 +125,7 @@ class SpeakerUplink:
         for task in pending:
             task.cancel()
         if pending:
-            log.warning("speaker POST did not finish within %.0fs; aborted", timeout,
-                        extra={"camera": self._camera_id})
+            log.warning("speaker POST did not finish within %.0fs; aborted", timeout, extra={"camera": self._camera_id})
             await asyncio.wait(pending)
 
     # -- the chain of POSTs ----------------------------------------------------------------
@@ -149,8 +154,9 @@ class SpeakerUplink:
         if post.bytes:
             self._failures_in_row = 0
         self._failures_in_row += 1
-        log.warning("speaker POST %d failed after %d bytes: %s", post.number, post.bytes, exc,
-                    extra={"camera": self._camera_id})
+        log.warning(
+            "speaker POST %d failed after %d bytes: %s", post.number, post.bytes, exc, extra={"camera": self._camera_id}
+        )
         if self._failures_in_row >= MAX_FAILED_POSTS and self.failure is None:
             self.failure = UplinkFailed(f"the camera speaker refused {MAX_FAILED_POSTS} audio streams in a row: {exc}")
             self._closing = True
@@ -195,8 +201,7 @@ class SpeakerUplink:
         try:
             while True:
                 age = time.monotonic() - post.opened_at
-                if post.successor is None and (post.bytes >= quota - lead or age >= open_next_at) \
-                        and not self._closing:
+                if post.successor is None and (post.bytes >= quota - lead or age >= open_next_at) and not self._closing:
                     post.successor = self._open_post(has_turn=False)
                 if age >= life:
                     return

@@ -72,8 +72,12 @@ class DatagramSender:
                 if end - start == 1:
                     self._socket.sendto(datagrams[start], address)
                 else:
-                    self._socket.sendmsg([b"".join(datagrams[start:end])],
-                                         [(socket.SOL_UDP, UDP_SEGMENT, struct.pack("=H", size))], 0, address)
+                    self._socket.sendmsg(
+                        [b"".join(datagrams[start:end])],
+                        [(socket.SOL_UDP, UDP_SEGMENT, struct.pack("=H", size))],
+                        0,
+                        address,
+                    )
                 self.system_calls += 1
             except BlockingIOError:
                 dropped += end - start

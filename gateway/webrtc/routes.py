@@ -21,8 +21,12 @@ WHEP_SESSIONS = web.AppKey("whep_sessions", WhepSessions)
 
 async def post_offer(request: web.Request) -> web.Response:
     if request.content_type != "application/sdp":
-        raise ApiError(415, "unsupported_media_type", "the offer must be sent as Content-Type: application/sdp",
-                       {"Accept-Post": "application/sdp"})
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "the offer must be sent as Content-Type: application/sdp",
+            {"Accept-Post": "application/sdp"},
+        )
     camera, quality = await request.app[CAMERAS].quality(request.match_info["camera"], request.query.get("quality"))
     raw = await request.read()
     if len(raw) > sdp.MAX_OFFER_BYTES:
@@ -43,8 +47,12 @@ async def post_offer(request: web.Request) -> web.Response:
     except SessionUnavailable as exc:
         raise ApiError(503, "unavailable", str(exc), {"Retry-After": "2"}) from None
     location = f"/whep/{camera.id}/{session.id}"
-    return web.Response(status=201, text=answer, content_type="application/sdp",
-                        headers={"Location": location, "Cache-Control": "no-store"})
+    return web.Response(
+        status=201,
+        text=answer,
+        content_type="application/sdp",
+        headers={"Location": location, "Cache-Control": "no-store"},
+    )
 
 
 async def delete_session(request: web.Request) -> web.Response:
@@ -57,8 +65,12 @@ async def delete_session(request: web.Request) -> web.Response:
 
 
 async def patch_session(request: web.Request) -> web.Response:
-    raise ApiError(405, "method_not_allowed", "trickle ICE and ICE restarts are not supported: send a complete offer",
-                   {"Allow": "DELETE, OPTIONS"})
+    raise ApiError(
+        405,
+        "method_not_allowed",
+        "trickle ICE and ICE restarts are not supported: send a complete offer",
+        {"Allow": "DELETE, OPTIONS"},
+    )
 
 
 async def options(request: web.Request) -> web.Response:

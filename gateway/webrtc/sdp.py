@@ -70,8 +70,11 @@ class MediaSection:
     def attributes(self, name: str) -> list[str]:
         """Values of `a=name:value` (or `a=name`, as "") in this section."""
         prefix, flag = f"a={name}:", f"a={name}"
-        return [line[len(prefix):] if line.startswith(prefix) else "" for line in self.lines
-                if line.startswith(prefix) or line == flag]
+        return [
+            line[len(prefix) :] if line.startswith(prefix) else ""
+            for line in self.lines
+            if line.startswith(prefix) or line == flag
+        ]
 
     @property
     def mid(self) -> str | None:
@@ -273,7 +276,7 @@ def _keeps(line: str, kept: set[int]) -> bool:
     """Whether a payload-specific attribute line belongs to a kept payload type."""
     for name in ("a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"):
         if line.startswith(name):
-            payload_type = line[len(name):].split(" ", 1)[0]
+            payload_type = line[len(name) :].split(" ", 1)[0]
             return payload_type == "*" or (is_ascii_digits(payload_type) and int(payload_type) in kept)
     return True
 
@@ -308,12 +311,17 @@ def offer_for_aiortc(offer: Offer, choice: H264Choice, opus_payload_type: int | 
         elif section is offer.audio and opus_payload_type is not None:
             # aiortc sends on the first common codec; pre-encoded opus must go out as opus.
             out.append(f"m=audio {section.port} {section.proto} {opus_payload_type}")
-            out.extend(_receive_only(line) for line in without_mdns_candidates(section.lines)
-                       if _keeps(line, {opus_payload_type}))
+            out.extend(
+                _receive_only(line)
+                for line in without_mdns_candidates(section.lines)
+                if _keeps(line, {opus_payload_type})
+            )
         else:
             out.append(f"m={section.kind} {section.port} {section.proto} {' '.join(section.formats)}")
-            out.extend(_receive_only(line) if section.kind in ("audio", "video") else line
-                       for line in without_mdns_candidates(section.lines))
+            out.extend(
+                _receive_only(line) if section.kind in ("audio", "video") else line
+                for line in without_mdns_candidates(section.lines)
+            )
     return "\r\n".join(out) + "\r\n"
 
 
@@ -344,8 +352,9 @@ def answer_for_viewer(answer: str, choice: H264Choice) -> str:
     """
     prefix = f"a=fmtp:{choice.payload_type} "
     fmtp = choice.fmtp or f"packetization-mode=1;profile-level-id={choice.profile_level_id}"
-    lines = [f"{prefix}{fmtp}" if line.startswith(prefix) else line
-             for line in answer.replace("\r\n", "\n").split("\n")]
+    lines = [
+        f"{prefix}{fmtp}" if line.startswith(prefix) else line for line in answer.replace("\r\n", "\n").split("\n")
+    ]
     return "\r\n".join(lines).rstrip("\r\n") + "\r\n"
 
 
@@ -360,19 +369,26 @@ def audio_codecs(answer: str) -> tuple[str | None, dict[int, str]]:
     section = parse_offer(answer).audio
     if section is None:
         return None, {}
-    direction = next((name for name in ("sendrecv", "sendonly", "recvonly", "inactive")
-                      if section.attributes(name)), "sendrecv")  # RFC 8866 6.7: sendrecv by default
+    direction = next(
+        (name for name in ("sendrecv", "sendonly", "recvonly", "inactive") if section.attributes(name)), "sendrecv"
+    )  # RFC 8866 6.7: sendrecv by default
     names = {}
     for value in section.attributes("rtpmap"):
         payload_type, _, name = value.strip().partition(" ")
         if is_ascii_digits(payload_type):
             names[int(payload_type)] = name
     fmtps = section.fmtp()
-    return direction, {int(fmt): f"{names.get(int(fmt), '?')} {fmtps.get(int(fmt), '')}".strip()
-                       for fmt in section.formats if is_ascii_digits(fmt)}
+    return direction, {
+        int(fmt): f"{names.get(int(fmt), '?')} {fmtps.get(int(fmt), '')}".strip()
+        for fmt in section.formats
+        if is_ascii_digits(fmt)
+    }
 
 
 def _codecs(section: MediaSection) -> dict[int, str]:
     fmtps = section.fmtp()
-    return {int(fmt): f"{section.rtpmap().get(int(fmt), '?')} {fmtps.get(int(fmt), '')}".strip()
-            for fmt in section.formats if is_ascii_digits(fmt)}
+    return {
+        int(fmt): f"{section.rtpmap().get(int(fmt), '?')} {fmtps.get(int(fmt), '')}".strip()
+        for fmt in section.formats
+        if is_ascii_digits(fmt)
+    }

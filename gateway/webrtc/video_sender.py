@@ -47,9 +47,22 @@ _SENDER = "_RTCRtpSender__"
 _NTP_TIMESTAMP, _RTP_TIMESTAMP = f"{_SENDER}ntp_timestamp", f"{_SENDER}rtp_timestamp"
 _OCTET_COUNT, _PACKET_COUNT = f"{_SENDER}octet_count", f"{_SENDER}packet_count"
 REQUIRED_ATTRIBUTES = {
-    "RTCRtpSender": ("_ssrc", "_rtx_ssrc", "_send_keyframe", "_retransmit", "_run_rtp", f"{_SENDER}mid",
-                     f"{_SENDER}rtp_header_extensions_map", f"{_SENDER}rtx_payload_type", f"{_SENDER}rtp_started",
-                     f"{_SENDER}rtp_exited", _NTP_TIMESTAMP, _RTP_TIMESTAMP, _OCTET_COUNT, _PACKET_COUNT),
+    "RTCRtpSender": (
+        "_ssrc",
+        "_rtx_ssrc",
+        "_send_keyframe",
+        "_retransmit",
+        "_run_rtp",
+        f"{_SENDER}mid",
+        f"{_SENDER}rtp_header_extensions_map",
+        f"{_SENDER}rtx_payload_type",
+        f"{_SENDER}rtp_started",
+        f"{_SENDER}rtp_exited",
+        _NTP_TIMESTAMP,
+        _RTP_TIMESTAMP,
+        _OCTET_COUNT,
+        _PACKET_COUNT,
+    ),
     "RTCDtlsTransport": ("_tx_srtp", "_send_rtp"),
     "RTCIceTransport": ("_connection",),
     "Connection": ("_nominated",),
@@ -118,8 +131,10 @@ class VideoRtpSender:
         history = self._history
         packets = []
         for index, payload in enumerate(payloads):
-            header = _HEADER.pack(first, payload_type | (_MARKER if index == last else 0), sequence, timestamp,
-                                  ssrc) + extension
+            header = (
+                _HEADER.pack(first, payload_type | (_MARKER if index == last else 0), sequence, timestamp, ssrc)
+                + extension
+            )
             history[sequence % HISTORY_PACKETS] = (sequence, header, payload)
             packets.append(protect(header + payload))
             sequence = (sequence + 1) & 0xFFFF
@@ -153,8 +168,10 @@ class VideoRtpSender:
             # (OSN) leads the payload; timestamp, marker and extensions stay.
             marker = header[1] & _MARKER
             _, _, _, timestamp, _ = _HEADER.unpack_from(header)
-            header = _HEADER.pack(header[0], marker | rtx_payload_type, self._rtx_sequence, timestamp,
-                                  sender._rtx_ssrc) + header[_HEADER.size:]
+            header = (
+                _HEADER.pack(header[0], marker | rtx_payload_type, self._rtx_sequence, timestamp, sender._rtx_ssrc)
+                + header[_HEADER.size :]
+            )
             payload = struct.pack("!H", sequence) + payload
             self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
         self.retransmissions += 1
@@ -170,12 +187,18 @@ def check_aiortc(sender: RTCRtpSender) -> None:
     """Raise if aiortc no longer has the attributes VideoRtpSender plugs into."""
     dtls = sender.transport
     ice = dtls.transport
-    objects = {"RTCRtpSender": sender, "RTCDtlsTransport": dtls, "RTCIceTransport": ice,
-               "Connection": getattr(ice, "_connection", None)}
+    objects = {
+        "RTCRtpSender": sender,
+        "RTCDtlsTransport": dtls,
+        "RTCIceTransport": ice,
+        "Connection": getattr(ice, "_connection", None),
+    }
     for kind, names in REQUIRED_ATTRIBUTES.items():
         missing = [name for name in names if not hasattr(objects[kind], name)]
         if missing:
             import aiortc
 
-            raise RuntimeError(f"aiortc {aiortc.__version__} changed: {kind} has no {', '.join(missing)}; "
-                               "gateway/webrtc/video_sender.py must follow it")
+            raise RuntimeError(
+                f"aiortc {aiortc.__version__} changed: {kind} has no {', '.join(missing)}; "
+                "gateway/webrtc/video_sender.py must follow it"
+            )

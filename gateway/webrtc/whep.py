@@ -95,8 +95,12 @@ class WhepSessions:
             choice = sdp.choose_h264(offer.video, config.profile_level_id)
             if not choice.matches_stream:
                 self.counters.profile_mismatches += 1
-                log.warning("no offered H.264 profile covers the stream's %s; sending on %s",
-                            config.profile_level_id, choice.profile_level_id, extra={"camera": camera_id})
+                log.warning(
+                    "no offered H.264 profile covers the stream's %s; sending on %s",
+                    config.profile_level_id,
+                    choice.profile_level_id,
+                    extra={"camera": camera_id},
+                )
             track = HubVideoTrack(reader, init, self._units_for(hub), self.counters)
         except BaseException:
             reader.close()
@@ -122,8 +126,13 @@ class WhepSessions:
         session.watchdog = asyncio.get_running_loop().create_task(self._watch(session), name=f"whep {session.id[:6]}")
         if audio is not None:
             self.counters.audio_sessions += 1
-        log.info("WebRTC viewer joined (%s, %s, %s)", quality, choice.profile_level_id,
-                 "opus" if audio is not None else "no audio", extra={"camera": camera_id})
+        log.info(
+            "WebRTC viewer joined (%s, %s, %s)",
+            quality,
+            choice.profile_level_id,
+            "opus" if audio is not None else "no audio",
+            extra={"camera": camera_id},
+        )
         return session, answer
 
     async def _opus_track(self, camera_id: str, offer: sdp.Offer) -> HubOpusTrack | None:
@@ -137,7 +146,7 @@ class WhepSessions:
             # The source waits as long for the audio track before its first init segment.
             try:
                 await asyncio.wait_for(audio.track_ready.wait(), AUDIO_WAIT)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.warning("no camera audio yet: WebRTC video only", extra={"camera": camera_id})
                 return None
         try:
@@ -154,7 +163,7 @@ class WhepSessions:
             remaining = deadline - time.monotonic()
             try:
                 item = await asyncio.wait_for(reader.get(), max(remaining, 0.001))
-            except (asyncio.TimeoutError, HubClosed):
+            except (TimeoutError, HubClosed):
                 raise SessionUnavailable("no video from the camera yet") from None
             if isinstance(item, InitSegment):
                 return item
@@ -196,7 +205,7 @@ class WhepSessions:
         try:
             try:
                 await asyncio.wait_for(_first_of(session.connected, session.ended), self.settings.connect_timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.counters.connect_timeouts += 1
                 reason = f"not connected within {self.settings.connect_timeout:.0f}s"
                 return
@@ -223,12 +232,17 @@ class WhepSessions:
         await session.pc.close()
         if session.watchdog is not None and session.watchdog is not asyncio.current_task():
             session.watchdog.cancel()
-        log.info("WebRTC viewer left: %s (%d frames sent, %d retransmitted packets, %d keyframe requests%s)",
-                 reason, session.track.frames_sent, session.video.retransmissions if session.video else 0,
-                 session.track.keyframe_requests,
-                 "" if session.audio is None else
-                 f", {session.audio.packets_sent} opus packets sent, {session.audio.packets_dropped} dropped",
-                 extra={"camera": session.camera_id})
+        log.info(
+            "WebRTC viewer left: %s (%d frames sent, %d retransmitted packets, %d keyframe requests%s)",
+            reason,
+            session.track.frames_sent,
+            session.video.retransmissions if session.video else 0,
+            session.track.keyframe_requests,
+            ""
+            if session.audio is None
+            else f", {session.audio.packets_sent} opus packets sent, {session.audio.packets_dropped} dropped",
+            extra={"camera": session.camera_id},
+        )
 
     async def close_all(self) -> None:
         for session in list(self._sessions.values()):

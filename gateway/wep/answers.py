@@ -43,7 +43,9 @@ class WepCall:
 
 async def read_body(response: aiohttp.ClientResponse, limit: int, context: str) -> bytes:
     if response.content_length is not None and response.content_length > limit:
-        raise WepUnavailable(502, None, "BAD_RESPONSE", f"{context}: answer of {response.content_length} bytes, over {limit}")
+        raise WepUnavailable(
+            502, None, "BAD_RESPONSE", f"{context}: answer of {response.content_length} bytes, over {limit}"
+        )
     parts, size = [], 0
     async for part in response.content.iter_any():
         size += len(part)
@@ -56,6 +58,7 @@ async def read_body(response: aiohttp.ClientResponse, limit: int, context: str) 
 def reader(read: Callable[[aiohttp.ClientResponse, WepCall, int], Awaitable[T]], limit: int):
     async def bound(response: aiohttp.ClientResponse, call: WepCall) -> T:
         return await read(response, call, limit)
+
     return bound
 
 
@@ -72,10 +75,13 @@ async def read_result(response: aiohttp.ClientResponse, call: WepCall) -> Any:
     try:
         payload = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise WepUnavailable(502, None, "BAD_RESPONSE",
-                             f"{call.context}: answered {describe_body(raw, response.content_type)}, not JSON") from None
+        raise WepUnavailable(
+            502, None, "BAD_RESPONSE", f"{call.context}: answered {describe_body(raw, response.content_type)}, not JSON"
+        ) from None
     if not isinstance(payload, dict):
-        raise WepUnavailable(502, None, "BAD_RESPONSE", f"{call.context}: answered a JSON {type(payload).__name__}, not an object")
+        raise WepUnavailable(
+            502, None, "BAD_RESPONSE", f"{call.context}: answered a JSON {type(payload).__name__}, not an object"
+        )
     if payload.get("status") == "error":
         raise in_context(parse_error_envelope(response.status, raw, response.content_type), call)
     if "result" not in payload:
@@ -92,8 +98,12 @@ async def read_ignored(response: aiohttp.ClientResponse, call: WepCall) -> None:
 async def read_jpeg(response: aiohttp.ClientResponse, call: WepCall) -> bytes:
     raw = await read_bytes(response, call, MAX_IMAGE_BYTES)
     if not raw.startswith(b"\xff\xd8"):  # JPEG SOI marker
-        raise WepUnavailable(502, None, "BAD_RESPONSE",
-                             f"{call.context}: answered {describe_body(raw, response.content_type)}, not a JPEG")
+        raise WepUnavailable(
+            502,
+            None,
+            "BAD_RESPONSE",
+            f"{call.context}: answered {describe_body(raw, response.content_type)}, not a JPEG",
+        )
     return raw
 
 
@@ -117,8 +127,9 @@ def login_session(status: int, raw: bytes, content_type: str) -> str:
     try:
         payload = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise WepUnavailable(502, None, "BAD_RESPONSE",
-                             f"POST /login: answered {describe_body(raw, content_type)}, not JSON") from None
+        raise WepUnavailable(
+            502, None, "BAD_RESPONSE", f"POST /login: answered {describe_body(raw, content_type)}, not JSON"
+        ) from None
     result = payload.get("result") if isinstance(payload, dict) else None
     session = result.get("session") if isinstance(result, dict) else None
     if not isinstance(session, str) or not session:

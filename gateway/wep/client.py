@@ -16,8 +16,9 @@ import contextlib
 import logging
 import ssl
 import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, AsyncIterable, AsyncIterator, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 from yarl import URL
@@ -128,8 +129,11 @@ class WepClient:
         if session is not None:
             try:
                 async with asyncio.timeout(min(LOGOUT_TIMEOUT, self._config.request_timeout)):
-                    await self._send(WepCall("POST", "/logout", "logout", body={}, session_in_query=False,
-                                           session_in_body=True), session, read_ignored)
+                    await self._send(
+                        WepCall("POST", "/logout", "logout", body={}, session_in_query=False, session_in_body=True),
+                        session,
+                        read_ignored,
+                    )
                 log.info("logged out of WEP")
             except (WepError, TimeoutError) as exc:
                 log.info("logout skipped: %s", short(exc))
@@ -239,8 +243,9 @@ class WepClient:
         result, _ = await self._call_owned(call, read)
         return result
 
-    async def _call_owned(self, call: WepCall,
-                          read: Callable[[aiohttp.ClientResponse, WepCall], Awaitable[T]]) -> tuple[T, str]:
+    async def _call_owned(
+        self, call: WepCall, read: Callable[[aiohttp.ClientResponse, WepCall], Awaitable[T]]
+    ) -> tuple[T, str]:
         """`_call`, also answering the session the successful request was sent with."""
         for attempt in (1, 2):
             session, generation = await self._current_session()
@@ -250,13 +255,15 @@ class WepClient:
                 if attempt == 2 or isinstance(exc, WepUnavailable) or not is_session_expired(exc):
                     log.debug("%s failed: %s", call.route, exc, extra=_camera(call.camera_id))
                     raise
-                log.info("WEP session expired (%s %s); logging in again", exc.status, exc.name,
-                         extra=_camera(call.camera_id))
+                log.info(
+                    "WEP session expired (%s %s); logging in again", exc.status, exc.name, extra=_camera(call.camera_id)
+                )
                 await self._relogin(generation)
         raise AssertionError("unreachable")
 
-    async def _send(self, call: WepCall, session: str,
-                    read: Callable[[aiohttp.ClientResponse, WepCall], Awaitable[T]]) -> T:
+    async def _send(
+        self, call: WepCall, session: str, read: Callable[[aiohttp.ClientResponse, WepCall], Awaitable[T]]
+    ) -> T:
         http = self._require_http()
         params = list(call.params)
         if call.session_in_query:
@@ -267,8 +274,14 @@ class WepClient:
         started = asyncio.get_running_loop().time()
         failed = True
         try:
-            async with http.request(call.method, self.base_url + call.path, params=params, json=body,
-                                    headers={SESSION_HEADER: session}, timeout=self._timeout) as response:
+            async with http.request(
+                call.method,
+                self.base_url + call.path,
+                params=params,
+                json=body,
+                headers={SESSION_HEADER: session},
+                timeout=self._timeout,
+            ) as response:
                 if response.status >= 400:
                     raw = await read_body(response, MAX_ERROR_BYTES, call.context)
                     raise in_context(parse_error_envelope(response.status, raw, response.content_type), call)
@@ -333,7 +346,9 @@ class WepClient:
 
     async def speaker(self, camera_id: str) -> SpeakerInfo:
         """GET /media?format=spkc: whether the camera has a speaker, and what it accepts."""
-        call = WepCall("GET", "/media", "media.spkc", (("cameraId", camera_id), ("format", "spkc")), camera_id=camera_id)
+        call = WepCall(
+            "GET", "/media", "media.spkc", (("cameraId", camera_id), ("format", "spkc")), camera_id=camera_id
+        )
         result = await self._call(call, read_result)
         if not isinstance(result, dict):
             raise WepUnavailable(502, None, "BAD_RESPONSE", f"{call.context}: spkc result is not an object")
@@ -350,21 +365,24 @@ class WepClient:
     async def image_ref(self, camera_id: str, path: str, ref_type: str) -> bytes:
         """GET /media/imageRef: the JPEG an event's imageRef points at."""
         params = (("cameraId", camera_id), ("imageRefPath", path), ("imageRefType", ref_type))
-        return await self._call(WepCall("GET", "/media/imageRef", "media.imageRef", params, camera_id=camera_id),
-                                read_jpeg)
+        return await self._call(
+            WepCall("GET", "/media/imageRef", "media.imageRef", params, camera_id=camera_id), read_jpeg
+        )
 
     async def rtmp_list(self) -> list[dict]:
         result = await self._call(WepCall("GET", "/media/rtmp", "rtmp.list"), read_result)
         return list_in(result, "streams", "GET /media/rtmp")
 
-    async def rtmp_start(self, camera_id: str, url: str, *, media: str = "video", quality: str = "high",
-                         time: str = "live") -> dict:
+    async def rtmp_start(
+        self, camera_id: str, url: str, *, media: str = "video", quality: str = "high", time: str = "live"
+    ) -> dict:
         """POST /media/rtmp: WEP pushes the camera to `url` (which may hold a stream key: never logged)."""
         result, _ = await self.rtmp_start_owned(camera_id, url, media=media, quality=quality, time=time)
         return result
 
-    async def rtmp_start_owned(self, camera_id: str, url: str, *, media: str = "video", quality: str = "high",
-                               time: str = "live") -> tuple[dict, str]:
+    async def rtmp_start_owned(
+        self, camera_id: str, url: str, *, media: str = "video", quality: str = "high", time: str = "live"
+    ) -> tuple[dict, str]:
         """`rtmp_start`, also answering the WEP session that now owns the stream.
 
         Why the session leaves the client here, and only here: the guide scopes GET and
@@ -375,8 +393,15 @@ class WepClient:
         caller may persist it only where secrets already live (the push database, 0600)
         and must hand it to the log redactor; it is never logged or answered."""
         body = {"cameraId": camera_id, "url": url, "time": time, "media": media, "quality": quality}
-        call = WepCall("POST", "/media/rtmp", "rtmp.start", body=body, session_in_query=False, session_in_body=True,
-                     camera_id=camera_id)
+        call = WepCall(
+            "POST",
+            "/media/rtmp",
+            "rtmp.start",
+            body=body,
+            session_in_query=False,
+            session_in_body=True,
+            camera_id=camera_id,
+        )
         result, session = await self._call_owned(call, read_result)
         if not isinstance(result, dict):
             raise WepUnavailable(502, None, "BAD_RESPONSE", f"{call.context}: result is not an object")
@@ -403,9 +428,16 @@ class WepClient:
     # -- media streams -------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def open_stream(self, camera_id: str, *, format: str = "fmp4", quality: str | None = None,
-                          base_url: str | None = None, t: str | None = None,
-                          read_timeout: float = DEFAULT_STREAM_READ_TIMEOUT) -> AsyncIterator[MediaStream]:
+    async def open_stream(
+        self,
+        camera_id: str,
+        *,
+        format: str = "fmp4",
+        quality: str | None = None,
+        base_url: str | None = None,
+        t: str | None = None,
+        read_timeout: float = DEFAULT_STREAM_READ_TIMEOUT,
+    ) -> AsyncIterator[MediaStream]:
         """GET /media as a stream. With `base_url` (a Representation's, from the MPD) that URL
         is requested with its session replaced by the current one; otherwise cameraId, format,
         quality and t make the query. No total timeout: a read that waits `read_timeout`
@@ -437,8 +469,9 @@ class WepClient:
             raise ValueError(f"camera {camera_id}: the stream BaseURL is not on the configured WEP server")
         return url
 
-    async def _open_media(self, camera_id: str, route: str, target: URL | None, params: list[tuple[str, str]],
-                          t: str | None) -> aiohttp.ClientResponse:
+    async def _open_media(
+        self, camera_id: str, route: str, target: URL | None, params: list[tuple[str, str]], t: str | None
+    ) -> aiohttp.ClientResponse:
         http = self._require_http()
         context = f"GET /media camera {camera_id}"
         # No total: a live stream lasts as long as it lasts; stalls are the reader's timeout.
@@ -456,8 +489,9 @@ class WepClient:
             error: WepError
             try:
                 async with asyncio.timeout(self._config.request_timeout):
-                    response = await http.get(request_url, params=query, headers={SESSION_HEADER: session},
-                                              timeout=timeout)
+                    response = await http.get(
+                        request_url, params=query, headers={SESSION_HEADER: session}, timeout=timeout
+                    )
                     if response.status < 400 and response.content_type != "application/json":
                         self.stats.record(route, asyncio.get_running_loop().time() - started, False)
                         return response
@@ -467,7 +501,12 @@ class WepClient:
                         response.release()
                 error = parse_error_envelope(response.status, raw, response.content_type)
                 if response.status < 400 and error.name == "BAD_RESPONSE":
-                    error = WepUnavailable(502, None, "BAD_RESPONSE", f"answered JSON ({describe_body(raw, 'application/json')}), not media")
+                    error = WepUnavailable(
+                        502,
+                        None,
+                        "BAD_RESPONSE",
+                        f"answered JSON ({describe_body(raw, 'application/json')}), not media",
+                    )
                 error = in_context(error, WepCall("GET", "/media", route, camera_id=camera_id))
             except WepError as exc:
                 error = exc
@@ -477,8 +516,9 @@ class WepClient:
             if attempt == 2 or isinstance(error, WepUnavailable) or not is_session_expired(error):
                 log.info("media stream refused: %s", error, extra=_camera(camera_id))
                 raise error
-            log.info("WEP session expired (%s %s); logging in again", error.status, error.name,
-                     extra=_camera(camera_id))
+            log.info(
+                "WEP session expired (%s %s); logging in again", error.status, error.name, extra=_camera(camera_id)
+            )
             await self._relogin(generation)
         raise AssertionError("unreachable")
 
@@ -490,7 +530,9 @@ class WepClient:
         starts a new POST with the rest of its audio."""
         http = self._require_http()
         session, generation = await self._current_session()
-        call = WepCall("POST", "/media", "media.audio", (("cameraId", camera_id), ("media", "audio")), camera_id=camera_id)
+        call = WepCall(
+            "POST", "/media", "media.audio", (("cameraId", camera_id), ("media", "audio")), camera_id=camera_id
+        )
 
         async def chunks() -> AsyncIterator[bytes]:
             async for chunk in body:
@@ -498,14 +540,19 @@ class WepClient:
                     self.stats.audio_bytes += len(chunk)
                     yield chunk
 
-        timeout = aiohttp.ClientTimeout(total=AUDIO_POST_LIMIT + self._config.request_timeout,
-                                        sock_connect=self._config.connect_timeout)
+        timeout = aiohttp.ClientTimeout(
+            total=AUDIO_POST_LIMIT + self._config.request_timeout, sock_connect=self._config.connect_timeout
+        )
         started = asyncio.get_running_loop().time()
         failed = True
         try:
-            async with http.post(self.base_url + "/media", params=[*call.params, ("session", session)], data=chunks(),
-                                 headers={SESSION_HEADER: session, "Content-Type": content_type},
-                                 timeout=timeout) as response:
+            async with http.post(
+                self.base_url + "/media",
+                params=[*call.params, ("session", session)],
+                data=chunks(),
+                headers={SESSION_HEADER: session, "Content-Type": content_type},
+                timeout=timeout,
+            ) as response:
                 raw = await read_body(response, MAX_ERROR_BYTES, call.context)
                 status, answer_type = response.status, response.content_type
             if status >= 400 or is_error_envelope(raw):

@@ -33,36 +33,53 @@ class WepControlApi:
         self.client = client
 
     async def _put(self, path: str, route: str, body: dict, camera_id: str) -> None:
-        call = WepCall("PUT", path, route, body=body, session_in_query=False, session_in_body=True,
-                       camera_id=camera_id)
+        call = WepCall("PUT", path, route, body=body, session_in_query=False, session_in_body=True, camera_id=camera_id)
         await self.client.call(call, result=False)
 
     async def continuous(self, camera_id: str, pan: float, tilt: float, zoom: float) -> None:
         """START a continuous move: "The last call will continue until another START or STOP"."""
-        await self._put("/camera/commands/pan-tilt-zoom", "ptz.continuous", {"id": camera_id, "continuous": {
-            "panAmount": pan, "tiltAmount": tilt, "zoomAmount": zoom, "action": "START"}}, camera_id)
+        await self._put(
+            "/camera/commands/pan-tilt-zoom",
+            "ptz.continuous",
+            {
+                "id": camera_id,
+                "continuous": {"panAmount": pan, "tiltAmount": tilt, "zoomAmount": zoom, "action": "START"},
+            },
+            camera_id,
+        )
 
     async def stop(self, camera_id: str) -> None:
-        await self._put("/camera/commands/pan-tilt-zoom", "ptz.continuous", {"id": camera_id, "continuous": {
-            "panAmount": 0, "tiltAmount": 0, "zoomAmount": 0, "action": "STOP"}}, camera_id)
+        await self._put(
+            "/camera/commands/pan-tilt-zoom",
+            "ptz.continuous",
+            {"id": camera_id, "continuous": {"panAmount": 0, "tiltAmount": 0, "zoomAmount": 0, "action": "STOP"}},
+            camera_id,
+        )
 
     async def center(self, camera_id: str, x: float, y: float) -> None:
-        field_of_view = {"imagePanelSize": {"width": PANEL, "height": PANEL},
-                         "point": {"x": round(x * PANEL), "y": round(y * PANEL)}}
-        await self._put("/camera/commands/pan-tilt-zoom", "ptz.fov", {"id": camera_id, "fieldOfView": field_of_view},
-                        camera_id)
+        field_of_view = {
+            "imagePanelSize": {"width": PANEL, "height": PANEL},
+            "point": {"x": round(x * PANEL), "y": round(y * PANEL)},
+        }
+        await self._put(
+            "/camera/commands/pan-tilt-zoom", "ptz.fov", {"id": camera_id, "fieldOfView": field_of_view}, camera_id
+        )
 
     async def zoom_to(self, camera_id: str, roi: tuple[float, float, float, float]) -> None:
         left, top, right, bottom = roi
         (x, width), (y, height) = panel_span(left, right), panel_span(top, bottom)
-        field_of_view = {"imagePanelSize": {"width": PANEL, "height": PANEL},
-                         "ROI": {"x": x, "y": y, "width": width, "height": height}}
-        await self._put("/camera/commands/pan-tilt-zoom", "ptz.fov", {"id": camera_id, "fieldOfView": field_of_view},
-                        camera_id)
+        field_of_view = {
+            "imagePanelSize": {"width": PANEL, "height": PANEL},
+            "ROI": {"x": x, "y": y, "width": width, "height": height},
+        }
+        await self._put(
+            "/camera/commands/pan-tilt-zoom", "ptz.fov", {"id": camera_id, "fieldOfView": field_of_view}, camera_id
+        )
 
     async def presets(self, camera_id: str) -> list[tuple[int, str]]:
-        result = await self.client.call(WepCall("GET", "/camera/ptz/preset", "ptz.presets", (("id", camera_id),),
-                                                camera_id=camera_id))
+        result = await self.client.call(
+            WepCall("GET", "/camera/ptz/preset", "ptz.presets", (("id", camera_id),), camera_id=camera_id)
+        )
         items = result.get("presets") if isinstance(result, dict) else result
         if not isinstance(items, list):
             raise WepUnavailable(502, None, "BAD_RESPONSE", "GET /camera/ptz/preset: result has no preset list")
@@ -75,8 +92,12 @@ class WepControlApi:
         return sorted(presets)
 
     async def goto_preset(self, camera_id: str, preset: int) -> None:
-        await self._put("/camera/commands/preset", "ptz.preset",
-                        {"id": camera_id, "presetId": preset, "patternId": preset}, camera_id)
+        await self._put(
+            "/camera/commands/preset",
+            "ptz.preset",
+            {"id": camera_id, "presetId": preset, "patternId": preset},
+            camera_id,
+        )
 
     async def home(self, camera_id: str) -> None:
         await self._put("/camera/commands/preset/home", "ptz.home", {"id": camera_id}, camera_id)
@@ -90,8 +111,12 @@ class WepControlApi:
 
     async def trigger_output(self, entity_id: str, toggle: bool, camera_id: str) -> None:
         """One digital output by its entity id: toggled, or triggered (a momentary pulse)."""
-        await self._put("/camera/commands/trigger-digital-output", "output.trigger",
-                        {"entityId": entity_id, "isToggle": toggle}, camera_id)
+        await self._put(
+            "/camera/commands/trigger-digital-output",
+            "output.trigger",
+            {"entityId": entity_id, "isToggle": toggle},
+            camera_id,
+        )
 
 
 def _number(value: Any) -> int | None:

@@ -103,7 +103,9 @@ def parse_error_envelope(status: int, body: bytes, content_type: str) -> WepErro
     if envelope is None or not _looks_like_envelope(envelope):
         what = describe_body(body, content_type)
         if status < 400:
-            return WepUnavailable(502, None, "BAD_RESPONSE", f"answered HTTP {status} with {what}, not a WEP error envelope")
+            return WepUnavailable(
+                502, None, "BAD_RESPONSE", f"answered HTTP {status} with {what}, not a WEP error envelope"
+            )
         cls = WepUnavailable if status in GATEWAY_STATUSES else WepError
         return cls(status, None, f"HTTP_{status}", f"answered HTTP {status} with {what}, not a WEP error envelope")
 

@@ -40,21 +40,39 @@ class WepEventsApi:
 
     async def create_webhook(self, webhook: dict) -> str | None:
         """POST /webhooks; the new webhook's id when the answer names it."""
-        call = WepCall("POST", "/webhooks", "webhooks.create", body={"webhook": webhook}, session_in_query=False,
-                       session_in_body=True)
+        call = WepCall(
+            "POST",
+            "/webhooks",
+            "webhooks.create",
+            body={"webhook": webhook},
+            session_in_query=False,
+            session_in_body=True,
+        )
         return _webhook_id(await self.client.call(call))
 
     async def update_webhook(self, webhook: dict) -> None:
         """PUT /webhooks: `webhook` carries its "id" and the fields to change."""
-        call = WepCall("PUT", "/webhooks", "webhooks.update", body={"webhook": webhook}, session_in_query=False,
-                       session_in_body=True)
+        call = WepCall(
+            "PUT",
+            "/webhooks",
+            "webhooks.update",
+            body={"webhook": webhook},
+            session_in_query=False,
+            session_in_body=True,
+        )
         await self.client.call(call, result=False)
 
     async def delete_webhooks(self, ids: Iterable[str]) -> None:
         ids = list(ids)
         for start in range(0, len(ids), MAX_WEBHOOK_IDS):
-            call = WepCall("DELETE", "/webhooks", "webhooks.delete", body={"ids": ids[start:start + MAX_WEBHOOK_IDS]},
-                           session_in_query=False, session_in_body=True)
+            call = WepCall(
+                "DELETE",
+                "/webhooks",
+                "webhooks.delete",
+                body={"ids": ids[start : start + MAX_WEBHOOK_IDS]},
+                session_in_query=False,
+                session_in_body=True,
+            )
             await self.client.call(call, result=False)
 
     # -- events --------------------------------------------------------------------------------
@@ -64,15 +82,24 @@ class WepEventsApi:
         result = await self.client.call(WepCall("GET", "/server/ids", "server.ids"))
         items = result
         if isinstance(result, dict):
-            items = next((result[key] for key in ("servers", "serverIds", "ids") if isinstance(result.get(key), list)),
-                         None)
+            items = next(
+                (result[key] for key in ("servers", "serverIds", "ids") if isinstance(result.get(key), list)), None
+            )
         if not isinstance(items, list):
             raise WepUnavailable(502, None, "BAD_RESPONSE", "GET /server/ids: result has no server list")
         ids = [str(item.get("id")) if isinstance(item, dict) else str(item) for item in items]
         return [server_id for server_id in ids if server_id and server_id != "None"]
 
-    async def search(self, server_id: str, start: str, end: str, *, topics: Iterable[str] = (),
-                     device_ids: Iterable[str] = (), limit: int | None = None) -> EventPage:
+    async def search(
+        self,
+        server_id: str,
+        start: str,
+        end: str,
+        *,
+        topics: Iterable[str] = (),
+        device_ids: Iterable[str] = (),
+        limit: int | None = None,
+    ) -> EventPage:
         """GET /events/search?queryType=TIME_RANGE: events of one server between two ISO times."""
         params = [("queryType", "TIME_RANGE"), ("serverId", server_id), ("from", start), ("to", end)]
         params += [("eventTopics", topic) for topic in topics]

@@ -116,17 +116,19 @@ def _representations(adaptation_set: ET.Element, mpd_url: str, parent_bases: lis
         base = mpd_url
         for text in bases:
             base = urljoin(base, text)
-        found.append(Representation(
-            id=element.get("id", ""),
-            width=_int(_inherited(element, adaptation_set, "width")),
-            height=_int(_inherited(element, adaptation_set, "height")),
-            bandwidth=_int(element.get("bandwidth")),
-            codecs=_inherited(element, adaptation_set, "codecs") or "",
-            mime_type=_mime_type(element, adaptation_set),
-            base_url=base,
-            role=role,
-            srd=_srd(element) or srd,
-        ))
+        found.append(
+            Representation(
+                id=element.get("id", ""),
+                width=_int(_inherited(element, adaptation_set, "width")),
+                height=_int(_inherited(element, adaptation_set, "height")),
+                bandwidth=_int(element.get("bandwidth")),
+                codecs=_inherited(element, adaptation_set, "codecs") or "",
+                mime_type=_mime_type(element, adaptation_set),
+                base_url=base,
+                role=role,
+                srd=_srd(element) or srd,
+            )
+        )
     return found
 
 

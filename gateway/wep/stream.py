@@ -58,13 +58,24 @@ class MediaStream:
                 async with asyncio.timeout(self._read_timeout):
                     chunk = await self._response.content.readany()
             except TimeoutError:
-                log.warning("media stream stalled: read timeout, no bytes for %.1fs", self._read_timeout,
-                            extra={"camera": self.camera_id})
-                raise WepUnavailable(504, None, READ_TIMEOUT,
-                                     f"camera {self.camera_id}: stream read timeout, no bytes for {self._read_timeout:g}s") from None
+                log.warning(
+                    "media stream stalled: read timeout, no bytes for %.1fs",
+                    self._read_timeout,
+                    extra={"camera": self.camera_id},
+                )
+                raise WepUnavailable(
+                    504,
+                    None,
+                    READ_TIMEOUT,
+                    f"camera {self.camera_id}: stream read timeout, no bytes for {self._read_timeout:g}s",
+                ) from None
             except aiohttp.ClientPayloadError:
-                raise WepUnavailable(502, None, "CONNECTION_CLOSED",
-                                     f"camera {self.camera_id}: stream cut short, WEP closed it mid-transfer") from None
+                raise WepUnavailable(
+                    502,
+                    None,
+                    "CONNECTION_CLOSED",
+                    f"camera {self.camera_id}: stream cut short, WEP closed it mid-transfer",
+                ) from None
             except aiohttp.ClientError as exc:
                 raise unavailable(f"camera {self.camera_id}: stream", exc, self._read_timeout) from None
             if not chunk:

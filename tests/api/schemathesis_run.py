@@ -65,17 +65,25 @@ def gateway_config(emulator: Emulator, alta: AltaEmulator, work: Path, port: int
     return dataclasses.replace(
         base,
         events=dataclasses.replace(base.events, public_url=f"http://127.0.0.1:{port}"),  # WEP's webhook is on
-        wep=dataclasses.replace(base.wep, url=emulator.url, username=settings.username, password=settings.password,
-                                user_nonce=settings.user_nonce, user_key=settings.user_key),
+        wep=dataclasses.replace(
+            base.wep,
+            url=emulator.url,
+            username=settings.username,
+            password=settings.password,
+            user_nonce=settings.user_nonce,
+            user_key=settings.user_key,
+        ),
         auth=dataclasses.replace(base.auth, viewer_auth=True, admin_key=ADMIN_KEY, token_secret=TOKEN_SECRET),
         hls=dataclasses.replace(base.hls, blocking_timeout=1.0),
         sources=dataclasses.replace(base.sources, idle_close_after=2.0, stall_timeout=3.0),
         pushes=dataclasses.replace(base.pushes, db_path=str(work / "gateway.sqlite3")),
-        rules=dataclasses.replace(base.rules, clips_dir=str(work / "clips"),
-                                  snapshots_dir=str(work / "rule-snapshots")),
+        rules=dataclasses.replace(
+            base.rules, clips_dir=str(work / "clips"), snapshots_dir=str(work / "rule-snapshots")
+        ),
         limits=dataclasses.replace(base.limits, request_timeout=10.0),
-        alta=AltaConfig(url=alta.url, username=alta.settings.username, password=alta.settings.password,
-                        webhook_secret=ALTA_SECRET),
+        alta=AltaConfig(
+            url=alta.url, username=alta.settings.username, password=alta.settings.password, webhook_secret=ALTA_SECRET
+        ),
     )
 
 
@@ -109,19 +117,41 @@ generation = {{ max-examples = 5 }}
 
 async def run_schemathesis(base: str, work: Path, credential: str, args: argparse.Namespace) -> int:
     command = [
-        sys.executable, "-m", "schemathesis.cli", "--config-file", str(work / "schemathesis.toml"), "run",
-        f"{base}/api/v1/openapi.json", "--url", base, "--checks", CHECKS,
-        "--header", f"Authorization: Bearer {credential}",
-        "--max-examples", str(args.max_examples), "--seed", str(args.seed), "--generation-database", "none",
-        "--request-timeout", "15", "--workers", "1", "--no-color", "--suppress-health-check", "all",
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "--config-file",
+        str(work / "schemathesis.toml"),
+        "run",
+        f"{base}/api/v1/openapi.json",
+        "--url",
+        base,
+        "--checks",
+        CHECKS,
+        "--header",
+        f"Authorization: Bearer {credential}",
+        "--max-examples",
+        str(args.max_examples),
+        "--seed",
+        str(args.seed),
+        "--generation-database",
+        "none",
+        "--request-timeout",
+        "15",
+        "--workers",
+        "1",
+        "--no-color",
+        "--suppress-health-check",
+        "all",
         *[option for path in STREAMS for option in ("--exclude-path", path)],
     ]
     # One worker: with two threads, hypothesis describing filters runs ast.parse in both at once,
     # which CPython 3.11 can fail with "SystemError: AST constructor recursion depth mismatch"
     # (python/cpython#106905). In `work`: schemathesis keeps its crash cache under the working
     # directory.
-    process = await asyncio.create_subprocess_exec(*command, cwd=work,
-                                                   env={**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS)})
+    process = await asyncio.create_subprocess_exec(
+        *command, cwd=work, env={**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS)}
+    )
     try:
         return await asyncio.wait_for(process.wait(), RUN_TIMEOUT)
     except TimeoutError:
@@ -142,8 +172,9 @@ async def main(args: argparse.Namespace) -> int:
     failed, problems = [], []
     with tempfile.TemporaryDirectory(prefix="wepgw-schemathesis-") as tmp:
         work = Path(tmp)
-        emulator = Emulator(EmulatorSettings(host="127.0.0.1", port=0, cache_dir=str(work / "cache"), ptz_camera=1,
-                                             **TEST_EMULATOR))
+        emulator = Emulator(
+            EmulatorSettings(host="127.0.0.1", port=0, cache_dir=str(work / "cache"), ptz_camera=1, **TEST_EMULATOR)
+        )
         alta = AltaEmulator(AltaSettings())
         await emulator.start()
         await alta.start()
@@ -166,8 +197,10 @@ async def main(args: argparse.Namespace) -> int:
                         failed.append(label)
                     print(f"=== {label}: {time.monotonic() - started:.0f} s ===", flush=True)
                 async with aiohttp.ClientSession() as http:
-                    problems += [*await check_streams(http, base, cameras[0], token),
-                                 *await check_destinations(http, base)]
+                    problems += [
+                        *await check_streams(http, base, cameras[0], token),
+                        *await check_destinations(http, base),
+                    ]
         finally:
             await alta.stop()
             await emulator.stop()
@@ -183,8 +216,9 @@ def _admin() -> dict[str, str]:
 
 
 async def mint(http: aiohttp.ClientSession, base: str) -> str:
-    async with http.post(f"{base}/api/v1/tokens", json={"cameras": ["*"], "actions": VIEWER_ACTIONS},
-                         headers=_admin()) as response:
+    async with http.post(
+        f"{base}/api/v1/tokens", json={"cameras": ["*"], "actions": VIEWER_ACTIONS}, headers=_admin()
+    ) as response:
         assert response.status == 201, await response.text()
         return (await response.json())["token"]
 
@@ -236,11 +270,17 @@ async def check_destinations(http: aiohttp.ClientSession, base: str) -> list[str
     async with http.get(f"{base}/api/v1/pushes", headers=_admin()) as response:
         urls = [push["url"] for push in (await response.json())["pushes"]]
     async with http.get(f"{base}/api/v1/rules", headers=_admin()) as response:
-        urls += [params["url"] for rule in (await response.json())["rules"] for action in rule["actions"]
-                 for params in action.values() if "url" in params]
+        urls += [
+            params["url"]
+            for rule in (await response.json())["rules"]
+            for action in rule["actions"]
+            for params in action.values()
+            if "url" in params
+        ]
     print(f"=== destinations: {len(urls)} push and rule URLs, all checked for the loopback ===", flush=True)
-    return [f"a generated destination left the loopback: {url}" for url in urls
-            if urlsplit(url).hostname != "127.0.0.1"]
+    return [
+        f"a generated destination left the loopback: {url}" for url in urls if urlsplit(url).hostname != "127.0.0.1"
+    ]
 
 
 async def check_streams(http: aiohttp.ClientSession, base: str, camera: str, token: str) -> list[str]:
@@ -248,8 +288,9 @@ async def check_streams(http: aiohttp.ClientSession, base: str, camera: str, tok
     type and (for JSON) body must be what the description lists; a stream must start."""
     doc = document()
     live, state = "/live/{camera}.mp4", "/g/{id}/state"
-    async with http.post(f"{base}/api/v1/links", json={"camera": camera, "live": True, "ttl": 60},
-                         headers=_admin()) as response:
+    async with http.post(
+        f"{base}/api/v1/links", json={"camera": camera, "live": True, "ttl": 60}, headers=_admin()
+    ) as response:
         link = (await response.json())["id"]
     cases = []  # (template, path, query, headers, whether it streams)
     for credential in (token, ADMIN_KEY):
@@ -303,8 +344,6 @@ async def _check_one(http, doc, base, template, path, query, headers, streams) -
             except jsonschema.ValidationError as exc:
                 return f"body does not match the schema: {exc.message}"
     return None
-
-
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -20,8 +20,15 @@ async def test_camera_list_from_mpd_and_spkc_cached_briefly(gateway_url, emulato
     cameras = json.loads(body)["cameras"]
     assert [camera["id"] for camera in cameras] == emulator.camera_ids
     first, last = cameras[0], cameras[-1]
-    assert first == {"id": emulator.camera_ids[0], "name": "Emulated camera 1", "qualities": ["high", "low"],
-                     "speaker": True, "audio": True, "source": "wep", "ptz": False}
+    assert first == {
+        "id": emulator.camera_ids[0],
+        "name": "Emulated camera 1",
+        "qualities": ["high", "low"],
+        "speaker": True,
+        "audio": True,
+        "source": "wep",
+        "ptz": False,
+    }
     # The emulator's last camera has neither speaker (spkc) nor microphone (no audio in its MPD).
     assert (last["speaker"], last["audio"]) == (False, False)
     assert "session" not in body and "/mt/api/rest/v1" not in body

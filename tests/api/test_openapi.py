@@ -46,8 +46,6 @@ async def test_served_at_api_v1(gateway_url):
         assert await response.json() == document()
 
 
-
-
 # Webhooks read what their senders post tolerantly: other fields are ignored, not refused.
 TOLERANT_BODIES = {("POST", "/wep/webhook"), ("POST", "/alta/webhook/{secret}")}
 

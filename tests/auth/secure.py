@@ -29,8 +29,9 @@ def admin_headers(key: str = ADMIN_KEY) -> dict[str, str]:
 
 
 async def mint(http: aiohttp.ClientSession, base: str, cameras: list[str], actions: list[str], ttl: int = 600) -> str:
-    async with http.post(f"{base}/api/v1/tokens", json={"cameras": cameras, "actions": actions, "ttl": ttl},
-                         headers=admin_headers()) as response:
+    async with http.post(
+        f"{base}/api/v1/tokens", json={"cameras": cameras, "actions": actions, "ttl": ttl}, headers=admin_headers()
+    ) as response:
         assert response.status == 201, await response.text()
         return (await response.json())["token"]
 

@@ -59,34 +59,62 @@ async def _get(s: Secure, path: str, params: dict, headers: dict, check=None) ->
 
 
 async def hls_index(s, camera, params, headers):
-    return await _get(s, f"/hls/{camera}/index.m3u8", params, headers,
-                      lambda r, body: body.startswith(b"#EXTM3U") or pytest.fail("not a playlist"))
+    return await _get(
+        s,
+        f"/hls/{camera}/index.m3u8",
+        params,
+        headers,
+        lambda r, body: body.startswith(b"#EXTM3U") or pytest.fail("not a playlist"),
+    )
 
 
 async def hls_playlist(s, camera, params, headers):
-    return await _get(s, f"/hls/{camera}/low/playlist.m3u8", params, headers,
-                      lambda r, body: b"#EXT-X-PART" in body or pytest.fail("not an LL-HLS playlist"))
+    return await _get(
+        s,
+        f"/hls/{camera}/low/playlist.m3u8",
+        params,
+        headers,
+        lambda r, body: b"#EXT-X-PART" in body or pytest.fail("not an LL-HLS playlist"),
+    )
 
 
 async def hls_init(s, camera, params, headers):
-    return await _get(s, f"/hls/{camera}/low/init.mp4", params, headers,
-                      lambda r, body: body[4:8] == b"ftyp" or pytest.fail("not an init segment"))
+    return await _get(
+        s,
+        f"/hls/{camera}/low/init.mp4",
+        params,
+        headers,
+        lambda r, body: body[4:8] == b"ftyp" or pytest.fail("not an init segment"),
+    )
 
 
 async def live(s, camera, params, headers):
-    return await _get(s, f"/live/{camera}.mp4", {**params, "quality": "low"}, headers,
-                      lambda r, body: body[4:8] == b"ftyp" or pytest.fail("not fMP4"))
+    return await _get(
+        s,
+        f"/live/{camera}.mp4",
+        {**params, "quality": "low"},
+        headers,
+        lambda r, body: body[4:8] == b"ftyp" or pytest.fail("not fMP4"),
+    )
 
 
 async def snapshot(s, camera, params, headers):
-    return await _get(s, f"/api/v1/cameras/{camera}/snapshot.jpg", params, headers,
-                      lambda r, body: body[:2] == b"\xff\xd8" or pytest.fail("not a JPEG"))
+    return await _get(
+        s,
+        f"/api/v1/cameras/{camera}/snapshot.jpg",
+        params,
+        headers,
+        lambda r, body: body[:2] == b"\xff\xd8" or pytest.fail("not a JPEG"),
+    )
 
 
 async def whep(s, camera, params, headers):
-    async with viewer_offer() as offer, s.http.post(
-            f"{s.base}/whep/{camera}", params=params, data=offer,
-            headers={**headers, "Content-Type": "application/sdp"}) as response:
+    async with (
+        viewer_offer() as offer,
+        s.http.post(
+            f"{s.base}/whep/{camera}", params=params, data=offer, headers={**headers, "Content-Type": "application/sdp"}
+        ) as response,
+    ):
         if response.status == 201:
             assert (await response.text()).startswith("v=0")
             # The session id in the Location is the credential: no token needed to hang up.
@@ -96,9 +124,15 @@ async def whep(s, camera, params, headers):
 
 
 async def whip(s, camera, params, headers):
-    async with talker_offer() as offer, s.http.post(
-            f"{s.base}/whip/{camera}/talk", params=params, data=offer,
-            headers={**headers, "Content-Type": "application/sdp"}) as response:
+    async with (
+        talker_offer() as offer,
+        s.http.post(
+            f"{s.base}/whip/{camera}/talk",
+            params=params,
+            data=offer,
+            headers={**headers, "Content-Type": "application/sdp"},
+        ) as response,
+    ):
         if response.status == 201:
             async with s.http.delete(f"{s.base}{response.headers['Location']}") as deleted:
                 assert deleted.status == 200
@@ -106,8 +140,12 @@ async def whip(s, camera, params, headers):
 
 
 async def talkdown(s, camera, params, headers):
-    async with s.http.post(f"{s.base}/api/v1/cameras/{camera}/talkdown", params=params, data=short_wav(),
-                           headers={**headers, "Content-Type": "audio/wav"}) as response:
+    async with s.http.post(
+        f"{s.base}/api/v1/cameras/{camera}/talkdown",
+        params=params,
+        data=short_wav(),
+        headers={**headers, "Content-Type": "audio/wav"},
+    ) as response:
         if response.status == 200:
             assert (await response.json())["bytes"] > 0
         return response.status
@@ -159,8 +197,9 @@ async def test_the_admin_key_opens_viewer_routes_from_the_header_never_from_the_
 
 async def test_snapshots_behind_tokens_are_private_to_caches(secure):
     token = await mint(secure.http, secure.base, [secure.camera], ["snapshot"])
-    async with secure.http.get(f"{secure.base}/api/v1/cameras/{secure.camera}/snapshot.jpg",
-                               params={"token": token}) as response:
+    async with secure.http.get(
+        f"{secure.base}/api/v1/cameras/{secure.camera}/snapshot.jpg", params={"token": token}
+    ) as response:
         assert response.status == 200
         assert response.headers["Cache-Control"].startswith("private, max-age=")
 
@@ -219,21 +258,27 @@ async def test_admin_routes_are_off_without_an_admin_key(aiohttp_server, emulato
     config = secure_config(emulator)
     config = dataclasses.replace(config, auth=dataclasses.replace(config.auth, admin_key=""))
     server = await aiohttp_server(create_app(config))
-    async with aiohttp.ClientSession() as http, http.post(
-            server.make_url("/api/v1/tokens"), json={"cameras": ["*"], "actions": ["view"]},
-            headers=admin_headers("")) as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            server.make_url("/api/v1/tokens"), json={"cameras": ["*"], "actions": ["view"]}, headers=admin_headers("")
+        ) as response,
+    ):
         assert response.status == 403
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"cameras": [], "actions": ["view"]}, "cameras"),
-    ({"cameras": ["*"], "actions": ["fly"]}, "actions"),
-    ({"cameras": ["*"], "actions": ["view"], "ttl": 0}, "ttl"),
-    ({"cameras": ["*"], "actions": ["view"], "ttl": 10**9}, "ttl"),
-    ({"cameras": ["*"], "actions": ["view"], "admin": True}, "unknown"),
-    ({"cameras": ["*"], "actions": None}, "actions"),  # left out is ["view"]; null is no list
-    ({"actions": ["view"]}, "cameras"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"cameras": [], "actions": ["view"]}, "cameras"),
+        ({"cameras": ["*"], "actions": ["fly"]}, "actions"),
+        ({"cameras": ["*"], "actions": ["view"], "ttl": 0}, "ttl"),
+        ({"cameras": ["*"], "actions": ["view"], "ttl": 10**9}, "ttl"),
+        ({"cameras": ["*"], "actions": ["view"], "admin": True}, "unknown"),
+        ({"cameras": ["*"], "actions": None}, "actions"),  # left out is ["view"]; null is no list
+        ({"actions": ["view"]}, "cameras"),
+    ],
+)
 async def test_token_request_errors(secure, body, message):
     async with secure.http.post(f"{secure.base}/api/v1/tokens", json=body, headers=admin_headers()) as response:
         assert response.status == 400
@@ -241,8 +286,9 @@ async def test_token_request_errors(secure, body, message):
 
 
 async def test_a_token_minted_without_actions_may_view_only(secure):
-    async with secure.http.post(f"{secure.base}/api/v1/tokens", json={"cameras": [secure.camera]},
-                                headers=admin_headers()) as response:
+    async with secure.http.post(
+        f"{secure.base}/api/v1/tokens", json={"cameras": [secure.camera]}, headers=admin_headers()
+    ) as response:
         assert response.status == 201
         minted = await response.json()
     assert minted["actions"] == ["view"]

@@ -23,8 +23,11 @@ async def make_gateway(aiohttp_server, emulator):
 
 
 def preflight(origin: str, method: str = "POST") -> dict[str, str]:
-    return {"Origin": origin, "Access-Control-Request-Method": method,
-            "Access-Control-Request-Headers": "authorization, content-type"}
+    return {
+        "Origin": origin,
+        "Access-Control-Request-Method": method,
+        "Access-Control-Request-Headers": "authorization, content-type",
+    }
 
 
 async def test_default_is_same_origin_only(make_gateway, emulator):
@@ -36,21 +39,27 @@ async def test_default_is_same_origin_only(make_gateway, emulator):
             assert "Access-Control-Allow-Origin" not in response.headers
         token = await mint(http, base, ["*"], ["view"])
         # The WHEP handler sets "*" of its own accord; a browser from elsewhere must not get it.
-        async with viewer_offer() as offer:
-            async with http.post(f"{base}/whep/{camera}", data=offer, params={"token": token},
-                                 headers={"Origin": ALLOWED, "Content-Type": "application/sdp"}) as response:
-                assert response.status == 201
-                assert not [h for h in response.headers if h.lower().startswith("access-control-")]
-                async with http.delete(f"{base}{response.headers['Location']}"):
-                    pass
+        async with viewer_offer() as offer, http.post(
+            f"{base}/whep/{camera}",
+            data=offer,
+            params={"token": token},
+            headers={"Origin": ALLOWED, "Content-Type": "application/sdp"},
+        ) as response:
+            assert response.status == 201
+            assert not [h for h in response.headers if h.lower().startswith("access-control-")]
+            async with http.delete(f"{base}{response.headers['Location']}"):
+                pass
 
 
 async def test_allowed_origin_gets_preflights_and_readable_answers(make_gateway, emulator):
     base = await make_gateway(f"{ALLOWED}, https://other.example")
     camera = emulator.camera_ids[0]
     async with aiohttp.ClientSession() as http:
-        for path, method in ((f"/whep/{camera}", "POST"), (f"/whip/{camera}/talk", "POST"),
-                             (f"/whep/{camera}/some-session", "DELETE")):
+        for path, method in (
+            (f"/whep/{camera}", "POST"),
+            (f"/whip/{camera}/talk", "POST"),
+            (f"/whep/{camera}/some-session", "DELETE"),
+        ):
             async with http.options(f"{base}{path}", headers=preflight(ALLOWED, method)) as response:
                 assert response.status == 204, path
                 assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
@@ -66,18 +75,21 @@ async def test_allowed_origin_gets_preflights_and_readable_answers(make_gateway,
             assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
             assert "WWW-Authenticate" in response.headers["Access-Control-Expose-Headers"]
         token = await mint(http, base, ["*"], ["view"])
-        async with viewer_offer() as offer:
-            async with http.post(f"{base}/whep/{camera}", data=offer, headers={
-                    "Origin": ALLOWED, "Content-Type": "application/sdp", "Authorization": f"Bearer {token}"}) as response:
-                assert response.status == 201
-                assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
-                assert "Location" in response.headers["Access-Control-Expose-Headers"]
-                async with http.delete(f"{base}{response.headers['Location']}", headers={"Origin": ALLOWED}) as gone:
-                    assert gone.status == 200
-                    assert gone.headers["Access-Control-Allow-Origin"] == ALLOWED
+        async with viewer_offer() as offer, http.post(
+            f"{base}/whep/{camera}",
+            data=offer,
+            headers={"Origin": ALLOWED, "Content-Type": "application/sdp", "Authorization": f"Bearer {token}"},
+        ) as response:
+            assert response.status == 201
+            assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
+            assert "Location" in response.headers["Access-Control-Expose-Headers"]
+            async with http.delete(f"{base}{response.headers['Location']}", headers={"Origin": ALLOWED}) as gone:
+                assert gone.status == 200
+                assert gone.headers["Access-Control-Allow-Origin"] == ALLOWED
         # A streamed answer (headers sent by prepare()) carries it as well.
-        async with http.get(f"{base}/live/{camera}.mp4", params={"token": token, "quality": "low"},
-                            headers={"Origin": ALLOWED}) as response:
+        async with http.get(
+            f"{base}/live/{camera}.mp4", params={"token": token, "quality": "low"}, headers={"Origin": ALLOWED}
+        ) as response:
             assert response.status == 200
             assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
             assert (await response.content.readexactly(8))[4:8] == b"ftyp"

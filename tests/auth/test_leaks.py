@@ -47,8 +47,9 @@ class Transcript:
 @pytest.fixture
 def emulator_settings(emulator_settings):
     # Secrets that no ordinary word matches (the defaults reuse the user name).
-    return dataclasses.replace(emulator_settings, password="pw-9f1c2e7a-leak-probe",
-                               user_key="uk-3b8d5c1e0f9a7e6d-leak-probe")
+    return dataclasses.replace(
+        emulator_settings, password="pw-9f1c2e7a-leak-probe", user_key="uk-3b8d5c1e0f9a7e6d-leak-probe"
+    )
 
 
 @pytest.fixture
@@ -101,8 +102,12 @@ async def test_nothing_secret_leaves_the_gateway(aiohttp_server, emulator, nginx
     camera, other = emulator.camera_ids[:2]
     async with aiohttp.ClientSession() as http:
         t = Transcript(http, str(server.make_url("")).rstrip("/"))
-        status, body = await t.call("POST", "/api/v1/tokens", headers=admin_headers(),
-                                    json={"cameras": ["*"], "actions": ["view", "talk", "snapshot"], "ttl": 600})
+        status, body = await t.call(
+            "POST",
+            "/api/v1/tokens",
+            headers=admin_headers(),
+            json={"cameras": ["*"], "actions": ["view", "talk", "snapshot"], "ttl": 600},
+        )
         assert status == 201
         token = {"token": (await _json(body))["token"]}
 
@@ -114,15 +119,20 @@ async def test_nothing_secret_leaves_the_gateway(aiohttp_server, emulator, nginx
         status, playlist = await t.call("GET", f"/hls/{camera}/low/playlist.m3u8", params=token)
         assert status == 200
         for line in playlist.decode().splitlines():
-            uri = line.split('URI="')[1].split('"')[0] if 'URI="' in line else (line if line and not line.startswith("#") else None)
+            uri = (
+                line.split('URI="')[1].split('"')[0]
+                if 'URI="' in line
+                else (line if line and not line.startswith("#") else None)
+            )
             if uri and ("part" in uri or "init" in uri or "seg" in uri):
                 await t.call("GET", f"/hls/{camera}/low/{uri}")
         note_session()
 
         # WebRTC viewer: the SDP answer is a response body too.
         async with viewer_offer() as offer:
-            status, _ = await t.call("POST", f"/whep/{camera}", params=token, data=offer,
-                                     headers={"Content-Type": "application/sdp"})
+            status, _ = await t.call(
+                "POST", f"/whep/{camera}", params=token, data=offer, headers={"Content-Type": "application/sdp"}
+            )
             assert status == 201
             await t.call("DELETE", _location(t))
 
@@ -134,23 +144,47 @@ async def test_nothing_secret_leaves_the_gateway(aiohttp_server, emulator, nginx
         await t.call("GET", "/api/v1/cameras", params={"token": "forged.token.here"})
 
         # Talk: a file played on the speaker camera.
-        status, _ = await t.call("POST", f"/api/v1/cameras/{camera}/talkdown", params=token, data=short_wav(),
-                                 headers={"Content-Type": "audio/wav"})
+        status, _ = await t.call(
+            "POST",
+            f"/api/v1/cameras/{camera}/talkdown",
+            params=token,
+            data=short_wav(),
+            headers={"Content-Type": "audio/wav"},
+        )
         assert status == 200
-        await t.call("POST", f"/api/v1/cameras/{other}/talkdown", params=token, data=short_wav(),
-                     headers={"Content-Type": "audio/wav"})  # no speaker: an error
+        await t.call(
+            "POST",
+            f"/api/v1/cameras/{other}/talkdown",
+            params=token,
+            data=short_wav(),
+            headers={"Content-Type": "audio/wav"},
+        )  # no speaker: an error
         note_session()
 
         # Pushes: one to nginx-rtmp that goes live, one that cannot connect.
         push_url = nginx.url("live", PUSH_KEY)
-        status, body = await t.call("POST", "/api/v1/pushes", headers=admin_headers(),
-                                    json={"camera": camera, "url": push_url, "quality": "low"})
+        status, body = await t.call(
+            "POST",
+            "/api/v1/pushes",
+            headers=admin_headers(),
+            json={"camera": camera, "url": push_url, "quality": "low"},
+        )
         assert status == 201, body
         push = (await _json(body))["id"]
-        dead = await _json((await t.call("POST", "/api/v1/pushes", headers=admin_headers(), json={
-            "camera": camera, "url": f"rtmp://127.0.0.1:9/live/{PUSH_KEY}-2", "quality": "low"}))[1])
+        dead = await _json(
+            (
+                await t.call(
+                    "POST",
+                    "/api/v1/pushes",
+                    headers=admin_headers(),
+                    json={"camera": camera, "url": f"rtmp://127.0.0.1:9/live/{PUSH_KEY}-2", "quality": "low"},
+                )
+            )[1]
+        )
         deadline = time.monotonic() + 30
-        while (await _json((await t.call("GET", f"/api/v1/pushes/{push}", headers=admin_headers()))[1]))["state"] != "live":
+        while (await _json((await t.call("GET", f"/api/v1/pushes/{push}", headers=admin_headers()))[1]))[
+            "state"
+        ] != "live":
             assert time.monotonic() < deadline, "the push never went live"
             await asyncio.sleep(0.3)
 
@@ -175,8 +209,11 @@ async def test_nothing_secret_leaves_the_gateway(aiohttp_server, emulator, nginx
     await server.close()
     assert sessions, "never saw the WEP session"
     secrets = {
-        "WEP session": sessions, "WEP password": {emulator.settings.password},
-        "WEP user key": {emulator.settings.user_key}, "admin key": {ADMIN_KEY}, "token secret": {TOKEN_SECRET},
+        "WEP session": sessions,
+        "WEP password": {emulator.settings.password},
+        "WEP user key": {emulator.settings.user_key},
+        "admin key": {ADMIN_KEY},
+        "token secret": {TOKEN_SECRET},
         "push stream key": {PUSH_KEY},
     }
     places = {"responses": "\n".join(t.parts), "log records": caplog.text, "written logs": written_logs.getvalue()}
@@ -202,4 +239,4 @@ async def _json(body: bytes) -> dict:
 
 def _around(text: str, value: str) -> str:
     at = text.index(value)
-    return text[max(0, at - 120):at].replace(value, "<SECRET>") + "<SECRET>"
+    return text[max(0, at - 120) : at].replace(value, "<SECRET>") + "<SECRET>"

@@ -11,8 +11,11 @@ from tests.auth.secure import secure_config
 
 
 def served_routes(app: web.Application) -> set[tuple[str, str]]:
-    return {(route.method, route.resource.canonical) for route in app.router.routes()
-            if route.method != "HEAD" and route.resource is not None}
+    return {
+        (route.method, route.resource.canonical)
+        for route in app.router.routes()
+        if route.method != "HEAD" and route.resource is not None
+    }
 
 
 async def test_every_route_has_a_policy_and_every_policy_a_route(emulator):

@@ -35,26 +35,37 @@ def test_expiry_is_checked_on_every_use():
         authority.verify(token)
 
 
-@pytest.mark.parametrize("forge", [
-    lambda claims: jwt.encode(claims, "another-secret-of-the-same-length-0123", algorithm="HS256"),
-    lambda claims: jwt.encode({**claims, "aud": "something-else"}, SECRET, algorithm="HS256"),
-    lambda claims: jwt.encode({k: v for k, v in claims.items() if k != "exp"}, SECRET, algorithm="HS256"),
-    lambda claims: jwt.encode(claims, None, algorithm="none"),  # RFC 8725 2.1: "none" is never accepted
-    lambda claims: jwt.encode(claims, SECRET, algorithm="HS512"),  # the algorithm is pinned
-    lambda claims: jwt.encode({**claims, "cam": "cam"}, SECRET, algorithm="HS256"),
-    lambda claims: "garbage",
-])
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda claims: jwt.encode(claims, "another-secret-of-the-same-length-0123", algorithm="HS256"),
+        lambda claims: jwt.encode({**claims, "aud": "something-else"}, SECRET, algorithm="HS256"),
+        lambda claims: jwt.encode({k: v for k, v in claims.items() if k != "exp"}, SECRET, algorithm="HS256"),
+        lambda claims: jwt.encode(claims, None, algorithm="none"),  # RFC 8725 2.1: "none" is never accepted
+        lambda claims: jwt.encode(claims, SECRET, algorithm="HS512"),  # the algorithm is pinned
+        lambda claims: jwt.encode({**claims, "cam": "cam"}, SECRET, algorithm="HS256"),
+        lambda claims: "garbage",
+    ],
+)
 def test_forged_or_broken_tokens_are_refused(forge):
     claims = {"aud": AUDIENCE, "exp": int(time.time()) + 60, "cam": ["cam"], "act": ["view"]}
     with pytest.raises(TokenError):
         TokenAuthority(SECRET).verify(forge(claims))
 
 
-@pytest.mark.parametrize("cameras, actions, ttl, field", [
-    ([], ["view"], 60, "cameras"), ("cam", ["view"], 60, "cameras"), ([""], ["view"], 60, "cameras"),
-    (["cam"], [], 60, "actions"), (["cam"], ["root"], 60, "actions"),
-    (["cam"], ["view"], 0, "ttl"), (["cam"], ["view"], 1.5, "ttl"), (["cam"], ["view"], True, "ttl"),
-])
+@pytest.mark.parametrize(
+    "cameras, actions, ttl, field",
+    [
+        ([], ["view"], 60, "cameras"),
+        ("cam", ["view"], 60, "cameras"),
+        ([""], ["view"], 60, "cameras"),
+        (["cam"], [], 60, "actions"),
+        (["cam"], ["root"], 60, "actions"),
+        (["cam"], ["view"], 0, "ttl"),
+        (["cam"], ["view"], 1.5, "ttl"),
+        (["cam"], ["view"], True, "ttl"),
+    ],
+)
 def test_request_checks_name_the_field(cameras, actions, ttl, field):
     with pytest.raises(ValueError, match=field):
         check_request(cameras, actions, ttl)

@@ -34,7 +34,7 @@ def instructions(path: Path = ROOT / "Dockerfile") -> list[tuple[str, str]]:
             logical.append(current.strip())
             current = ""
     stages = [i for i, line in enumerate(logical) if line.upper().startswith("FROM ")]
-    final = logical[stages[-1]:]
+    final = logical[stages[-1] :]
     return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "") for line in final]
 
 
@@ -89,18 +89,28 @@ async def test_entrypoint_serves_healthz_and_passes_its_healthcheck(emulator, tm
     assert env.pop("WEPGW_SERVER_LISTEN").endswith(":8080")
     env.pop("PATH")
     settings = emulator.settings
-    env.update({
-        "WEPGW_SERVER_LISTEN": f"127.0.0.1:{port}",
-        "WEPGW_PUSHES_DB_PATH": str(tmp_path / "pushes.sqlite3"),
-        # Config from the environment, as `docker run -e` gives it.
-        "WEPGW_WEP_URL": emulator.url, "WEPGW_WEP_USERNAME": settings.username,
-        "WEPGW_WEP_PASSWORD": settings.password, "WEPGW_WEP_USER_NONCE": settings.user_nonce,
-        "WEPGW_WEP_USER_KEY": settings.user_key, "WEPGW_WEP_CA_FILE": emulator.cert_path or "",
-        "WEPGW_AUTH_TOKEN_SECRET": "container-test-secret-0123456789abcdef",
-    })
+    env.update(
+        {
+            "WEPGW_SERVER_LISTEN": f"127.0.0.1:{port}",
+            "WEPGW_PUSHES_DB_PATH": str(tmp_path / "pushes.sqlite3"),
+            # Config from the environment, as `docker run -e` gives it.
+            "WEPGW_WEP_URL": emulator.url,
+            "WEPGW_WEP_USERNAME": settings.username,
+            "WEPGW_WEP_PASSWORD": settings.password,
+            "WEPGW_WEP_USER_NONCE": settings.user_nonce,
+            "WEPGW_WEP_USER_KEY": settings.user_key,
+            "WEPGW_WEP_CA_FILE": emulator.cert_path or "",
+            "WEPGW_AUTH_TOKEN_SECRET": "container-test-secret-0123456789abcdef",
+        }
+    )
     environ = {k: v for k, v in os.environ.items() if not k.startswith("WEPGW_")}
-    process = await asyncio.create_subprocess_exec(*command, env={**environ, **env}, cwd=tmp_path,
-                                                   stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        env={**environ, **env},
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         async with aiohttp.ClientSession() as http:
             deadline = time.monotonic() + 30
@@ -114,8 +124,9 @@ async def test_entrypoint_serves_healthz_and_passes_its_healthcheck(emulator, tm
                     pass
                 assert time.monotonic() < deadline, "the entrypoint never became ready"
                 await asyncio.sleep(0.2)
-        healthcheck = json.loads(next(args for instruction, args in steps if instruction == "HEALTHCHECK")
-                                 .split(" CMD ", 1)[1])
+        healthcheck = json.loads(
+            next(args for instruction, args in steps if instruction == "HEALTHCHECK").split(" CMD ", 1)[1]
+        )
         healthcheck = [part.replace("127.0.0.1:8080", f"127.0.0.1:{port}") for part in healthcheck]
         healthcheck[0] = sys.executable if healthcheck[0] == "python" else healthcheck[0]
         probe = await asyncio.create_subprocess_exec(*healthcheck)

@@ -29,8 +29,10 @@ async def test_the_timeline_shows_recordings_with_a_gap_and_motion(gateway_url, 
     await asyncio.sleep(1.1)
     emulator.inject_event(camera, "DEVICE_MOTION_STOP")
     now = datetime.now(UTC)
-    url = (f"{gateway_url}/api/v1/cameras/{camera}/timeline?from={_iso(now - timedelta(seconds=30))}"
-           f"&to={_iso(now + timedelta(seconds=1))}&scope=TENTH_SECOND")
+    url = (
+        f"{gateway_url}/api/v1/cameras/{camera}/timeline?from={_iso(now - timedelta(seconds=30))}"
+        f"&to={_iso(now + timedelta(seconds=1))}&scope=TENTH_SECOND"
+    )
     async with http.get(url) as response:
         assert response.status == 200, await response.text()
         timeline = await response.json()
@@ -46,8 +48,12 @@ async def test_the_timeline_shows_recordings_with_a_gap_and_motion(gateway_url, 
 
 async def test_a_bookmark_made_through_the_gateway_is_kept_by_wep_and_listed(gateway_url, emulator, http):
     camera = emulator.camera_ids[0]
-    body = {"name": "Van at the gate", "time": "2026-11-30T05:40:00.000Z", "duration_s": 30,
-            "description": "white, no plates"}
+    body = {
+        "name": "Van at the gate",
+        "time": "2026-11-30T05:40:00.000Z",
+        "duration_s": 30,
+        "description": "white, no plates",
+    }
     async with http.post(f"{gateway_url}/api/v1/cameras/{camera}/bookmarks", json=body) as response:
         assert response.status == 201, await response.text()
         made = await response.json()
@@ -75,14 +81,17 @@ async def test_recording_on_demand_starts_and_stops(gateway_url, emulator, http)
     assert emulator.manual_recording(camera) is None
 
 
-@pytest.mark.parametrize(("method", "path", "body", "words"), [
-    ("post", "record", {"action": "pause"}, 'action must be "start" or "stop"'),
-    ("post", "record", {"action": "start", "seconds": 90000}, "seconds must be a whole number from 1 to 86400"),
-    ("post", "bookmarks", {"name": "", "time": "2026-11-30T05:40:00Z"}, "name must be a string"),
-    ("post", "bookmarks", {"name": "x", "time": "soon"}, "time must be an ISO 8601 time"),
-    ("post", "bookmarks", {"name": "x", "time": "2026-11-30T05:40:00Z", "duration_s": -1}, "duration_s"),
-    ("get", "timeline?scope=HOUR", None, "scope must be one of"),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "body", "words"),
+    [
+        ("post", "record", {"action": "pause"}, 'action must be "start" or "stop"'),
+        ("post", "record", {"action": "start", "seconds": 90000}, "seconds must be a whole number from 1 to 86400"),
+        ("post", "bookmarks", {"name": "", "time": "2026-11-30T05:40:00Z"}, "name must be a string"),
+        ("post", "bookmarks", {"name": "x", "time": "soon"}, "time must be an ISO 8601 time"),
+        ("post", "bookmarks", {"name": "x", "time": "2026-11-30T05:40:00Z", "duration_s": -1}, "duration_s"),
+        ("get", "timeline?scope=HOUR", None, "scope must be one of"),
+    ],
+)
 async def test_bad_requests_are_refused_with_the_reason(gateway_url, emulator, http, method, path, body, words):
     url = f"{gateway_url}/api/v1/cameras/{emulator.camera_ids[0]}/{path}"
     async with http.request(method, url, json=body) as response:

@@ -78,8 +78,10 @@ async def test_a_region_finer_than_the_panel_is_zoomed_to_not_refused(gateway_ur
     # Found by schemathesis: a roi a few millionths high rounded to a 0-unit ROI, which WEP
     # refuses with 400, and the gateway answered 502.
     camera, base = emulator.camera_ids[0], _base(gateway_url, emulator)
-    for roi, sent in (([0.78, 1e-302, 0.94, 6e-08], {"x": 7800, "y": 0, "width": 1600, "height": 1}),
-                      ([0.99999999, 0.5, 1.0, 0.50000001], {"x": 9999, "y": 5000, "width": 1, "height": 1})):
+    for roi, sent in (
+        ([0.78, 1e-302, 0.94, 6e-08], {"x": 7800, "y": 0, "width": 1600, "height": 1}),
+        ([0.99999999, 0.5, 1.0, 0.50000001], {"x": 9999, "y": 5000, "width": 1, "height": 1}),
+    ):
         status, answer = await _post(http, base + "/ptz/zoom-to", {"roi": roi})
         assert status == 200, answer
         assert emulator.ptz_log(camera)[-1]["params"]["ROI"] == sent
@@ -99,7 +101,10 @@ async def test_outputs_on_off_pulse_and_a_missing_one(gateway_url, emulator, htt
     assert state() == "OFF"
     assert (await _post(http, base + "/outputs/1", {"state": "pulse"}))[0] == 200
     assert [(entry["entityId"], entry["isToggle"]) for entry in emulator.output_log(camera)] == [
-        (first, True), (first, True), (first, False)]
+        (first, True),
+        (first, True),
+        (first, False),
+    ]
     status, answer = await _post(http, base + "/outputs/3", {"state": "on"})
     assert status == 404 and "has no digital output 3 (it has 2)" in answer["error"]["message"]
     status, answer = await _post(http, base + "/outputs/1", {"state": "dim"})

@@ -19,22 +19,29 @@ def test_the_default_is_the_last_hour_at_a_scope_under_two_thousand_intervals():
 
 
 def test_a_given_window_and_scope_are_kept_and_rounded_outwards():
-    start, end, scope = timeline_window({"from": "2026-11-30T10:00:01Z", "to": "2026-11-30T10:00:59.5Z",
-                                         "scope": "1_SECOND"}, NOW)
-    assert (start.isoformat(), end.isoformat(), scope) == ("2026-11-30T10:00:01+00:00", "2026-11-30T10:01:00+00:00",
-                                                           "1_SECOND")
+    start, end, scope = timeline_window(
+        {"from": "2026-11-30T10:00:01Z", "to": "2026-11-30T10:00:59.5Z", "scope": "1_SECOND"}, NOW
+    )
+    assert (start.isoformat(), end.isoformat(), scope) == (
+        "2026-11-30T10:00:01+00:00",
+        "2026-11-30T10:01:00+00:00",
+        "1_SECOND",
+    )
 
 
 def test_a_week_gets_a_coarse_scope():
     assert timeline_window({"from": "2026-11-23T12:00:00Z", "to": "2026-11-30T12:00:00Z"}, NOW)[2] == "1000_SECONDS"
 
 
-@pytest.mark.parametrize(("query", "words"), [
-    ({"from": "yesterday"}, "from must be an ISO 8601 time"),
-    ({"from": "2026-11-30T13:00:00Z"}, "from must be before to"),
-    ({"from": "2026-01-01T00:00:00Z"}, "at most 31 days"),
-    ({"scope": "2_SECONDS"}, "scope must be one of"),
-])
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ({"from": "yesterday"}, "from must be an ISO 8601 time"),
+        ({"from": "2026-11-30T13:00:00Z"}, "from must be before to"),
+        ({"from": "2026-01-01T00:00:00Z"}, "at most 31 days"),
+        ({"scope": "2_SECONDS"}, "scope must be one of"),
+    ],
+)
 def test_bad_windows_are_refused_naming_the_problem(query, words):
     with pytest.raises(ApiError) as refused:
         timeline_window(query, NOW)

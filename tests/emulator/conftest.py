@@ -84,7 +84,7 @@ async def read_for(resp: aiohttp.ClientResponse, seconds: float) -> bytes:
     while (left := deadline - time.monotonic()) > 0:
         try:
             chunk = await asyncio.wait_for(resp.content.readany(), left)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             break
         if not chunk:
             break

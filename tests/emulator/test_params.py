@@ -1,10 +1,10 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from gateway.emulator.params import ParamError, Roi, parse_roi, parse_size, parse_time
 
-WHEN = datetime(2016, 3, 10, 21, 1, 0, 57000, tzinfo=timezone.utc).timestamp()
+WHEN = datetime(2016, 3, 10, 21, 1, 0, 57000, tzinfo=UTC).timestamp()
 
 
 @pytest.mark.parametrize(
@@ -23,7 +23,9 @@ def test_time_forms_from_the_guide(value, when, match):
     assert ref.match == match
 
 
-@pytest.mark.parametrize("value", ["yesterday", "2016-03-10T21:01:00", "20160310T210100.057Z,x", "2016-13-10T21:01:00Z"])
+@pytest.mark.parametrize(
+    "value", ["yesterday", "2016-03-10T21:01:00", "20160310T210100.057Z,x", "2016-13-10T21:01:00Z"]
+)
 def test_malformed_time_is_a_param_error(value):
     with pytest.raises(ParamError):
         parse_time(value)

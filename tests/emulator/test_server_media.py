@@ -3,7 +3,7 @@
 import io
 import subprocess
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import av
 import numpy as np
@@ -91,7 +91,7 @@ def decode_jpeg(data: bytes) -> np.ndarray:
 async def test_jpeg_roi_and_size(emulator, http):
     session = await login(http, emulator)
     cid = emulator.camera_ids[0]
-    t = (datetime.now(timezone.utc) - timedelta(seconds=30)).strftime("%Y%m%dT%H%M%S.%f")[:-3] + "Z"
+    t = (datetime.now(UTC) - timedelta(seconds=30)).strftime("%Y%m%dT%H%M%S.%f")[:-3] + "Z"
 
     async def jpeg(**extra) -> np.ndarray:
         params = {"session": session, "cameraId": cid, "format": "jpeg", "t": t, **extra}
@@ -140,21 +140,24 @@ async def test_spkc_for_speaker_and_plain_camera(emulator, http):
         params = {"session": session, "cameraId": cid, "format": "spkc"}
         async with http.get(api(emulator, "media"), params=params) as resp:
             answers.append(await resp.json())
-    assert answers[0] == {"status": "success", "result": {"speakerEnabled": True, "availableAudioCodecs": ["audio/PCMU"]}}
+    assert answers[0] == {
+        "status": "success",
+        "result": {"speakerEnabled": True, "availableAudioCodecs": ["audio/PCMU"]},
+    }
     assert answers[1] == {"status": "success", "result": {"speakerEnabled": False, "availableAudioCodecs": []}}
 
 
 async def test_recorded_time_starts_at_zero_and_future_is_not_found(emulator, http, tmp_path):
     session = await login(http, emulator)
     cid = emulator.camera_ids[0]
-    past = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    past = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     params = {"session": session, "cameraId": cid, "t": past + ",g", "quality": "low"}
     async with http.get(api(emulator, "media"), params=params) as resp:
         body = await read_for(resp, 1.5)
     (tmp_path / "rec.mp4").write_bytes(body)
     times = [float(t) for t in probe(tmp_path / "rec.mp4", "packet=dts_time")]
     assert times[0] == 0.0 and len(times) >= 15
-    future = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
     async with http.get(api(emulator, "media"), params={**params, "t": future}) as resp:
         assert_envelope(await resp.json(), 404, "NOT_FOUND")
 

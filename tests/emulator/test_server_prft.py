@@ -20,8 +20,9 @@ async def test_fragments_carry_the_cameras_time_in_prft_boxes(make_emulator, htt
     async with http.get(api(emulator, "media"), params=params) as resp:
         live = await read_for(resp, 1.2)
     samples = [s for e in Fmp4Reader().feed(live) if isinstance(e, Fragment) for s in e.samples]
-    assert samples and all(s.captured_at == pytest.approx(emulator.epoch_wall + s.decode_time / 90000, abs=1e-6)
-                           for s in samples)
+    assert samples and all(
+        s.captured_at == pytest.approx(emulator.epoch_wall + s.decode_time / 90000, abs=1e-6) for s in samples
+    )
     assert samples[-1].captured_at <= datetime.now(UTC).timestamp()
 
     at = emulator.epoch_wall - 3600 + 0.5  # a keyframe every second from the emulator's start
@@ -36,8 +37,9 @@ async def test_fragments_carry_the_cameras_time_in_prft_boxes(make_emulator, htt
     session = await login(http, plain)
     async with http.get(api(plain, "media"), params={**params, "session": session}) as resp:
         body = await read_for(resp, 0.5)
-    assert b"prft" not in body and all(s.captured_at is None for e in Fmp4Reader().feed(body)
-                                       if isinstance(e, Fragment) for s in e.samples)
+    assert b"prft" not in body and all(
+        s.captured_at is None for e in Fmp4Reader().feed(body) if isinstance(e, Fragment) for s in e.samples
+    )
 
 
 async def test_gops_setting_places_the_keyframes(make_emulator, http, tmp_path):

@@ -39,7 +39,10 @@ async def test_accapi_third_party_client_logs_in_and_lists_cameras(emulator):
         ({"password": "wrong"}, "invalid username or password"),
         ({"username": "nobody"}, "invalid username or password"),
         ({"authorizationToken": make_token("wep-emulator-nonce", "other-key", int(time.time()))}, "hash"),
-        ({"authorizationToken": make_token("wep-emulator-nonce", "wep-emulator-key", int(time.time()) - 7200)}, "window"),
+        (
+            {"authorizationToken": make_token("wep-emulator-nonce", "wep-emulator-key", int(time.time()) - 7200)},
+            "window",
+        ),
     ],
 )
 async def test_wrong_credentials_or_token_get_the_401_envelope(emulator, http, override, message):
@@ -102,7 +105,9 @@ async def test_every_error_is_the_envelope(emulator, http):
         async with http.request(method, api(emulator, path), params=params) as resp:
             assert resp.status == status, (path, params)
             assert_envelope(await resp.json(), status, name)
-    async with http.post(api(emulator, "login"), data=b"{not json", headers={"Content-Type": "application/json"}) as resp:
+    async with http.post(
+        api(emulator, "login"), data=b"{not json", headers={"Content-Type": "application/json"}
+    ) as resp:
         assert_envelope(await resp.json(), 400, "BAD_REQUEST")
 
 

@@ -27,9 +27,12 @@ def free_port() -> int:
 @pytest.fixture
 def events_config(emulator, tmp_path) -> Config:
     port = free_port()
-    config = config_for(emulator, events={"public_url": f"http://127.0.0.1:{port}", "heartbeat_ms": 1000},
-                        pushes={"db_path": str(tmp_path / "gateway.sqlite3")},
-                        auth={"viewer_auth": True, "admin_key": ADMIN_KEY, "token_secret": TOKEN_SECRET})
+    config = config_for(
+        emulator,
+        events={"public_url": f"http://127.0.0.1:{port}", "heartbeat_ms": 1000},
+        pushes={"db_path": str(tmp_path / "gateway.sqlite3")},
+        auth={"viewer_auth": True, "admin_key": ADMIN_KEY, "token_secret": TOKEN_SECRET},
+    )
     return dataclasses.replace(config, server=dataclasses.replace(config.server, listen=f"127.0.0.1:{port}"))
 
 
@@ -65,8 +68,10 @@ async def webhook_ready(server) -> None:
     from gateway.events.service import EVENTS
 
     layer = server.app[EVENTS]
-    await wait_for(lambda: layer.registration.webhook_id and layer.receiver.stats.posts["HELLO"],
-                   what="the webhook registration and WEP's HELLO")
+    await wait_for(
+        lambda: layer.registration.webhook_id and layer.receiver.stats.posts["HELLO"],
+        what="the webhook registration and WEP's HELLO",
+    )
 
 
 @pytest.fixture
@@ -79,7 +84,8 @@ async def mint(http: aiohttp.ClientSession, server, cameras, actions, sub: str |
     body = {"cameras": cameras, "actions": actions, "ttl": 600}
     if sub is not None:
         body["sub"] = sub
-    async with http.post(server.make_url("/api/v1/tokens"), json=body,
-                         headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as response:
+    async with http.post(
+        server.make_url("/api/v1/tokens"), json=body, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+    ) as response:
         assert response.status == 201, await response.text()
         return (await response.json())["token"]

@@ -33,8 +33,11 @@ class SseReader:
                 line = line.rstrip("\n").rstrip("\r")
                 if not line:
                     if "data" in fields:
-                        return SseEvent(fields.get("event", ["message"])[-1], fields.get("id", [""])[-1],
-                                        json.loads("\n".join(fields["data"])))
+                        return SseEvent(
+                            fields.get("event", ["message"])[-1],
+                            fields.get("id", [""])[-1],
+                            json.loads("\n".join(fields["data"])),
+                        )
                     fields = {}
                     continue
                 if line.startswith(":"):

@@ -15,20 +15,28 @@ async def _alarms(http, server, token: str) -> list[dict]:
 
 
 async def test_acknowledged_alarm_shows_in_wep_with_the_note_and_in_the_history_with_the_sub(
-        emulator, events_gateway, http):
+    emulator, events_gateway, http
+):
     camera = emulator.camera_ids[0]
     raised = emulator.trigger_alarm("Door forced", [camera])
     token = await mint(http, events_gateway, [camera], ["view", "alarms"], sub="guard-1")
     alarm_id = f"wep:{raised['id']}"
     alarm = next(a for a in await _alarms(http, events_gateway, token) if a["id"] == alarm_id)
-    assert (alarm["source"], alarm["name"], alarm["state"], alarm["cameras"]) == ("wep", "Door forced", "active",
-                                                                                  [camera])
+    assert (alarm["source"], alarm["name"], alarm["state"], alarm["cameras"]) == (
+        "wep",
+        "Door forced",
+        "active",
+        [camera],
+    )
     assert alarm["links"]["snapshot"].startswith(f"/api/v1/cameras/{camera}/snapshot.jpg?t=")
     headers = {"Authorization": f"Bearer {token}"}
     async with http.get(events_gateway.make_url("/api/v1/events/stream"), headers=headers) as sse:
         reader = SseReader(sse)
-        async with http.post(events_gateway.make_url(f"/api/v1/alarms/{alarm_id}/acknowledge"), headers=headers,
-                             json={"note": "checked on camera, all clear"}) as response:
+        async with http.post(
+            events_gateway.make_url(f"/api/v1/alarms/{alarm_id}/acknowledge"),
+            headers=headers,
+            json={"note": "checked on camera, all clear"},
+        ) as response:
             assert response.status == 200, await response.text()
             assert (await response.json())["state"] == "acknowledged"
         announced = await reader.until(lambda e: e.data["source"] == "gateway")
@@ -42,7 +50,8 @@ async def test_acknowledged_alarm_shows_in_wep_with_the_note_and_in_the_history_
     async with http.get(events_gateway.make_url(f"/api/v1/alarms/{alarm_id}/history"), headers=headers) as response:
         history = (await response.json())["history"]
     assert [(h["action"], h["by"], h["note"], h["outcome"]) for h in history] == [
-        ("acknowledge", "guard-1", "checked on camera, all clear", "ok")]
+        ("acknowledge", "guard-1", "checked on camera, all clear", "ok")
+    ]
 
 
 async def test_alarm_list_follows_alarm_events_and_claim_and_dismiss_work(emulator, events_gateway, http):
@@ -57,8 +66,9 @@ async def test_alarm_list_follows_alarm_events_and_claim_and_dismiss_work(emulat
     assert after - before == {f"wep:{raised['id']}"}
     headers = {"Authorization": f"Bearer {token}"}
     for action, state in (("claim", "CLAIMED"), ("dismiss", "PURGED")):
-        async with http.post(events_gateway.make_url(f"/api/v1/alarms/wep:{raised['id']}/{action}"),
-                             headers=headers) as response:
+        async with http.post(
+            events_gateway.make_url(f"/api/v1/alarms/wep:{raised['id']}/{action}"), headers=headers
+        ) as response:
             assert response.status == 200, await response.text()
         assert emulator.alarm(raised["id"])["state"] == state
 
@@ -69,13 +79,15 @@ async def test_alarms_are_scoped_to_the_tokens_cameras_and_action(emulator, even
     token_a = await mint(http, events_gateway, [camera_a], ["alarms"])
     assert f"wep:{raised['id']}" not in {a["id"] for a in await _alarms(http, events_gateway, token_a)}
     headers = {"Authorization": f"Bearer {token_a}"}
-    async with http.post(events_gateway.make_url(f"/api/v1/alarms/wep:{raised['id']}/acknowledge"),
-                         headers=headers) as response:
+    async with http.post(
+        events_gateway.make_url(f"/api/v1/alarms/wep:{raised['id']}/acknowledge"), headers=headers
+    ) as response:
         assert response.status == 403
     assert emulator.alarm(raised["id"])["state"] == "ACTIVE"
     viewer_only = await mint(http, events_gateway, ["*"], ["view"])
-    async with http.get(events_gateway.make_url("/api/v1/alarms"),
-                        headers={"Authorization": f"Bearer {viewer_only}"}) as response:
+    async with http.get(
+        events_gateway.make_url("/api/v1/alarms"), headers={"Authorization": f"Bearer {viewer_only}"}
+    ) as response:
         assert response.status == 403
         assert "alarms" in (await response.json())["error"]["message"]
 
@@ -85,10 +97,13 @@ async def test_bad_alarm_requests_get_clear_errors(emulator, events_gateway, htt
     token = await mint(http, events_gateway, ["*"], ["alarms"])
     headers = {"Authorization": f"Bearer {token}"}
     url = events_gateway.make_url(f"/api/v1/alarms/wep:{raised['id']}/acknowledge")
-    for body, status, words in ((b"{not json", 400, "JSON object"), (b'{"note": 5}', 400, "note must be a string"),
-                                (b'{"note": "x", "who": 1}', 400, "unknown field"),
-                                (b'{"note": "' + b"x" * 1001 + b'"}', 400, "at most 1000"),
-                                (b'{"note": "' + b"x" * 20000 + b'"}', 413, "larger")):
+    for body, status, words in (
+        (b"{not json", 400, "JSON object"),
+        (b'{"note": 5}', 400, "note must be a string"),
+        (b'{"note": "x", "who": 1}', 400, "unknown field"),
+        (b'{"note": "' + b"x" * 1001 + b'"}', 400, "at most 1000"),
+        (b'{"note": "' + b"x" * 20000 + b'"}', 413, "larger"),
+    ):
         async with http.post(url, data=body, headers=headers) as response:
             assert response.status == status, await response.text()
             assert words in (await response.json())["error"]["message"]

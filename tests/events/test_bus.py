@@ -19,8 +19,16 @@ MISSED = sse.comment("some events were missed: GET /api/v1/events has the histor
 
 
 def event(n: int, camera: str | None = "a", event_type: str = "DEVICE_MOTION_START", at: float | None = None) -> Event:
-    return Event(f"wep:{n}", camera, event_type, "start", f"2024-05-01T12:00:{n % 60:02d}.000Z", "wep",
-                 {"n": n}, at=BASE + n if at is None else at)
+    return Event(
+        f"wep:{n}",
+        camera,
+        event_type,
+        "start",
+        f"2024-05-01T12:00:{n % 60:02d}.000Z",
+        "wep",
+        {"n": n},
+        at=BASE + n if at is None else at,
+    )
 
 
 def frame(bus: EventBus, seq: int, published: Event) -> bytes:
@@ -46,8 +54,9 @@ async def test_subscriber_gets_the_frame_after_the_flush():
     assert bus.publish(published) is True
     assert subscriber.pending == []  # not before the batch goes out
     await asyncio.wait_for(subscriber.wait(), 1)
-    assert subscriber.take() == (b'event: motion\nid: ' + f"{bus.boot}-1".encode() + b'\ndata: ' +
-                                 published.json().encode() + b"\n\n")
+    assert subscriber.take() == (
+        b"event: motion\nid: " + f"{bus.boot}-1".encode() + b"\ndata: " + published.json().encode() + b"\n\n"
+    )
     assert subscriber.take() == b""
     assert (bus.stats.published, bus.stats.batches, bus.stats.duplicates) == (1, 1, 0)
 
@@ -59,7 +68,9 @@ async def test_family_names_the_sse_event():
     bus.publish(event(2, event_type="ALARM_TRIGGERED"))
     await next_turn()
     assert [line for line in subscriber.take().split(b"\n") if line.startswith(b"event:")] == [
-        b"event: user", b"event: alarm"]
+        b"event: user",
+        b"event: alarm",
+    ]
 
 
 async def test_boot_is_the_clock_in_base36_milliseconds():
@@ -235,7 +246,8 @@ async def test_replay_right_before_the_ring_misses_nothing():
         bus.publish(one)
     await next_turn()
     assert bus.subscribe(None, sse.EventId(bus.boot, 7)).take() == frames(
-        bus, [(n, published[n - 1]) for n in range(8, 11)])
+        bus, [(n, published[n - 1]) for n in range(8, 11)]
+    )
     assert bus.subscribe(None, sse.EventId(bus.boot, 6)).take().startswith(MISSED)
 
 

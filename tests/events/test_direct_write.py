@@ -68,8 +68,10 @@ async def test_compressed_or_unprepared_responses_get_no_direct_writer():
 
     server = await _serve(handler)
     try:
-        async with aiohttp.ClientSession() as http, http.get(server.make_url("/"),
-                                                               headers={"Accept-Encoding": "gzip"}) as response:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(server.make_url("/"), headers={"Accept-Encoding": "gzip"}) as response,
+        ):
             await response.read()
     finally:
         await server.close()
@@ -78,8 +80,9 @@ async def test_compressed_or_unprepared_responses_get_no_direct_writer():
 
 async def _raw_stream(server, token: str, version: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]:
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-    writer.write(f"GET /api/v1/events/stream HTTP/{version}\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
-                 .encode())
+    writer.write(
+        f"GET /api/v1/events/stream HTTP/{version}\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+    )
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
     return reader, writer, head
 
@@ -103,7 +106,7 @@ async def test_the_event_stream_goes_direct_over_http_1_1_and_queued_over_http_1
                     seen += await reader.read(65536)
             if chunked:
                 assert bus.stats.direct_writes > before  # the batch went straight to the socket
-                size_line = seen[seen.index(b"event: motion") - 8:seen.index(b"event: motion")]
+                size_line = seen[seen.index(b"event: motion") - 8 : seen.index(b"event: motion")]
                 assert size_line.endswith(b"\r\n")  # framed as a chunk
             else:
                 assert bus.stats.direct_writes == before  # HTTP/1.0: no chunks, the writer task wrote it
@@ -127,8 +130,18 @@ async def test_a_client_that_reads_nothing_is_dropped_not_buffered(emulator, eve
             (subscriber,) = list(bus._subscribers)
             pad = "x" * 65536
             for n in range(1000):  # 64 MiB offered: more than the socket buffers hold
-                bus.publish(Event(f"test:slow-{n}", camera, "DEVICE_MOTION_START", "start",
-                                  "2026-01-01T00:00:00.000Z", "test", {"pad": pad}, at=1.0))
+                bus.publish(
+                    Event(
+                        f"test:slow-{n}",
+                        camera,
+                        "DEVICE_MOTION_START",
+                        "start",
+                        "2026-01-01T00:00:00.000Z",
+                        "test",
+                        {"pad": pad},
+                        at=1.0,
+                    )
+                )
                 await asyncio.sleep(0.001 if n % 10 else 0.02)  # let batches go out
                 if subscriber.dropped:
                     break

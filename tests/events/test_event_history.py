@@ -22,9 +22,13 @@ async def test_events_older_than_the_ring_come_from_weps_search(emulator, events
         layer = server.app[EVENTS]
         await wait_for(lambda: layer.registration.webhook_id, what="registration")
         sent = []
-        for camera, kind in ((camera_a, "DEVICE_MOTION_START"), (camera_b, "DEVICE_MOTION_START"),
-                             (camera_a, "DEVICE_MOTION_STOP"), (camera_b, "DEVICE_MOTION_STOP"),
-                             (camera_a, "DEVICE_ANALYTICS_START")):
+        for camera, kind in (
+            (camera_a, "DEVICE_MOTION_START"),
+            (camera_b, "DEVICE_MOTION_START"),
+            (camera_a, "DEVICE_MOTION_STOP"),
+            (camera_b, "DEVICE_MOTION_STOP"),
+            (camera_a, "DEVICE_ANALYTICS_START"),
+        ):
             sent.append(emulator.inject_event(camera, kind))
             await wait_for(lambda: layer.bus.seen(f"wep:{sent[-1]['thisId']}"), what="the event")
         token = await mint(http, server, ["*"], ["view"])
@@ -52,10 +56,17 @@ async def test_events_older_than_the_ring_come_from_weps_search(emulator, events
 
 async def test_bad_queries_name_the_parameter(events_gateway, http):
     token = await mint(http, events_gateway, ["*"], ["view"])
-    for query, words in (("limit=0", "limit"), ("limit=5000", "limit"), ("from=yesterday", "from"),
-                         ("to=2024-13-01T00:00:00Z", "to"), ("type=motion", "type"), ("colour=red", "unknown"),
-                         (f"from={_ago(0)}&to={_ago(60)}", "from must not be after to")):
-        async with http.get(events_gateway.make_url(f"/api/v1/events?{query}"),
-                            headers={"Authorization": f"Bearer {token}"}) as response:
+    for query, words in (
+        ("limit=0", "limit"),
+        ("limit=5000", "limit"),
+        ("from=yesterday", "from"),
+        ("to=2024-13-01T00:00:00Z", "to"),
+        ("type=motion", "type"),
+        ("colour=red", "unknown"),
+        (f"from={_ago(0)}&to={_ago(60)}", "from must not be after to"),
+    ):
+        async with http.get(
+            events_gateway.make_url(f"/api/v1/events?{query}"), headers={"Authorization": f"Bearer {token}"}
+        ) as response:
             assert response.status == 400, query
             assert words in (await response.json())["error"]["message"], query

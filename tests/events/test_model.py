@@ -119,7 +119,13 @@ def test_from_wep_does_not_change_its_input():
 def test_user_login_sample_has_no_camera():
     event = from_wep(USER_LOGIN)
     assert (event.id, event.camera, event.type, event.state, event.time, event.source) == (
-        "wep:64430", None, "USER_LOGIN", "pulse", "2020-01-27T20:07:57.078Z", "wep")
+        "wep:64430",
+        None,
+        "USER_LOGIN",
+        "pulse",
+        "2020-01-27T20:07:57.078Z",
+        "wep",
+    )
     assert event.family == "user"
     assert event.data["userName"] == "administrator"
     assert event.data["clientIp"] == {"addrType": "ADDR_IP_V4", "addrIpV4": "10.89.121.200"}
@@ -141,40 +147,46 @@ def test_integer_this_id():
 # -- states and families -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("event_type, state", [
-    ("DEVICE_MOTION_START", "start"),
-    ("DEVICE_RECORDING_STARTED", "start"),
-    ("DEVICE_DIGITAL_INPUT_ON", "start"),
-    ("DEVICE_MOTION_STOP", "stop"),
-    ("DEVICE_RECORDING_STOPPED", "stop"),
-    ("DEVICE_ANALYTICS_END", "stop"),
-    ("DEVICE_DIGITAL_INPUT_OFF", "stop"),
-    ("USER_LOGIN", "pulse"),
-    ("ALARM_TRIGGERED", "pulse"),
-    ("DEVICE_CONNECTION", "pulse"),  # ends in "ON" but not "_ON"
-    ("DEVICE_BACKSTOP", "pulse"),  # ends in "STOP" but not "_STOP"
-])
+@pytest.mark.parametrize(
+    "event_type, state",
+    [
+        ("DEVICE_MOTION_START", "start"),
+        ("DEVICE_RECORDING_STARTED", "start"),
+        ("DEVICE_DIGITAL_INPUT_ON", "start"),
+        ("DEVICE_MOTION_STOP", "stop"),
+        ("DEVICE_RECORDING_STOPPED", "stop"),
+        ("DEVICE_ANALYTICS_END", "stop"),
+        ("DEVICE_DIGITAL_INPUT_OFF", "stop"),
+        ("USER_LOGIN", "pulse"),
+        ("ALARM_TRIGGERED", "pulse"),
+        ("DEVICE_CONNECTION", "pulse"),  # ends in "ON" but not "_ON"
+        ("DEVICE_BACKSTOP", "pulse"),  # ends in "STOP" but not "_STOP"
+    ],
+)
 def test_state_of(event_type, state):
     assert state_of(event_type) == state
     assert from_wep(entry(type=event_type)).state == state
 
 
-@pytest.mark.parametrize("event_type, family", [
-    ("DEVICE_MOTION_START", "motion"),
-    ("DEVICE_MOTION_STOP", "motion"),
-    ("DEVICE_ANALYTICS_START", "analytics"),
-    ("DEVICE_ANALYTICS_STOP", "analytics"),
-    ("ALARM_TRIGGERED", "alarm"),
-    ("ALARM_ACKNOWLEDGED", "alarm"),
-    ("DEVICE_DIGITAL_INPUT_ON", "device"),
-    ("DEVICE_RECORDING_STOPPED", "device"),
-    ("AMCREST_VIDEO_LOSS", "device"),
-    ("USER_LOGIN", "user"),
-    ("USER_LOGIN_FAILURE", "user"),
-    ("SERVER_STARTED", "system"),
-    ("STORAGE_FULL", "system"),
-    ("", "system"),
-])
+@pytest.mark.parametrize(
+    "event_type, family",
+    [
+        ("DEVICE_MOTION_START", "motion"),
+        ("DEVICE_MOTION_STOP", "motion"),
+        ("DEVICE_ANALYTICS_START", "analytics"),
+        ("DEVICE_ANALYTICS_STOP", "analytics"),
+        ("ALARM_TRIGGERED", "alarm"),
+        ("ALARM_ACKNOWLEDGED", "alarm"),
+        ("DEVICE_DIGITAL_INPUT_ON", "device"),
+        ("DEVICE_RECORDING_STOPPED", "device"),
+        ("AMCREST_VIDEO_LOSS", "device"),
+        ("USER_LOGIN", "user"),
+        ("USER_LOGIN_FAILURE", "user"),
+        ("SERVER_STARTED", "system"),
+        ("STORAGE_FULL", "system"),
+        ("", "system"),
+    ],
+)
 def test_family_of(event_type, family):
     assert family_of(event_type) == family
 
@@ -182,15 +194,18 @@ def test_family_of(event_type, family):
 # -- times ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("timestamp, time", [
-    ("2020-01-27T19:00:20.674Z", "2020-01-27T19:00:20.674Z"),
-    ("2020-01-27T19:00:20Z", "2020-01-27T19:00:20.000Z"),
-    ("2020-01-27T19:00:20.674123Z", "2020-01-27T19:00:20.674Z"),
-    ("2020-01-27T21:00:20.674+02:00", "2020-01-27T19:00:20.674Z"),
-    ("2020-01-27T14:30:20.674-04:30", "2020-01-27T19:00:20.674Z"),
-    ("2020-01-27T19:00:20.674+00:00", "2020-01-27T19:00:20.674Z"),
-    ("2020-01-27T19:00:20.674", "2020-01-27T19:00:20.674Z"),  # no zone: read as UTC
-])
+@pytest.mark.parametrize(
+    "timestamp, time",
+    [
+        ("2020-01-27T19:00:20.674Z", "2020-01-27T19:00:20.674Z"),
+        ("2020-01-27T19:00:20Z", "2020-01-27T19:00:20.000Z"),
+        ("2020-01-27T19:00:20.674123Z", "2020-01-27T19:00:20.674Z"),
+        ("2020-01-27T21:00:20.674+02:00", "2020-01-27T19:00:20.674Z"),
+        ("2020-01-27T14:30:20.674-04:30", "2020-01-27T19:00:20.674Z"),
+        ("2020-01-27T19:00:20.674+00:00", "2020-01-27T19:00:20.674Z"),
+        ("2020-01-27T19:00:20.674", "2020-01-27T19:00:20.674Z"),  # no zone: read as UTC
+    ],
+)
 def test_time_is_normalised_to_utc_with_milliseconds(timestamp, time):
     event = from_wep(entry(timestamp=timestamp))
     assert event.time == time
@@ -226,17 +241,20 @@ def test_longest_type_accepted():
     assert from_wep(entry(type="D" * MAX_TYPE)).type == "D" * MAX_TYPE
 
 
-@pytest.mark.parametrize("timestamp, message", [
-    (..., "time None is not an ISO 8601 time"),
-    (None, "time None is not an ISO 8601 time"),
-    (1580151620674, "time 1580151620674 is not an ISO 8601 time"),
-    ("", "time '' is not an ISO 8601 time"),
-    ("yesterday", "time 'yesterday' is not an ISO 8601 time"),
-    ("2020-01-27", "time '2020-01-27' is not an ISO 8601 time"),  # a date is not a time
-    ("2020-13-27T19:00:20Z", "time '2020-13-27T19:00:20Z' is not an ISO 8601 time"),
-    ("2020-01-27T19:00:20.674 Z", "time '2020-01-27T19:00:20.674 Z' is not an ISO 8601 time"),
-    ("2020-01-27T" + "9" * 100, "time '2020-01-27T" + "9" * 45 + "... is not an ISO 8601 time"),
-])
+@pytest.mark.parametrize(
+    "timestamp, message",
+    [
+        (..., "time None is not an ISO 8601 time"),
+        (None, "time None is not an ISO 8601 time"),
+        (1580151620674, "time 1580151620674 is not an ISO 8601 time"),
+        ("", "time '' is not an ISO 8601 time"),
+        ("yesterday", "time 'yesterday' is not an ISO 8601 time"),
+        ("2020-01-27", "time '2020-01-27' is not an ISO 8601 time"),  # a date is not a time
+        ("2020-13-27T19:00:20Z", "time '2020-13-27T19:00:20Z' is not an ISO 8601 time"),
+        ("2020-01-27T19:00:20.674 Z", "time '2020-01-27T19:00:20.674 Z' is not an ISO 8601 time"),
+        ("2020-01-27T" + "9" * 100, "time '2020-01-27T" + "9" * 45 + "... is not an ISO 8601 time"),
+    ],
+)
 def test_bad_timestamp(timestamp, message):
     assert rejected(entry(timestamp=timestamp)) == message
 
@@ -250,14 +268,26 @@ def test_timestamp_out_of_range_is_an_event_error(timestamp):
 
 
 def test_from_camera_event():
-    camera_event = CameraEvent(id="17", camera="front", type="DEVICE_MOTION_START", state="start",
-                               time="2024-05-01T14:00:00.5+02:00", source="amcrest",
-                               data={"Code": "VideoMotion", "action": "Start", "index": 0})
+    camera_event = CameraEvent(
+        id="17",
+        camera="front",
+        type="DEVICE_MOTION_START",
+        state="start",
+        time="2024-05-01T14:00:00.5+02:00",
+        source="amcrest",
+        data={"Code": "VideoMotion", "action": "Start", "index": 0},
+    )
     event = from_camera_event(camera_event)
-    assert event == Event(id="amcrest:17", camera="front", type="DEVICE_MOTION_START", state="start",
-                          time="2024-05-01T12:00:00.500Z", source="amcrest",
-                          data={"Code": "VideoMotion", "action": "Start", "index": 0},
-                          at=datetime(2024, 5, 1, 12, 0, 0, 500000, tzinfo=UTC).timestamp())
+    assert event == Event(
+        id="amcrest:17",
+        camera="front",
+        type="DEVICE_MOTION_START",
+        state="start",
+        time="2024-05-01T12:00:00.500Z",
+        source="amcrest",
+        data={"Code": "VideoMotion", "action": "Start", "index": 0},
+        at=datetime(2024, 5, 1, 12, 0, 0, 500000, tzinfo=UTC).timestamp(),
+    )
     assert event.data is not camera_event.data  # a copy: the backend may reuse its dict
 
 
@@ -300,7 +330,8 @@ def test_links_encode_every_reserved_character_of_the_camera_id():
 def test_links_across_midnight():
     at = datetime(2024, 1, 1, 0, 0, 2, tzinfo=UTC).timestamp()
     assert links("c", at, 5, snapshot=False, recording=True)["recording"] == (
-        "/hls/c/high/playlist.m3u8?t=2023-12-31T23%3A59%3A57.000Z")
+        "/hls/c/high/playlist.m3u8?t=2023-12-31T23%3A59%3A57.000Z"
+    )
 
 
 @pytest.mark.parametrize("snapshot, recording", [(False, False), (True, False), (False, True)])
@@ -376,5 +407,7 @@ def test_json_is_one_line_and_round_trips():
 def test_json_fields():
     event = from_wep(MOTION_START)
     assert list(json.loads(event.json())) == ["id", "camera", "type", "state", "time", "source", "data", "links"]
-    assert event.json().startswith('{"id":"wep:64227","camera":"' + CAMERA + '","type":"DEVICE_MOTION_START",'
-                                   '"state":"start","time":"2020-01-27T19:00:20.674Z","source":"wep","data":{')
+    assert event.json().startswith(
+        '{"id":"wep:64227","camera":"' + CAMERA + '","type":"DEVICE_MOTION_START",'
+        '"state":"start","time":"2020-01-27T19:00:20.674Z","source":"wep","data":{'
+    )

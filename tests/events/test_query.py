@@ -33,9 +33,16 @@ def test_defaults():
 
 
 def test_every_parameter():
-    query = EventQuery.parse({"camera": "front", "type": "DEVICE_MOTION_START,USER_LOGIN",
-                              "from": "2024-05-01T12:00:00Z", "to": "2024-05-01T13:00:00.500Z", "limit": "7",
-                              "token": "a viewer token"})
+    query = EventQuery.parse(
+        {
+            "camera": "front",
+            "type": "DEVICE_MOTION_START,USER_LOGIN",
+            "from": "2024-05-01T12:00:00Z",
+            "to": "2024-05-01T13:00:00.500Z",
+            "limit": "7",
+            "token": "a viewer token",
+        }
+    )
     assert query == EventQuery("front", frozenset({"DEVICE_MOTION_START", "USER_LOGIN"}), NOON, NOON + 3600.5, 7)
 
 
@@ -45,7 +52,8 @@ def test_empty_camera_is_every_camera():
 
 def test_type_list_tolerates_spaces_and_empty_items():
     assert EventQuery.parse({"type": " DEVICE_MOTION_START , ,USER_LOGIN,"}).types == frozenset(
-        {"DEVICE_MOTION_START", "USER_LOGIN"})
+        {"DEVICE_MOTION_START", "USER_LOGIN"}
+    )
     assert EventQuery.parse({"type": ""}).types == frozenset()
 
 
@@ -68,28 +76,35 @@ def test_limit_bounds(limit):
     assert EventQuery.parse({"limit": limit}).limit == int(limit)
 
 
-@pytest.mark.parametrize("query, message", [
-    ({"cameras": "front"}, "unknown parameter(s): cameras"),
-    ({"since": "x", "camera": "front", "after": "y"}, "unknown parameter(s): after, since"),
-    ({"type": "device_motion_start"}, ("type must be event type names like DEVICE_MOTION_START, "
-                                       "got 'device_motion_start'")),
-    ({"type": "USER_LOGIN,1ABC,DEVICE-X"}, "type must be event type names like DEVICE_MOTION_START, got '1ABC'"),
-    ({"type": "D" * 129}, "type must be event type names like DEVICE_MOTION_START, got '" + "D" * 60 + "'"),
-    ({"from": "yesterday"}, "from must be an ISO 8601 time such as 2024-05-01T12:00:00Z, got 'yesterday'"),
-    ({"from": "2024-05-01"}, "from must be an ISO 8601 time such as 2024-05-01T12:00:00Z, got '2024-05-01'"),
-    ({"from": ""}, "from must be an ISO 8601 time such as 2024-05-01T12:00:00Z, got ''"),
-    ({"to": "2024-05-01T25:00:00Z"}, ("to must be an ISO 8601 time such as 2024-05-01T12:00:00Z, "
-                                      "got '2024-05-01T25:00:00Z'")),
-    ({"to": "T" * 100}, "to must be an ISO 8601 time such as 2024-05-01T12:00:00Z, got '" + "T" * 60 + "'"),
-    ({"from": "2024-05-01T12:00:00.001Z", "to": "2024-05-01T12:00:00Z"}, "from must not be after to"),
-    ({"limit": "0"}, "limit must be a whole number from 1 to 1000"),
-    ({"limit": "1001"}, "limit must be a whole number from 1 to 1000"),
-    ({"limit": "abc"}, "limit must be a whole number from 1 to 1000"),
-    ({"limit": ""}, "limit must be a whole number from 1 to 1000"),
-    ({"limit": "-1"}, "limit must be a whole number from 1 to 1000"),
-    ({"limit": "1.5"}, "limit must be a whole number from 1 to 1000"),
-    ({"limit": " 5"}, "limit must be a whole number from 1 to 1000"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ({"cameras": "front"}, "unknown parameter(s): cameras"),
+        ({"since": "x", "camera": "front", "after": "y"}, "unknown parameter(s): after, since"),
+        (
+            {"type": "device_motion_start"},
+            ("type must be event type names like DEVICE_MOTION_START, got 'device_motion_start'"),
+        ),
+        ({"type": "USER_LOGIN,1ABC,DEVICE-X"}, "type must be event type names like DEVICE_MOTION_START, got '1ABC'"),
+        ({"type": "D" * 129}, "type must be event type names like DEVICE_MOTION_START, got '" + "D" * 60 + "'"),
+        ({"from": "yesterday"}, "from must be an ISO 8601 time such as 2024-05-01T12:00:00Z, got 'yesterday'"),
+        ({"from": "2024-05-01"}, "from must be an ISO 8601 time such as 2024-05-01T12:00:00Z, got '2024-05-01'"),
+        ({"from": ""}, "from must be an ISO 8601 time such as 2024-05-01T12:00:00Z, got ''"),
+        (
+            {"to": "2024-05-01T25:00:00Z"},
+            ("to must be an ISO 8601 time such as 2024-05-01T12:00:00Z, got '2024-05-01T25:00:00Z'"),
+        ),
+        ({"to": "T" * 100}, "to must be an ISO 8601 time such as 2024-05-01T12:00:00Z, got '" + "T" * 60 + "'"),
+        ({"from": "2024-05-01T12:00:00.001Z", "to": "2024-05-01T12:00:00Z"}, "from must not be after to"),
+        ({"limit": "0"}, "limit must be a whole number from 1 to 1000"),
+        ({"limit": "1001"}, "limit must be a whole number from 1 to 1000"),
+        ({"limit": "abc"}, "limit must be a whole number from 1 to 1000"),
+        ({"limit": ""}, "limit must be a whole number from 1 to 1000"),
+        ({"limit": "-1"}, "limit must be a whole number from 1 to 1000"),
+        ({"limit": "1.5"}, "limit must be a whole number from 1 to 1000"),
+        ({"limit": " 5"}, "limit must be a whole number from 1 to 1000"),
+    ],
+)
 def test_bad_parameter(query, message):
     assert refused(query) == message
 
@@ -101,7 +116,8 @@ def test_limit_of_non_ascii_digits(limit):
 
 def test_from_out_of_datetime_range():
     assert refused({"from": "9999-12-31T23:59:59-01:00"}) == (
-        "from must be an ISO 8601 time such as 2024-05-01T12:00:00Z, got '9999-12-31T23:59:59-01:00'")
+        "from must be an ISO 8601 time such as 2024-05-01T12:00:00Z, got '9999-12-31T23:59:59-01:00'"
+    )
 
 
 # -- matches ---------------------------------------------------------------------------------------

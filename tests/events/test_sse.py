@@ -43,8 +43,9 @@ def test_comment_strips_newlines():
 # -- ids -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("event_id", [EventId("b", 1), EventId("lq0xyz", 0), EventId("lq0xyz", 10**18 - 1),
-                                      EventId("a-b", 5)])
+@pytest.mark.parametrize(
+    "event_id", [EventId("b", 1), EventId("lq0xyz", 0), EventId("lq0xyz", 10**18 - 1), EventId("a-b", 5)]
+)
 def test_event_id_round_trip(event_id):
     assert parse_event_id(str(event_id)) == event_id
 
@@ -61,8 +62,9 @@ def test_parse_event_id_leading_zeros():
     assert parse_event_id("lq0-007") == EventId("lq0", 7)
 
 
-@pytest.mark.parametrize("value", [None, "", "   ", "abc", "-5", "x-", "x-1a", "x-+5", "x-5.0", "x- 5",
-                                   "x-" + "9" * 19, "x-" + "1" * 30])
+@pytest.mark.parametrize(
+    "value", [None, "", "   ", "abc", "-5", "x-", "x-1a", "x-+5", "x-5.0", "x- 5", "x-" + "9" * 19, "x-" + "1" * 30]
+)
 def test_parse_event_id_rejects_garbage(value):
     assert parse_event_id(value) is None
 

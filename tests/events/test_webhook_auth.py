@@ -14,8 +14,10 @@ from gateway.events.webhook_auth import TOKEN_BYTES, BadNotification, Unverified
 # Fixed tokens keep failures reproducible; 32 bytes as new_token() makes them.
 TOKEN = base64.b64encode(bytes(range(32))).decode()
 OTHER = base64.b64encode(bytes(range(100, 132))).decode()
-BODY = json.dumps({"type": "NOTIFICATION", "notification": [{"thisId": "64227", "type": "DEVICE_MOTION_START"}]},
-                  separators=(",", ":")).encode()
+BODY = json.dumps(
+    {"type": "NOTIFICATION", "notification": [{"thisId": "64227", "type": "DEVICE_MOTION_START"}]},
+    separators=(",", ":"),
+).encode()
 
 
 def stdlib_signature(token: str, raw: bytes) -> str:
@@ -105,13 +107,16 @@ def test_http_registered_token_not_base64():
     assert refused(BODY, "anything", ["abc"], https=False) == "the registered token is not base64"
 
 
-@pytest.mark.parametrize("raw, message", [
-    (b"not json", "body is not JSON"),
-    (b"\xff\xfe{}", "body is not JSON"),
-    (b"", "body is not JSON"),
-    (b"[1, 2]", "body is not a JSON object"),
-    (b'"HELLO"', "body is not a JSON object"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"not json", "body is not JSON"),
+        (b"\xff\xfe{}", "body is not JSON"),
+        (b"", "body is not JSON"),
+        (b"[1, 2]", "body is not a JSON object"),
+        (b'"HELLO"', "body is not a JSON object"),
+    ],
+)
 def test_http_signed_body_that_is_not_a_notification(raw, message):
     with pytest.raises(BadNotification) as raised:
         verify(raw, signature(TOKEN, raw), [TOKEN], https=False)
@@ -144,7 +149,8 @@ def test_https_ignores_the_authorization_header():
     raw = https_body(TOKEN)
     assert verify(raw, "garbage", [TOKEN], https=True)["type"] == "HELLO"
     assert refused(https_body(OTHER), signature(TOKEN, https_body(OTHER)), [TOKEN], https=True) == (
-        "wrong authenticationToken")
+        "wrong authenticationToken"
+    )
 
 
 @pytest.mark.parametrize("presented", [OTHER, TOKEN[:-1], TOKEN + "A", ""])
@@ -152,20 +158,26 @@ def test_https_wrong_token(presented):
     assert refused(https_body(presented), None, [TOKEN], https=True) == "wrong authenticationToken"
 
 
-@pytest.mark.parametrize("raw", [
-    b'{"type": "HELLO"}',
-    https_body(None),
-    https_body(12345),
-    https_body([TOKEN]),
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"type": "HELLO"}',
+        https_body(None),
+        https_body(12345),
+        https_body([TOKEN]),
+    ],
+)
 def test_https_missing_token(raw):
     assert refused(raw, None, [TOKEN], https=True) == "no authenticationToken in the body"
 
 
-@pytest.mark.parametrize("raw, message", [
-    (b"not json", "body is not JSON"),
-    (b"\xff", "body is not JSON"),
-    (json.dumps([{"authenticationToken": TOKEN}]).encode(), "body is not a JSON object"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"not json", "body is not JSON"),
+        (b"\xff", "body is not JSON"),
+        (json.dumps([{"authenticationToken": TOKEN}]).encode(), "body is not a JSON object"),
+    ],
+)
 def test_https_non_json_is_unverified(raw, message):
     assert refused(raw, None, [TOKEN], https=True) == message

@@ -22,8 +22,9 @@ def _signed(server, payload: bytes) -> dict:
 
 
 def _notification(*events: dict) -> bytes:
-    return json.dumps({"siteId": "s", "type": "NOTIFICATION", "time": "2026-01-01T00:00:00.000Z",
-                       "notification": list(events)}).encode()
+    return json.dumps(
+        {"siteId": "s", "type": "NOTIFICATION", "time": "2026-01-01T00:00:00.000Z", "notification": list(events)}
+    ).encode()
 
 
 async def test_signed_but_bad_posts_get_4xx_or_are_skipped_with_a_log_line(emulator, events_gateway, http, caplog):
@@ -38,19 +39,31 @@ async def test_signed_but_bad_posts_get_4xx_or_are_skipped_with_a_log_line(emula
     async with http.post(url, data=big, headers=_signed(events_gateway, big)) as response:
         assert response.status == 413
     camera = emulator.camera_ids[0]
-    good = {"thisId": "t-good", "type": "DEVICE_MOTION_START", "cameraId": camera,
-            "timestamp": "2026-01-01T00:00:01.000Z"}
+    good = {
+        "thisId": "t-good",
+        "type": "DEVICE_MOTION_START",
+        "cameraId": camera,
+        "timestamp": "2026-01-01T00:00:01.000Z",
+    }
     payloads = [
         json.dumps({"type": "SOMETHING_NEW", "time": "2026-01-01T00:00:00.000Z"}).encode(),
-        _notification({"type": "DEVICE_MOTION_START"}, {"thisId": "t-unknown", "type": "DEVICE_MOTION_START",
-                                                         "cameraId": "no-such-camera",
-                                                         "timestamp": "2026-01-01T00:00:00.000Z"},
-                      {"thisId": "t-bad-time", "type": "X", "timestamp": "yesterday"}, good),
+        _notification(
+            {"type": "DEVICE_MOTION_START"},
+            {
+                "thisId": "t-unknown",
+                "type": "DEVICE_MOTION_START",
+                "cameraId": "no-such-camera",
+                "timestamp": "2026-01-01T00:00:00.000Z",
+            },
+            {"thisId": "t-bad-time", "type": "X", "timestamp": "yesterday"},
+            good,
+        ),
         json.dumps({"type": "NOTIFICATION", "notification": "not a list"}).encode(),
     ]
     token = await mint(http, events_gateway, ["*"], ["view"])
-    async with http.get(events_gateway.make_url("/api/v1/events/stream"),
-                        headers={"Authorization": f"Bearer {token}"}) as sse:
+    async with http.get(
+        events_gateway.make_url("/api/v1/events/stream"), headers={"Authorization": f"Bearer {token}"}
+    ) as sse:
         reader = SseReader(sse)
         for payload in payloads:
             async with http.post(url, data=payload, headers=_signed(events_gateway, payload)) as response:
@@ -64,8 +77,9 @@ async def test_signed_but_bad_posts_get_4xx_or_are_skipped_with_a_log_line(emula
     assert "camera 'no-such-camera', which no backend lists" in messages
     assert "unknown type 'SOMETHING_NEW'" in messages
     assert "WEP event unreadable" in messages
-    async with http.get(events_gateway.make_url("/api/v1/cameras"),
-                        headers={"Authorization": f"Bearer {token}"}) as response:
+    async with http.get(
+        events_gateway.make_url("/api/v1/cameras"), headers={"Authorization": f"Bearer {token}"}
+    ) as response:
         assert response.status == 200  # the rest of the gateway is unaffected
 
 
@@ -89,8 +103,9 @@ async def test_missing_heartbeats_degrade_events_then_the_webhook_comes_back(emu
 
 
 @pytest.mark.parametrize("status", [400, 503])
-async def test_a_wep_that_refuses_the_registration_is_retried_and_logged_once(emulator, events_config, http, caplog,
-                                                                              status):
+async def test_a_wep_that_refuses_the_registration_is_retried_and_logged_once(
+    emulator, events_config, http, caplog, status
+):
     caplog.set_level(logging.INFO, "gateway.events")
     config = dataclasses.replace(events_config, wep=dataclasses.replace(events_config.wep, camera_cache_ttl=30))
     async with running(config) as server:
@@ -98,8 +113,10 @@ async def test_a_wep_that_refuses_the_registration_is_retried_and_logged_once(em
         await wait_for(lambda: layer.registration.webhook_id, what="first registration")
         layer.registration.webhook_id = None  # register again, now against a refusing WEP
         emulator.fail_next(4, status)
-        await wait_for(lambda: "webhook registration failed" in (layer.registration.degraded_reason or ""),
-                       what="the failure reported")
+        await wait_for(
+            lambda: "webhook registration failed" in (layer.registration.degraded_reason or ""),
+            what="the failure reported",
+        )
         async with http.get(server.make_url("/readyz")) as response:
             assert (await response.json())["events"]["status"] == "degraded"
         await wait_for(lambda: layer.registration.webhook_id, timeout=15, what="registered after the refusals")

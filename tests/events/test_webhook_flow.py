@@ -55,8 +55,12 @@ async def test_motion_event_reaches_sse_clients_with_working_links(emulator, eve
     assert event.name == "motion"
     assert reader.retry == 2000
     data = event.data
-    assert (data["camera"], data["type"], data["state"], data["source"]) == (camera, "DEVICE_MOTION_START", "start",
-                                                                             "wep")
+    assert (data["camera"], data["type"], data["state"], data["source"]) == (
+        camera,
+        "DEVICE_MOTION_START",
+        "start",
+        "wep",
+    )
     assert data["data"]["originatingServerId"] == injected["originatingServerId"]
     auth = {"Authorization": f"Bearer {token}"}
     async with http.get(events_gateway.make_url(data["links"]["snapshot"]), headers=auth) as response:
@@ -71,9 +75,21 @@ async def test_motion_event_reaches_sse_clients_with_working_links(emulator, eve
 
 async def test_forged_and_unsigned_posts_are_refused_and_never_delivered(emulator, events_gateway, http):
     camera = emulator.camera_ids[0]
-    forged = json.dumps({"siteId": "x", "type": "NOTIFICATION", "time": "2026-01-01T00:00:00.000Z",
-                         "notification": [{"thisId": "forged-1", "type": "DEVICE_MOTION_START", "cameraId": camera,
-                                           "timestamp": "2026-01-01T00:00:00.000Z"}]}).encode()
+    forged = json.dumps(
+        {
+            "siteId": "x",
+            "type": "NOTIFICATION",
+            "time": "2026-01-01T00:00:00.000Z",
+            "notification": [
+                {
+                    "thisId": "forged-1",
+                    "type": "DEVICE_MOTION_START",
+                    "cameraId": camera,
+                    "timestamp": "2026-01-01T00:00:00.000Z",
+                }
+            ],
+        }
+    ).encode()
     wrong_key = base64.b64encode(hmac.new(b"not the token" * 2, forged, hashlib.sha256).digest()).decode()
     for headers in ({"Content-Type": "plain/text"}, {"Content-Type": "plain/text", "Authorization": wrong_key}):
         async with http.post(events_gateway.make_url("/wep/webhook"), data=forged, headers=headers) as response:
@@ -94,8 +110,10 @@ async def test_hello_after_a_gap_backfills_the_missed_events_exactly_once(emulat
     layer = events_gateway.app[EVENTS]
     async with stream(http, events_gateway, token) as reader:
         emulator.pause_webhooks()
-        missed = [emulator.inject_event(camera, kind) for kind in
-                  ("DEVICE_MOTION_START", "DEVICE_MOTION_STOP", "DEVICE_ANALYTICS_START")]
+        missed = [
+            emulator.inject_event(camera, kind)
+            for kind in ("DEVICE_MOTION_START", "DEVICE_MOTION_STOP", "DEVICE_ANALYTICS_START")
+        ]
         emulator.resume_webhooks()  # HELLO: the gateway searches /events/search
         after = emulator.inject_event(camera, "DEVICE_ANALYTICS_STOP")
         received = await reader.collect(3.0)
@@ -104,8 +122,9 @@ async def test_hello_after_a_gap_backfills_the_missed_events_exactly_once(emulat
         assert ids.count(f"wep:{event['thisId']}") == 1, ids
     assert layer.receiver.stats.backfilled >= 3
     # The gap events are in the history too, once each.
-    async with http.get(events_gateway.make_url("/api/v1/events?limit=1000"),
-                        headers={"Authorization": f"Bearer {token}"}) as response:
+    async with http.get(
+        events_gateway.make_url("/api/v1/events?limit=1000"), headers={"Authorization": f"Bearer {token}"}
+    ) as response:
         listed = [e["id"] for e in (await response.json())["events"]]
     for event in missed:
         assert listed.count(f"wep:{event['thisId']}") == 1

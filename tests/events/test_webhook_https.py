@@ -31,8 +31,10 @@ async def test_https_notifications_carry_the_token_in_the_body(emulator: Emulato
 
     port = free_port()
     config = dataclasses.replace(
-        events_config, server=dataclasses.replace(events_config.server, listen=f"127.0.0.1:{port}"),
-        events=dataclasses.replace(events_config.events, public_url=f"https://127.0.0.1:{port}"))
+        events_config,
+        server=dataclasses.replace(events_config.server, listen=f"127.0.0.1:{port}"),
+        events=dataclasses.replace(events_config.events, public_url=f"https://127.0.0.1:{port}"),
+    )
     cert, key = write_self_signed(tmp_path)
     server = GatewayTestServer(create_app(config), host="127.0.0.1", port=port)
     await server.start_server(ssl=server_context(cert, key))
@@ -44,8 +46,9 @@ async def test_https_notifications_carry_the_token_in_the_body(emulator: Emulato
         await wait_for(lambda: layer.receiver.stats.posts["HELLO"], what="WEP's HELLO over HTTPS")
         assert emulator.webhooks[0]["url"] == f"https://127.0.0.1:{port}/wep/webhook"
         token = await mint(http, server, ["*"], ["view"])
-        async with http.get(server.make_url("/api/v1/events/stream"),
-                            headers={"Authorization": f"Bearer {token}"}) as response:
+        async with http.get(
+            server.make_url("/api/v1/events/stream"), headers={"Authorization": f"Bearer {token}"}
+        ) as response:
             reader = SseReader(response)
             injected = emulator.inject_event(emulator.camera_ids[0], "DEVICE_MOTION_START")
             event = await reader.until(lambda e: e.data["id"] == f"wep:{injected['thisId']}")
@@ -53,8 +56,9 @@ async def test_https_notifications_carry_the_token_in_the_body(emulator: Emulato
         # An HMAC header is the HTTP proof: with an https:// registration it proves nothing.
         body = json.dumps({"type": "HEARTBEAT"}).encode()
         current = layer.receiver._valid_tokens()[0]
-        async with http.post(server.make_url("/wep/webhook"), data=body,
-                             headers={"Authorization": webhook_auth.signature(current, body)}) as response:
+        async with http.post(
+            server.make_url("/wep/webhook"), data=body, headers={"Authorization": webhook_auth.signature(current, body)}
+        ) as response:
             assert response.status == 401
     finally:
         await http.close()

@@ -45,39 +45,106 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d
 # Attribute types of the tags checked here: name -> (type, required).
 ATTRIBUTES: dict[str, dict[str, tuple[str, bool]]] = {
     "EXT-X-MAP": {"URI": ("quoted", True), "BYTERANGE": ("quoted", False)},
-    "EXT-X-PART": {"URI": ("quoted", True), "DURATION": ("float", True), "INDEPENDENT": ("YES", False),
-                   "BYTERANGE": ("quoted", False), "GAP": ("YES", False)},
+    "EXT-X-PART": {
+        "URI": ("quoted", True),
+        "DURATION": ("float", True),
+        "INDEPENDENT": ("YES", False),
+        "BYTERANGE": ("quoted", False),
+        "GAP": ("YES", False),
+    },
     "EXT-X-PART-INF": {"PART-TARGET": ("float", True)},
-    "EXT-X-SERVER-CONTROL": {"CAN-SKIP-UNTIL": ("float", False), "CAN-SKIP-DATERANGES": ("YES", False),
-                             "HOLD-BACK": ("float", False), "PART-HOLD-BACK": ("float", False),
-                             "CAN-BLOCK-RELOAD": ("YES", False)},
+    "EXT-X-SERVER-CONTROL": {
+        "CAN-SKIP-UNTIL": ("float", False),
+        "CAN-SKIP-DATERANGES": ("YES", False),
+        "HOLD-BACK": ("float", False),
+        "PART-HOLD-BACK": ("float", False),
+        "CAN-BLOCK-RELOAD": ("YES", False),
+    },
     "EXT-X-SKIP": {"SKIPPED-SEGMENTS": ("integer", True), "RECENTLY-REMOVED-DATERANGES": ("quoted", False)},
-    "EXT-X-PRELOAD-HINT": {"TYPE": ("PART|MAP", True), "URI": ("quoted", True),
-                           "BYTERANGE-START": ("integer", False), "BYTERANGE-LENGTH": ("integer", False)},
-    "EXT-X-RENDITION-REPORT": {"URI": ("quoted", True), "LAST-MSN": ("integer", False),
-                               "LAST-PART": ("integer", False)},
-    "EXT-X-STREAM-INF": {"BANDWIDTH": ("integer", True), "AVERAGE-BANDWIDTH": ("integer", False),
-                         "CODECS": ("quoted", False), "RESOLUTION": ("resolution", False),
-                         "FRAME-RATE": ("float", False), "AUDIO": ("quoted", False), "VIDEO": ("quoted", False),
-                         "SUBTITLES": ("quoted", False)},
+    "EXT-X-PRELOAD-HINT": {
+        "TYPE": ("PART|MAP", True),
+        "URI": ("quoted", True),
+        "BYTERANGE-START": ("integer", False),
+        "BYTERANGE-LENGTH": ("integer", False),
+    },
+    "EXT-X-RENDITION-REPORT": {
+        "URI": ("quoted", True),
+        "LAST-MSN": ("integer", False),
+        "LAST-PART": ("integer", False),
+    },
+    "EXT-X-STREAM-INF": {
+        "BANDWIDTH": ("integer", True),
+        "AVERAGE-BANDWIDTH": ("integer", False),
+        "CODECS": ("quoted", False),
+        "RESOLUTION": ("resolution", False),
+        "FRAME-RATE": ("float", False),
+        "AUDIO": ("quoted", False),
+        "VIDEO": ("quoted", False),
+        "SUBTITLES": ("quoted", False),
+    },
 }
-VALUELESS = {"EXTM3U", "EXT-X-DISCONTINUITY", "EXT-X-ENDLIST", "EXT-X-INDEPENDENT-SEGMENTS", "EXT-X-I-FRAMES-ONLY",
-             "EXT-X-GAP"}
-SCALAR = {"EXT-X-VERSION": "integer", "EXT-X-TARGETDURATION": "integer", "EXT-X-MEDIA-SEQUENCE": "integer",
-          "EXT-X-DISCONTINUITY-SEQUENCE": "integer", "EXT-X-PLAYLIST-TYPE": "EVENT|VOD",
-          "EXT-X-PROGRAM-DATE-TIME": "date", "EXTINF": "extinf", "EXT-X-BYTERANGE": "byterange",
-          "EXT-X-BITRATE": "integer"}
-MEDIA_ONLY = {"EXTINF", "EXT-X-TARGETDURATION", "EXT-X-MEDIA-SEQUENCE", "EXT-X-DISCONTINUITY-SEQUENCE",
-              "EXT-X-ENDLIST", "EXT-X-PLAYLIST-TYPE", "EXT-X-I-FRAMES-ONLY", "EXT-X-MAP", "EXT-X-PART",
-              "EXT-X-PART-INF", "EXT-X-SERVER-CONTROL", "EXT-X-SKIP", "EXT-X-PRELOAD-HINT",
-              "EXT-X-RENDITION-REPORT", "EXT-X-DISCONTINUITY", "EXT-X-PROGRAM-DATE-TIME", "EXT-X-BYTERANGE",
-              "EXT-X-GAP", "EXT-X-BITRATE", "EXT-X-KEY", "EXT-X-DATERANGE"}
-MULTIVARIANT_ONLY = {"EXT-X-STREAM-INF", "EXT-X-I-FRAME-STREAM-INF", "EXT-X-MEDIA", "EXT-X-SESSION-DATA",
-                     "EXT-X-SESSION-KEY", "EXT-X-CONTENT-STEERING"}
+VALUELESS = {
+    "EXTM3U",
+    "EXT-X-DISCONTINUITY",
+    "EXT-X-ENDLIST",
+    "EXT-X-INDEPENDENT-SEGMENTS",
+    "EXT-X-I-FRAMES-ONLY",
+    "EXT-X-GAP",
+}
+SCALAR = {
+    "EXT-X-VERSION": "integer",
+    "EXT-X-TARGETDURATION": "integer",
+    "EXT-X-MEDIA-SEQUENCE": "integer",
+    "EXT-X-DISCONTINUITY-SEQUENCE": "integer",
+    "EXT-X-PLAYLIST-TYPE": "EVENT|VOD",
+    "EXT-X-PROGRAM-DATE-TIME": "date",
+    "EXTINF": "extinf",
+    "EXT-X-BYTERANGE": "byterange",
+    "EXT-X-BITRATE": "integer",
+}
+MEDIA_ONLY = {
+    "EXTINF",
+    "EXT-X-TARGETDURATION",
+    "EXT-X-MEDIA-SEQUENCE",
+    "EXT-X-DISCONTINUITY-SEQUENCE",
+    "EXT-X-ENDLIST",
+    "EXT-X-PLAYLIST-TYPE",
+    "EXT-X-I-FRAMES-ONLY",
+    "EXT-X-MAP",
+    "EXT-X-PART",
+    "EXT-X-PART-INF",
+    "EXT-X-SERVER-CONTROL",
+    "EXT-X-SKIP",
+    "EXT-X-PRELOAD-HINT",
+    "EXT-X-RENDITION-REPORT",
+    "EXT-X-DISCONTINUITY",
+    "EXT-X-PROGRAM-DATE-TIME",
+    "EXT-X-BYTERANGE",
+    "EXT-X-GAP",
+    "EXT-X-BITRATE",
+    "EXT-X-KEY",
+    "EXT-X-DATERANGE",
+}
+MULTIVARIANT_ONLY = {
+    "EXT-X-STREAM-INF",
+    "EXT-X-I-FRAME-STREAM-INF",
+    "EXT-X-MEDIA",
+    "EXT-X-SESSION-DATA",
+    "EXT-X-SESSION-KEY",
+    "EXT-X-CONTENT-STEERING",
+}
 KNOWN = VALUELESS | set(SCALAR) | set(ATTRIBUTES) | MEDIA_ONLY | MULTIVARIANT_ONLY | {"EXT-X-START", "EXT-X-DEFINE"}
 # Tags that apply to the next segment (4.3.2) and so may not be left dangling at the end.
-SEGMENT_TAGS = {"EXTINF", "EXT-X-BYTERANGE", "EXT-X-DISCONTINUITY", "EXT-X-KEY", "EXT-X-MAP",
-                "EXT-X-PROGRAM-DATE-TIME", "EXT-X-GAP", "EXT-X-BITRATE"}
+SEGMENT_TAGS = {
+    "EXTINF",
+    "EXT-X-BYTERANGE",
+    "EXT-X-DISCONTINUITY",
+    "EXT-X-KEY",
+    "EXT-X-MAP",
+    "EXT-X-PROGRAM-DATE-TIME",
+    "EXT-X-GAP",
+    "EXT-X-BITRATE",
+}
 # Seconds: durations are written to the millisecond, dates too.
 TIME_TOLERANCE = 0.0015
 
@@ -266,9 +333,18 @@ def _tags(numbered: list[tuple[int, str]], findings: list[Finding]) -> list[tupl
             findings.append(Finding("RFC 8216 4.3", f"#{tag} needs a value", n))
         elif tag in SCALAR and not _scalar_ok(SCALAR[tag], value):
             findings.append(Finding("RFC 8216 4.3", f"#{tag}:{value} is not a valid {SCALAR[tag]}", n))
-        if tag in ("EXT-X-VERSION", "EXT-X-TARGETDURATION", "EXT-X-MEDIA-SEQUENCE", "EXT-X-DISCONTINUITY-SEQUENCE",
-                   "EXT-X-PLAYLIST-TYPE", "EXT-X-ENDLIST", "EXT-X-PART-INF", "EXT-X-SERVER-CONTROL",
-                   "EXT-X-INDEPENDENT-SEGMENTS", "EXT-X-SKIP"):
+        if tag in (
+            "EXT-X-VERSION",
+            "EXT-X-TARGETDURATION",
+            "EXT-X-MEDIA-SEQUENCE",
+            "EXT-X-DISCONTINUITY-SEQUENCE",
+            "EXT-X-PLAYLIST-TYPE",
+            "EXT-X-ENDLIST",
+            "EXT-X-PART-INF",
+            "EXT-X-SERVER-CONTROL",
+            "EXT-X-INDEPENDENT-SEGMENTS",
+            "EXT-X-SKIP",
+        ):
             if tag in seen_once:
                 findings.append(Finding("RFC 8216 4.3", f"#{tag} appears more than once", n))
             seen_once.add(tag)
@@ -292,8 +368,9 @@ def _version_needs(playlist_tags: list[tuple[int, str, str | None]], version: in
         elif tag == "EXT-X-SKIP":
             needed = 10 if value and "RECENTLY-REMOVED-DATERANGES" in value else 9
         if needed > version:
-            findings.append(Finding("RFC 8216bis 8", f"#{tag} needs EXT-X-VERSION {needed} or higher, not {version}",
-                                    n))
+            findings.append(
+                Finding("RFC 8216bis 8", f"#{tag} needs EXT-X-VERSION {needed} or higher, not {version}", n)
+            )
 
 
 # -- one playlist ------------------------------------------------------------------------------------
@@ -404,8 +481,15 @@ def check_media(text: str, request: dict[str, str] | None = None) -> tuple[Media
         elif tag == "EXT-X-PART":
             attributes = _typed(tag, value, n, findings)
             duration = attributes.get("DURATION", "")
-            pending.parts.append(Part(attributes.get("URI", ""), float(duration) if _FLOAT.fullmatch(duration) else 0.0,
-                                      attributes.get("INDEPENDENT") == "YES", attributes.get("GAP") == "YES", n))
+            pending.parts.append(
+                Part(
+                    attributes.get("URI", ""),
+                    float(duration) if _FLOAT.fullmatch(duration) else 0.0,
+                    attributes.get("INDEPENDENT") == "YES",
+                    attributes.get("GAP") == "YES",
+                    n,
+                )
+            )
         elif tag == "EXTINF":
             if pending.duration is not None:
                 findings.append(Finding("RFC 8216 4.3.2.1", "two EXTINF tags for one segment", n))
@@ -415,8 +499,18 @@ def check_media(text: str, request: dict[str, str] | None = None) -> tuple[Media
             seen_segment = True
             if pending.duration is None:
                 findings.append(Finding("RFC 8216 4.3.2.1", "a segment without EXTINF", n))
-            segment = Segment(playlist.next_msn, value, pending.duration or 0.0, n, pending.discontinuity, map_uri,
-                              pending.date, pending.parts, cc, pending.gap)
+            segment = Segment(
+                playlist.next_msn,
+                value,
+                pending.duration or 0.0,
+                n,
+                pending.discontinuity,
+                map_uri,
+                pending.date,
+                pending.parts,
+                cc,
+                pending.gap,
+            )
             _check_parent_tags(pending, n, findings)
             playlist.segments.append(segment)
             pending = _Pending()
@@ -447,16 +541,22 @@ def _check_media_rules(playlist: MediaPlaylist, tags: list, findings: list[Findi
         target = 0
     for segment in playlist.segments:
         if math.floor(segment.duration + 0.5) > target:
-            findings.append(Finding("RFC 8216 4.3.3.1", f"EXTINF {segment.duration} rounds above the target "
-                                    f"duration {target}", segment.line))
+            findings.append(
+                Finding(
+                    "RFC 8216 4.3.3.1",
+                    f"EXTINF {segment.duration} rounds above the target duration {target}",
+                    segment.line,
+                )
+            )
     if playlist.playlist_type not in (None, "EVENT", "VOD"):
         findings.append(Finding("RFC 8216 4.3.3.5", f"EXT-X-PLAYLIST-TYPE {playlist.playlist_type}"))
     if playlist.skipped and "CAN-SKIP-UNTIL" not in playlist.control:
         findings.append(Finding("RFC 8216bis 6.2.5.1", "EXT-X-SKIP in a playlist that offers no CAN-SKIP-UNTIL"))
     fmp4 = any(segment.uri.split("?")[0].endswith((".m4s", ".mp4")) for segment in playlist.segments)
     if fmp4 and playlist.segments and playlist.segments[0].map_uri is None:
-        findings.append(Finding("RFC 8216 4.3.2.5", "fMP4 segments need EXT-X-MAP before the first one",
-                                playlist.segments[0].line))
+        findings.append(
+            Finding("RFC 8216 4.3.2.5", "fMP4 segments need EXT-X-MAP before the first one", playlist.segments[0].line)
+        )
     _check_dates(playlist, findings)
     _check_parts(playlist, target, findings)
     _check_control(playlist, target, findings)
@@ -472,8 +572,14 @@ def _check_dates(playlist: MediaPlaylist, findings: list[Finding]) -> None:
             elif not segment.discontinuity and abs(segment.date - (previous.date + previous.duration)) > TIME_TOLERANCE:
                 # 4.3.2.6: the date of a segment's first sample; without a discontinuity the
                 # next segment's follows from the duration of this one.
-                findings.append(Finding("RFC 8216 4.3.2.6", f"EXT-X-PROGRAM-DATE-TIME is {segment.date - previous.date:.3f}"
-                                        f" s after the last, whose EXTINF is {previous.duration}", segment.line))
+                findings.append(
+                    Finding(
+                        "RFC 8216 4.3.2.6",
+                        f"EXT-X-PROGRAM-DATE-TIME is {segment.date - previous.date:.3f}"
+                        f" s after the last, whose EXTINF is {previous.duration}",
+                        segment.line,
+                    )
+                )
         previous = segment
 
 
@@ -490,41 +596,64 @@ def _check_parts(playlist: MediaPlaylist, target: int, findings: list[Finding]) 
         complete = index < len(parents) - 1  # the open segment's last part is not its final one
         for position, part in enumerate(run):
             if part.duration > part_target + 1e-9:
-                findings.append(Finding("RFC 8216bis 4.4.4.9", f"part of {part.duration} s is longer than PART-TARGET "
-                                        f"{part_target}", part.line))
+                findings.append(
+                    Finding(
+                        "RFC 8216bis 4.4.4.9",
+                        f"part of {part.duration} s is longer than PART-TARGET {part_target}",
+                        part.line,
+                    )
+                )
             final = complete and position == len(run) - 1
             before_gap = position + 1 < len(run) and run[position + 1].gap
             if part.duration < 0.85 * part_target - 1e-9 and not (part.independent or part.gap or final or before_gap):
-                findings.append(Finding("RFC 8216bis 4.4.4.9", f"part of {part.duration} s is under 85 % of "
-                                        f"PART-TARGET {part_target}", part.line))
+                findings.append(
+                    Finding(
+                        "RFC 8216bis 4.4.4.9",
+                        f"part of {part.duration} s is under 85 % of PART-TARGET {part_target}",
+                        part.line,
+                    )
+                )
     for position, segment in enumerate(playlist.segments):
         listed = sum(part.duration for part in segment.parts)
         # The oldest segment with parts may have lost its first ones (6.2.2 removes in order).
         whole = segment.parts and position > 0 and playlist.segments[position - 1].parts
         if whole and abs(listed - segment.duration) > TIME_TOLERANCE * len(segment.parts):
-            findings.append(Finding("RFC 8216bis 3.2", f"parts add up to {listed:.3f} s, EXTINF says "
-                                    f"{segment.duration}", segment.line))
+            findings.append(
+                Finding(
+                    "RFC 8216bis 3.2", f"parts add up to {listed:.3f} s, EXTINF says {segment.duration}", segment.line
+                )
+            )
     if not playlist.endlist and target:
         # 6.2.2: parts SHOULD go once more than three target durations from the end.
         distance = playlist.duration
         for segment in playlist.segments:
             if segment.parts and distance - segment.duration > 3 * target + TIME_TOLERANCE:
-                findings.append(Finding("RFC 8216bis 6.2.2", "parts listed more than three target durations "
-                                        "from the end", segment.line))
+                findings.append(
+                    Finding(
+                        "RFC 8216bis 6.2.2", "parts listed more than three target durations from the end", segment.line
+                    )
+                )
             distance -= segment.duration
 
 
 def _check_control(playlist: MediaPlaylist, target: int, findings: list[Finding]) -> None:
-    control = {name: float(value) for name, value in playlist.control.items()
-               if name in ("CAN-SKIP-UNTIL", "HOLD-BACK", "PART-HOLD-BACK") and _FLOAT.fullmatch(value)}
+    control = {
+        name: float(value)
+        for name, value in playlist.control.items()
+        if name in ("CAN-SKIP-UNTIL", "HOLD-BACK", "PART-HOLD-BACK") and _FLOAT.fullmatch(value)
+    }
     if playlist.part_target is not None:
         hold_back = control.get("PART-HOLD-BACK")
         if hold_back is None:
             findings.append(Finding("RFC 8216bis 4.4.3.8", "PART-HOLD-BACK is REQUIRED with EXT-X-PART-INF"))
         elif hold_back < 3 * playlist.part_target - 1e-9:
             # MUST be >= 2x, SHOULD be >= 3x: the gateway promises the SHOULD.
-            findings.append(Finding("RFC 8216bis 4.4.3.8", f"PART-HOLD-BACK {hold_back} is under three times "
-                                    f"PART-TARGET {playlist.part_target}"))
+            findings.append(
+                Finding(
+                    "RFC 8216bis 4.4.3.8",
+                    f"PART-HOLD-BACK {hold_back} is under three times PART-TARGET {playlist.part_target}",
+                )
+            )
     if "HOLD-BACK" in control and control["HOLD-BACK"] < 3 * target:
         findings.append(Finding("RFC 8216bis 4.4.3.8", "HOLD-BACK under three target durations"))
     if "CAN-SKIP-UNTIL" in control and control["CAN-SKIP-UNTIL"] < 6 * target:
@@ -551,15 +680,20 @@ def _check_directives(playlist: MediaPlaylist, request: dict[str, str], findings
         return  # 6.2.5.2 / 6.2.5.1: directives are ignored once the playlist has ENDLIST
     msn = request.get("_HLS_msn")
     if msn is not None and not _holds(playlist, int(msn), request.get("_HLS_part")):
-        findings.append(Finding("RFC 8216bis 6.2.5.2", f"answered _HLS_msn={msn} _HLS_part={request.get('_HLS_part')} "
-                                "without what it asked for"))
+        findings.append(
+            Finding(
+                "RFC 8216bis 6.2.5.2",
+                f"answered _HLS_msn={msn} _HLS_part={request.get('_HLS_part')} without what it asked for",
+            )
+        )
     if request.get("_HLS_skip") in ("YES", "v2") and "CAN-SKIP-UNTIL" in playlist.control and playlist.segments:
         # 6.2.5.1: every segment further from the end than the skip boundary is replaced;
         # the first one left must be within it (or carry parts, which are never skipped).
         first = playlist.segments[0]
         if not first.parts and playlist.duration > float(playlist.control["CAN-SKIP-UNTIL"]) + TIME_TOLERANCE:
-            findings.append(Finding("RFC 8216bis 6.2.5.1", "a delta update kept a segment beyond the skip boundary",
-                                    first.line))
+            findings.append(
+                Finding("RFC 8216bis 6.2.5.1", "a delta update kept a segment beyond the skip boundary", first.line)
+            )
 
 
 def _holds(playlist: MediaPlaylist, msn: int, part: str | None) -> bool:
@@ -646,8 +780,9 @@ class MediaHistory:
     def _restore_cc(self, delta: MediaPlaylist) -> None:
         """4.4.5.2: skipping keeps EXT-X-DISCONTINUITY-SEQUENCE, so the skipped segments'
         discontinuities still count toward the ones shown, as a client merging counts them."""
-        hidden = sum(self.known[msn].discontinuity
-                     for msn in range(delta.media_sequence, delta.media_sequence + delta.skipped))
+        hidden = sum(
+            self.known[msn].discontinuity for msn in range(delta.media_sequence, delta.media_sequence + delta.skipped)
+        )
         for segment in delta.segments:
             segment.cc += hidden
 
@@ -680,8 +815,9 @@ class MediaHistory:
 
     def _compare_segments(self, new: MediaPlaylist) -> None:
         for segment in new.segments:
-            seen = _Known(segment.uri, segment.duration, segment.date, segment.discontinuity, segment.map_uri,
-                          segment.cc)
+            seen = _Known(
+                segment.uri, segment.duration, segment.date, segment.discontinuity, segment.map_uri, segment.cc
+            )
             before = self.known.get(segment.msn)
             if before is not None and before != seen:
                 self._note("RFC 8216 6.2.1", f"segment {segment.msn} changed: {before} -> {seen}")
@@ -718,12 +854,15 @@ def first_video_keyframe(init: bytes, media: bytes) -> bool | None:
 def video_seconds(init: bytes, media: bytes) -> float:
     events = Fmp4Reader().feed(init + media)
     video = next(event.track("video") for event in events if isinstance(event, InitSegment))
-    ticks = sum(s.duration for e in events if isinstance(e, Fragment) for s in e.samples if s.track_id == video.track_id)
+    ticks = sum(
+        s.duration for e in events if isinstance(e, Fragment) for s in e.samples if s.track_id == video.track_id
+    )
     return ticks / video.timescale
 
 
-def check_media_bytes(playlist: MediaPlaylist, inits: dict[str, bytes], media: dict[str, bytes],
-                      *, claimed_independent: bool = False) -> list[Finding]:
+def check_media_bytes(
+    playlist: MediaPlaylist, inits: dict[str, bytes], media: dict[str, bytes], *, claimed_independent: bool = False
+) -> list[Finding]:
     """Claims against the bytes: INDEPENDENT=YES parts and (EXT-X-INDEPENDENT-SEGMENTS, here
     or in the multivariant playlist: `claimed_independent`) segments start with a keyframe
     (RFC 8216bis 4.4.4.9, RFC 8216 4.3.5.1); EXTINF and part DURATION are the media's.
@@ -738,11 +877,21 @@ def check_media_bytes(playlist: MediaPlaylist, inits: dict[str, bytes], media: d
         body = media.get(segment.uri)
         if body is not None:
             if independent and first_video_keyframe(init, body) is False:
-                findings.append(Finding("RFC 8216 4.3.5.1", f"{segment.uri} does not start with a keyframe though "
-                                        "EXT-X-INDEPENDENT-SEGMENTS says so", segment.line))
+                findings.append(
+                    Finding(
+                        "RFC 8216 4.3.5.1",
+                        f"{segment.uri} does not start with a keyframe though EXT-X-INDEPENDENT-SEGMENTS says so",
+                        segment.line,
+                    )
+                )
             if abs(video_seconds(init, body) - segment.duration) > TIME_TOLERANCE:
-                findings.append(Finding("RFC 8216 4.3.2.1", f"{segment.uri} holds {video_seconds(init, body):.4f} s, "
-                                        f"EXTINF says {segment.duration}", segment.line))
+                findings.append(
+                    Finding(
+                        "RFC 8216 4.3.2.1",
+                        f"{segment.uri} holds {video_seconds(init, body):.4f} s, EXTINF says {segment.duration}",
+                        segment.line,
+                    )
+                )
         findings += _check_part_bytes(segment.parts, init, media)
     if map_uri in inits:
         findings += _check_part_bytes(playlist.open_parts, inits[map_uri], media)
@@ -757,12 +906,18 @@ def _check_part_bytes(parts: list[Part], init: bytes, media: dict[str, bytes]) -
             continue
         starts = first_video_keyframe(init, body)
         if part.independent and starts is False:
-            findings.append(Finding("RFC 8216bis 4.4.4.9", f"{part.uri} says INDEPENDENT=YES without a keyframe first",
-                                    part.line))
+            findings.append(
+                Finding("RFC 8216bis 4.4.4.9", f"{part.uri} says INDEPENDENT=YES without a keyframe first", part.line)
+            )
         if starts and not part.independent:
             # SHOULD: a part with an independent frame says so, for joining and switching.
             findings.append(Finding("RFC 8216bis 4.4.4.9", f"{part.uri} starts with a keyframe, not marked", part.line))
         if abs(video_seconds(init, body) - part.duration) > TIME_TOLERANCE:
-            findings.append(Finding("RFC 8216bis 4.4.4.9", f"{part.uri} holds {video_seconds(init, body):.4f} s, "
-                                    f"DURATION says {part.duration}", part.line))
+            findings.append(
+                Finding(
+                    "RFC 8216bis 4.4.4.9",
+                    f"{part.uri} holds {video_seconds(init, body):.4f} s, DURATION says {part.duration}",
+                    part.line,
+                )
+            )
     return findings

@@ -44,8 +44,12 @@ DROP_AT = 9.0
 
 @pytest.fixture
 def emulator_settings(emulator_cache) -> EmulatorSettings:
-    return EmulatorSettings(host="127.0.0.1", port=0, cache_dir=emulator_cache,
-                            **{**TEST_EMULATOR, "loop_seconds": LOOP_SECONDS, "gops": GOPS})
+    return EmulatorSettings(
+        host="127.0.0.1",
+        port=0,
+        cache_dir=emulator_cache,
+        **{**TEST_EMULATOR, "loop_seconds": LOOP_SECONDS, "gops": GOPS},
+    )
 
 
 @pytest.fixture
@@ -147,7 +151,7 @@ async def test_live_playlists_conform_through_a_gop_change_and_a_reconnect(emula
     multivariant, findings = check_multivariant(multivariant_text)
     assert_valid(findings, multivariant_text)
     assert {v.uri for v in multivariant.variants} == {"high/playlist.m3u8", "low/playlist.m3u8"}
-    assert 'mp4a.40.2' in multivariant.variants[0].attributes["CODECS"]  # camera audio in every variant
+    assert "mp4a.40.2" in multivariant.variants[0].attributes["CODECS"]  # camera audio in every variant
 
     high = Player(http, f"{gateway_url}/hls/{camera}/high", "high")
     low = Player(http, f"{gateway_url}/hls/{camera}/low", "low")
@@ -178,7 +182,7 @@ async def test_live_playlists_conform_through_a_gop_change_and_a_reconnect(emula
     async with http.get(f"{gateway_url}/metrics") as response:
         exported = await response.text()
     line = f'wepgw_hls_segments_cut_total{{camera="{camera}",quality="high"}} '
-    [value] = [float(row[len(line):]) for row in exported.splitlines() if row.startswith(line)]
+    [value] = [float(row[len(line) :]) for row in exported.splitlines() if row.startswith(line)]
     assert value >= 2  # the cuts are counted where operators see them
     known = high.history.known
     assert any(segment.discontinuity for segment in known.values())
@@ -226,8 +230,17 @@ async def test_a_recording_across_a_gop_change_conforms_until_endlist_with_audio
     # ffprobe: H.264 and the camera's AAC; ffmpeg decodes every frame of both
     url = f"{gateway_url}/hls/{camera}/high/playlist.m3u8?t={iso(at)}"
     process = await asyncio.create_subprocess_exec(
-        "ffprobe", "-v", "error", "-show_entries", "stream=codec_type,codec_name", "-of", "json", url,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        "ffprobe",
+        "-v",
+        "error",
+        "-show_entries",
+        "stream=codec_type,codec_name",
+        "-of",
+        "json",
+        url,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, err.decode()
     streams = {(s["codec_type"], s["codec_name"]) for s in json.loads(out)["streams"]}

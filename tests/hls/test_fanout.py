@@ -52,7 +52,6 @@ async def test_first_playlist_request_outlives_a_short_idle_time(emulator, aioht
 
     server = await aiohttp_server(create_app(config_for(emulator, sources={"idle_close_after": 0.3})))
     url = server.make_url(f"/hls/{emulator.camera_ids[0]}/low/playlist.m3u8")
-    async with aiohttp.ClientSession() as http:
-        async with http.get(url, timeout=aiohttp.ClientTimeout(total=30)) as response:
-            assert response.status == 200, await response.text()
-            assert "#EXTINF" in await response.text()
+    async with aiohttp.ClientSession() as http, http.get(url, timeout=aiohttp.ClientTimeout(total=30)) as response:
+        assert response.status == 200, await response.text()
+        assert "#EXTINF" in await response.text()

@@ -13,16 +13,26 @@ pytestmark = [pytest.mark.peer, pytest.mark.timeout(120)]
 
 @pytest.fixture(params=["frame", "gop"])
 def emulator_settings(request, emulator_cache) -> EmulatorSettings:
-    return EmulatorSettings(host="127.0.0.1", port=0, cache_dir=emulator_cache, fragment=request.param,
-                            **TEST_EMULATOR)
+    return EmulatorSettings(host="127.0.0.1", port=0, cache_dir=emulator_cache, fragment=request.param, **TEST_EMULATOR)
 
 
 async def ffmpeg_frames(url: str, seconds: float) -> tuple[dict[int, list[int]], str]:
     """Decode `seconds` of the stream; returns pts per stream and ffmpeg's error output."""
     require("ffmpeg")
     process = await asyncio.create_subprocess_exec(
-        "ffmpeg", "-nostdin", "-v", "error", "-i", url, "-t", str(seconds), "-f", "framemd5", "-",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        "ffmpeg",
+        "-nostdin",
+        "-v",
+        "error",
+        "-i",
+        url,
+        "-t",
+        str(seconds),
+        "-f",
+        "framemd5",
+        "-",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         out, err = await asyncio.wait_for(process.communicate(), seconds + 60)

@@ -18,9 +18,17 @@ from tests.conftest import config_for, require
 pytestmark = [pytest.mark.peer, pytest.mark.timeout(150)]
 
 HLS_JS = Path(__file__).parent / "node_modules" / "hls.js" / "dist" / "hls.min.js"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--autoplay-policy=no-user-gesture-required"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
 PLAY_SECONDS = 20
 MAX_LATENCY = 3.0
 
@@ -98,8 +106,10 @@ async def test_hlsjs_plays_low_latency_within_3s_of_live(emulator, gateway_url, 
     assert samples[-1]["frames"] - samples[0]["frames"] >= (PLAY_SECONDS - 1) * 15 * 0.8
     worst_latency = max(s["latency"] for s in samples)
     worst_wall = max(s["behindWallClock"] for s in samples)
-    print(f"hls.js latency max {worst_latency:.2f}s, behind wall clock max {worst_wall:.2f}s, "
-          f"non-fatal errors {report['errors']}")
+    print(
+        f"hls.js latency max {worst_latency:.2f}s, behind wall clock max {worst_wall:.2f}s, "
+        f"non-fatal errors {report['errors']}"
+    )
     assert worst_latency < MAX_LATENCY and worst_wall < MAX_LATENCY, samples
 
 
@@ -141,8 +151,9 @@ async def test_hlsjs_plays_a_recording_with_sound(emulator, gateway, gateway_url
     gateway.app[RECORDINGS].limits = RecordingLimits(max_seconds=RECORDING_SECONDS, segment_min_duration=1.0)
     at = time.time() - 20
     moment = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    server = await page_server(f"{gateway_url}/hls/{emulator.camera_ids[0]}/high/playlist.m3u8?t={moment}",
-                               RECORDING_PAGE)
+    server = await page_server(
+        f"{gateway_url}/hls/{emulator.camera_ids[0]}/high/playlist.m3u8?t={moment}", RECORDING_PAGE
+    )
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
@@ -150,8 +161,9 @@ async def test_hlsjs_plays_a_recording_with_sound(emulator, gateway, gateway_url
             await page.goto(str(server.make_url("/")))
             await page.wait_for_function("document.getElementById('v').currentTime > 1", timeout=30000)
             first = await page.evaluate("window.sample()")
-            await page.wait_for_function("window.report.ended || document.getElementById('v').currentTime > 4",
-                                         timeout=30000)
+            await page.wait_for_function(
+                "window.report.ended || document.getElementById('v').currentTime > 4", timeout=30000
+            )
             last = await page.evaluate("window.sample()")
             report = await page.evaluate("window.report")
         finally:

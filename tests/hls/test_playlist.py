@@ -10,10 +10,12 @@ from gateway.hls.playlist import (
 
 
 def test_multivariant_lists_variants_with_attributes_and_token():
-    text = render_multivariant([
-        Variant(with_query("high/playlist.m3u8", "token=abc"), 2000000, 1280, 720, "avc1.4D401F"),
-        Variant("low/playlist.m3u8", 300000, 320, 180, "avc1.42E01E"),
-    ])
+    text = render_multivariant(
+        [
+            Variant(with_query("high/playlist.m3u8", "token=abc"), 2000000, 1280, 720, "avc1.4D401F"),
+            Variant("low/playlist.m3u8", 300000, 320, 180, "avc1.42E01E"),
+        ]
+    )
     assert text.splitlines() == [
         "#EXTM3U",
         "#EXT-X-VERSION:9",
@@ -27,13 +29,19 @@ def test_multivariant_lists_variants_with_attributes_and_token():
 def _playlist(**changes) -> MediaPlaylist:
     parts = (PlaylistPart("part10.m4s", 0.2, True), PlaylistPart("part11.m4s", 0.2, False))
     values = {
-        "target_duration": 1, "part_target": 0.2, "media_sequence": 41, "discontinuity_sequence": 3,
+        "target_duration": 1,
+        "part_target": 0.2,
+        "media_sequence": 41,
+        "discontinuity_sequence": 3,
         "segments": (
             PlaylistSegment("seg41.m4s", 1.0, 0.0, False, "init1.mp4"),
             PlaylistSegment("seg42.m4s", 1.0, 1.0, True, "init2.mp4", parts),
         ),
-        "open_parts": (PlaylistPart("part12.m4s", 0.2, True),), "open_map_uri": "init2.mp4", "open_discontinuity": False,
-        "preload_hint_uri": "part13.m4s", "skip_until": 6.0,
+        "open_parts": (PlaylistPart("part12.m4s", 0.2, True),),
+        "open_map_uri": "init2.mp4",
+        "open_discontinuity": False,
+        "preload_hint_uri": "part13.m4s",
+        "skip_until": 6.0,
     }
     values.update(changes)
     return MediaPlaylist(**values)

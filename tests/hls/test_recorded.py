@@ -45,7 +45,9 @@ def upstream_fragments(seconds: float, *, track_id: int = 7, frame_bytes: int = 
 
 
 def upstream_init(track_id: int = 7) -> InitSegment:
-    return InitSegment(b"upstream-init", (TrackInfo(track_id, "video", "avc1.64000C", 90000, 320, 240, codec_config=AVCC),))
+    return InitSegment(
+        b"upstream-init", (TrackInfo(track_id, "video", "avc1.64000C", 90000, 320, 240, codec_config=AVCC),)
+    )
 
 
 async def ffmpeg_frames(url: str, timeout: float) -> tuple[dict[int, list[int]], str]:
@@ -53,8 +55,19 @@ async def ffmpeg_frames(url: str, timeout: float) -> tuple[dict[int, list[int]],
     looks live to ffmpeg, which would start near the end); pts per stream and ffmpeg's errors."""
     require("ffmpeg")
     process = await asyncio.create_subprocess_exec(
-        "ffmpeg", "-nostdin", "-v", "error", "-live_start_index", "0", "-i", url, "-f", "framemd5", "-",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        "ffmpeg",
+        "-nostdin",
+        "-v",
+        "error",
+        "-live_start_index",
+        "0",
+        "-i",
+        url,
+        "-f",
+        "framemd5",
+        "-",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         out, err = await asyncio.wait_for(process.communicate(), timeout)
@@ -99,8 +112,12 @@ def test_event_playlist_lists_every_segment_then_endlist():
     ]
     growing = render_event(segments, 2, ended=False)
     assert growing.splitlines()[:6] == [
-        "#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-TARGETDURATION:2", "#EXT-X-PLAYLIST-TYPE:EVENT",
-        "#EXT-X-MEDIA-SEQUENCE:0", '#EXT-X-MAP:URI="r1-init1.mp4?token=x"',
+        "#EXTM3U",
+        "#EXT-X-VERSION:6",
+        "#EXT-X-TARGETDURATION:2",
+        "#EXT-X-PLAYLIST-TYPE:EVENT",
+        "#EXT-X-MEDIA-SEQUENCE:0",
+        '#EXT-X-MAP:URI="r1-init1.mp4?token=x"',
     ]
     assert "#EXT-X-INDEPENDENT-SEGMENTS" not in growing  # a long GOP is cut mid-GOP (segmenter.py)
     assert "#EXT-X-ENDLIST" not in growing and "PART" not in growing and "SERVER-CONTROL" not in growing
@@ -121,7 +138,8 @@ async def test_a_recording_ends_at_its_duration_bound():
     assert [segment.duration for segment in segmenter.segments] == pytest.approx([1.0, 1.0, 1.0])
     # PROGRAM-DATE-TIME: the requested time for the first frame, media time after it
     assert [segment.program_date_time for segment in segmenter.segments] == pytest.approx(
-        [1457643660.057, 1457643661.057, 1457643662.057])
+        [1457643660.057, 1457643661.057, 1457643662.057]
+    )
     text = recording.playlist("").decode()
     assert text.endswith("#EXT-X-ENDLIST\n") and segment_uris(text) == ["r1-seg0.m4s", "r1-seg1.m4s", "r1-seg2.m4s"]
     assert recording.counters.bytes_held == sum(len(s.data) for s in segmenter.segments)
@@ -244,8 +262,14 @@ async def test_players_of_one_time_share_one_pull(emulator, gateway_url, recordi
         assert "#EXT-X-PART-INF" in await response.text()
 
 
-BAD_TIMES = ["yesterday", "2016-03-10T21:01:00", "2016-03-10T21:01:00Z,x", "2016-13-10T21:01:00Z",
-             "1969-12-31T23:59:59Z", "2999-01-01T00:00:00Z"]
+BAD_TIMES = [
+    "yesterday",
+    "2016-03-10T21:01:00",
+    "2016-03-10T21:01:00Z,x",
+    "2016-13-10T21:01:00Z",
+    "1969-12-31T23:59:59Z",
+    "2999-01-01T00:00:00Z",
+]
 
 
 async def test_a_bad_time_is_400_naming_t_and_nothing_goes_upstream(emulator, gateway_url, recordings, http):
@@ -271,7 +295,9 @@ async def test_no_recording_at_that_time_is_404(emulator, gateway_url, recording
     assert not recordings.running()
 
 
-async def test_an_upstream_drop_resumes_after_the_last_frame_as_a_discontinuity(emulator, gateway_url, recordings, http):
+async def test_an_upstream_drop_resumes_after_the_last_frame_as_a_discontinuity(
+    emulator, gateway_url, recordings, http
+):
     recordings.limits = RecordingLimits(max_seconds=30.0, segment_min_duration=1.0)
     at = time.time() - 10
     url = f"{gateway_url}/hls/{emulator.camera_ids[0]}/high/playlist.m3u8?t={iso(at)}"
@@ -295,7 +321,9 @@ async def test_an_upstream_drop_resumes_after_the_last_frame_as_a_discontinuity(
     assert resumed.start_time == before.start_time + round(before.duration * 90000)
 
 
-async def test_recordings_past_the_limit_are_503_and_the_open_one_is_still_shared(emulator, gateway_url, recordings, http):
+async def test_recordings_past_the_limit_are_503_and_the_open_one_is_still_shared(
+    emulator, gateway_url, recordings, http
+):
     recordings.limits = RecordingLimits(max_seconds=4.0, segment_min_duration=1.0, max_recordings=1)
     url = f"{gateway_url}/hls/{emulator.camera_ids[0]}/high/playlist.m3u8"
     at = time.time() - 3
@@ -306,5 +334,7 @@ async def test_recordings_past_the_limit_are_503_and_the_open_one_is_still_share
         assert (await response.json())["error"]["code"] == "too_many_recordings"
     async with http.get(url, params={"t": iso(at)}) as response:
         assert response.status == 200  # the open one is shared, not refused
-    assert emulator.stats["media_connections"] == {f"{emulator.camera_ids[0]}/fmp4/high": 1,
-                                                   f"{emulator.camera_ids[0]}/webm/-": 1}
+    assert emulator.stats["media_connections"] == {
+        f"{emulator.camera_ids[0]}/fmp4/high": 1,
+        f"{emulator.camera_ids[0]}/webm/-": 1,
+    }

@@ -43,40 +43,52 @@ def rules(text: str, request=None) -> list[str]:
 
 
 def good() -> str:
-    return GOOD.replace('#EXT-X-PART:DURATION=0.6,URI="part10.m4s",INDEPENDENT=YES\n#EXTINF:0.6,',
-                        '#EXT-X-PART:DURATION=0.2,URI="part09.m4s",INDEPENDENT=YES\n'
-                        '#EXT-X-PART:DURATION=0.2,URI="part10.m4s"\n'
-                        '#EXT-X-PART:DURATION=0.2,URI="part10b.m4s"\n#EXTINF:0.6,')
+    return GOOD.replace(
+        '#EXT-X-PART:DURATION=0.6,URI="part10.m4s",INDEPENDENT=YES\n#EXTINF:0.6,',
+        '#EXT-X-PART:DURATION=0.2,URI="part09.m4s",INDEPENDENT=YES\n'
+        '#EXT-X-PART:DURATION=0.2,URI="part10.m4s"\n'
+        '#EXT-X-PART:DURATION=0.2,URI="part10b.m4s"\n#EXTINF:0.6,',
+    )
 
 
 def test_the_reference_playlist_is_valid():
     assert check_media(good())[1] == []
 
 
-@pytest.mark.parametrize(("change", "rule"), [
-    (("#EXT-X-TARGETDURATION:1", "#EXT-X-TARGETDURATION:0"), "RFC 8216 4.3.3.1"),  # EXTINF:1 rounds above 0
-    (("#EXTINF:1,", "#EXTINF:1.6,"), "RFC 8216 4.3.3.1"),
-    (("#EXT-X-VERSION:9", "#EXT-X-VERSION:5"), "RFC 8216bis 8"),  # EXT-X-MAP needs 6
-    (('#EXT-X-MAP:URI="init1.mp4"\n', ""), "RFC 8216 4.3.2.5"),
-    (("PART-HOLD-BACK=0.612", "PART-HOLD-BACK=0.5"), "RFC 8216bis 4.4.3.8"),
-    (("CAN-SKIP-UNTIL=6", "CAN-SKIP-UNTIL=5"), "RFC 8216bis 4.4.3.8"),
-    (("PART-TARGET=0.204", "PART-TARGET=0.15"), "RFC 8216bis 4.4.4.9"),  # parts longer than it
-    (('DURATION=0.2,URI="part10.m4s"', 'DURATION=0.1,URI="part10.m4s"'), "RFC 8216bis 4.4.4.9"),  # < 85 %
-    (("2026-01-01T00:00:01.000Z", "2025-12-31T23:59:59.000Z"), "RFC 8216 4.3.2.6"),  # backwards
-    (("2026-01-01T00:00:01.600Z", "2026-01-01T00:00:01.900Z"), "RFC 8216 4.3.2.6"),  # not EXTINF on
-    (('#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part14.m4s"', '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part13.m4s"'),
-     "RFC 8216bis 4.4.5.3"),
-    (("#EXT-X-PART-INF:PART-TARGET=0.204\n", ""), "RFC 8216bis 4.4.3.7"),
-    (("#EXT-X-MEDIA-SEQUENCE:40\n", ""), None),  # optional: 0
-    (('#EXT-X-PART:DURATION=0.2,URI="part13.m4s",INDEPENDENT=YES\n',
-      '#EXT-X-PART:DURATION=0.2,URI="part13.m4s",INDEPENDENT=YES\n#EXT-X-DISCONTINUITY\n'), "RFC 8216bis 4.4.4.9"),
-    (("CAN-BLOCK-RELOAD=YES", "CAN-BLOCK-RELOAD=NO"), "RFC 8216 4.2"),
-    (("#EXT-X-TARGETDURATION:1\n", "#EXT-X-TARGETDURATION:1\n#EXT-X-TARGETDURATION:1\n"), "RFC 8216 4.3"),
-    (("#EXTM3U\n", ""), "RFC 8216 4.3.1.1"),
-    (("#EXT-X-VERSION:9\n", "#EXT-X-VERSION:9\n#EXT-X-SHINY:1\n"), "RFC 8216 4.1"),
-    (('#EXT-X-MAP:URI="init1.mp4"', '#EXT-X-MAP:URI="init1.mp4",URI="x"'), "RFC 8216 4.2"),
-    (("#EXT-X-DISCONTINUITY-SEQUENCE:3\n", ""), None),
-])
+@pytest.mark.parametrize(
+    ("change", "rule"),
+    [
+        (("#EXT-X-TARGETDURATION:1", "#EXT-X-TARGETDURATION:0"), "RFC 8216 4.3.3.1"),  # EXTINF:1 rounds above 0
+        (("#EXTINF:1,", "#EXTINF:1.6,"), "RFC 8216 4.3.3.1"),
+        (("#EXT-X-VERSION:9", "#EXT-X-VERSION:5"), "RFC 8216bis 8"),  # EXT-X-MAP needs 6
+        (('#EXT-X-MAP:URI="init1.mp4"\n', ""), "RFC 8216 4.3.2.5"),
+        (("PART-HOLD-BACK=0.612", "PART-HOLD-BACK=0.5"), "RFC 8216bis 4.4.3.8"),
+        (("CAN-SKIP-UNTIL=6", "CAN-SKIP-UNTIL=5"), "RFC 8216bis 4.4.3.8"),
+        (("PART-TARGET=0.204", "PART-TARGET=0.15"), "RFC 8216bis 4.4.4.9"),  # parts longer than it
+        (('DURATION=0.2,URI="part10.m4s"', 'DURATION=0.1,URI="part10.m4s"'), "RFC 8216bis 4.4.4.9"),  # < 85 %
+        (("2026-01-01T00:00:01.000Z", "2025-12-31T23:59:59.000Z"), "RFC 8216 4.3.2.6"),  # backwards
+        (("2026-01-01T00:00:01.600Z", "2026-01-01T00:00:01.900Z"), "RFC 8216 4.3.2.6"),  # not EXTINF on
+        (
+            ('#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part14.m4s"', '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part13.m4s"'),
+            "RFC 8216bis 4.4.5.3",
+        ),
+        (("#EXT-X-PART-INF:PART-TARGET=0.204\n", ""), "RFC 8216bis 4.4.3.7"),
+        (("#EXT-X-MEDIA-SEQUENCE:40\n", ""), None),  # optional: 0
+        (
+            (
+                '#EXT-X-PART:DURATION=0.2,URI="part13.m4s",INDEPENDENT=YES\n',
+                '#EXT-X-PART:DURATION=0.2,URI="part13.m4s",INDEPENDENT=YES\n#EXT-X-DISCONTINUITY\n',
+            ),
+            "RFC 8216bis 4.4.4.9",
+        ),
+        (("CAN-BLOCK-RELOAD=YES", "CAN-BLOCK-RELOAD=NO"), "RFC 8216 4.2"),
+        (("#EXT-X-TARGETDURATION:1\n", "#EXT-X-TARGETDURATION:1\n#EXT-X-TARGETDURATION:1\n"), "RFC 8216 4.3"),
+        (("#EXTM3U\n", ""), "RFC 8216 4.3.1.1"),
+        (("#EXT-X-VERSION:9\n", "#EXT-X-VERSION:9\n#EXT-X-SHINY:1\n"), "RFC 8216 4.1"),
+        (('#EXT-X-MAP:URI="init1.mp4"', '#EXT-X-MAP:URI="init1.mp4",URI="x"'), "RFC 8216 4.2"),
+        (("#EXT-X-DISCONTINUITY-SEQUENCE:3\n", ""), None),
+    ],
+)
 def test_each_rule_broken_once_is_found(change, rule):
     text = good().replace(*change)
     assert text != good() or rule is None
@@ -133,8 +145,12 @@ def test_across_reloads_targets_numbers_and_hints_hold():
 
     hinted = MediaHistory("hint")
     hinted.add(good())
-    hinted.add(good().replace('#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part14.m4s"',
-                              '#EXT-X-PART:DURATION=0.2,URI="part99.m4s"\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part100.m4s"'))
+    hinted.add(
+        good().replace(
+            '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part14.m4s"',
+            '#EXT-X-PART:DURATION=0.2,URI="part99.m4s"\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part100.m4s"',
+        )
+    )
     assert [f.rule for f in hinted.finish()] == ["RFC 8216bis 4.4.5.3"]  # the hinted URI is the next part's
 
     ended = MediaHistory("ended")
@@ -143,8 +159,10 @@ def test_across_reloads_targets_numbers_and_hints_hold():
 
 
 def test_the_discontinuity_sequence_counts_the_discontinuities_that_slid_out():
-    with_cut = good().replace('#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:01.000Z',
-                              '#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:01.000Z')
+    with_cut = good().replace(
+        "#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:01.000Z",
+        "#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:01.000Z",
+    )
     right = MediaHistory("right")
     right.add(with_cut)
     right.add(reload_of(with_cut, removed=2, discontinuity_sequence=4))
@@ -158,12 +176,32 @@ def test_the_discontinuity_sequence_counts_the_discontinuities_that_slid_out():
 def rendered(skipped: int = 0) -> str:
     """Ten 1 s segments, parts on the last two and one open, CAN-SKIP-UNTIL 6 s."""
     parts = [PlaylistPart(f"part{n}.m4s", 0.2, n % 5 == 0) for n in range(11)]
-    segments = tuple(PlaylistSegment(f"seg{40 + i}.m4s", 1.0, 1767225600.0 + i, False, "init1.mp4",
-                                     tuple(parts[(i - 8) * 5:(i - 7) * 5]) if i >= 8 else ()) for i in range(10))
-    return render_media(RenderedPlaylist(
-        target_duration=1, part_target=0.204, media_sequence=40, discontinuity_sequence=0, segments=segments,
-        open_parts=(parts[10],), open_map_uri="init1.mp4", open_discontinuity=False, preload_hint_uri="part11.m4s",
-        skip_until=6.0, skipped_segments=skipped))
+    segments = tuple(
+        PlaylistSegment(
+            f"seg{40 + i}.m4s",
+            1.0,
+            1767225600.0 + i,
+            False,
+            "init1.mp4",
+            tuple(parts[(i - 8) * 5 : (i - 7) * 5]) if i >= 8 else (),
+        )
+        for i in range(10)
+    )
+    return render_media(
+        RenderedPlaylist(
+            target_duration=1,
+            part_target=0.204,
+            media_sequence=40,
+            discontinuity_sequence=0,
+            segments=segments,
+            open_parts=(parts[10],),
+            open_map_uri="init1.mp4",
+            open_discontinuity=False,
+            preload_hint_uri="part11.m4s",
+            skip_until=6.0,
+            skipped_segments=skipped,
+        )
+    )
 
 
 def test_delta_updates_skip_only_beyond_the_boundary():
@@ -195,8 +233,12 @@ def test_claims_about_the_media_are_checked_against_the_bytes():
 
     text = good()
     playlist, _ = check_media(text)
-    media = {"part11.m4s": fragment(True), "part12.m4s": fragment(False), "part13.m4s": fragment(False),
-             "seg42.m4s": fragment(True, 6)}
+    media = {
+        "part11.m4s": fragment(True),
+        "part12.m4s": fragment(False),
+        "part13.m4s": fragment(False),
+        "seg42.m4s": fragment(True, 6),
+    }
     findings = check_media_bytes(playlist, {"init1.mp4": init}, media)
     # part13 says INDEPENDENT=YES over a non-keyframe
     assert [(f.rule, f.message.split()[0]) for f in findings] == [("RFC 8216bis 4.4.4.9", "part13.m4s")]

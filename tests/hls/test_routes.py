@@ -15,13 +15,11 @@ def parse(text: str) -> dict:
     parts = re.findall(r'#EXT-X-PART:DURATION=([\d.]+),URI="([^"]+)"(,INDEPENDENT=YES)?', text)
     return {
         "msn": int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text).group(1)),
-        "segments": re.findall(r"^(seg\d+\.m4s[^\n]*)$", text, re.M),
+        "segments": re.findall(r"^(seg\d+\.m4s[^\n]*)$", text, re.MULTILINE),
         "parts": parts,
         "hint": re.search(r'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="([^"]+)"', text).group(1),
         "map": re.findall(r'#EXT-X-MAP:URI="([^"]+)"', text),
     }
-
-
 
 
 @pytest.fixture

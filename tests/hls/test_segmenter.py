@@ -14,8 +14,14 @@ from .synthetic import FrameClock, video_init
 
 
 def segmenter(window=7, part=0.2, minimum=1.0, **kwargs) -> Segmenter:
-    seg = Segmenter(FragmentWriter().write, part_target=part, segment_min_duration=minimum,
-                    window_segments=window, clock=lambda: 0.0, **kwargs)
+    seg = Segmenter(
+        FragmentWriter().write,
+        part_target=part,
+        segment_min_duration=minimum,
+        window_segments=window,
+        clock=lambda: 0.0,
+        **kwargs,
+    )
     seg.push(video_init(), 1000.0)
     return seg
 
@@ -142,8 +148,9 @@ def test_part_bytes_are_fmp4_fragments_with_continuous_decode_times():
     avcc = bytes.fromhex("0142c01effe1000a67 42c01e d9 01 40 16 e8 40 01000468ce3c80".replace(" ", ""))
     track = TrackInfo(1, "video", "avc1.42C01E", 90000, 320, 240, codec_config=avcc)
     init = InitSegment(write_init_segment((track,)), (track,))
-    seg = Segmenter(FragmentWriter().write, part_target=0.2, segment_min_duration=1.0, window_segments=7,
-                    clock=lambda: 0.0)
+    seg = Segmenter(
+        FragmentWriter().write, part_target=0.2, segment_min_duration=1.0, window_segments=7, clock=lambda: 0.0
+    )
     seg.push(init, 0.0)
     feed(seg, FrameClock().frames(31))
     reader = Fmp4Reader()
@@ -212,7 +219,9 @@ def test_program_date_time_is_the_cameras_capture_time_when_the_stream_tells_it(
     for frame in clock.frames(15 * 3 + 1):
         stamped = replace(frame.sample, captured_at=camera_epoch + frame.sample.decode_time / 90000)
         seg.push(replace(frame, sample=stamped), 5.0)  # arrival says something else entirely
-    assert [s.program_date_time for s in seg.segments] == pytest.approx([camera_epoch, camera_epoch + 1, camera_epoch + 2])
+    assert [s.program_date_time for s in seg.segments] == pytest.approx(
+        [camera_epoch, camera_epoch + 1, camera_epoch + 2]
+    )
     # without it: the first frame's arrival, then media time
     plain = segmenter()
     feed(plain, FrameClock().frames(15 * 2 + 1))
@@ -248,8 +257,11 @@ def test_a_reconnect_that_replays_the_gop_is_skipped_to_the_first_new_keyframe()
 
     def push(frames, decode_offset=0):
         for frame in frames:
-            sample = replace(frame.sample, decode_time=frame.sample.decode_time + decode_offset,
-                             captured_at=epoch + frame.sample.decode_time / 90000)
+            sample = replace(
+                frame.sample,
+                decode_time=frame.sample.decode_time + decode_offset,
+                captured_at=epoch + frame.sample.decode_time / 90000,
+            )
             seg.push(replace(frame, sample=sample), 0.0)
 
     push(clock.frames(15 + 8))  # one segment and 8 frames: the camera's time reached 23/15 s

@@ -10,8 +10,13 @@ import pytest
 
 from tests.auth.secure import admin_headers, mint, secure_config, viewer_offer
 
-LIMITS = {"max_viewers_per_camera": 3, "max_viewers_total": 4, "retry_after": 7, "request_timeout": 1.0,
-          "max_body_bytes": 2000}
+LIMITS = {
+    "max_viewers_per_camera": 3,
+    "max_viewers_total": 4,
+    "retry_after": 7,
+    "request_timeout": 1.0,
+    "max_body_bytes": 2000,
+}
 
 
 @pytest.fixture
@@ -19,6 +24,7 @@ async def make_limited(aiohttp_server, emulator):
     from gateway.app import create_app
 
     async with aiohttp.ClientSession() as http:
+
         async def make(**overrides):
             server = await aiohttp_server(create_app(secure_config(emulator, limits={**LIMITS, **overrides})))
             make.server = server
@@ -42,7 +48,7 @@ async def test_over_the_limits_new_viewers_are_refused_and_old_ones_keep_watchin
     base, http = limited
     first, second = emulator.camera_ids[:2]
     token = await mint(http, base, ["*"], ["view", "talk", "snapshot"])
-    live = lambda camera: http.get(f"{base}/live/{camera}.mp4", params={"quality": "low", "token": token})  # noqa: E731
+    live = lambda camera: http.get(f"{base}/live/{camera}.mp4", params={"quality": "low", "token": token})
     watching = [await live(first) for _ in range(3)]
     for response in watching:
         assert response.status == 200
@@ -53,10 +59,10 @@ async def test_over_the_limits_new_viewers_are_refused_and_old_ones_keep_watchin
     for response in burst:
         await _refused(response)
         response.close()
-    async with viewer_offer() as offer:
-        async with http.post(f"{base}/whep/{first}", data=offer, params={"token": token},
-                             headers={"Content-Type": "application/sdp"}) as response:
-            await _refused(response)
+    async with viewer_offer() as offer, http.post(
+        f"{base}/whep/{first}", data=offer, params={"token": token}, headers={"Content-Type": "application/sdp"}
+    ) as response:
+        await _refused(response)
     other_player = await mint(http, base, ["*"], ["view"])
     async with http.get(f"{base}/hls/{first}/index.m3u8", params={"token": other_player}) as response:
         await _refused(response)
@@ -103,8 +109,9 @@ async def test_hls_players_are_counted_per_token(make_limited, emulator):
         async with http.get(f"{base}/hls/{camera}/low/playlist.m3u8", params={"token": token}) as response:
             assert response.status == 200
             playlist = await response.text()
-        part = next(line.split('URI="')[1].split('"')[0] for line in playlist.splitlines()
-                    if line.startswith("#EXT-X-PART:"))
+        part = next(
+            line.split('URI="')[1].split('"')[0] for line in playlist.splitlines() if line.startswith("#EXT-X-PART:")
+        )
         async with http.get(f"{base}/hls/{camera}/low/{part}") as response:
             assert response.status == 200 and len(await response.read()) > 0
 
@@ -112,8 +119,9 @@ async def test_hls_players_are_counted_per_token(make_limited, emulator):
 async def test_declared_bodies_over_the_bound_are_refused_unread(limited):
     base, http = limited
     body = b'{"cameras": ["*"], "actions": ["view"], "pad": "' + b"x" * 3000 + b'"}'
-    async with http.post(f"{base}/api/v1/tokens", data=body, headers={**admin_headers(),
-                                                                     "Content-Type": "application/json"}) as response:
+    async with http.post(
+        f"{base}/api/v1/tokens", data=body, headers={**admin_headers(), "Content-Type": "application/json"}
+    ) as response:
         assert response.status == 413
         assert (await response.json())["error"]["code"] == "too_large"
 
@@ -136,10 +144,10 @@ async def test_webrtc_sessions_hold_their_seat_until_they_end(make_limited, emul
     token = {"token": await mint(http, base, [camera], ["view"])}
 
     async def offer_status() -> tuple[int, str]:
-        async with viewer_offer() as offer:
-            async with http.post(f"{base}/whep/{camera}", data=offer, params=token,
-                                 headers={"Content-Type": "application/sdp"}) as response:
-                return response.status, response.headers.get("Location", "")
+        async with viewer_offer() as offer, http.post(
+            f"{base}/whep/{camera}", data=offer, params=token, headers={"Content-Type": "application/sdp"}
+        ) as response:
+            return response.status, response.headers.get("Location", "")
 
     status, location = await offer_status()
     assert status == 201

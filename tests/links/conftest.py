@@ -48,8 +48,9 @@ async def http():
 
 async def make_link(http: aiohttp.ClientSession, base: str, headers: dict | None = None, **body) -> dict:
     """A link made with the admin key (or `headers`); asserts the 201."""
-    async with http.post(f"{base}/api/v1/links", json=body,
-                         headers=admin_headers() if headers is None else headers) as response:
+    async with http.post(
+        f"{base}/api/v1/links", json=body, headers=admin_headers() if headers is None else headers
+    ) as response:
         answer = await response.json()
         assert response.status == 201, answer
         return answer

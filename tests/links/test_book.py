@@ -47,8 +47,11 @@ class Stream:
 async def book(tmp_path, monkeypatch):
     monkeypatch.setattr(book_module, "SWEEP_INTERVAL", 0.05)
     config = Config()
-    config = dataclasses.replace(config, pushes=dataclasses.replace(config.pushes, db_path=str(tmp_path / "db")),
-                                 server=dataclasses.replace(config.server, listen="127.0.0.1:9000"))
+    config = dataclasses.replace(
+        config,
+        pushes=dataclasses.replace(config.pushes, db_path=str(tmp_path / "db")),
+        server=dataclasses.replace(config.server, listen="127.0.0.1:9000"),
+    )
     links = LinkBook(config, clock=Clock())
     await links.open(Cameras())
     try:

@@ -44,15 +44,29 @@ async def test_a_live_link_opens_its_camera_live_and_nothing_else(emulator, base
         assert response.status == 200
 
     forbidden = [
-        ("GET", f"/hls/{other}/index.m3u8"), ("GET", f"/live/{other}.mp4"),
-        ("GET", f"/api/v1/cameras/{camera}/snapshot.jpg"), ("GET", f"/api/v1/cameras/{camera}/timeline"),
-        ("POST", f"/api/v1/cameras/{camera}/ptz/home"), ("GET", "/api/v1/cameras"), ("GET", "/api/v1/links"),
-        ("GET", f"/hls/{camera}/low/playlist.m3u8?t={iso(time.time() - 30)}"), ("GET", "/api/v1/events"),
+        ("GET", f"/hls/{other}/index.m3u8"),
+        ("GET", f"/live/{other}.mp4"),
+        ("GET", f"/api/v1/cameras/{camera}/snapshot.jpg"),
+        ("GET", f"/api/v1/cameras/{camera}/timeline"),
+        ("POST", f"/api/v1/cameras/{camera}/ptz/home"),
+        ("GET", "/api/v1/cameras"),
+        ("GET", "/api/v1/links"),
+        ("GET", f"/hls/{camera}/low/playlist.m3u8?t={iso(time.time() - 30)}"),
+        ("GET", "/api/v1/events"),
     ]
     for method, path in forbidden:
         assert await status_of(http, method, base + path, link) == 403, path
-    assert await status_of(http, "POST", f"{base}/api/v1/cameras/{camera}/talkdown", link, data=short_wav(),
-                           headers={"Content-Type": "audio/wav"}) == 403
+    assert (
+        await status_of(
+            http,
+            "POST",
+            f"{base}/api/v1/cameras/{camera}/talkdown",
+            link,
+            data=short_wav(),
+            headers={"Content-Type": "audio/wav"},
+        )
+        == 403
+    )
     assert await status_of(http, "POST", f"{base}/api/v1/links", link, json={"camera": camera, "live": True}) == 403
     assert await status_of(http, "GET", f"{base}/hls/{camera}/index.m3u8", "unknown-link-id") == 401
 
@@ -64,8 +78,11 @@ async def test_a_window_link_opens_only_its_recording(emulator, base, http):
     async with http.get(f"{base}/hls/{camera}/low/playlist.m3u8", params={"t": iso(start), "token": link}) as response:
         assert response.status == 200
         playlist = await response.text()
-    media = [line.split('URI="')[1].split('"')[0] if 'URI="' in line else line
-             for line in playlist.splitlines() if line.startswith("r") or 'URI="r' in line]
+    media = [
+        line.split('URI="')[1].split('"')[0] if 'URI="' in line else line
+        for line in playlist.splitlines()
+        if line.startswith("r") or 'URI="r' in line
+    ]
     assert media and all(f"token={link}" in uri for uri in media)
     for uri in media[:2]:
         async with http.get(f"{base}/hls/{camera}/low/{uri}") as response:
@@ -74,19 +91,27 @@ async def test_a_window_link_opens_only_its_recording(emulator, base, http):
     refused = [
         ("GET", f"/hls/{camera}/low/playlist.m3u8?t={iso(start - 60)}"),  # before the window
         ("GET", f"/hls/{camera}/low/playlist.m3u8?t={iso(end + 10)}"),  # after it
-        ("GET", f"/hls/{camera}/low/playlist.m3u8"), ("GET", f"/hls/{camera}/low/playlist.m3u8?t=live"),
-        ("GET", f"/hls/{camera}/index.m3u8"), ("GET", f"/hls/{camera}/low/init.mp4"), ("GET", f"/live/{camera}.mp4"),
+        ("GET", f"/hls/{camera}/low/playlist.m3u8"),
+        ("GET", f"/hls/{camera}/low/playlist.m3u8?t=live"),
+        ("GET", f"/hls/{camera}/index.m3u8"),
+        ("GET", f"/hls/{camera}/low/init.mp4"),
+        ("GET", f"/live/{camera}.mp4"),
         ("GET", f"/hls/{other}/low/playlist.m3u8?t={iso(start)}"),
         ("GET", f"/api/v1/cameras/{camera}/snapshot.jpg?t={iso(start)}"),
     ]
     for method, path in refused:
         assert await status_of(http, method, base + path, link) == 403, path
     async with viewer_offer() as offer:
-        assert await status_of(http, "POST", f"{base}/whep/{camera}", link, data=offer,
-                               headers={"Content-Type": "application/sdp"}) == 403
+        assert (
+            await status_of(
+                http, "POST", f"{base}/whep/{camera}", link, data=offer, headers={"Content-Type": "application/sdp"}
+            )
+            == 403
+        )
     # a recording another viewer opened outside the window stays shut to the link
-    async with http.get(f"{base}/hls/{camera}/low/playlist.m3u8", params={"t": iso(start - 120)},
-                        headers=admin_headers()) as response:
+    async with http.get(
+        f"{base}/hls/{camera}/low/playlist.m3u8", params={"t": iso(start - 120)}, headers=admin_headers()
+    ) as response:
         outside = [line for line in (await response.text()).splitlines() if line.startswith("r")]
     assert await status_of(http, "GET", f"{base}/hls/{camera}/low/{outside[0]}", link) == 403
 
@@ -101,8 +126,9 @@ async def until(condition, timeout: float, what: str) -> float:
 
 
 async def whep_session(http, base: str, camera: str, link: str, offer: str) -> str:
-    async with http.post(f"{base}/whep/{camera}", params={"token": link}, data=offer,
-                         headers={"Content-Type": "application/sdp"}) as response:
+    async with http.post(
+        f"{base}/whep/{camera}", params={"token": link}, data=offer, headers={"Content-Type": "application/sdp"}
+    ) as response:
         assert response.status == 201, await response.text()
         return response.headers["Location"].rsplit("/", 1)[-1]
 
@@ -138,8 +164,17 @@ async def test_revoking_closes_what_the_link_has_open_within_2_s(emulator, links
                     pass
                 raise aiohttp.ClientConnectionError("the stream ended")  # closed cleanly counts too
         live.release()
-        assert await status_of(http, "POST", f"{base}/whep/{camera}", link["id"], data=offer,
-                               headers={"Content-Type": "application/sdp"}) == 410
+        assert (
+            await status_of(
+                http,
+                "POST",
+                f"{base}/whep/{camera}",
+                link["id"],
+                data=offer,
+                headers={"Content-Type": "application/sdp"},
+            )
+            == 410
+        )
     async with http.get(f"{base}/g/{link['id']}") as response:
         assert response.status == 410
         assert response.content_type == "text/html"
@@ -171,8 +206,7 @@ async def test_an_expiring_link_closes_its_streams_within_2_s(emulator, links_ga
         assert response.status == 404 and "does not exist" in await response.text()
 
 
-async def test_links_survive_a_restart_and_their_ids_are_never_logged_nor_stored(emulator, links_config, http,
-                                                                                    caplog):
+async def test_links_survive_a_restart_and_their_ids_are_never_logged_nor_stored(emulator, links_config, http, caplog):
     from gateway.app import create_app
 
     caplog.set_level(logging.DEBUG)
@@ -188,7 +222,9 @@ async def test_links_survive_a_restart_and_their_ids_are_never_logged_nor_stored
     try:
         kept = await make_link(http, base, camera=camera, live=True)
         gone = await make_link(http, base, camera=camera, live=True)
-        window = await make_link(http, base, camera=camera, **{"from": iso(time.time() - 90), "to": iso(time.time() - 60)})
+        window = await make_link(
+            http, base, camera=camera, **{"from": iso(time.time() - 90), "to": iso(time.time() - 60)}
+        )
         ids += [kept["id"], gone["id"], window["id"]]
         assert await status_of(http, "GET", f"{base}/hls/{camera}/low/playlist.m3u8", kept["id"]) == 200
         async with http.get(f"{base}/g/{kept['id']}") as response:
@@ -225,8 +261,9 @@ async def test_without_viewer_tokens_a_link_still_keeps_to_its_camera_and_window
     camera, other = emulator.camera_ids[:2]
     async with serving(config_for(emulator, pushes={"db_path": str(tmp_path / "open.sqlite3")})) as server:
         base = str(server.make_url("")).rstrip("/")
-        window = await make_link(http, base, {}, camera=camera,
-                                 **{"from": iso(time.time() - 90), "to": iso(time.time() - 60)})
+        window = await make_link(
+            http, base, {}, camera=camera, **{"from": iso(time.time() - 90), "to": iso(time.time() - 60)}
+        )
         live = await make_link(http, base, {}, camera=camera, live=True)
         async with http.get(f"{base}/api/v1/links") as response:
             assert [link["created_by"] for link in (await response.json())["links"]] == ["anonymous"] * 2

@@ -44,8 +44,17 @@ async def test_a_live_link_and_a_window_link_are_made_and_listed_by_ref_only(emu
     links = await listed(http, base)
     assert [link["ref"] for link in links] == [live["ref"], window["ref"]]
     assert links[0] | {"created_at": None, "expires_at": None} == {
-        "ref": live["ref"], "camera": camera, "live": True, "from": None, "to": None, "created_at": None,
-        "expires_at": None, "revoked": False, "state": "active", "created_by": "admin"}
+        "ref": live["ref"],
+        "camera": camera,
+        "live": True,
+        "from": None,
+        "to": None,
+        "created_at": None,
+        "expires_at": None,
+        "revoked": False,
+        "state": "active",
+        "created_by": "admin",
+    }
     assert (links[1]["from"], links[1]["to"]) == (iso(start), iso(end))
     text = str(links)
     assert live["id"] not in text and window["id"] not in text
@@ -100,8 +109,10 @@ BAD = [
 
 @pytest.mark.parametrize(("body", "named"), BAD, ids=[named for _, named in BAD])
 async def test_every_bad_field_is_a_400_naming_it(emulator, base, http, body, named):
-    body = {key: value.format(camera=emulator.camera_ids[0]) if isinstance(value, str) else value
-            for key, value in body.items()}
+    body = {
+        key: value.format(camera=emulator.camera_ids[0]) if isinstance(value, str) else value
+        for key, value in body.items()
+    }
     async with http.post(f"{base}/api/v1/links", json=body, headers=admin_headers()) as response:
         assert response.status == 400
         message = (await response.json())["error"]["message"]
@@ -113,8 +124,9 @@ async def test_a_body_that_is_not_a_json_object_and_an_unknown_camera(base, http
     for data in (b"not json", b"[1, 2]"):
         async with http.post(f"{base}/api/v1/links", data=data, headers=admin_headers()) as response:
             assert response.status == 400
-    async with http.post(f"{base}/api/v1/links", json={"camera": "no-such-camera", "live": True},
-                         headers=admin_headers()) as response:
+    async with http.post(
+        f"{base}/api/v1/links", json={"camera": "no-such-camera", "live": True}, headers=admin_headers()
+    ) as response:
         assert response.status == 404
         assert (await response.json())["error"]["code"] == "not_found"
 
@@ -123,16 +135,18 @@ async def test_who_may_share(emulator, base, http):
     camera, other = emulator.camera_ids[:2]
     viewer = await mint(http, base, [camera], ["view"])
     for method in ("GET", "POST"):
-        async with http.request(method, f"{base}/api/v1/links", json={"camera": camera, "live": True},
-                                headers=bearer(viewer)) as response:
+        async with http.request(
+            method, f"{base}/api/v1/links", json={"camera": camera, "live": True}, headers=bearer(viewer)
+        ) as response:
             assert response.status == 403
             assert "'share'" in (await response.json())["error"]["message"]
     async with http.post(f"{base}/api/v1/links", json={"camera": camera, "live": True}) as response:
         assert response.status == 401
 
     sharer = await mint(http, base, [camera], ["view", "share"], ttl=120)
-    async with http.post(f"{base}/api/v1/links", json={"camera": other, "live": True},
-                         headers=bearer(sharer)) as response:
+    async with http.post(
+        f"{base}/api/v1/links", json={"camera": other, "live": True}, headers=bearer(sharer)
+    ) as response:
         assert response.status == 403  # may not view that camera, so may not share it
     # ttl capped at the token's remaining life: the link does not outlive the token
     link = await make_link(http, base, bearer(sharer), camera=camera, live=True, ttl=3600)
@@ -143,8 +157,11 @@ async def test_who_may_share(emulator, base, http):
 
 async def test_a_share_token_lists_and_revokes_its_own_links_only(emulator, base, http):
     camera = emulator.camera_ids[0]
-    async with http.post(f"{base}/api/v1/tokens", headers=admin_headers(),
-                         json={"cameras": ["*"], "actions": ["view", "share"], "ttl": 600, "sub": "alice"}) as response:
+    async with http.post(
+        f"{base}/api/v1/tokens",
+        headers=admin_headers(),
+        json={"cameras": ["*"], "actions": ["view", "share"], "ttl": 600, "sub": "alice"},
+    ) as response:
         alice = (await response.json())["token"]
     bob = await mint(http, base, ["*"], ["view", "share"])
     mine = await make_link(http, base, bearer(alice), camera=camera, live=True)
@@ -175,19 +192,25 @@ async def test_the_url_starts_with_the_public_url_when_it_is_set(emulator, links
     from gateway.links.routes import LINKS
     from tests.conftest import GatewayTestServer
 
-    config = dataclasses.replace(links_config, server=dataclasses.replace(
-        links_config.server, public_url="https://cameras.example/gw/"))
+    config = dataclasses.replace(
+        links_config, server=dataclasses.replace(links_config.server, public_url="https://cameras.example/gw/")
+    )
     server = GatewayTestServer(create_app(config), host="127.0.0.1")
     await server.start_server()
     try:
         import aiohttp
 
         async with aiohttp.ClientSession() as http:
-            link = await make_link(http, str(server.make_url("")).rstrip("/"), camera=emulator.camera_ids[0],
-                                   live=True)
+            link = await make_link(http, str(server.make_url("")).rstrip("/"), camera=emulator.camera_ids[0], live=True)
         assert link["url"] == f"https://cameras.example/gw/g/{link['id']}"
-        created = await server.app[LINKS].create(emulator.camera_ids[0], live=True, window=None, ttl=60,
-                                                 created_by="rule:test", base_url="http://elsewhere:1")
+        created = await server.app[LINKS].create(
+            emulator.camera_ids[0],
+            live=True,
+            window=None,
+            ttl=60,
+            created_by="rule:test",
+            base_url="http://elsewhere:1",
+        )
         assert created.url == f"http://elsewhere:1/g/{created.id}"
         assert created.ref == hashlib.sha256(created.id.encode()).hexdigest()[:16]
     finally:

@@ -33,7 +33,10 @@ async def read_stream(url: str, seconds: float, during=None) -> bytes:
 def probe_packets(path) -> dict[str, list[float]]:
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-show_entries", "packet=codec_type,dts_time", "-of", "json", str(path)],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     packets: dict[str, list[float]] = {}
     for packet in json.loads(out.stdout)["packets"]:
@@ -42,8 +45,9 @@ def probe_packets(path) -> dict[str, list[float]]:
 
 
 def decode_errors(path) -> str:
-    result = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     return result.stderr.strip()
 
@@ -67,7 +71,9 @@ def camera_url(gateway_url, emulator):
 
 
 @pytest.mark.parametrize("fragment", ["frame", "gop"])
-async def test_progressive_stream_decodes_in_both_fragmenting_modes(fragment, emulator_settings, aiohttp_server, tmp_path):
+async def test_progressive_stream_decodes_in_both_fragmenting_modes(
+    fragment, emulator_settings, aiohttp_server, tmp_path
+):
     require("ffprobe", "ffmpeg")
     from gateway.app import create_app
     from gateway.emulator.server import Emulator
@@ -170,7 +176,7 @@ async def test_stalled_viewer_is_dropped_and_does_not_delay_others(emulator_sett
             except ConnectionResetError:
                 ended = True
                 break
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             if not chunk:
                 ended = True

@@ -54,12 +54,18 @@ def test_init_from_the_parameter_sets_then_samples_with_durations_from_the_next_
 
 def test_nothing_before_the_parameter_sets_unless_the_sdp_gave_them():
     units = encode(320, 180, 6)
-    without_parameter_sets = [(START_CODE + START_CODE.join(nal for nal in split_annexb(data)
-                                                          if nal[0] & 0x1F not in (NAL_SPS, NAL_PPS)), dts, key)
-                              for data, dts, key in units]
+    without_parameter_sets = [
+        (
+            START_CODE + START_CODE.join(nal for nal in split_annexb(data) if nal[0] & 0x1F not in (NAL_SPS, NAL_PPS)),
+            dts,
+            key,
+        )
+        for data, dts, key in units
+    ]
     assert feed_all(AnnexBTrack(), without_parameter_sets) == []
-    sprop = START_CODE + START_CODE.join(nal for data, _, _ in units[:1] for nal in split_annexb(data)
-                                         if nal[0] & 0x1F in (NAL_SPS, NAL_PPS))
+    sprop = START_CODE + START_CODE.join(
+        nal for data, _, _ in units[:1] for nal in split_annexb(data) if nal[0] & 0x1F in (NAL_SPS, NAL_PPS)
+    )
     events = feed_all(AnnexBTrack(parameter_sets=sprop), without_parameter_sets)
     assert isinstance(events[0], InitSegment) and len(events) == 1 + 5
 

@@ -83,7 +83,9 @@ def test_mutated_structure(seed: tuple[bytes, list[int]], picks, chunk_size: int
     insert=st.binary(max_size=64),
     chunk_size=st.sampled_from([7, 4096]),
 )
-def test_spliced_bytes(seed: tuple[bytes, list[int]], start: float, length: int, insert: bytes, chunk_size: int) -> None:
+def test_spliced_bytes(
+    seed: tuple[bytes, list[int]], start: float, length: int, insert: bytes, chunk_size: int
+) -> None:
     data, positions = seed
     at = positions[int(start * len(positions))]
     feed_everything(data[:at] + insert + data[at + length :], chunk_size)

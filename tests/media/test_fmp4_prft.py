@@ -19,8 +19,12 @@ def test_prft_round_trips_ntp_time_and_media_time():
     assert (parsed.reference_track_id, parsed.media_time, parsed.flags) == (1, 123_456_789_012, 0)
     assert parsed.unix_time == pytest.approx(1_767_225_600.25, abs=1e-9)
     # version 0 (32-bit media time), NTP seconds as RFC 5905 counts them, from 1900
-    version0 = bytes([0, 0, 0, 4]) + (7).to_bytes(4, "big") + ((NTP_UNIX_OFFSET + 10) << 32).to_bytes(8, "big") + \
-        (90000).to_bytes(4, "big")
+    version0 = (
+        bytes([0, 0, 0, 4])
+        + (7).to_bytes(4, "big")
+        + ((NTP_UNIX_OFFSET + 10) << 32).to_bytes(8, "big")
+        + (90000).to_bytes(4, "big")
+    )
     assert parse_prft(version0).unix_time == 10.0 and parse_prft(version0).flags == 4
     with pytest.raises(BoxError, match="truncated"):
         parse_prft(version0[:-1])
@@ -55,5 +59,6 @@ def test_without_prft_or_for_another_track_samples_say_nothing():
     plain = stream().replace(write_prft(1, 1000.0, 900000), b"")
     assert all(s.captured_at is None for e in Fmp4Reader().feed(plain) if isinstance(e, Fragment) for s in e.samples)
     elsewhere = stream().replace(write_prft(1, 1000.0, 900000), write_prft(9, 1000.0, 900000))
-    assert all(s.captured_at is None for e in Fmp4Reader().feed(elsewhere) if isinstance(e, Fragment)
-               for s in e.samples)
+    assert all(
+        s.captured_at is None for e in Fmp4Reader().feed(elsewhere) if isinstance(e, Fragment) for s in e.samples
+    )

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from conftest import Fmp4Fixture
 
 
-
 def chunked(data: bytes, chunking: str, seed: int = 0) -> list[bytes]:
     """data cut into pieces: "1" and "7" byte pieces, "random" sizes 1..5000, or "whole"."""
     if chunking == "whole":
@@ -128,8 +127,15 @@ def _split(data: bytes) -> tuple[bytes, list[bytes]]:
 
 def test_skips_other_top_level_boxes(per_frame_fixture: Fmp4Fixture) -> None:
     init, fragments = _split(per_frame_fixture.data)
-    junk = [box(b"styp", b"msdh", bytes(4)), full_box(b"sidx", 1, 0, bytes(40)), box(b"free", bytes(3)),
-            full_box(b"emsg", 0, 0, b"x\x00"), box(b"prft", bytes(20)), box(b"zzzz", b"unknown"), box(b"mdat", b"orphan")]
+    junk = [
+        box(b"styp", b"msdh", bytes(4)),
+        full_box(b"sidx", 1, 0, bytes(40)),
+        box(b"free", bytes(3)),
+        full_box(b"emsg", 0, 0, b"x\x00"),
+        box(b"prft", bytes(20)),
+        box(b"zzzz", b"unknown"),
+        box(b"mdat", b"orphan"),
+    ]
     stream = init + b"".join(junk[i % len(junk)] + fragment for i, fragment in enumerate(fragments))
     events = read_all(stream, "random")
     assert len(events) == 1 + len(fragments)
@@ -260,8 +266,11 @@ def test_moov_without_sample_entry() -> None:
     trak = box(
         b"trak",
         full_box(b"tkhd", 0, 3, struct.pack(">5I", 0, 0, 1, 0, 0), bytes(60)),
-        box(b"mdia", full_box(b"mdhd", 0, 0, struct.pack(">4I", 0, 0, 90000, 0), bytes(4)),
-            full_box(b"hdlr", 0, 0, struct.pack(">I4s", 0, b"vide"), bytes(13))),
+        box(
+            b"mdia",
+            full_box(b"mdhd", 0, 0, struct.pack(">4I", 0, 0, 90000, 0), bytes(4)),
+            full_box(b"hdlr", 0, 0, struct.pack(">I4s", 0, b"vide"), bytes(13)),
+        ),
     )
     _expect_error(data + box(b"moov", trak), "no stsd")
 
@@ -296,7 +305,9 @@ def test_defaults_and_first_sample_flags(video_init: bytes) -> None:
 
     events = read_all(video_init + moof(len(moof(0)) + 8) + box(b"mdat", b"aabbcc"))
     assert [(s.decode_time, s.duration, s.is_keyframe, s.data) for s in events[1].samples] == [
-        (500, 50, True, b"aa"), (550, 50, False, b"bb"), (600, 50, False, b"cc")
+        (500, 50, True, b"aa"),
+        (550, 50, False, b"bb"),
+        (600, 50, False, b"cc"),
     ]
 
 

@@ -29,9 +29,21 @@ def read(data: bytes) -> tuple[InitSegment, list[Fragment]]:
 def ffprobe_frames(path: Path) -> tuple[dict[str, int], str]:
     """Decoded frames per codec, and whatever ffprobe complained about."""
     result = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_frames", "-show_entries", "stream=codec_name,nb_read_frames",
-         "-of", "json", str(path)],
-        capture_output=True, text=True, timeout=60, check=True,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_frames",
+            "-show_entries",
+            "stream=codec_name,nb_read_frames",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     streams = json.loads(result.stdout)["streams"]
     return {stream["codec_name"]: int(stream["nb_read_frames"]) for stream in streams}, result.stderr

@@ -29,7 +29,9 @@ def encode_annexb(width: int, height: int, pix_fmt: str, options: dict[str, str]
     codec.width, codec.height, codec.pix_fmt = width, height, pix_fmt
     codec.time_base = Fraction(1, 15)
     codec.options = {"preset": "ultrafast", **(options or {})}
-    frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), 90, np.uint8), format="rgb24").reformat(format=pix_fmt)
+    frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), 90, np.uint8), format="rgb24").reformat(
+        format=pix_fmt
+    )
     frame.pts = 0
     packets = [*codec.encode(frame), *codec.encode(None)]
     return h264.split_annexb(bytes(packets[0]))

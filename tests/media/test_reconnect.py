@@ -36,8 +36,9 @@ async def test_a_viewer_arriving_cuts_a_long_backoff_short():
         pulls.append(time.monotonic())
         return "upstream_503", False
 
-    task = asyncio.create_task(keep_pulling(fail, config, Counter(), "cam", "video",
-                                            watched=lambda: viewers > 0, viewer_joined=joined))
+    task = asyncio.create_task(
+        keep_pulling(fail, config, Counter(), "cam", "video", watched=lambda: viewers > 0, viewer_joined=joined)
+    )
     try:
         await asyncio.sleep(0.3)
         assert len(pulls) == 1  # nobody watching: 2.5-5 s before the next try

@@ -51,8 +51,10 @@ def test_bad_input_is_refused_with_a_reason():
         packetize([nal(1, 100)], max_payload=8)
 
 
-@given(st.lists(st.tuples(st.sampled_from([1, 5, 6, 7, 8, 9]), st.integers(2, 6000)), min_size=1, max_size=12),
-       st.integers(100, 1400))
+@given(
+    st.lists(st.tuples(st.sampled_from([1, 5, 6, 7, 8, 9]), st.integers(2, 6000)), min_size=1, max_size=12),
+    st.integers(100, 1400),
+)
 def test_any_access_unit_round_trips_within_the_payload_bound(shape, max_payload):
     # (2 bytes at least: aiortc's depayloader refuses a lone 1-byte NAL unit as a payload.)
     units = [nal(kind, size) for kind, size in shape]

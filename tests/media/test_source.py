@@ -55,8 +55,10 @@ async def test_a_watched_source_resumes_within_3s_of_wep_answering_again(emulato
 
 async def test_a_source_nobody_watches_keeps_the_long_backoff(emulator):
     # A faster start than the default makes six tries short; the doubling is what is checked.
-    config = config_for(emulator, sources={"audio": False, "idle_close_after": 60.0,
-                                           "reconnect_initial_delay": 0.1, "reconnect_max_delay": 10.0})
+    config = config_for(
+        emulator,
+        sources={"audio": False, "idle_close_after": 60.0, "reconnect_initial_delay": 0.1, "reconnect_max_delay": 10.0},
+    )
     async with serving(config) as server:
         sources = server.app[SOURCES]
         sources.hub(emulator.camera_ids[0], "high")  # started, never subscribed

@@ -80,12 +80,21 @@ def uint(element_id: int, value: int) -> bytes:
 
 
 def header(opus_head: bytes, channels: int = 1, track: int = 1) -> bytes:
-    ebml = el(0x1A45DFA3, uint(0x4286, 1) + uint(0x42F7, 1) + uint(0x42F2, 4) + uint(0x42F3, 8)
-              + el(0x4282, b"webm") + uint(0x4287, 4) + uint(0x4285, 2))
+    ebml = el(
+        0x1A45DFA3,
+        uint(0x4286, 1)
+        + uint(0x42F7, 1)
+        + uint(0x42F2, 4)
+        + uint(0x42F3, 8)
+        + el(0x4282, b"webm")
+        + uint(0x4287, 4)
+        + uint(0x4285, 2),
+    )
     info = el(0x1549A966, uint(0x2AD7B1, 1_000_000) + el(0x4D80, b"test"))
     audio = el(0xE1, el(0xB5, struct.pack(">d", RATE)) + uint(0x9F, channels))
-    entry = el(0xAE, uint(0xD7, track) + uint(0x73C5, 7) + uint(0x83, 2) + el(0x86, b"A_OPUS")
-               + el(0x63A2, opus_head) + audio)
+    entry = el(
+        0xAE, uint(0xD7, track) + uint(0x73C5, 7) + uint(0x83, 2) + el(0x86, b"A_OPUS") + el(0x63A2, opus_head) + audio
+    )
     # Segment of unknown size, as a live muxer writes it (RFC 8794 6.2).
     return ebml + b"\x18\x53\x80\x67" + UNKNOWN + info + el(0x1654AE6B, entry)
 
@@ -112,7 +121,10 @@ def ffprobe_packets(tmp_path, data: bytes) -> list[dict]:
     path.write_bytes(data)
     result = subprocess.run(
         ["ffprobe", "-v", "error", "-show_packets", "-of", "json", str(path)],
-        capture_output=True, timeout=60, check=True, text=True,
+        capture_output=True,
+        timeout=60,
+        check=True,
+        text=True,
     )
     return json.loads(result.stdout)["packets"]
 
@@ -171,7 +183,11 @@ def test_unknown_size_clusters_match_ffprobe(tmp_path, fixture_opus):
     probed = ffprobe_packets(tmp_path, data)
     frames = feed_chunked(WebmReader(), data, random.Random(1))[1:]
     assert len(probed) == len(frames) == len(packets)
-    assert [frame.pts_ms for frame in frames] == [float(p["pts"]) for p in probed] == [i * 20.0 for i in range(len(packets))]
+    assert (
+        [frame.pts_ms for frame in frames]
+        == [float(p["pts"]) for p in probed]
+        == [i * 20.0 for i in range(len(packets))]
+    )
     assert [frame.data for frame in frames] == [p for _, p in packets]
 
 
@@ -187,8 +203,7 @@ def test_lacing(tmp_path, fixture_opus, lacing):
         if lacing == 1:
             sizes = b"".join(b"\xff" * (len(p) // 255) + bytes([len(p) % 255]) for p in group[:-1])
         elif lacing == 3:
-            sizes = vint(len(group[0])) + b"".join(
-                _signed_vint(len(b) - len(a)) for a, b in zip(group, group[1:-1]))
+            sizes = vint(len(group[0])) + b"".join(_signed_vint(len(b) - len(a)) for a, b in zip(group, group[1:-1]))
         else:
             sizes = b""
         body = bytes([len(group) - 1]) + sizes + b"".join(group)
@@ -216,14 +231,20 @@ def test_blockgroup_keyframe_from_reference_block(fixture_opus):
     data = header(opus_head) + el(0x1F43B675, uint(0xE7, 500) + group_key + group_ref)
     frames = WebmReader().feed(data)[1:]
     assert [(f.pts_ms, f.data, f.keyframe) for f in frames] == [
-        (500.0, packets[1][1], True), (520.0, packets[2][1], False)]
+        (500.0, packets[1][1], True),
+        (520.0, packets[2][1], False),
+    ]
 
 
 def test_unknown_elements_and_other_tracks_are_skipped(fixture_opus):
     opus_head, packets = fixture_opus
-    cluster = (uint(0xE7, 0) + el(0xEC, b"\0" * 3000)  # Void
-               + el(0xA3, block_body(2, 0, 0x80, b"video?"))  # a track we do not read
-               + el(0x2F1234, b"unknown child") + el(0xA3, block_body(1, 0, 0x80, packets[0][1])))
+    cluster = (
+        uint(0xE7, 0)
+        + el(0xEC, b"\0" * 3000)  # Void
+        + el(0xA3, block_body(2, 0, 0x80, b"video?"))  # a track we do not read
+        + el(0x2F1234, b"unknown child")
+        + el(0xA3, block_body(1, 0, 0x80, packets[0][1]))
+    )
     data = header(opus_head) + el(0x1254C367, b"\0" * 100) + el(0x1F43B675, cluster, unknown=True)
     frames = feed_chunked(WebmReader(), data, random.Random(3), largest=50)[1:]
     assert [frame.data for frame in frames] == [packets[0][1]]
@@ -252,13 +273,19 @@ def test_errors_have_clear_messages(fixture_opus):
         (good + el(0xA3, b"\0" * 10, unknown=True), "has unknown size, only Segment and Cluster may"),
         (good + b"\xec\x08\x00\x00\x00\x00\x00\x00\x00", "longer than 8 bytes"),
         (good + el(0x1F43B675, el(0xA3, block_body(1, 0, 0x80, b"x"))), "comes before its Cluster Timecode"),
-        (good + el(0x1F43B675, uint(0xE7, 0) + el(0xA3, block_body(1, 0, 0x82, b"\x03\xff"))),
-         "Xiph lace sizes run past the block"),
-        (good + el(0x1F43B675, uint(0xE7, 0) + el(0xA3, block_body(1, 0, 0x84, b"\x02\0\0\0\0"))),
-         "do not split into 3 frames"),
+        (
+            good + el(0x1F43B675, uint(0xE7, 0) + el(0xA3, block_body(1, 0, 0x82, b"\x03\xff"))),
+            "Xiph lace sizes run past the block",
+        ),
+        (
+            good + el(0x1F43B675, uint(0xE7, 0) + el(0xA3, block_body(1, 0, 0x84, b"\x02\0\0\0\0"))),
+            "do not split into 3 frames",
+        ),
         (good.replace(b"A_OPUS", b"A_VORB"), "codec 'A_VORB' is not supported, only A_OPUS"),
-        (el(0x1A45DFA3, el(0x4282, b"webm")) + b"\x18\x53\x80\x67\x84" + el(0x1549A966, b"\0" * 8),
-         "overruns its parent"),
+        (
+            el(0x1A45DFA3, el(0x4282, b"webm")) + b"\x18\x53\x80\x67\x84" + el(0x1549A966, b"\0" * 8),
+            "overruns its parent",
+        ),
     ]
     for data, message in cases:
         with pytest.raises(WebmError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -312,12 +339,16 @@ def _seed_stream() -> bytes:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.integers(0, 4000), st.integers(0, 255)), max_size=8),
-       st.integers(0, 4000), st.integers(1, 600))
+@given(
+    st.lists(st.tuples(st.integers(0, 4000), st.integers(0, 255)), max_size=8),
+    st.integers(0, 4000),
+    st.integers(1, 600),
+)
 def test_fuzz_mutated_stream(flips, cut, chunk):
     data = bytearray(_seed_stream())
     for where, value in flips:
         data[where % len(data)] = value
     data = bytes(data[: len(data) - cut % len(data)])
-    _assert_only_webm_error(WebmReader(max_element_size=4096),
-                            [data[i : i + chunk] for i in range(0, len(data), chunk)])
+    _assert_only_webm_error(
+        WebmReader(max_element_size=4096), [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    )

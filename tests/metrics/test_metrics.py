@@ -68,13 +68,23 @@ async def test_series_follow_viewers(emulator, gateway_url):
 
         for response in viewers:
             response.close()
-        gone = await until(http, base, lambda s: value(s, "wepgw_viewers", camera=camera, protocol="live") == 0,
-                           "the live viewers leaving")
+        gone = await until(
+            http,
+            base,
+            lambda s: value(s, "wepgw_viewers", camera=camera, protocol="live") == 0,
+            "the live viewers leaving",
+        )
         assert value(gone, "wepgw_bytes_out_total", camera=camera, protocol="live") >= 2 * 96 * 1024
         # The source closes after idle_close_after: its counters must not go backwards.
-        closed = await until(http, base, lambda s: value(s, "wepgw_upstream_up", camera=camera, quality="low") == 0
-                             and ("wepgw_upstream_up", (("camera", camera), ("quality", "low"))) not in s,
-                             "the idle source closing")
+        closed = await until(
+            http,
+            base,
+            lambda s: (
+                value(s, "wepgw_upstream_up", camera=camera, quality="low") == 0
+                and ("wepgw_upstream_up", (("camera", camera), ("quality", "low"))) not in s
+            ),
+            "the idle source closing",
+        )
         assert value(closed, "wepgw_upstream_bytes_total", camera=camera, quality="low") >= received
 
         async with http.get(f"{base}/hls/{camera}/low/playlist.m3u8") as response:

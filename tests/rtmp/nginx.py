@@ -82,9 +82,15 @@ class NginxRtmp:
         self.process: subprocess.Popen | None = None
         self.records.mkdir(parents=True, exist_ok=True)
         (prefix / "tmp").mkdir(exist_ok=True)
-        (prefix / "nginx.conf").write_text(CONFIG.format(
-            module=MODULE, prefix=prefix, rtmp_port=self.rtmp_port, http_port=self.http_port,
-            record=RECORD.format(records=self.records) if record else ""))
+        (prefix / "nginx.conf").write_text(
+            CONFIG.format(
+                module=MODULE,
+                prefix=prefix,
+                rtmp_port=self.rtmp_port,
+                http_port=self.http_port,
+                record=RECORD.format(records=self.records) if record else "",
+            )
+        )
 
     def url(self, app: str, key: str) -> str:
         return f"rtmp://127.0.0.1:{self.rtmp_port}/{app}/{key}"
@@ -96,7 +102,9 @@ class NginxRtmp:
         log = open(self.prefix / "stderr.log", "ab")
         self.process = subprocess.Popen(
             ["nginx", "-p", str(self.prefix), "-c", str(self.prefix / "nginx.conf")],
-            stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -123,10 +131,21 @@ class NginxRtmp:
 def probe(path: Path | str) -> dict:
     """What ffprobe reads from a recording: streams and decoded video/audio frame times."""
     result = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_streams", "-show_frames", "-show_entries",
-         "stream=codec_type,codec_name,profile,width,height,sample_rate:frame=media_type,pts_time",
-         "-of", "json", str(path)],
-        capture_output=True, text=True, timeout=60,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_streams",
+            "-show_frames",
+            "-show_entries",
+            "stream=codec_type,codec_name,profile,width,height,sample_rate:frame=media_type,pts_time",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     parsed = json.loads(result.stdout)

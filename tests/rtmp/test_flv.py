@@ -35,7 +35,7 @@ def camera_media():
     output.mux(video.encode())
     tone = np.sin(2 * np.pi * 440 * np.arange(48000 * SECONDS) / 48000).astype(np.float32)
     for i in range(0, len(tone), 1024):
-        frame = av.AudioFrame.from_ndarray(tone[None, i:i + 1024], format="fltp", layout="mono")
+        frame = av.AudioFrame.from_ndarray(tone[None, i : i + 1024], format="fltp", layout="mono")
         frame.sample_rate, frame.pts = 48000, i
         output.mux(audio.encode(frame))
     output.mux(audio.encode())
@@ -51,9 +51,22 @@ def camera_media():
 def ffprobe(data: bytes, tmp_path) -> dict:
     path = tmp_path / "out.flv"
     path.write_bytes(data)
-    result = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_entries",
-                             "stream=codec_name,codec_type,width,height,nb_read_frames", "-of", "csv=p=0", str(path)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_frames",
+            "-show_entries",
+            "stream=codec_name,codec_type,width,height,nb_read_frames",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0 and not result.stderr, result.stderr
     return {line.split(",")[1]: line.split(",") for line in result.stdout.split()}
 
@@ -71,7 +84,8 @@ def test_video_and_audio_are_copied_and_decode(camera_media, tmp_path):
     assert written == remuxer.packets_written and remuxer.packets_dropped <= 1  # AAC before the first keyframe
     # Copied, not re-encoded: the muxer got exactly the hub's bytes.
     assert remuxer.bytes_written == sum(len(s.data) for s in samples) - sum(
-        len(s.data) for s in samples[:remuxer.packets_dropped])
+        len(s.data) for s in samples[: remuxer.packets_dropped]
+    )
 
 
 def test_starts_at_the_first_keyframe_and_rebases_to_zero(camera_media, tmp_path):
@@ -87,8 +101,12 @@ def test_starts_at_the_first_keyframe_and_rebases_to_zero(camera_media, tmp_path
     assert results[:first_key] == [False] * first_key and all(results[first_key:])
     path = tmp_path / "late.flv"
     path.write_bytes(target.getvalue())
-    start = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=start_time", "-of", "csv=p=0",
-                            str(path)], capture_output=True, text=True, timeout=30).stdout.strip()
+    start = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=start_time", "-of", "csv=p=0", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout.strip()
     assert float(start) == 0.0
 
 

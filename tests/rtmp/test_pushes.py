@@ -24,13 +24,16 @@ def collapse(states: list[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("mode,media", [("gateway", "both"), ("wep", "both")])
-async def test_push_reaches_nginx_survives_its_restart_and_stops(mode, media, gateway_url, http, nginx, emulator,
-                                                                 caplog):
+async def test_push_reaches_nginx_survives_its_restart_and_stops(
+    mode, media, gateway_url, http, nginx, emulator, caplog
+):
     caplog.set_level(logging.INFO)
     camera = emulator.camera_ids[0]  # the emulator's first camera has a microphone
     url = nginx.url("live", KEY)
-    async with http.post(f"{gateway_url}/api/v1/pushes",
-                         json={"camera": camera, "url": url, "quality": "high", "media": media, "mode": mode}) as resp:
+    async with http.post(
+        f"{gateway_url}/api/v1/pushes",
+        json={"camera": camera, "url": url, "quality": "high", "media": media, "mode": mode},
+    ) as resp:
         assert resp.status == 201, await resp.text()
         created = await resp.json()
         location = resp.headers["Location"]
@@ -77,15 +80,18 @@ async def test_push_reaches_nginx_survives_its_restart_and_stops(mode, media, ga
     assert last["frames"]["video"] and last["errors"] == ""
 
     # The gateway's own lines (the emulator plays WEP, a different system with its own logs).
-    logged = "\n".join(record.getMessage() for record in caplog.records if not record.name.startswith("gateway.emulator"))
+    logged = "\n".join(
+        record.getMessage() for record in caplog.records if not record.name.startswith("gateway.emulator")
+    )
     assert KEY not in logged and KEY not in str(view)
     assert "sk***" in logged
 
 
 async def test_gateway_push_counts_bytes_and_bitrate(gateway_url, http, nginx, emulator):
     url = nginx.url("live", "counted-stream-key")
-    async with http.post(f"{gateway_url}/api/v1/pushes",
-                         json={"camera": emulator.camera_ids[1], "url": url, "quality": "low"}) as resp:
+    async with http.post(
+        f"{gateway_url}/api/v1/pushes", json={"camera": emulator.camera_ids[1], "url": url, "quality": "low"}
+    ) as resp:
         assert resp.status == 201
         push_url = gateway_url + resp.headers["Location"]
     assert (await wait_for_state(http, push_url, {"live"}, 30))["state"] == "live"
@@ -105,9 +111,16 @@ async def test_bad_input_is_refused_with_clear_errors(gateway_url, http, emulato
         ({"camera": camera, "url": "http://example.com/live/key"}, 400, "url scheme must be rtmp or rtmps, got 'http'"),
         ({"camera": camera, "url": "rtmp:///live/key"}, 400, "url has no host"),
         ({"camera": camera, "url": "rtmp://host"}, 400, "url has no application path (rtmp://host/app/key)"),
-        ({"camera": camera, "url": "rtmp://h/a/k", "mode": "cloud"}, 400, "mode must be one of gateway, wep, got 'cloud'"),
-        ({"camera": camera, "url": "rtmp://h/a/k", "media": "smell"}, 400,
-         "media must be one of video, audio, both, got 'smell'"),
+        (
+            {"camera": camera, "url": "rtmp://h/a/k", "mode": "cloud"},
+            400,
+            "mode must be one of gateway, wep, got 'cloud'",
+        ),
+        (
+            {"camera": camera, "url": "rtmp://h/a/k", "media": "smell"},
+            400,
+            "media must be one of video, audio, both, got 'smell'",
+        ),
         ({"camera": "no-such-camera", "url": "rtmp://h/a/k"}, 404, "no camera 'no-such-camera'"),
         ({"url": "rtmp://h/a/k"}, 400, "camera must be a camera id"),
     ]
@@ -128,8 +141,11 @@ async def test_admin_key_is_required(gateway_url, emulator):
         async with anonymous.get(f"{gateway_url}/api/v1/pushes") as resp:
             assert resp.status == 401
         wrong = {"Authorization": "Bearer " + ADMIN_KEY[:-1] + "x"}
-        async with anonymous.post(f"{gateway_url}/api/v1/pushes", headers=wrong,
-                                  json={"camera": emulator.camera_ids[0], "url": "rtmp://h/a/k"}) as resp:
+        async with anonymous.post(
+            f"{gateway_url}/api/v1/pushes",
+            headers=wrong,
+            json={"camera": emulator.camera_ids[0], "url": "rtmp://h/a/k"},
+        ) as resp:
             assert resp.status == 401
             assert (await resp.json())["error"]["code"] == "unauthorized"
 
@@ -159,8 +175,10 @@ async def test_unreachable_and_refusing_destinations_retry_with_the_reason(gatew
 
 
 async def test_audio_from_a_camera_without_audio_fails_clearly(gateway_url, http, nginx, emulator):
-    async with http.post(f"{gateway_url}/api/v1/pushes", json={
-            "camera": emulator.camera_ids[-1], "url": nginx.url("live", "audio-key-123"), "media": "both"}) as resp:
+    async with http.post(
+        f"{gateway_url}/api/v1/pushes",
+        json={"camera": emulator.camera_ids[-1], "url": nginx.url("live", "audio-key-123"), "media": "both"},
+    ) as resp:
         assert resp.status == 201
         push_url = gateway_url + resp.headers["Location"]
     view = await wait_for_state(http, push_url, {"failed", "live"}, 30)
@@ -180,15 +198,18 @@ async def wait_for_pushes_to(emulator, url: str, check, timeout: float) -> list:
         await asyncio.sleep(0.2)
 
 
-async def test_wep_push_moves_to_a_new_session_and_delete_stops_it_with_its_owner(gateway, gateway_url, http, nginx,
-                                                                                   emulator):
+async def test_wep_push_moves_to_a_new_session_and_delete_stops_it_with_its_owner(
+    gateway, gateway_url, http, nginx, emulator
+):
     """The gateway logs in again (new WEP session) while the old one still lives: the
     stream is not in the new session's GET /media/rtmp, so the push is restarted; the old
     stream must be stopped with the old session (it alone may), leaving one push, and
     DELETE must then stop the new stream with the new session."""
     url = nginx.url("live", KEY)
-    async with http.post(f"{gateway_url}/api/v1/pushes", json={"camera": emulator.camera_ids[1], "url": url,
-                                                               "quality": "low", "mode": "wep"}) as resp:
+    async with http.post(
+        f"{gateway_url}/api/v1/pushes",
+        json={"camera": emulator.camera_ids[1], "url": url, "quality": "low", "mode": "wep"},
+    ) as resp:
         assert resp.status == 201, await resp.text()
         push_url = gateway_url + resp.headers["Location"]
     view = await wait_for_state(http, push_url, {"live"}, 30)
@@ -198,8 +219,9 @@ async def test_wep_push_moves_to_a_new_session_and_delete_stops_it_with_its_owne
     await gateway.app[WEP].login()  # a new session; the old one stays valid while it pushes
 
     def moved(pushes: list) -> bool:
-        return [push.spec.session_token != before.spec.session_token and push.state == "streaming"
-                for push in pushes] == [True]
+        return [
+            push.spec.session_token != before.spec.session_token and push.state == "streaming" for push in pushes
+        ] == [True]
 
     pushes = await wait_for_pushes_to(emulator, url, moved, 30)
     assert moved(pushes), [push.to_json() for push in pushes]

@@ -18,8 +18,15 @@ from gateway.rtmp.store import PushSpec, PushStore, PushStoreError
 
 
 def spec(push_id: str, **changes) -> PushSpec:
-    values = dict(id=push_id, camera="cam", url=f"rtmp://host/app/key-{push_id}", quality="high", media="video",
-                  mode="gateway", created_at=float(len(push_id)))
+    values = dict(
+        id=push_id,
+        camera="cam",
+        url=f"rtmp://host/app/key-{push_id}",
+        quality="high",
+        media="video",
+        mode="gateway",
+        created_at=float(len(push_id)),
+    )
     values.update(changes)
     return PushSpec(**values)
 
@@ -34,8 +41,9 @@ def test_round_trip_and_permissions(tmp_path):
     store.close()
     reopened = PushStore(str(path))
     [restored] = reopened.all()
-    assert restored == spec("bb", mode="wep", media="both", wep_stream_id="wep-17",
-                            wep_session="wep-session-0badc0ffee")
+    assert restored == spec(
+        "bb", mode="wep", media="both", wep_stream_id="wep-17", wep_session="wep-session-0badc0ffee"
+    )
     assert "0badc0ffee" not in repr(restored)  # a secret: a logged spec must not carry it
     assert stat.S_IMODE(path.stat().st_mode) == 0o600  # it holds stream keys
     assert reopened._db.read("PRAGMA journal_mode") == [("wal",)]
@@ -45,9 +53,11 @@ def test_round_trip_and_permissions(tmp_path):
 def test_version_1_file_gains_the_session_and_end_columns(tmp_path):
     path = tmp_path / "pushes.sqlite3"
     old = sqlite3.connect(path)
-    old.execute("CREATE TABLE pushes (id TEXT PRIMARY KEY, camera TEXT NOT NULL, url TEXT NOT NULL, quality TEXT"
-                " NOT NULL, media TEXT NOT NULL, mode TEXT NOT NULL, created_at REAL NOT NULL, wep_stream_id TEXT)"
-                " STRICT")
+    old.execute(
+        "CREATE TABLE pushes (id TEXT PRIMARY KEY, camera TEXT NOT NULL, url TEXT NOT NULL, quality TEXT"
+        " NOT NULL, media TEXT NOT NULL, mode TEXT NOT NULL, created_at REAL NOT NULL, wep_stream_id TEXT)"
+        " STRICT"
+    )
     old.execute("INSERT INTO pushes VALUES ('w', 'cam', 'rtmp://host/app/key-w', 'low', 'video', 'wep', 1.0, 'wep-3')")
     old.execute("PRAGMA user_version=1")
     old.commit()
@@ -105,8 +115,12 @@ WRITER = textwrap.dedent("""
 
 def test_sigkill_mid_write_loses_nothing_acknowledged(tmp_path):
     path = str(tmp_path / "pushes.sqlite3")
-    process = subprocess.Popen([sys.executable, "-c", WRITER, path], stdout=subprocess.PIPE, text=True,
-                               cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    process = subprocess.Popen(
+        [sys.executable, "-c", WRITER, path],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+    )
     acknowledged = []
     deadline = time.monotonic() + 30
     while len(acknowledged) < 60 and time.monotonic() < deadline:

@@ -23,9 +23,17 @@ def emulator_settings(emulator_settings):
 
 @pytest.fixture
 def rules_config(events_config, tmp_path):  # noqa: F811 - the imported fixture
-    return dataclasses.replace(events_config, rules=dataclasses.replace(
-        events_config.rules, snapshots_dir=str(tmp_path / "archive"), clips_dir=str(tmp_path / "clips"),
-        action_timeout_s=3.0, webhook_timeout_s=0.5, webhook_attempts=2))
+    return dataclasses.replace(
+        events_config,
+        rules=dataclasses.replace(
+            events_config.rules,
+            snapshots_dir=str(tmp_path / "archive"),
+            clips_dir=str(tmp_path / "clips"),
+            action_timeout_s=3.0,
+            webhook_timeout_s=0.5,
+            webhook_attempts=2,
+        ),
+    )
 
 
 @pytest.fixture

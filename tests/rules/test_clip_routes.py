@@ -16,9 +16,12 @@ MAX_UPLOAD = 256 * 1024
 
 @pytest.fixture
 async def clip_gateway(emulator, tmp_path):
-    config = secure_config(emulator, rules={"clips_dir": str(tmp_path / "clips")},
-                           pushes={"db_path": str(tmp_path / "gateway.sqlite3")},
-                           limits={"max_upload_bytes": MAX_UPLOAD})
+    config = secure_config(
+        emulator,
+        rules={"clips_dir": str(tmp_path / "clips")},
+        pushes={"db_path": str(tmp_path / "gateway.sqlite3")},
+        limits={"max_upload_bytes": MAX_UPLOAD},
+    )
     async with serving(config) as server:
         yield server
 
@@ -52,8 +55,9 @@ async def post_form(http, fields: dict[str, bytes | str]):
 
 
 async def test_upload_list_and_delete(admin, clip_gateway, tmp_path):
-    status, first = await post_raw(admin, wav_bytes(tone(1.0, 8000), 8000), "intruder",
-                                   headers={"Content-Type": "audio/wav"})
+    status, first = await post_raw(
+        admin, wav_bytes(tone(1.0, 8000), 8000), "intruder", headers={"Content-Type": "audio/wav"}
+    )
     assert status == 201, first
     assert set(first) == {"id", "name", "seconds", "bytes", "created_at"}
     assert (first["name"], first["seconds"], first["bytes"]) == ("intruder", 1.0, 8000)
@@ -67,7 +71,8 @@ async def test_upload_list_and_delete(admin, clip_gateway, tmp_path):
         assert response.status == 200
         assert await response.json() == {"clips": [first, second]}
     assert sorted(path.name for path in (tmp_path / "clips").iterdir()) == sorted(
-        f"{clip['id']}.{ext}" for clip in (first, second) for ext in ("wav", "json"))
+        f"{clip['id']}.{ext}" for clip in (first, second) for ext in ("wav", "json")
+    )
     library = clip_gateway.app[CLIPS]
     assert len(await library.pcmu(await library.resolve("leave now"))) == second["bytes"]
 
@@ -91,12 +96,15 @@ async def test_the_form_name_wins_and_the_query_name_serves_a_form_without_one(a
     assert status == 201 and clip["name"] == "émoi ☎"
 
 
-@pytest.mark.parametrize("body,status,code", [
-    (b"this is not audio at all, just some text" * 20, 415, "unsupported_audio"),
-    (b"\x89PNG\r\n\x1a\n" + bytes(2000), 415, "unsupported_audio"),
-    (b"", 400, "empty_file"),
-    (bytes(MAX_UPLOAD + 1), 413, "too_large"),
-])
+@pytest.mark.parametrize(
+    "body,status,code",
+    [
+        (b"this is not audio at all, just some text" * 20, 415, "unsupported_audio"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(2000), 415, "unsupported_audio"),
+        (b"", 400, "empty_file"),
+        (bytes(MAX_UPLOAD + 1), 413, "too_large"),
+    ],
+)
 async def test_bad_files_are_refused_and_nothing_is_kept(admin, clip_gateway, body, status, code):
     got, answer_body = await post_raw(admin, body)
     assert (got, answer_body["error"]["code"]) == (status, code), answer_body
@@ -108,8 +116,10 @@ async def test_bad_files_are_refused_and_nothing_is_kept(admin, clip_gateway, bo
 async def test_a_form_part_with_a_control_character_in_its_header_gets_400(admin, clip_gateway):
     # Found by schemathesis: aiohttp parses a part's headers as HTTP's and raises its own
     # HttpProcessingError (not a ValueError) for a byte HTTP forbids there.
-    body = (b"--b\r\nContent-Disposition: form-data; name=\"\x11\"\r\n\r\nx\r\n"
-            b"--b\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nx\r\n--b--\r\n")
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="\x11"\r\n\r\nx\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="file"\r\n\r\nx\r\n--b--\r\n'
+    )
     got, answer_body = await post_raw(admin, body, headers={"Content-Type": "multipart/form-data; boundary=b"})
     assert got == 400 and "multipart/form-data body is malformed" in answer_body["error"]["message"], answer_body
     assert await clip_gateway.app[CLIPS].list() == []
@@ -148,8 +158,11 @@ async def test_names_missing_bad_or_taken(admin, clip_gateway):
 async def test_clips_are_for_the_admin_only(clip_gateway):
     base = str(clip_gateway.make_url("")).rstrip("/")
     async with aiohttp.ClientSession() as http:
-        for method, path in (("GET", "/api/v1/clips"), ("POST", "/api/v1/clips?name=x"),
-                             ("DELETE", "/api/v1/clips/abc")):
+        for method, path in (
+            ("GET", "/api/v1/clips"),
+            ("POST", "/api/v1/clips?name=x"),
+            ("DELETE", "/api/v1/clips/abc"),
+        ):
             async with http.request(method, base + path, data=b"x") as response:
                 assert response.status == 401, (method, path)
             async with http.request(method, base + path, data=b"x", headers=admin_headers("wrong")) as response:

@@ -24,8 +24,12 @@ UPLOADS = {
 
 def ffprobe_stream(path) -> dict:
     require("ffprobe")
-    result = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     probe = json.loads(result.stdout)
     return {**probe["streams"][0], "format_name": probe["format"]["format_name"]}
 
@@ -37,7 +41,11 @@ async def test_an_upload_is_kept_as_an_8_khz_mulaw_wav_ffprobe_reads(tmp_path, k
     clip = await library.add(f"warning {kind}", upload)
 
     expected = decode_upload(upload, 300.0)
-    assert clip.name == f"warning {kind}" and clip.bytes == len(expected) and clip.seconds == round(len(expected) / 8000, 3)
+    assert (
+        clip.name == f"warning {kind}"
+        and clip.bytes == len(expected)
+        and clip.seconds == round(len(expected) / 8000, 3)
+    )
     assert 0.95 <= clip.seconds <= 1.1  # encoder priming and padding
     assert len(clip.id) == 8 and clip.created_at.endswith("Z")
     stream = ffprobe_stream(tmp_path / "clips" / f"{clip.id}.wav")
@@ -111,8 +119,12 @@ def test_the_wav_reader_takes_what_the_writer_makes_and_names_what_is_wrong():
         assert mulaw_samples(wav) == samples and len(wav) % 2 == 0
         assert struct.unpack_from("<I", wav, 4)[0] == len(wav) - 8
     wav = mulaw_wav(bytes(100))
-    cases = [(b"RIFX" + wav[4:], "not a RIFF WAVE file"), (wav[:-10], "truncated 'data' chunk: 90 of 100 bytes"),
-             (wav[:38], "no data chunk"), (wav.replace(b"\x07\x00\x01\x00", b"\x01\x00\x01\x00", 1), "not 8 kHz mono")]
+    cases = [
+        (b"RIFX" + wav[4:], "not a RIFF WAVE file"),
+        (wav[:-10], "truncated 'data' chunk: 90 of 100 bytes"),
+        (wav[:38], "no data chunk"),
+        (wav.replace(b"\x07\x00\x01\x00", b"\x01\x00\x01\x00", 1), "not 8 kHz mono"),
+    ]
     for damaged, words in cases:
         with pytest.raises(ValueError, match=words):
             mulaw_samples(damaged)

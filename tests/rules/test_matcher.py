@@ -7,14 +7,31 @@ from gateway.rules.model import parse_rule
 
 
 def rule(rule_id: int, cameras=(), types=(), enabled=True) -> Armed:
-    return Armed(rule_id, parse_rule({"name": f"r{rule_id}", "enabled": enabled,
-                                      "when": {"cameras": list(cameras), "types": list(types)},
-                                      "actions": [{"snapshot": {}}]}))
+    return Armed(
+        rule_id,
+        parse_rule(
+            {
+                "name": f"r{rule_id}",
+                "enabled": enabled,
+                "when": {"cameras": list(cameras), "types": list(types)},
+                "actions": [{"snapshot": {}}],
+            }
+        ),
+    )
 
 
 def test_the_index_finds_exact_and_wildcard_rules_once():
-    index = RuleIndex([rule(1, ["a"], ["T"]), rule(2, ["a"]), rule(3, types=["T"]), rule(4), rule(5, ["b"], ["T"]),
-                       rule(6, ["a", "b"], ["T", "U"]), rule(7, ["a"], ["T"], enabled=False)])
+    index = RuleIndex(
+        [
+            rule(1, ["a"], ["T"]),
+            rule(2, ["a"]),
+            rule(3, types=["T"]),
+            rule(4),
+            rule(5, ["b"], ["T"]),
+            rule(6, ["a", "b"], ["T", "U"]),
+            rule(7, ["a"], ["T"], enabled=False),
+        ]
+    )
     assert sorted(found.id for found in index.candidates("a", "T")) == [1, 2, 3, 4, 6]
     assert sorted(found.id for found in index.candidates("b", "U")) == [4, 6]
     assert sorted(found.id for found in index.candidates("c", "V")) == [4]

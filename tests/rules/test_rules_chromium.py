@@ -21,18 +21,32 @@ pytestmark = pytest.mark.timeout(120)
 
 
 async def test_a_motion_start_reaches_speaker_ptz_archive_and_a_guard_with_a_link(
-        rules_gateway, emulator, admin_http, receiver, tmp_path, artifacts_dir):
+    rules_gateway, emulator, admin_http, receiver, tmp_path, artifacts_dir
+):
     server, camera = rules_gateway, emulator.camera_ids[0]  # the PTZ camera, with a speaker
-    async with admin_http.post(server.make_url("/api/v1/clips"), params={"name": "you-are-recorded"},
-                               data=wav_bytes(tone(1.0, 8000, freq=700.0), 8000)) as response:
+    async with admin_http.post(
+        server.make_url("/api/v1/clips"),
+        params={"name": "you-are-recorded"},
+        data=wav_bytes(tone(1.0, 8000, freq=700.0), 8000),
+    ) as response:
         assert response.status == 201
-    rule = await create(admin_http, server, {
-        "name": "gate after hours", "when": {"cameras": [camera], "types": ["DEVICE_MOTION_START"],
-                                             "schedule": all_day(), "timezone": "UTC"},
-        "cooldown_s": 60,
-        "actions": [{"talkdown": {"clip": "you-are-recorded"}}, {"ptz_preset": {"preset": 1}}, {"snapshot": {}},
-                    {"share_link": {"ttl": 600}}, {"webhook": {"url": receiver.url, "secret": SECRET}}],
-        "notify": ["guard-1"]})
+    rule = await create(
+        admin_http,
+        server,
+        {
+            "name": "gate after hours",
+            "when": {"cameras": [camera], "types": ["DEVICE_MOTION_START"], "schedule": all_day(), "timezone": "UTC"},
+            "cooldown_s": 60,
+            "actions": [
+                {"talkdown": {"clip": "you-are-recorded"}},
+                {"ptz_preset": {"preset": 1}},
+                {"snapshot": {}},
+                {"share_link": {"ttl": 600}},
+                {"webhook": {"url": receiver.url, "secret": SECRET}},
+            ],
+            "notify": ["guard-1"],
+        },
+    )
     event = emulator.inject_event(camera, "DEVICE_MOTION_START")
     firing = await _first_firing(admin_http, server, rule)
     assert [action["outcome"] for action in firing["actions"]] == ["ok"] * 5, firing

@@ -38,23 +38,36 @@ async def rule_view(http, server, rule_id: int) -> dict:
         return await response.json()
 
 
-async def test_motion_in_the_schedule_fires_every_action_once(rules_gateway, emulator, admin_http, receiver,
-                                                               rules_config, tmp_path):
+async def test_motion_in_the_schedule_fires_every_action_once(
+    rules_gateway, emulator, admin_http, receiver, rules_config, tmp_path
+):
     server, camera = rules_gateway, emulator.camera_ids[0]  # the PTZ camera
-    rule = await create(admin_http, server, {
-        "name": "porch after hours", "when": {"cameras": [camera], "types": ["DEVICE_MOTION_START"],
-                                              "schedule": all_day(), "timezone": "UTC"},
-        "cooldown_s": 60,
-        "actions": [{"ptz_preset": {"preset": 2}}, {"snapshot": {}}, {"record": {"seconds": 120}},
-                    {"webhook": {"url": receiver.url, "secret": SECRET}}],
-    })
+    rule = await create(
+        admin_http,
+        server,
+        {
+            "name": "porch after hours",
+            "when": {"cameras": [camera], "types": ["DEVICE_MOTION_START"], "schedule": all_day(), "timezone": "UTC"},
+            "cooldown_s": 60,
+            "actions": [
+                {"ptz_preset": {"preset": 2}},
+                {"snapshot": {}},
+                {"record": {"seconds": 120}},
+                {"webhook": {"url": receiver.url, "secret": SECRET}},
+            ],
+        },
+    )
     assert rule["actions"][3]["webhook"]["secret"] == "********"
     injected = emulator.inject_event(camera, "DEVICE_MOTION_START")
     firing = await _first_firing(admin_http, server, rule)
     assert firing["event"]["id"] == f"wep:{injected['thisId']}"
     outcomes = {action["action"]: action for action in firing["actions"]}
     assert {kind: action["outcome"] for kind, action in outcomes.items()} == {
-        "ptz_preset": "ok", "snapshot": "ok", "record": "ok", "webhook": "ok"}, firing
+        "ptz_preset": "ok",
+        "snapshot": "ok",
+        "record": "ok",
+        "webhook": "ok",
+    }, firing
     # The camera went to preset 2, records on the VMS for 120 s, the JPEG is archived.
     assert emulator.ptz_log(camera)[-1]["kind"] == "preset"
     assert emulator.manual_recording(camera)["maxDurationSec"] == 120
@@ -102,24 +115,44 @@ async def _wait_counted(http, server, rule_id: int, why: str, timeout: float = 1
 
 async def test_outside_the_schedule_nothing_fires_and_it_is_counted(rules_gateway, emulator, admin_http, receiver):
     server, camera = rules_gateway, emulator.camera_ids[1]
-    rule = await create(admin_http, server, {
-        "name": "tomorrow only", "when": {"cameras": [camera], "types": ["DEVICE_MOTION_START"],
-                                          "schedule": all_day(offset_days=1), "timezone": "UTC"},
-        "actions": [{"webhook": {"url": receiver.url, "secret": SECRET}}]})
+    rule = await create(
+        admin_http,
+        server,
+        {
+            "name": "tomorrow only",
+            "when": {
+                "cameras": [camera],
+                "types": ["DEVICE_MOTION_START"],
+                "schedule": all_day(offset_days=1),
+                "timezone": "UTC",
+            },
+            "actions": [{"webhook": {"url": receiver.url, "secret": SECRET}}],
+        },
+    )
     emulator.inject_event(camera, "DEVICE_MOTION_START")
     view = await _wait_counted(admin_http, server, rule["id"], "schedule")
     assert view["stats"]["fired"] == 0 and await history(admin_http, server, rule["id"]) == []
     assert receiver.posts == []
 
 
-async def test_a_hanging_receiver_is_an_audited_failure_and_the_other_actions_go_on(rules_gateway, emulator,
-                                                                                   admin_http, receiver):
+async def test_a_hanging_receiver_is_an_audited_failure_and_the_other_actions_go_on(
+    rules_gateway, emulator, admin_http, receiver
+):
     server, camera = rules_gateway, emulator.camera_ids[0]
     receiver.delay = 30.0  # never answers in time: [rules] webhook_timeout_s is 0.5 s, 2 attempts
-    rule = await create(admin_http, server, {
-        "name": "hook hangs", "when": {"cameras": [camera], "types": ["DEVICE_MOTION_START"]},
-        "actions": [{"webhook": {"url": receiver.url, "secret": SECRET}}, {"ptz_preset": {"preset": 3}},
-                    {"ptz_preset": {"preset": 42}}]})
+    rule = await create(
+        admin_http,
+        server,
+        {
+            "name": "hook hangs",
+            "when": {"cameras": [camera], "types": ["DEVICE_MOTION_START"]},
+            "actions": [
+                {"webhook": {"url": receiver.url, "secret": SECRET}},
+                {"ptz_preset": {"preset": 3}},
+                {"ptz_preset": {"preset": 42}},
+            ],
+        },
+    )
     emulator.inject_event(camera, "DEVICE_MOTION_START")
     firing = await _first_firing(admin_http, server, rule)
     webhook, preset, missing = firing["actions"]
@@ -132,10 +165,12 @@ async def test_a_hanging_receiver_is_an_audited_failure_and_the_other_actions_go
 async def test_bad_rules_are_refused_naming_the_field(rules_gateway, admin_http):
     server = rules_gateway
     base = {"name": "x", "when": {"types": ["DEVICE_MOTION_START"]}, "actions": [{"snapshot": {}}]}
-    cases = [({**base, "when": {"cameras": ["no-such-camera"]}}, "when.cameras[0]"),
-             ({**base, "actions": [{"talkdown": {"clip": "no-such-clip"}}]}, "actions[0].talkdown.clip"),
-             ({**base, "cooldown_s": "soon"}, "cooldown_s"),
-             ({**base, "when": {"schedule": {"": "date"}}}, "when.schedule")]
+    cases = [
+        ({**base, "when": {"cameras": ["no-such-camera"]}}, "when.cameras[0]"),
+        ({**base, "actions": [{"talkdown": {"clip": "no-such-clip"}}]}, "actions[0].talkdown.clip"),
+        ({**base, "cooldown_s": "soon"}, "cooldown_s"),
+        ({**base, "when": {"schedule": {"": "date"}}}, "when.schedule"),
+    ]
     for body, field in cases:
         async with admin_http.post(server.make_url("/api/v1/rules"), json=body) as response:
             answer = await response.json()
@@ -156,9 +191,15 @@ async def test_rules_survive_a_restart_and_a_timed_push_ends_itself(rules_config
     key = "rule-push-0123456789"
     async with running(rules_config) as server:
         await webhook_ready(server)
-        rule = await create(admin_http, server, {
-            "name": "push five seconds", "when": {"cameras": [camera], "types": ["DEVICE_MOTION_START"]},
-            "actions": [{"push": {"url": nginx.url("live", key), "seconds": 6}}]})
+        rule = await create(
+            admin_http,
+            server,
+            {
+                "name": "push five seconds",
+                "when": {"cameras": [camera], "types": ["DEVICE_MOTION_START"]},
+                "actions": [{"push": {"url": nginx.url("live", key), "seconds": 6}}],
+            },
+        )
         emulator.inject_event(camera, "DEVICE_MOTION_START")
         firing = await _first_firing(admin_http, server, rule)
         assert firing["actions"][0]["outcome"] == "ok", firing
@@ -188,13 +229,22 @@ async def test_motion_plays_a_clip_on_the_camera_speaker(rules_gateway, emulator
     from tests.talkdown.audio import dominant_hz, tone, wav_bytes
 
     server, camera = rules_gateway, emulator.camera_ids[0]
-    async with admin_http.post(server.make_url("/api/v1/clips"), params={"name": "warning-1"},
-                               data=wav_bytes(tone(1.5, 16000, freq=500.0), 16000)) as response:
+    async with admin_http.post(
+        server.make_url("/api/v1/clips"),
+        params={"name": "warning-1"},
+        data=wav_bytes(tone(1.5, 16000, freq=500.0), 16000),
+    ) as response:
         clip = await response.json()
         assert response.status == 201, clip
-    rule = await create(admin_http, server, {
-        "name": "speak", "when": {"cameras": [camera], "types": ["DEVICE_MOTION_START"]},
-        "actions": [{"talkdown": {"clip": "warning-1"}}]})
+    rule = await create(
+        admin_http,
+        server,
+        {
+            "name": "speak",
+            "when": {"cameras": [camera], "types": ["DEVICE_MOTION_START"]},
+            "actions": [{"talkdown": {"clip": "warning-1"}}],
+        },
+    )
     emulator.inject_event(camera, "DEVICE_MOTION_START")
     firing = await _first_firing(admin_http, server, rule)
     [talkdown] = firing["actions"]

@@ -26,21 +26,55 @@ from gateway.rules.store import Reaction, StoredRule, User
 
 # The ids are a contract with integrations that stored them: never renumbered, never reused.
 PINNED = {
-    1: "DEVICE_MOTION_START", 2: "DEVICE_MOTION_STOP", 3: "DEVICE_ANALYTICS_START", 4: "DEVICE_ANALYTICS_STOP",
-    5: "DEVICE_DIGITAL_INPUT_ON", 6: "DEVICE_DIGITAL_INPUT_OFF", 7: "DEVICE_RECORDING_STARTED",
-    8: "DEVICE_RECORDING_STOPPED", 9: "ALARM_TRIGGERED", 10: "ALARM_CLAIMED", 11: "ALARM_UNCLAIMED",
-    12: "ALARM_ACKNOWLEDGED", 13: "ALARM_PURGED", 14: "DEVICE_FACET_START", 15: "DEVICE_FACET_STOP",
-    16: "DEVICE_LPR_PLATE_FOUND", 17: "DEVICE_LPR_PLATE_UPDATE", 18: "DEVICE_LPR_PLATE_LOST", 19: "DEVICE_LPR_MATCH",
-    20: "AMCREST_ALARMLOCAL", 21: "AMCREST_AUDIOMUTATION", 22: "AMCREST_AUDIOANOMALY", 23: "AMCREST_VIDEOBLIND",
-    24: "AMCREST_VIDEOABNORMALDETECTION", 25: "AMCREST_VIDEOLOSS", 26: "AMCREST_VIDEOUNFOCUS",
-    27: "AMCREST_MOVEDETECTION", 28: "AMCREST_WANDERDETECTION", 29: "AMCREST_RIOTERDETECTION",
-    30: "AMCREST_PARKINGDETECTION", 31: "AMCREST_HEATIMAGINGTEMPER", 32: "AMCREST_ALARMOUTPUT",
-    33: "AMCREST_STORAGENOTEXIST", 34: "AMCREST_STORAGEFAILURE", 35: "AMCREST_STORAGELOWSPACE",
+    1: "DEVICE_MOTION_START",
+    2: "DEVICE_MOTION_STOP",
+    3: "DEVICE_ANALYTICS_START",
+    4: "DEVICE_ANALYTICS_STOP",
+    5: "DEVICE_DIGITAL_INPUT_ON",
+    6: "DEVICE_DIGITAL_INPUT_OFF",
+    7: "DEVICE_RECORDING_STARTED",
+    8: "DEVICE_RECORDING_STOPPED",
+    9: "ALARM_TRIGGERED",
+    10: "ALARM_CLAIMED",
+    11: "ALARM_UNCLAIMED",
+    12: "ALARM_ACKNOWLEDGED",
+    13: "ALARM_PURGED",
+    14: "DEVICE_FACET_START",
+    15: "DEVICE_FACET_STOP",
+    16: "DEVICE_LPR_PLATE_FOUND",
+    17: "DEVICE_LPR_PLATE_UPDATE",
+    18: "DEVICE_LPR_PLATE_LOST",
+    19: "DEVICE_LPR_MATCH",
+    20: "AMCREST_ALARMLOCAL",
+    21: "AMCREST_AUDIOMUTATION",
+    22: "AMCREST_AUDIOANOMALY",
+    23: "AMCREST_VIDEOBLIND",
+    24: "AMCREST_VIDEOABNORMALDETECTION",
+    25: "AMCREST_VIDEOLOSS",
+    26: "AMCREST_VIDEOUNFOCUS",
+    27: "AMCREST_MOVEDETECTION",
+    28: "AMCREST_WANDERDETECTION",
+    29: "AMCREST_RIOTERDETECTION",
+    30: "AMCREST_PARKINGDETECTION",
+    31: "AMCREST_HEATIMAGINGTEMPER",
+    32: "AMCREST_ALARMOUTPUT",
+    33: "AMCREST_STORAGENOTEXIST",
+    34: "AMCREST_STORAGEFAILURE",
+    35: "AMCREST_STORAGELOWSPACE",
     36: "AMCREST__DOTALKACTION_",
 }
 SEED_KEYS = ["id", "event", "reaction", "users", "schedule", "created_at", "updated_at"]
-SEED_USER_KEYS = ["id", "name", "login", "created_at", "updated_at", "expired_at", "is_licence_limit_reached",
-                  "ptz_priority", "access_token_id"]
+SEED_USER_KEYS = [
+    "id",
+    "name",
+    "login",
+    "created_at",
+    "updated_at",
+    "expired_at",
+    "is_licence_limit_reached",
+    "ptz_priority",
+    "access_token_id",
+]
 SEED_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 # The seed's curl example, as printed (its schedule an object with an empty key, and a
 # stray "schedule." key).
@@ -80,20 +114,25 @@ def test_the_seeds_broken_example_names_schedule_first():
     assert "schedule.: unknown field (expected event_id, reaction_id, users, schedule)" in str(caught.value)
 
 
-@pytest.mark.parametrize(("body", "fields"), [
-    ({"reaction_id": 1}, ["event_id"]),
-    ({"event_id": 1}, ["reaction_id"]),
-    ({"event_id": "1", "reaction_id": 1}, ["event_id"]),
-    ({"event_id": True, "reaction_id": 1}, ["event_id"]),
-    ({"event_id": -1, "reaction_id": None}, ["event_id", "reaction_id"]),
-    ({"event_id": 1, "reaction_id": 1, "users": [3, "4"]}, ["users[1]"]),
-    ({"event_id": 1, "reaction_id": 1, "users": 3}, ["users"]),
-    ({"event_id": 1, "reaction_id": 1, "schedule": [{"day": 7, "ranges": []}]}, ["schedule[0].day"]),
-    ({"event_id": 1, "reaction_id": 1, "schedule": [{"day": 0, "ranges": [{"from": "25:00", "to": "x"}]}]},
-     ["schedule[0].ranges[0].from"]),
-    ({"event_id": 1, "reaction_id": 1, "title": "x", "": 1}, ["title", '""']),
-    ([], ["body"]),
-])
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({"reaction_id": 1}, ["event_id"]),
+        ({"event_id": 1}, ["reaction_id"]),
+        ({"event_id": "1", "reaction_id": 1}, ["event_id"]),
+        ({"event_id": True, "reaction_id": 1}, ["event_id"]),
+        ({"event_id": -1, "reaction_id": None}, ["event_id", "reaction_id"]),
+        ({"event_id": 1, "reaction_id": 1, "users": [3, "4"]}, ["users[1]"]),
+        ({"event_id": 1, "reaction_id": 1, "users": 3}, ["users"]),
+        ({"event_id": 1, "reaction_id": 1, "schedule": [{"day": 7, "ranges": []}]}, ["schedule[0].day"]),
+        (
+            {"event_id": 1, "reaction_id": 1, "schedule": [{"day": 0, "ranges": [{"from": "25:00", "to": "x"}]}]},
+            ["schedule[0].ranges[0].from"],
+        ),
+        ({"event_id": 1, "reaction_id": 1, "title": "x", "": 1}, ["title", '""']),
+        ([], ["body"]),
+    ],
+)
 def test_every_bad_field_is_named(body, fields):
     with pytest.raises(ScriptError) as caught:
         parse_script(body)
@@ -124,12 +163,24 @@ def test_a_script_is_a_rule_over_every_camera():
     actions = parse_actions([{"snapshot": {}}], "actions")
     spec = script_spec(script, actions, ("guard-1",), "Europe/Berlin")
     assert (spec.name, spec.cameras, spec.types, spec.notify, spec.timezone, spec.enabled, spec.cooldown_s) == (
-        "script: motion_start", (), ("DEVICE_MOTION_START",), ("guard-1",), "Europe/Berlin", True, 0.0)
+        "script: motion_start",
+        (),
+        ("DEVICE_MOTION_START",),
+        ("guard-1",),
+        "Europe/Berlin",
+        True,
+        0.0,
+    )
     # A rule narrowed through /api/v1/rules stays narrowed when the script is replaced.
     narrowed = replace(spec, cameras=("porch",), cooldown_s=60.0, enabled=False, timezone="UTC")
     again = script_spec(replace(script, event_id=2), actions, (), "Europe/Berlin", narrowed)
     assert (again.types, again.cameras, again.cooldown_s, again.enabled, again.timezone) == (
-        ("DEVICE_MOTION_STOP",), ("porch",), 60.0, False, "UTC")
+        ("DEVICE_MOTION_STOP",),
+        ("porch",),
+        60.0,
+        False,
+        "UTC",
+    )
 
 
 def test_views_have_the_seeds_shape():
@@ -146,8 +197,13 @@ def test_views_have_the_seeds_shape():
     stored = StoredRule(902, spec.stored(), script.stored(), at, at + 58)
     view = script_view(stored, spec, {2: reaction}, {3: user})
     assert list(view) == SEED_KEYS
-    assert view["event"] == {"id": 1, "name": "motion_start", "description": "Motion started in the camera's view",
-                             "color": "#F5A623", "analytic_type": "motion"}
+    assert view["event"] == {
+        "id": 1,
+        "name": "motion_start",
+        "description": "Motion started in the camera's view",
+        "color": "#F5A623",
+        "analytic_type": "motion",
+    }
     assert view["reaction"]["id"] == 2 and view["users"] == [user_view(user)]
     assert len(view["schedule"]) == 7 and view["schedule"][6]["ranges"] == [{"from": "00:00:00", "to": "23:59:59"}]
     assert SEED_TIME.fullmatch(view["created_at"]) and view["updated_at"] == "2022-02-18 18:02:52"

@@ -23,8 +23,17 @@ API = "/api/admin/v1"
 SEED_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 SEED_KEYS = ["id", "event", "reaction", "users", "schedule", "created_at", "updated_at"]
 SEED_EVENT_KEYS = ["id", "name", "description", "color", "analytic_type"]
-SEED_USER_KEYS = ["id", "name", "login", "created_at", "updated_at", "expired_at", "is_licence_limit_reached",
-                  "ptz_priority", "access_token_id"]
+SEED_USER_KEYS = [
+    "id",
+    "name",
+    "login",
+    "created_at",
+    "updated_at",
+    "expired_at",
+    "is_licence_limit_reached",
+    "ptz_priority",
+    "access_token_id",
+]
 SEED_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 WEEK = [{"day": day, "ranges": [{"to": "23:59:59", "from": "00:00:00"}]} for day in range(7)]
 # The seed's curl example exactly as printed: its schedule an object with an empty key.
@@ -37,8 +46,9 @@ async def http():
         yield session
 
 
-async def call(http: aiohttp.ClientSession, server, method: str, path: str, body: Any = None,
-               token: str | None = ADMIN_KEY) -> tuple[int, Any, Any]:
+async def call(
+    http: aiohttp.ClientSession, server, method: str, path: str, body: Any = None, token: str | None = ADMIN_KEY
+) -> tuple[int, Any, Any]:
     headers = dict(SEED_HEADERS)
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
@@ -47,8 +57,9 @@ async def call(http: aiohttp.ClientSession, server, method: str, path: str, body
         return response.status, await response.json(), response.headers
 
 
-async def ok(http, server, method: str, path: str, body: Any = None, token: str | None = ADMIN_KEY,
-             status: int = 200) -> Any:
+async def ok(
+    http, server, method: str, path: str, body: Any = None, token: str | None = ADMIN_KEY, status: int = 200
+) -> Any:
     got, answer, _ = await call(http, server, method, path, body, token)
     assert got == status, answer
     return answer
@@ -61,8 +72,9 @@ async def motion_start_id(http, server, token: str = ADMIN_KEY) -> int:
 
 
 async def snapshot_reaction(http, server, token: str = ADMIN_KEY) -> dict:
-    return await ok(http, server, "POST", f"{API}/reactions", {"name": "archive", "actions": [{"snapshot": {}}]},
-                    token, status=201)
+    return await ok(
+        http, server, "POST", f"{API}/reactions", {"name": "archive", "actions": [{"snapshot": {}}]}, token, status=201
+    )
 
 
 def check_seed_shape(script: dict) -> None:
@@ -71,8 +83,12 @@ def check_seed_shape(script: dict) -> None:
     for user in script["users"]:
         assert list(user) == SEED_USER_KEYS
         assert SEED_TIME.fullmatch(user["created_at"]) and SEED_TIME.fullmatch(user["updated_at"])
-        assert (user["expired_at"], user["is_licence_limit_reached"], user["ptz_priority"],
-                user["access_token_id"]) == (None, False, 10, None)
+        assert (
+            user["expired_at"],
+            user["is_licence_limit_reached"],
+            user["ptz_priority"],
+            user["access_token_id"],
+        ) == (None, False, 10, None)
     assert SEED_TIME.fullmatch(script["created_at"]) and SEED_TIME.fullmatch(script["updated_at"])
 
 
@@ -91,23 +107,32 @@ async def test_the_seeds_curl_example_makes_a_script_that_fires(rules_gateway, e
     assert reaction["actions"] == [{"snapshot": {}}] and SEED_TIME.fullmatch(reaction["created_at"])
     assert [entry["id"] for entry in await ok(http, server, "GET", f"{API}/reactions")] == [reaction["id"]]
 
-    async with http.get(server.make_url("/api/v1/events/stream"),
-                        headers={"Authorization": f"Bearer {token}"}) as stream:
+    async with http.get(
+        server.make_url("/api/v1/events/stream"), headers={"Authorization": f"Bearer {token}"}
+    ) as stream:
         assert stream.status == 200
         reader = SseReader(stream)
         # The seed's curl example, with a real event, reaction and user, the schedule a list of days.
-        script = await ok(http, server, "POST", f"{API}/scripts", {
-            "event_id": motion, "reaction_id": reaction["id"], "users": [guard["id"]], "schedule": WEEK}, token)
+        script = await ok(
+            http,
+            server,
+            "POST",
+            f"{API}/scripts",
+            {"event_id": motion, "reaction_id": reaction["id"], "users": [guard["id"]], "schedule": WEEK},
+            token,
+        )
         check_seed_shape(script)
         [event] = [event for event in events if event["id"] == motion]
         assert script["event"] == {key: value for key, value in event.items() if key != "type"}
         assert script["reaction"] == reaction
         assert script["users"] == [guard]
-        assert script["schedule"] == [{"day": day, "ranges": [{"from": "00:00:00", "to": "23:59:59"}]}
-                                      for day in range(7)]
+        assert script["schedule"] == [
+            {"day": day, "ranges": [{"from": "00:00:00", "to": "23:59:59"}]} for day in range(7)
+        ]
         # A script is a rule.
-        [rule] = [rule for rule in (await ok(http, server, "GET", "/api/v1/rules"))["rules"]
-                  if rule["id"] == script["id"]]
+        [rule] = [
+            rule for rule in (await ok(http, server, "GET", "/api/v1/rules"))["rules"] if rule["id"] == script["id"]
+        ]
         assert rule["when"]["types"] == ["DEVICE_MOTION_START"] and rule["when"]["cameras"] == []
         assert rule["notify"] == ["guard-1"] and rule["actions"] == [{"snapshot": {}}]
 
@@ -134,19 +159,23 @@ async def test_the_seeds_broken_example_and_bad_bodies_are_422s_naming_the_field
 
     motion, reaction = await motion_start_id(http, server), (await snapshot_reaction(http, server))["id"]
     good = {"event_id": motion, "reaction_id": reaction, "users": [], "schedule": WEEK}
-    for change, named in (({"event_id": 9999}, "event_id: no event 9999"),
-                          ({"reaction_id": 9999}, "reaction_id: no reaction 9999"),
-                          ({"users": [9999]}, "users: no user 9999"),
-                          ({"event_id": "1"}, "event_id: expected the integer id"),
-                          ({"users": ["guard-1"]}, "users[0]: expected the integer id"),
-                          ({"title": "porch"}, "title: unknown field")):
+    for change, named in (
+        ({"event_id": 9999}, "event_id: no event 9999"),
+        ({"reaction_id": 9999}, "reaction_id: no reaction 9999"),
+        ({"users": [9999]}, "users: no user 9999"),
+        ({"event_id": "1"}, "event_id: expected the integer id"),
+        ({"users": ["guard-1"]}, "users[0]: expected the integer id"),
+        ({"title": "porch"}, "title: unknown field"),
+    ):
         status, answer, _ = await call(http, server, "POST", f"{API}/scripts", {**good, **change})
         assert status == 422 and answer["error"]["message"].startswith(named), (change, answer)
-    status, answer, _ = await call(http, server, "POST", f"{API}/reactions",
-                                   {"name": "x", "actions": [{"record": {"seconds": 0}}]})
+    status, answer, _ = await call(
+        http, server, "POST", f"{API}/reactions", {"name": "x", "actions": [{"record": {"seconds": 0}}]}
+    )
     assert status == 422 and answer["error"]["message"].startswith("actions[0].record.seconds"), answer
-    status, answer, _ = await call(http, server, "POST", f"{API}/reactions",
-                                   {"name": "x", "actions": [{"talkdown": {"clip": "nope"}}]})
+    status, answer, _ = await call(
+        http, server, "POST", f"{API}/reactions", {"name": "x", "actions": [{"talkdown": {"clip": "nope"}}]}
+    )
     assert status == 422 and answer["error"]["message"].startswith("actions[0].talkdown.clip: no clip"), answer
     assert await ok(http, server, "GET", f"{API}/scripts") == []
 
@@ -156,8 +185,13 @@ async def test_only_the_admin_key_or_an_admin_token_gets_in(rules_gateway, http)
     viewer = await mint(http, server, ["*"], ["view", "snapshot"], sub="viewer")
     admin_token = await mint(http, server, ["*"], ["admin"])
     expired, _ = TokenAuthority(TOKEN_SECRET, clock=lambda: time.time() - 3600).mint(["*"], ["admin"], 60)
-    refused = {"none": None, "bad": "not.a.token", "expired": expired, "no admin action": viewer,
-               "guest-like": "abcdef"}
+    refused = {
+        "none": None,
+        "bad": "not.a.token",
+        "expired": expired,
+        "no admin action": viewer,
+        "guest-like": "abcdef",
+    }
     for path in (f"{API}/events", f"{API}/reactions", f"{API}/users", f"{API}/scripts"):
         for why, token in refused.items():
             status, answer, headers = await call(http, server, "GET", path, token=token)
@@ -187,8 +221,13 @@ async def test_get_put_delete(rules_gateway, emulator, http):
     await mint(http, server, ["*"], ["view"], sub="guard-2")
     users = {user["login"]: user["id"] for user in await ok(http, server, "GET", f"{API}/users")}
     motion, reaction = await motion_start_id(http, server), (await snapshot_reaction(http, server))["id"]
-    script = await ok(http, server, "POST", f"{API}/scripts", {
-        "event_id": motion, "reaction_id": reaction, "users": [users["guard-1"]], "schedule": WEEK})
+    script = await ok(
+        http,
+        server,
+        "POST",
+        f"{API}/scripts",
+        {"event_id": motion, "reaction_id": reaction, "users": [users["guard-1"]], "schedule": WEEK},
+    )
     path = f"{API}/scripts/{script['id']}"
     assert await ok(http, server, "GET", path) == script
     assert await ok(http, server, "GET", f"{API}/scripts") == [script]
@@ -199,23 +238,31 @@ async def test_get_put_delete(rules_gateway, emulator, http):
     await ok(http, server, "PUT", f"/api/v1/rules/{script['id']}", {**rule, "cooldown_s": 30})
     events = {event["type"]: event["id"] for event in await ok(http, server, "GET", f"{API}/events")}
     monday = [{"day": 0, "ranges": [{"from": "08:00", "to": "18:00"}]}]
-    changed = await ok(http, server, "PUT", path, {"event_id": events["DEVICE_ANALYTICS_START"],
-                                                   "reaction_id": reaction, "users": [users["guard-2"]],
-                                                   "schedule": monday})
+    changed = await ok(
+        http,
+        server,
+        "PUT",
+        path,
+        {
+            "event_id": events["DEVICE_ANALYTICS_START"],
+            "reaction_id": reaction,
+            "users": [users["guard-2"]],
+            "schedule": monday,
+        },
+    )
     check_seed_shape(changed)
     assert changed["id"] == script["id"] and changed["created_at"] == script["created_at"]
-    assert changed["event"]["name"] == "analytics_start" and [user["login"] for user in changed["users"]] == [
-        "guard-2"]
+    assert changed["event"]["name"] == "analytics_start" and [user["login"] for user in changed["users"]] == ["guard-2"]
     assert changed["schedule"] == [{"day": 0, "ranges": [{"from": "08:00:00", "to": "18:00:00"}]}]
     rule = await ok(http, server, "GET", f"/api/v1/rules/{script['id']}")
-    assert (rule["when"]["types"], rule["notify"], rule["cooldown_s"]) == (["DEVICE_ANALYTICS_START"], ["guard-2"],
-                                                                           30)
+    assert (rule["when"]["types"], rule["notify"], rule["cooldown_s"]) == (["DEVICE_ANALYTICS_START"], ["guard-2"], 30)
     status, answer, _ = await call(http, server, "PUT", path, SEED_BROKEN)
     assert status == 422 and answer["error"]["message"].startswith("schedule")
 
     # A rule made through /api/v1/rules is no script.
-    other = await ok(http, server, "POST", "/api/v1/rules", {"name": "plain", "actions": [{"snapshot": {}}],
-                                                            "when": {}}, status=201)
+    other = await ok(
+        http, server, "POST", "/api/v1/rules", {"name": "plain", "actions": [{"snapshot": {}}], "when": {}}, status=201
+    )
     for method in ("GET", "DELETE"):
         status, _, _ = await call(http, server, method, f"{API}/scripts/{other['id']}")
         assert status == 404
@@ -235,8 +282,13 @@ async def test_scripts_survive_a_restart(rules_config, emulator, http):
         await mint(http, server, ["*"], ["view"], sub="guard-1")
         [user] = await ok(http, server, "GET", f"{API}/users")
         motion, reaction = await motion_start_id(http, server), (await snapshot_reaction(http, server))["id"]
-        script = await ok(http, server, "POST", f"{API}/scripts", {
-            "event_id": motion, "reaction_id": reaction, "users": [user["id"]], "schedule": WEEK})
+        script = await ok(
+            http,
+            server,
+            "POST",
+            f"{API}/scripts",
+            {"event_id": motion, "reaction_id": reaction, "users": [user["id"]], "schedule": WEEK},
+        )
     async with running(rules_config) as server:
         assert await ok(http, server, "GET", f"{API}/scripts") == [script]
         assert await ok(http, server, "GET", f"{API}/users") == [user]

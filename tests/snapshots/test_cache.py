@@ -69,8 +69,10 @@ def test_etag_is_the_content():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 3000), st.booleans()), max_size=200),
-       st.integers(ENTRY_OVERHEAD, 20_000))
+@given(
+    st.lists(st.tuples(st.integers(0, 40), st.integers(0, 3000), st.booleans()), max_size=200),
+    st.integers(ENTRY_OVERHEAD, 20_000),
+)
 def test_never_over_the_bound(operations, bound):
     clock = Clock()
     cache = ImageCache(bound, clock)

@@ -51,8 +51,7 @@ class ThreadGateway:
     async def _start(self, emulator_cache, keepalive, sections) -> None:
         from aiohttp import web
 
-        self.emulator = Emulator(EmulatorSettings(host="127.0.0.1", port=0, cache_dir=emulator_cache,
-                                                  **TEST_EMULATOR))
+        self.emulator = Emulator(EmulatorSettings(host="127.0.0.1", port=0, cache_dir=emulator_cache, **TEST_EMULATOR))
         await self.emulator.start()
         self.app = create_app(config_for(self.emulator, **sections))
         self.runner = GatewayRunner(self.app, access_log=None, keepalive_timeout=keepalive)
@@ -127,7 +126,7 @@ def responses(raw: bytes, methods: list[str]) -> list[tuple[str, list[tuple[str,
         length = int(dict(fields).get("Content-Length", "0"))
         if method == "HEAD" or status.split()[1] in ("204", "304"):
             length = 0
-        body = raw[end + 4:end + 4 + length]
+        body = raw[end + 4 : end + 4 + length]
         at = end + 4 + length
         answers.append((status, fields, body))
     assert at == len(raw), "bytes after the last expected answer"
@@ -177,6 +176,7 @@ def auth_gw(emulator_cache):
 
 # -- the private aiohttp surface ------------------------------------------------------------
 
+
 def test_aiohttp_private_attributes_the_fast_path_relies_on(gw):
     """aiohttp 3.14's RequestHandler and Server internals read or set by fast_path.py: if a
     release renames them, this fails instead of the fast path silently misjudging."""
@@ -189,11 +189,25 @@ def test_aiohttp_private_attributes_the_fast_path_relies_on(gw):
         writer.write(snapshot_head(gw.camera))
         await reader.readuntil(b"\r\n\r\n")
         await asyncio.sleep(0.05)
-        [handler] = [h for h in server.connections if h.transport is not None
-                     and h.transport.get_extra_info("peername") == writer.get_extra_info("sockname")]
-        state = {name: getattr(handler, name) for name in (
-            "_waiter", "_messages", "_request_in_progress", "_payload_parser", "_upgraded", "_message_tail",
-            "_close", "_force_close", "_next_keepalive_close_time")}
+        [handler] = [
+            h
+            for h in server.connections
+            if h.transport is not None and h.transport.get_extra_info("peername") == writer.get_extra_info("sockname")
+        ]
+        state = {
+            name: getattr(handler, name)
+            for name in (
+                "_waiter",
+                "_messages",
+                "_request_in_progress",
+                "_payload_parser",
+                "_upgraded",
+                "_message_tail",
+                "_close",
+                "_force_close",
+                "_next_keepalive_close_time",
+            )
+        }
         idle = fast_path._aiohttp_idle(handler)
         state["_waiter"] = state["_waiter"] is not None and not state["_waiter"].done()
         writer.close()
@@ -210,6 +224,7 @@ def test_connections_are_fast_path_connections(gw):
 
 # -- same answers ---------------------------------------------------------------------------
 
+
 def test_fast_answer_equals_aiohttp_answer(gw):
     store, traffic = gw.app[SNAPSHOTS], gw.app[TRAFFIC]
     hit = snapshot_head(gw.camera)
@@ -222,25 +237,34 @@ def test_fast_answer_equals_aiohttp_answer(gw):
     assert gw.answered == answered + 1
     assert fast == slow
     assert fast[0] == "HTTP/1.1 200 OK" and [name for name, _ in fast[1]] == [
-        "ETag", "Cache-Control", "Content-Type", "Content-Length", "Date", "Server"]
+        "ETag",
+        "Cache-Control",
+        "Content-Type",
+        "Content-Length",
+        "Date",
+        "Server",
+    ]
     # One hit on each path moves the store's and the limits' counters alike.
     assert [m - b for m, b in zip(middle, before)] == [c - m for c, m in zip(counters(), middle)]
     assert middle[0] - before[0] == 1 and middle[1] - before[1] == len(fast[2])
 
 
-@pytest.mark.parametrize("request_head", [
-    pytest.param(lambda c: snapshot_head(c, f"t={PAST}", 'If-None-Match: "nope", W/"{etag}"'), id="304"),
-    pytest.param(lambda c: snapshot_head(c, f"t={PAST}", 'If-None-Match: "nope"'), id="200-etag-differs"),
-    pytest.param(lambda c: snapshot_head(c, f"t={PAST}&cache-buster=1&token=x"), id="other-parameters"),
-    pytest.param(lambda c: snapshot_head(c, f"t={PAST.replace(':', '%3A')}"), id="percent-encoded"),
-    pytest.param(lambda c: snapshot_head(c, f"t={PAST}", method="HEAD"), id="HEAD"),
-    pytest.param(lambda c: snapshot_head(c, "size=1x1"), id="bad-query-400"),
-    pytest.param(lambda c: snapshot_head(c, f"t={PAST}", "Content-Length: 0"), id="body-field"),
-    pytest.param(lambda c: snapshot_head(c, f"t={PAST}", "Origin: https://elsewhere.example"), id="cors"),
-    pytest.param(lambda c: snapshot_head("no-such-camera"), id="unknown-camera"),
-    pytest.param(lambda c: snapshot_head(c, f"t={PAST}", "Connection: close"), id="connection-close"),
-    pytest.param(lambda c: snapshot_head(c).replace(b"Host: gw\r\n", b""), id="no-host-400"),
-])
+@pytest.mark.parametrize(
+    "request_head",
+    [
+        pytest.param(lambda c: snapshot_head(c, f"t={PAST}", 'If-None-Match: "nope", W/"{etag}"'), id="304"),
+        pytest.param(lambda c: snapshot_head(c, f"t={PAST}", 'If-None-Match: "nope"'), id="200-etag-differs"),
+        pytest.param(lambda c: snapshot_head(c, f"t={PAST}&cache-buster=1&token=x"), id="other-parameters"),
+        pytest.param(lambda c: snapshot_head(c, f"t={PAST.replace(':', '%3A')}"), id="percent-encoded"),
+        pytest.param(lambda c: snapshot_head(c, f"t={PAST}", method="HEAD"), id="HEAD"),
+        pytest.param(lambda c: snapshot_head(c, "size=1x1"), id="bad-query-400"),
+        pytest.param(lambda c: snapshot_head(c, f"t={PAST}", "Content-Length: 0"), id="body-field"),
+        pytest.param(lambda c: snapshot_head(c, f"t={PAST}", "Origin: https://elsewhere.example"), id="cors"),
+        pytest.param(lambda c: snapshot_head("no-such-camera"), id="unknown-camera"),
+        pytest.param(lambda c: snapshot_head(c, f"t={PAST}", "Connection: close"), id="connection-close"),
+        pytest.param(lambda c: snapshot_head(c).replace(b"Host: gw\r\n", b""), id="no-host-400"),
+    ],
+)
 def test_answers_as_aiohttp_does(gw, request_head):
     etag = responses(exchange(gw.port, [snapshot_head(gw.camera), LAST]), ["GET", "GET"])[0][1][0][1]
     request = request_head(gw.camera).replace(b"{etag}", etag.strip('"').encode())
@@ -250,8 +274,9 @@ def test_answers_as_aiohttp_does(gw, request_head):
 def test_not_modified_on_the_fast_path(gw):
     etag = responses(exchange(gw.port, [snapshot_head(gw.camera), LAST]), ["GET", "GET"])[0][1][0][1]
     before = gw.answered
-    [answer, _] = responses(exchange(gw.port, [snapshot_head(gw.camera, f"t={PAST}", f"If-None-Match: {etag}"),
-                                               LAST]), ["GET", "GET"])
+    [answer, _] = responses(
+        exchange(gw.port, [snapshot_head(gw.camera, f"t={PAST}", f"If-None-Match: {etag}"), LAST]), ["GET", "GET"]
+    )
     assert answer[0] == "HTTP/1.1 304 Not Modified" and answer[2] == b"" and gw.answered == before + 1
 
 
@@ -283,8 +308,12 @@ def test_pipelined_hit_body_hit_answered_in_order(gw):
     post = b"POST /api/v1/tokens HTTP/1.1\r\nHost: gw\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
     before = gw.answered
     answers = compare_with_aiohttp(gw, [hit, post, hit], [hit + post + hit])
-    assert [status for status, _, _ in answers] == ["HTTP/1.1 200 OK", "HTTP/1.1 403 Forbidden",
-                                                    "HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found"]
+    assert [status for status, _, _ in answers] == [
+        "HTTP/1.1 200 OK",
+        "HTTP/1.1 403 Forbidden",
+        "HTTP/1.1 200 OK",
+        "HTTP/1.1 404 Not Found",
+    ]
     assert gw.answered == before + 1  # the first hit; after the body the connection is aiohttp's
 
 
@@ -317,6 +346,7 @@ def test_keepalive_timer_spares_a_busy_connection_and_closes_an_idle_one(gw):
 
 
 # -- random streams against aiohttp -----------------------------------------------------------
+
 
 def stream_requests(camera: str) -> list[bytes]:
     hit = snapshot_head(camera)
@@ -356,6 +386,7 @@ def test_random_streams_took_the_fast_path(gw):
 
 # -- viewer tokens ---------------------------------------------------------------------------
 
+
 def test_viewer_auth_on_the_fast_path(auth_gw):
     gw = auth_gw
     tokens = gw.app[TOKENS]
@@ -374,8 +405,11 @@ def test_viewer_auth_on_the_fast_path(auth_gw):
         "query-token": (snapshot_head(gw.camera, f"t={PAST}&token={good}"), "200 OK", 1),
         "bearer": (snapshot_head(gw.camera, f"t={PAST}", f"Authorization: Bearer {good}"), "200 OK", 1),
         # Authorization first, as the middleware reads it: a bad header beats a good ?token=.
-        "bad-bearer-good-query": (snapshot_head(gw.camera, f"t={PAST}&token={good}", "Authorization: Bearer x"),
-                                  "401 Unauthorized", 0),
+        "bad-bearer-good-query": (
+            snapshot_head(gw.camera, f"t={PAST}&token={good}", "Authorization: Bearer x"),
+            "401 Unauthorized",
+            0,
+        ),
     }
     for name, (request, status, fast) in cases.items():
         before = gw.answered

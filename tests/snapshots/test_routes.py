@@ -2,7 +2,7 @@
 
 import asyncio
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import numpy as np
@@ -13,7 +13,7 @@ from gateway.snapshots.routes import SNAPSHOTS
 from tests.conftest import config_for
 from transcoders.jpeg import decode_rgb
 
-PAST = (datetime.now(timezone.utc) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+PAST = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def renders(emulator) -> int:
@@ -100,7 +100,7 @@ async def test_cache_stays_under_its_bound(aiohttp_server, emulator, camera, htt
     bound = 40_000
     server = await aiohttp_server(create_app(config_for(emulator, snapshots={"cache_bytes": bound})))
     base, store = str(server.make_url("")).rstrip("/"), server.app[SNAPSHOTS]
-    start = datetime.now(timezone.utc) - timedelta(hours=2)
+    start = datetime.now(UTC) - timedelta(hours=2)
     times = [(start + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(30)]
     for t in times:
         status, _, body = await get(http, snapshot_url(base, camera, t=t))

@@ -2,7 +2,7 @@
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -16,7 +16,7 @@ from gateway.wep.errors import WepUnavailable
 from transcoders.jpeg import decode_rgb
 
 FULL = (320, 180)
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
 
 
 class FakeWep:
@@ -73,8 +73,14 @@ def wep():
 
 @pytest.fixture
 def store(wep, executor, clock):
-    return SnapshotStore(wep, SnapshotsConfig(cache_bytes=1 << 20, live_ttl=1.0), executor, known_camera,
-                         clock=clock, wall_clock=lambda: NOW)
+    return SnapshotStore(
+        wep,
+        SnapshotsConfig(cache_bytes=1 << 20, live_ttl=1.0),
+        executor,
+        known_camera,
+        clock=clock,
+        wall_clock=lambda: NOW,
+    )
 
 
 def snap(camera="cam1", **query):
@@ -95,7 +101,7 @@ async def test_past_instant_fetched_once_and_immutable(store, wep, clock):
 
 
 async def test_recent_instant_is_kept_like_live(store, wep, clock):
-    recent = datetime.fromtimestamp(NOW - 5, timezone.utc).isoformat()
+    recent = datetime.fromtimestamp(NOW - 5, UTC).isoformat()
     entry = await store.snapshot(snap(t=recent))
     assert not entry.immutable and entry.expires_at == clock.now + 1.0
 

@@ -62,12 +62,11 @@ def opus_packets(samples: np.ndarray, rate: int = 48000, fec: bool = True) -> li
     in-band FEC on), the RTP payloads of a microphone track."""
     encoder = av.CodecContext.create("libopus", "w")
     encoder.sample_rate, encoder.layout, encoder.format, encoder.bit_rate = rate, "mono", "s16", 32000
-    encoder.options = {"application": "voip", "frame_duration": "20", "fec": "1" if fec else "0",
-                       "packet_loss": "20"}
+    encoder.options = {"application": "voip", "frame_duration": "20", "fec": "1" if fec else "0", "packet_loss": "20"}
     frame_samples = rate // 50
     packets = []
     for start in range(0, len(samples) - frame_samples + 1, frame_samples):
-        frame = av.AudioFrame.from_ndarray(samples[None, start:start + frame_samples], format="s16", layout="mono")
+        frame = av.AudioFrame.from_ndarray(samples[None, start : start + frame_samples], format="s16", layout="mono")
         frame.sample_rate, frame.pts = rate, start
         packets += encoder.encode(frame)
     packets += encoder.encode(None)

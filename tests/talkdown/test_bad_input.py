@@ -55,8 +55,9 @@ async def post_offer(http, url: str, camera_id: str, offer: str, content_type: s
         return r.status, (await r.json()) if r.content_type == "application/json" else await r.text()
 
 
-async def test_camera_without_speaker_gets_409_before_any_webrtc_work(emulator, talk_gateway, talk_url, http,
-                                                                       talk_sessions):
+async def test_camera_without_speaker_gets_409_before_any_webrtc_work(
+    emulator, talk_gateway, talk_url, http, talk_sessions
+):
     camera = emulator.camera_ids[-1]
     offer = await aiortc_offer(("audio", "sendonly"))
     status, answer = await post_offer(http, talk_url, camera, offer)
@@ -70,8 +71,7 @@ async def test_camera_without_speaker_gets_409_before_any_webrtc_work(emulator, 
     assert status == 404
 
 
-async def test_a_second_talker_gets_409_naming_the_holders_start(emulator, talk_gateway, talk_url, http,
-                                                                  talk_sessions):
+async def test_a_second_talker_gets_409_naming_the_holders_start(emulator, talk_gateway, talk_url, http, talk_sessions):
     camera = emulator.camera_ids[0]
     first = await talk(http, talk_url, camera, 4000, emulator)
     holder = talk_sessions.holder(camera)
@@ -89,14 +89,18 @@ async def test_a_second_talker_gets_409_naming_the_holders_start(emulator, talk_
     assert talk_sessions.holder(camera) is None
 
 
-@pytest.mark.parametrize("body,status,code", [
-    (b"this is not audio at all, just some text" * 20, 415, "unsupported_audio"),
-    (b"\x89PNG\r\n\x1a\n" + bytes(2000), 415, "unsupported_audio"),
-    (b"", 400, "empty_file"),
-    (bytes(70 * 1024), 413, "too_large"),
-])
-async def test_bad_files_are_refused_with_nothing_sent_upstream(emulator, talk_gateway, talk_url, http, body, status,
-                                                                 code):
+@pytest.mark.parametrize(
+    "body,status,code",
+    [
+        (b"this is not audio at all, just some text" * 20, 415, "unsupported_audio"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(2000), 415, "unsupported_audio"),
+        (b"", 400, "empty_file"),
+        (bytes(70 * 1024), 413, "too_large"),
+    ],
+)
+async def test_bad_files_are_refused_with_nothing_sent_upstream(
+    emulator, talk_gateway, talk_url, http, body, status, code
+):
     camera = emulator.camera_ids[0]
     got, answer = await upload(http, talk_url, camera, body)
     assert (got, answer["error"]["code"]) == (status, code), answer
@@ -106,8 +110,9 @@ async def test_bad_files_are_refused_with_nothing_sent_upstream(emulator, talk_g
 # An Ogg cut between pages plays what it holds (transcoders.pcmu cannot tell the cut from
 # the end: the last granule position it finds is the cut's); cut inside its headers it fails.
 @pytest.mark.parametrize("container,codec,keep", [("mp3", "libmp3lame", 0.5), ("ogg", "libopus", 0.05)])
-async def test_truncated_files_get_400_with_nothing_sent_upstream(emulator, talk_gateway, talk_url, http, container,
-                                                                   codec, keep):
+async def test_truncated_files_get_400_with_nothing_sent_upstream(
+    emulator, talk_gateway, talk_url, http, container, codec, keep
+):
     camera = emulator.camera_ids[0]
     whole = encoded_bytes(tone(2.0, 48000), 48000, container, codec)
     got, answer = await upload(http, talk_url, camera, whole[: int(len(whole) * keep)])

@@ -15,15 +15,20 @@ from tests.web.chromium import CHROMIUM, FLAGS
 HOLD_SECONDS = 3.0
 
 
-async def test_hold_to_talk_from_the_page_reaches_the_speaker_at_440_hz(emulator, talk_gateway, talk_url, talk_sessions,
-                                                                         talk_settings, tmp_path):
+async def test_hold_to_talk_from_the_page_reaches_the_speaker_at_440_hz(
+    emulator, talk_gateway, talk_url, talk_sessions, talk_settings, tmp_path
+):
     require(CHROMIUM)
     from playwright.async_api import async_playwright
 
     camera = emulator.camera_ids[0]
     mic = write_wav(tmp_path / "tone.wav", tone(10.0, 48000), 48000)
-    flags = [*FLAGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-             f"--use-file-for-fake-audio-capture={mic}"]
+    flags = [
+        *FLAGS,
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-audio-capture={mic}",
+    ]
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
         try:

@@ -26,8 +26,10 @@ from tests.talkdown.whip_talker import WhipTalker
 @pytest.fixture
 def gateway_config(gateway_config, tmp_path):
     return dataclasses.replace(
-        gateway_config, rules=dataclasses.replace(gateway_config.rules, clips_dir=str(tmp_path / "clips")),
-        pushes=dataclasses.replace(gateway_config.pushes, db_path=str(tmp_path / "gateway.sqlite3")))
+        gateway_config,
+        rules=dataclasses.replace(gateway_config.rules, clips_dir=str(tmp_path / "clips")),
+        pushes=dataclasses.replace(gateway_config.pushes, db_path=str(tmp_path / "gateway.sqlite3")),
+    )
 
 
 async def metrics(http: aiohttp.ClientSession, url: str) -> str:
@@ -73,8 +75,9 @@ async def test_a_clip_during_a_live_talk_waits_then_is_skipped(emulator, talk_ga
     assert upstream_posts(talk_gateway) == (1, 0)
 
 
-async def test_a_clip_during_a_live_talk_plays_once_the_talk_ends(emulator, talk_gateway, talk_url, http,
-                                                                   talk_sessions):
+async def test_a_clip_during_a_live_talk_plays_once_the_talk_ends(
+    emulator, talk_gateway, talk_url, http, talk_sessions
+):
     camera = emulator.camera_ids[0]
     talker = await talk(http, talk_url, camera, 4000, emulator)
     pcmu = clip_audio(0.8, 1000.0)
@@ -85,7 +88,7 @@ async def test_a_clip_during_a_live_talk_plays_once_the_talk_ends(emulator, talk
     outcome = await clip
     assert (outcome.played, outcome.reason, outcome.seconds) == (True, "played", 0.8) and outcome.waited > 0
     audio = emulator.talk_audio(camera)
-    assert audio.endswith(pcmu) and abs(dominant_hz(audio[:-len(pcmu)]) - 440) <= 10
+    assert audio.endswith(pcmu) and abs(dominant_hz(audio[: -len(pcmu)]) - 440) <= 10
     assert upstream_posts(talk_gateway) == (2, 0) and talk_sessions.counters.clip_skipped == 0
 
 
@@ -108,8 +111,9 @@ async def test_waiting_clips_play_in_the_order_they_came(emulator, talk_gateway,
     assert upstream_posts(talk_gateway) == (3, 0) and talk_sessions.counters.preempted == 0
 
 
-async def test_a_live_talker_takes_over_a_playing_clip_within_200_ms(emulator, talk_gateway, talk_url, talk_sessions,
-                                                                     talk_settings):
+async def test_a_live_talker_takes_over_a_playing_clip_within_200_ms(
+    emulator, talk_gateway, talk_url, talk_sessions, talk_settings
+):
     camera = emulator.camera_ids[0]
     pcmu = clip_audio(6.0, 1000.0)
     clip = asyncio.create_task(play_clip(talk_sessions, camera, pcmu, wait_s=1.0))
@@ -128,10 +132,14 @@ async def test_a_live_talker_takes_over_a_playing_clip_within_200_ms(emulator, t
         response = await talker.start()
         assert response.status == 201, response.answer_text
         outcome = await clip
-        await wait_until(lambda: any(at > answered[0] for at, _ in emulator.talk_chunks(camera)), 10,
-                         "the live talker at the speaker")
-        await wait_until(lambda: len(emulator.talk_audio(camera)) >= outcome.seconds * 8000 + 8000, 10,
-                         "a second of the live talker")
+        await wait_until(
+            lambda: any(at > answered[0] for at, _ in emulator.talk_chunks(camera)),
+            10,
+            "the live talker at the speaker",
+        )
+        await wait_until(
+            lambda: len(emulator.talk_audio(camera)) >= outcome.seconds * 8000 + 8000, 10, "a second of the live talker"
+        )
         assert await talker.stop() == 200
 
     chunks = emulator.talk_chunks(camera)
@@ -145,7 +153,7 @@ async def test_a_live_talker_takes_over_a_playing_clip_within_200_ms(emulator, t
     # The clip stopped between whole chunks, none of its queue went out after the answer,
     # and what it sent is what the speaker got: a prefix of the clip.
     assert 0.5 <= outcome.seconds < 6.0 and len(before) == outcome.seconds * 8000
-    assert len(before) % talk_settings.chunk_bytes == 0 and before == pcmu[:len(before)]
+    assert len(before) % talk_settings.chunk_bytes == 0 and before == pcmu[: len(before)]
     assert abs(dominant_hz(after) - 440) <= 10
     # Both POSTs ended by their bodies, and WEP answered them with success.
     assert upstream_posts(talk_gateway) == (2, 0) and emulator.stats["open_streams"] == 0
@@ -154,8 +162,9 @@ async def test_a_live_talker_takes_over_a_playing_clip_within_200_ms(emulator, t
         assert "wepgw_talk_preempted_total 1.0" in await metrics(http, talk_url)
 
 
-async def test_a_file_preempts_a_clip_and_a_live_talker_preempts_the_file(emulator, talk_gateway, talk_url, http,
-                                                                           talk_sessions):
+async def test_a_file_preempts_a_clip_and_a_live_talker_preempts_the_file(
+    emulator, talk_gateway, talk_url, http, talk_sessions
+):
     camera = emulator.camera_ids[0]
     clip = asyncio.create_task(play_clip(talk_sessions, camera, clip_audio(5.0, 1000.0), wait_s=1.0))
     await wait_until(lambda: len(emulator.talk_audio(camera)) >= 2000, 10, "the clip at the speaker")
@@ -163,8 +172,11 @@ async def test_a_file_preempts_a_clip_and_a_live_talker_preempts_the_file(emulat
     outcome = await clip
     assert (outcome.played, outcome.reason) == (True, "preempted by a file being played")
 
-    await wait_until(lambda: talk_sessions.holder(camera) is not None and talk_sessions.holder(camera).bytes_sent
-                     >= 4000, 10, "the file at the speaker")
+    await wait_until(
+        lambda: talk_sessions.holder(camera) is not None and talk_sessions.holder(camera).bytes_sent >= 4000,
+        10,
+        "the file at the speaker",
+    )
     talker = await talk(http, talk_url, camera, len(emulator.talk_audio(camera)) + 4000, emulator)
     status, answer = await played
     assert status == 200 and answer["ended"] == "preempted by a live talker", answer
@@ -196,8 +208,9 @@ async def test_a_camera_without_a_speaker_raises(emulator, talk_gateway, talk_se
     assert talk_sessions.counters.sessions_started == 0 and upstream_posts(talk_gateway) == (0, 0)
 
 
-async def test_a_waiting_clip_gives_up_when_the_gateway_shuts_down(emulator, talk_gateway, talk_url, http,
-                                                                    talk_sessions):
+async def test_a_waiting_clip_gives_up_when_the_gateway_shuts_down(
+    emulator, talk_gateway, talk_url, http, talk_sessions
+):
     camera = emulator.camera_ids[0]
     talker = await talk(http, talk_url, camera, 4000, emulator)
     live = talk_sessions.holder(camera)

@@ -17,8 +17,10 @@ KEY = os.urandom(30)
 
 def sessions() -> tuple[pylibsrtp.Session, pylibsrtp.Session]:
     def session(direction):
-        return pylibsrtp.Session(pylibsrtp.Policy(key=KEY, ssrc_type=direction,
-                                                  srtp_profile=pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80))
+        return pylibsrtp.Session(
+            pylibsrtp.Policy(key=KEY, ssrc_type=direction, srtp_profile=pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80)
+        )
+
     return session(pylibsrtp.Policy.SSRC_ANY_OUTBOUND), session(pylibsrtp.Policy.SSRC_ANY_INBOUND)
 
 
@@ -49,8 +51,7 @@ def test_payloads_come_out_in_order_without_extension_or_padding():
     tapped.send(rtp(65534, b"first"))
     tapped.send(rtp(65535, b"second", extension=b"\x10\xff\x00\x00"))
     tapped.send(rtp(0, b"third", padding=3))  # the sequence number wraps
-    assert tapped.delivered == [
-        (OPUS, b"first", 65534 * 960), (OPUS, b"second", 65535 * 960), (OPUS, b"third", 0)]
+    assert tapped.delivered == [(OPUS, b"first", 65534 * 960), (OPUS, b"second", 65535 * 960), (OPUS, b"third", 0)]
     assert tapped.counters.rtp_packets == 3 and not tapped.passed
 
 

@@ -7,20 +7,35 @@ from pathlib import Path
 import pytest
 
 from gateway.config import ConfigError, TalkdownConfig, build_config
-from gateway.talkdown.offer import (NoAudioCodecError, microphone, microphone_answer, offer_for_aiortc,
-                                    parse_talk_offer)
+from gateway.talkdown.offer import NoAudioCodecError, microphone, microphone_answer, offer_for_aiortc, parse_talk_offer
 from gateway.webrtc.sdp import OfferError
 
 WHEP_OFFER = (Path(__file__).parent.parent / "webrtc" / "fixtures" / "chromium_offer.sdp").read_text()
 
-TALK_OFFER = "\r\n".join([
-    "v=0", "o=- 1 2 IN IP4 127.0.0.1", "s=-", "t=0 0", "a=group:BUNDLE 0",
-    "m=audio 9 UDP/TLS/RTP/SAVPF 111 0", "c=IN IP4 0.0.0.0", "a=mid:0", "a=sendonly", "a=rtcp-mux",
-    "a=ice-ufrag:abcd", "a=ice-pwd:abcdefghijklmnopqrstuvwx", "a=fingerprint:sha-256 00:11", "a=setup:actpass",
-    "a=rtpmap:111 opus/48000/2", "a=rtpmap:0 PCMU/8000",
-    "a=candidate:1 1 udp 2122260223 4f1c5a8e-0000-4000-8000-000000000000.local 50000 typ host",
-    "a=candidate:2 1 udp 2122260223 127.0.0.1 50001 typ host", "a=end-of-candidates", "",
-])
+TALK_OFFER = "\r\n".join(
+    [
+        "v=0",
+        "o=- 1 2 IN IP4 127.0.0.1",
+        "s=-",
+        "t=0 0",
+        "a=group:BUNDLE 0",
+        "m=audio 9 UDP/TLS/RTP/SAVPF 111 0",
+        "c=IN IP4 0.0.0.0",
+        "a=mid:0",
+        "a=sendonly",
+        "a=rtcp-mux",
+        "a=ice-ufrag:abcd",
+        "a=ice-pwd:abcdefghijklmnopqrstuvwx",
+        "a=fingerprint:sha-256 00:11",
+        "a=setup:actpass",
+        "a=rtpmap:111 opus/48000/2",
+        "a=rtpmap:0 PCMU/8000",
+        "a=candidate:1 1 udp 2122260223 4f1c5a8e-0000-4000-8000-000000000000.local 50000 typ host",
+        "a=candidate:2 1 udp 2122260223 127.0.0.1 50001 typ host",
+        "a=end-of-candidates",
+        "",
+    ]
+)
 
 
 def test_a_sendonly_opus_offer_is_taken_and_its_mdns_candidates_dropped():
@@ -37,23 +52,26 @@ def test_the_answer_asks_for_the_chunk_length_per_packet_and_allows_opus_fec():
     lines = asked.split("\r\n")
     video = lines.index("m=video 0 UDP/TLS/RTP/SAVPF 96")
     # Both at the end of the audio section, before the video one; PCMU gets no fmtp.
-    assert lines[video - 2:video] == ["a=ptime:40", "a=fmtp:111 useinbandfec=1"]
+    assert lines[video - 2 : video] == ["a=ptime:40", "a=fmtp:111 useinbandfec=1"]
     assert asked.endswith("\r\n") and asked.replace("a=ptime:40\r\na=fmtp:111 useinbandfec=1\r\n", "") == answer
     # A section that already says its ptime and opus fmtp keeps them; no final CRLF stays so.
     assert microphone_answer(asked, 20) == asked
     assert microphone_answer(answer.removesuffix("\r\n"), 40) == asked.removesuffix("\r\n")
 
 
-@pytest.mark.parametrize("change,error,words", [
-    (("a=sendonly", "a=recvonly"), OfferError, "the audio section is recvonly"),
-    (("a=sendonly", "a=inactive"), OfferError, "is inactive"),
-    (("a=rtcp-mux\r\n", ""), OfferError, "no a=rtcp-mux"),
-    (("a=ice-pwd:abcdefghijklmnopqrstuvwx\r\n", ""), OfferError, "no a=ice-pwd"),
-    (("UDP/TLS/RTP/SAVPF", "RTP/AVP"), OfferError, "not UDP/TLS/RTP/SAVPF"),
-    (("m=audio 9", "m=audio 0"), OfferError, "no audio section"),
-    (("111 0\r\n", "9\r\n"), NoAudioCodecError, "offered: 9"),
-    (("v=0", "v=1"), OfferError, "v=0"),
-])
+@pytest.mark.parametrize(
+    "change,error,words",
+    [
+        (("a=sendonly", "a=recvonly"), OfferError, "the audio section is recvonly"),
+        (("a=sendonly", "a=inactive"), OfferError, "is inactive"),
+        (("a=rtcp-mux\r\n", ""), OfferError, "no a=rtcp-mux"),
+        (("a=ice-pwd:abcdefghijklmnopqrstuvwx\r\n", ""), OfferError, "no a=ice-pwd"),
+        (("UDP/TLS/RTP/SAVPF", "RTP/AVP"), OfferError, "not UDP/TLS/RTP/SAVPF"),
+        (("m=audio 9", "m=audio 0"), OfferError, "no audio section"),
+        (("111 0\r\n", "9\r\n"), NoAudioCodecError, "offered: 9"),
+        (("v=0", "v=1"), OfferError, "v=0"),
+    ],
+)
 def test_offers_a_microphone_cannot_come_from_are_refused_with_the_reason(change, error, words):
     with pytest.raises(error, match=words):
         parse_talk_offer(TALK_OFFER.replace(*change))

@@ -53,13 +53,19 @@ async def tapped_receiver(codec: RTCRtpCodecParameters) -> tuple[RTCRtpReceiver,
     return receiver, audio_tap, heard
 
 
-async def feed(receiver: RTCRtpReceiver, payloads: list[bytes], payload_type: int, ticks: int,
-               lost: frozenset[int] = frozenset()) -> None:
+async def feed(
+    receiver: RTCRtpReceiver, payloads: list[bytes], payload_type: int, ticks: int, lost: frozenset[int] = frozenset()
+) -> None:
     for index, payload in enumerate(payloads):
         if index in lost:
             continue
-        packet = RtpPacket(payload_type=payload_type, sequence_number=(60000 + index) & 0xFFFF,
-                           timestamp=(123456 + index * ticks) & 0xFFFFFFFF, ssrc=1234, payload=payload)
+        packet = RtpPacket(
+            payload_type=payload_type,
+            sequence_number=(60000 + index) & 0xFFFF,
+            timestamp=(123456 + index * ticks) & 0xFFFFFFFF,
+            ssrc=1234,
+            payload=payload,
+        )
         await receiver._handle_rtp_packet(packet, arrival_time_ms=index * 20)
 
 
@@ -102,7 +108,7 @@ async def test_pcmu_rtp_is_passed_through_as_it_came():
     payloads = [bytes([index % 256]) * 160 for index in range(30)]
     receiver, _, heard = await tapped_receiver(PCMU)
     await feed(receiver, payloads, 0, 160)
-    assert heard.pcmu == payloads[:len(heard.pcmu)] and len(heard.pcmu) >= 25
+    assert heard.pcmu == payloads[: len(heard.pcmu)] and len(heard.pcmu) >= 25
     await receiver.stop()
 
 

@@ -23,8 +23,9 @@ def emulator_settings(emulator_settings):
     return emulator_settings
 
 
-async def test_rollover_spreads_a_long_talk_over_several_posts_without_loss(emulator, talk_gateway, talk_url, http,
-                                                                            talk_sessions):
+async def test_rollover_spreads_a_long_talk_over_several_posts_without_loss(
+    emulator, talk_gateway, talk_url, http, talk_sessions
+):
     camera = emulator.camera_ids[0]
     talker = await talk(http, talk_url, camera, int(3.5 * 8000), emulator)
     assert await talker.stop() == 200
@@ -43,8 +44,9 @@ async def test_rollover_spreads_a_long_talk_over_several_posts_without_loss(emul
     assert abs(dominant_hz(audio) - 440) <= 10
 
 
-async def test_a_file_longer_than_the_cap_arrives_whole_over_several_posts(emulator, talk_gateway, talk_url, http,
-                                                                            talk_sessions):
+async def test_a_file_longer_than_the_cap_arrives_whole_over_several_posts(
+    emulator, talk_gateway, talk_url, http, talk_sessions
+):
     from gateway.talkdown.file_playback import decode_upload
     from tests.talkdown.audio import tone, wav_bytes
     from tests.talkdown.test_file_playback import upload

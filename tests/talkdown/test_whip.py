@@ -33,8 +33,9 @@ async def receiver_reports(talker: WhipTalker, timeout: float) -> list:
         await asyncio.sleep(0.2)
 
 
-async def test_tone_reaches_the_speaker_and_delete_ends_the_post_cleanly(emulator, talk_gateway, talk_url, http,
-                                                                          talk_sessions, talk_settings):
+async def test_tone_reaches_the_speaker_and_delete_ends_the_post_cleanly(
+    emulator, talk_gateway, talk_url, http, talk_sessions, talk_settings
+):
     camera = emulator.camera_ids[0]
     talker = await talk(http, talk_url, camera, 2 * 8000, emulator)
     # The talker heard receiver reports for its audio (the datagram tap keeps aiortc's
@@ -60,8 +61,9 @@ async def test_tone_reaches_the_speaker_and_delete_ends_the_post_cleanly(emulato
     assert counters.rtp_rejected == 0
 
 
-async def test_a_dropped_upstream_post_is_replaced_and_the_talk_goes_on(emulator, talk_gateway, talk_url, http,
-                                                                         talk_sessions):
+async def test_a_dropped_upstream_post_is_replaced_and_the_talk_goes_on(
+    emulator, talk_gateway, talk_url, http, talk_sessions
+):
     camera = emulator.camera_ids[0]
     talker = await talk(http, talk_url, camera, 8000, emulator)
     assert emulator.drop_streams() == 1  # WEP cuts the speaker POST

@@ -93,8 +93,9 @@ class ToneTrack(AudioStreamTrack):
 class WhipTalker:
     """POST an offer to /whip/{camera}/talk, send the tone, DELETE at the end."""
 
-    def __init__(self, http: aiohttp.ClientSession, base_url: str, camera_id: str, freq: float = 440.0,
-                 path: str | None = None):
+    def __init__(
+        self, http: aiohttp.ClientSession, base_url: str, camera_id: str, freq: float = 440.0, path: str | None = None
+    ):
         self._http = http
         self._base_url = base_url
         self.camera_id = camera_id
@@ -113,8 +114,9 @@ class WhipTalker:
         """Offer and apply the answer; returns the gateway's response (201 expected)."""
         self.pc.addTransceiver(self.track, direction="sendonly")
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        async with self._http.post(self._base_url + self._path, data=self.pc.localDescription.sdp,
-                                   headers={"Content-Type": "application/sdp"}) as response:
+        async with self._http.post(
+            self._base_url + self._path, data=self.pc.localDescription.sdp, headers={"Content-Type": "application/sdp"}
+        ) as response:
             answer = await response.text()
         if response.status == 201:
             self.location = urljoin(self._base_url + "/", response.headers["Location"])

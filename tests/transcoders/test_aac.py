@@ -102,7 +102,10 @@ def test_ffprobe_reads_every_frame(tmp_path):
     path.write_bytes(adts(transcoder.audio_specific_config, frames))
     result = subprocess.run(
         ["ffprobe", "-v", "error", "-show_streams", "-count_frames", "-of", "json", str(path)],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert result.stderr == ""
     stream = json.loads(result.stdout)["streams"][0]

@@ -56,8 +56,9 @@ def aac_units(rate: int, channels: int = 1, seconds: float = SECONDS) -> tuple[b
     signal = np.repeat((tone(seconds, rate) / 32768).astype(np.float32)[None, :], channels, axis=0)
     units = []
     for start in range(0, signal.shape[1], 1024):
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(signal[:, start : start + 1024]), format="fltp",
-                                           layout=layout)
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(signal[:, start : start + 1024]), format="fltp", layout=layout
+        )
         frame.sample_rate = rate
         units += [bytes(packet) for packet in encoder.encode(frame)]
     units += [bytes(packet) for packet in encoder.encode(None)]
@@ -104,8 +105,26 @@ def mux(path: Path, container: str, codec: str, rate: int, channels: int, extrad
 def ffmpeg_decode(path: Path, rate: int, channels: int) -> np.ndarray:
     """The file as ffmpeg decodes it (channels x samples, float); ffmpeg must not complain."""
     require("ffmpeg")
-    result = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-f", "f32le", "-ar", str(rate),
-                             "-ac", str(channels), "-"], capture_output=True, timeout=60, check=False)
+    result = subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-f",
+            "f32le",
+            "-ar",
+            str(rate),
+            "-ac",
+            str(channels),
+            "-",
+        ],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0 and result.stderr == b"", result.stderr.decode()
     return np.frombuffer(result.stdout, dtype=np.float32).reshape(-1, channels).T
 
@@ -142,8 +161,15 @@ def test_aac_output_decodes_in_ffmpeg_to_the_tone_of_the_input_length(tmp_path, 
     transcoder, packets = camera_input(codec, rate, channels)
     aac, _ = transcode(transcoder, packets)
     assert (transcoder.sample_rate, transcoder.channels) == ((rate if codec == "aac" else 16000), channels)
-    path = mux(tmp_path / "out.aac", "adts", "aac", transcoder.sample_rate, channels,
-               transcoder.audio_specific_config, [(f.data, f.pts, f.duration) for f in aac])
+    path = mux(
+        tmp_path / "out.aac",
+        "adts",
+        "aac",
+        transcoder.sample_rate,
+        channels,
+        transcoder.audio_specific_config,
+        [(f.data, f.pts, f.duration) for f in aac],
+    )
     decoded = ffmpeg_decode(path, transcoder.sample_rate, channels)
     assert_is_the_tone(decoded, transcoder.sample_rate, channels)
     # Nothing beyond what was sent (for AAC in: with its own priming), the encoder's priming
@@ -157,8 +183,15 @@ def test_opus_output_decodes_in_ffmpeg_to_the_tone_of_the_input_length(tmp_path,
     transcoder, packets = camera_input(codec, rate, channels)
     _, opus = transcode(transcoder, packets)
     assert {packet.samples for packet in opus} == {960}
-    path = mux(tmp_path / "out.ogg", "ogg", "libopus", OPUS_RATE, channels, opus_head(channels),
-               [(p.data, p.pts, p.samples) for p in opus])
+    path = mux(
+        tmp_path / "out.ogg",
+        "ogg",
+        "libopus",
+        OPUS_RATE,
+        channels,
+        opus_head(channels),
+        [(p.data, p.pts, p.samples) for p in opus],
+    )
     decoded = ffmpeg_decode(path, OPUS_RATE, channels)
     assert_is_the_tone(decoded, OPUS_RATE, channels)
     assert decoded.shape[1] <= sent_seconds(packets) * OPUS_RATE + 2 * 960
@@ -248,17 +281,20 @@ def asc(object_type: int, rate_index: int, channel_config: int) -> bytes:
     return ((object_type << 11) | (rate_index << 7) | (channel_config << 3)).to_bytes(2, "big")
 
 
-@pytest.mark.parametrize("args,message", [
-    (("opus", 48000, 2), "audio codec 'opus' is not transcoded: only aac, pcma and pcmu"),
-    (("pcma", 8000, 6), "6 audio channels: only mono and stereo are transcoded"),
-    (("aac", 48000, 6, asc(2, 3, 6)), "6 audio channels: only mono and stereo are transcoded"),
-    (("pcmu", 44100, 1), "G.711 at 44100 Hz: only 8000 and 16000 Hz are transcoded"),
-    (("aac", 16000, 1), "AAC without its AudioSpecificConfig (SDP config= or extradata)"),
-    (("aac", 16000, 1, b"\x14"), "AudioSpecificConfig 14 ends early"),
-    (("aac", 16000, 1, asc(5, 8, 1)), "AAC object type 5: only AAC-LC (2) is passed through"),
-    (("aac", 16000, 1, asc(2, 13, 1)), "AudioSpecificConfig 1688 has reserved samplingFrequencyIndex 13"),
-    (("aac", 16000, 1, asc(2, 3, 1)), "AudioSpecificConfig says 48000 Hz, 1 channels; the stream 16000 Hz, 1"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("opus", 48000, 2), "audio codec 'opus' is not transcoded: only aac, pcma and pcmu"),
+        (("pcma", 8000, 6), "6 audio channels: only mono and stereo are transcoded"),
+        (("aac", 48000, 6, asc(2, 3, 6)), "6 audio channels: only mono and stereo are transcoded"),
+        (("pcmu", 44100, 1), "G.711 at 44100 Hz: only 8000 and 16000 Hz are transcoded"),
+        (("aac", 16000, 1), "AAC without its AudioSpecificConfig (SDP config= or extradata)"),
+        (("aac", 16000, 1, b"\x14"), "AudioSpecificConfig 14 ends early"),
+        (("aac", 16000, 1, asc(5, 8, 1)), "AAC object type 5: only AAC-LC (2) is passed through"),
+        (("aac", 16000, 1, asc(2, 13, 1)), "AudioSpecificConfig 1688 has reserved samplingFrequencyIndex 13"),
+        (("aac", 16000, 1, asc(2, 3, 1)), "AudioSpecificConfig says 48000 Hz, 1 channels; the stream 16000 Hz, 1"),
+    ],
+)
 def test_what_it_cannot_transcode_is_refused_in_one_line(args, message):
     with pytest.raises(UnsupportedAudio) as refused:
         CameraAudioTranscoder(*args)

@@ -18,13 +18,16 @@ def emulator_jpeg(roi=None, size=None, frame=17):
     return render_jpeg(2, frame, 60, FULL, EmulatorRoi(*roi) if roi else None, size)
 
 
-@pytest.mark.parametrize("roi, size", [
-    ((0.25, 0.25, 0.75, 0.75), None),
-    ((0.1, 0.2, 0.6, 0.9), (160, 120)),
-    ((0.5, 0.0, 1.0, 0.5), (640, 360)),  # upscaled 2x
-    ((0.0, 0.0, 1.0, 1.0), (64, 36)),  # downscaled 10x
-    ((0.333, 0.1, 0.334, 0.9), None),  # one pixel wide
-])
+@pytest.mark.parametrize(
+    "roi, size",
+    [
+        ((0.25, 0.25, 0.75, 0.75), None),
+        ((0.1, 0.2, 0.6, 0.9), (160, 120)),
+        ((0.5, 0.0, 1.0, 0.5), (640, 360)),  # upscaled 2x
+        ((0.0, 0.0, 1.0, 1.0), (64, 36)),  # downscaled 10x
+        ((0.333, 0.1, 0.334, 0.9), None),  # one pixel wide
+    ],
+)
 def test_local_crop_matches_the_upstream_crop(roi, size):
     local = decode_rgb(crop_jpeg(emulator_jpeg(), Roi(*roi), size)).astype(np.int16)
     upstream = decode_rgb(emulator_jpeg(roi, size)).astype(np.int16)
@@ -44,13 +47,19 @@ def test_crop_shows_the_region_and_not_another():
 def test_ffprobe_reads_the_output(tmp_path):
     out = tmp_path / "crop.jpg"
     out.write_bytes(crop_jpeg(emulator_jpeg(), Roi(0.1, 0.1, 0.9, 0.9), (200, 100)))
-    probe = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(out)],
-                           capture_output=True, text=True, check=True, timeout=30)
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
     stream = json.loads(probe.stdout)["streams"][0]
     assert (stream["codec_name"], stream["width"], stream["height"]) == ("mjpeg", 200, 100)
     assert stream["pix_fmt"] == "yuvj420p"
-    decoded = subprocess.run(["ffmpeg", "-v", "error", "-i", str(out), "-f", "null", "-"],
-                             capture_output=True, text=True, timeout=30)
+    decoded = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(out), "-f", "null", "-"], capture_output=True, text=True, timeout=30
+    )
     assert decoded.returncode == 0 and decoded.stderr == ""
 
 
@@ -67,10 +76,13 @@ def test_roi_range_is_checked():
     assert Roi(0, 0, 1, 1).is_full and not Roi(0, 0, 1, 0.5).is_full
 
 
-@pytest.mark.parametrize("bad, message", [
-    (b"", "not a JPEG: 0 bytes without an SOI marker"),
-    (b"GIF89a....", "not a JPEG: 10 bytes without an SOI marker"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (b"", "not a JPEG: 0 bytes without an SOI marker"),
+        (b"GIF89a....", "not a JPEG: 10 bytes without an SOI marker"),
+    ],
+)
 def test_not_a_jpeg(bad, message):
     with pytest.raises(JpegError) as caught:
         crop_jpeg(bad, None, (32, 32))

@@ -39,7 +39,7 @@ def test_a_lost_packet_is_concealed_and_the_stream_keeps_its_length_and_tone(pac
     assert decoder.concealed_samples == 160 * len(lost) and decoder.gaps == 0
     assert abs(dominant_hz(pcmu) - 440) <= 10
     # The concealed 20 ms after the first loss still carry the tone, not silence.
-    concealed = g711.decode(pcmu[20 * 160:21 * 160]).astype(float)
+    concealed = g711.decode(pcmu[20 * 160 : 21 * 160]).astype(float)
     assert np.abs(concealed).mean() > 0.2 * 0.637 * 16384
 
 
@@ -56,8 +56,9 @@ def test_a_gap_longer_than_the_concealment_limit_is_not_filled(packets):
 def test_timestamps_wrapping_at_2_32_are_in_step(packets):
     decoder = OpusToPcmu()
     start = (1 << 32) - 5 * TICKS
-    pcmu = b"".join(decoder.decode(packet, (start + index * TICKS) & 0xFFFFFFFF)
-                    for index, packet in enumerate(packets[:20]))
+    pcmu = b"".join(
+        decoder.decode(packet, (start + index * TICKS) & 0xFFFFFFFF) for index, packet in enumerate(packets[:20])
+    )
     assert len(pcmu) == 20 * 160 and decoder.concealed_samples == 0 and decoder.gaps == 0
 
 

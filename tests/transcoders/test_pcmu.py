@@ -41,7 +41,9 @@ def ffmpeg_decode_pcmu(codes: bytes) -> np.ndarray:
     return np.concatenate([f.to_ndarray().ravel() for f in decoder.decode(av.Packet(codes))]).astype(float)
 
 
-@pytest.mark.parametrize("rate,layout,fmt", [(48000, "stereo", "s16"), (48000, "mono", "s16"), (44100, "stereo", "fltp")])
+@pytest.mark.parametrize(
+    "rate,layout,fmt", [(48000, "stereo", "s16"), (48000, "mono", "s16"), (44100, "stereo", "fltp")]
+)
 def test_encoder_gives_440_hz_at_8_khz(rate, layout, fmt):
     encoder = PcmuEncoder()
     pcmu = b"".join(encoder.encode(frame) for frame in frames(1.0, rate, layout, fmt)) + encoder.flush()
@@ -92,11 +94,14 @@ def test_file_longer_than_the_cap_is_cut(files):
     assert len(list(decode_audio_file(files["mp3"], max_seconds=0.4))) == 20
 
 
-@pytest.mark.parametrize("body,message", [
-    (b"", "not a recognised audio file"),
-    (b"this is not audio at all" * 50, "not a recognised audio file"),
-    (bytes(np.random.default_rng(3).integers(0, 256, 4000, dtype=np.uint8)), "not a recognised audio file"),
-])
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        (b"", "not a recognised audio file"),
+        (b"this is not audio at all" * 50, "not a recognised audio file"),
+        (bytes(np.random.default_rng(3).integers(0, 256, 4000, dtype=np.uint8)), "not a recognised audio file"),
+    ],
+)
 def test_garbage_is_refused(body, message):
     with pytest.raises(UnsupportedAudio, match=message):
         decode_audio_file(body, max_seconds=120)
@@ -115,10 +120,13 @@ def test_other_containers_are_refused():
 
 # Truncated or damaged files are refused whole, before any chunk exists, when FFmpeg or
 # the declared duration reveals it; a WAV cut short is just a shorter WAV.
-@pytest.mark.parametrize("kind,cut,message", [
-    ("ogg", 0.5, "truncated audio file"),
-    ("mp3", 0.5, r"damaged or truncated audio file: 0\.5\d s of the 1\.00 s it declares"),
-])
+@pytest.mark.parametrize(
+    "kind,cut,message",
+    [
+        ("ogg", 0.5, "truncated audio file"),
+        ("mp3", 0.5, r"damaged or truncated audio file: 0\.5\d s of the 1\.00 s it declares"),
+    ],
+)
 def test_truncated_file_is_refused(files, kind, cut, message):
     with pytest.raises(UnsupportedAudio, match=message):
         decode_audio_file(files[kind][: int(len(files[kind]) * cut)], max_seconds=120)

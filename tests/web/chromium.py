@@ -9,9 +9,17 @@ from pathlib import Path
 from tests.conftest import require
 
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--autoplay-policy=no-user-gesture-required"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 
 @contextlib.asynccontextmanager
@@ -20,9 +28,16 @@ async def chromium_browser(microphone: Path | None = None) -> AsyncIterator:
     require(CHROMIUM)
     from playwright.async_api import async_playwright
 
-    flags = FLAGS if microphone is None else [*FLAGS, "--use-fake-device-for-media-stream",
-                                              "--use-fake-ui-for-media-stream",
-                                              f"--use-file-for-fake-audio-capture={microphone}"]
+    flags = (
+        FLAGS
+        if microphone is None
+        else [
+            *FLAGS,
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-audio-capture={microphone}",
+        ]
+    )
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
         try:

@@ -18,8 +18,13 @@ from .chromium import chromium_page
 pytestmark = pytest.mark.timeout(120)
 
 
-async def test_alta_alarms_sit_beside_acc_ones_and_are_verified_and_ended(emulator, alta, tmp_path, http,  # noqa: F811
-                                                                        artifacts_dir):
+async def test_alta_alarms_sit_beside_acc_ones_and_are_verified_and_ended(
+    emulator,
+    alta,
+    tmp_path,
+    http,
+    artifacts_dir,
+):
     async with alta_gateway(emulator, alta, tmp_path) as server:
         token = await mint(http, server, ["*"], ["view", "alarms"], sub="guard-3")
         async with chromium_page() as page:

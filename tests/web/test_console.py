@@ -32,8 +32,10 @@ async def open_console(page, url: str, playing: int | None = None) -> None:
     await page.locator("#grid > [data-slot]").first.wait_for()
     if playing is not None:
         await page.wait_for_function(
-            "(n) => window.gatewayViewer.players.filter((p) => p.status === 'playing').length >= n", arg=playing,
-            timeout=30_000)
+            "(n) => window.gatewayViewer.players.filter((p) => p.status === 'playing').length >= n",
+            arg=playing,
+            timeout=30_000,
+        )
 
 
 def local_input(unix: float) -> str:
@@ -100,8 +102,9 @@ async def test_layouts_switch_and_the_grid_is_remembered_after_a_reload(emulator
 # -- recorded playback ----------------------------------------------------------------------
 
 
-async def test_recorded_video_plays_from_a_chosen_moment_and_live_is_one_click_away(emulator, gateway_url,
-                                                                                    artifacts_dir):
+async def test_recorded_video_plays_from_a_chosen_moment_and_live_is_one_click_away(
+    emulator, gateway_url, artifacts_dir
+):
     camera = emulator.camera_ids[1]
     requested = []
     async with chromium_page(viewport=DESK) as page:
@@ -117,7 +120,10 @@ async def test_recorded_video_plays_from_a_chosen_moment_and_live_is_one_click_a
 
         await page.wait_for_function(
             "(id) => { const t = document.querySelector(`article[data-camera='${id}']`);"
-            " return t.dataset.mode === 'recorded' && t.dataset.status === 'playing'; }", arg=camera, timeout=30_000)
+            " return t.dataset.mode === 'recorded' && t.dataset.status === 'playing'; }",
+            arg=camera,
+            timeout=30_000,
+        )
         await frames_rise(page, camera)
         shown = await page.evaluate(SHOWN_JS, camera) / 1000
         assert int(chosen) <= shown <= chosen + 30, (chosen, shown)  # the chosen moment, played on from there
@@ -133,7 +139,10 @@ async def test_recorded_video_plays_from_a_chosen_moment_and_live_is_one_click_a
         await tile.get_by_role("button", name="Back to live").click()
         await page.wait_for_function(
             "(id) => { const t = document.querySelector(`article[data-camera='${id}']`);"
-            " return t.dataset.mode === 'live' && t.dataset.status === 'playing'; }", arg=camera, timeout=30_000)
+            " return t.dataset.mode === 'live' && t.dataset.status === 'playing'; }",
+            arg=camera,
+            timeout=30_000,
+        )
         assert await tile.locator(".mode").inner_text() == "LIVE"
         assert await page.evaluate(SHOWN_JS, camera) is None
         await frames_rise(page, camera)
@@ -146,15 +155,19 @@ async def test_a_moment_with_nothing_recorded_says_so_on_the_tile(emulator, gate
         tile = page.locator(f'article[data-camera="{camera}"]')
         await tile.get_by_role("button", name="Timeline and recordings of Emulated camera 1").click()
         strip = tile.get_by_role("region", name="Timeline of Emulated camera 1")
-        await strip.get_by_label("From", exact=True).fill(local_input(time.time() + 40))  # the emulator has nothing there
+        await strip.get_by_label("From", exact=True).fill(
+            local_input(time.time() + 40)
+        )  # the emulator has nothing there
         await strip.get_by_role("button", name="Play the recording from this moment").click()
         await page.wait_for_function(
             "(id) => document.querySelector(`article[data-camera='${id}']`).dataset.status === 'no recording'",
-            arg=camera)
+            arg=camera,
+        )
         assert await tile.locator(".badge").inner_text() == "no recording · no recorded video at that time"
         await tile.get_by_role("button", name="Back to live").click()
         await page.wait_for_function(
-            "(id) => document.querySelector(`article[data-camera='${id}']`).dataset.status === 'playing'", arg=camera)
+            "(id) => document.querySelector(`article[data-camera='${id}']`).dataset.status === 'playing'", arg=camera
+        )
 
 
 PLAYLIST = """#EXTM3U
@@ -178,17 +191,34 @@ r1a-seg1.m4s?token=x
 async def test_the_recorded_playlist_is_read_as_the_gateway_writes_it(gateway_url):
     async with chromium_page() as page:
         await page.goto(gateway_url + "/healthz")
-        found = await page.evaluate("""async (text) => {
+        found = await page.evaluate(
+            """async (text) => {
           const {parsePlaylist} = await import('/static/recorded.js');
           return parsePlaylist(text, location.origin + '/hls/cam/high/playlist.m3u8?t=x');
-        }""", PLAYLIST)
+        }""",
+            PLAYLIST,
+        )
     base = gateway_url + "/hls/cam/high/"
-    assert found == {"targetDuration": 2, "ended": True, "segments": [
-        {"uri": base + "r1a-seg0.m4s?token=x", "map": base + "r1a-init1.mp4?token=x", "pdt": 1714564800000,
-         "duration": 2, "discontinuity": False},
-        {"uri": base + "r1a-seg1.m4s?token=x", "map": base + "r1a-init2.mp4?token=x", "pdt": 1714564805500,
-         "duration": 1.5, "discontinuity": True},
-    ]}
+    assert found == {
+        "targetDuration": 2,
+        "ended": True,
+        "segments": [
+            {
+                "uri": base + "r1a-seg0.m4s?token=x",
+                "map": base + "r1a-init1.mp4?token=x",
+                "pdt": 1714564800000,
+                "duration": 2,
+                "discontinuity": False,
+            },
+            {
+                "uri": base + "r1a-seg1.m4s?token=x",
+                "map": base + "r1a-init2.mp4?token=x",
+                "pdt": 1714564805500,
+                "duration": 1.5,
+                "discontinuity": True,
+            },
+        ],
+    }
 
 
 # -- what the camera system keeps: timeline, bookmarks, record -----------------------------------
@@ -205,8 +235,9 @@ async def api_or_skip(gateway_url: str, path: str, waiting_for: str) -> dict:
     return body
 
 
-async def test_the_timeline_draws_recordings_and_motion_and_the_scrubber_plays_them(emulator, gateway_url,
-                                                                                    artifacts_dir):
+async def test_the_timeline_draws_recordings_and_motion_and_the_scrubber_plays_them(
+    emulator, gateway_url, artifacts_dir
+):
     camera = emulator.camera_ids[0]
     await api_or_skip(gateway_url, f"/api/v1/cameras/{camera}/timeline", "/timeline")
     emulator.add_recording_gap(1.0, 3.0)  # two recordings: the first second, then from 3 s on
@@ -234,11 +265,16 @@ async def test_the_timeline_draws_recordings_and_motion_and_the_scrubber_plays_t
         await scrubber.click(position={"x": bar["width"] * 0.25, "y": bar["height"] / 2})
         await page.wait_for_function(
             "(id) => { const t = document.querySelector(`article[data-camera='${id}']`);"
-            " return t.dataset.mode === 'recorded' && t.dataset.status === 'playing'; }", arg=camera, timeout=30_000)
+            " return t.dataset.mode === 'recorded' && t.dataset.status === 'playing'; }",
+            arg=camera,
+            timeout=30_000,
+        )
         shown = await page.evaluate(SHOWN_JS, camera) / 1000
         assert emulator.epoch_wall - 1.5 <= shown <= emulator.epoch_wall + 8, (emulator.epoch_wall, shown)
         # The scrubber follows the moment on screen: at the right end now, and says it in words.
-        await page.wait_for_function("(s) => Number(s.value) > 0.9 * Number(s.max)", arg=await scrubber.element_handle())
+        await page.wait_for_function(
+            "(s) => Number(s.value) > 0.9 * Number(s.max)", arg=await scrubber.element_handle()
+        )
         assert (await scrubber.get_attribute("aria-valuetext")).count(":") == 2
         await page.screenshot(path=str(artifacts_dir / "console-timeline-ranges.png"))
 
@@ -263,7 +299,8 @@ async def test_a_bookmark_made_on_the_page_is_listed_and_plays(emulator, gateway
         assert abs(at - marked) < 5, (made, marked)  # live: the moment it was made
         await entry.get_by_role("button", name="Play bookmark Van at the gate", exact=False).click()
         await page.wait_for_function(
-            "(id) => document.querySelector(`article[data-camera='${id}']`).dataset.mode === 'recorded'", arg=camera)
+            "(id) => document.querySelector(`article[data-camera='${id}']`).dataset.mode === 'recorded'", arg=camera
+        )
         assert abs(await page.evaluate(SHOWN_JS, camera) / 1000 - at) < 30
 
 
@@ -289,8 +326,9 @@ async def test_record_on_demand_shows_on_the_tile_while_it_runs(emulator, gatewa
 # -- the Events panel ------------------------------------------------------------------------------
 
 
-async def test_an_events_thumbnail_opens_its_recording_in_the_cameras_tile(emulator, events_gateway, http,
-                                                                           artifacts_dir):
+async def test_an_events_thumbnail_opens_its_recording_in_the_cameras_tile(
+    emulator, events_gateway, http, artifacts_dir
+):
     token = await mint(http, events_gateway, ["*"], ["view", "snapshot", "alarms"], sub="guard-1")
     camera = emulator.camera_ids[1]
     url = str(events_gateway.make_url("/").with_query(mode="mse", token=token))
@@ -307,8 +345,9 @@ async def test_an_events_thumbnail_opens_its_recording_in_the_cameras_tile(emula
         thumb = entry.locator("button.thumb")
         await thumb.wait_for()
         image = thumb.locator("img")
-        await page.wait_for_function("(img) => img.complete && img.naturalWidth === 160",
-                                     arg=await image.element_handle())
+        await page.wait_for_function(
+            "(img) => img.complete && img.naturalWidth === 160", arg=await image.element_handle()
+        )
         assert token in await image.get_attribute("src") and "size=160x90" in await image.get_attribute("src")
         label = await thumb.get_attribute("aria-label")
         assert label.startswith("Play the recording of Emulated camera 2 from "), label
@@ -318,8 +357,10 @@ async def test_an_events_thumbnail_opens_its_recording_in_the_cameras_tile(emula
         tile = page.locator(f'article[data-camera="{camera}"]')
         await page.wait_for_function(
             "(id) => { const t = document.querySelector(`article[data-camera='${id}']`);"
-            " return t && t.dataset.mode === 'recorded' && t.dataset.status === 'playing'; }", arg=camera,
-            timeout=30_000)
+            " return t && t.dataset.mode === 'recorded' && t.dataset.status === 'playing'; }",
+            arg=camera,
+            timeout=30_000,
+        )
         assert await page.evaluate(SLOTS_JS) == [camera]  # in the selected (only) tile
         shown = await page.evaluate(SHOWN_JS, camera) / 1000
         assert injected - 12 <= shown <= injected + 10, (injected, shown)  # from clip_pre_s (10 s) before it

@@ -47,7 +47,8 @@ async def open_console(page, gateway_url: str):
     await tile.wait_for()
     await page.wait_for_function(
         "() => window.gatewayViewer.players.some((p) => p.camera.id === 'porch' && p.status === 'playing')",
-        timeout=30_000)
+        timeout=30_000,
+    )
     return tile
 
 
@@ -64,12 +65,19 @@ async def press(page, control) -> None:
     await page.mouse.down()
 
 
-async def test_holding_the_pads_left_button_moves_until_it_is_released(porch_ready, gateway_url, amcrest,
-                                                                       artifacts_dir):
+async def test_holding_the_pads_left_button_moves_until_it_is_released(
+    porch_ready, gateway_url, amcrest, artifacts_dir
+):
     operators = []
     async with chromium_page(viewport=DESK) as page:
-        page.on("request", lambda request: operators.append(request.headers.get("x-operator-id"))
-                if "/api/v1/cameras/porch/ptz" in request.url else None)
+        page.on(
+            "request",
+            lambda request: (
+                operators.append(request.headers.get("x-operator-id"))
+                if "/api/v1/cameras/porch/ptz" in request.url
+                else None
+            ),
+        )
         tile = await open_console(page, gateway_url)
         pad = await open_pad(tile)
         await press(page, pad.get_by_role("button", name="Move left", exact=True))
@@ -111,7 +119,9 @@ async def test_click_and_home_say_once_that_this_camera_cannot(porch_ready, gate
         await page.mouse.click(video["x"] + video["width"] * 0.85, video["y"] + video["height"] * 0.3)
         note = pad.get_by_role("status")
         await note.wait_for()
-        assert await note.inner_text() == "This camera cannot centre on a click or zoom to a box. Use the pad or a preset."
+        assert (
+            await note.inner_text() == "This camera cannot centre on a click or zoom to a box. Use the pad or a preset."
+        )
         assert await tile.locator(".screen").get_attribute("class") == "screen"  # no crosshair any more
         assert not await pad.locator(".ptz-hint").is_visible()
         await page.mouse.click(video["x"] + video["width"] * 0.85, video["y"] + video["height"] * 0.6)
@@ -157,8 +167,9 @@ async def test_a_tab_that_dies_mid_move_is_stopped_by_the_dead_man(porch_ready, 
     assert 0.8 <= stop["time"] - last_move["time"] <= 1.6, (last_move, stop)
 
 
-async def test_a_second_operator_reads_who_steers_the_camera_on_the_pad(porch_ready, gateway_url, amcrest,
-                                                                        artifacts_dir):
+async def test_a_second_operator_reads_who_steers_the_camera_on_the_pad(
+    porch_ready, gateway_url, amcrest, artifacts_dir
+):
     async with chromium_browser() as browser:
         first, second = await new_page(browser, DESK), await new_page(browser, DESK)
         first_tile, second_tile = await open_console(first, gateway_url), await open_console(second, gateway_url)

@@ -52,13 +52,16 @@ async def test_click_centres_a_box_zooms_and_presets_go_where_they_say(emulator,
         assert await presets.locator("option").all_inner_texts() == ["Presets…", "1 · Gate", "2 · Parking", "3 · Door"]
 
         # Where the picture is: the video is letterboxed inside its box (16:9 in 16:9 here).
-        picture = await page.evaluate("""(camera) => {
+        picture = await page.evaluate(
+            """(camera) => {
           const video = document.querySelector(`article[data-camera="${camera}"] video`);
           const box = video.getBoundingClientRect();
           const scale = Math.min(box.width / video.videoWidth, box.height / video.videoHeight);
           const width = video.videoWidth * scale, height = video.videoHeight * scale;
           return {x: box.left + (box.width - width) / 2, y: box.top + (box.height - height) / 2, width, height};
-        }""", camera)
+        }""",
+            camera,
+        )
 
         def at(x: float, y: float) -> tuple[float, float]:
             return picture["x"] + x * picture["width"], picture["y"] + y * picture["height"]

@@ -116,8 +116,9 @@ async def test_alarm_is_acknowledged_from_the_page_with_a_note(emulator, events_
         await field.press_sequentially(note)
         await alarm.get_by_role("button", name="Acknowledge", exact=True).click()
 
-        await wait_for(lambda: emulator.alarm(raised["id"])["state"] == "ACKNOWLEDGED", timeout=10,
-                       what="WEP's alarm acknowledged")
+        await wait_for(
+            lambda: emulator.alarm(raised["id"])["state"] == "ACKNOWLEDGED", timeout=10, what="WEP's alarm acknowledged"
+        )
         assert emulator.alarm(raised["id"])["note"] == note
         acknowledged = page.locator(".event-list .event", has_text="Alarm acknowledged")
         await acknowledged.filter(has_text="by guard-1").wait_for()
@@ -138,8 +139,11 @@ async def test_an_alarm_action_the_api_refuses_shows_its_message_inline(emulator
     message = "wep refused to claim the alarm: 500 Internal Server Error"
 
     async def refuse(route):
-        await route.fulfill(status=502, content_type="application/json",
-                            body=json.dumps({"error": {"code": "upstream_error", "message": message}}))
+        await route.fulfill(
+            status=502,
+            content_type="application/json",
+            body=json.dumps({"error": {"code": "upstream_error", "message": message}}),
+        )
 
     async with chromium_page() as page:
         await page.route("**/api/v1/alarms/*/claim*", refuse)
@@ -182,8 +186,9 @@ async def test_event_data_is_shown_as_text_and_foreign_links_are_dropped(emulato
         assert links[:3] == [None, None, None] and links[3].endswith("/api/v1/x.jpg")
 
 
-@pytest.mark.parametrize("viewport, name", [({"width": 1280, "height": 800}, "desktop"),
-                                            ({"width": 390, "height": 844}, "narrow")])
+@pytest.mark.parametrize(
+    "viewport, name", [({"width": 1280, "height": 800}, "desktop"), ({"width": 390, "height": 844}, "narrow")]
+)
 async def test_panel_sits_beside_the_grid_or_below_it(emulator, events_gateway, http, artifacts_dir, viewport, name):
     token = await mint(http, events_gateway, ["*"], ["view", "snapshot", "alarms"], sub="guard-1")
     async with chromium_page(viewport=viewport) as page:

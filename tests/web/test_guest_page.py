@@ -19,6 +19,7 @@ from .chromium import chromium_browser, new_page
 
 pytestmark = pytest.mark.timeout(120)
 
+
 @pytest.fixture
 async def guest_gateway(emulator, tmp_path):
     async with serving(config_with_links(emulator, tmp_path)) as server:
@@ -48,8 +49,7 @@ async def advancing(page, seconds: float = 1.5) -> bool:
     return await page.evaluate(TIME_JS) > before
 
 
-async def test_a_live_link_plays_and_stops_within_2_s_of_its_revoke(emulator, guest_gateway, base, http,
-                                                                    artifacts_dir):
+async def test_a_live_link_plays_and_stops_within_2_s_of_its_revoke(emulator, guest_gateway, base, http, artifacts_dir):
     camera = emulator.camera_ids[0]
     link = await make_link(http, base, camera=camera, live=True)
     async with chromium_browser() as browser:
@@ -127,14 +127,16 @@ async def test_the_console_share_button_makes_a_link_that_plays(emulator, base, 
         console = await new_page(browser, {"width": 1280, "height": 800})
         console.set_default_timeout(STEP_MS)
         await console.goto(f"{base}/?mode=mse&token={viewer}")
-        await console.wait_for_function("() => window.gatewayViewer.players.some((p) => p.status === 'playing')",
-                                        timeout=30_000)
+        await console.wait_for_function(
+            "() => window.gatewayViewer.players.some((p) => p.status === 'playing')", timeout=30_000
+        )
         tile = console.locator(f'article[data-camera="{camera}"]')
         assert await tile.locator("button.share").is_hidden()  # a token without share
 
         await console.goto(f"{base}/?mode=mse&token={sharer}")
-        await console.wait_for_function("() => window.gatewayViewer.players.some((p) => p.status === 'playing')",
-                                        timeout=30_000)
+        await console.wait_for_function(
+            "() => window.gatewayViewer.players.some((p) => p.status === 'playing')", timeout=30_000
+        )
         share = tile.get_by_role("button", name="Share")
         await share.click()
         panel = tile.get_by_role("region", name="Guest link to Emulated camera 1")
@@ -153,15 +155,21 @@ async def test_the_console_share_button_makes_a_link_that_plays(emulator, base, 
         await guest.screenshot(path=str(artifacts_dir / "guest-shared.png"))
 
         # A tile showing a recording shares the minutes around the moment on screen.
-        await console.evaluate("(id) => window.gatewayViewer.panels.console.tiles.get(id)"
-                               ".playRecorded(new Date(Date.now() - 120000))", camera)
+        await console.evaluate(
+            "(id) => window.gatewayViewer.panels.console.tiles.get(id).playRecorded(new Date(Date.now() - 120000))",
+            camera,
+        )
         await console.wait_for_function(
             "(id) => { const t = document.querySelector(`article[data-camera='${id}']`);"
-            " return t.dataset.mode === 'recorded' && t.dataset.status === 'playing'; }", arg=camera, timeout=30_000)
+            " return t.dataset.mode === 'recorded' && t.dataset.status === 'playing'; }",
+            arg=camera,
+            timeout=30_000,
+        )
         await share.click()  # closes the panel
         await share.click()  # a new link, of what the tile shows now
         await console.wait_for_function(
-            "() => document.querySelector('.share-what').textContent.startsWith('Recording')")
+            "() => document.querySelector('.share-what').textContent.startsWith('Recording')"
+        )
         recorded = await url.input_value()
         assert recorded != shared
         async with http.get(f"{base}/api/v1/links", headers={"Authorization": f"Bearer {sharer}"}) as response:

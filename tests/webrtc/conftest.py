@@ -72,8 +72,7 @@ class CodecSpy:
 @pytest.fixture
 def codec_spy(monkeypatch) -> CodecSpy:
     """Counts every video decode/encode entry point aiortc has, in this process."""
-    import aiortc.codecs.h264 as h264
-    import aiortc.codecs.vpx as vpx
+    from aiortc.codecs import h264, vpx
 
     spy = CodecSpy(codec_contexts=[])
     decoder_init, encode_frame, pack = h264.H264Decoder.__init__, h264.H264Encoder._encode_frame, h264.H264Encoder.pack
@@ -94,6 +93,7 @@ def codec_spy(monkeypatch) -> CodecSpy:
         def init(self, *args, **kwargs):
             spy.vp8_coders += 1
             original(self, *args, **kwargs)
+
         return init
 
     class AvProxy:
@@ -145,10 +145,10 @@ def audio_codec_spy(monkeypatch) -> AudioCodecSpy:
     """
     import sys
 
-    import aiortc.codecs.opus as opus
+    from aiortc.codecs import opus
 
-    import transcoders.aac as aac
     from gateway.webrtc import opus_track
+    from transcoders import aac
 
     spy = AudioCodecSpy(contexts=[])
 
@@ -177,6 +177,7 @@ def audio_codec_spy(monkeypatch) -> AudioCodecSpy:
         def wrapper(self, *args, **kwargs):
             setattr(spy, field_name, getattr(spy, field_name) + 1)
             return original(self, *args, **kwargs)
+
         return wrapper
 
     monkeypatch.setattr(aac.OpusToAac, "__init__", counting(aac.OpusToAac.__init__, "transcoders"))

@@ -31,7 +31,12 @@ async def test_page_plays_every_camera_over_webrtc(gateway, gateway_url, emulato
     # Sent by VideoRtpSender from payloads cut once per frame, never by aiortc's per-viewer packetizer.
     assert sessions.counters.video_packets_sent >= sessions.counters.frames_sent
     assert codec_spy.h264_packs == 0
-    assert (codec_spy.h264_decoders, codec_spy.h264_encodes, codec_spy.vp8_coders, codec_spy.codec_contexts) == (0, 0, 0, [])
+    assert (codec_spy.h264_decoders, codec_spy.h264_encodes, codec_spy.vp8_coders, codec_spy.codec_contexts) == (
+        0,
+        0,
+        0,
+        [],
+    )
 
 
 async def test_upstream_outage_freezes_then_resumes_without_reload(gateway_url, emulator):

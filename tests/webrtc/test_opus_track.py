@@ -7,9 +7,9 @@ from fractions import Fraction
 import pytest
 from aiortc.mediastreams import MediaStreamError
 
+from gateway.backends.wep.backend import as_seam_audio
 from gateway.config import SourcesConfig
 from gateway.emulator.encode import encode_opus_webm
-from gateway.backends.wep.backend import as_seam_audio
 from gateway.media.audio import CameraAudio
 from gateway.media.fmp4.model import Sample
 from gateway.media.hub import Hub

@@ -39,22 +39,30 @@ def test_mode_zero_only_is_406(chromium_offer):
 
 
 def test_vp8_only_offer_is_406(aiortc_offer):
-    lines = [line for line in aiortc_offer.splitlines()
-             if not any(line.startswith(f"a={kind}:{pt}") for kind in ("rtpmap", "fmtp", "rtcp-fb") for pt in (99, 100, 101, 102))]
+    lines = [
+        line
+        for line in aiortc_offer.splitlines()
+        if not any(
+            line.startswith(f"a={kind}:{pt}") for kind in ("rtpmap", "fmtp", "rtcp-fb") for pt in (99, 100, 101, 102)
+        )
+    ]
     text = "\r\n".join(lines).replace("SAVPF 97 98 99 100 101 102", "SAVPF 97 98") + "\r\n"
     with pytest.raises(sdp.NoH264Error, match=r"offered: RTX, VP8"):
         sdp.choose_h264(sdp.parse_offer(text).video, "4d401e")
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "does not start with v=0"),
-    ("hello world", "does not start with v=0"),
-    ("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n", "no video section"),
-    ("v=0\r\nthis is not sdp\r\n", "line 2 is not <type>=<value>"),
-    ("v=0\r\nm=video\r\n", "malformed media line"),
-    ("v=0\r\nm=video \u00b2 UDP/TLS/RTP/SAVPF 96\r\n", "malformed media line"),  # '²'.isdigit(), int('²') raises
-    ("v=0\r\nm=video " + "9" * 5000 + " UDP/TLS/RTP/SAVPF 96\r\n", "malformed media line"),  # int() raises
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "does not start with v=0"),
+        ("hello world", "does not start with v=0"),
+        ("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n", "no video section"),
+        ("v=0\r\nthis is not sdp\r\n", "line 2 is not <type>=<value>"),
+        ("v=0\r\nm=video\r\n", "malformed media line"),
+        ("v=0\r\nm=video \u00b2 UDP/TLS/RTP/SAVPF 96\r\n", "malformed media line"),  # '²'.isdigit(), int('²') raises
+        ("v=0\r\nm=video " + "9" * 5000 + " UDP/TLS/RTP/SAVPF 96\r\n", "malformed media line"),  # int() raises
+    ],
+)
 def test_malformed_offers(text, message):
     with pytest.raises(sdp.OfferError, match=message):
         sdp.parse_offer(text)
@@ -82,14 +90,26 @@ def test_offer_for_aiortc_keeps_only_the_choice(chromium_offer):
     assert audio.formats == next(s for s in offer.media if s.kind == "audio").formats
 
 
-@pytest.mark.parametrize("fixture, stream, expected", [
-    ("chromium_offer", "4d401e", {116: "H264 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f",
-                                   117: "RTX apt=116"}),
-    ("chromium_offer", "42c01e", {108: "H264 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
-                                   109: "RTX apt=108"}),
-    ("aiortc_offer", "42c01e", {101: "H264 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
-                                 102: "RTX apt=101"}),
-])
+@pytest.mark.parametrize(
+    "fixture, stream, expected",
+    [
+        (
+            "chromium_offer",
+            "4d401e",
+            {116: "H264 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f", 117: "RTX apt=116"},
+        ),
+        (
+            "chromium_offer",
+            "42c01e",
+            {108: "H264 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", 109: "RTX apt=108"},
+        ),
+        (
+            "aiortc_offer",
+            "42c01e",
+            {101: "H264 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", 102: "RTX apt=101"},
+        ),
+    ],
+)
 async def test_aiortc_answers_with_only_the_chosen_h264(request, fixture, stream, expected):
     """The whole path through aiortc: its answer carries exactly the chosen H.264."""
     offer = sdp.parse_offer(request.getfixturevalue(fixture))
@@ -118,6 +138,7 @@ def test_mdns_candidates_are_left_to_peer_reflexive_discovery(chromium_offer, ai
 
 # -- audio: the camera's opus, as it is --------------------------------------------------------
 
+
 def _with_audio_first(offer_text: str, formats: str, rtpmaps: list[str]) -> str:
     """The Chromium offer with its audio section offering other codecs, in this order."""
     head, audio = offer_text.split("m=audio", 1)
@@ -140,8 +161,11 @@ def test_offer_for_aiortc_narrows_audio_to_opus_only_when_sending_it(chromium_of
     audio = sdp.parse_offer(sdp.offer_for_aiortc(offer, choice, 111)).audio
     assert audio.formats == ("111",)
     assert audio.rtpmap() == {111: "OPUS"} and audio.fmtp() == {111: "minptime=10;useinbandfec=1"}
-    transport = [line for line in original.lines if not line.startswith(("a=rtpmap", "a=fmtp", "a=rtcp-fb"))
-                 and ".local" not in line]
+    transport = [
+        line
+        for line in original.lines
+        if not line.startswith(("a=rtpmap", "a=fmtp", "a=rtcp-fb")) and ".local" not in line
+    ]
     assert [line for line in audio.lines if not line.startswith(("a=rtpmap", "a=fmtp", "a=rtcp-fb"))] == transport
     # Without the camera's audio the section stays as offered (less its mDNS candidates).
     untouched = sdp.parse_offer(sdp.offer_for_aiortc(offer, choice)).audio
@@ -161,14 +185,17 @@ def test_viewer_media_is_never_received(chromium_offer):
     assert narrowed.audio.attributes("inactive") == [""]
 
 
-@pytest.mark.parametrize("variant, camera_audio, expected", [
-    ("chromium", True, ("sendonly", {111: "opus/48000/2"})),
-    # PCMU first: aiortc would send on it, so the section is narrowed to opus.
-    ("pcmu_first", True, ("sendonly", {111: "opus/48000/2"})),
-    ("chromium", False, ("inactive", None)),  # a camera without microphone
-    ("sendrecv", False, ("inactive", None)),  # ...even if the viewer would send audio
-    ("pcmu_only", False, ("inactive", {0: "PCMU/8000"})),  # no opus offered: nothing is sent
-])
+@pytest.mark.parametrize(
+    "variant, camera_audio, expected",
+    [
+        ("chromium", True, ("sendonly", {111: "opus/48000/2"})),
+        # PCMU first: aiortc would send on it, so the section is narrowed to opus.
+        ("pcmu_first", True, ("sendonly", {111: "opus/48000/2"})),
+        ("chromium", False, ("inactive", None)),  # a camera without microphone
+        ("sendrecv", False, ("inactive", None)),  # ...even if the viewer would send audio
+        ("pcmu_only", False, ("inactive", {0: "PCMU/8000"})),  # no opus offered: nothing is sent
+    ],
+)
 async def test_aiortc_answers_audio(chromium_offer, variant, camera_audio, expected):
     text = {
         "chromium": chromium_offer,

@@ -108,8 +108,10 @@ async def test_discontinuity_resumes_on_a_keyframe_with_a_wall_clock_gap(clip):
     hub.publish_discontinuity("stall")
     # The upstream comes back mid-GOP first (the source's timeline continues after the last frame).
     last = clip.samples[2]
-    resumed = [dataclasses.replace(s, decode_time=last.decode_time + (i + 1) * last.duration)
-               for i, s in enumerate(clip.samples[FPS - 2: FPS + 2])]
+    resumed = [
+        dataclasses.replace(s, decode_time=last.decode_time + (i + 1) * last.duration)
+        for i, s in enumerate(clip.samples[FPS - 2 : FPS + 2])
+    ]
     await asyncio.sleep(0.3)
     for sample in resumed:
         hub.publish(sample, "video")

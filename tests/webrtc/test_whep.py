@@ -51,7 +51,12 @@ async def test_aiortc_viewer_receives_frames_then_deletes(gateway, whep_url, cod
     # RTP payloads itself (aiortc's per-viewer packetizer never ran).
     assert sessions.counters.video_packets_sent >= sessions.counters.frames_sent
     assert codec_spy.h264_packs == 0
-    assert (codec_spy.h264_decoders, codec_spy.h264_encodes, codec_spy.vp8_coders, codec_spy.codec_contexts) == (0, 0, 0, [])
+    assert (codec_spy.h264_decoders, codec_spy.h264_encodes, codec_spy.vp8_coders, codec_spy.codec_contexts) == (
+        0,
+        0,
+        0,
+        [],
+    )
 
 
 @pytest.mark.parametrize("rtx", [True, False], ids=["rtx", "no-rtx"])
@@ -127,7 +132,12 @@ async def test_aiortc_viewer_receives_camera_opus_as_is(gateway, emulator, whep_
     assert Counter(audio_codec_spy.contexts) == Counter({("opus", "r"): 1, ("aac", "w"): 1})
     assert audio_codec_spy.opus_coders == 0
     assert audio_codec_spy.opus_packs >= len(payloads)
-    assert (codec_spy.h264_decoders, codec_spy.h264_encodes, codec_spy.vp8_coders, codec_spy.codec_contexts) == (0, 0, 0, [])
+    assert (codec_spy.h264_decoders, codec_spy.h264_encodes, codec_spy.vp8_coders, codec_spy.codec_contexts) == (
+        0,
+        0,
+        0,
+        [],
+    )
 
 
 async def test_camera_without_microphone_and_video_only_offers(gateway, gateway_url, emulator, audio_codec_spy):
@@ -177,11 +187,15 @@ async def test_bad_offers(open_gateway_url, emulator, chromium_offer):
                 # A player on another origin can read why its offer was refused.
                 assert response.headers["Access-Control-Allow-Origin"] == "*"
                 assert "Location" in response.headers["Access-Control-Expose-Headers"]
-        async with http.post(f"{gateway_url}/whep/nope", data=chromium_offer,
-                             headers={"Content-Type": "application/sdp"}) as response:
+        async with http.post(
+            f"{gateway_url}/whep/nope", data=chromium_offer, headers={"Content-Type": "application/sdp"}
+        ) as response:
             assert response.status == 404
-        preflight = {**player, "Access-Control-Request-Method": "POST",
-                     "Access-Control-Request-Headers": "content-type"}
+        preflight = {
+            **player,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        }
         async with http.options(url, headers=preflight) as response:
             assert response.status == 204
             assert "POST" in response.headers["Access-Control-Allow-Methods"]
@@ -200,8 +214,14 @@ async def test_session_that_never_connects_is_cleaned_up(gateway, whep_url, aior
     sessions = gateway.app[WHEP_SESSIONS]
     object.__setattr__(sessions.settings, "connect_timeout", 2.0)  # frozen settings; test only
     # Candidates on a TEST-NET-3 address nobody answers from, no end-of-candidates.
-    offer = "\r\n".join(line for line in aiortc_offer.splitlines() if not line.startswith("a=candidate")
-                        and line != "a=end-of-candidates") + "\r\n"
+    offer = (
+        "\r\n".join(
+            line
+            for line in aiortc_offer.splitlines()
+            if not line.startswith("a=candidate") and line != "a=end-of-candidates"
+        )
+        + "\r\n"
+    )
     async with aiohttp.ClientSession() as http:
         async with http.post(whep_url, data=offer, headers={"Content-Type": "application/sdp"}) as response:
             assert response.status == 201, await response.text()

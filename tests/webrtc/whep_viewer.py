@@ -130,8 +130,9 @@ def without_rtx(offer: str) -> str:
 class WhepViewer:
     """One WHEP session: POST an offer, apply the answer, count frames, DELETE at the end."""
 
-    def __init__(self, http: aiohttp.ClientSession, url: str, audio: bool = False, lose_every: int = 0,
-                 rtx: bool = True):
+    def __init__(
+        self, http: aiohttp.ClientSession, url: str, audio: bool = False, lose_every: int = 0, rtx: bool = True
+    ):
         self._http = http
         self._url = url
         self._audio = audio
@@ -149,8 +150,7 @@ class WhepViewer:
             self.pc.addTransceiver("audio", direction="recvonly")
         await self.pc.setLocalDescription(await self.pc.createOffer())
         offer = self.pc.localDescription.sdp if self._rtx else without_rtx(self.pc.localDescription.sdp)
-        async with self._http.post(self._url, data=offer,
-                                   headers={"Content-Type": "application/sdp"}) as response:
+        async with self._http.post(self._url, data=offer, headers={"Content-Type": "application/sdp"}) as response:
             body = await response.text()
             if response.status != 201:
                 raise RuntimeError(f"WHEP POST answered {response.status}: {body}")

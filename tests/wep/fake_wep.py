@@ -128,10 +128,14 @@ class FakeWep:
         return web.Response(text="GOOD")
 
     async def cameras(self, request: web.Request) -> web.Response:
-        return self.check(request) or success({"cameras": [{"id": "cam-1", "name": "Lobby"}, {"id": "cam-2", "name": "Dock"}]})
+        return self.check(request) or success(
+            {"cameras": [{"id": "cam-1", "name": "Lobby"}, {"id": "cam-2", "name": "Dock"}]}
+        )
 
     async def camera(self, request: web.Request) -> web.Response:
-        return self.check(request) or success({"cameras": [{"id": i, "active": True} for i in request.query.getall("ids")]})
+        return self.check(request) or success(
+            {"cameras": [{"id": i, "active": True} for i in request.query.getall("ids")]}
+        )
 
     async def image_ref(self, request: web.Request) -> web.Response:
         return self.check(request) or web.Response(body=JPEG, content_type="image/jpeg")
@@ -148,7 +152,12 @@ class FakeWep:
             session = request.query["session"]
             return web.Response(text=MPD.format(session=session, camera=camera), content_type="application/dash+xml")
         if media_format == "spkc":
-            return success({"speakerEnabled": camera == "cam-1", "availableAudioCodecs": ["audio/PCMU", "audio/opus"] if camera == "cam-1" else []})
+            return success(
+                {
+                    "speakerEnabled": camera == "cam-1",
+                    "availableAudioCodecs": ["audio/PCMU", "audio/opus"] if camera == "cam-1" else [],
+                }
+            )
         if media_format == "jpeg":
             return web.Response(body=JPEG, content_type="image/jpeg")
         response = web.StreamResponse(headers={"Content-Type": "video/mp4"})

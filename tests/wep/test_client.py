@@ -16,8 +16,16 @@ from .fake_wep import JPEG, PASSWORD, USER_KEY, USER_NONCE, USERNAME, FakeWep, e
 
 
 def wep_config(url: str, **overrides) -> WepConfig:
-    values = {"url": url, "username": USERNAME, "password": PASSWORD, "user_nonce": USER_NONCE, "user_key": USER_KEY,
-              "client_name": "wep-gateway-tests", "request_timeout": 3.0, "connect_timeout": 2.0}
+    values = {
+        "url": url,
+        "username": USERNAME,
+        "password": PASSWORD,
+        "user_nonce": USER_NONCE,
+        "user_key": USER_KEY,
+        "client_name": "wep-gateway-tests",
+        "request_timeout": 3.0,
+        "connect_timeout": 2.0,
+    }
     values.update(overrides)
     return WepConfig(**values)
 
@@ -93,8 +101,7 @@ async def test_expired_session_relogs_in_and_retries_once(client, fake):
 
 
 async def test_a_401_that_persists_is_retried_only_once(client, fake):
-    fake.overrides["GET /cameras"] = (401, "application/json",
-                                      envelope(401, "nope", -1, "UNAUTHORIZED").body)
+    fake.overrides["GET /cameras"] = (401, "application/json", envelope(401, "nope", -1, "UNAUTHORIZED").body)
     with pytest.raises(WepError) as caught:
         await client.cameras()
     assert caught.value.status == 401
@@ -206,7 +213,9 @@ async def test_html_instead_of_json_is_a_clear_error(client, fake):
     with pytest.raises(WepUnavailable) as caught:
         await client.cameras()
     assert (caught.value.name, caught.value.cause) == ("BAD_RESPONSE", "bad_response")
-    assert str(caught.value) == "WEP BAD_RESPONSE: GET /cameras: answered 38 bytes of text/html, not JSON"  # WEP sent 200
+    assert (
+        str(caught.value) == "WEP BAD_RESPONSE: GET /cameras: answered 38 bytes of text/html, not JSON"
+    )  # WEP sent 200
     assert client.stats.errors["cameras"] == 1
 
 
@@ -232,9 +241,10 @@ async def test_not_a_jpeg(client, fake):
 
 async def test_truncated_answer(unused_tcp_port_factory):
     """A server that promises 100 bytes and sends 10: the answer is cut short."""
+
     async def answer(reader, writer):
         await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"status\"")
+        writer.write(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"status"')
         await writer.drain()
         writer.close()
 
@@ -289,6 +299,7 @@ async def test_silent_server_times_out():
 
 async def test_a_connection_closed_without_an_answer_is_named_so():
     """WEP accepts, reads the request and hangs up: no 502 came, so none is logged or counted."""
+
     async def hang_up(reader, writer):
         await reader.readuntil(b"\r\n\r\n")
         writer.close()
@@ -330,7 +341,12 @@ async def test_speaker(client):
 async def test_jpeg_and_image_ref(client, fake):
     assert await client.jpeg("cam-1", roi="0,0,0.5,0.5", size="320,240") == JPEG
     query = fake.seen[-1].query
-    assert (query["format"], query["t"], query["roi"], query["size"]) == (["jpeg"], ["live"], ["0,0,0.5,0.5"], ["320,240"])
+    assert (query["format"], query["t"], query["roi"], query["size"]) == (
+        ["jpeg"],
+        ["live"],
+        ["0,0,0.5,0.5"],
+        ["320,240"],
+    )
     assert await client.image_ref("cam-1", "/refs/1", "THUMB") == JPEG
     assert fake.seen[-1].query["imageRefPath"] == ["/refs/1"]
 
@@ -413,8 +429,11 @@ async def test_post_audio_streams_a_chunked_body(client, fake):
 
 
 async def test_post_audio_error_envelope(client, fake):
-    fake.overrides["POST /media"] = (413, "application/json",
-                                     envelope(413, "audio stream too long", -40, "TOO_LARGE").body)
+    fake.overrides["POST /media"] = (
+        413,
+        "application/json",
+        envelope(413, "audio stream too long", -40, "TOO_LARGE").body,
+    )
 
     async def silence():
         yield b"\xff" * 160
@@ -442,8 +461,14 @@ async def test_rtmp_push_lifecycle(client, fake):
     started = await client.rtmp_start("cam-1", "rtmp://127.0.0.1/live/key", quality="low")
     assert started["id"] == "rtmp-1"
     start = fake.seen[-1]
-    assert start.body == {"session": fake.issued[0], "cameraId": "cam-1", "url": "rtmp://127.0.0.1/live/key",
-                          "time": "live", "media": "video", "quality": "low"}
+    assert start.body == {
+        "session": fake.issued[0],
+        "cameraId": "cam-1",
+        "url": "rtmp://127.0.0.1/live/key",
+        "time": "live",
+        "media": "video",
+        "quality": "low",
+    }
     assert [stream["id"] for stream in await client.rtmp_list()] == ["rtmp-1"]
     await client.rtmp_stop(["rtmp-1"])
     assert fake.seen[-1].body == {"session": fake.issued[0], "ids": ["rtmp-1"]}
@@ -471,8 +496,11 @@ async def test_rtmp_stop_with_a_previous_session(wep_url, fake):
         await new.rtmp_stop(["rtmp-1"], session=old_session)
         stop = fake.seen[-1]
         # Guide: DELETE /media/rtmp takes {session, ids}: the old session in body and header.
-        assert (stop.method, stop.body, stop.header_session) == ("DELETE", {"session": old_session, "ids": ["rtmp-1"]},
-                                                         old_session)
+        assert (stop.method, stop.body, stop.header_session) == (
+            "DELETE",
+            {"session": old_session, "ids": ["rtmp-1"]},
+            old_session,
+        )
         assert fake.rtmp == {}
 
         # The old session expired: WEP ended its streams with it. One 401, no re-login, no

@@ -21,9 +21,16 @@ STREAM_FRAMES = 20  # about 1.3 s at the test emulator's 15 fps
 
 def emulator_config(emu: Emulator, **overrides) -> WepConfig:
     settings = emu.settings
-    values = {"url": emu.url, "username": settings.username, "password": settings.password,
-              "user_nonce": settings.user_nonce, "user_key": settings.user_key, "ca_file": emu.cert_path or "",
-              "request_timeout": 5.0, "connect_timeout": 2.0}
+    values = {
+        "url": emu.url,
+        "username": settings.username,
+        "password": settings.password,
+        "user_nonce": settings.user_nonce,
+        "user_key": settings.user_key,
+        "ca_file": emu.cert_path or "",
+        "request_timeout": 5.0,
+        "connect_timeout": 2.0,
+    }
     values.update(overrides)
     return WepConfig(**values)
 
@@ -54,9 +61,24 @@ async def read_fragments(stream, frames: int) -> bytes:
 
 def ffprobe_video(path) -> dict:
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
-         "-show_entries", "stream=codec_name,width,height,nb_read_frames", "-of", "json", str(path)],
-        capture_output=True, text=True, timeout=60, check=True)
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=codec_name,width,height,nb_read_frames",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert out.stderr == ""
     return json.loads(out.stdout)["streams"][0]
 
@@ -181,7 +203,7 @@ async def test_talkdown_audio_arrives(wep, emulator):
 
     async def chunks():
         for start in range(0, len(tone), 160):
-            yield tone[start:start + 160]
+            yield tone[start : start + 160]
 
     await wep.post_audio(camera, chunks())
     assert emulator.talk_audio(camera) == tone

@@ -51,8 +51,9 @@ def test_wrongly_typed_fields_are_ignored():
 
 
 def test_envelope_status_wins_over_a_2xx_http_status():
-    error = parse_error_envelope(200, envelope(statusCode=401, message="session expired", meta={"name": "UNAUTHORIZED"}),
-                                 "application/json")
+    error = parse_error_envelope(
+        200, envelope(statusCode=401, message="session expired", meta={"name": "UNAUTHORIZED"}), "application/json"
+    )
     assert error.status == 401
     assert is_session_expired(error)
 
@@ -62,14 +63,17 @@ def test_gateway_statuses_are_unavailable():
     assert isinstance(error, WepUnavailable)
 
 
-@pytest.mark.parametrize("status,body,content_type,cls,name,cause", [
-    # A proxy's 502 page is a real 502: counted as one. A 200 that is not an envelope is not.
-    (502, b"<html><body>Bad Gateway</body></html>", "text/html", WepUnavailable, "HTTP_502", "upstream_502"),
-    (504, b"", "", WepUnavailable, "HTTP_504", "upstream_504"),
-    (200, b"\x00\xff\xfe garbage", "application/octet-stream", WepUnavailable, "BAD_RESPONSE", "bad_response"),
-    (404, b"<html>Not Found</html>", "text/html; charset=utf-8", WepError, "HTTP_404", "upstream_404"),
-    (400, b"[1, 2]", "application/json", WepError, "HTTP_400", "upstream_400"),
-])
+@pytest.mark.parametrize(
+    "status,body,content_type,cls,name,cause",
+    [
+        # A proxy's 502 page is a real 502: counted as one. A 200 that is not an envelope is not.
+        (502, b"<html><body>Bad Gateway</body></html>", "text/html", WepUnavailable, "HTTP_502", "upstream_502"),
+        (504, b"", "", WepUnavailable, "HTTP_504", "upstream_504"),
+        (200, b"\x00\xff\xfe garbage", "application/octet-stream", WepUnavailable, "BAD_RESPONSE", "bad_response"),
+        (404, b"<html>Not Found</html>", "text/html; charset=utf-8", WepError, "HTTP_404", "upstream_404"),
+        (400, b"[1, 2]", "application/json", WepError, "HTTP_400", "upstream_400"),
+    ],
+)
 def test_garbage_gives_a_typed_one_line_error(status, body, content_type, cls, name, cause):
     error = parse_error_envelope(status, body, content_type)
     assert type(error) is cls
@@ -81,7 +85,12 @@ def test_garbage_gives_a_typed_one_line_error(status, body, content_type, cls, n
 
 def test_truncated_envelope():
     error = parse_error_envelope(500, b'{"status": "error", "statusCo', "application/json")
-    assert (type(error), error.status, error.name, error.message) == (WepError, 500, "HTTP_500", "malformed error envelope")
+    assert (type(error), error.status, error.name, error.message) == (
+        WepError,
+        500,
+        "HTTP_500",
+        "malformed error envelope",
+    )
 
 
 def test_garbage_message_describes_without_quoting():
@@ -103,23 +112,29 @@ def test_auth_error_is_a_wep_error():
     assert isinstance(error, WepError) and not isinstance(error, WepUnavailable)
 
 
-@pytest.mark.parametrize("error,expired", [
-    (WepError(401, None, "UNAUTHORIZED", "x"), True),
-    (WepError(403, None, "FORBIDDEN", "session has expired"), True),
-    (WepError(400, None, "INVALID_SESSION", "bad"), True),
-    (WepError(404, -25, "NOT_FOUND", "camera not found."), False),
-    (WepError(403, None, "FORBIDDEN", "not allowed to view camera"), False),
-])
+@pytest.mark.parametrize(
+    "error,expired",
+    [
+        (WepError(401, None, "UNAUTHORIZED", "x"), True),
+        (WepError(403, None, "FORBIDDEN", "session has expired"), True),
+        (WepError(400, None, "INVALID_SESSION", "bad"), True),
+        (WepError(404, -25, "NOT_FOUND", "camera not found."), False),
+        (WepError(403, None, "FORBIDDEN", "not allowed to view camera"), False),
+    ],
+)
 def test_is_session_expired(error, expired):
     assert is_session_expired(error) is expired
 
 
-@pytest.mark.parametrize("name, cause, text", [
-    ("CONNECTION_CLOSED", "connection_closed", "WEP CONNECTION_CLOSED: camera c1: stream cut short"),
-    ("TIMEOUT", "timeout", "WEP TIMEOUT: camera c1: stream cut short"),
-    ("REFUSED", "refused", "WEP REFUSED: camera c1: stream cut short"),
-    ("READ_TIMEOUT", "stall", "WEP READ_TIMEOUT: camera c1: stream cut short"),
-])
+@pytest.mark.parametrize(
+    "name, cause, text",
+    [
+        ("CONNECTION_CLOSED", "connection_closed", "WEP CONNECTION_CLOSED: camera c1: stream cut short"),
+        ("TIMEOUT", "timeout", "WEP TIMEOUT: camera c1: stream cut short"),
+        ("REFUSED", "refused", "WEP REFUSED: camera c1: stream cut short"),
+        ("READ_TIMEOUT", "stall", "WEP READ_TIMEOUT: camera c1: stream cut short"),
+    ],
+)
 def test_a_failure_without_an_answer_shows_no_status(name, cause, text):
     """WEP sent no status: the text and the cause say what happened, not the 502 the gateway answers."""
     error = WepUnavailable(502, None, name, "camera c1: stream cut short")
@@ -127,9 +142,14 @@ def test_a_failure_without_an_answer_shows_no_status(name, cause, text):
 
 
 def test_a_wep_name_that_is_also_ours_keeps_its_status():
-    error = parse_error_envelope(504, envelope(statusCode=504, message="slow", meta={"code": -31, "name": "TIMEOUT"}),
-                                 "application/json")
-    assert (error.name, error.cause, str(error)) == ("HTTP_504_TIMEOUT", "upstream_504", "WEP 504 HTTP_504_TIMEOUT code -31: slow")
+    error = parse_error_envelope(
+        504, envelope(statusCode=504, message="slow", meta={"code": -31, "name": "TIMEOUT"}), "application/json"
+    )
+    assert (error.name, error.cause, str(error)) == (
+        "HTTP_504_TIMEOUT",
+        "upstream_504",
+        "WEP 504 HTTP_504_TIMEOUT code -31: slow",
+    )
 
 
 def test_a_real_502_is_counted_as_one():

@@ -17,7 +17,13 @@ def test_guide_sample_main_qualities():
     presentation = parse_mpd(guide_sample(), MPD_URL)
     assert [rep.id for rep in presentation.main] == ["2", "3"]
     high, low = presentation.main
-    assert (high.width, high.height, high.bandwidth, high.codecs, high.mime_type) == (1777, 1184, 6311904, "avc1.4D402A", "video/mp4")
+    assert (high.width, high.height, high.bandwidth, high.codecs, high.mime_type) == (
+        1777,
+        1184,
+        6311904,
+        "avc1.4D402A",
+        "video/mp4",
+    )
     assert (low.width, low.height, low.bandwidth, low.codecs) == (720, 480, 1036800, "avc1.4D4016")
     assert presentation.for_quality("high") is high
     assert presentation.for_quality("low") is low
@@ -70,16 +76,16 @@ def tiled_mpd(namespace: bool = True, foreign: bool = True) -> str:
   <AdaptationSet mimeType="video/mp4" codecs="avc1.640028" width="1920" height="1080">
     <SupplementalProperty schemeIdUri="urn:mpeg:dash:srd:2014" value="0,{x},{y},1920,1080,7680,4320"/>
     <Role schemeIdUri="urn:mpeg:dash:role:2011" value="supplementary"/>
-    {'<vnd:Hint xmlns:vnd="urn:vendor:x" level="3"/>' if foreign else ''}
+    {'<vnd:Hint xmlns:vnd="urn:vendor:x" level="3"/>' if foreign else ""}
     <Representation id="t{index}" bandwidth="4000000">
       <BaseURL>media?ctx=tile{index}&amp;session=OLDSESSION&amp;cameraId=cam-9</BaseURL>
     </Representation>
   </AdaptationSet>""")
     ns = ' xmlns="urn:mpeg:dash:schema:mpd:2011"' if namespace else ""
-    extra = ('xmlns:avg="urn:avigilon:extra" avg:build="7.14"' if foreign else "")
+    extra = 'xmlns:avg="urn:avigilon:extra" avg:build="7.14"' if foreign else ""
     return f"""<?xml version="1.0"?>
 <MPD{ns} {extra} type="dynamic" profiles="urn:mpeg:dash:profile:isoff-live:2011">
-  {'<avg:Site avg:name="HQ"><avg:Note>ignored</avg:Note></avg:Site>' if foreign else ''}
+  {'<avg:Site avg:name="HQ"><avg:Note>ignored</avg:Note></avg:Site>' if foreign else ""}
   <ProgramInformation><Title>cam-9</Title></ProgramInformation>
   <Period id="p0" start="PT0S">
   <AdaptationSet contentType="video" unknownAttribute="1">
@@ -95,7 +101,7 @@ def tiled_mpd(namespace: bool = True, foreign: bool = True) -> str:
       <BaseURL>/mt/api/rest/v1/media?ctx=mid&amp;session=OLDSESSION&amp;cameraId=cam-9</BaseURL>
     </Representation>
   </AdaptationSet>
-  {''.join(tiles)}
+  {"".join(tiles)}
   <AdaptationSet mimeType="audio/webm" codecs="opus">
     <Representation id="a1" bandwidth="32000"><BaseURL>media?ctx=audio&amp;format=webm</BaseURL></Representation>
   </AdaptationSet>
@@ -116,9 +122,9 @@ def test_tile_heavy_mpd(namespace, foreign):
     assert presentation.for_quality("low").id == "low"
     assert len(presentation.tiles) == 16
     assert {(rep.width, rep.height, rep.codecs, rep.mime_type) for rep in presentation.tiles} == {
-        (1920, 1080, "avc1.640028", "video/mp4")}
-    assert {rep.srd[1:3] for rep in presentation.tiles} == {
-        (x * 1920, y * 1080) for x in range(4) for y in range(4)}
+        (1920, 1080, "avc1.640028", "video/mp4")
+    }
+    assert {rep.srd[1:3] for rep in presentation.tiles} == {(x * 1920, y * 1080) for x in range(4) for y in range(4)}
     assert [rep.id for rep in presentation.audio] == ["a1"]
     assert presentation.audio[0].mime_type == "audio/webm"
 
@@ -126,9 +132,11 @@ def test_tile_heavy_mpd(namespace, foreign):
 def test_relative_and_absolute_path_base_urls_resolve_against_the_mpd_url():
     presentation = parse_mpd(tiled_mpd(), MPD_URL)
     assert presentation.main[0].base_url == (
-        "https://wep.example:8443/mt/api/rest/v1/media?ctx=high&session=OLDSESSION&cameraId=cam-9")
+        "https://wep.example:8443/mt/api/rest/v1/media?ctx=high&session=OLDSESSION&cameraId=cam-9"
+    )
     assert presentation.tiles[5].base_url == (
-        "https://wep.example:8443/mt/api/rest/v1/media?ctx=tile5&session=OLDSESSION&cameraId=cam-9")
+        "https://wep.example:8443/mt/api/rest/v1/media?ctx=tile5&session=OLDSESSION&cameraId=cam-9"
+    )
     assert presentation.audio[0].base_url == "https://wep.example:8443/mt/api/rest/v1/media?ctx=audio&format=webm"
 
 
@@ -141,14 +149,17 @@ def test_nested_base_urls():
     assert rep.role == "main"  # no Role at all: DASH's default
 
 
-@pytest.mark.parametrize("document,message", [
-    (b"", "the MPD is not well-formed XML (no element found: line 1, column 0)"),
-    (b"<html><body>Login</body>", "the MPD is not well-formed XML (no element found: line 1, column 24)"),
-    (b'{"status": "error"}', "the MPD is not well-formed XML (not well-formed (invalid token): line 1, column 0)"),
-    (b"<html/>", "not an MPD: the root element is <html>"),
-    (b'<MPD xmlns="urn:mpeg:dash:schema:mpd:2011"/>', "the MPD has no Period"),
-    (b'<!DOCTYPE x [<!ENTITY a "b">]><MPD/>', "the MPD declares a DOCTYPE or entities; refused"),
-])
+@pytest.mark.parametrize(
+    "document,message",
+    [
+        (b"", "the MPD is not well-formed XML (no element found: line 1, column 0)"),
+        (b"<html><body>Login</body>", "the MPD is not well-formed XML (no element found: line 1, column 24)"),
+        (b'{"status": "error"}', "the MPD is not well-formed XML (not well-formed (invalid token): line 1, column 0)"),
+        (b"<html/>", "not an MPD: the root element is <html>"),
+        (b'<MPD xmlns="urn:mpeg:dash:schema:mpd:2011"/>', "the MPD has no Period"),
+        (b'<!DOCTYPE x [<!ENTITY a "b">]><MPD/>', "the MPD declares a DOCTYPE or entities; refused"),
+    ],
+)
 def test_unusable_documents(document, message):
     with pytest.raises(MpdError) as caught:
         parse_mpd(document, MPD_URL)

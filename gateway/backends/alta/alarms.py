@@ -85,8 +85,9 @@ class AltaAlarms:
                 await self._process(zone, device)
             except UpstreamFailure as exc:
                 self.stats["lookup_failed"] += 1
-                log.warning("Alta alarm of zone %s not looked up: %s (the next webhook or listing tries again)",
-                            zone, exc)
+                log.warning(
+                    "Alta alarm of zone %s not looked up: %s (the next webhook or listing tries again)", zone, exc
+                )
 
     async def _process(self, zone: str, device: str | None) -> None:
         alert = await self._find(zone)
@@ -98,16 +99,36 @@ class AltaAlarms:
         alarm_id = f"{SOURCE}:{alert.guid}"
         now = time.time()
         self.stats["merged" if alert.merged else "alarms"] += 1
-        data = {"alarm": alarm_id, "alarm_source": SOURCE, "name": alert.zone_name or f"zone {zone}",
-                "zone": zone, "device": device or alert.origin_name, "origin_name": alert.origin_name,
-                "merged": alert.merged, "shared_links": links}
+        data = {
+            "alarm": alarm_id,
+            "alarm_source": SOURCE,
+            "name": alert.zone_name or f"zone {zone}",
+            "zone": zone,
+            "device": device or alert.origin_name,
+            "origin_name": alert.origin_name,
+            "merged": alert.merged,
+            "shared_links": links,
+        }
         # One event per detection: a repeat of the same webhook (the same alert state) is one.
-        event = Event(f"{SOURCE}:{alert.guid}:{alert.time or int(now * 1000)}", None, "ALARM_TRIGGERED", "start",
-                      iso_at(now), SOURCE, data,
-                      {"snapshot": None, "recording": None, "shared": links}, now)
+        event = Event(
+            f"{SOURCE}:{alert.guid}:{alert.time or int(now * 1000)}",
+            None,
+            "ALARM_TRIGGERED",
+            "start",
+            iso_at(now),
+            SOURCE,
+            data,
+            {"snapshot": None, "recording": None, "shared": links},
+            now,
+        )
         await self._intake.accept(event)
-        log.info("Alta alarm %s in zone %s%s, %d shared link(s)", alert.guid, alert.zone_name or zone,
-                 " (merged into the ongoing alert)" if alert.merged else "", len(links))
+        log.info(
+            "Alta alarm %s in zone %s%s, %d shared link(s)",
+            alert.guid,
+            alert.zone_name or zone,
+            " (merged into the ongoing alert)" if alert.merged else "",
+            len(links),
+        )
 
     async def _find(self, zone: str) -> AltaAlert | None:
         """The zone's ongoing alert; tried again while it is not there yet or Alta fails."""
@@ -152,8 +173,9 @@ class AltaAlarms:
 
     async def _shared_links(self, alert: AltaAlert) -> list[str]:
         try:
-            bookmarks = read_bookmarks(await self._client.call(
-                "GET", f"/api/v1/alerts/{quote(alert.guid, safe='')}/bookmarks"))
+            bookmarks = read_bookmarks(
+                await self._client.call("GET", f"/api/v1/alerts/{quote(alert.guid, safe='')}/bookmarks")
+            )
         except (UpstreamFailure, AltaShapeError) as exc:
             self.stats["no_links"] += 1
             log.warning("Alta alert %s: its bookmarks cannot be read (%s): listed without video links", alert.guid, exc)
@@ -173,10 +195,22 @@ class AltaAlarms:
     def _alarm(self, alert: AltaAlert) -> Alarm:
         verified = VERIFIED.get(alert.acknowledgment_code) if alert.acknowledgment_code is not None else None
         state = "active" if verified in (None, "none") else f"verified {verified}"
-        return Alarm(f"{SOURCE}:{alert.guid}", SOURCE, alert.zone_name or f"zone {alert.zone_id}", state, (),
-                     alert.time, {"snapshot": None, "recording": None, "shared": self._links.get(alert.guid, [])},
-                     {"zone": alert.zone_id, "device": self._devices.get(alert.guid) or alert.origin_name,
-                      "origin_name": alert.origin_name, "merged": alert.merged, "verified": verified})
+        return Alarm(
+            f"{SOURCE}:{alert.guid}",
+            SOURCE,
+            alert.zone_name or f"zone {alert.zone_id}",
+            state,
+            (),
+            alert.time,
+            {"snapshot": None, "recording": None, "shared": self._links.get(alert.guid, [])},
+            {
+                "zone": alert.zone_id,
+                "device": self._devices.get(alert.guid) or alert.origin_name,
+                "origin_name": alert.origin_name,
+                "merged": alert.merged,
+                "verified": verified,
+            },
+        )
 
     async def act(self, upstream_id: str, action: str, note: str | None, option: str | None = None) -> None:
         guid = quote(upstream_id, safe="")
@@ -186,10 +220,16 @@ class AltaAlarms:
         alert = next((alert for alert in await self._ongoing() if alert.guid == upstream_id), None)
         if alert is None:
             raise AltaRefused(f"alert {upstream_id} is no longer ongoing", 409)
-        await self._client.call("POST", f"/api/v1/alerts/{guid}", {
-            "acknowledgment_code": VERIFY_CODES[option or "none"], "guid": alert.guid,
-            "merged": alert.raw_merged if alert.raw_merged is not None else alert.merged,
-            "origin_name": alert.origin_name})
+        await self._client.call(
+            "POST",
+            f"/api/v1/alerts/{guid}",
+            {
+                "acknowledgment_code": VERIFY_CODES[option or "none"],
+                "guid": alert.guid,
+                "merged": alert.raw_merged if alert.raw_merged is not None else alert.merged,
+                "origin_name": alert.origin_name,
+            },
+        )
 
     @property
     def client_stats(self) -> Counter[str]:

@@ -76,7 +76,8 @@ class AltaClient:
         self._http = aiohttp.ClientSession(
             cookie_jar=aiohttp.CookieJar(unsafe=True),
             timeout=aiohttp.ClientTimeout(total=config.request_timeout, sock_connect=config.connect_timeout),
-            connector=aiohttp.TCPConnector(ssl=self._ssl(), limit=16))
+            connector=aiohttp.TCPConnector(ssl=self._ssl(), limit=16),
+        )
 
     async def close(self) -> None:
         if self._http is not None:
@@ -115,8 +116,9 @@ class AltaClient:
         if self._generation:
             self.stats["relogins"] += 1
         try:
-            async with self._http.post(self.base_url + "/api/v1/dologin",
-                                       json={"username": config.username, "password": config.password}) as response:
+            async with self._http.post(
+                self.base_url + "/api/v1/dologin", json={"username": config.username, "password": config.password}
+            ) as response:
                 await response.content.read(MAX_BODY)
                 status = response.status
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
@@ -126,8 +128,9 @@ class AltaClient:
             raise error from None
         if status in (401, 403):
             self.stats["login_failures"] += 1
-            refused = AltaLoginRefused(f"Alta refused the login as {config.username!r} (HTTP {status}): check "
-                                       f"[alta] username and password")
+            refused = AltaLoginRefused(
+                f"Alta refused the login as {config.username!r} (HTTP {status}): check [alta] username and password"
+            )
             if self._refused is None:  # one line per refusal spell, not one per call
                 log.error("%s", refused)
             self._refused = (asyncio.get_running_loop().time(), refused)
@@ -187,8 +190,9 @@ class AltaClient:
                 return response.status, raw
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             self.stats["failures"] += 1
-            raise AltaUnavailable(f"{method} {path}: {_why(exc)}", 504 if isinstance(exc, TimeoutError) else 502,
-                                  "connection") from None
+            raise AltaUnavailable(
+                f"{method} {path}: {_why(exc)}", 504 if isinstance(exc, TimeoutError) else 502, "connection"
+            ) from None
 
 
 def _why(exc: BaseException) -> str:

@@ -17,8 +17,18 @@ from typing import Any
 from urllib.parse import parse_qsl, quote
 
 # Where a wrapped list may sit, most likely first; failing those, a dict's only list.
-LIST_KEYS = ("data", "items", "results", "alerts", "ongoingAlerts", "ongoing_alerts", "bookmarks", "alarmZones",
-             "alarm_zones", "zones")
+LIST_KEYS = (
+    "data",
+    "items",
+    "results",
+    "alerts",
+    "ongoingAlerts",
+    "ongoing_alerts",
+    "bookmarks",
+    "alarmZones",
+    "alarm_zones",
+    "zones",
+)
 MAX_ID = 128
 _SHOWN = 60
 
@@ -29,7 +39,7 @@ class AltaShapeError(ValueError):
 
 def _shown(value: Any) -> str:
     text = repr(value)
-    return text if len(text) <= _SHOWN else text[:_SHOWN - 3] + "..."
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
 
 
 def items(payload: Any, what: str) -> list[dict]:
@@ -79,10 +89,15 @@ def read_alert(raw: dict) -> AltaAlert:
     merged = raw.get("merged")
     code = raw.get("acknowledgment_code")
     return AltaAlert(
-        guid, zone, _optional_text(_pick(raw, "alarm_zone_name", "alarmZoneName", "zone_name")), merged is True,
+        guid,
+        zone,
+        _optional_text(_pick(raw, "alarm_zone_name", "alarmZoneName", "zone_name")),
+        merged is True,
         _optional_text(_pick(raw, "origin_name", "originName", "device_name")),
         _optional_text(_pick(raw, "updated_at", "created_at", "timestamp", "time")),
-        code if isinstance(code, int) and not isinstance(code, bool) else None, merged)
+        code if isinstance(code, int) and not isinstance(code, bool) else None,
+        merged,
+    )
 
 
 def read_alerts(payload: Any) -> tuple[list[AltaAlert], int]:
@@ -108,8 +123,13 @@ def read_bookmarks(payload: Any) -> list[Bookmark]:
     for raw in items(payload, "bookmarks"):
         token = raw.get("guest_token")
         if isinstance(token, str) and token and len(token) <= 512:
-            found.append(Bookmark(token, _optional_text(_pick(raw, "device_name", "device_id", "origin_name")),
-                                  _optional_text(_pick(raw, "start", "start_time", "created_at"))))
+            found.append(
+                Bookmark(
+                    token,
+                    _optional_text(_pick(raw, "device_name", "device_id", "origin_name")),
+                    _optional_text(_pick(raw, "start", "start_time", "created_at")),
+                )
+            )
     return found
 
 
@@ -135,7 +155,9 @@ def read_zones(payload: Any) -> list[Zone]:
         if zone_id is None:
             continue
         armed = _pick(raw, "armed", "is_armed", "isArmed")
-        zones.append(Zone(zone_id, _optional_text(raw.get("name")) or zone_id, armed if isinstance(armed, bool) else None))
+        zones.append(
+            Zone(zone_id, _optional_text(raw.get("name")) or zone_id, armed if isinstance(armed, bool) else None)
+        )
     return zones
 
 

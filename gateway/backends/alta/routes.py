@@ -65,8 +65,9 @@ async def webhook(request: web.Request) -> web.Response:
                 raise ApiError(413, "too_large", f"payload larger than {MAX_PAYLOAD} bytes")
             zone, device = ids_from_fields(dict(await request.post()), config.zone_key, config.device_key)
         else:
-            zone, device = webhook_ids(await read_bounded(request, MAX_PAYLOAD, "payload"), config.zone_key,
-                                       config.device_key)
+            zone, device = webhook_ids(
+                await read_bounded(request, MAX_PAYLOAD, "payload"), config.zone_key, config.device_key
+            )
     except (AltaShapeError, ValueError) as exc:
         alta.stats["bad_payloads"] += 1
         if _UNREADABLE.due():
@@ -89,6 +90,7 @@ def _arm(armed: bool):
         await alta.arm(zone_id, armed)
         log.info("Alta zone %s %s", zone_id, "armed" if armed else "disarmed")
         return web.json_response({"zone": zone_id, "armed": armed})
+
     handler.__name__ = "arm_zone" if armed else "disarm_zone"
     return handler
 

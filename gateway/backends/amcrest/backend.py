@@ -94,17 +94,29 @@ class _AmcrestSpeaker:
 class AmcrestBackend:
     name = NAME
 
-    def __init__(self, cameras: tuple[AmcrestCameraConfig, ...], sources: SourcesConfig,
-                 on_change: Callable[[], None] = lambda: None):
+    def __init__(
+        self,
+        cameras: tuple[AmcrestCameraConfig, ...],
+        sources: SourcesConfig,
+        on_change: Callable[[], None] = lambda: None,
+    ):
         self._sources = sources
         self._on_change = on_change
         self._cameras: dict[str, _CameraState] = {}
         for config in cameras:
-            cgi = AmcrestCgi(camera_id=config.id, host=config.host, http_port=config.http_port,
-                             username=config.username, password=config.password, channel=config.channel,
-                             request_timeout=config.request_timeout, connect_timeout=config.connect_timeout)
-            target = RtspTarget(config.id, config.host, config.rtsp_port, config.username, config.password,
-                                config.channel)
+            cgi = AmcrestCgi(
+                camera_id=config.id,
+                host=config.host,
+                http_port=config.http_port,
+                username=config.username,
+                password=config.password,
+                channel=config.channel,
+                request_timeout=config.request_timeout,
+                connect_timeout=config.connect_timeout,
+            )
+            target = RtspTarget(
+                config.id, config.host, config.rtsp_port, config.username, config.password, config.channel
+            )
             self._cameras[config.id] = _CameraState(config, cgi, target)
 
     async def start(self) -> None:
@@ -159,9 +171,13 @@ class AmcrestBackend:
         state.available, state.reason = available, reason
         (state.up.set if available else state.up.clear)()
         if available:
-            log.info("camera reachable (%dx%d%s)", state.probe.width, state.probe.height,
-                     f", audio {state.probe.audio}" if state.probe.audio else ", no audio",
-                     extra={"camera": state.config.id})
+            log.info(
+                "camera reachable (%dx%d%s)",
+                state.probe.width,
+                state.probe.height,
+                f", audio {state.probe.audio}" if state.probe.audio else ", no audio",
+                extra={"camera": state.config.id},
+            )
         else:
             log.warning("camera unavailable: %s", reason, extra={"camera": state.config.id})
         self._on_change()
@@ -189,9 +205,16 @@ class AmcrestBackend:
         for quality in ("high", "low"):
             width, height = (found.width, found.height) if found is not None and quality == "high" else (0, 0)
             qualities[quality] = VideoQuality(width, height, codecs, NOMINAL_BANDWIDTH[quality])
-        return Camera(config.id, config.display_name, NAME, qualities, frozenset(capabilities),
-                      speaker_codecs=(f"Audio/{config.speaker_codec}",), available=state.available,
-                      reason=state.reason)
+        return Camera(
+            config.id,
+            config.display_name,
+            NAME,
+            qualities,
+            frozenset(capabilities),
+            speaker_codecs=(f"Audio/{config.speaker_codec}",),
+            available=state.available,
+            reason=state.reason,
+        )
 
     def _state(self, camera_id: str) -> _CameraState:
         state = self._cameras.get(camera_id)
@@ -211,8 +234,9 @@ class AmcrestBackend:
             raise
 
     @contextlib.asynccontextmanager
-    async def open_audio(self, camera_id: str, stall_timeout: float,
-                         t: str | None = None) -> AsyncIterator[RtspAudioFeed]:
+    async def open_audio(
+        self, camera_id: str, stall_timeout: float, t: str | None = None
+    ) -> AsyncIterator[RtspAudioFeed]:
         if t is not None:
             raise Unsupported(camera_id, Capability.RECORDED)  # as open_recorded: no SD-card playback
         state = self._state(camera_id)
@@ -227,8 +251,9 @@ class AmcrestBackend:
         raise Unsupported(camera_id, Capability.RECORDED)  # SD-card playback is not offered (yet)
         yield
 
-    async def snapshot(self, camera_id: str, *, t: str = "live", roi: str | None = None,
-                       size: str | None = None) -> bytes:
+    async def snapshot(
+        self, camera_id: str, *, t: str = "live", roi: str | None = None, size: str | None = None
+    ) -> bytes:
         state = self._state(camera_id)
         try:
             return await state.cgi.snapshot()  # the whole picture: the store crops (no SNAPSHOT_CROP)
@@ -256,10 +281,18 @@ class AmcrestBackend:
                 log.warning("event queue full: oldest event dropped", extra={"camera": event.camera})
             queue.put_nowait(event)
 
-        streams = [AmcrestEventStream(state.cgi, state.config.id, state.config.channel, publish,
-                                      initial_delay=self._sources.reconnect_initial_delay,
-                                      max_delay=self._sources.reconnect_max_delay, until_available=state.up.wait)
-                   for state in self._cameras.values()]
+        streams = [
+            AmcrestEventStream(
+                state.cgi,
+                state.config.id,
+                state.config.channel,
+                publish,
+                initial_delay=self._sources.reconnect_initial_delay,
+                max_delay=self._sources.reconnect_max_delay,
+                until_available=state.up.wait,
+            )
+            for state in self._cameras.values()
+        ]
         loop = asyncio.get_running_loop()
         tasks = [loop.create_task(stream.run(), name=f"amcrest events {stream.camera_id}") for stream in streams]
         try:
@@ -302,13 +335,15 @@ class AmcrestBackend:
 
     async def ptz_goto_preset(self, camera_id: str, preset: int) -> None:
         if preset not in PRESETS:
-            raise UpstreamFailure("not_found", f"camera {camera_id!r} has presets {PRESETS[0]}-{PRESETS[-1]}, not "
-                                  f"{preset}", 404)
+            raise UpstreamFailure(
+                "not_found", f"camera {camera_id!r} has presets {PRESETS[0]}-{PRESETS[-1]}, not {preset}", 404
+            )
         await self._state(camera_id).cgi.ptz("start", "GotoPreset", 0, preset, 0)
 
     async def ptz_home(self, camera_id: str) -> None:
-        raise UpstreamFailure("not_supported", f"camera {camera_id!r}: Dahua's ptz.cgi has no home command; "
-                              "go to a preset instead", 501)
+        raise UpstreamFailure(
+            "not_supported", f"camera {camera_id!r}: Dahua's ptz.cgi has no home command; go to a preset instead", 501
+        )
 
     async def set_output(self, camera_id: str, output: int, state: OutputState) -> None:
         raise Unsupported(camera_id, Capability.OUTPUTS)
@@ -329,4 +364,3 @@ class AmcrestBackend:
 
     async def record_state(self, camera_id: str) -> str | None:
         raise Unsupported(camera_id, Capability.RECORDED)
-

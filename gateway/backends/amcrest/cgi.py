@@ -87,8 +87,18 @@ class _Upload:
 
 
 class AmcrestCgi:
-    def __init__(self, *, camera_id: str, host: str, http_port: int, username: str, password: str, channel: int,
-                 request_timeout: float = 10.0, connect_timeout: float = 5.0):
+    def __init__(
+        self,
+        *,
+        camera_id: str,
+        host: str,
+        http_port: int,
+        username: str,
+        password: str,
+        channel: int,
+        request_timeout: float = 10.0,
+        connect_timeout: float = 5.0,
+    ):
         self.camera_id = camera_id
         self.channel = channel  # 1-based, as the CGI takes it
         self._origin = URL.build(scheme="http", host=host, port=http_port)
@@ -103,8 +113,10 @@ class AmcrestCgi:
         if self._session is None:
             # Cameras serve few connections at once: the event stream, a talk and a request or two.
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=6), middlewares=(self._digest,),
-                cookie_jar=aiohttp.DummyCookieJar(), headers={"User-Agent": "wep-gateway"},
+                connector=aiohttp.TCPConnector(limit=6),
+                middlewares=(self._digest,),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                headers={"User-Agent": "wep-gateway"},
             )
 
     async def close(self) -> None:
@@ -123,14 +135,16 @@ class AmcrestCgi:
             response.release()
         if not body.startswith(b"\xff\xd8"):
             kind = response.headers.get(hdrs.CONTENT_TYPE, "no Content-Type")
-            raise UpstreamFailure("bad_media", f"camera {self.camera_id!r} sent {len(body)} bytes of {kind} "
-                                  "for a snapshot, not a JPEG")
+            raise UpstreamFailure(
+                "bad_media", f"camera {self.camera_id!r} sent {len(body)} bytes of {kind} for a snapshot, not a JPEG"
+            )
         return body
 
     async def ptz(self, action: str, code: str, arg1: int = 0, arg2: int = 0, arg3: int = 0) -> None:
         """GET ptz.cgi: `action` start/stop, `code` Left, ZoomTele, GotoPreset..."""
-        url = self._url("/cgi-bin/ptz.cgi", action=action, channel=self.channel, code=code, arg1=arg1, arg2=arg2,
-                        arg3=arg3)
+        url = self._url(
+            "/cgi-bin/ptz.cgi", action=action, channel=self.channel, code=code, arg1=arg1, arg2=arg2, arg3=arg3
+        )
         response = await self._send("GET", url, "ptz.cgi")
         try:
             answer = (await self._read(response, "ptz.cgi")).decode("latin-1").strip()
@@ -157,10 +171,15 @@ class AmcrestCgi:
         # No total timeout: a talk lasts as long as it lasts. The digest middleware computes
         # qop=auth without reading the body (qop=auth-int would read it all first; Dahua offers
         # auth only).
-        request = asyncio.ensure_future(session.post(
-            url, data=upload.chunks(), middlewares=(self._digest, _NoReplay()),
-            headers={hdrs.CONTENT_TYPE: content_type, hdrs.CONTENT_LENGTH: str(TALK_CONTENT_LENGTH)},
-            timeout=ClientTimeout(total=None, sock_connect=self._connect_timeout)))
+        request = asyncio.ensure_future(
+            session.post(
+                url,
+                data=upload.chunks(),
+                middlewares=(self._digest, _NoReplay()),
+                headers={hdrs.CONTENT_TYPE: content_type, hdrs.CONTENT_LENGTH: str(TALK_CONTENT_LENGTH)},
+                timeout=ClientTimeout(total=None, sock_connect=self._connect_timeout),
+            )
+        )
         ending = asyncio.ensure_future(upload.ended.wait())
         response: ClientResponse | None = None
         try:
@@ -195,8 +214,9 @@ class AmcrestCgi:
         (garbage), "stall" (silent for SILENT_HEARTBEATS heartbeats) or a connection cause."""
         # codes=[All] goes out literally, as python-amcrest (requests) sends it: yarl would
         # percent-encode the brackets, and embedded servers may not decode them.
-        url = URL(f"{self._origin}/cgi-bin/eventManager.cgi?action=attach&codes=[All]&heartbeat={heartbeat}",
-                  encoded=True)
+        url = URL(
+            f"{self._origin}/cgi-bin/eventManager.cgi?action=attach&codes=[All]&heartbeat={heartbeat}", encoded=True
+        )
         silence = SILENT_HEARTBEATS * heartbeat
         timeout = ClientTimeout(total=None, sock_connect=self._connect_timeout, sock_read=silence)
         response = await self._send("GET", url, "eventManager.cgi", timeout=timeout)
@@ -209,8 +229,9 @@ class AmcrestCgi:
         finally:
             response.close()
 
-    async def _event_parts(self, response: ClientResponse, parser: EventStreamParser,
-                           silence: float) -> AsyncIterator[EventPart | Heartbeat]:
+    async def _event_parts(
+        self, response: ClientResponse, parser: EventStreamParser, silence: float
+    ) -> AsyncIterator[EventPart | Heartbeat]:
         try:
             async for data in response.content.iter_any():
                 try:
@@ -218,13 +239,15 @@ class AmcrestCgi:
                 except EventStreamError as exc:
                     for part in exc.events:
                         yield part
-                    raise UpstreamFailure("bad_stream", f"camera {self.camera_id!r} sent a malformed event "
-                                          f"stream: {exc}") from None
+                    raise UpstreamFailure(
+                        "bad_stream", f"camera {self.camera_id!r} sent a malformed event stream: {exc}"
+                    ) from None
                 for part in parts:
                     yield part
         except TimeoutError:
-            raise UpstreamFailure("stall", f"camera {self.camera_id!r} event stream silent for {silence:g}s",
-                                  504) from None
+            raise UpstreamFailure(
+                "stall", f"camera {self.camera_id!r} event stream silent for {silence:g}s", 504
+            ) from None
         except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, ConnectionError):
             pass  # the connection went: whether a part was cut decides the cause below
         except (aiohttp.ClientError, OSError) as exc:
@@ -254,8 +277,7 @@ class AmcrestCgi:
         if self._authenticated_at is not None and time.monotonic() - self._authenticated_at < CHALLENGE_FRESH:
             return
         try:
-            response = await self._send("GET", self._url("/cgi-bin/snapshot.cgi", channel=self.channel),
-                                        "snapshot.cgi")
+            response = await self._send("GET", self._url("/cgi-bin/snapshot.cgi", channel=self.channel), "snapshot.cgi")
         except UpstreamFailure as failure:
             if not failure.cause.startswith("upstream_"):
                 raise
@@ -264,16 +286,20 @@ class AmcrestCgi:
 
     async def _send(self, method: str, url: URL, what: str, timeout: ClientTimeout | None = None) -> ClientResponse:
         session = self._require_session()
-        return await self._answer(session.request(method, url, timeout=timeout or self._timeout,
-                                                  allow_redirects=False), what)
+        return await self._answer(
+            session.request(method, url, timeout=timeout or self._timeout, allow_redirects=False), what
+        )
 
     async def _answer(self, pending: Awaitable[ClientResponse], what: str) -> ClientResponse:
         """Await a request; its response if 200, else the `UpstreamFailure` it amounts to."""
         try:
             response = await pending
         except _Replay:
-            raise UpstreamFailure("auth_stale", f"camera {self.camera_id!r} renewed its digest challenge during "
-                                  f"{what}; the streamed body cannot be resent") from None
+            raise UpstreamFailure(
+                "auth_stale",
+                f"camera {self.camera_id!r} renewed its digest challenge during "
+                f"{what}; the streamed body cannot be resent",
+            ) from None
         except (aiohttp.ClientError, OSError) as exc:  # TimeoutError is an OSError
             raise self._failure(exc, what) from None
         if response.status == 200:
@@ -281,10 +307,12 @@ class AmcrestCgi:
             return response
         response.release()
         if response.status == 401:
-            raise UpstreamFailure("auth", f"camera {self.camera_id!r} refused the credentials "
-                                  "(HTTP 401 from the camera)")
-        raise UpstreamFailure(f"upstream_{response.status}", f"camera {self.camera_id!r} answered HTTP "
-                              f"{response.status} to {what}")
+            raise UpstreamFailure(
+                "auth", f"camera {self.camera_id!r} refused the credentials (HTTP 401 from the camera)"
+            )
+        raise UpstreamFailure(
+            f"upstream_{response.status}", f"camera {self.camera_id!r} answered HTTP {response.status} to {what}"
+        )
 
     async def _read(self, response: ClientResponse, what: str) -> bytes:
         chunks, size = [], 0
@@ -292,8 +320,9 @@ class AmcrestCgi:
             async for chunk in response.content.iter_chunked(64 * 1024):
                 size += len(chunk)
                 if size > MAX_ANSWER:
-                    raise UpstreamFailure("bad_media", f"camera {self.camera_id!r} answered {what} with over "
-                                          f"{MAX_ANSWER} bytes")
+                    raise UpstreamFailure(
+                        "bad_media", f"camera {self.camera_id!r} answered {what} with over {MAX_ANSWER} bytes"
+                    )
                 chunks.append(chunk)
         except (aiohttp.ClientError, OSError) as exc:
             raise self._failure(exc, what) from None

@@ -148,8 +148,9 @@ class EventStreamParser:
         if self._error is not None:
             raise self._error
         if self._state is _State.BODY:
-            raise EventStreamError(f"event stream ended inside a part: {len(self._buffer)} of {self._length} "
-                                   "body bytes")
+            raise EventStreamError(
+                f"event stream ended inside a part: {len(self._buffer)} of {self._length} body bytes"
+            )
         if self._state in (_State.HEADERS, _State.BODY_TO_BOUNDARY):
             raise EventStreamError(f"event stream ended inside a part's {self._state.value}")
         if self.pending:
@@ -181,8 +182,9 @@ class EventStreamParser:
         end = self._buffer.find(b"\n")
         if end < 0:
             if len(self._buffer) > MAX_LINE:
-                raise EventStreamError(f"line longer than {MAX_LINE} bytes in the {self._state.value}: "
-                                       f"{_quote(self._buffer)}")
+                raise EventStreamError(
+                    f"line longer than {MAX_LINE} bytes in the {self._state.value}: {_quote(self._buffer)}"
+                )
             if self._state is _State.BETWEEN:
                 self._check_line_start()
             return None

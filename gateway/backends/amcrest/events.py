@@ -25,10 +25,16 @@ from gateway.media.reconnect import backoff_delay
 log = logging.getLogger("gateway.backends.amcrest")
 
 # Dahua's smart (IVS) detections: WEP's analytics topics carry them.
-ANALYTICS_CODES = frozenset({
-    "CrossLineDetection", "CrossRegionDetection", "SmartMotionHuman", "SmartMotionVehicle", "FaceDetection",
-    "LeftDetection",
-})
+ANALYTICS_CODES = frozenset(
+    {
+        "CrossLineDetection",
+        "CrossRegionDetection",
+        "SmartMotionHuman",
+        "SmartMotionVehicle",
+        "FaceDetection",
+        "LeftDetection",
+    }
+)
 STATES = {"Start": "start", "Stop": "stop", "Pulse": "pulse"}
 
 
@@ -49,8 +55,15 @@ def camera_event(part: EventPart, camera_id: str, event_id: str, time: str) -> C
     data: dict = {"code": part.code, "action": part.action, "index": part.index}
     if part.data is not None:
         data["details"] = part.data
-    return CameraEvent(id=event_id, camera=camera_id, type=event_type(part.code, state), state=state, time=time,
-                       source="amcrest", data=data)
+    return CameraEvent(
+        id=event_id,
+        camera=camera_id,
+        type=event_type(part.code, state),
+        state=state,
+        time=time,
+        source="amcrest",
+        data=data,
+    )
 
 
 def utc_now() -> str:
@@ -63,9 +76,18 @@ AUTH_RETRY_DELAY = 60.0
 
 
 class AmcrestEventStream:
-    def __init__(self, cgi: AmcrestCgi, camera_id: str, channel: int, publish: Callable[[CameraEvent], None], *,
-                 heartbeat: int = 5, initial_delay: float = 0.5, max_delay: float = 10.0,
-                 until_available: Callable[[], Awaitable[object]] | None = None):
+    def __init__(
+        self,
+        cgi: AmcrestCgi,
+        camera_id: str,
+        channel: int,
+        publish: Callable[[CameraEvent], None],
+        *,
+        heartbeat: int = 5,
+        initial_delay: float = 0.5,
+        max_delay: float = 10.0,
+        until_available: Callable[[], Awaitable[object]] | None = None,
+    ):
         self.camera_id = camera_id
         self.channel = channel  # 1-based
         self._cgi = cgi

@@ -83,14 +83,17 @@ def failure_of(target: RtspTarget, exc: BaseException) -> UpstreamFailure:
             return UpstreamFailure("connection", f"{name} unreachable at {target.where}: {exc.strerror}")
         if code == errno.ETIMEDOUT:
             return UpstreamFailure("timeout", f"{name} did not answer at {target.where} in time")
-        return UpstreamFailure("connection", f"{name}: RTSP failed at {target.where}: {exc.strerror or type(exc).__name__}")
+        return UpstreamFailure(
+            "connection", f"{name}: RTSP failed at {target.where}: {exc.strerror or type(exc).__name__}"
+        )
     if isinstance(exc, OSError):
         return UpstreamFailure("connection", f"{name} unreachable at {target.where}: {exc.strerror or exc}")
     return UpstreamFailure("bad_media", f"{name}: {type(exc).__name__}: {exc}")
 
 
-def open_container(target: RtspTarget, subtype: int, media: str, open_timeout: float,
-                   read_timeout: float) -> av.container.InputContainer:
+def open_container(
+    target: RtspTarget, subtype: int, media: str, open_timeout: float, read_timeout: float
+) -> av.container.InputContainer:
     """Blocking: DESCRIBE, SETUP (only `media`: "video" or "audio"), PLAY."""
     options = {
         "rtsp_transport": "tcp",
@@ -112,13 +115,17 @@ def open_container(target: RtspTarget, subtype: int, media: str, open_timeout: f
 
 def unsupported_video(camera_id: str, codec: str) -> UpstreamFailure:
     shown = "H.265 (HEVC)" if codec == "hevc" else codec
-    return UpstreamFailure("unsupported", f"camera {camera_id!r} sends {shown} video; the gateway forwards H.264 "
-                           "only: set the camera's encoder to H.264", 502)
+    return UpstreamFailure(
+        "unsupported",
+        f"camera {camera_id!r} sends {shown} video; the gateway forwards H.264 only: set the camera's encoder to H.264",
+        502,
+    )
 
 
 @contextlib.contextmanager
-def rtsp_session(target: RtspTarget, subtype: int, media: str, open_timeout: float,
-                 read_timeout: float) -> Iterator[av.container.InputContainer]:
+def rtsp_session(
+    target: RtspTarget, subtype: int, media: str, open_timeout: float, read_timeout: float
+) -> Iterator[av.container.InputContainer]:
     """Blocking: an open RTSP session; whatever FFmpeg raises inside comes out as one
     UpstreamFailure line, and the session is closed (TEARDOWN) either way."""
     container = open_container(target, subtype, media, open_timeout, read_timeout)
@@ -204,8 +211,9 @@ class _ThreadedReader:
             while True:
                 while not self._queue:
                     if self._stalled:
-                        raise UpstreamFailure("stall", f"camera {self._camera_id!r} sent no media for "
-                                              f"{self._stall_timeout:g}s", 504)
+                        raise UpstreamFailure(
+                            "stall", f"camera {self._camera_id!r} sent no media for {self._stall_timeout:g}s", 504
+                        )
                     self._wakeup = self._loop.create_future()
                     await self._wakeup
                 batch = list(self._queue)
@@ -236,8 +244,12 @@ class RtspVideoFeed:
         self.info: VideoInfo | None = None
 
     async def events(self) -> AsyncIterator[InitSegment | Fragment]:
-        reader = _ThreadedReader(f"rtsp {self._target.camera_id}/{self._subtype}", self._target.camera_id,
-                                 self._open_timeout + self._stall_timeout, self._stall_timeout)
+        reader = _ThreadedReader(
+            f"rtsp {self._target.camera_id}/{self._subtype}",
+            self._target.camera_id,
+            self._open_timeout + self._stall_timeout,
+            self._stall_timeout,
+        )
         reader.start(self._demux)
         track: AnnexBTrack | None = None
         async for batch in reader.batches():
@@ -256,8 +268,13 @@ class RtspVideoFeed:
             stream = first_stream(container, "video", target.camera_id)
             if stream.codec_context.name != "h264":
                 raise unsupported_video(target.camera_id, stream.codec_context.name)
-            reader.put(VideoInfo(bytes(stream.codec_context.extradata or b""), stream.codec_context.width,
-                                 stream.codec_context.height))
+            reader.put(
+                VideoInfo(
+                    bytes(stream.codec_context.extradata or b""),
+                    stream.codec_context.width,
+                    stream.codec_context.height,
+                )
+            )
             # Stream ticks to 90 kHz in integers (a Fraction per packet costs more than the rest).
             num, den = stream.time_base.numerator * TIMESCALE, stream.time_base.denominator
             # Each RTSP session starts its own clock at zero; the high and low qualities are
@@ -292,8 +309,12 @@ class RtspAudioFeed:
         self._stall_timeout = stall_timeout
 
     async def batches(self) -> AsyncIterator[list[AudioTrack | AudioFrame]]:
-        reader = _ThreadedReader(f"rtsp audio {self._target.camera_id}", self._target.camera_id,
-                                 self._open_timeout + self._stall_timeout, self._stall_timeout)
+        reader = _ThreadedReader(
+            f"rtsp audio {self._target.camera_id}",
+            self._target.camera_id,
+            self._open_timeout + self._stall_timeout,
+            self._stall_timeout,
+        )
         reader.start(self._demux)
         async for batch in reader.batches():
             yield batch
@@ -305,8 +326,10 @@ class RtspAudioFeed:
             context = stream.codec_context
             codec = AUDIO_CODECS.get(context.name)
             if codec is None:
-                raise UpstreamFailure("unsupported", f"camera {target.camera_id!r} sends {context.name} audio; "
-                                      "the gateway carries AAC and G.711")
+                raise UpstreamFailure(
+                    "unsupported",
+                    f"camera {target.camera_id!r} sends {context.name} audio; the gateway carries AAC and G.711",
+                )
             reader.put(AudioTrack(codec, context.sample_rate, context.channels, bytes(context.extradata or b"")))
             to_ms = float(stream.time_base) * 1000
             # Audio goes to the loop in runs of AUDIO_RUN_MS, not a wake-up per 20 ms packet:
@@ -339,5 +362,10 @@ def probe(target: RtspTarget, subtype: int, timeout: float) -> Probe:
     with rtsp_session(target, subtype, "video+audio", timeout, timeout) as container:
         context = first_stream(container, "video", target.camera_id).codec_context
         audio = next((s for s in container.streams if s.type == "audio"), None)
-        return Probe(context.name, context.width, context.height, bytes(context.extradata or b""),
-                     AUDIO_CODECS.get(audio.codec_context.name) if audio is not None else None)
+        return Probe(
+            context.name,
+            context.width,
+            context.height,
+            bytes(context.extradata or b""),
+            AUDIO_CODECS.get(audio.codec_context.name) if audio is not None else None,
+        )

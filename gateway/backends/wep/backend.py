@@ -42,8 +42,18 @@ log = logging.getLogger("gateway.backends.wep")
 
 NAME = "wep"
 # What every WEP camera has; the speaker and audio come from spkc and the MPD.
-_BASE = frozenset({Capability.VIDEO, Capability.SNAPSHOT, Capability.SNAPSHOT_AT, Capability.SNAPSHOT_CROP,
-                   Capability.IMAGE_REF, Capability.RECORDED, Capability.UPSTREAM_PUSH, Capability.OUTPUTS})
+_BASE = frozenset(
+    {
+        Capability.VIDEO,
+        Capability.SNAPSHOT,
+        Capability.SNAPSHOT_AT,
+        Capability.SNAPSHOT_CROP,
+        Capability.IMAGE_REF,
+        Capability.RECORDED,
+        Capability.UPSTREAM_PUSH,
+        Capability.OUTPUTS,
+    }
+)
 
 
 def qualities_of(presentation: MediaPresentation) -> dict[str, VideoQuality]:
@@ -171,40 +181,52 @@ class WepBackend:
             capabilities.add(Capability.SPEAKER)
         if presentation.audio:
             capabilities.add(Capability.AUDIO)
-        return Camera(camera_id, str(raw.get("name") or camera_id), NAME, qualities_of(presentation),
-                      frozenset(capabilities), speaker_codecs=speaker.codecs)
+        return Camera(
+            camera_id,
+            str(raw.get("name") or camera_id),
+            NAME,
+            qualities_of(presentation),
+            frozenset(capabilities),
+            speaker_codecs=speaker.codecs,
+        )
 
     # -- media --------------------------------------------------------------------------------
 
     def open_video(self, camera_id: str, quality: str, stall_timeout: float) -> AsyncContextManager[_Fmp4Feed]:
         return self._open_fmp4(camera_id, quality, stall_timeout)
 
-    def open_recorded(self, camera_id: str, quality: str, t: str,
-                      stall_timeout: float) -> AsyncContextManager[_Fmp4Feed]:
+    def open_recorded(
+        self, camera_id: str, quality: str, t: str, stall_timeout: float
+    ) -> AsyncContextManager[_Fmp4Feed]:
         return self._open_fmp4(camera_id, quality, stall_timeout, t)
 
     @contextlib.asynccontextmanager
-    async def _open_fmp4(self, camera_id: str, quality: str, stall_timeout: float,
-                         t: str | None = None) -> AsyncIterator[_Fmp4Feed]:
+    async def _open_fmp4(
+        self, camera_id: str, quality: str, stall_timeout: float, t: str | None = None
+    ) -> AsyncIterator[_Fmp4Feed]:
         """The quality's Representation from a fresh MPD (its BaseURL), live or from `t`."""
         presentation = await self.client.mpd(camera_id)
         self._presentations[camera_id] = presentation
         representation = presentation.for_quality(quality)
-        async with self.client.open_stream(camera_id, base_url=representation.base_url, t=t,
-                                           read_timeout=stall_timeout) as stream:
+        async with self.client.open_stream(
+            camera_id, base_url=representation.base_url, t=t, read_timeout=stall_timeout
+        ) as stream:
             yield _Fmp4Feed(stream)
 
     @contextlib.asynccontextmanager
-    async def open_audio(self, camera_id: str, stall_timeout: float,
-                         t: str | None = None) -> AsyncIterator[_WebmAudioFeed]:
+    async def open_audio(
+        self, camera_id: str, stall_timeout: float, t: str | None = None
+    ) -> AsyncIterator[_WebmAudioFeed]:
         presentation = self._presentations.get(camera_id) or await self.client.mpd(camera_id)
         base_url = presentation.audio[0].base_url if presentation.audio else None
-        async with self.client.open_stream(camera_id, format="webm", base_url=base_url, t=t,
-                                           read_timeout=stall_timeout) as stream:
+        async with self.client.open_stream(
+            camera_id, format="webm", base_url=base_url, t=t, read_timeout=stall_timeout
+        ) as stream:
             yield _WebmAudioFeed(stream)
 
-    async def snapshot(self, camera_id: str, *, t: str = "live", roi: str | None = None,
-                       size: str | None = None) -> bytes:
+    async def snapshot(
+        self, camera_id: str, *, t: str = "live", roi: str | None = None, size: str | None = None
+    ) -> bytes:
         return await self.client.jpeg(camera_id, t=t, roi=roi, size=size)
 
     async def image_ref(self, camera_id: str, path: str, ref_type: str) -> bytes:

@@ -48,8 +48,9 @@ class WepCameraControl:
     async def set_output(self, camera_id: str, output: int, state: OutputState) -> None:
         outputs = [entity for entity in await self._api.entities() if _is_output_of(entity, camera_id)]
         if not 1 <= output <= len(outputs):
-            raise UpstreamFailure("not_found", f"camera {camera_id!r} has no digital output {output} "
-                                  f"(it has {len(outputs)})", 404)
+            raise UpstreamFailure(
+                "not_found", f"camera {camera_id!r} has no digital output {output} (it has {len(outputs)})", 404
+            )
         entity = outputs[output - 1]
         entity_id = str(entity.get("id") or entity.get("entityId"))
         if state is OutputState.PULSE:
@@ -57,8 +58,12 @@ class WepCameraControl:
             return
         current = _state_of(entity)
         if current is None:
-            raise UpstreamFailure("unknown_state", f"camera {camera_id!r} output {output}: WEP does not say whether "
-                                  "it is on, so it cannot be set (pulse works)", 409)
+            raise UpstreamFailure(
+                "unknown_state",
+                f"camera {camera_id!r} output {output}: WEP does not say whether "
+                "it is on, so it cannot be set (pulse works)",
+                409,
+            )
         if current != (state is OutputState.ON):
             await self._api.trigger_output(entity_id, True, camera_id)
 

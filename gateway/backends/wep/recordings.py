@@ -15,12 +15,21 @@ class WepRecordings:
         return Timeline(tuple(found["recordings"]), tuple(found["motion"]))
 
     async def bookmarks(self, camera_id: str) -> list[Bookmark]:
-        return [bookmark for raw in await self._api.bookmarks()
-                if camera_id in (raw.get("cameraIds") or []) and (bookmark := _bookmark(raw)) is not None]
+        return [
+            bookmark
+            for raw in await self._api.bookmarks()
+            if camera_id in (raw.get("cameraIds") or []) and (bookmark := _bookmark(raw)) is not None
+        ]
 
     async def add_bookmark(self, camera_id: str, name: str, start: str, end: str, description: str) -> Bookmark:
-        sent = {"name": name, "description": description, "cameraIds": [camera_id], "startTime": start,
-                "endTime": end, "isProtected": False}
+        sent = {
+            "name": name,
+            "description": description,
+            "cameraIds": [camera_id],
+            "startTime": start,
+            "endTime": end,
+            "isProtected": False,
+        }
         answered = await self._api.add_bookmark(sent)
         return _bookmark({**sent, **answered}) or Bookmark("", name, start, end, description)
 

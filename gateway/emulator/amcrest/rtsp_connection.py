@@ -67,8 +67,12 @@ def resolve(uri: str, channels: int) -> StreamTarget:
     params = parse_qs(query)
     channel = params.get("channel", ["1"])[0]
     subtype = params.get("subtype", ["0"])[0]
-    if not is_ascii_digits(channel) or len(channel) > 3 or not 1 <= int(channel) <= channels \
-            or subtype not in ("0", "1"):
+    if (
+        not is_ascii_digits(channel)
+        or len(channel) > 3
+        or not 1 <= int(channel) <= channels
+        or subtype not in ("0", "1")
+    ):
         raise RtspStatus(400)
     base = f"rtsp://{parts.netloc}{STREAM_PATH}?channel={int(channel)}&subtype={subtype}/"
     return StreamTarget(int(channel), int(subtype), track, base)

@@ -8,17 +8,15 @@ checks live in one place.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 # A box larger than this is treated as corrupt input: no camera fragment or init segment
 # comes near it, and it keeps a hostile stream from making us buffer without bound.
 MAX_BOX_SIZE = 64 * 1024 * 1024
 
 # Boxes whose payload is a sequence of child boxes (only the ones we descend into).
-CONTAINER_BOXES = frozenset(
-    {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"mvex", b"moof", b"traf", b"edts", b"dinf"}
-)
+CONTAINER_BOXES = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl", b"mvex", b"moof", b"traf", b"edts", b"dinf"})
 
 
 _PRINTABLE = bytes(range(0x20, 0x7F))
@@ -73,9 +71,7 @@ def parse_box_header(
     return BoxHeader(box_type, offset, header_size, size)
 
 
-def iter_boxes(
-    buf: bytes | bytearray | memoryview, start: int = 0, end: int | None = None
-) -> Iterator[BoxHeader]:
+def iter_boxes(buf: bytes | bytearray | memoryview, start: int = 0, end: int | None = None) -> Iterator[BoxHeader]:
     """The complete boxes laid end to end in buf[start:end]; a truncated tail is an error."""
     end = len(buf) if end is None else end
     region = memoryview(buf)[:end]  # a view, so walking a large buffer copies nothing

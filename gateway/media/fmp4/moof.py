@@ -134,7 +134,16 @@ class FragmentParser:
         data_offset = base
         for trun in truns:
             run_start, data_offset, decode_time, samples = self._parse_trun(
-                buf, trun, track_id, base, data_offset, decode_time, duration, size, sample_flags, mdat,
+                buf,
+                trun,
+                track_id,
+                base,
+                data_offset,
+                decode_time,
+                duration,
+                size,
+                sample_flags,
+                mdat,
                 MAX_SAMPLES_PER_FRAGMENT - total,
             )
             if samples:
@@ -174,7 +183,9 @@ class FragmentParser:
             (first_flags,) = struct.unpack_from(">I", buf, offset)
             offset += 4
         if count > budget:
-            raise Fmp4Error(f"trun of track {track_id} has {count} samples, over the {MAX_SAMPLES_PER_FRAGMENT} per fragment limit")
+            raise Fmp4Error(
+                f"trun of track {track_id} has {count} samples, over the {MAX_SAMPLES_PER_FRAGMENT} per fragment limit"
+            )
         if count == 0:
             return data_offset, data_offset, decode_time, []
         fields = [flags & bit != 0 for bit in (_SAMPLE_DURATION, _SAMPLE_SIZE, _SAMPLE_FLAGS, _SAMPLE_CTS)]
@@ -213,8 +224,16 @@ class FragmentParser:
         position = data_offset
         for duration, size, sample_flag, composition_offset in zip(durations, sizes, sample_flags, offsets):
             end = position + size
-            append(Sample(track_id, decode_time, duration, composition_offset, not sample_flag & NON_SYNC,
-                          buf[position:end].tobytes()))
+            append(
+                Sample(
+                    track_id,
+                    decode_time,
+                    duration,
+                    composition_offset,
+                    not sample_flag & NON_SYNC,
+                    buf[position:end].tobytes(),
+                )
+            )
             position = end
             decode_time += duration
         return data_offset, position, decode_time, samples

@@ -65,8 +65,11 @@ def stamp(fragment: Fragment, producer: ProducerTime, timescales: Mapping[int, i
         return fragment
     origin = producer.unix_time - producer.media_time / reference
     samples = tuple(
-        replace(sample, captured_at=origin + (sample.decode_time + sample.composition_offset) / timescales[sample.track_id])
-        if sample.track_id in timescales else sample
+        replace(
+            sample, captured_at=origin + (sample.decode_time + sample.composition_offset) / timescales[sample.track_id]
+        )
+        if sample.track_id in timescales
+        else sample
         for sample in fragment.samples
     )
     return replace(fragment, samples=samples)

@@ -85,8 +85,11 @@ class Fmp4Reader:
             if header is None:  # 8 bytes, or 16 for a largesize header, are not here yet
                 self._need = self._pos + (16 if len(buf) - self._pos >= 8 else 8)
                 return events
-            wanted = header.type in (b"ftyp", b"moov", b"moof") or (header.type == b"mdat" and self._moof) or (
-                header.type == b"prft" and not self._moof)  # 8.16.5: before the moof it refers to
+            wanted = (
+                header.type in (b"ftyp", b"moov", b"moof")
+                or (header.type == b"mdat" and self._moof)
+                or (header.type == b"prft" and not self._moof)
+            )  # 8.16.5: before the moof it refers to
             held_from = self._pos if self._moof is None else self._moof.offset
             if (wanted or self._moof) and header.end - held_from > self._max_buffer:
                 raise Fmp4Error(

@@ -151,8 +151,9 @@ def _aac_rate_channels(config: bytes) -> tuple[int, int]:
     return rate, (bits >> position) & 0x0F
 
 
-def build_sample_entry(kind: str, codec: str, width: int, height: int, sample_rate: int, channels: int,
-                       codec_config: bytes) -> bytes:
+def build_sample_entry(
+    kind: str, codec: str, width: int, height: int, sample_rate: int, channels: int, codec_config: bytes
+) -> bytes:
     """The stsd entry for a track: avc1+avcC, mp4a+esds or Opus+dOps."""
     if kind == "video":
         if not codec.startswith(("avc1", "avc3")):
@@ -163,8 +164,10 @@ def build_sample_entry(kind: str, codec: str, width: int, height: int, sample_ra
         visual = struct.pack(
             ">6xH16xHHIIIH32sHh",
             1,  # data_reference_index
-            width, height,
-            0x00480000, 0x00480000,  # 72 dpi
+            width,
+            height,
+            0x00480000,
+            0x00480000,  # 72 dpi
             0,
             1,  # frame_count
             b"",  # compressorname

@@ -7,7 +7,7 @@ struct calls and one join; sample bytes are copied once, into the output.
 from __future__ import annotations
 
 import struct
-from typing import Sequence
+from collections.abc import Sequence
 
 from .boxes import box, full_box
 from .model import Sample, TrackInfo
@@ -26,7 +26,7 @@ _TFHD_DEFAULT_BASE_IS_MOOF = 0x020000
 # trun: data-offset, sample duration, size, flags and composition offset present (8.8.8.1)
 _TRUN_FLAGS = 0x000F01
 _TRUN_ENTRY = struct.Struct(">IIIi")
-_TRAF_HEAD = struct.Struct(">I4sI4sII" "I4sIQ" "I4sIIi")  # traf header, tfhd, tfdt v1, trun head
+_TRAF_HEAD = struct.Struct(">I4sI4sIII4sIQI4sIIi")  # traf header, tfhd, tfdt v1, trun head
 _TRAF_HEAD_SIZE = _TRAF_HEAD.size  # 64: traf header, tfhd 16, tfdt 20, trun without entries 20
 _MOOF_HEAD = struct.Struct(">I4sI4sII")  # moof header, mfhd
 _MDAT_HEAD = struct.Struct(">I4s")
@@ -41,8 +41,12 @@ def write_init_segment(tracks: Sequence[TrackInfo]) -> bytes:
         raise ValueError(f"track IDs must be unique and positive, got {ids}")
     ftyp = box(b"ftyp", b"iso6", struct.pack(">I", 0), b"iso6", b"cmfc")
     mvhd = full_box(
-        b"mvhd", 0, 0,
-        struct.pack(">IIIIIH10x", 0, 0, 1000, 0, 0x00010000, 0x0100), _MATRIX, bytes(24),
+        b"mvhd",
+        0,
+        0,
+        struct.pack(">IIIIIH10x", 0, 0, 1000, 0, 0x00010000, 0x0100),
+        _MATRIX,
+        bytes(24),
         struct.pack(">I", max(ids) + 1),
     )
     mvex = box(b"mvex", *(full_box(b"trex", 0, 0, struct.pack(">5I", track.track_id, 1, 0, 0, 0)) for track in tracks))
@@ -54,14 +58,18 @@ def _trak(track: TrackInfo) -> bytes:
         raise ValueError(f"track {track.track_id} kind {track.kind!r} is neither video nor audio")
     if track.timescale <= 0:
         raise ValueError(f"track {track.track_id} needs a positive timescale")
-    entry = build_sample_entry(track.kind, track.codec, track.width, track.height, track.sample_rate,
-                               track.channels, track.codec_config)
+    entry = build_sample_entry(
+        track.kind, track.codec, track.width, track.height, track.sample_rate, track.channels, track.codec_config
+    )
     is_video = track.kind == "video"
     width, height = _entry_dimensions(entry) if is_video else (0, 0)
     tkhd = full_box(
-        b"tkhd", 0, 0x000003,  # track_enabled | track_in_movie
+        b"tkhd",
+        0,
+        0x000003,  # track_enabled | track_in_movie
         struct.pack(">IIIII8xhhH2x", 0, 0, track.track_id, 0, 0, 0, 0, 0 if is_video else 0x0100),
-        _MATRIX, struct.pack(">II", width << 16, height << 16),
+        _MATRIX,
+        struct.pack(">II", width << 16, height << 16),
     )
     mdhd = full_box(b"mdhd", 0, 0, struct.pack(">IIIIHH", 0, 0, track.timescale, 0, _LANGUAGE_UND, 0))
     handler_type, name = _HANDLERS[track.kind]
@@ -111,17 +119,34 @@ class FragmentWriter:
                 traf_size = _TRAF_HEAD_SIZE + 16 * len(run)
                 parts.append(
                     _TRAF_HEAD.pack(
-                        traf_size, b"traf",
-                        16, b"tfhd", _TFHD_DEFAULT_BASE_IS_MOOF, first.track_id,
-                        20, b"tfdt", 0x01000000, first.decode_time,
-                        20 + 16 * len(run), b"trun", 0x01000000 | _TRUN_FLAGS, len(run), data_offset,
+                        traf_size,
+                        b"traf",
+                        16,
+                        b"tfhd",
+                        _TFHD_DEFAULT_BASE_IS_MOOF,
+                        first.track_id,
+                        20,
+                        b"tfdt",
+                        0x01000000,
+                        first.decode_time,
+                        20 + 16 * len(run),
+                        b"trun",
+                        0x01000000 | _TRUN_FLAGS,
+                        len(run),
+                        data_offset,
                     )
                 )
                 pack = _TRUN_ENTRY.pack
                 for sample in run:
                     size = len(sample.data)
-                    parts.append(pack(sample.duration, size, KEYFRAME_FLAGS if sample.is_keyframe else NON_KEYFRAME_FLAGS,
-                                      sample.composition_offset))
+                    parts.append(
+                        pack(
+                            sample.duration,
+                            size,
+                            KEYFRAME_FLAGS if sample.is_keyframe else NON_KEYFRAME_FLAGS,
+                            sample.composition_offset,
+                        )
+                    )
                     payload.append(sample.data)
                     run_size += size
                 data_offset += run_size

@@ -29,10 +29,18 @@ async def alta():
 
 def alta_config(emulator, alta: AltaEmulator, tmp_path, **alta_changes):
     port = free_port()
-    config = config_for(emulator, pushes={"db_path": str(tmp_path / "gateway.sqlite3")},
-                        auth={"viewer_auth": True, "admin_key": ADMIN_KEY, "token_secret": TOKEN_SECRET},
-                        alta={"url": alta.url, "username": alta.settings.username, "password": alta.settings.password,
-                              "webhook_secret": WEBHOOK_SECRET, **alta_changes})
+    config = config_for(
+        emulator,
+        pushes={"db_path": str(tmp_path / "gateway.sqlite3")},
+        auth={"viewer_auth": True, "admin_key": ADMIN_KEY, "token_secret": TOKEN_SECRET},
+        alta={
+            "url": alta.url,
+            "username": alta.settings.username,
+            "password": alta.settings.password,
+            "webhook_secret": WEBHOOK_SECRET,
+            **alta_changes,
+        },
+    )
     alta.set_webhook(f"http://127.0.0.1:{port}/alta/webhook/{WEBHOOK_SECRET}")
     return dataclasses.replace(config, server=dataclasses.replace(config.server, listen=f"127.0.0.1:{port}"))
 

@@ -21,12 +21,13 @@ async def alarms(http, server) -> list[dict]:
         return [alarm for alarm in (await response.json())["alarms"] if alarm["source"] == "alta"]
 
 
-async def test_an_alta_alarm_reaches_the_stream_and_the_list_with_working_links(gateway_with_alta, alta,
-                                                                               admin_http):
+async def test_an_alta_alarm_reaches_the_stream_and_the_list_with_working_links(gateway_with_alta, alta, admin_http):
     server = gateway_with_alta
     token = await mint(admin_http, server, ["*"], ["view", "alarms"], sub="guard-7")
-    async with aiohttp.ClientSession() as http, \
-            http.get(server.make_url("/api/v1/events/stream"), params={"token": token}) as stream:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(server.make_url("/api/v1/events/stream"), params={"token": token}) as stream,
+    ):
         reader = SseReader(stream)
         alert = alta.raise_alarm(1, 101)
         event = await reader.until(lambda e: e.data["type"] == "ALARM_TRIGGERED" and e.data["source"] == "alta")
@@ -44,13 +45,19 @@ async def test_an_alta_alarm_reaches_the_stream_and_the_list_with_working_links(
 
 
 @pytest.mark.parametrize(("result", "code"), [("none", 101), ("valid", 201), ("false", 202)])
-async def test_verify_posts_the_code_and_the_alerts_fields_and_is_audited(gateway_with_alta, alta, admin_http,
-                                                                        result, code):
+async def test_verify_posts_the_code_and_the_alerts_fields_and_is_audited(
+    gateway_with_alta, alta, admin_http, result, code
+):
     server = gateway_with_alta
     alert = alta.raise_alarm(2, 201)
     alarm_id = f"alta:{alert['guid']}"
-    await wait_for(lambda: server.app[EVENTS].bus.seen(f"alta:{alert['guid']}:{alert['updated_at']}")
-                   or server.app[EVENTS].alta.stats["alarms"], what="the webhook's lookup")
+    await wait_for(
+        lambda: (
+            server.app[EVENTS].bus.seen(f"alta:{alert['guid']}:{alert['updated_at']}")
+            or server.app[EVENTS].alta.stats["alarms"]
+        ),
+        what="the webhook's lookup",
+    )
     token = await mint(admin_http, server, ["*"], ["alarms"], sub="guard-9")
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
         async with http.post(server.make_url(f"/api/v1/alarms/{alarm_id}/verify"), json={"result": result}) as answer:
@@ -94,8 +101,10 @@ async def test_an_expired_session_costs_one_relogin(gateway_with_alta, alta, adm
     await wait_for(lambda: server.app[EVENTS].alta.stats["alarms"] == 1, what="the alarm")
     assert alta.logins == 1
     alta.expire_sessions()
-    results = await asyncio.gather(*(alarms(admin_http, server) for _ in range(1)),
-                                   *(admin_http.get(server.make_url("/api/v1/alta/zones")) for _ in range(5)))
+    results = await asyncio.gather(
+        *(alarms(admin_http, server) for _ in range(1)),
+        *(admin_http.get(server.make_url("/api/v1/alta/zones")) for _ in range(5)),
+    )
     assert all(response.status == 200 for response in results[1:])
     assert alta.logins == 2  # one shared re-login for every call that met the 401
     async with admin_http.get(server.make_url("/metrics")) as response:
@@ -116,8 +125,11 @@ async def test_a_wrong_password_is_one_line_and_no_retry_storm(emulator, alta, t
             async with admin_http.get(server.make_url("/api/v1/alta/zones")) as response:
                 assert response.status == 502
     assert alta.logins == 0 and alta.stats["requests"]["POST /api/v1/dologin"] == 1  # held: no login per call
-    said = [record for record in caplog.records if record.name in ("gateway.alta", "gateway.events")
-            and "refused the login" in record.getMessage()]
+    said = [
+        record
+        for record in caplog.records
+        if record.name in ("gateway.alta", "gateway.events") and "refused the login" in record.getMessage()
+    ]
     assert [record.name for record in said] == ["gateway.alta", "gateway.events"]  # the cause; the list's gap
     assert said[0].levelname == "ERROR" and "check [alta] username and password" in said[0].getMessage()
     assert "not-the-password" not in caplog.text

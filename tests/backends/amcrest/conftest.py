@@ -14,15 +14,24 @@ from tests.conftest import config_for, require
 from tests.rtmp.conftest import ADMIN_KEY, nginx  # noqa: F401  (the nginx-rtmp receiver fixture)
 from tests.rtmp.nginx import probe
 
-SMALL = {"loop_seconds": 4.0, "fps": 15, "high_size": (640, 360), "low_size": (320, 180),
-         "high_bitrate": 800_000, "low_bitrate": 250_000}
+SMALL = {
+    "loop_seconds": 4.0,
+    "fps": 15,
+    "high_size": (640, 360),
+    "low_size": (320, 180),
+    "high_bitrate": 800_000,
+    "low_bitrate": 250_000,
+}
 
 
 @pytest.fixture
 async def camera(emulator_cache):
     """A light Amcrest device (two channels, tiny pictures) for the CGI and event tests."""
-    emu = AmcrestEmulator(AmcrestSettings(channels=2, cache_dir=emulator_cache, loop_seconds=1, fps=5,
-                                          high_size=(320, 180), low_size=(160, 90)))
+    emu = AmcrestEmulator(
+        AmcrestSettings(
+            channels=2, cache_dir=emulator_cache, loop_seconds=1, fps=5, high_size=(320, 180), low_size=(160, 90)
+        )
+    )
     await emu.start()
     try:
         yield emu
@@ -46,9 +55,17 @@ async def amcrest(amcrest_settings):
 
 
 def camera_config(emu: AmcrestEmulator, camera_id: str, channel: int = 1, **changes) -> AmcrestCameraConfig:
-    values = {"id": camera_id, "name": camera_id.title(), "host": emu.host, "http_port": emu.http_port,
-              "rtsp_port": emu.rtsp_port, "username": emu.settings.username, "password": emu.settings.password,
-              "channel": channel, "ptz": True}
+    values = {
+        "id": camera_id,
+        "name": camera_id.title(),
+        "host": emu.host,
+        "http_port": emu.http_port,
+        "rtsp_port": emu.rtsp_port,
+        "username": emu.settings.username,
+        "password": emu.settings.password,
+        "channel": channel,
+        "ptz": True,
+    }
     return AmcrestCameraConfig(**(values | changes))
 
 
@@ -61,9 +78,12 @@ def amcrest_cameras(amcrest) -> tuple[AmcrestCameraConfig, ...]:
 def gateway_config(emulator, amcrest_cameras, tmp_path):
     import dataclasses
 
-    config = config_for(emulator, sources={"idle_close_after": 2.0, "stall_timeout": 3.0},
-                        auth={"admin_key": ADMIN_KEY, "viewer_auth": False},
-                        pushes={"db_path": str(tmp_path / "pushes.sqlite3")})
+    config = config_for(
+        emulator,
+        sources={"idle_close_after": 2.0, "stall_timeout": 3.0},
+        auth={"admin_key": ADMIN_KEY, "viewer_auth": False},
+        pushes={"db_path": str(tmp_path / "pushes.sqlite3")},
+    )
     return dataclasses.replace(config, amcrest=amcrest_cameras)
 
 
@@ -83,8 +103,9 @@ async def cameras_when(http: aiohttp.ClientSession, url: str, ready, timeout: fl
 async def porch_ready(gateway_url) -> dict:
     """The gateway once its monitor has looked at the porch camera."""
     async with aiohttp.ClientSession() as http:
-        cameras = await cameras_when(http, gateway_url, lambda found: found.get("porch", {}).get("available", True)
-                                     and "porch" in found)
+        cameras = await cameras_when(
+            http, gateway_url, lambda found: found.get("porch", {}).get("available", True) and "porch" in found
+        )
     assert cameras["porch"].get("available", True), cameras["porch"]
     return cameras
 
@@ -94,8 +115,20 @@ async def recorded_live(gateway_url: str, camera: str, seconds: float, path) -> 
     reads of it: (streams by kind, the probe)."""
     require("ffmpeg", "ffprobe")
     process = await asyncio.create_subprocess_exec(
-        "ffmpeg", "-nostdin", "-v", "error", "-i", f"{gateway_url}/live/{camera}.mp4?quality=low", "-t", str(seconds),
-        "-c", "copy", "-y", str(path), stderr=asyncio.subprocess.PIPE)
+        "ffmpeg",
+        "-nostdin",
+        "-v",
+        "error",
+        "-i",
+        f"{gateway_url}/live/{camera}.mp4?quality=low",
+        "-t",
+        str(seconds),
+        "-c",
+        "copy",
+        "-y",
+        str(path),
+        stderr=asyncio.subprocess.PIPE,
+    )
     _, err = await asyncio.wait_for(process.communicate(), seconds + 50)
     assert process.returncode == 0, err.decode()
     found = probe(path)

@@ -28,7 +28,9 @@ async def test_aac_passes_through_to_live_and_opus_is_made_for_webrtc(porch_read
     audio = gateway.app[SOURCES].camera_audio("porch")
     assert audio is not None and audio.track.codec == "mp4a.40.2"
     # Passed through: the hubs' AAC is the camera's own (its AudioSpecificConfig, its rate).
-    assert audio.track.sample_rate == 16000 and audio.track.codec_config[:2] == bytes.fromhex("1408")  # LC, 16 kHz, mono
+    assert audio.track.sample_rate == 16000 and audio.track.codec_config[:2] == bytes.fromhex(
+        "1408"
+    )  # LC, 16 kHz, mono
     reader = audio.opus_hub.subscribe(queue_frames=500)
     await asyncio.sleep(1.0)
     packets = [reader.get_nowait() for _ in range(reader.queued)]

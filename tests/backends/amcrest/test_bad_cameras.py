@@ -23,8 +23,8 @@ async def wait_playing_some(page, cameras: set[str], timeout: float = 30.0) -> N
         await asyncio.sleep(0.5)
     raise AssertionError(f"{cameras} not all playing: {await players(page)}")
 
-pytestmark = [pytest.mark.peer, pytest.mark.timeout(180)]
 
+pytestmark = [pytest.mark.peer, pytest.mark.timeout(180)]
 
 
 @pytest.fixture
@@ -39,13 +39,19 @@ def amcrest_cameras(amcrest, emulator):
 
 
 @pytest.mark.usefixtures("amcrest_cameras")
-async def test_bad_cameras_each_give_one_clear_line_and_the_rest_keeps_working(gateway_url, emulator, caplog,
-                                                                               artifacts_dir):
+async def test_bad_cameras_each_give_one_clear_line_and_the_rest_keeps_working(
+    gateway_url, emulator, caplog, artifacts_dir
+):
     caplog.set_level(logging.INFO)
     async with aiohttp.ClientSession() as http:
-        cameras = await cameras_when(http, gateway_url, lambda found: all(
-            camera in found and "available" in found[camera] for camera in ("wrong-password", "gone", "garage"))
-            and found.get("porch", {}).get("available", True))
+        cameras = await cameras_when(
+            http,
+            gateway_url,
+            lambda found: (
+                all(camera in found and "available" in found[camera] for camera in ("wrong-password", "gone", "garage"))
+                and found.get("porch", {}).get("available", True)
+            ),
+        )
         assert "401" in cameras["wrong-password"]["reason"] and "not-the-password" not in str(cameras)
         assert "unreachable" in cameras["gone"]["reason"]
         assert "H.265" in cameras["garage"]["reason"]
@@ -73,11 +79,13 @@ async def test_bad_cameras_each_give_one_clear_line_and_the_rest_keeps_working(g
         await page.screenshot(path=str(artifacts_dir / "viewer-unavailable-camera.png"))
     # The gateway's own lines, from its start (the fixture's setup) on.
     records = caplog.get_records("setup") + caplog.get_records("call")
-    logged = [record.getMessage() for record in records if record.name.startswith("gateway")
-              and not record.name.startswith("gateway.emulator")]
+    logged = [
+        record.getMessage()
+        for record in records
+        if record.name.startswith("gateway") and not record.name.startswith("gateway.emulator")
+    ]
     for camera, words in (("wrong-password", "401"), ("gone", "unreachable"), ("garage", "H.265")):
         lines = [line for line in logged if camera in line and words in line]
         assert len(lines) == 1, (camera, lines)
     assert len([line for line in logged if "already a wep camera" in line]) == 1
     assert not any("not-the-password" in line or "Traceback" in line for line in logged)
-

@@ -27,8 +27,15 @@ CHUNK_MS = 40
 
 def client_for(url: str, *, username: str = "admin", password: str = "amcrest-emulator", **options) -> AmcrestCgi:
     where = URL(url)
-    return AmcrestCgi(camera_id="porch", host=where.host, http_port=where.port, username=username, password=password,
-                      channel=options.pop("channel", CHANNEL), **options)
+    return AmcrestCgi(
+        camera_id="porch",
+        host=where.host,
+        http_port=where.port,
+        username=username,
+        password=password,
+        channel=options.pop("channel", CHANNEL),
+        **options,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -101,7 +108,7 @@ async def paced(audio: bytes, started: list[float] | None = None):
     step = 8 * CHUNK_MS
     for number, offset in enumerate(range(0, len(audio), step)):
         await asyncio.sleep(max(0.0, start + number * CHUNK_MS / 1000 - time.monotonic()))
-        yield audio[offset:offset + step]
+        yield audio[offset : offset + step]
 
 
 # -- snapshot, errors ---------------------------------------------------------------------------
@@ -158,8 +165,11 @@ async def test_other_answers():
     app.router.add_get("/cgi-bin/snapshot.cgi", snapshot)
     app.router.add_get("/cgi-bin/ptz.cgi", ptz)
     async with TestServer(app, host="127.0.0.1") as server, opened(client_for(str(server.make_url("")))) as client:
-        with pytest.raises(UpstreamFailure, match=r"sent 18 bytes of text/html; charset=utf-8 for a snapshot, not a "
-                                                  r"JPEG") as caught:
+        with pytest.raises(
+            UpstreamFailure,
+            match=r"sent 18 bytes of text/html; charset=utf-8 for a snapshot, not a "
+            r"JPEG",
+        ) as caught:
             await client.snapshot()
         assert caught.value.cause == "bad_media"
         with pytest.raises(UpstreamFailure, match="refused ptz start Left: Error Bad Request!") as caught:
@@ -294,15 +304,21 @@ async def test_attach_events_gives_parts(cgi, camera):
         assert caught.value.cause == "truncated"
 
 
-@pytest.mark.parametrize("hold, cause, message", [
-    (True, "stall", "camera 'porch' event stream silent for 3s"),
-    (False, "closed", "camera 'porch' closed its event stream"),
-])
+@pytest.mark.parametrize(
+    "hold, cause, message",
+    [
+        (True, "stall", "camera 'porch' event stream silent for 3s"),
+        (False, "closed", "camera 'porch' closed its event stream"),
+    ],
+)
 async def test_event_stream_ends(hold, cause, message):
     head = b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=myboundary\r\n\r\n"
     heartbeat = b"--myboundary\r\nContent-Type: text/plain\r\nContent-Length: 9\r\n\r\nHeartbeat\r\n\r\n"
-    async with (raw_server(head + heartbeat, hold=hold) as url, opened(client_for(url)) as client,
-                client.attach_events(heartbeat=1) as parts):
+    async with (
+        raw_server(head + heartbeat, hold=hold) as url,
+        opened(client_for(url)) as client,
+        client.attach_events(heartbeat=1) as parts,
+    ):
         assert await anext(parts) == Heartbeat()
         with pytest.raises(UpstreamFailure) as caught:
             await asyncio.wait_for(anext(parts), 5)

@@ -21,8 +21,11 @@ from gateway.backends.amcrest.event_parser import (
 
 BOUNDARY = "myboundary"
 # Dahua writes data= JSON styled (3-space indent, "key" : value), with ; and = in strings.
-DETAILS = {"Name": "Rule;1=front", "Object": {"ObjectType": "Human", "BoundingBox": [2856, 1280, 3880, 4880]},
-           "UTC": 1711446999}
+DETAILS = {
+    "Name": "Rule;1=front",
+    "Object": {"ObjectType": "Human", "BoundingBox": [2856, 1280, 3880, 4880]},
+    "UTC": 1711446999,
+}
 
 
 def part(body: bytes, *, length: bool = True, boundary: str = BOUNDARY) -> bytes:
@@ -39,21 +42,27 @@ def event_body(code: str, action: str, index: int, data: dict | None = None) -> 
     return body.encode()
 
 
-STRAY_HEAD = b"HTTP/1.1 200 OK\r\nServer: Device/1.0\r\nContent-Type: multipart/x-mixed-replace; boundary=myboundary\r\n\r\n"
-STREAM = b"".join([
-    part(event_body("VideoMotion", "Start", 0)),
-    part(b"Heartbeat"),
-    STRAY_HEAD,
-    part(event_body("CrossLineDetection", "Pulse", 1, DETAILS)),
-    b"HTTP/1.1 200 OK\r\n",  # the status line alone, straight before a boundary
-    part(event_body("AudioMutation", "Stop", 0), length=False),
-    f"--{BOUNDARY}--\r\n".encode(),  # a closing delimiter some firmware writes, then goes on
-    part(event_body("VideoMotion", "Stop", 0)),
-])
+STRAY_HEAD = (
+    b"HTTP/1.1 200 OK\r\nServer: Device/1.0\r\nContent-Type: multipart/x-mixed-replace; boundary=myboundary\r\n\r\n"
+)
+STREAM = b"".join(
+    [
+        part(event_body("VideoMotion", "Start", 0)),
+        part(b"Heartbeat"),
+        STRAY_HEAD,
+        part(event_body("CrossLineDetection", "Pulse", 1, DETAILS)),
+        b"HTTP/1.1 200 OK\r\n",  # the status line alone, straight before a boundary
+        part(event_body("AudioMutation", "Stop", 0), length=False),
+        f"--{BOUNDARY}--\r\n".encode(),  # a closing delimiter some firmware writes, then goes on
+        part(event_body("VideoMotion", "Stop", 0)),
+    ]
+)
 EXPECTED = [
     EventPart("VideoMotion", "Start", 0, None, "Code=VideoMotion;action=Start;index=0"),
     Heartbeat(),
-    EventPart("CrossLineDetection", "Pulse", 1, DETAILS, event_body("CrossLineDetection", "Pulse", 1, DETAILS).decode()),
+    EventPart(
+        "CrossLineDetection", "Pulse", 1, DETAILS, event_body("CrossLineDetection", "Pulse", 1, DETAILS).decode()
+    ),
     EventPart("AudioMutation", "Stop", 0, None, "Code=AudioMutation;action=Stop;index=0"),
     EventPart("VideoMotion", "Stop", 0, None, "Code=VideoMotion;action=Stop;index=0"),
 ]
@@ -85,7 +94,7 @@ def test_split_at_every_offset():
 
 
 def test_byte_by_byte():
-    assert feed_pieces([STREAM[i:i + 1] for i in range(len(STREAM))]) == (EXPECTED, None)
+    assert feed_pieces([STREAM[i : i + 1] for i in range(len(STREAM))]) == (EXPECTED, None)
 
 
 def test_data_json_keeps_semicolons_and_equals():
@@ -97,9 +106,10 @@ def test_data_json_keeps_semicolons_and_equals():
 def test_heartbeat_and_field_tolerance():
     assert parse_body(b"Heartbeat\r\n") == Heartbeat()
     # Key case and spacing vary across firmware; a missing index is channel 0.
-    assert parse_body(b"code=AlarmLocal; Action=Start") == EventPart("AlarmLocal", "Start", 0, None,
-                                                                      "code=AlarmLocal; Action=Start")
-    assert parse_body(b'Code=X;action=Pulse;index=0;data=[1, 2]').data == {"value": [1, 2]}
+    assert parse_body(b"code=AlarmLocal; Action=Start") == EventPart(
+        "AlarmLocal", "Start", 0, None, "code=AlarmLocal; Action=Start"
+    )
+    assert parse_body(b"Code=X;action=Pulse;index=0;data=[1, 2]").data == {"value": [1, 2]}
 
 
 def test_quoted_and_dashed_boundaries():
@@ -107,17 +117,22 @@ def test_quoted_and_dashed_boundaries():
     assert boundary_from_content_type("Multipart/X-Mixed-Replace;charset=utf-8; Boundary=abc") == "abc"
     # Some firmware puts the dashes in the header too: the lines are then that string.
     dashed = part(b"Heartbeat", boundary="myboundary")
-    assert feed_pieces([dashed], boundary=boundary_from_content_type("multipart/mixed; boundary=--myboundary")) \
-        == ([Heartbeat()], None)
+    assert feed_pieces([dashed], boundary=boundary_from_content_type("multipart/mixed; boundary=--myboundary")) == (
+        [Heartbeat()],
+        None,
+    )
 
 
-@pytest.mark.parametrize("value, message", [
-    ("text/plain", "event stream is b'text/plain', not multipart"),
-    ("application/json; boundary=x", "not multipart"),
-    ("", "not multipart"),
-    ("multipart/x-mixed-replace", "multipart event stream without a boundary"),
-    ('multipart/x-mixed-replace; boundary=""', "without a boundary"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("text/plain", "event stream is b'text/plain', not multipart"),
+        ("application/json; boundary=x", "not multipart"),
+        ("", "not multipart"),
+        ("multipart/x-mixed-replace", "multipart event stream without a boundary"),
+        ('multipart/x-mixed-replace; boundary=""', "without a boundary"),
+    ],
+)
 def test_content_types_without_a_boundary(value, message):
     with pytest.raises(EventStreamError, match=message):
         boundary_from_content_type(value)
@@ -141,8 +156,12 @@ def test_garbage_is_caught_before_its_line_ends():
 
 
 def test_error_messages_are_one_short_line():
-    for data in (b"x" * 100_000, b"--myboundary\r\n" + b"y" * 100_000, b"--myboundary\r\n\r\n" + b"z" * 100_000,
-                 part(b"Code=" + b"q" * 5000 + b";index=nope")):
+    for data in (
+        b"x" * 100_000,
+        b"--myboundary\r\n" + b"y" * 100_000,
+        b"--myboundary\r\n\r\n" + b"z" * 100_000,
+        part(b"Code=" + b"q" * 5000 + b";index=nope"),
+    ):
         _, error = feed_pieces([data])
         assert error is not None
         message = str(error)
@@ -163,12 +182,15 @@ def test_bounds():
         assert error is not None and message in str(error)
 
 
-@pytest.mark.parametrize("body, message", [
-    (b"hello", "without a Code"),
-    (b"", "without a Code"),
-    (b"Code=VideoMotion;action=Start;index=one", "bad index"),
-    (b"Code=VideoMotion;action=Start;index=0;data={not json", "not JSON"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (b"hello", "without a Code"),
+        (b"", "without a Code"),
+        (b"Code=VideoMotion;action=Start;index=one", "bad index"),
+        (b"Code=VideoMotion;action=Start;index=0;data={not json", "not JSON"),
+    ],
+)
 def test_unparseable_bodies(body, message):
     _, error = feed_pieces([part(body)])
     assert error is not None and message in str(error)
@@ -202,9 +224,11 @@ def test_stream_ending_between_parts_is_clean():
 
 
 codes = st.sampled_from(["VideoMotion", "CrossLineDetection", "AudioMutation", "_DoTalkAction_", "NewFile"])
-details = st.none() | st.dictionaries(st.text(min_size=1, max_size=8),
-                                      st.text(alphabet=st.sampled_from(";=,:{}[]\" \nab"), max_size=12) | st.integers(),
-                                      max_size=3)
+details = st.none() | st.dictionaries(
+    st.text(min_size=1, max_size=8),
+    st.text(alphabet=st.sampled_from(';=,:{}[]" \nab'), max_size=12) | st.integers(),
+    max_size=3,
+)
 
 
 @st.composite
@@ -219,8 +243,9 @@ def events(draw) -> tuple[bytes, list]:
     return part(body, length=False) + part(b"Heartbeat"), [event, Heartbeat()]
 
 
-items = st.one_of(events(), st.just((part(b"Heartbeat"), [Heartbeat()])), st.just((STRAY_HEAD, [])),
-                  st.just((b"\r\n", [])))
+items = st.one_of(
+    events(), st.just((part(b"Heartbeat"), [Heartbeat()])), st.just((STRAY_HEAD, [])), st.just((b"\r\n", []))
+)
 
 
 @settings(max_examples=300, deadline=None)

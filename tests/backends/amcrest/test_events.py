@@ -23,23 +23,30 @@ ISO_MS_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 # -- normalisation -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("code, action, expected_type, state", [
-    ("VideoMotion", "Start", "DEVICE_MOTION_START", "start"),
-    ("VideoMotion", "Stop", "DEVICE_MOTION_STOP", "stop"),
-    ("VideoMotion", "Pulse", "DEVICE_MOTION_START", "pulse"),
-    ("CrossLineDetection", "Start", "DEVICE_ANALYTICS_START", "start"),
-    ("CrossRegionDetection", "Stop", "DEVICE_ANALYTICS_STOP", "stop"),
-    ("SmartMotionHuman", "Start", "DEVICE_ANALYTICS_START", "start"),
-    ("SmartMotionVehicle", "Stop", "DEVICE_ANALYTICS_STOP", "stop"),
-    ("FaceDetection", "Pulse", "DEVICE_ANALYTICS_START", "pulse"),
-    ("LeftDetection", "Start", "DEVICE_ANALYTICS_START", "start"),
-    ("AudioMutation", "Start", "AMCREST_AUDIOMUTATION", "start"),
-    ("StorageLowSpace", "Pulse", "AMCREST_STORAGELOWSPACE", "pulse"),
-    ("_DoTalkAction_", "Invite", "AMCREST__DOTALKACTION_", "pulse"),  # doorbell actions are moments
-])
+@pytest.mark.parametrize(
+    "code, action, expected_type, state",
+    [
+        ("VideoMotion", "Start", "DEVICE_MOTION_START", "start"),
+        ("VideoMotion", "Stop", "DEVICE_MOTION_STOP", "stop"),
+        ("VideoMotion", "Pulse", "DEVICE_MOTION_START", "pulse"),
+        ("CrossLineDetection", "Start", "DEVICE_ANALYTICS_START", "start"),
+        ("CrossRegionDetection", "Stop", "DEVICE_ANALYTICS_STOP", "stop"),
+        ("SmartMotionHuman", "Start", "DEVICE_ANALYTICS_START", "start"),
+        ("SmartMotionVehicle", "Stop", "DEVICE_ANALYTICS_STOP", "stop"),
+        ("FaceDetection", "Pulse", "DEVICE_ANALYTICS_START", "pulse"),
+        ("LeftDetection", "Start", "DEVICE_ANALYTICS_START", "start"),
+        ("AudioMutation", "Start", "AMCREST_AUDIOMUTATION", "start"),
+        ("StorageLowSpace", "Pulse", "AMCREST_STORAGELOWSPACE", "pulse"),
+        ("_DoTalkAction_", "Invite", "AMCREST__DOTALKACTION_", "pulse"),  # doorbell actions are moments
+    ],
+)
 def test_types_and_states(code, action, expected_type, state):
-    event = camera_event(EventPart(code, action, 0, None, f"Code={code};action={action};index=0"), "porch", "e1",
-                         "2024-03-26T09:56:39.701Z")
+    event = camera_event(
+        EventPart(code, action, 0, None, f"Code={code};action={action};index=0"),
+        "porch",
+        "e1",
+        "2024-03-26T09:56:39.701Z",
+    )
     assert (event.type, event.state) == (expected_type, state)
     assert event_type(code, state) == expected_type
 
@@ -48,9 +55,15 @@ def test_event_shape():
     details = {"Object": {"ObjectType": "Human"}, "Name": "a;b=c"}
     part = EventPart("SmartMotionHuman", "Start", 1, details, "raw")
     event = camera_event(part, "porch", "e1", "2024-03-26T09:56:39.701Z")
-    assert event == CameraEvent(id="e1", camera="porch", type="DEVICE_ANALYTICS_START", state="start",
-                                time="2024-03-26T09:56:39.701Z", source="amcrest",
-                                data={"code": "SmartMotionHuman", "action": "Start", "index": 1, "details": details})
+    assert event == CameraEvent(
+        id="e1",
+        camera="porch",
+        type="DEVICE_ANALYTICS_START",
+        state="start",
+        time="2024-03-26T09:56:39.701Z",
+        source="amcrest",
+        data={"code": "SmartMotionHuman", "action": "Start", "index": 1, "details": details},
+    )
     plain = camera_event(EventPart("VideoMotion", "Stop", 1, None, "raw"), "porch", "e2", "t")
     assert plain.data == {"code": "VideoMotion", "action": "Stop", "index": 1}
 
@@ -66,12 +79,17 @@ def test_time_is_utc_with_milliseconds():
 async def running(camera):
     """An AmcrestEventStream for the emulator's channel 2, running; yields (stream, published)."""
     where = URL(camera.http_url)
-    cgi = AmcrestCgi(camera_id="porch", host=where.host, http_port=where.port, username=camera.settings.username,
-                     password=camera.settings.password, channel=CHANNEL)
+    cgi = AmcrestCgi(
+        camera_id="porch",
+        host=where.host,
+        http_port=where.port,
+        username=camera.settings.username,
+        password=camera.settings.password,
+        channel=CHANNEL,
+    )
     await cgi.open()
     published: list[CameraEvent] = []
-    stream = AmcrestEventStream(cgi, "porch", CHANNEL, published.append, heartbeat=1, initial_delay=0.05,
-                                max_delay=0.2)
+    stream = AmcrestEventStream(cgi, "porch", CHANNEL, published.append, heartbeat=1, initial_delay=0.05, max_delay=0.2)
     task = asyncio.create_task(stream.run())
     try:
         await until(lambda: stream.connected)
@@ -115,11 +133,20 @@ async def test_other_channels_are_ignored(running, camera):
     assert published[0].data["details"] == {"Name": "mine;x=y"}
 
 
-@pytest.mark.parametrize("fault, cause, line", [
-    ("garbage", "bad_stream", ("camera 'porch' sent a malformed event stream: expected a boundary, got "
-                               "b'\\x00\\xffnot a multipart part'; reconnecting in ")),
-    ("cut", "truncated", "camera 'porch': event stream ended inside a part: 29 of 37 body bytes; reconnecting in "),
-])
+@pytest.mark.parametrize(
+    "fault, cause, line",
+    [
+        (
+            "garbage",
+            "bad_stream",
+            (
+                "camera 'porch' sent a malformed event stream: expected a boundary, got "
+                "b'\\x00\\xffnot a multipart part'; reconnecting in "
+            ),
+        ),
+        ("cut", "truncated", "camera 'porch': event stream ended inside a part: 29 of 37 body bytes; reconnecting in "),
+    ],
+)
 async def test_fault_gives_one_warning_then_reconnects(running, camera, caplog, fault, cause, line):
     stream, published = running
     caplog.set_level(logging.INFO, logger="gateway.backends.amcrest")
@@ -139,8 +166,9 @@ async def test_fault_gives_one_warning_then_reconnects(running, camera, caplog, 
 
 async def test_unreachable_camera_backs_off(caplog):
     caplog.set_level(logging.WARNING, logger="gateway.backends.amcrest")
-    cgi = AmcrestCgi(camera_id="porch", host="127.0.0.1", http_port=9, username="admin", password="secret-pw-77",
-                     channel=1)
+    cgi = AmcrestCgi(
+        camera_id="porch", host="127.0.0.1", http_port=9, username="admin", password="secret-pw-77", channel=1
+    )
     await cgi.open()
     stream = AmcrestEventStream(cgi, "porch", 1, lambda event: None, initial_delay=0.02, max_delay=0.1)
     task = asyncio.create_task(stream.run())
@@ -161,8 +189,14 @@ async def test_unreachable_camera_backs_off(caplog):
 async def test_refused_credentials_are_tried_again_only_after_a_minute(camera, caplog):
     caplog.set_level(logging.WARNING, logger="gateway.backends.amcrest")
     where = URL(camera.http_url)
-    cgi = AmcrestCgi(camera_id="porch", host=where.host, http_port=where.port, username=camera.settings.username,
-                     password="not-the-password", channel=CHANNEL)
+    cgi = AmcrestCgi(
+        camera_id="porch",
+        host=where.host,
+        http_port=where.port,
+        username=camera.settings.username,
+        password="not-the-password",
+        channel=CHANNEL,
+    )
     await cgi.open()
     stream = AmcrestEventStream(cgi, "porch", CHANNEL, lambda event: None, initial_delay=0.02, max_delay=0.1)
     task = asyncio.create_task(stream.run())

@@ -41,8 +41,15 @@ def dominant_hz(samples: np.ndarray, rate: int = 8000) -> float:
 
 async def test_listed_beside_the_wep_cameras(porch_ready, emulator):
     porch = porch_ready["porch"]
-    assert porch == {"id": "porch", "name": "Porch", "qualities": ["high", "low"], "speaker": True, "audio": True,
-                     "source": "amcrest", "ptz": True}
+    assert porch == {
+        "id": "porch",
+        "name": "Porch",
+        "qualities": ["high", "low"],
+        "speaker": True,
+        "audio": True,
+        "source": "amcrest",
+        "ptz": True,
+    }
     assert [porch_ready[camera]["source"] for camera in emulator.camera_ids] == ["wep"] * len(emulator.camera_ids)
 
 
@@ -124,13 +131,17 @@ async def test_chromium_microphone_reaches_its_speaker_as_440_hz_g711(porch_read
         await page.mouse.up()
     assert amcrest.talk_content_types(1) == ["Audio/G.711A"]
     samples = alaw_decode(amcrest.talk_audio(1))
-    assert abs(dominant_hz(samples[-8000 * 2:]) - 440) <= 10
+    assert abs(dominant_hz(samples[-8000 * 2 :]) - 440) <= 10
 
 
 async def test_an_uploaded_file_plays_on_its_speaker(porch_ready, gateway_url, amcrest):
     body = wav_bytes(tone(2.0, 48000, freq=660.0), 48000)
-    async with aiohttp.ClientSession() as http, http.post(f"{gateway_url}/api/v1/cameras/porch/talkdown", data=body,
-                         headers={"Content-Type": "audio/wav"}) as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{gateway_url}/api/v1/cameras/porch/talkdown", data=body, headers={"Content-Type": "audio/wav"}
+        ) as response,
+    ):
         assert response.status == 200, await response.text()
         answer = await response.json()
     assert answer["posts"] == 1 and abs(answer["duration"] - 2.0) < 0.05
@@ -162,9 +173,12 @@ async def test_ptz_move_and_preset_reach_the_camera(porch_ready, gateway, amcres
     await backend.ptz_stop("porch")
     await backend.ptz_goto_preset("porch", 3)
     assert [(e["channel"], e["action"], e["code"], e["arg1"], e["arg2"]) for e in amcrest.ptz_log] == [
-        (1, "start", "Left", 0, 4), (1, "stop", "Left", 0, 0), (1, "start", "LeftUp", 4, 4),
-        (1, "stop", "LeftUp", 0, 0), (1, "start", "GotoPreset", 0, 3)]
-
+        (1, "start", "Left", 0, 4),
+        (1, "stop", "Left", 0, 0),
+        (1, "start", "LeftUp", 4, 4),
+        (1, "stop", "LeftUp", 0, 0),
+        (1, "start", "GotoPreset", 0, 3),
+    ]
 
 
 async def test_camera_events_reach_the_event_stream_in_weps_vocabulary(amcrest, gateway_url, porch_ready):
@@ -172,19 +186,20 @@ async def test_camera_events_reach_the_event_stream_in_weps_vocabulary(amcrest, 
     the raw fields stay in `data`; no links the camera cannot serve (no recordings)."""
     from tests.events.sse_client import SseReader
 
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{gateway_url}/api/v1/events/stream") as response:
-            reader = SseReader(response)
-            deadline = time.monotonic() + 10
-            while not amcrest.events._streams and time.monotonic() < deadline:  # the gateway's attach is up
-                await asyncio.sleep(0.05)
-            for action in ("Start", "Stop"):
-                amcrest.inject_event(1, "VideoMotion", action)
-            amcrest.inject_event(1, "AlarmLocal", "Pulse", {"port": 1})
-            events = [await reader.until(lambda e: e.data["source"] == "amcrest") for _ in range(3)]
+    async with aiohttp.ClientSession() as http, http.get(f"{gateway_url}/api/v1/events/stream") as response:
+        reader = SseReader(response)
+        deadline = time.monotonic() + 10
+        while not amcrest.events._streams and time.monotonic() < deadline:  # the gateway's attach is up
+            await asyncio.sleep(0.05)
+        for action in ("Start", "Stop"):
+            amcrest.inject_event(1, "VideoMotion", action)
+        amcrest.inject_event(1, "AlarmLocal", "Pulse", {"port": 1})
+        events = [await reader.until(lambda e: e.data["source"] == "amcrest") for _ in range(3)]
     assert [(e.name, e.data["type"], e.data["state"]) for e in events] == [
-        ("motion", "DEVICE_MOTION_START", "start"), ("motion", "DEVICE_MOTION_STOP", "stop"),
-        ("device", "AMCREST_ALARMLOCAL", "pulse")]
+        ("motion", "DEVICE_MOTION_START", "start"),
+        ("motion", "DEVICE_MOTION_STOP", "stop"),
+        ("device", "AMCREST_ALARMLOCAL", "pulse"),
+    ]
     assert {e.data["camera"] for e in events} == {"porch"}
     assert events[0].data["data"]["code"] == "VideoMotion"
     assert events[2].data["data"]["details"] == {"port": 1}

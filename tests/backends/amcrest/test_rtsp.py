@@ -59,4 +59,6 @@ def test_url_escapes_the_password_and_errors_never_carry_it():
     refused = failure_of(TARGET, av.error.HTTPUnauthorizedError(-1, "Server returned 401 Unauthorized"))
     assert refused.cause == "auth" and "401" in str(refused) and "p@ss" not in str(refused)
     gone = failure_of(TARGET, ConnectionRefusedError(111, "Connection refused"))
-    assert gone.cause == "connection" and str(gone) == "camera 'porch' unreachable at 192.168.1.20:554: Connection refused"
+    assert (
+        gone.cause == "connection" and str(gone) == "camera 'porch' unreachable at 192.168.1.20:554: Connection refused"
+    )

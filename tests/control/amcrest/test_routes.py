@@ -37,14 +37,14 @@ async def test_a_move_reaches_the_camera_and_stops_by_itself(porch_ready, gatewa
     assert [(e["action"], e["code"]) for e in amcrest.ptz_log] == [("start", "Left"), ("stop", "Left")]
 
 
-async def test_a_second_operator_gets_409_naming_the_holder_and_the_admin_takes_over(porch_ready, gateway_url,
-                                                                                   amcrest, http):
+async def test_a_second_operator_gets_409_naming_the_holder_and_the_admin_takes_over(
+    porch_ready, gateway_url, amcrest, http
+):
     assert (await _post(http, gateway_url + PTZ, {"tilt": 0.3}, operator="tab-1"))[0] == 200
     status, answer = await _post(http, gateway_url + PTZ, {"tilt": -0.3}, operator="tab-2")
     assert status == 409
     assert "is being steered by another operator since" in answer["error"]["message"]
-    status, _ = await _post(http, gateway_url + PTZ + "/stop", operator="tab-3",
-                            Authorization=f"Bearer {ADMIN_KEY}")
+    status, _ = await _post(http, gateway_url + PTZ + "/stop", operator="tab-3", Authorization=f"Bearer {ADMIN_KEY}")
     assert status == 200  # the admin key takes the camera over
     assert (await _post(http, gateway_url + PTZ, {"tilt": 0.3}, operator="tab-1"))[0] == 409
     assert [e["action"] for e in amcrest.ptz_log] == ["start", "stop"]  # nothing sent for the refused ones
@@ -60,21 +60,25 @@ async def test_presets_are_listed_and_gone_to(porch_ready, gateway_url, amcrest,
     assert status == 404 and "has no preset 40 (it has 1, 2, 3" in answer["error"]["message"]
 
 
-@pytest.mark.parametrize(("path", "body", "status", "words"), [
-    (PTZ, {"pan": 2}, 400, "pan must be a number from -1 to 1"),
-    (PTZ, {"pan": "left"}, 400, "pan must be a number"),
-    (PTZ, {"spin": 1}, 400, "unknown field(s): spin"),
-    (PTZ, {}, 400, "give at least one of pan, tilt, zoom"),
-    (PTZ + "/center", {"x": 0.5, "y": 0.5}, 501, "no field-of-view command"),
-    (PTZ + "/zoom-to", {"roi": [0.1, 0.1, 0.2]}, 400, "roi must be [left, top, right, bottom]"),
-    (PTZ + "/zoom-to", {"roi": [0.5, 0.1, 0.2, 0.4]}, 400, "left < right"),
-    (PTZ + "/home", None, 501, "no home command"),
-    ("/api/v1/cameras/porch/presets/x/goto", None, 400, "n must be a whole number"),
-    ("/api/v1/cameras/porch/outputs/1", {"state": "on"}, 400, "has no outputs"),
-    ("/api/v1/cameras/nope/ptz", {"pan": 1}, 404, "no camera"),
-])
-async def test_bad_commands_are_refused_with_the_reason_and_nothing_is_sent(porch_ready, gateway_url, amcrest, http,
-                                                                            path, body, status, words):
+@pytest.mark.parametrize(
+    ("path", "body", "status", "words"),
+    [
+        (PTZ, {"pan": 2}, 400, "pan must be a number from -1 to 1"),
+        (PTZ, {"pan": "left"}, 400, "pan must be a number"),
+        (PTZ, {"spin": 1}, 400, "unknown field(s): spin"),
+        (PTZ, {}, 400, "give at least one of pan, tilt, zoom"),
+        (PTZ + "/center", {"x": 0.5, "y": 0.5}, 501, "no field-of-view command"),
+        (PTZ + "/zoom-to", {"roi": [0.1, 0.1, 0.2]}, 400, "roi must be [left, top, right, bottom]"),
+        (PTZ + "/zoom-to", {"roi": [0.5, 0.1, 0.2, 0.4]}, 400, "left < right"),
+        (PTZ + "/home", None, 501, "no home command"),
+        ("/api/v1/cameras/porch/presets/x/goto", None, 400, "n must be a whole number"),
+        ("/api/v1/cameras/porch/outputs/1", {"state": "on"}, 400, "has no outputs"),
+        ("/api/v1/cameras/nope/ptz", {"pan": 1}, 404, "no camera"),
+    ],
+)
+async def test_bad_commands_are_refused_with_the_reason_and_nothing_is_sent(
+    porch_ready, gateway_url, amcrest, http, path, body, status, words
+):
     got, answer = await _post(http, gateway_url + path, body)
     assert got == status, answer
     assert words in answer["error"]["message"]
