@@ -200,6 +200,21 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    # Empty: one node, as without a cluster. "redis://host:6379/0" (or rediss://) shares
+    # camera ownership, locks, revocations and pushes among the nodes that name it.
+    redis_url: str = ""
+    node_id: str = ""  # empty: hostname-pid
+    advertise_url: str = ""  # how peers reach this node ("http://10.0.0.5:8080"); empty: from [server] listen
+    secret: str = ""  # peers' bearer on /internal/v1/*; required with redis_url
+    # A lease (camera pull, push, talk, PTZ) lapses this long after its holder's last
+    # renewal: a dead node's cameras find a new owner within about this time.
+    lease_ms: int = 3000
+    # A member's key lapses this long after its last heartbeat (GET /api/v1/cluster).
+    member_ttl_ms: int = 5000
+
+
+@dataclass(frozen=True)
 class TalkdownConfig:
     # A microphone that sends no audio for this long ends its talk session: silence is
     # never padded upstream, and the camera is freed for the next talker.
@@ -299,6 +314,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     talkdown: TalkdownConfig = field(default_factory=TalkdownConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     amcrest: tuple[AmcrestCameraConfig, ...] = ()  # [[amcrest]] tables
 
     @property
@@ -360,7 +376,7 @@ def _convert(value: Any, expected: type, where: str) -> Any:
 
 
 def _is_secret(where: str) -> bool:
-    return any(word in where for word in ("password", "user_key", "admin_key", "token_secret"))
+    return any(word in where for word in ("password", "user_key", "admin_key", "secret", "redis_url"))
 
 
 def _build_item(cls: type, values: dict[str, Any], where: str) -> Any:
@@ -527,10 +543,30 @@ def validate(config: Config) -> None:
     _validate_events(config.events)
     _validate_rules(config.rules, config.links)
     _validate_alta(config.alta)
+    _validate_cluster(config.cluster)
     for origin in config.server.cors_origin_list:
         # An origin is scheme://host[:port] (RFC 6454 6.1): no path, no wildcard parts.
         if origin != "*" and not _ORIGIN.fullmatch(origin):
             raise ConfigError(f"[server] cors_origins: expected '*' or scheme://host[:port] items, got {origin!r}")
+
+
+def _validate_cluster(cluster: ClusterConfig) -> None:
+    if not cluster.redis_url:
+        return
+    if not cluster.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(
+            f"[cluster] redis_url: expected a redis://, rediss:// or unix:// URL, got {cluster.redis_url!r}"
+        )
+    if len(cluster.secret.encode()) < 16:
+        raise ConfigError("[cluster] secret: at least 16 bytes are needed when redis_url is set (peers use it)")
+    if cluster.advertise_url and not _BASE_URL.fullmatch(cluster.advertise_url):
+        raise ConfigError(
+            f"[cluster] advertise_url: expected an http:// or https:// URL, got {cluster.advertise_url!r}"
+        )
+    if cluster.node_id and not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", cluster.node_id):
+        raise ConfigError("[cluster] node_id: expected 1 to 64 letters, digits, '.', '_' or '-'")
+    if cluster.lease_ms < 500 or cluster.member_ttl_ms < 500:
+        raise ConfigError("[cluster] lease_ms and member_ttl_ms: expected at least 500")
 
 
 def _validate_events(events: EventsConfig) -> None:
