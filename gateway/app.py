@@ -18,6 +18,7 @@ from gateway.auth.cors import CorsPolicy
 from gateway.auth.middleware import auth_middleware
 from gateway.auth.tokens import authority_for
 from gateway.backends.alta import routes as alta_routes
+from gateway.cluster import routes as cluster_routes
 from gateway.config import Config
 from gateway.control import routes as control_routes
 from gateway.events import routes as event_routes
@@ -29,7 +30,7 @@ from gateway.logs import redactor
 from gateway.rtmp import routes as rtmp_routes
 from gateway.rules import clip_routes, scripts_routes
 from gateway.rules import routes as rule_routes
-from gateway.services import CAMERAS, CONFIG, FATAL, SOURCES, WEP, core_services, stop_sources
+from gateway.services import CAMERAS, CLUSTER, CONFIG, FATAL, SOURCES, WEP, core_services, stop_sources
 from gateway.snapshots import routes as snapshot_routes
 from gateway.talkdown import routes as talkdown_routes
 from gateway.web import routes as web_routes
@@ -55,6 +56,7 @@ OUTPUTS = (
     scripts_routes,
     link_routes,
     alta_routes,
+    cluster_routes,
 )
 
 
@@ -92,6 +94,12 @@ def _add_edge(app: web.Application, config: Config) -> None:
     )
     app.on_response_prepare.extend([cors.on_prepare, limits.lift_deadline])
     app.on_startup.append(_warn_open_access)
+
+    async def tell_cluster_viewers(app: web.Application) -> None:
+        if CLUSTER in app:  # the cluster view's per-node viewer count
+            app[CLUSTER].viewers = lambda: sum(limits.current_viewers(ledger, probes).values())
+
+    app.on_startup.append(tell_cluster_viewers)
     token_routes.add_routes(app)
     openapi.add_routes(app)
     if config.metrics.enabled:

@@ -20,6 +20,8 @@ from aiohttp import web
 from gateway.backends.base import Backend
 from gateway.backends.wep import WepBackend
 from gateway.cameras import CameraDirectory
+from gateway.cluster.node import ClusterNode
+from gateway.cluster.ownership import CameraOwnership
 from gateway.config import Config
 from gateway.logs import redactor
 from gateway.media.sources import SourceRegistry
@@ -32,6 +34,9 @@ WEP = web.AppKey("wep", WepClient)  # the WEP client, when [wep] url is set (WEP
 CAMERAS = web.AppKey("cameras", CameraDirectory)
 SOURCES = web.AppKey("sources", SourceRegistry)
 FATAL = web.AppKey("fatal", asyncio.Future)
+# Set only in a cluster ([cluster] redis_url): this node, and who pulls each camera.
+CLUSTER = web.AppKey("cluster", ClusterNode)
+OWNERSHIP = web.AppKey("ownership", CameraOwnership)
 
 
 def _build_backends(app: web.Application) -> list[Backend]:
@@ -71,11 +76,21 @@ async def core_services(app: web.Application) -> AsyncIterator[None]:
         config.auth.admin_key,
         config.auth.token_secret,
         *(camera.password for camera in config.amcrest),
+        config.cluster.secret,
+        config.cluster.redis_url,
     ):
         redactor.add(secret)
     backends = _build_backends(app)
     app[CAMERAS] = CameraDirectory(backends, config.wep.camera_cache_ttl)
-    app[SOURCES] = SourceRegistry(app[CAMERAS], config.sources)
+    node = None
+    if config.cluster.redis_url:
+        node = app[CLUSTER] = ClusterNode(config.cluster, config.server.listen)
+        ownership = app[OWNERSHIP] = CameraOwnership(node, config.cluster.secret)
+        node.camera_leases = ownership.owned
+        app[SOURCES] = SourceRegistry(app[CAMERAS], config.sources, ownership.open_video, ownership.forget)
+        await node.start()
+    else:
+        app[SOURCES] = SourceRegistry(app[CAMERAS], config.sources)
     started: list[Backend] = []
     try:
         for backend in backends:
@@ -84,5 +99,8 @@ async def core_services(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await app[SOURCES].close()
+        if node is not None:
+            await app[OWNERSHIP].close()
+            await node.close()
         for backend in reversed(started):
             await backend.close()

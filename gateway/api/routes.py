@@ -6,7 +6,7 @@ from aiohttp import web
 
 from gateway.auth.middleware import GRANT
 from gateway.events.service import EVENTS
-from gateway.services import CAMERAS
+from gateway.services import CAMERAS, CLUSTER
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -14,7 +14,11 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    reason = request.app[CAMERAS].readiness()
+    reasons = [request.app[CAMERAS].readiness()]
+    node = request.app.get(CLUSTER)
+    if node is not None:  # without Redis a node serves nothing cluster-wide: out of service
+        reasons.append(node.readiness())
+    reason = "; ".join(r for r in reasons if r is not None) or None
     answer: dict = {"status": "ready"} if reason is None else {"status": "not_ready", "reason": reason}
     # Events degraded (WEP's webhook silent or unregistered) is reported, not a reason to take
     # the node out of service: video still flows, and missed events are searched later.

@@ -59,6 +59,14 @@ def check_admin(request: web.Request, admin_key: str) -> None:
 ADMIN_GRANT = Grant(frozenset({ALL_CAMERAS}), frozenset(ACTIONS), 2**62, "admin")
 
 
+def check_peer(request: web.Request, secret: str) -> None:
+    """Another node of the cluster, by `[cluster] secret` in the Authorization header;
+    without a cluster (no secret) nobody is a peer."""
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if not secret or scheme.lower() != "bearer" or not hmac.compare_digest(presented.encode(), secret.encode()):
+        raise ApiError(401, "unauthorized", "this route is for the cluster's nodes")
+
+
 def admin_presented(request: web.Request, admin_key: str) -> bool:
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     return (
@@ -158,6 +166,9 @@ def auth_middleware(config: Config, authority: TokenAuthority, guests: GuestCred
             check_admin(request, admin_key)
             return await handler(request)
         if access is Access.METRICS:
+            return await handler(request)
+        if access is Access.PEER:
+            check_peer(request, config.cluster.secret)
             return await handler(request)
         if access is Access.ADMIN_OR_TOKEN:  # before viewer_auth: an admin route stays closed without it
             check_admin_or_token(request, authority, admin_key, rule.action or "admin")

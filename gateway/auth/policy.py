@@ -29,6 +29,7 @@ class Access(enum.Enum):
     # Authorization header; enforced even with [auth] viewer_auth = false, refused with 401.
     ADMIN_OR_TOKEN = "admin_or_token"
     METRICS = "metrics"  # open, or admin when [metrics] require_admin_key
+    PEER = "peer"  # another node of the cluster: `Authorization: Bearer <[cluster] secret>`
     DENY = "deny"  # no entry in the table
 
 
@@ -83,6 +84,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/pushes/{id}"): ADMIN,
     ("DELETE", "/api/v1/pushes/{id}"): ADMIN,
     ("POST", "/api/v1/tokens"): ADMIN,
+    # The cluster (gateway/cluster/routes.py): its view for operators, its stream for peers.
+    ("GET", "/api/v1/cluster"): ADMIN,
+    ("GET", "/internal/v1/live/{camera}/{quality}"): Rule(Access.PEER, protocol="peer"),
     # Guest links (gateway/links): a token with `share` makes them for cameras it may view,
     # and lists and revokes its own; the admin key all of them.
     ("GET", "/api/v1/links"): Rule(Access.CAMERA_LIST, "share"),

@@ -14,7 +14,8 @@ from aiohttp import web
 from gateway.api.errors import ApiError
 from gateway.live.pacer import ViewerPacer, ViewerStalled
 from gateway.media.fmp4 import FragmentWriter, InitSegment
-from gateway.media.hub import Discontinuity, Frame, HubClosed
+from gateway.media.fmp4.prft import write_prft
+from gateway.media.hub import Discontinuity, Frame, HubClosed, HubReader
 from gateway.services import CAMERAS, CONFIG, SOURCES
 
 log = logging.getLogger("gateway.live")
@@ -25,47 +26,61 @@ FIRST_FRAME_TIMEOUT = 15.0
 async def live_mp4(request: web.Request) -> web.StreamResponse:
     camera_id = request.match_info["camera"]
     camera, quality = await request.app[CAMERAS].quality(camera_id, request.query.get("quality"))
-    live = request.app[CONFIG].live
     with request.app[SOURCES].subscribe(camera.id, quality) as reader:
-        try:
-            first = await asyncio.wait_for(reader.get(), FIRST_FRAME_TIMEOUT)
-        except TimeoutError:
-            raise ApiError(503, "upstream_unavailable", "no video from the camera yet", {"Retry-After": "2"}) from None
-        response = web.StreamResponse(headers={"Content-Type": "video/mp4", "Cache-Control": "no-store"})
-        await response.prepare(request)
-        transport = request.transport
-        if transport is None:  # the viewer left already
-            return response
-        pacer = ViewerPacer(transport, live.max_delay_s, live.send_timeout)
-        subscribed = time.monotonic()  # the primed GOP is the viewer's from now on
-        writer = FragmentWriter()
-        item = first
-        try:
-            while True:
-                since = time.monotonic()
-                if isinstance(item, InitSegment):
-                    chunk = item.data
-                elif isinstance(item, Frame):
-                    since = max(item.published_at, subscribed)
-                    if not await pacer.turn(since, len(item.sample.data)):
-                        reader.skip_to_keyframe(taken=1)  # counted in the hub's GOPs dropped
-                        item = await reader.get()
-                        continue
-                    chunk = writer.write((item.sample,))
-                else:
-                    assert isinstance(item, Discontinuity)
-                    chunk = b""
-                if chunk:
-                    # write() awaits drain() past aiohttp's 64 KiB buffer: the backpressure.
-                    await asyncio.wait_for(response.write(chunk), live.send_timeout)
-                    pacer.backlog.wrote(len(chunk), since)
-                item = await reader.get()
-        except (TimeoutError, ViewerStalled):
-            log.info("dropped a live viewer that stopped reading", extra={"camera": camera.id})
-            pacer.abort()
-        except (HubClosed, ConnectionResetError):
-            pass
+        return await stream_fmp4(request, reader, camera.id)
+
+
+async def stream_fmp4(
+    request: web.Request, reader: HubReader, camera_id: str, *, capture_times: bool = False
+) -> web.StreamResponse:
+    """A hub reader's items as one progressive fMP4 answer (also the cluster's internal
+    route, gateway/cluster/routes.py: a peer is a viewer like any other). `capture_times`:
+    a `prft` box before each fragment whose sample knows when the camera took it, so a
+    peer's HLS keeps the camera's own program date-time."""
+    live = request.app[CONFIG].live
+    try:
+        first = await asyncio.wait_for(reader.get(), FIRST_FRAME_TIMEOUT)
+    except TimeoutError:
+        raise ApiError(503, "upstream_unavailable", "no video from the camera yet", {"Retry-After": "2"}) from None
+    response = web.StreamResponse(headers={"Content-Type": "video/mp4", "Cache-Control": "no-store"})
+    await response.prepare(request)
+    transport = request.transport
+    if transport is None:  # the viewer left already
         return response
+    pacer = ViewerPacer(transport, live.max_delay_s, live.send_timeout)
+    subscribed = time.monotonic()  # the primed GOP is the viewer's from now on
+    writer = FragmentWriter()
+    item = first
+    try:
+        while True:
+            since = time.monotonic()
+            if isinstance(item, InitSegment):
+                chunk = item.data
+            elif isinstance(item, Frame):
+                since = max(item.published_at, subscribed)
+                if not await pacer.turn(since, len(item.sample.data)):
+                    reader.skip_to_keyframe(taken=1)  # counted in the hub's GOPs dropped
+                    item = await reader.get()
+                    continue
+                chunk = writer.write((item.sample,))
+                sample = item.sample
+                if capture_times and sample.captured_at is not None:
+                    media_time = max(0, sample.decode_time + sample.composition_offset)
+                    chunk = write_prft(sample.track_id, sample.captured_at, media_time) + chunk
+            else:
+                assert isinstance(item, Discontinuity)
+                chunk = b""
+            if chunk:
+                # write() awaits drain() past aiohttp's 64 KiB buffer: the backpressure.
+                await asyncio.wait_for(response.write(chunk), live.send_timeout)
+                pacer.backlog.wrote(len(chunk), since)
+            item = await reader.get()
+    except (TimeoutError, ViewerStalled):
+        log.info("dropped a live viewer that stopped reading", extra={"camera": camera_id})
+        pacer.abort()
+    except (HubClosed, ConnectionResetError):
+        pass
+    return response
 
 
 def add_routes(app: web.Application) -> None:

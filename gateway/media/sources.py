@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -12,7 +13,7 @@ from gateway.backends.base import Capability
 from gateway.config import SourcesConfig
 from gateway.media.audio import CameraAudio
 from gateway.media.hub import Hub, HubClosed, HubReader
-from gateway.media.source import Source
+from gateway.media.source import Source, VideoOpener, open_direct
 
 if TYPE_CHECKING:
     from gateway.cameras import CameraDirectory
@@ -30,9 +31,18 @@ class _Running:
 
 
 class SourceRegistry:
-    def __init__(self, cameras: CameraDirectory, config: SourcesConfig):
+    def __init__(
+        self,
+        cameras: CameraDirectory,
+        config: SourcesConfig,
+        open_video: VideoOpener = open_direct,
+        on_closed: Callable[[str, str], None] | None = None,
+    ):
         self._cameras = cameras
         self._config = config
+        # In a cluster: the owner's feed or the backend's, and the lease given up on close.
+        self._open_video = open_video
+        self._on_closed = on_closed
         self._running: dict[tuple[str, str], _Running] = {}
         self._audio: dict[str, tuple[CameraAudio, asyncio.Task]] = {}
         self._closed = False  # shutting down: no source starts again
@@ -53,7 +63,16 @@ class SourceRegistry:
                 queue_frames=self._config.reader_queue_frames,
                 max_gop_bytes=self._config.max_gop_bytes,
             )
-            source = Source(camera_id, quality, self._cameras.backend_for, self._config, hub, self._camera_audio)
+            source = Source(
+                camera_id,
+                quality,
+                self._cameras.backend_for,
+                self._config,
+                hub,
+                self._camera_audio,
+                self._open_video,
+                self._audio_left,
+            )
             task = asyncio.get_running_loop().create_task(source.run(), name=f"source {camera_id}/{quality}")
             entry = _Running(source, task)
             self._running[key] = entry
@@ -107,10 +126,17 @@ class SourceRegistry:
         audio = entry.source.audio
         if audio is not None:
             audio.detach(entry.source.hub)
-            if not audio.attached:
-                _, task = self._audio.pop(audio.camera_id)
-                task.cancel()
+        self._audio_left(entry.source)
+        if self._on_closed is not None:
+            self._on_closed(*key)
         log.info("source closed after %.0fs idle", self._config.idle_close_after, extra={"camera": key[0]})
+
+    def _audio_left(self, source: Source) -> None:
+        """A source stopped using its camera's audio pull: the pull ends with its last user."""
+        entry = self._audio.get(source.camera_id)
+        if entry is not None and not entry[0].attached:
+            del self._audio[source.camera_id]
+            entry[1].cancel()
 
     async def close(self) -> None:
         """Stop every source: their readers end (HubClosed) and nothing starts again."""
