@@ -22,10 +22,11 @@ from aiohttp import web
 
 from gateway.api.errors import ApiError
 from gateway.backends.base import Camera
-from gateway.services import CAMERAS, CONFIG
+from gateway.cluster.speakers import ClusterSpeakers
+from gateway.services import CAMERAS, CLUSTER, CONFIG
 from gateway.talkdown import file_playback
 from gateway.talkdown.offer import NoAudioCodecError, parse_talk_offer
-from gateway.talkdown.session import CameraBusy, TalkSessions
+from gateway.talkdown.session import RANK, CameraBusy, SpeakerUnavailable, TalkSessions
 from gateway.talkdown.speaker import speaker_problem
 from gateway.talkdown.whip import MicrophoneReceiver
 from gateway.webrtc.routes import options, patch_session
@@ -82,7 +83,9 @@ async def post_talk_offer(request: web.Request) -> web.Response:
     except NoAudioCodecError as exc:
         raise ApiError(406, "no_common_codec", str(exc)) from None
     try:
-        session = sessions.reserve(camera.id, "microphone")
+        session = await sessions.reserve_shared(camera.id, "microphone")
+    except SpeakerUnavailable as exc:
+        raise ApiError(503, "cluster_unavailable", str(exc), {"Retry-After": "2"}) from None
     except CameraBusy as exc:  # taken while the offer was read
         raise _busy(exc) from None
     receiver = MicrophoneReceiver(session, sessions)
@@ -143,7 +146,9 @@ async def post_talkdown_file(request: web.Request) -> web.Response:
     except UnsupportedAudio as exc:
         raise ApiError(415, "unsupported_audio", str(exc)) from None
     try:
-        session = sessions.reserve(camera.id, "file")
+        session = await sessions.reserve_shared(camera.id, "file")
+    except SpeakerUnavailable as exc:
+        raise ApiError(503, "cluster_unavailable", str(exc), {"Retry-After": "2"}) from None
     except CameraBusy as exc:
         raise _busy(exc) from None
 
@@ -169,6 +174,8 @@ async def _talk_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[CONFIG].talkdown
     app[TALK_DECODER] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="talk-file")
     app[TALK_SESSIONS] = TalkSessions(app[CAMERAS], settings)
+    if CLUSTER in app:  # one talker per speaker across the nodes
+        app[TALK_SESSIONS].join_cluster(ClusterSpeakers(app[CLUSTER], RANK))
     try:
         yield
     finally:

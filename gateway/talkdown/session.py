@@ -38,6 +38,8 @@ from gateway.talkdown.upstream import SpeakerUplink, UplinkFailed
 
 if TYPE_CHECKING:
     from gateway.cameras import CameraDirectory
+    from gateway.cluster.leases import Lease
+    from gateway.cluster.speakers import ClusterSpeakers
 
 log = logging.getLogger("gateway.talkdown")
 
@@ -57,7 +59,18 @@ class CameraBusy(Exception):
             f"camera {holder.camera_id!r} speaker is in use by another talker "
             f"({holder.source}) since {holder.started_iso}"
         )
-        self.holder = holder
+
+
+class CameraBusyElsewhere(CameraBusy):
+    """The speaker is held by a talker on another node of the cluster (HTTP 409)."""
+
+    def __init__(self, message: str):
+        Exception.__init__(self, message)
+
+
+class SpeakerUnavailable(Exception):
+    """In a cluster, Redis cannot say whether another node's talker holds the speaker
+    (HTTP 503): never two talkers, so nobody talks until it can."""
 
 
 @dataclass(eq=False)
@@ -98,6 +111,14 @@ class TalkSessions:
         self._waiting: dict[str, deque[asyncio.Future[TalkSession]]] = {}
         self._ending: set[asyncio.Task] = set()  # ends started from sync code (preemption, failure)
         self._closed = False
+        # In a cluster: the speaker lease per camera this node's talkers hold (one per
+        # camera, whichever local talker has the speaker; given up when it stays free).
+        self.claims: ClusterSpeakers | None = None
+        self._claimed: dict[str, Lease] = {}
+
+    def join_cluster(self, claims: ClusterSpeakers) -> None:
+        self.claims = claims
+        claims.preempt_local = self._preempt_for_peer
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -136,9 +157,78 @@ class TalkSessions:
             self._preempt(holder, source)
         return self._take(camera_id, source)
 
+    async def reserve_shared(self, camera_id: str, source: str) -> TalkSession:
+        """reserve(), holding the cluster's speaker lease first when there is a cluster:
+        CameraBusy also when a talker on another node keeps the speaker, SpeakerUnavailable
+        when Redis cannot tell."""
+        self.check_free(camera_id, source)
+        await self._claim(camera_id, source)
+        try:
+            return self.reserve(camera_id, source)
+        except CameraBusy:
+            self._drop_claim_soon(camera_id)
+            raise
+
+    async def _claim(self, camera_id: str, source: str) -> None:
+        if self.claims is None or camera_id in self._claimed:
+            return
+        from gateway.cluster.leases import ClusterUnavailable
+        from gateway.cluster.speakers import SpeakerHeldElsewhere
+
+        try:
+            lease = await self.claims.claim(camera_id, source, lambda: self._claim_lapsed(camera_id))
+        except SpeakerHeldElsewhere as exc:
+            self.counters.refused_busy += 1
+            raise CameraBusyElsewhere(str(exc)) from None
+        except ClusterUnavailable:
+            raise SpeakerUnavailable(
+                f"camera {camera_id!r}: the cluster cannot say who holds the speaker (Redis unreachable)"
+            ) from None
+        self._claimed[camera_id] = lease
+
+    def _drop_claim_soon(self, camera_id: str) -> None:
+        """Give the cluster lease up once the speaker stays free (a preemption hands it on
+        within the same turn of the loop)."""
+        if camera_id in self._claimed:
+            asyncio.get_running_loop().call_soon(self._drop_claim, camera_id)
+
+    def _drop_claim(self, camera_id: str) -> None:
+        if camera_id in self._by_camera or self.claims is None:
+            return
+        lease = self._claimed.pop(camera_id, None)
+        if lease is not None:
+            self.claims.release(lease)
+
+    def _claim_lapsed(self, camera_id: str) -> None:
+        """Redis stayed away past the lease: another node may talk now, so this one stops."""
+        self._claimed.pop(camera_id, None)
+        holder = self._by_camera.get(camera_id)
+        if holder is not None:
+            self._end_soon(holder, "the cluster's speaker lease lapsed (Redis unreachable)")
+
+    def _preempt_for_peer(self, camera_id: str, source: str) -> bool:
+        holder = self._by_camera.get(camera_id)
+        if holder is None or RANK[source] <= RANK[holder.source]:
+            return False
+        self._preempt(holder, source)
+        return True
+
     async def wait_for_speaker(self, camera_id: str, wait_s: float) -> TalkSession | None:
         """A clip's session once the speaker is free and the clips that came first have had
         it; None if that takes longer than `wait_s` (or the gateway is shutting down)."""
+        deadline = time.monotonic() + wait_s
+        session = await self._wait_locally(camera_id, wait_s)
+        while session is not None and self.claims is not None and camera_id not in self._claimed:
+            try:
+                await self._claim(camera_id, "clip")
+            except (CameraBusyElsewhere, SpeakerUnavailable) as exc:
+                if time.monotonic() + 0.25 >= deadline:
+                    self._end_soon(session, f"skipped: {exc}")
+                    return None
+                await asyncio.sleep(0.25)
+        return session
+
+    async def _wait_locally(self, camera_id: str, wait_s: float) -> TalkSession | None:
         waiting = self._waiting.setdefault(camera_id, deque())
         if self._closed:
             return None
@@ -197,6 +287,7 @@ class TalkSessions:
         if self._by_camera.get(session.camera_id) is not session:
             return
         del self._by_camera[session.camera_id]
+        self._drop_claim_soon(session.camera_id)
         waiting = self._waiting.get(session.camera_id)
         while hand_on and waiting:
             turn = waiting.popleft()

@@ -115,3 +115,30 @@ async def test_one_pull_for_the_cluster_and_failover(emulator, cluster, admin_ht
         finally:
             for reader in readers:
                 await reader.stop()
+
+
+async def test_one_talker_per_speaker_across_nodes(emulator, cluster, admin_http):
+    """A file played through node A holds the camera's speaker for the whole cluster: the
+    same rank on node B is refused with 409 naming A; once A's talk ends, B may talk."""
+    from tests.talkdown.audio import tone, wav_bytes
+
+    node_a, node_b = await cluster.start(2)
+    camera = emulator.camera_ids[0]  # the emulator's first camera has a speaker
+    long_file = wav_bytes(tone(6.0, 8000), 8000)
+    url = "/api/v1/cameras/{camera}/talkdown"
+
+    async def play(node) -> tuple[int, dict]:
+        async with admin_http.post(
+            node.base + url.format(camera=camera), data=long_file, headers={"Content-Type": "audio/wav"}
+        ) as resp:
+            return resp.status, await resp.json()
+
+    first = asyncio.get_running_loop().create_task(play(node_a))
+    await wait_until(lambda: emulator.stats["talk_bytes"].get(camera, 0) > 0, 10, "node A talking")
+    status, body = await play(node_b)
+    assert status == 409, body
+    assert body["error"]["code"] == "speaker_busy" and "node-a" in body["error"]["message"], body
+    status, body = await first
+    assert status == 200, body
+    status, body = await play(node_b)  # the lease went with A's talk
+    assert status == 200, body
