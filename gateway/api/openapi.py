@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.auth.revocations import MAX_JTI
+from gateway.auth.routes import MAX_UNIX
 from gateway.auth.tokens import ACTIONS, DEFAULT_ACTIONS, DEFAULT_TTL, MAX_SUBJECT, MAX_TTL
 from gateway.events.alarms import MAX_NOTE
 from gateway.events.model import FAMILIES, NOTIFY_FAMILY, OTHER_FAMILY
@@ -33,11 +35,12 @@ from gateway.rules.scripts import EVENT_TYPES, MAX_ID
 from gateway.snapshots.request import MAX_IMAGE_REF_PATH, MAX_SIDE, MIN_SIDE
 from gateway.wep.recording_api import MAX_RECORD_SECONDS, SCOPES
 
-VIEWER = [{"viewerToken": []}, {"viewerTokenQuery": []}]
-ADMIN = [{"adminKey": []}]
+VIEWER: list[dict[str, list[str]]] = [{"viewerToken": []}, {"viewerTokenQuery": []}]
+ADMIN: list[dict[str, list[str]]] = [{"adminKey": []}]
 SCRIPTS = [*ADMIN, {"viewerToken": []}]  # the admin key or a token with the `admin` action
 METRICS = [{}, *ADMIN]  # open, or the admin key with [metrics] require_admin_key
 OPEN: list = []
+PEER: list[dict[str, list[str]]] = [{"peerSecret": []}]  # another node of the cluster
 
 ERROR_SCHEMA = {"$ref": "#/components/schemas/Error"}
 JSON_OK = {"type": "object"}
@@ -75,6 +78,8 @@ def _refusals(security: list) -> tuple[int, ...]:
         return (401,)  # every refusal is a 401, as the scripts API's seed answers
     if security == METRICS:
         return 401, 403
+    if security == PEER:
+        return (401,)
     return ()
 
 
@@ -328,6 +333,39 @@ def operations() -> dict[str, dict[str, dict]]:
                 ADMIN,
                 {"201": _json("token", {"$ref": "#/components/schemas/Token"})},
                 body=_body({"$ref": "#/components/schemas/TokenRequest"}),
+                errors=(400,),
+                tag="auth",
+            )
+        },
+        "/api/v1/cluster": {
+            "get": _op(
+                "the cluster's nodes: how each is reached, the camera leases it holds (it pulls them from "
+                "their camera systems), its viewers and CPU load; 404 on a gateway without [cluster] redis_url",
+                ADMIN,
+                {"200": _json("the cluster", {"$ref": "#/components/schemas/Cluster"})},
+                errors=(404,),
+                tag="cluster",
+            )
+        },
+        "/internal/v1/live/{camera}/{quality}": {
+            "get": _op(
+                "for the cluster's nodes only: this node's hub of a camera it owns, as progressive fMP4 (prft "
+                "boxes carry the camera's capture time); 409 when another node owns the camera",
+                PEER,
+                {"200": _ok("init segment, then one moof+mdat per frame", "video/mp4")},
+                errors=(404, 409),
+                tag="cluster",
+            )
+        },
+        "/api/v1/tokens/revoke": {
+            "post": _op(
+                "revoke a viewer token before it expires: by the token, or by its jti (with its expires_at); "
+                "requests with it get 401 token_revoked and what it has open (/live, event stream, WHEP and "
+                "talk sessions) is closed. Idempotent; an expired token is revoked all the same (204). "
+                "400: not a token of this gateway (invalid_token), or one without a jti (not_revocable)",
+                ADMIN,
+                {"204": {"description": "revoked (also when it was already, or has expired)"}},
+                body=_body({"$ref": "#/components/schemas/TokenRevocation"}),
                 errors=(400,),
                 tag="auth",
             )
@@ -912,7 +950,7 @@ def _control_operations() -> dict[str, dict[str, dict]]:
         "description": "[left, top, right, bottom], left < right and top < bottom",
     }
     base = "/api/v1/cameras/{camera}"
-    ptz = {"params": [TOKEN_Q, OPERATOR_H], "tag": "control"}
+    ptz: dict[str, Any] = {"params": [TOKEN_Q, OPERATOR_H], "tag": "control"}
     bookmark = _object(
         {
             "id": {"type": "string"},
@@ -1452,7 +1490,7 @@ _WEBHOOK_URL = {
     "description": "http:// or https:// with a host",
 }
 # kind -> (its parameters as the request gives them, the ones required, as a rule shows them)
-_ACTIONS = {
+_ACTIONS: dict[str, tuple[dict, list[str], list[str]]] = {
     "talkdown": ({"clip": {**_RULE_TEXT, "description": "clip id or name (it must exist)"}}, ["clip"], ["clip"]),
     "ptz_preset": ({"preset": {"type": "integer", "minimum": 0, "maximum": 9999}}, ["preset"], ["preset"]),
     "snapshot": ({}, [], []),
@@ -1604,12 +1642,15 @@ COMPONENTS = {
         },
         "viewerTokenQuery": {"type": "apiKey", "in": "query", "name": "token"},
         "adminKey": {"type": "http", "scheme": "bearer", "description": "[auth] admin_key"},
+        "peerSecret": {"type": "http", "scheme": "bearer", "description": "[cluster] secret: the nodes only"},
     },
     "responses": {
         "BadRequest": _error(
             "a parameter or the body cannot be used (the message names it), or the camera cannot do this"
         ),
-        "Unauthorized": _error("no credential, or one that is invalid or expired (WWW-Authenticate says which)"),
+        "Unauthorized": _error(
+            "no credential, or one that is invalid, expired or revoked (code token_revoked); WWW-Authenticate says which"
+        ),
         "Forbidden": _error(
             "the credential does not cover this camera or action (admin routes: [auth] admin_key is not set)"
         ),
@@ -1692,8 +1733,31 @@ COMPONENTS = {
                 "cameras": {"type": "array", "items": {"type": "string"}},
                 "actions": {"type": "array", "items": {"enum": list(ACTIONS)}},
                 "sub": {"type": "string"},
+                "jti": {"type": "string", "description": "the token's id: POST /api/v1/tokens/revoke takes it"},
             },
-            ["token", "expires_at", "cameras", "actions"],
+            ["token", "jti", "expires_at", "cameras", "actions"],
+        ),
+        "TokenRevocation": _object(
+            {
+                "token": {"type": "string", "minLength": 1, "description": "the token itself"},
+                "jti": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_JTI,
+                    "pattern": "^[^\\x00-\\x20\\x7f]*$",
+                    "description": "the token's id, as POST /api/v1/tokens answered it",
+                },
+                "expires_at": {
+                    "anyOf": [{"type": "integer", "minimum": 0, "maximum": MAX_UNIX}, WHEN],
+                    "description": "with jti: the token's expiry (Unix seconds, or as minted); the revocation is "
+                    f"kept until then. Left out: {MAX_TTL} s from now, the longest a token lives",
+                },
+            },
+            oneOf=[
+                {"required": ["token"], "not": {"anyOf": [{"required": ["jti"]}, {"required": ["expires_at"]}]}},
+                {"required": ["jti"], "not": {"required": ["token"]}},
+            ],
+            description="the token, or its jti (and expires_at)",
         ),
         "Event": _object(
             {
@@ -1755,6 +1819,36 @@ COMPONENTS = {
             },
             ["camera", "url"],
         ),
+        "Cluster": _object(
+            {
+                "node_id": {"type": "string", "description": "the node that answered"},
+                "nodes": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "node_id": {"type": "string"},
+                            "url": {"type": "string"},
+                            "cameras": {
+                                "type": "array",
+                                "items": _object(
+                                    {"camera": {"type": "string"}, "quality": {"enum": list(QUALITIES)}},
+                                    ["camera", "quality"],
+                                ),
+                            },
+                            "viewers": {"type": "integer", "minimum": 0},
+                            "load": {
+                                "type": "number",
+                                "minimum": 0,
+                                "description": "CPU in cores over the last second",
+                            },
+                            "started_at": {"type": "number"},
+                        },
+                        ["node_id", "url", "cameras", "viewers", "load", "started_at"],
+                    ),
+                },
+            },
+            ["node_id", "nodes"],
+        ),
         "Push": _object(
             {
                 "id": {"type": "string"},
@@ -1785,6 +1879,10 @@ COMPONENTS = {
                 "frames_sent": {"type": "integer"},
                 "frames_dropped": {"type": "integer"},
                 "bitrate": {"type": "integer"},
+                "node": {
+                    "type": ["string", "null"],
+                    "description": "in a cluster: the node running it (null: none yet)",
+                },
             },
             [
                 "id",

@@ -11,8 +11,9 @@ from typing import Protocol
 from aiohttp import web
 
 from gateway.api.errors import ApiError
+from gateway.auth.closing import OpenStreams, session_closer, stream_closer
 from gateway.auth.policy import DENY, Access, Rule, rule_for
-from gateway.auth.tokens import ACTIONS, ALL_CAMERAS, Grant, TokenAuthority, TokenError
+from gateway.auth.tokens import ACTIONS, ALL_CAMERAS, Grant, TokenAuthority, TokenError, TokenRevoked
 from gateway.config import Config
 
 log = logging.getLogger("gateway.auth")
@@ -21,6 +22,9 @@ log = logging.getLogger("gateway.auth")
 RULE = web.RequestKey("rule", Rule)
 GRANT = web.RequestKey("grant", Grant)
 TOKEN = web.RequestKey("token", str)
+# What viewer tokens have open (streams, sessions), by jti: closed when one is revoked
+# (gateway/auth/routes.py wires it to the token authority's revocations).
+OPENED_BY_TOKENS = web.AppKey("opened_by_tokens", OpenStreams)
 
 
 def route_rule(request: web.Request) -> Rule | None:
@@ -33,6 +37,13 @@ def route_rule(request: web.Request) -> Rule | None:
 
 def _challenge(error: str) -> dict[str, str]:
     return {"WWW-Authenticate": f'Bearer realm="wep-gateway", error="{error}"'}
+
+
+def _refused_token(exc: TokenError, message: str) -> ApiError:
+    """401 for a token that cannot be used; `token_revoked` tells a revoked one apart, so a
+    client knows that asking again with it is pointless."""
+    code = "token_revoked" if isinstance(exc, TokenRevoked) else "unauthorized"
+    return ApiError(401, code, message, _challenge("invalid_token"))
 
 
 def presented_token(request: web.Request) -> str | None:
@@ -95,9 +106,7 @@ def check_admin_or_token(request: web.Request, authority: TokenAuthority, admin_
     try:
         grant = authority.verify(token.strip())
     except TokenError as exc:
-        raise ApiError(
-            401, "unauthorized", f"Authorization token is invalid: {exc}", _challenge("invalid_token")
-        ) from None
+        raise _refused_token(exc, f"Authorization token is invalid: {exc}") from None
     if action not in grant.actions:
         raise ApiError(401, "unauthorized", f"the token does not allow {action!r}", _challenge("insufficient_scope"))
     request[TOKEN] = token.strip()
@@ -142,10 +151,31 @@ def _grant(request: web.Request, authority: TokenAuthority, admin_key: str) -> G
     try:
         grant = authority.verify(token)
     except TokenError as exc:
-        raise ApiError(401, "unauthorized", str(exc), _challenge("invalid_token")) from None
+        raise _refused_token(exc, str(exc)) from None
     request[TOKEN] = token
     request[GRANT] = grant
     return grant
+
+
+async def _answer_token(request: web.Request, handler, rule: Rule) -> web.StreamResponse:
+    """Run the handler for a viewer token's request, noting what it opens that outlives the
+    request (closing.py), so revoking the token closes it."""
+    grant = request.get(GRANT)
+    streams = request.app.get(OPENED_BY_TOKENS)
+    if grant is None or grant.jti is None or streams is None:  # the admin key, a guest link
+        return await handler(request)
+    closer = stream_closer(request, rule)
+    if closer is not None:
+        streams.track(grant.jti, closer)
+        try:
+            return await handler(request)
+        finally:
+            streams.untrack(grant.jti, closer)
+    response = await handler(request)
+    closer = session_closer(request, rule, response)
+    if closer is not None:
+        streams.track(grant.jti, closer)  # closed at once if the token was revoked meanwhile
+    return response
 
 
 def auth_middleware(config: Config, authority: TokenAuthority, guests: GuestCredentials | None = None):
@@ -194,7 +224,8 @@ def auth_middleware(config: Config, authority: TokenAuthority, guests: GuestCred
                 raise ApiError(
                     403, "forbidden", f"the token does not allow {rule.action!r}", _challenge("insufficient_scope")
                 )
-            return await handler(request)  # the handler answers for request[GRANT]'s cameras only
+            # The handler answers for request[GRANT]'s cameras only.
+            return await _answer_token(request, handler, rule)
         camera_id = request.match_info.get("camera", "")
         if not grant.allows_camera(camera_id):
             raise ApiError(403, "forbidden", "the token does not cover this camera", _challenge("insufficient_scope"))
@@ -203,7 +234,7 @@ def auth_middleware(config: Config, authority: TokenAuthority, guests: GuestCred
                 403, "forbidden", f"the token does not allow {rule.action!r}", _challenge("insufficient_scope")
             )
         if guest is None:
-            return await handler(request)
+            return await _answer_token(request, handler, rule)
         response = await handler(request)
         guests.answered(request, response)
         return response

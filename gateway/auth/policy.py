@@ -84,6 +84,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/pushes/{id}"): ADMIN,
     ("DELETE", "/api/v1/pushes/{id}"): ADMIN,
     ("POST", "/api/v1/tokens"): ADMIN,
+    ("POST", "/api/v1/tokens/revoke"): ADMIN,
     # The cluster (gateway/cluster/routes.py): its view for operators, its stream for peers.
     ("GET", "/api/v1/cluster"): ADMIN,
     ("GET", "/internal/v1/live/{camera}/{quality}"): Rule(Access.PEER, protocol="peer"),

@@ -3,6 +3,9 @@
 A token lists the cameras it opens (or "*") and the actions it allows. The audience claim
 keeps a JWT minted for something else with the same secret from opening the gateway, and
 the algorithm is pinned on verification (RFC 8725 3.1: never trust the header's `alg`).
+
+Each token has a random `jti`, by which it can be revoked before it expires
+(revocations.py); tokens minted before `jti`s existed have none and cannot be.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import jwt
+
+from gateway.auth.revocations import Revocations
 
 # `share`: mint guest links for cameras the token may view; `admin`: the scripts API
 # (/api/admin/v1/...), for integrations that hold a token rather than the admin key.
@@ -34,6 +39,10 @@ class TokenError(Exception):
     """A token that cannot be used (malformed, bad signature, expired); one-line message."""
 
 
+class TokenRevoked(TokenError):
+    """A good token that was revoked before it expired."""
+
+
 @dataclass(frozen=True, slots=True)
 class Grant:
     """What a verified token allows."""
@@ -42,6 +51,7 @@ class Grant:
     actions: frozenset[str]
     expires_at: int
     subject: str | None = None  # the `sub` claim: who acts (alarm audit), when the minter said
+    jti: str | None = None  # the token's id, by which it is revoked; None: not revocable
 
     def allows_camera(self, camera_id: str) -> bool:
         return ALL_CAMERAS in self.cameras or camera_id in self.cameras
@@ -69,12 +79,13 @@ def check_request(
 
 
 class TokenAuthority:
-    def __init__(self, secret: str, clock: Callable[[], float] = time.time):
+    def __init__(self, secret: str, clock: Callable[[], float] = time.time, revocations: Revocations | None = None):
         if not secret:
             raise ValueError("a token secret is required")
         self._key = secret.encode()
         self._clock = clock
         self._verified: dict[str, Grant] = {}
+        self.revocations = revocations if revocations is not None else Revocations(clock)
 
     def mint(
         self, cameras: Iterable[str], actions: Iterable[str], ttl: int, subject: str | None = None
@@ -105,16 +116,25 @@ class TokenAuthority:
             self._verified[token] = grant
         if grant.expires_at <= now:
             raise TokenError("token expired")
+        # Asked on every request, cached grants too: a revoke takes effect on the next one.
+        if grant.jti is not None and self.revocations.is_revoked(grant.jti):
+            raise TokenRevoked("token revoked")
         return grant
 
-    def _decode(self, token: str, now: float) -> Grant:
+    def inspect(self, token: str) -> Grant:
+        """A token of this authority, checked as `verify` does (signature, audience, claims)
+        except for expiry and revocation: what revoking it needs to know. TokenError if it
+        is not one."""
+        return self._decode(token, self._clock(), expired_too=True)
+
+    def _decode(self, token: str, now: float, expired_too: bool = False) -> Grant:
         try:
             claims = jwt.decode(
                 token,
                 self._key,
                 algorithms=[ALGORITHM],
                 audience=AUDIENCE,
-                options={"require": ["exp", "aud", "cam", "act"]},
+                options={"require": ["exp", "aud", "cam", "act"], "verify_exp": not expired_too},
                 # PyJWT compares exp with its own clock; ours is checked in verify().
                 leeway=0,
             )
@@ -122,7 +142,7 @@ class TokenAuthority:
             raise TokenError("token expired") from None
         except jwt.InvalidTokenError as exc:
             raise TokenError(f"invalid token ({exc.__class__.__name__})") from None
-        cameras, actions, subject = claims["cam"], claims["act"], claims.get("sub")
+        cameras, actions, subject, jti = claims["cam"], claims["act"], claims.get("sub"), claims.get("jti")
         if not isinstance(cameras, list) or not isinstance(actions, list) or not isinstance(claims["exp"], int):
             raise TokenError("invalid token (claims)")
         return Grant(
@@ -130,6 +150,7 @@ class TokenAuthority:
             frozenset(map(str, actions)),
             claims["exp"],
             subject if isinstance(subject, str) else None,
+            jti if isinstance(jti, str) and jti else None,
         )
 
 

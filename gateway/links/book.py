@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
+from gateway.auth.closing import Closer  # what a link opened: a WebRTC session, a stream, the guest page's state
 from gateway.auth.tokens import Grant
 from gateway.cameras import CameraDirectory
 from gateway.config import Config
@@ -48,15 +48,6 @@ GONE_MESSAGES = {"revoked": "this link was revoked", "expired": "this link has e
 
 def digest(link_id: str) -> str:
     return hashlib.sha256(link_id.encode()).hexdigest()
-
-
-class Closer(Protocol):
-    """Something a link opened that must end with it: a WebRTC session, a progressive
-    stream's connection, the guest page's state stream."""
-
-    def alive(self) -> bool: ...
-
-    def close(self, reason: str) -> None: ...  # reason: "revoked" | "expired" | "shutdown"
 
 
 @dataclass(frozen=True)

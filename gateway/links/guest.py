@@ -18,19 +18,17 @@ request gets the 410.
 from __future__ import annotations
 
 import asyncio
-from typing import ClassVar
 
 from aiohttp import web
 
 from gateway.api.errors import ApiError, bad_request
 from gateway.api.query import is_ascii_digits
+from gateway.auth.closing import ConnectionCloser, session_closer
 from gateway.auth.middleware import RULE
 from gateway.auth.tokens import Grant
 from gateway.hls.recorded import RECORDINGS, is_recorded_name, wants_recording
 from gateway.links.book import GONE_MESSAGES, GuestLink, LinkBook
 from gateway.snapshots.request import ParameterError, parse_time
-from gateway.webrtc.routes import WHEP_SESSIONS
-from gateway.webrtc.whep import WhepSessions
 
 GUEST = web.RequestKey("guest_link", GuestLink)
 
@@ -90,14 +88,9 @@ class GuestCredentials:
     def answered(self, request: web.Request, response: web.StreamResponse) -> None:
         """A guest's WHEP session outlives its 201: it ends with the link."""
         link = request.get(GUEST)
-        if (
-            link is not None
-            and response.status == 201
-            and request[RULE].protocol == "webrtc"
-            and WHEP_SESSIONS in request.app
-        ):
-            session_id = response.headers.get("Location", "").rsplit("/", 1)[-1]
-            self._book.track(link, WhepCloser(request.app[WHEP_SESSIONS], session_id))
+        closer = session_closer(request, request[RULE], response) if link is not None else None
+        if closer is not None:
+            self._book.track(link, closer)
 
 
 def _live_allows(request: web.Request, route: tuple[str, str]) -> None:
@@ -138,36 +131,3 @@ def _window_allows(request: web.Request, route: tuple[str, str], link: GuestLink
         segment = recording.segmenter.segment(int(msn))
         if segment is not None and segment.program_date_time > end + TO_SLACK:
             raise refused
-
-
-class WhepCloser:
-    """A guest's WebRTC session: closed as if its viewer had hung up."""
-
-    _closing: ClassVar[set[asyncio.Task]] = set()  # closes under way (the loop keeps weak references)
-
-    def __init__(self, sessions: WhepSessions, session_id: str):
-        self.sessions = sessions
-        self.session_id = session_id
-
-    def alive(self) -> bool:
-        return self.sessions.get(self.session_id) is not None
-
-    def close(self, reason: str) -> None:
-        task = asyncio.get_running_loop().create_task(self.sessions.close(self.session_id))
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
-
-
-class ConnectionCloser:
-    """A guest's /live stream: its connection is closed; the handler's next write fails."""
-
-    def __init__(self, transport: asyncio.BaseTransport, task: asyncio.Task | None):
-        self.transport = transport
-        self.task = task  # the request's: done once the stream ended
-
-    def alive(self) -> bool:
-        return not self.transport.is_closing() and (self.task is None or not self.task.done())
-
-    def close(self, reason: str) -> None:
-        if self.alive():
-            self.transport.close()
