@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -18,6 +19,7 @@ from gateway.auth.cors import CorsPolicy
 from gateway.auth.middleware import auth_middleware
 from gateway.auth.tokens import authority_for
 from gateway.backends.alta import routes as alta_routes
+from gateway.cluster import replication
 from gateway.cluster import routes as cluster_routes
 from gateway.config import Config
 from gateway.control import routes as control_routes
@@ -100,10 +102,23 @@ def _add_edge(app: web.Application, config: Config) -> None:
             app[CLUSTER].viewers = lambda: sum(limits.current_viewers(ledger, probes).values())
 
     app.on_startup.append(tell_cluster_viewers)
+    app.cleanup_ctx.append(_share_with_cluster)
     token_routes.add_routes(app)
     openapi.add_routes(app)
     if config.metrics.enabled:
         metrics.add_routes(app, lambda: limits.current_viewers(ledger, probes))
+
+
+async def _share_with_cluster(app: web.Application) -> AsyncIterator[None]:
+    """In a cluster: revoked tokens and guest links reach every node (gateway/cluster/replication.py)."""
+    if CLUSTER not in app:
+        yield
+        return
+    outbox = replication.start(app[CLUSTER], app[token_routes.REVOCATIONS], app.get(link_routes.LINKS))
+    try:
+        yield
+    finally:
+        await outbox.close()
 
 
 async def _warn_open_access(app: web.Application) -> None:

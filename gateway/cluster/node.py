@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
@@ -55,6 +55,7 @@ class ClusterNode:
         self._handlers: dict[str, list[Handler]] = {}
         self._on_connect: list[Callable[[], object]] = []
         self._tasks: list[asyncio.Task] = []
+        self._background: set[asyncio.Task] = set()
         self._cpu = membership.CpuMeter()
         self._started_at = time.time()
         # What this node tells the others it serves (set by the app: viewer counts).
@@ -87,9 +88,17 @@ class ClusterNode:
                 callback()
 
     def on_connect(self, callback: Callable[[], object]) -> None:
-        """Called each time Redis answers after it did not (start-up included): reload
-        what may have been missed on the channel meanwhile."""
+        """Called each time Redis answers after it did not (start-up included, and now if
+        it answers already): reload what may have been missed on the channel meanwhile."""
         self._on_connect.append(callback)
+        if self.available:
+            callback()
+
+    def spawn(self, coroutine: Coroutine[object, object, object], name: str) -> None:
+        """Run in the background, kept until done (and cancelled on close)."""
+        task = asyncio.get_running_loop().create_task(coroutine, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # -- the channel ----------------------------------------------------------------
     def on_message(self, kind: str, handler: Handler) -> None:
@@ -188,9 +197,10 @@ class ClusterNode:
         ]
 
     async def close(self) -> None:
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._background]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.leases.close()
         try:
             await membership.leave(self.redis, self.node_id)

@@ -115,6 +115,10 @@ class LinkBook:
         self._store: LinkStore | None = None
         self._cameras: CameraDirectory | None = None
         self._sweeper: asyncio.Task | None = None
+        # In a cluster (gateway/cluster/replication.py): told of each link made or revoked
+        # here, so every node knows every link.
+        self.on_created: list[Callable[[LinkRecord], None]] = []
+        self.on_revoked: list[Callable[[LinkRecord], None]] = []
 
     def now(self) -> float:
         return self._clock()
@@ -175,6 +179,8 @@ class LinkBook:
         )
         await asyncio.to_thread(self._store.add, record)
         self._remember(record).redacted = True
+        for callback in self.on_created:
+            callback(record)
         log.info(
             "guest link %s created by %s (%s, until %s)",
             record.ref,
@@ -197,9 +203,27 @@ class LinkBook:
             self._close(link, "revoked")
             await asyncio.to_thread(self._store.revoke, link.record.hash, at)
             log.info("guest link %s revoked", link.ref, extra={"camera": link.record.camera})
+            for callback in self.on_revoked:
+                callback(link.record)
         else:
             self._close(link, "revoked")  # e.g. a peer node's announcement: close what is open here
         return True
+
+    async def apply(self, record: LinkRecord) -> None:
+        """A link made or revoked on another node: known here from now on (idempotent), its
+        open streams closed here if it is revoked."""
+        link = self._by_hash.get(record.hash)
+        if link is None:
+            if record.revoked_at is None and record.expires_at <= self._clock():
+                return  # expired already: nothing to serve or to close
+            await asyncio.to_thread(self._store.add, record)
+            self._remember(record)
+            return
+        if record.revoked_at is not None and link.record.revoked_at is None:
+            link.record.revoked_at = record.revoked_at
+            self._close(link, "revoked")
+            await asyncio.to_thread(self._store.revoke, record.hash, record.revoked_at)
+            log.info("guest link %s revoked on another node", link.ref, extra={"camera": record.camera})
 
     def base_url(self, base_url: str | None = None) -> str:
         server = self._config.server

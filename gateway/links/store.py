@@ -59,7 +59,8 @@ class LinkStore:
     def add(self, link: LinkRecord) -> None:
         self._db.write(
             (
-                f"INSERT INTO guest_links ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                # OR IGNORE: a link another node announced twice (gateway/cluster/replication.py).
+                f"INSERT OR IGNORE INTO guest_links ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     link.hash,
                     link.camera,

@@ -20,11 +20,11 @@ from aiohttp import web
 from gateway.api.bodies import read_bounded
 from gateway.api.errors import ApiError, bad_request, not_found
 from gateway.backends.base import Capability
-from gateway.rtmp.push import MEDIA, MODES, QUALITIES, push_view
+from gateway.rtmp.push import MEDIA, MODES, QUALITIES
 from gateway.rtmp.registry import PushRegistry, TooManyPushes
-from gateway.rtmp.store import PushStore, PushStoreError
+from gateway.rtmp.store import LocalPushBook, PushBook, PushStore, PushStoreError
 from gateway.rtmp.url import PushUrlError, redact_url, validate_push_url
-from gateway.services import CAMERAS, CONFIG, SOURCES, WEP
+from gateway.services import CAMERAS, CLUSTER, CONFIG, SOURCES, WEP
 
 log = logging.getLogger("gateway.rtmp")
 
@@ -61,8 +61,7 @@ async def create_push(request: web.Request) -> web.Response:
     except TooManyPushes as exc:
         raise ApiError(409, "too_many_pushes", str(exc)) from None
     except PushStoreError as exc:
-        log.error("%s", exc)
-        raise ApiError(503, "store_unavailable", "the push could not be saved") from None
+        raise _unavailable(exc, "the push could not be saved") from None
     log.info(
         "push %s created: camera %s to %s (%s, %s, %s)",
         ctx.spec.id,
@@ -73,29 +72,41 @@ async def create_push(request: web.Request) -> web.Response:
         media,
         extra={"camera": camera},
     )
-    return web.json_response(push_view(ctx), status=201, headers={"Location": f"/api/v1/pushes/{ctx.spec.id}"})
+    view = request.app[PUSHES].view_of(ctx)
+    return web.json_response(view, status=201, headers={"Location": f"/api/v1/pushes/{ctx.spec.id}"})
 
 
 async def list_pushes(request: web.Request) -> web.Response:
-    return web.json_response({"pushes": [push_view(ctx) for ctx in request.app[PUSHES].all()]})
+    try:
+        views = await request.app[PUSHES].views()
+    except PushStoreError as exc:
+        raise _unavailable(exc, "the pushes could not be listed") from None
+    return web.json_response({"pushes": views})
 
 
 async def get_push(request: web.Request) -> web.Response:
-    ctx = request.app[PUSHES].get(request.match_info["id"])
-    if ctx is None:
+    try:
+        view = await request.app[PUSHES].view(request.match_info["id"])
+    except PushStoreError as exc:
+        raise _unavailable(exc, "the push could not be read") from None
+    if view is None:
         raise not_found("no such push")
-    return web.json_response(push_view(ctx))
+    return web.json_response(view)
 
 
 async def delete_push(request: web.Request) -> web.Response:
     try:
-        ctx = await request.app[PUSHES].delete(request.match_info["id"])
+        view = await request.app[PUSHES].delete(request.match_info["id"])
     except PushStoreError as exc:
-        log.error("%s", exc)
-        raise ApiError(503, "store_unavailable", "the push could not be removed") from None
-    if ctx is None:
+        raise _unavailable(exc, "the push could not be removed") from None
+    if view is None:
         raise not_found("no such push")
-    return web.json_response(push_view(ctx))
+    return web.json_response(view)
+
+
+def _unavailable(exc: PushStoreError, message: str) -> ApiError:
+    log.error("%s", exc)
+    return ApiError(503, "store_unavailable", message, {"Retry-After": "2"})
 
 
 async def _json_body(request: web.Request) -> dict:
@@ -118,16 +129,39 @@ def _choice(body: dict, name: str, allowed: tuple[str, ...], default: str) -> st
 
 
 async def _push_service(app: web.Application) -> AsyncIterator[None]:
-    store = PushStore(app[CONFIG].pushes.db_path)
-    # WEP-side pushes (mode "wep") are the WEP backend's /media/rtmp; None without WEP.
-    registry = PushRegistry(store, app[SOURCES], app.get(WEP))
+    local = LocalPushBook(PushStore(app[CONFIG].pushes.db_path))
+    if CLUSTER in app:  # the cluster's shared set; each push runs on the node holding its lease
+        from gateway.cluster.pushes import ClusterPushBook, PushPlacement
+
+        book: PushBook = ClusterPushBook(app[CLUSTER])
+        await _move_into_cluster(local, book)
+        # WEP-side pushes (mode "wep") are the WEP backend's /media/rtmp; None without WEP.
+        registry = PushRegistry(book, app[SOURCES], app.get(WEP), placement=PushPlacement(app[CLUSTER]))
+    else:
+        book = local
+        registry = PushRegistry(book, app[SOURCES], app.get(WEP))
     app[PUSHES] = registry
     await registry.restore()
     try:
         yield
     finally:
         await registry.close()
-        store.close()
+        local.close()
+
+
+async def _move_into_cluster(local: LocalPushBook, shared: PushBook) -> None:
+    """Pushes this node kept alone before it joined a cluster go to the cluster's set (once:
+    they leave the local file), so they run somewhere rather than nowhere."""
+    try:
+        specs = await local.all()
+        for spec in specs:
+            await shared.add(spec)
+            await local.remove(spec.id)
+    except PushStoreError as exc:
+        log.warning("pushes of this node not moved into the cluster yet (next start): %s", exc)
+        return
+    if specs:
+        log.info("moved %d push(es) from %s into the cluster", len(specs), local.path)
 
 
 def add_routes(app: web.Application) -> None:

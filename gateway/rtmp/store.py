@@ -15,7 +15,9 @@ Blocking (fsync): the registry calls it through `asyncio.to_thread`.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from gateway.db import Database, DatabaseError
 
@@ -110,3 +112,48 @@ class PushStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+class PushBook(Protocol):
+    """Where the set of pushes is kept, as the registry sees it: this node's SQLite file
+    (LocalPushBook), or the cluster's Redis (gateway/cluster/pushes.py)."""
+
+    path: str
+
+    async def add(self, spec: PushSpec) -> None: ...
+
+    async def remove(self, push_id: str) -> None: ...
+
+    async def get(self, push_id: str) -> PushSpec | None: ...
+
+    async def set_wep_stream(self, push_id: str, stream_id: str | None, session: str | None) -> None: ...
+
+    async def all(self) -> list[PushSpec]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalPushBook:
+    """The SQLite store through a thread (its writes fsync)."""
+
+    def __init__(self, store: PushStore):
+        self._store = store
+        self.path = store.path
+
+    async def add(self, spec: PushSpec) -> None:
+        await asyncio.to_thread(self._store.add, spec)
+
+    async def remove(self, push_id: str) -> None:
+        await asyncio.to_thread(self._store.remove, push_id)
+
+    async def get(self, push_id: str) -> PushSpec | None:
+        return next((spec for spec in await self.all() if spec.id == push_id), None)
+
+    async def set_wep_stream(self, push_id: str, stream_id: str | None, session: str | None) -> None:
+        await asyncio.to_thread(self._store.set_wep_stream, push_id, stream_id, session)
+
+    async def all(self) -> list[PushSpec]:
+        return await asyncio.to_thread(self._store.all)
+
+    def close(self) -> None:
+        self._store.close()

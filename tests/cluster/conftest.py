@@ -130,3 +130,15 @@ async def cluster(emulator, redis, tmp_path):
 async def admin_http():
     async with aiohttp.ClientSession(headers=ADMIN) as session:
         yield session
+
+
+@pytest.fixture
+def rtmp_receiver(tmp_path):
+    from tests.rtmp.nginx import NginxRtmp
+
+    receiver = NginxRtmp(tmp_path / "nginx-rtmp")
+    receiver.start()
+    try:
+        yield receiver
+    finally:
+        receiver.kill()

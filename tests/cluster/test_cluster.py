@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 
 import aiohttp
@@ -55,7 +56,10 @@ async def wait_until(predicate, timeout: float, what: str, step: float = 0.05) -
     """Seconds it took until predicate() is true; AssertionError naming `what` after timeout."""
     start = time.monotonic()
     while time.monotonic() - start < timeout:
-        if await predicate() if asyncio.iscoroutinefunction(predicate) else predicate():
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
             return time.monotonic() - start
         await asyncio.sleep(step)
     raise AssertionError(f"not within {timeout}s: {what}")
@@ -142,3 +146,102 @@ async def test_one_talker_per_speaker_across_nodes(emulator, cluster, admin_http
     assert status == 200, body
     status, body = await play(node_b)  # the lease went with A's talk
     assert status == 200, body
+
+
+async def test_a_revoked_token_is_refused_on_every_node(emulator, cluster, admin_http):
+    node_a, _, node_c = await cluster.start(3)
+    camera = emulator.camera_ids[0]
+    minted = await mint(admin_http, node_a.base, ttl=600, actions=["view", "snapshot"])
+    url = f"{node_c.base}/api/v1/cameras/{camera}/snapshot.jpg?token={minted['token']}"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url) as resp:
+            assert resp.status == 200, await resp.text()
+        async with admin_http.post(f"{node_a.base}/api/v1/tokens/revoke", json={"token": minted["token"]}) as resp:
+            assert resp.status == 204, await resp.text()
+        revoked_at = time.monotonic()
+
+        async def refused() -> bool:
+            async with http.get(url) as resp:
+                return resp.status == 401 and (await resp.json())["error"]["code"] == "token_revoked"
+
+        took = await wait_until(refused, 1.0, "node C refusing the token revoked on node A", step=0.02)
+        print(f"refused on node C {took * 1000:.0f} ms after the revoke on node A")
+        assert time.monotonic() - revoked_at < 1.0
+        # A node that starts later learns it from Redis, not from the channel.
+        [node_d] = await cluster.start(1)
+        async with http.get(url.replace(node_c.base, node_d.base)) as resp:
+            assert resp.status == 401, await resp.text()
+
+
+async def test_a_guest_link_made_on_one_node_opens_and_is_revoked_on_all(emulator, cluster, admin_http):
+    node_a, node_b = await cluster.start(2)
+    camera = emulator.camera_ids[0]
+    async with admin_http.post(
+        f"{node_a.base}/api/v1/links", json={"camera": camera, "live": True, "ttl": 600}
+    ) as resp:
+        assert resp.status == 201, await resp.text()
+        link = await resp.json()
+    link_id = link["url"].rsplit("/", 1)[1]
+    page = f"{node_b.base}/g/{link_id}"
+    async with aiohttp.ClientSession() as http:
+
+        async def status() -> int:
+            async with http.get(page) as resp:
+                return resp.status
+
+        await wait_until(lambda: status_is(status, 200), 2, "the link known on node B")
+        async with admin_http.delete(f"{node_a.base}/api/v1/links/{link['ref']}") as resp:
+            assert resp.status in (200, 204), await resp.text()
+        await wait_until(lambda: status_is(status, 410), 1.0, "the link refused on node B", step=0.02)
+
+
+async def status_is(status, expected: int) -> bool:
+    return await status() == expected
+
+
+async def test_a_push_moves_to_a_surviving_node(emulator, cluster, admin_http, rtmp_receiver):
+    nodes = await cluster.start(3)
+    camera = emulator.camera_ids[0]
+    key = "cluster-push-0123456789"
+    body = {"camera": camera, "url": rtmp_receiver.url("live", key), "mode": "gateway", "media": "video"}
+    async with admin_http.post(f"{nodes[1].base}/api/v1/pushes", json=body) as resp:
+        assert resp.status == 201, await resp.text()
+        push = await resp.json()
+    assert push["node"] == "node-b", push
+
+    async def live_on(node) -> dict:
+        async with admin_http.get(f"{node.base}/api/v1/pushes/{push['id']}") as resp:
+            assert resp.status == 200, await resp.text()
+            return await resp.json()
+
+    await wait_until(lambda: view_state(live_on(nodes[0]), "live", "node-b"), 20, "the push live on node B")
+    assert rtmp_receiver.publishers("live", key) == 1
+
+    await cluster.kill(nodes[1])
+    killed_at = time.monotonic()
+    survivors = [nodes[0], nodes[2]]
+    await wait_until(
+        lambda: any_view_live(live_on(survivors[0]), ("node-a", "node-c")), 10, "the push live again on a survivor"
+    )
+    took = time.monotonic() - killed_at
+    print(f"push running again {took:.2f}s after its node was killed")
+    await wait_until(lambda: rtmp_receiver.publishers("live", key) == 1, 5, "one publisher at nginx-rtmp")
+    for _ in range(10):  # and only one, for a while
+        assert rtmp_receiver.publishers("live", key) <= 1
+        await asyncio.sleep(0.2)
+    async with admin_http.get(f"{survivors[1].base}/api/v1/pushes") as resp:
+        listed = (await resp.json())["pushes"]
+    assert [p["id"] for p in listed] == [push["id"]], listed
+    async with admin_http.delete(f"{survivors[1].base}/api/v1/pushes/{push['id']}") as resp:
+        assert resp.status == 200, await resp.text()
+    await wait_until(lambda: rtmp_receiver.publishers("live", key) == 0, 5, "the push stopped by a DELETE on any node")
+
+
+async def view_state(view, state: str, node: str) -> bool:
+    shown = await view
+    return shown["state"] == state and shown["node"] == node
+
+
+async def any_view_live(view, nodes: tuple[str, ...]) -> bool:
+    shown = await view
+    return shown["state"] == "live" and shown["node"] in nodes

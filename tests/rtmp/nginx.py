@@ -52,6 +52,7 @@ http {{
     server {{
         listen 127.0.0.1:{http_port};
         location /refuse {{ return 403; }}
+        location /stat {{ rtmp_stat all; }}
     }}
 }}
 """
@@ -99,13 +100,13 @@ class NginxRtmp:
         """Start (or start again, same ports) and wait until the RTMP port accepts."""
         assert shutil.which("nginx"), "nginx is not installed (run ./scripts/test)"
         assert MODULE.exists(), f"{MODULE} missing: install libnginx-mod-rtmp"
-        log = open(self.prefix / "stderr.log", "ab")
-        self.process = subprocess.Popen(
-            ["nginx", "-p", str(self.prefix), "-c", str(self.prefix / "nginx.conf")],
-            stdout=log,
-            stderr=log,
-            stdin=subprocess.DEVNULL,
-        )
+        with (self.prefix / "stderr.log").open("ab") as log:  # nginx keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                ["nginx", "-p", str(self.prefix), "-c", str(self.prefix / "nginx.conf")],
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -123,6 +124,22 @@ class NginxRtmp:
             self.process.kill()
             self.process.wait(10)
         self.process = None
+
+    def publishers(self, app: str, key: str) -> int:
+        """Clients publishing `app/key` now, from nginx-rtmp's own statistics (rtmp_stat)."""
+        import urllib.request
+        from xml.etree import ElementTree
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/stat", timeout=5) as resp:
+            root = ElementTree.fromstring(resp.read())
+        count = 0
+        for application in root.iter("application"):
+            if application.findtext("name") != app:
+                continue
+            for stream in application.iter("stream"):
+                if stream.findtext("name") == key:
+                    count += sum(1 for client in stream.iter("client") if client.find("publishing") is not None)
+        return count
 
     def recordings(self, key: str) -> list[Path]:
         return sorted(self.records.glob(f"{key}-*.flv"), key=lambda path: path.stat().st_mtime)
@@ -146,6 +163,7 @@ def probe(path: Path | str) -> dict:
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     parsed = json.loads(result.stdout)
