@@ -1,5 +1,6 @@
-"""Debian's redis-server for the cluster tests: one per test, on a free port, nothing
-saved to disk (a restart starts empty, as a Redis without persistence does)."""
+"""Debian's redis-server for the cluster tests: one per test, on a free port, with an
+append-only file as the README asks of a cluster's Redis (it holds the push set and the
+guest links): a restart comes back with them, and with every lease lapsed."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ class RedisServer:
                     "--port", str(self.port),
                     "--bind", "127.0.0.1",
                     "--save", "",
-                    "--appendonly", "no",
+                    "--appendonly", "yes",
+                    "--appendfsync", "always",
                     "--dir", str(self.prefix),
                 ],
                 stdout=log,

@@ -245,3 +245,58 @@ async def view_state(view, state: str, node: str) -> bool:
 async def any_view_live(view, nodes: tuple[str, ...]) -> bool:
     shown = await view
     return shown["state"] == "live" and shown["node"] in nodes
+
+
+async def test_redis_away_for_ten_seconds(emulator, cluster, admin_http, redis, rtmp_receiver):
+    """Redis stops for 10 s: players keep their picture from the node they watch, the
+    WEP pull stays one, the push stops when its lease would have expired (never two
+    publishers), /readyz says why; Redis back, everything resumes by itself."""
+    nodes = await cluster.start(3)
+    camera = emulator.camera_ids[0]
+    token = (await mint(admin_http, nodes[0].base, ttl=600))["token"]
+    key = "redis-away-0123456789"
+    body = {"camera": camera, "url": rtmp_receiver.url("live", key), "mode": "gateway", "media": "video"}
+    async with admin_http.post(f"{nodes[0].base}/api/v1/pushes", json=body) as resp:
+        assert resp.status == 201, await resp.text()
+        push = await resp.json()
+    async with aiohttp.ClientSession() as http:
+        readers = [LiveReader(http, f"{node.base}/live/{camera}.mp4?token={token}") for node in nodes]
+        try:
+            await wait_until(lambda: all(r.bytes > 20_000 for r in readers), 20, "every player gets media")
+            await wait_until(lambda: rtmp_receiver.publishers("live", key) == 1, 20, "the push publishing")
+            pulls = video_pulls(emulator, camera)
+
+            redis.stop()
+            marks = [r.bytes for r in readers]
+            most_publishers = 0
+            for _ in range(50):  # 10 s
+                most_publishers = max(most_publishers, rtmp_receiver.publishers("live", key))
+                await asyncio.sleep(0.2)
+            assert all(r.bytes > mark + 20_000 for r, mark in zip(readers, marks, strict=True)), "a player froze"
+            assert video_pulls(emulator, camera) == pulls, emulator.stats["media_connections"]
+            assert most_publishers <= 1
+            assert rtmp_receiver.publishers("live", key) == 0, "the push outlived its lease"
+            async with http.get(f"{nodes[1].base}/readyz") as resp:
+                ready = await resp.json()
+            assert resp.status == 503 and "Redis" in ready["reason"], ready
+
+            redis.start()
+            took = await wait_until(lambda: rtmp_receiver.publishers("live", key) == 1, 15, "the push back")
+            print(f"push publishing again {took:.2f}s after Redis returned")
+            for node in nodes:
+                async with http.get(f"{node.base}/readyz") as resp:
+                    assert resp.status == 200, await resp.text()
+            for _ in range(10):
+                assert rtmp_receiver.publishers("live", key) <= 1
+                await asyncio.sleep(0.2)
+            marks = [r.bytes for r in readers]
+            await wait_until(
+                lambda: all(r.bytes > mark + 20_000 for r, mark in zip(readers, marks, strict=True)), 5, "media on"
+            )
+            assert all(r.requests == 1 and not r.task.done() for r in readers), "a player had to reconnect"
+            async with admin_http.get(f"{nodes[2].base}/api/v1/pushes/{push['id']}") as resp:
+                assert (await resp.json())["state"] == "live"
+            assert video_pulls(emulator, camera) == pulls, emulator.stats["media_connections"]
+        finally:
+            for reader in readers:
+                await reader.stop()

@@ -217,6 +217,9 @@ async def test_a_camera_stays_on_one_node_and_its_media_is_served_from_the_cache
     cameras = emulator.camera_ids
     token = await mint(http, site, ["*"])
     for camera in cameras:
+        status, headers, body = await fetch(http, f"{site.edge.url}/hls/{camera}/index.m3u8?token={token}")
+        assert (status, headers["X-Cache-Status"]) == (200, "BYPASS")  # no-cache: never behind the lock
+        assert f"high/playlist.m3u8?token={token}" in body.decode()
         base = f"{site.edge.url}/hls/{camera}/high"
         for _ in range(2):
             status, headers, body = await fetch(http, f"{base}/playlist.m3u8?token={token}")
