@@ -17,6 +17,9 @@ from collections.abc import Callable, Coroutine
 from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from gateway.cluster import membership
@@ -45,9 +48,12 @@ class ClusterNode:
         self.node_id = config.node_id or membership.default_node_id()
         self.url = (config.advertise_url or f"http://{listen}").rstrip("/")
         self._where = shown_url(config.redis_url)
-        # Commands answer fast or fail fast: a lease must be decided within its TTL.
+        # Commands answer fast or fail fast: a lease must be decided within its TTL. One
+        # immediate retry, on a new connection: after Redis restarts, each pooled connection
+        # fails once; no backoff, which would outlast a lease.
         timeout = min(1.0, config.lease_ms / 3000)
-        self.redis = Redis.from_url(config.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        retry = {"retry": Retry(NoBackoff(), 1), "retry_on_error": [RedisConnectionError]}
+        self.redis = Redis.from_url(config.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout, **retry)
         # The channel's connection waits for messages as long as it takes.
         self._listener = Redis.from_url(config.redis_url, socket_connect_timeout=timeout)
         self.leases = Leases(self.redis, self.node_id, config.lease_ms, self._redis_failed)

@@ -8,18 +8,30 @@
     ...playlist.m3u8?t=<ISO time>, r{id}-*         recorded video: gateway/hls/recorded.py
 
 Every URI a playlist lists carries the request's `token` query parameter along.
+
+Behind the edge tier (deploy/nginx/edge.conf) the edge says what it wants in the
+`X-Wepgw-Edge` header: `check` asks whether this request would be let in (204, after the
+same middlewares, without the media), so a cached answer is only handed to a viewer the
+gateway accepts; `cache` marks an answer the edge keeps and shares between viewers, so a
+playlist carries TOKEN_SLOT where the token goes and the edge writes each viewer's own in.
+
+Cache-Control says how long each answer holds (RFC 9111; RFC 8216bis 6.2.5.2 for blocking
+reloads): media names never change content, a blocking reload's URL names a state that
+never changes, a plain playlist is live for about a second, an error is never stored.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator
 from urllib.parse import urlencode
 
 from aiohttp import web
 
-from gateway.api.errors import ApiError, bad_request, not_found
+from gateway.api.errors import ApiError, bad_request, error_middleware, not_found
 from gateway.api.query import ascii_int
+from gateway.auth.middleware import ADMIN_GRANT, GRANT
 from gateway.hls.muxer import HlsMuxer, MuxerClosed
 from gateway.hls.muxers import HlsMuxers
 from gateway.hls.playlist import Variant, render_multivariant, with_query
@@ -33,6 +45,16 @@ MEDIA_TYPE = "video/mp4"
 # Media names are unique for the life of the gateway (msn and part ids start from the
 # clock), so they can be cached as immutable.
 MEDIA_CACHE = "public, max-age=60, immutable"
+# A plain media playlist is the live edge now; a second old is still a fine place to start
+# from (the player's next request blocks for what comes after it). Whole seconds: a shared
+# cache stores nothing for max-age=0.
+PLAIN_PLAYLIST_CACHE = "max-age=1"
+ERROR_CACHE = "no-store"
+EDGE_HEADER = "X-Wepgw-Edge"
+TOKEN_SLOT = "__wepgw_token__"
+# How long the edge may reuse a `check` answer for the same credential and camera: what a
+# revoked token keeps opening at the edge, at most.
+EDGE_CHECK_TTL = 2
 # Until the camera delivers a first segment, a playlist request waits this long.
 FIRST_SEGMENT_TIMEOUT = 15.0
 # RFC 8216 4.2: a decimal-integer (a media sequence number, a part index) is 0 to 2^64-1.
@@ -41,8 +63,41 @@ _MEDIA_NAME = re.compile(r"(init|seg|part)([0-9]{0,20})\.(mp4|m4s)")
 
 
 def _token_query(request: web.Request) -> str:
+    if request.headers.get(EDGE_HEADER) == "cache":
+        return TOKEN_SLOT  # a shared answer never holds one viewer's token
     token = request.query.get("token")
     return urlencode({"token": token}) if token else ""
+
+
+def _edge_check(request: web.Request) -> web.Response | None:
+    """204 for the edge's `check`: the middlewares let this request in. The edge may reuse
+    the answer for this credential on every HLS URL of the camera, which holds for a viewer
+    token (camera and `view` are all it is checked for) or no credential at all; a guest
+    link is checked per URL (its window, live or recorded) and the admin key stays out of
+    the edge's cache files."""
+    if request.headers.get(EDGE_HEADER) != "check":
+        return None
+    from gateway.links.guest import GUEST  # gateway.links imports this module
+
+    grant = request.get(GRANT)
+    ttl = EDGE_CHECK_TTL
+    if grant is not None:
+        ttl = min(ttl, int(grant.expires_at - time.time()))
+    camera_wide = request.get(GUEST) is None and grant is not ADMIN_GRANT and ttl > 0
+    return web.Response(status=204, headers={"Cache-Control": f"max-age={ttl}" if camera_wide else ERROR_CACHE})
+
+
+def _never_stored_errors(handler):
+    """An error answer (mapped where every error is, gateway/api/errors.py) says `no-store`:
+    a cache in front must not keep a 404 or a 503 for a name that will exist a moment later."""
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        response = await error_middleware(request, handler)
+        if response.status >= 400:
+            response.headers["Cache-Control"] = ERROR_CACHE
+        return response
+
+    return answer
 
 
 def _unavailable(message: str) -> ApiError:
@@ -73,6 +128,8 @@ def _int_param(request: web.Request, name: str) -> int | None:
 
 
 async def multivariant(request: web.Request) -> web.Response:
+    if (checked := _edge_check(request)) is not None:
+        return checked
     camera = await request.app[CAMERAS].get(request.match_info["camera"])
     if not camera.qualities:
         raise _unavailable("the camera has no video stream")
@@ -113,6 +170,8 @@ async def _audio_codec(muxers: HlsMuxers, camera_id: str, quality: str) -> str:
 async def media_playlist(request: web.Request) -> web.Response:
     from gateway.hls import recorded
 
+    if (checked := _edge_check(request)) is not None:
+        return checked
     if recorded.wants_recording(request):  # ?t=<time>: recorded video, gateway/hls/recorded.py
         return await recorded.media_playlist(request)
     msn, part = _int_param(request, "_HLS_msn"), _int_param(request, "_HLS_part")
@@ -123,7 +182,7 @@ async def media_playlist(request: web.Request) -> web.Response:
     counters = muxer.counters
     counters.playlist_requests += 1
     segmenter = muxer.segmenter
-    cache = "no-cache"
+    cache = PLAIN_PLAYLIST_CACHE
     try:
         if not segmenter.segments:
             await _first_segment(muxer)
@@ -149,6 +208,8 @@ async def media_playlist(request: web.Request) -> web.Response:
 async def media(request: web.Request) -> web.Response:
     from gateway.hls import recorded
 
+    if (checked := _edge_check(request)) is not None:
+        return checked
     if recorded.is_recorded_name(request.match_info["name"]):  # r{id}-...: a recording's media
         return await recorded.media(request)
     match = _MEDIA_NAME.fullmatch(request.match_info["name"])
@@ -227,6 +288,6 @@ def add_routes(app: web.Application) -> None:
     recorded.install(app)
     # aiohttp tries the /hls routes in this order: the ones players hit several times a
     # second first (playlist before {name}, which would match it too).
-    app.router.add_get("/hls/{camera}/{quality}/playlist.m3u8", media_playlist)
-    app.router.add_get("/hls/{camera}/{quality}/{name}", media)
-    app.router.add_get("/hls/{camera}/index.m3u8", multivariant)
+    app.router.add_get("/hls/{camera}/{quality}/playlist.m3u8", _never_stored_errors(media_playlist))
+    app.router.add_get("/hls/{camera}/{quality}/{name}", _never_stored_errors(media))
+    app.router.add_get("/hls/{camera}/index.m3u8", _never_stored_errors(multivariant))

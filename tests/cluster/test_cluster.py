@@ -283,9 +283,15 @@ async def test_redis_away_for_ten_seconds(emulator, cluster, admin_http, redis, 
             redis.start()
             took = await wait_until(lambda: rtmp_receiver.publishers("live", key) == 1, 15, "the push back")
             print(f"push publishing again {took:.2f}s after Redis returned")
-            for node in nodes:
-                async with http.get(f"{node.base}/readyz") as resp:
-                    assert resp.status == 200, await resp.text()
+
+            async def all_ready() -> bool:
+                for node in nodes:
+                    async with http.get(f"{node.base}/readyz") as resp:
+                        if resp.status != 200:
+                            return False
+                return True
+
+            await wait_until(all_ready, 3, "every node ready again")
             for _ in range(10):
                 assert rtmp_receiver.publishers("live", key) <= 1
                 await asyncio.sleep(0.2)
