@@ -98,8 +98,10 @@ def _add_edge(app: web.Application, config: Config) -> None:
     app.on_startup.append(_warn_open_access)
 
     async def tell_cluster_viewers(app: web.Application) -> None:
-        if CLUSTER in app:  # the cluster view's per-node viewer count
-            app[CLUSTER].viewers = lambda: sum(limits.current_viewers(ledger, probes).values())
+        if CLUSTER in app:  # each node's viewers per camera: the cluster view, the per-camera limit
+            node = app[CLUSTER]
+            node.viewers = lambda: limits.viewers_by_camera(ledger, probes)
+            ledger.elsewhere = lambda camera: node.viewers_elsewhere.get(camera, 0)
 
     app.on_startup.append(tell_cluster_viewers)
     app.cleanup_ctx.append(_share_with_cluster)

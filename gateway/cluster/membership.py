@@ -20,6 +20,8 @@ class Member:
     url: str
     cameras: tuple[tuple[str, str], ...]  # the camera leases it holds: (camera, quality)
     viewers: int
+    # Its viewers per camera (for the cluster-wide per-camera limit; the busiest cameras).
+    by_camera: dict[str, int]
     load: float  # the process's CPU over the last beat, in cores (1.0: one core busy)
     started_at: float
 
@@ -34,7 +36,7 @@ class Member:
         }
 
     def encode(self) -> str:
-        return json.dumps(self.public(), separators=(",", ":"))
+        return json.dumps({**self.public(), "by_camera": self.by_camera}, separators=(",", ":"))
 
     @classmethod
     def decode(cls, raw: bytes | str) -> Member | None:
@@ -45,6 +47,7 @@ class Member:
                 str(data["url"]),
                 tuple((str(item["camera"]), str(item["quality"])) for item in data["cameras"]),
                 int(data["viewers"]),
+                {str(camera): int(count) for camera, count in data.get("by_camera", {}).items()},
                 float(data["load"]),
                 float(data["started_at"]),
             )

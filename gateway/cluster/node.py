@@ -29,6 +29,7 @@ from gateway.config import ClusterConfig
 log = logging.getLogger("gateway.cluster")
 
 CHANNEL = "wepgw:cluster"
+MAX_CAMERAS_TOLD = 1000
 BEAT_S = 1.0
 RETRY_MAX_S = 4.0
 
@@ -65,7 +66,9 @@ class ClusterNode:
         self._cpu = membership.CpuMeter()
         self._started_at = time.time()
         # What this node tells the others it serves (set by the app: viewer counts).
-        self.viewers: Callable[[], int] = lambda: 0
+        self.viewers: Callable[[], dict[str, int]] = dict  # this node's viewers per camera
+        # The other live nodes' viewers per camera, as of their last beat (limits count them).
+        self.viewers_elsewhere: dict[str, int] = {}
         self.camera_leases: Callable[[], list[tuple[str, str]]] = list
 
     # -- state --------------------------------------------------------------------
@@ -149,14 +152,31 @@ class ClusterNode:
 
     # -- membership -------------------------------------------------------------------
     def member(self) -> membership.Member:
+        by_camera = self.viewers()
+        busiest = dict(sorted(by_camera.items(), key=lambda item: -item[1])[:MAX_CAMERAS_TOLD])
         return membership.Member(
             self.node_id,
             self.url,
             tuple(self.camera_leases()),
-            self.viewers(),
+            sum(by_camera.values()),
+            busiest,
             self._cpu.read(),
             self._started_at,
         )
+
+    async def _count_elsewhere(self) -> None:
+        """Keep `viewers_elsewhere` current (once a beat); without Redis it keeps its last
+        value: the limits go on counting what they last knew."""
+        try:
+            found = await membership.members(self.redis)
+        except (RedisError, OSError):
+            return
+        totals: dict[str, int] = {}
+        for member in found:
+            if member.node_id != self.node_id:
+                for camera, count in member.by_camera.items():
+                    totals[camera] = totals.get(camera, 0) + count
+        self.viewers_elsewhere = totals
 
     async def _beat(self) -> None:
         delay = BEAT_S
@@ -164,6 +184,7 @@ class ClusterNode:
             try:
                 await membership.beat(self.redis, self.member(), self.config.member_ttl_ms)
                 self._redis_back()
+                await self._count_elsewhere()
                 delay = BEAT_S
             except (RedisError, OSError) as exc:
                 if self._problem is not None and "not connected" in self._problem:

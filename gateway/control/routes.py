@@ -27,10 +27,12 @@ from gateway.api.errors import ApiError, bad_request
 from gateway.api.query import ascii_int
 from gateway.auth.middleware import GRANT, TOKEN, admin_presented
 from gateway.backends.base import Camera, Capability, OutputState, PtzVector, UpstreamFailure
+from gateway.cluster.leases import ClusterUnavailable
+from gateway.cluster.operators import ClusterOperatorLocks
 from gateway.control import recordings
 from gateway.control.locks import Held, Operator, OperatorLocks
 from gateway.control.ptz import PtzDriver
-from gateway.services import CAMERAS, CONFIG
+from gateway.services import CAMERAS, CLUSTER, CONFIG
 from gateway.wep.errors import WepError
 
 MAX_BODY = 4096
@@ -43,6 +45,8 @@ class CameraControl:
 
     def __init__(self) -> None:
         self.locks = OperatorLocks()
+        # In a cluster, the lock is decided in Redis too (gateway/cluster/operators.py).
+        self.shared: ClusterOperatorLocks | None = None
         self.drivers: dict[str, PtzDriver] = {}
         self._last_seq: dict[tuple[str, str], int] = {}
         self.stale = 0
@@ -115,13 +119,22 @@ async def _camera(request: web.Request, capability: Capability) -> tuple[Camera,
     return camera, directory.backend_of(camera.id)
 
 
-def _take_lock(request: web.Request, camera: Camera) -> Operator:
-    """The operator sending this command, now holding the camera; 409 naming who else does."""
+async def _take_lock(request: web.Request, camera: Camera) -> Operator:
+    """The operator sending this command, now holding the camera; 409 naming who else does
+    (on any node of a cluster; 503 when the cluster cannot tell)."""
+    control = request.app[CONTROL]
     try:
         sender = operator(request)
-        request.app[CONTROL].locks.take(camera.id, sender)
+        if control.shared is not None:  # the cluster's lock is the only one that counts
+            await control.shared.take(camera.id, sender)
+        else:
+            control.locks.take(camera.id, sender)
     except Held as exc:
         raise ApiError(409, "camera_busy", str(exc), {"Retry-After": "2"}) from None
+    except ClusterUnavailable:
+        raise ApiError(
+            503, "cluster_unavailable", "the cluster cannot tell who steers this camera now", {"Retry-After": "2"}
+        ) from None
     return sender
 
 
@@ -155,7 +168,7 @@ async def move(request: web.Request) -> web.Response:
     vector = PtzVector(*(_number(body, name, -1, 1, 0) for name in ("pan", "tilt", "zoom")))
     seq = _seq(body)
     camera, backend = await _camera(request, Capability.PTZ)
-    sender = _take_lock(request, camera)
+    sender = await _take_lock(request, camera)
     control = request.app[CONTROL]
     driver = control.driver(camera.id, backend)
     if not control.fresh(camera.id, sender, seq):
@@ -175,7 +188,7 @@ def _seq(body: dict) -> int | None:
 async def stop(request: web.Request) -> web.Response:
     seq = _seq(await json_fields(request, {"seq"}, MAX_BODY, empty=True))
     camera, backend = await _camera(request, Capability.PTZ)
-    sender = _take_lock(request, camera)
+    sender = await _take_lock(request, camera)
     control = request.app[CONTROL]
     if not control.fresh(camera.id, sender, seq):
         return web.json_response({"moving": control.driver(camera.id, backend).moving, "stale": True})
@@ -185,7 +198,7 @@ async def stop(request: web.Request) -> web.Response:
 
 async def home(request: web.Request) -> web.Response:
     camera, backend = await _camera(request, Capability.PTZ)
-    _take_lock(request, camera)
+    await _take_lock(request, camera)
     await _upstream(backend.ptz_home(camera.id))
     return web.json_response({"ok": True})
 
@@ -196,7 +209,7 @@ async def center(request: web.Request) -> web.Response:
     camera, backend = await _camera(request, Capability.PTZ)
     if not camera.can(Capability.PTZ_FOV):
         raise _fov_refusal(camera)
-    _take_lock(request, camera)
+    await _take_lock(request, camera)
     await _stop_moving(request, camera)
     await _upstream(backend.ptz_center(camera.id, x, y))
     return web.json_response({"ok": True})
@@ -213,7 +226,7 @@ async def zoom_to(request: web.Request) -> web.Response:
     camera, backend = await _camera(request, Capability.PTZ)
     if not camera.can(Capability.PTZ_FOV):
         raise _fov_refusal(camera)
-    _take_lock(request, camera)
+    await _take_lock(request, camera)
     await _stop_moving(request, camera)
     await _upstream(backend.ptz_zoom_to(camera.id, (left, top, right, bottom)))
     return web.json_response({"ok": True})
@@ -238,7 +251,7 @@ async def goto_preset(request: web.Request) -> web.Response:
     if number not in known:  # refused here: no command goes upstream for a preset that is not there
         shown = ", ".join(map(str, known[:20])) + (", ..." if len(known) > 20 else "")
         raise ApiError(404, "not_found", f"camera {camera.id!r} has no preset {number} (it has {shown or 'none'})")
-    _take_lock(request, camera)
+    await _take_lock(request, camera)
     await _stop_moving(request, camera)
     await _upstream(backend.ptz_goto_preset(camera.id, number))
     return web.json_response({"ok": True, "preset": number})
@@ -248,7 +261,7 @@ async def set_output(request: web.Request) -> web.Response:
     number = _index(request, "n", 1)
     body = await json_fields(request, {"state"}, MAX_BODY, empty=True)
     try:
-        state = OutputState(body.get("state"))
+        state = OutputState(body.get("state", ""))
     except ValueError:
         raise bad_request('state must be "on", "off" or "pulse"') from None
     camera, backend = await _camera(request, Capability.OUTPUTS)
@@ -258,6 +271,8 @@ async def set_output(request: web.Request) -> web.Response:
 
 async def _service(app: web.Application) -> AsyncIterator[None]:
     app[CONTROL] = CameraControl()
+    if CLUSTER in app:
+        app[CONTROL].shared = ClusterOperatorLocks(app[CLUSTER])
     yield
     app[CONTROL].close()
 

@@ -47,6 +47,9 @@ class ViewerLedger:
         self._sessions: dict[str, Slot] = {}
         self._players: dict[tuple[str, str], float] = {}
         self._next_sweep = 0.0
+        # In a cluster: the camera's viewers on the other nodes (gateway/cluster/node.py), so
+        # `per_camera` holds for the cluster; `total` stays per node (one box's capacity).
+        self.elsewhere: Callable[[str], int] = lambda camera: 0
         self.admitted: Counter[str] = Counter()  # by protocol, cumulative
         self.refused: Counter[str] = Counter()  # by protocol, cumulative
 
@@ -66,7 +69,7 @@ class ViewerLedger:
         if self._count >= self.total:
             self.refused[protocol] += 1
             raise OverLimit(f"the gateway serves {self.total} viewers already")
-        if self._by_camera[camera] >= self.per_camera:
+        if self._by_camera[camera] + self.elsewhere(camera) >= self.per_camera:
             self.refused[protocol] += 1
             raise OverLimit(f"this camera has {self.per_camera} viewers already")
 

@@ -89,6 +89,13 @@ def current_viewers(ledger: ViewerLedger, probes: dict[str, SessionProbe]) -> di
     return ledger.viewers()
 
 
+def viewers_by_camera(ledger: ViewerLedger, probes: dict[str, SessionProbe]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for (camera, _), n in current_viewers(ledger, probes).items():
+        counts[camera] = counts.get(camera, 0) + n
+    return counts
+
+
 def limits_middleware(config: LimitsConfig, ledger: ViewerLedger, traffic: Traffic, probes: dict[str, SessionProbe]):
     retry_after = {"Retry-After": str(config.retry_after)}
     deadlines = Deadlines(config.request_timeout)
@@ -104,6 +111,7 @@ def limits_middleware(config: LimitsConfig, ledger: ViewerLedger, traffic: Traff
             if not deadline.owns(exc):
                 raise
             traffic.timeouts[rule.protocol or ""] += 1
+            assert request.match_info.route.resource is not None  # the rule was found by its route
             log.warning(
                 "no answer within %.0fs on %s %s",
                 config.request_timeout,
@@ -134,6 +142,7 @@ def limits_middleware(config: LimitsConfig, ledger: ViewerLedger, traffic: Traff
             return response
         if hold == "session":
             prune_sessions(ledger, probes)
+        assert rule.protocol is not None  # every rule with a hold names its protocol (auth/policy.py)
         slot: Slot = ledger.take(camera, rule.protocol)
         try:
             response = await answer(request, handler, rule)

@@ -114,7 +114,16 @@ class Reactions:
         from gateway.control.routes import CONTROL
 
         camera, backend = await self._camera(firing, Capability.PTZ)
-        hold = self._app[CONTROL].locks.holder(camera.id)
+        control = self._app[CONTROL]
+        if control.shared is None:
+            hold = control.locks.holder(camera.id)
+        else:  # steered through any node
+            from gateway.cluster.leases import ClusterUnavailable
+
+            try:
+                hold = await control.shared.holder(camera.id)
+            except ClusterUnavailable:
+                raise ActionSkipped("the cluster cannot tell whether a person steers the camera") from None
         if hold is not None:  # a person steering comes first
             raise ActionSkipped(f"{hold.operator.name} is steering the camera")
         number = params["preset"]

@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from gateway.cluster.firings import FiringGate, Verdict, rule_digest
 from gateway.db import DatabaseError
 from gateway.delay_histogram import DelayHistogram
 from gateway.events.bus import EventBus
@@ -44,7 +45,8 @@ MAX_FIRINGS = 256
 @dataclass
 class RuleStats:
     fired: int = 0
-    skipped: Counter[str] = field(default_factory=Counter)  # "schedule" | "cooldown" | "overloaded"
+    # "schedule" | "cooldown" | "overloaded"; in a cluster also "elsewhere" | "cluster_unavailable"
+    skipped: Counter[str] = field(default_factory=Counter)
     last_fired: float | None = None
 
     def public(self) -> dict:
@@ -90,6 +92,8 @@ class RuleEngine:
         self._running: set[asyncio.Task] = set()
         self.rule_stats: dict[int, RuleStats] = {}
         self.stats = EngineStats()
+        # In a cluster: once per cluster per event, cooldowns cluster-wide (gateway/cluster/firings.py).
+        self.gate: FiringGate | None = None
 
     async def load(self) -> int:
         for stored in await asyncio.to_thread(self._store.rules):
@@ -192,9 +196,13 @@ class RuleEngine:
             elif not self._cooldowns.take(rule.id, event.camera, rule.spec.cooldown_s, time.monotonic()):
                 self._skip(rule_stats, "cooldown")
             else:
-                rule_stats.fired += 1
-                rule_stats.last_fired = now
-                task = asyncio.get_running_loop().create_task(self._fire(rule, event, seen), name="rule firing")
+                if self.gate is None:
+                    rule_stats.fired += 1
+                    rule_stats.last_fired = now
+                    firing = self._fire(rule, event, seen)
+                else:  # counted once the cluster says this node fires it
+                    firing = self._fire_once(rule, event, seen, now)
+                task = asyncio.get_running_loop().create_task(firing, name="rule firing")
                 self._running.add(task)
                 task.add_done_callback(self._running.discard)
 
@@ -203,6 +211,20 @@ class RuleEngine:
         self.stats.skipped[why] += 1
 
     # -- firing ------------------------------------------------------------------------------
+
+    async def _fire_once(self, rule: Armed, event: Event, seen: float, now: float) -> None:
+        assert self.gate is not None
+        stored = self._rules.get(rule.id)
+        if stored is None:
+            return  # removed meanwhile
+        verdict = await self.gate.decide(rule_digest(stored[0].body), event, rule.spec.cooldown_s)
+        rule_stats = self.rule_stats[rule.id]
+        if verdict is not Verdict.FIRE:
+            self._skip(rule_stats, verdict.value)
+            return
+        rule_stats.fired += 1
+        rule_stats.last_fired = now
+        await self._fire(rule, event, seen)
 
     async def _fire(self, rule: Armed, event: Event, seen: float) -> None:
         assert event.camera is not None

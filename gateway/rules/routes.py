@@ -22,13 +22,14 @@ from aiohttp import web
 from gateway.api.bodies import json_object
 from gateway.api.errors import ApiError, not_found
 from gateway.api.query import ascii_int
+from gateway.cluster.firings import FiringGate
 from gateway.events.model import iso_at
 from gateway.rules.actions import Reactions
 from gateway.rules.engine import RuleEngine
 from gateway.rules.model import RuleError, RuleSpec, parse_rule
 from gateway.rules.store import RuleStore, StoredRule
 from gateway.rules.webhook_out import WebhookSender
-from gateway.services import CAMERAS, CONFIG
+from gateway.services import CAMERAS, CLUSTER, CONFIG
 
 log = logging.getLogger("gateway.rules")
 
@@ -148,6 +149,8 @@ async def _rules_service(app: web.Application) -> AsyncIterator[None]:
         default_timezone=settings.timezone,
     )
     app[RULES] = engine
+    if CLUSTER in app:
+        engine.gate = FiringGate(app[CLUSTER])
     loaded = await engine.load()
     if loaded:
         log.info("%d rule(s) loaded", loaded)

@@ -4,6 +4,7 @@ real) and the WEP emulator in the test's own process, so its counters show every
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,12 @@ ADMIN_KEY = "cluster-admin-key-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 SECRET = "cluster-peer-secret-0123456789"
 TOKEN_SECRET = "cluster-token-secret-0123456789abcdef"
+
+
+@pytest.fixture
+def emulator_settings(emulator_settings):
+    # Camera 0 turns (PTZ); no motion of its own: the tests inject the events they want.
+    return dataclasses.replace(emulator_settings, ptz_camera=1, motion_every=0)
 
 
 @pytest.fixture
@@ -51,6 +58,7 @@ class Cluster:
         self._redis_url = redis_url
         self._lease_ms = lease_ms
         self.nodes: list[Node] = []
+        self.extra = ""  # more TOML for every node started from now on
 
     def _write(self, node: Node) -> None:
         settings = self._emulator.settings
@@ -70,6 +78,9 @@ viewer_auth = true
 [sources]
 idle_close_after = 5.0
 stall_timeout = 3.0
+[events]
+public_url = "{node.base}"
+heartbeat_ms = 1000
 [pushes]
 db_path = "{self._tmp / node.name / "pushes.sqlite3"}"
 [rules]
@@ -80,6 +91,7 @@ node_id = "{node.name}"
 secret = "{SECRET}"
 lease_ms = {self._lease_ms}
 member_ttl_ms = 3000
+{self.extra}
 """)
 
     async def start(self, count: int) -> list[Node]:

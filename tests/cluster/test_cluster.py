@@ -306,3 +306,110 @@ async def test_redis_away_for_ten_seconds(emulator, cluster, admin_http, redis, 
         finally:
             for reader in readers:
                 await reader.stop()
+
+
+async def test_a_rule_fires_once_per_cluster(emulator, cluster, admin_http):
+    """Both nodes hear WEP's event (each has its webhook) and hold the same rule: one fires
+    it, the other counts it as fired elsewhere; the cooldown holds for both."""
+    from tests.rules.conftest import Receiver
+
+    nodes = await cluster.start(2)
+    camera = emulator.camera_ids[0]
+    hook = Receiver()
+    await hook.server.start_server()
+    try:
+        rule = {
+            "name": "porch",
+            "when": {"cameras": [camera], "types": ["DEVICE_MOTION_START"], "timezone": "UTC"},
+            "cooldown_s": 60,
+            "actions": [{"webhook": {"url": hook.url, "secret": "rule-secret-0123456789"}}],
+        }
+        ids = []
+        for node in nodes:
+            async with admin_http.post(f"{node.base}/api/v1/rules", json=rule) as resp:
+                assert resp.status == 201, await resp.text()
+                ids.append((await resp.json())["id"])
+
+        async def stats() -> list[dict]:
+            found = []
+            for node, rule_id in zip(nodes, ids, strict=True):
+                async with admin_http.get(f"{node.base}/api/v1/rules/{rule_id}") as resp:
+                    found.append((await resp.json())["stats"])
+            return found
+
+        await wait_until(lambda: len(emulator.webhooks) == 2, 10, "both nodes' webhooks on WEP")
+        await asyncio.sleep(1.5)  # each node's HELLO in: events before it are searched, later
+        emulator.inject_event(camera, "DEVICE_MOTION_START")
+
+        async def decided() -> bool:
+            found = await stats()
+            return sum(s["fired"] for s in found) == 1 and sum(s["skipped"].get("elsewhere", 0) for s in found) == 1
+
+        await wait_until(decided, 15, "one node firing, the other skipping it as fired elsewhere")
+        await wait_until(lambda: len(hook.posts) == 1, 5, "the webhook posted once")
+
+        emulator.inject_event(camera, "DEVICE_MOTION_START")
+
+        async def cooled() -> bool:
+            return sum(s["skipped"].get("cooldown", 0) for s in await stats()) >= 1
+
+        await wait_until(cooled, 15, "the second motion inside the cooldown skipped")
+        await asyncio.sleep(1.0)
+        assert len(hook.posts) == 1
+        assert sum(s["fired"] for s in await stats()) == 1
+    finally:
+        await hook.server.close()
+
+
+async def test_one_operator_steers_a_camera_across_nodes(emulator, cluster, admin_http):
+    node_a, node_b = await cluster.start(2)
+    camera = emulator.camera_ids[0]  # the PTZ camera
+    alice = (await mint(admin_http, node_a.base, ttl=600, actions=["ptz"], sub="alice"))["token"]
+    bob = (await mint(admin_http, node_a.base, ttl=600, actions=["ptz"], sub="bob"))["token"]
+    move = {"pan": 0.5, "tilt": 0, "zoom": 0}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{node_a.base}/api/v1/cameras/{camera}/ptz", json=move, headers={"Authorization": f"Bearer {alice}"}
+        ) as resp:
+            assert resp.status in (200, 202, 204), await resp.text()
+        async with http.post(
+            f"{node_b.base}/api/v1/cameras/{camera}/ptz", json=move, headers={"Authorization": f"Bearer {bob}"}
+        ) as resp:
+            body = await resp.json()
+        assert resp.status == 409 and "alice" in body["error"]["message"], body
+        async with http.post(  # alice goes on steering through the other node
+            f"{node_b.base}/api/v1/cameras/{camera}/ptz/stop", headers={"Authorization": f"Bearer {alice}"}
+        ) as resp:
+            assert resp.status in (200, 202, 204), await resp.text()
+
+
+async def test_the_per_camera_viewer_limit_holds_for_the_cluster(emulator, cluster, admin_http):
+    cluster.extra = "[limits]\nmax_viewers_per_camera = 4"
+    node_a, node_b = await cluster.start(2)
+    camera = emulator.camera_ids[1]
+    token = (await mint(admin_http, node_a.base, ttl=600))["token"]
+    async with aiohttp.ClientSession() as http:
+        readers = [LiveReader(http, f"{node_a.base}/live/{camera}.mp4?token={token}") for _ in range(3)]
+        readers.append(LiveReader(http, f"{node_b.base}/live/{camera}.mp4?token={token}"))
+        try:
+            await wait_until(lambda: all(r.bytes > 0 for r in readers), 20, "four viewers")
+
+            async def refused_on_b() -> bool:  # node A's count reaches node B with its next beat
+                async with http.get(f"{node_b.base}/live/{camera}.mp4?token={token}") as resp:
+                    if resp.status == 200:
+                        return False
+                    body = await resp.json()
+                    assert resp.status == 503 and body["error"]["code"] == "too_many_viewers", body
+                    return True
+
+            await wait_until(refused_on_b, 3, "the fifth viewer refused on node B")
+            await readers[0].stop()
+
+            async def admitted_on_b() -> bool:
+                async with http.get(f"{node_b.base}/live/{camera}.mp4?token={token}") as resp:
+                    return resp.status == 200
+
+            await wait_until(admitted_on_b, 5, "room again once a viewer on node A left")
+        finally:
+            for reader in readers:
+                await reader.stop()
