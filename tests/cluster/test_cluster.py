@@ -413,3 +413,52 @@ async def test_the_per_camera_viewer_limit_holds_for_the_cluster(emulator, clust
         finally:
             for reader in readers:
                 await reader.stop()
+
+
+async def test_a_file_on_one_node_preempts_a_rule_clip_on_another(emulator, cluster, admin_http):
+    """Talkers rank across nodes as within one: a rule's clip playing through node A gives
+    the speaker up at once to a file sent through node B."""
+    from tests.talkdown.audio import tone, wav_bytes
+
+    node_a, node_b = await cluster.start(2)
+    camera = emulator.camera_ids[0]
+    async with admin_http.post(
+        f"{node_a.base}/api/v1/clips", params={"name": "long-warning"}, data=wav_bytes(tone(8.0, 8000), 8000)
+    ) as resp:
+        assert resp.status == 201, await resp.text()
+    rule = {
+        "name": "speak",
+        "when": {"cameras": [camera], "types": ["DEVICE_MOTION_START"]},
+        "actions": [{"talkdown": {"clip": "long-warning"}}],
+    }
+    async with admin_http.post(f"{node_a.base}/api/v1/rules", json=rule) as resp:
+        assert resp.status == 201, await resp.text()
+        rule_id = (await resp.json())["id"]
+    await wait_until(lambda: len(emulator.webhooks) == 2, 10, "both nodes' webhooks on WEP")
+    await asyncio.sleep(1.5)
+    emulator.inject_event(camera, "DEVICE_MOTION_START")
+    await wait_until(lambda: emulator.stats["talk_bytes"].get(camera, 0) > 8000, 15, "the clip playing through A")
+
+    started = time.monotonic()
+    async with admin_http.post(
+        f"{node_b.base}/api/v1/cameras/{camera}/talkdown",
+        data=wav_bytes(tone(1.0, 8000), 8000),
+        headers={"Content-Type": "audio/wav"},
+    ) as resp:
+        body = await resp.json()
+    assert resp.status == 200, body
+    print(f"file through B played {time.monotonic() - started:.2f}s after it was sent (clip preempted on A)")
+
+    async def clip_outcome() -> dict | None:
+        async with admin_http.get(f"{node_a.base}/api/v1/rules/{rule_id}/history") as resp:
+            firings = await resp.json()
+        firings = firings.get("firings", firings) if isinstance(firings, dict) else firings
+        return firings[0]["actions"][0] if firings else None
+
+    async def ended() -> bool:
+        outcome = await clip_outcome()
+        return outcome is not None
+
+    await wait_until(ended, 10, "the clip's firing recorded on A")
+    outcome = await clip_outcome()
+    assert "preempted" in outcome["detail"], outcome
