@@ -80,13 +80,16 @@ def test_serve_with_typo_exits_nonzero_with_one_line(tmp_path):
         text=True,
         timeout=60,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
     )
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines == [
-        "wep-gateway: config error: unknown key in [wep] 'pasword' (did you mean 'password'?); "
-        "expected one of: ca_file, camera_cache_ttl, client_name, connect_timeout, integration_id, "
-        "max_connections, password, request_timeout, url, user_key, user_nonce, username, verify_tls"
+        (
+            "wep-gateway: config error: unknown key in [wep] 'pasword' (did you mean 'password'?); "
+            "expected one of: ca_file, camera_cache_ttl, client_name, connect_timeout, integration_id, "
+            "max_connections, password, request_timeout, url, user_key, user_nonce, username, verify_tls"
+        )
     ]
     assert "Traceback" not in result.stderr
 
@@ -135,3 +138,44 @@ def test_no_wep_and_no_amcrest_is_refused():
     with pytest.raises(ConfigError, match="nothing to serve"):
         build_config({"wep": {"url": ""}}, {})
     assert build_config({"wep": {"url": ""}, "amcrest": [PORCH]}, {}).wep.url == ""
+
+
+SECRET = "s" * 16
+
+
+@pytest.mark.parametrize(
+    ("cluster", "message"),
+    [
+        ({"redis_url": "http://127.0.0.1:6379", "secret": SECRET}, "[cluster] redis_url: expected a redis://"),
+        ({"redis_url": "redis://127.0.0.1:6379/0", "secret": "short"}, "[cluster] secret: at least 16 bytes"),
+        ({"redis_url": "redis://127.0.0.1:6379/0"}, "[cluster] secret: at least 16 bytes"),
+        (
+            {"redis_url": "redis://h:6379", "secret": SECRET, "advertise_url": "10.0.0.5:8080"},
+            "[cluster] advertise_url: expected an http:// or https:// URL",
+        ),
+        ({"redis_url": "redis://h:6379", "secret": SECRET, "node_id": "a b"}, "[cluster] node_id: expected 1 to 64"),
+        ({"redis_url": "redis://h:6379", "secret": SECRET, "lease_ms": 100}, "[cluster] lease_ms and member_ttl_ms"),
+    ],
+)
+def test_bad_cluster_settings_stop_start_up_with_one_line(cluster, message):
+    with pytest.raises(ConfigError) as error:
+        build_config({"cluster": cluster}, {})
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_cluster_from_the_environment_without_echoing_its_secrets():
+    config = build_config(
+        {},
+        {
+            "WEPGW_CLUSTER_REDIS_URL": "redis://:hunter2-password@10.0.0.9:6379/1",
+            "WEPGW_CLUSTER_SECRET": "peer-secret-0123456789",
+            "WEPGW_CLUSTER_NODE_ID": "edge-1",
+            "WEPGW_CLUSTER_LEASE_MS": "2500",
+        },
+    )
+    assert config.cluster.redis_url.endswith("@10.0.0.9:6379/1") and config.cluster.lease_ms == 2500
+    assert config.cluster.node_id == "edge-1"
+    assert build_config({}, {}).cluster.redis_url == ""  # no cluster: one node, as before
+    with pytest.raises(ConfigError) as error:
+        build_config({}, {"WEPGW_CLUSTER_REDIS_URL": "redis://:hunter2-password@h:6379", "WEPGW_CLUSTER_LEASE_MS": "x"})
+    assert "hunter2" not in str(error.value)
