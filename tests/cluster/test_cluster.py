@@ -94,6 +94,14 @@ async def test_one_pull_for_the_cluster_and_failover(emulator, cluster, admin_ht
             owner = next(node for node in nodes if node.name == owners[0]["node_id"])
             others = [node for node in nodes if node is not owner]
 
+            # A node that reads the camera from its owner serves HLS with the camera's audio.
+            from tests.hls.test_ffmpeg import assert_clean, ffmpeg_frames
+
+            pts, errors = await ffmpeg_frames(f"{others[0].base}/hls/{camera}/high/playlist.m3u8?token={token}", 4)
+            assert_clean(pts, errors, 4)
+            assert len(pts) == 2, "video and audio"
+            assert video_pulls(emulator, camera) == 1
+
             await cluster.kill(owner)
             killed_at = time.monotonic()
             survivors = [r for r in readers if not r.url.startswith(owner.base)]
