@@ -104,6 +104,7 @@ class GatewayCollector(Collector):
         yield from self._control_families()
         yield from self._rule_families()
         yield from self._alta_families()
+        yield from self._cluster_families()
 
     def _service(self, module: str, key: str):
         """The app's service under `module.key`, or None when that module is not wired."""
@@ -387,6 +388,27 @@ class GatewayCollector(Collector):
         yield _counter(
             "wepgw_push_bytes_sent", "FLV bytes sent by gateway-mode pushes", ["camera", "mode"], sums, "bytes"
         )
+
+    # -- the cluster ----------------------------------------------------------------------------------
+    def _cluster_families(self) -> Iterator:
+        node = self._service("gateway.services", "CLUSTER")
+        if node is None:
+            return
+        yield GaugeMetricFamily("wepgw_cluster_redis_up", "1 while Redis answers this node", value=int(node.available))
+        leases = GaugeMetricFamily("wepgw_cluster_leases", "Leases this node holds, by kind", labels=["kind"])
+        held = Counter(name.split(":", 1)[0] for name in node.leases.held_names())
+        for kind in ("camera", "push", "talk"):
+            leases.add_metric([kind], held[kind])
+        yield leases
+        yield CounterMetricFamily(
+            "wepgw_cluster_redis_errors", "Redis commands and beats that failed", value=node.counters.redis_errors
+        )
+        messages = CounterMetricFamily(
+            "wepgw_cluster_messages", "Messages received on the cluster channel, by kind", labels=["kind"]
+        )
+        for kind, count in sorted(node.counters.messages.items()):
+            messages.add_metric([kind], count)
+        yield messages
 
     # -- cameras of every backend ----------------------------------------------------------------------
     # -- camera control ----------------------------------------------------------------------------

@@ -13,7 +13,9 @@ import asyncio
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
@@ -34,6 +36,12 @@ BEAT_S = 1.0
 RETRY_MAX_S = 4.0
 
 Handler = Callable[[dict], None]
+
+
+@dataclass
+class ClusterCounters:
+    redis_errors: int = 0  # commands or beats Redis did not answer
+    messages: Counter[str] = field(default_factory=Counter)  # received on the channel, by kind
 
 
 def shown_url(url: str) -> str:
@@ -63,6 +71,7 @@ class ClusterNode:
         self._on_connect: list[Callable[[], object]] = []
         self._tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Task] = set()
+        self.counters = ClusterCounters()
         self._cpu = membership.CpuMeter()
         self._started_at = time.time()
         # What this node tells the others it serves (set by the app: viewer counts).
@@ -81,6 +90,7 @@ class ClusterNode:
         return self._problem is None
 
     def _redis_failed(self, exc: Exception) -> None:
+        self.counters.redis_errors += 1
         if self._problem is None:
             log.error(
                 "cluster: lost Redis at %s (%s): serving what runs, leases lapse on their own deadlines",
@@ -126,6 +136,7 @@ class ClusterNode:
         try:
             message = json.loads(raw)
             handlers = self._handlers.get(message.get("kind"), [])
+            self.counters.messages[str(message.get("kind"))] += 1
         except (ValueError, AttributeError):
             log.warning("cluster: ignored a message that is not JSON on %s", CHANNEL)
             return

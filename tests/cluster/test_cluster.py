@@ -287,6 +287,9 @@ async def test_redis_away_for_ten_seconds(emulator, cluster, admin_http, redis, 
             async with http.get(f"{nodes[1].base}/readyz") as resp:
                 ready = await resp.json()
             assert resp.status == 503 and "Redis" in ready["reason"], ready
+            async with http.get(f"{nodes[1].base}/metrics") as resp:
+                text = await resp.text()
+            assert "wepgw_cluster_redis_up 0.0" in text and "wepgw_cluster_redis_errors_total" in text, text[-2000:]
 
             redis.start()
             took = await wait_until(lambda: rtmp_receiver.publishers("live", key) == 1, 15, "the push back")
@@ -300,6 +303,9 @@ async def test_redis_away_for_ten_seconds(emulator, cluster, admin_http, redis, 
                 return True
 
             await wait_until(all_ready, 3, "every node ready again")
+            async with http.get(f"{nodes[0].base}/metrics") as resp:
+                text = await resp.text()
+            assert "wepgw_cluster_redis_up 1.0" in text and 'wepgw_cluster_leases{kind="push"}' in text
             for _ in range(10):
                 assert rtmp_receiver.publishers("live", key) <= 1
                 await asyncio.sleep(0.2)
