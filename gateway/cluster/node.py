@@ -61,8 +61,13 @@ class ClusterNode:
         # immediate retry, on a new connection: after Redis restarts, each pooled connection
         # fails once; no backoff, which would outlast a lease.
         timeout = min(1.0, config.lease_ms / 3000)
-        retry = {"retry": Retry(NoBackoff(), 1), "retry_on_error": [RedisConnectionError]}
-        self.redis = Redis.from_url(config.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout, **retry)
+        self.redis = Redis.from_url(
+            config.redis_url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[RedisConnectionError],
+        )
         # The channel's connection waits for messages as long as it takes.
         self._listener = Redis.from_url(config.redis_url, socket_connect_timeout=timeout)
         self.leases = Leases(self.redis, self.node_id, config.lease_ms, self._redis_failed)

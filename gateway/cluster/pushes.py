@@ -25,6 +25,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from redis.exceptions import RedisError
+from redis.typing import EncodableT, FieldT
 
 from gateway.cluster.leases import ClusterUnavailable, Lease
 from gateway.cluster.node import ClusterNode
@@ -100,7 +101,9 @@ class ClusterPushBook:
 
     async def publish_views(self, views: dict[str, dict]) -> None:
         if views:
-            mapping = {push_id: json.dumps(view, separators=(",", ":")) for push_id, view in views.items()}
+            mapping: dict[FieldT, EncodableT] = {
+                push_id: json.dumps(view, separators=(",", ":")) for push_id, view in views.items()
+            }
             await self._call("publish the pushes' states", self._redis.hset(VIEWS, mapping=mapping))
 
     def close(self) -> None:

@@ -38,7 +38,7 @@ class PushContext:
 
     spec: PushSpec
     sources: SourceRegistry
-    wep: WepClient
+    wep: WepClient | None  # None without a WEP backend (then no push is of mode "wep")
     # Persists (WEP stream id, the WEP session that owns it): see store.py for why.
     remember_wep_stream: Callable[[str | None, str | None], Awaitable[None]]
     status: PushStatus = field(default_factory=PushStatus)

@@ -10,6 +10,7 @@ holds its lease (`placement`, gateway/cluster/pushes.py) and the others show its
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 import time
@@ -45,7 +46,7 @@ class PushRegistry:
         self,
         store: PushBook,
         sources: SourceRegistry,
-        wep: WepClient,
+        wep: WepClient | None,  # None without a WEP backend: no push of mode "wep"
         backoff: Backoff | None = None,
         placement: PushPlacement | None = None,
     ):
@@ -88,7 +89,7 @@ class PushRegistry:
         for spec in specs:
             if spec.id in self._pushes or len(self._pushes) >= MAX_PUSHES:
                 continue
-            lease = await self._placement.claim(spec.id, lambda push_id=spec.id: self._lapsed(push_id))
+            lease = await self._placement.claim(spec.id, functools.partial(self._lapsed, spec.id))
             if lease is not None and spec.id not in self._pushes:
                 self._leases[spec.id] = lease
                 log.info("push %s: running it on this node", spec.id, extra={"camera": spec.camera})

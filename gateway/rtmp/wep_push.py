@@ -40,9 +40,11 @@ PERMANENT_STATUSES = frozenset({400, 409, 422})
 
 async def run_wep_push(ctx: PushContext) -> None:
     await stop_wep_stream(ctx)
-    spec = ctx.spec
+    spec, wep = ctx.spec, ctx.wep
+    if wep is None:  # the API allows mode "wep" only for cameras of a WEP backend
+        raise PushAttemptError("no WEP backend to push from", permanent=True)
     try:
-        result, session = await ctx.wep.rtmp_start_owned(spec.camera, spec.url, media=spec.media, quality=spec.quality)
+        result, session = await wep.rtmp_start_owned(spec.camera, spec.url, media=spec.media, quality=spec.quality)
     except WepError as exc:
         permanent = not isinstance(exc, WepUnavailable) and exc.status in PERMANENT_STATUSES
         raise PushAttemptError(f"WEP did not start the push: {exc}", permanent=permanent) from None
@@ -55,7 +57,7 @@ async def run_wep_push(ctx: PushContext) -> None:
     while True:
         await asyncio.sleep(CHECK_INTERVAL)
         try:
-            streams = await ctx.wep.rtmp_list()
+            streams = await wep.rtmp_list()
         except WepError as exc:
             failures += 1
             if failures >= MAX_CHECK_FAILURES:
@@ -80,7 +82,7 @@ async def stop_wep_stream(ctx: PushContext) -> None:
     A stream stored without a session (a version 1 database) is stopped with the current
     one, as before: it works when the stream is this process's."""
     stream_id = ctx.wep_stream_id
-    if stream_id is None:
+    if stream_id is None or ctx.wep is None:
         return
     try:
         await ctx.wep.rtmp_stop([stream_id], session=ctx.wep_session)
