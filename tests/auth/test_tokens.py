@@ -73,3 +73,24 @@ def test_request_checks_name_the_field(cameras, actions, ttl, field):
 
 def test_a_request_without_actions_or_ttl_is_a_token_to_view_for_an_hour():
     assert check_request(["cam", "cam"]) == (["cam"], ["view"], 3600, None)
+
+
+def test_the_verified_cache_forgets_its_oldest_token_only(monkeypatch):
+    from gateway.auth import tokens as tokens_module
+
+    monkeypatch.setattr(tokens_module, "VERIFIED_CACHE", 3)
+    authority = tokens_module.TokenAuthority("s" * 40)
+    minted = [authority.mint(["cam"], ["view"], 600)[0] for _ in range(5)]
+    decoded = []
+    monkeypatch.setattr(
+        authority, "_decode", lambda token, now, real=authority._decode: decoded.append(token) or real(token, now)
+    )
+    for token in minted:
+        authority.verify(token)
+    assert decoded == minted
+    decoded.clear()
+    for token in minted[2:]:  # the newest three are remembered: no decoding again
+        authority.verify(token)
+    assert decoded == []
+    authority.verify(minted[0])  # the oldest was forgotten
+    assert decoded == [minted[0]]

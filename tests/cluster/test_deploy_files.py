@@ -163,7 +163,7 @@ def test_the_edge_files_are_the_same_everywhere():
     (container,) = manifest("Deployment", "wepgw-edge")["spec"]["template"]["spec"]["containers"]
     assert container["command"] == ["sh", "/etc/wep-edge/edge-run.sh"]
     assert {m["mountPath"] for m in container["volumeMounts"]} == {"/etc/wep-edge", "/var/cache/wep-edge"}
-    port = int(re.search(r"listen (\d+);", data["listen.conf"]).group(1))
+    port = int(re.search(r"listen (\d+)[ ;]", data["listen.conf"]).group(1))
     assert [p["containerPort"] for p in container["ports"]] == [port]
     assert edge["ports"] == [f"{port}:{port}"]
 
