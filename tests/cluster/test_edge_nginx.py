@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import signal
 import time
 from collections import Counter
@@ -19,15 +18,15 @@ import aiohttp
 import pytest
 
 from gateway.emulator.settings import EmulatorSettings
-from tests.conftest import TEST_EMULATOR, require
-from tests.gateway_process import ROOT, start_gateway
+from tests.cluster.edge import Edge
+from tests.conftest import TEST_EMULATOR
+from tests.gateway_process import start_gateway
 from tests.hls.test_ffmpeg import assert_clean, ffmpeg_frames
 from tests.rtmp.nginx import free_port
 from tests.webrtc.whep_viewer import WhepViewer, counting_decoders
 
 pytestmark = [pytest.mark.peer, pytest.mark.timeout(240)]
 
-EDGE_DIR = ROOT / "deploy" / "nginx"
 ADMIN_KEY = "edge-admin-key-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 TOKEN_SECRET = "edge-token-secret-0123456789abcdef0123"
@@ -37,59 +36,6 @@ TOKEN_SLOT = "__wepgw_token__"
 @pytest.fixture
 def emulator_settings(emulator_cache) -> EmulatorSettings:
     return EmulatorSettings(host="127.0.0.1", port=0, cache_dir=emulator_cache, **{**TEST_EMULATOR, "cameras": 3})
-
-
-class Edge:
-    """nginx with deploy/nginx/edge.conf as it is, under its own prefix; `stop()` ends the
-    master we started (it ends its workers)."""
-
-    def __init__(self, prefix: Path, gateway_ports: list[int]):
-        self.prefix = prefix
-        self.port = free_port()
-        self.log = prefix / "nginx.log"
-        self.process: asyncio.subprocess.Process | None = None
-        conf = prefix / "conf"
-        conf.mkdir(parents=True)
-        shutil.copy(EDGE_DIR / "edge.conf", conf / "edge.conf")
-        (conf / "listen.conf").write_text(f"listen 127.0.0.1:{self.port};\n")
-        (conf / "gateways.conf").write_text(
-            "".join(f"server 127.0.0.1:{port} max_fails=2 fail_timeout=5s;\n" for port in gateway_ports)
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        require("nginx")
-        with self.log.open("ab") as log:
-            # `user root`: the workers read the prefix, a directory only root may enter.
-            self.process = await asyncio.create_subprocess_exec(
-                *("nginx", "-p", f"{self.prefix}/", "-c", "conf/edge.conf", "-g", "daemon off; user root;"),
-                stdout=log,
-                stderr=log,
-                stdin=asyncio.subprocess.DEVNULL,
-            )
-        async with aiohttp.ClientSession() as http:
-            for _ in range(100):
-                assert self.process.returncode is None, f"nginx exited: {self.log.read_text()[-2000:]}"
-                try:
-                    async with http.get(f"{self.url}/_edge/healthz") as response:
-                        if response.status == 204:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise AssertionError("the edge never answered /_edge/healthz")
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.process.wait(), 10)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
 
 
 class Site:
