@@ -18,6 +18,7 @@ import io
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import av
@@ -114,11 +115,11 @@ def main() -> None:
     for name, data in files.items():
         fragments = read_chunks(data)
         mb = len(data) / 1e6
-        ours = best_of(args.runs, lambda: read_chunks(data))
+        ours = best_of(args.runs, partial(read_chunks, data))
         rows = [
             ("Fmp4Reader.feed", ours),
-            ("ref: bytearray append, no parsing", best_of(args.runs, lambda: append_chunks(data))),
-            ("ref: FFmpeg demux via PyAV (C)", best_of(args.runs, lambda: pyav_demux(data))),
+            ("ref: bytearray append, no parsing", best_of(args.runs, partial(append_chunks, data))),
+            ("ref: FFmpeg demux via PyAV (C)", best_of(args.runs, partial(pyav_demux, data))),
         ]
         for what, seconds in rows:
             print(f"{name:<10} {what:<34} {mb / seconds:>9.0f} {fragments / seconds:>12.0f} {ours / seconds:>9.2f}x")

@@ -2,19 +2,23 @@
 
 Processes (so each one's CPU is its own):
 - the WEP emulator (1 camera);
-- the gateway (create_app + uvloop, as `wep-gateway serve` runs it), instrumented only to
-  note the wall time each part is completed (a bench-only route reads it back);
-- a load generator: N players on raw asyncio sockets (keep-alive, one connection each),
-  each looping blocking playlist reload (_HLS_msn/_HLS_part) together with a GET of the
-  preload-hinted part on a second connection, as hls.js does in low-latency mode
-  (`--style sequential`: one connection, blocking reload then GET of the newest part);
+- the gateway (create_app + uvloop + GatewayRunner, as `wep-gateway serve` runs it: live
+  HLS answered on the fast path, gateway/hls/fast_path.py; `--runner aiohttp` for every
+  request through aiohttp instead), instrumented only to note the wall time each part is
+  completed (a bench-only route reads it back);
+- a load generator: N players on raw asyncio protocols (keep-alive), each looping blocking
+  playlist reload (_HLS_msn/_HLS_part) together with a GET of the preload-hinted part on a
+  second connection, as hls.js does in low-latency mode (`--style sequential`: one
+  connection, blocking reload then GET of the newest part);
 - the reference: Debian nginx on 127.0.0.1 with a temp config, serving the same part bytes
   and a playlist from disk to N players making the same requests at the same rate
   (5 playlist+part pairs per second each; nginx cannot block, so its delay is request to
   response).
 
 Per N: gateway CPU% (of one core), RSS, load generator CPU%, p50/p99 delay from part
-completion (in the gateway) to its bytes arriving at a player.
+completion (in the gateway) to its bytes arriving at a player. The target (issue 19): 1000
+players at <= 50 % of a core, p99 < 100 ms, within 2.5x of nginx's CPU in the same run.
+bench_live_fanout.py sets /live viewers next to these players.
 
     .venv/bin/python bench/bench_hls_fanout.py [--players 100,300,1000] [--seconds 15] [--quality low]
 """
@@ -113,13 +117,16 @@ async def main():
     config = dataclasses.replace(base,
         wep=dataclasses.replace(base.wep, url=sys.argv[1], username="admin", password="admin",
                                 user_nonce="wep-emulator-nonce", user_key="wep-emulator-key"),
-        auth=dataclasses.replace(base.auth, viewer_auth=False))
+        auth=dataclasses.replace(base.auth, viewer_auth=False),
+        # Every viewer of every bench counted and none refused (/live counts each request).
+        limits=dataclasses.replace(base.limits, max_viewers_per_camera=100000, max_viewers_total=100000))
     app = create_app(config)
     app.router.add_get("/_bench/parts", parts)
     # The gateway refuses routes without an access policy; this bench-only one is open.
     from gateway.auth.policy import OPEN, POLICY
     POLICY[("GET", "/_bench/parts")] = OPEN
-    runner = web.AppRunner(app, access_log=None)
+    from gateway.snapshots.fast_path import GatewayRunner  # as `serve`: HLS on the fast path
+    runner = (web.AppRunner if os.environ.get("BENCH_RUNNER") == "aiohttp" else GatewayRunner)(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
     await site.start()
@@ -130,28 +137,65 @@ uvloop.run(main())
 
 
 # -- child: load generator --------------------------------------------------------------
-class Connection:
-    """One keep-alive HTTP/1.1 connection; GET only; Content-Length bodies only."""
+class Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection, one request at a time; GET only; Content-Length
+    bodies only. A protocol rather than asyncio streams: 1000 players' answers come in one
+    burst when a part completes, and the time this process takes to read them is in every
+    delay measured (with streams, and a task per request pair, it was most of it)."""
 
     def __init__(self, host: str, port: int):
         self.host, self.port = host, port
-        self.reader = self.writer = None
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self._buffer = bytearray()
+        self._answer: asyncio.Future | None = None
+
+    async def connect(self) -> None:
+        if self.transport is None:
+            await asyncio.get_running_loop().create_connection(lambda: self, self.host, self.port)
 
     async def get(self, path: str) -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode())
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
-        body = await self.reader.readexactly(length)
-        return status, body
+        await self.connect()
+        return await self.request(path)
+
+    def request(self, path: str) -> asyncio.Future:
+        """Send the request now; the future is its (status, body)."""
+        answer = self._answer = asyncio.get_running_loop().create_future()
+        if self.transport is None or self.closed:
+            answer.set_exception(ConnectionResetError("not connected"))
+        else:
+            self.transport.write(b"GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path.encode(), self.host.encode()))
+        return answer
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._answer is not None and not self._answer.done():
+            self._answer.set_exception(ConnectionResetError("connection lost"))
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        end = buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        length = int(_CONTENT_LENGTH.search(buffer, 0, end).group(1))
+        size = end + 4 + length
+        if len(buffer) < size:
+            return
+        status, body = int(buffer[9:12]), bytes(buffer[end + 4 : size])
+        del buffer[:size]
+        if self._answer is not None and not self._answer.done():
+            self._answer.set_result((status, body))
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        if self.transport is not None:
+            self.transport.close()
 
 
+_CONTENT_LENGTH = re.compile(rb"(?i)content-length: *(\d+)")
 _PART = re.compile(rb'#EXT-X-PART:DURATION=[\d.]+,URI="(part(\d+)\.m4s)"')
 _MEDIA_SEQUENCE = re.compile(rb"#EXT-X-MEDIA-SEQUENCE:(\d+)")
 _SKIPPED = re.compile(rb"#EXT-X-SKIP:SKIPPED-SEGMENTS=(\d+)")
@@ -159,17 +203,11 @@ _SKIPPED = re.compile(rb"#EXT-X-SKIP:SKIPPED-SEGMENTS=(\d+)")
 
 def next_position(text: bytes) -> tuple[int, int, bytes, int]:
     """(msn, part) to block on next; the newest part's name and id."""
-    lines = text.split(b"\n")
     skipped = _SKIPPED.search(text)
-    segments = sum(1 for line in lines if line.startswith(b"seg")) + (int(skipped.group(1)) if skipped else 0)
+    segments = text.count(b"\nseg") + (int(skipped.group(1)) if skipped else 0)
     open_msn = int(_MEDIA_SEQUENCE.search(text).group(1)) + segments
-    open_parts = 0
-    for line in reversed(lines):
-        if line.startswith(b"#EXT-X-PART:"):
-            open_parts += 1
-        elif line.startswith(b"seg"):
-            break
-    name, part_id = _PART.findall(text)[-1]
+    open_parts = text.count(b"\n#EXT-X-PART:", max(text.rfind(b"\nseg"), 0))  # after the last segment
+    name, part_id = _PART.search(text, text.rfind(b"\n#EXT-X-PART:")).groups()
     return open_msn, open_parts, name, int(part_id)
 
 
@@ -185,7 +223,7 @@ async def llhls_player(host, port, prefix, stop_at, measure_from, received, erro
                 query = b""
                 continue
             msn, part, name, part_id = next_position(text)
-            status, body = await connection.get(f"{prefix}/{name.decode()}")
+            status, _ = await connection.get(f"{prefix}/{name.decode()}")
             now = time.time()
             if status != 200:
                 errors.append(status)
@@ -207,6 +245,7 @@ async def hlsjs_player(host, port, prefix, stop_at, measure_from, received, erro
     playlists, parts = Connection(host, port), Connection(host, port)
     try:
         status, text = await playlists.get(f"{prefix}/playlist.m3u8")
+        await parts.connect()
         while time.time() < stop_at:
             if status != 200:
                 errors.append(status)
@@ -215,10 +254,9 @@ async def hlsjs_player(host, port, prefix, stop_at, measure_from, received, erro
                 continue
             msn, part, _, _ = next_position(text)
             hint, hint_id = _HINT.search(text).groups()
-            (status, text), (part_status, _body) = await asyncio.gather(
-                playlists.get(f"{prefix}/playlist.m3u8?_HLS_msn={msn}&_HLS_part={part}"),
-                parts.get(f"{prefix}/{hint.decode()}"),
-            )
+            fetch_part = parts.request(f"{prefix}/{hint.decode()}")
+            status, text = await playlists.request(f"{prefix}/playlist.m3u8?_HLS_msn={msn}&_HLS_part={part}")
+            part_status, _body = await fetch_part
             now = time.time()
             if part_status != 200:
                 # 404: the player fell more than the parts window behind (start-up storm)
@@ -258,7 +296,7 @@ async def static_player(host, port, parts, stop_at, measure_from, latencies, err
 async def loadgen(args) -> None:
     import resource
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     start = time.time()
     measure_from = start + WARMUP
@@ -267,14 +305,15 @@ async def loadgen(args) -> None:
     players = []
     if args.mode == "gateway":
         received: list = []
-        for i in range(args.n):
+        for _ in range(args.n):
             player = hlsjs_player if args.style == "hlsjs" else llhls_player
             players.append(player(args.host, args.port, args.prefix, stop_at, measure_from, received, errors))
     else:
         latencies: list = []
         parts = args.parts.split(",")
-        for i in range(args.n):
-            players.append(static_player(args.host, args.port, parts, stop_at, measure_from, latencies, errors))
+        players.extend(
+            static_player(args.host, args.port, parts, stop_at, measure_from, latencies, errors) for _ in range(args.n)
+        )
 
     async def staggered(i, player):
         await asyncio.sleep(i * min(1.0, WARMUP / 2) / args.n)  # connect over ~1 s, not at once
@@ -331,9 +370,11 @@ async def stop(process: asyncio.subprocess.Process) -> None:
             await process.wait()
 
 
-async def run_load(measured_pids: list[int], *argv: str) -> dict:
+async def run_load(measured_pids: list[int], *argv: str, script: str = __file__) -> dict:
+    """`script --loadgen argv...` (this one's load generator, or another bench's): the CPU
+    the measured processes use between its START and its JSON result line."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--loadgen", *argv, stdout=asyncio.subprocess.PIPE, cwd=ROOT
+        sys.executable, script, "--loadgen", *argv, stdout=asyncio.subprocess.PIPE, cwd=ROOT
     )
     try:
         assert (await asyncio.wait_for(process.stdout.readline(), 60)).strip() == b"START"
@@ -407,6 +448,8 @@ async def orchestrate(args) -> None:
     cache.mkdir(exist_ok=True)
     emulator, line = await spawn(sys.executable, "-c", EMULATOR, str(cache))
     emulator_url, camera = line.split()
+    if args.runner == "aiohttp":
+        os.environ["BENCH_RUNNER"] = "aiohttp"  # the gateway child inherits it
     gateway, port_line = await spawn(
         sys.executable, "-c", GATEWAY, emulator_url, *([args.profile] if args.profile else [])
     )
@@ -427,8 +470,8 @@ async def orchestrate(args) -> None:
         part_bytes = statistics.mean((work / "www" / n).stat().st_size for n in names)
         nginx_port = free_port()
         (work / "nginx.conf").write_text(nginx_config(work, nginx_port))
-        nginx_process = subprocess.Popen(
-            [nginx, "-c", str(work / "nginx.conf"), "-p", str(work)], stderr=subprocess.DEVNULL
+        nginx_process = await asyncio.to_thread(
+            subprocess.Popen, [nginx, "-c", str(work / "nginx.conf"), "-p", str(work)], stderr=subprocess.DEVNULL
         )
         await asyncio.sleep(0.5)
         workers = nginx_workers(nginx_process.pid)
@@ -492,6 +535,13 @@ def main() -> None:
         "sequential: blocking reload, then GET the newest part",
     )
     parser.add_argument("--profile", help="write a cProfile of the gateway process to this file")
+    parser.add_argument(
+        "--runner",
+        default="gateway",
+        choices=("gateway", "aiohttp"),
+        help="gateway: GatewayRunner as `serve` runs it (default); aiohttp: a plain AppRunner, "
+        "every request through aiohttp and the middlewares (the fast path off)",
+    )
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=("gateway", "nginx"))
     parser.add_argument("--n", type=int)

@@ -30,7 +30,7 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.rtmp.nginx import NginxRtmp, free_port
+from tests.rtmp.nginx import NginxRtmp, free_port  # noqa: E402  importable once ROOT is on the path
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ADMIN_KEY = "bench-admin-key-0123456789"
@@ -77,15 +77,23 @@ def wait_port(port: int, timeout: float) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
+def spawn(argv: list[str], log: Path) -> subprocess.Popen:
+    """A child with its stderr in `log` (the child keeps its own copy of the descriptor)."""
+    with log.open("wb") as stderr:
+        return subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
+
+
 async def live_reader(base: str, camera: str, stop: asyncio.Event, counted: list[int]) -> None:
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{base}/live/{camera}.mp4", params={"quality": "high"}) as resp:
-            resp.raise_for_status()
-            while not stop.is_set():
-                chunk = await resp.content.readany()
-                if not chunk:
-                    break
-                counted[0] += len(chunk)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{base}/live/{camera}.mp4", params={"quality": "high"}) as resp,
+    ):
+        resp.raise_for_status()
+        while not stop.is_set():
+            chunk = await resp.content.readany()
+            if not chunk:
+                break
+            counted[0] += len(chunk)
 
 
 async def measure(pids: dict[str, int], seconds: float) -> dict[str, float]:
@@ -102,11 +110,8 @@ async def run(args: argparse.Namespace, work: Path) -> None:
     cache.mkdir()
     children: list[subprocess.Popen] = []
     try:
-        emulator = subprocess.Popen(
-            [sys.executable, "-c", EMULATOR, str(emulator_port), str(cache)],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=open(work / "emulator.log", "wb"),
+        emulator = await asyncio.to_thread(
+            spawn, [sys.executable, "-c", EMULATOR, str(emulator_port), str(cache)], work / "emulator.log"
         )
         children.append(emulator)
         wait_port(emulator_port, 180)  # the first run encodes the loop
@@ -131,11 +136,8 @@ viewer_auth = false
 [pushes]
 db_path = "{work / "pushes.sqlite3"}"
 """)
-        gateway = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config)],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=open(work / "gateway.log", "wb"),
+        gateway = await asyncio.to_thread(
+            spawn, [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config)], work / "gateway.log"
         )
         children.append(gateway)
         wait_port(gateway_port, 30)

@@ -143,8 +143,7 @@ async def run_row(rules: int | None, args) -> dict:
 
 async def main(args) -> None:
     rows = [await run_row(None, args)]
-    for count in args.rules:
-        rows.append(await run_row(count, args))
+    rows.extend([await run_row(count, args) for count in args.rules])
     floor = rows[0]["cpu_us"]
     print(
         f"{args.rate} events/s for {args.seconds} s on {args.cameras} cameras; {args.matching} rule(s) can fire "

@@ -223,14 +223,15 @@ async def start_nginx(tmp: Path, jpeg: bytes) -> tuple[asyncio.subprocess.Proces
     port = free_port()
     user = "user root;" if os.geteuid() == 0 else ""  # workers must read the 0700 temp dir
     (tmp / "nginx.conf").write_text(NGINX_CONF.format(user=user, dir=tmp, port=port))
-    process = await asyncio.create_subprocess_exec(
-        shutil.which("nginx") or "/usr/sbin/nginx",
-        "-p",
-        str(tmp),
-        "-c",
-        str(tmp / "nginx.conf"),
-        stderr=open(tmp / "nginx.stderr", "wb"),
-    )
+    with (tmp / "nginx.stderr").open("wb") as stderr:  # nginx keeps its own copy of the descriptor
+        process = await asyncio.create_subprocess_exec(
+            shutil.which("nginx") or "/usr/sbin/nginx",
+            "-p",
+            str(tmp),
+            "-c",
+            str(tmp / "nginx.conf"),
+            stderr=stderr,
+        )
     try:
         await wait_listening(port)
     except RuntimeError:

@@ -317,8 +317,10 @@ def main() -> None:
         gw = read_json(gateway, 60)
         idle = measure_idle(gw["bench"], args.warmup, args.window)
         for n in counts:
-            for mode in ("sink", "talk"):
-                rows.append(measure(gw["url"], gw["bench"], emulator, speakers[:n], mode, args.warmup, args.window))
+            rows.extend(
+                measure(gw["url"], gw["bench"], emulator, speakers[:n], mode, args.warmup, args.window)
+                for mode in ("sink", "talk")
+            )
     finally:
         for process in (gateway, emulator):
             if process is not None:

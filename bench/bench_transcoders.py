@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import io
 import time
+from functools import partial
 
 import av
 import numpy as np
@@ -122,8 +123,8 @@ def main() -> None:
     print()
     print(f"{'mu-law encode of the same samples':<48}{'numpy s':>10}{'PyAV s':>10}{'PyAV/numpy':>12}")
     for name, chunks in (("per 20 ms packet (160 samples)", packets_20ms), ("one block", [samples])):
-        ours = min(cpu(lambda: numpy_mulaw(chunks)) for _ in range(3))
-        theirs = min(cpu(lambda: pyav_mulaw(chunks)) for _ in range(3))
+        ours = min(cpu(partial(numpy_mulaw, chunks)) for _ in range(3))
+        theirs = min(cpu(partial(pyav_mulaw, chunks)) for _ in range(3))
         print(f"{name:<48}{ours:>10.4f}{theirs:>10.4f}{theirs / max(ours, 1e-9):>11.1f}x")
 
 

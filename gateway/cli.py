@@ -10,6 +10,8 @@ import os
 import secrets
 import signal
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from gateway.config import AltaConfig, AmcrestCameraConfig, Config, ConfigError, load_config, parse_host_port
 from gateway.logs import configure_logging
@@ -24,6 +26,12 @@ LISTEN_BACKLOG = 4096
 # again after failing their payloads); the rest is the cleanup's: pushes, the WEP webhook,
 # the logout, each bounded (about 0.1 s in all against a WEP that answers).
 IN_FLIGHT_SHARE = 0.25
+
+
+def _settle(stop: asyncio.Future[int]) -> None:
+    """A signal's handler: the first one ends the run with 0, later ones change nothing."""
+    if not stop.done():
+        stop.set_result(0)
 
 
 async def _serve(config: Config) -> int:
@@ -55,7 +63,7 @@ async def _serve(config: Config) -> int:
     log.info("wep-gateway listening on http://%s:%d/", host, port)
     stop = asyncio.get_running_loop().create_future()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(signum, lambda: stop.done() or stop.set_result(0))
+        asyncio.get_running_loop().add_signal_handler(signum, _settle, stop)
     done, _ = await asyncio.wait([stop, app[FATAL]], return_when=asyncio.FIRST_COMPLETED)
     code = next(iter(done)).result()
     log.info("shutting down")
@@ -121,10 +129,12 @@ async def _demo(args: argparse.Namespace) -> int:
         await alta.start()
         secret = secrets.token_urlsafe(24)
         alta.set_webhook(f"{_reachable(args.listen)}/alta/webhook/{secret}")
+        assert alta.url is not None  # set by start()
         alta_config = AltaConfig(
             url=alta.url, username=alta.settings.username, password=alta.settings.password, webhook_secret=secret
         )
     config = load_config(args.config) if args.config else Config()
+    assert emulator.url is not None  # set by start()
     config = dataclasses.replace(
         config,
         server=dataclasses.replace(config.server, listen=args.listen),
@@ -170,7 +180,7 @@ async def _emulator(args: argparse.Namespace) -> int:
 
     stop = asyncio.get_running_loop().create_future()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(signum, lambda: stop.done() or stop.set_result(0))
+        asyncio.get_running_loop().add_signal_handler(signum, _settle, stop)
     task = asyncio.create_task(run_from_args(args))
     await asyncio.wait([stop, task], return_when=asyncio.FIRST_COMPLETED)
     task.cancel()
@@ -214,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     log_format = args.log_format or (config.server.log_format if config else "text")
     configure_logging(log_format, logging.DEBUG if args.verbose else logging.INFO)
+    runner: Callable[[Coroutine[Any, Any, int]], int]
     try:
         import uvloop
 
@@ -222,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         runner = asyncio.run
     try:
         if args.command == "serve":
+            assert config is not None  # loaded above for serve
             return runner(_serve(config))
         if args.command == "demo":
             return runner(_demo(args))

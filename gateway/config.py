@@ -461,10 +461,10 @@ def build_config(file_values: Mapping[str, Any], environ: Mapping[str, str]) -> 
         rest = name[len(ENV_PREFIX) :].lower()
         if rest.startswith("amcrest_") and rest.endswith("_password"):
             continue  # a camera's password, read by _build_amcrest
-        section = next((s for s in sections if rest.startswith(s + "_")), None)
-        if section is None:
+        named = next((s for s in sections if rest.startswith(s + "_")), None)
+        if named is None:
             raise _unknown("environment variable", name, [f"{ENV_PREFIX}{s.upper()}_..." for s in sections])
-        merged[section][rest[len(section) + 1 :]] = value
+        merged[named][rest[len(named) + 1 :]] = value
     built = {}
     for section, cls in sections.items():
         hints = typing.get_type_hints(cls)

@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
+from gateway.delay_histogram import DelayHistogram
 from gateway.services import CAMERAS, SOURCES, WEP
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -34,11 +35,11 @@ class Totals:
     """Per-label sums of counters over objects that come and go, never decreasing."""
 
     def __init__(self) -> None:
-        self._live: dict[int, tuple[object, Labels, dict[str, float]]] = {}
+        self._live: dict[int, tuple[object, Labels, dict[str, int]]] = {}
         self._retired: Counter[tuple[str, Labels]] = Counter()
 
-    def sums(self, items: Iterable[tuple[object, Labels, dict[str, float]]]) -> Counter[tuple[str, Labels]]:
-        live: dict[int, tuple[object, Labels, dict[str, float]]] = {}
+    def sums(self, items: Iterable[tuple[object, Labels, dict[str, int]]]) -> Counter[tuple[str, Labels]]:
+        live: dict[int, tuple[object, Labels, dict[str, int]]] = {}
         for obj, labels, values in items:
             live[id(obj)] = (obj, labels, values)  # holding obj keeps its id from being reused
         for key, (_, labels, values) in self._live.items():
@@ -62,7 +63,7 @@ def _counter(name: str, doc: str, labels: list[str], sums: Counter, key: str) ->
 
 
 def delay_histogram(
-    name: str, doc: str, labels: list[str], series: Iterable[tuple[Labels, object]]
+    name: str, doc: str, labels: list[str], series: Iterable[tuple[Labels, DelayHistogram]]
 ) -> HistogramMetricFamily:
     """DelayHistogram objects (counts per 0.1 ms, the last one holding everything slower) as
     a Prometheus histogram; the sum is estimated from bucket middles."""
@@ -183,14 +184,14 @@ class GatewayCollector(Collector):
         sums = self._sources.sums(items)
         yield up
         yield readers
-        labels = ["camera", "quality"]
-        yield _counter("wepgw_upstream_connections", "Upstream media connections opened", labels, sums, "connections")
-        yield _counter("wepgw_upstream_bytes", "Media bytes read from WEP", labels, sums, "bytes_in")
-        yield _counter("wepgw_hub_frames_published", "Frames published into hubs", labels, sums, "frames_published")
-        yield _counter("wepgw_hub_bytes_published", "Sample bytes published into hubs", labels, sums, "bytes_published")
-        yield _counter("wepgw_hub_frames_dropped", "Frames dropped for slow readers", labels, sums, "frames_dropped")
-        yield _counter("wepgw_hub_gops_dropped", "GOPs cut short for slow readers", labels, sums, "gops_dropped")
-        yield _counter("wepgw_hub_readers_added", "Hub readers ever subscribed", labels, sums, "readers_total")
+        names = ["camera", "quality"]
+        yield _counter("wepgw_upstream_connections", "Upstream media connections opened", names, sums, "connections")
+        yield _counter("wepgw_upstream_bytes", "Media bytes read from WEP", names, sums, "bytes_in")
+        yield _counter("wepgw_hub_frames_published", "Frames published into hubs", names, sums, "frames_published")
+        yield _counter("wepgw_hub_bytes_published", "Sample bytes published into hubs", names, sums, "bytes_published")
+        yield _counter("wepgw_hub_frames_dropped", "Frames dropped for slow readers", names, sums, "frames_dropped")
+        yield _counter("wepgw_hub_gops_dropped", "GOPs cut short for slow readers", names, sums, "gops_dropped")
+        yield _counter("wepgw_hub_readers_added", "Hub readers ever subscribed", names, sums, "readers_total")
         audio_items = [
             (
                 audio,
@@ -207,12 +208,12 @@ class GatewayCollector(Collector):
             "timeout, refused, stall...)",
             labels=["camera", "quality", "cause"],
         )
-        for (field, values), count in sorted(sums.items()):
+        for (field, label_values), count in sorted(sums.items()):
             if field.startswith("reconnects:"):
-                reconnects.add_metric([*values, field.partition(":")[2]], count)
-        for (field, values), count in sorted(audio_sums.items()):
+                reconnects.add_metric([*label_values, field.partition(":")[2]], count)
+        for (field, label_values), count in sorted(audio_sums.items()):
             if field.startswith("reconnects:"):
-                reconnects.add_metric([values[0], "audio", field.partition(":")[2]], count)
+                reconnects.add_metric([label_values[0], "audio", field.partition(":")[2]], count)
         yield reconnects
         yield _counter(
             "wepgw_audio_frames", "AAC frames published from camera audio", ["camera"], audio_sums, "frames_out"

@@ -17,16 +17,16 @@ from gateway.emulator.settings import EmulatorSettings
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 # Small pictures keep the suite light on a 2-core machine; the pipeline is the same.
-TEST_EMULATOR = dict(
-    cameras=2,
-    tls=False,
-    loop_seconds=4.0,
-    fps=15,
-    high_size=(640, 360),
-    low_size=(320, 180),
-    high_bitrate=800_000,
-    low_bitrate=250_000,
-)
+TEST_EMULATOR = {
+    "cameras": 2,
+    "tls": False,
+    "loop_seconds": 4.0,
+    "fps": 15,
+    "high_size": (640, 360),
+    "low_size": (320, 180),
+    "high_bitrate": 800_000,
+    "low_bitrate": 250_000,
+}
 
 
 def require(*programs: str) -> None:

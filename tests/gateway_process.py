@@ -32,7 +32,7 @@ async def start_gateway(config: Path, log: Path, base: str) -> asyncio.subproces
     async with aiohttp.ClientSession() as http:
         for _ in range(150):
             if process.returncode is not None:
-                raise AssertionError(f"gateway exited: {log.read_text()[-2000:]}")
+                raise AssertionError(f"gateway exited: {(await asyncio.to_thread(log.read_text))[-2000:]}")
             try:
                 async with http.get(f"{base}/readyz") as resp:
                     if resp.status == 200:
@@ -41,4 +41,4 @@ async def start_gateway(config: Path, log: Path, base: str) -> asyncio.subproces
                 pass
             await asyncio.sleep(0.2)
     process.kill()
-    raise AssertionError(f"gateway not ready: {log.read_text()[-2000:]}")
+    raise AssertionError(f"gateway not ready: {(await asyncio.to_thread(log.read_text))[-2000:]}")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import av
 import av.error
@@ -310,9 +311,12 @@ class CameraAudioTranscoder:
         return _open("aac", "w", configure)
 
 
-def _open(name: str, mode: str, configure: Callable[[av.AudioCodecContext], None]) -> av.AudioCodecContext:
+def _open(
+    name: str, mode: Literal["r", "w"], configure: Callable[[av.AudioCodecContext], None]
+) -> av.AudioCodecContext:
     try:
         context = av.CodecContext.create(name, mode)
+        assert isinstance(context, av.AudioCodecContext)  # the names here are audio codecs
         configure(context)
         context.open()
     except (av.error.FFmpegError, ValueError) as exc:

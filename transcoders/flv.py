@@ -75,7 +75,7 @@ class FlvRemuxer:
         self._container = av.open(target, "w", format="flv", timeout=(timeout, timeout))
         self._template = av.open(io.BytesIO(write_init_segment(tracks.as_list())), "r", format="mp4")
         self._streams: dict[int, tuple[av.stream.Stream, Fraction]] = {}
-        templates = {stream.type: stream for stream in self._template.streams}
+        templates: dict[str, av.stream.Stream] = {stream.type: stream for stream in self._template.streams}
         for track in tracks.as_list():
             stream = self._container.add_stream_from_template(templates[track.kind], opaque=True)
             self._streams[track.track_id] = (stream, Fraction(1, track.timescale))

@@ -106,7 +106,7 @@ class OpusToPcmu:
             raise OpusError(f"opus decoder not created: {self._strerror(error.value)}")
         self._decoder: int | None = decoder
         self._pcm = (ctypes.c_int16 * _MAX_SAMPLES)()
-        self._samples = np.frombuffer(self._pcm, dtype=np.int16)
+        self._samples = np.frombuffer(memoryview(self._pcm), dtype=np.int16)
         self._next_timestamp: int | None = None
         self.concealed_samples = 0  # samples rebuilt by FEC or PLC
         self.gaps = 0  # losses too long to conceal, left as gaps

@@ -1,9 +1,11 @@
 """Request bodies read whole, up to a bound. `StreamReader.read(n)` answers what has arrived
-(at most n bytes), not the whole body: a JSON body split across TCP segments would be cut."""
+(at most n bytes), not the whole body: a JSON body split across TCP segments would be cut.
+And the values in them that more than one route reads alike."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -45,3 +47,17 @@ async def json_fields(request: web.Request, fields: set[str], limit: int, *, emp
     if unknown:
         raise bad_request(f"unknown field(s): {', '.join(unknown)}; expected {', '.join(sorted(fields))}")
     return body
+
+
+def zoned_time(value: object, shape: str) -> datetime:
+    """A JSON string holding an ISO 8601 time with a zone ("Z" or an offset), or 400 saying
+    `shape`, what it must look like: a time without a zone names no instant."""
+    if not isinstance(value, str):
+        raise bad_request(shape)
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise bad_request(shape) from None
+    if at.tzinfo is None:
+        raise bad_request(shape)
+    return at

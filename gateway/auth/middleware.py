@@ -164,17 +164,17 @@ async def _answer_token(request: web.Request, handler, rule: Rule) -> web.Stream
     streams = request.app.get(OPENED_BY_TOKENS)
     if grant is None or grant.jti is None or streams is None:  # the admin key, a guest link
         return await handler(request)
-    closer = stream_closer(request, rule)
-    if closer is not None:
-        streams.track(grant.jti, closer)
+    stream = stream_closer(request, rule)
+    if stream is not None:
+        streams.track(grant.jti, stream)
         try:
             return await handler(request)
         finally:
-            streams.untrack(grant.jti, closer)
+            streams.untrack(grant.jti, stream)
     response = await handler(request)
-    closer = session_closer(request, rule, response)
-    if closer is not None:
-        streams.track(grant.jti, closer)  # closed at once if the token was revoked meanwhile
+    session = session_closer(request, rule, response)
+    if session is not None:
+        streams.track(grant.jti, session)  # closed at once if the token was revoked meanwhile
     return response
 
 
@@ -204,17 +204,20 @@ def auth_middleware(config: Config, authority: TokenAuthority, guests: GuestCred
             check_admin_or_token(request, authority, admin_key, rule.action or "admin")
             return await handler(request)
         if rule is DENY:
+            resource = request.match_info.route.resource
             log.error(
-                "route %s %s has no access policy: refused", request.method, request.match_info.route.resource.canonical
+                "route %s %s has no access policy: refused",
+                request.method,
+                resource.canonical if resource is not None else request.path,
             )
             raise ApiError(403, "forbidden", "this route has no access policy")
         # A guest link keeps to its camera and window even where viewers need no token.
         guest = _guest_id(request, admin_key) if guests is not None else None
-        if guest is not None and not viewer_auth and not guests.recognises(guest):
+        if guest is not None and guests is not None and not viewer_auth and not guests.recognises(guest):
             guest = None  # no credential needed: one that is no link is ignored, as any token is
-        if guest is not None:
+        if guest is not None and guests is not None:
             grant = request[GRANT] = guests.grant(request, guest)
-            request[TOKEN] = grant.subject  # "guest:<ref>", the viewer limits' key: never the id
+            request[TOKEN] = grant.subject or ""  # "guest:<ref>", the viewer limits' key: never the id
         elif not viewer_auth:
             return await handler(request)
         else:
@@ -233,7 +236,7 @@ def auth_middleware(config: Config, authority: TokenAuthority, guests: GuestCred
             raise ApiError(
                 403, "forbidden", f"the token does not allow {rule.action!r}", _challenge("insufficient_scope")
             )
-        if guest is None:
+        if guest is None or guests is None:
             return await _answer_token(request, handler, rule)
         response = await handler(request)
         guests.answered(request, response)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
+from typing import overload
 
 from aiohttp import web
 
@@ -69,6 +70,10 @@ class TimelineCache:
 TIMELINES = web.AppKey("timelines", TimelineCache)
 
 
+@overload
+def _time(value: str, name: str) -> datetime: ...
+@overload
+def _time(value: str | None, name: str) -> datetime | None: ...
 def _time(value: str | None, name: str) -> datetime | None:
     if value is None:
         return None

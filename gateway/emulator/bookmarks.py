@@ -97,7 +97,7 @@ def _checked(bookmark: Bookmark) -> Bookmark:
 
 
 class BookmarkBook:
-    def __init__(self):
+    def __init__(self) -> None:
         self._bookmarks: dict[str, Bookmark] = {}  # in creation order
         self._ids = itertools.count(1)
 

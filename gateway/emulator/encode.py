@@ -129,6 +129,7 @@ def _encode_audio(camera_index: int, seconds: float, codec: str, fmt: str, rate:
     out = io.BytesIO()
     with av.open(out, "w", format=fmt, options=options) as container:
         stream = container.add_stream(codec, rate=rate, layout="mono")
+        assert isinstance(stream, av.AudioStream)  # `codec` is an audio encoder's name
         stream.bit_rate = 64000
         ctx = stream.codec_context
         samples = tone(camera_index, seconds, rate)

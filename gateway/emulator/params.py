@@ -63,7 +63,7 @@ def parse_roi(value: str | None) -> Roi | None:
         return None
     parts = value.split(",")
     try:
-        if not value.isascii():  # float() reads '٠.٥'; the gateway sends repr() of floats (1e-05 too)
+        if not value.isascii():  # float() reads Arabic-Indic digits too; the gateway sends repr() of floats (1e-05 too)
             raise ValueError(value)
         left, top, right, bottom = (float(p) for p in parts)
     except ValueError:

@@ -151,9 +151,10 @@ class PtzLiveVideo:
             viewer.push(data, keyframe)
 
     # In the encoder thread -------------------------------------------------------------
-    def _encoder(self) -> av.CodecContext:
+    def _encoder(self) -> av.VideoCodecContext:
         spec = self.spec
         encoder = av.CodecContext.create("libx264", "w")
+        assert isinstance(encoder, av.VideoCodecContext)  # the stubs type only FFmpeg's own encoders
         encoder.width, encoder.height, encoder.pix_fmt = spec.width, spec.height, "yuv420p"
         encoder.time_base = Fraction(1, VIDEO_TIMESCALE)
         encoder.framerate = Fraction(spec.fps, 1)
@@ -176,6 +177,7 @@ class PtzLiveVideo:
                     self._keyframe_wanted = False
                     frame.pict_type = av.video.frame.PictureType.I
                 for packet in encoder.encode(frame):
+                    assert packet.dts is not None and packet.pts is not None  # the encoder times its packets
                     for event in track.feed(bytes(packet), packet.dts, packet.pts, packet.is_keyframe):
                         self._hand_over(event, writer, gop, loop)
                 self.frames += 1

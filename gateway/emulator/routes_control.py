@@ -7,6 +7,7 @@ Outside the WEP base path on purpose: plain JSON, no session, no envelope contra
 from __future__ import annotations
 
 import math
+from typing import TypeGuard
 
 from aiohttp import web
 
@@ -57,6 +58,10 @@ async def stall(request: web.Request) -> web.Response:
 @routes.post("/_emulator/expire")
 async def expire(request: web.Request) -> web.Response:
     return web.json_response({"expired": request.app[EMULATOR].expire_sessions()})
+
+
+def _is_number(value: object) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 async def json_object(request: web.Request) -> dict:
@@ -151,7 +156,7 @@ async def add_recording_gap(request: web.Request) -> web.Response:
     """{"start": s, "end": s} after the emulator's start: a hole in every camera's recordings."""
     body = await json_object(request)
     start, end = body.get("start"), body.get("end")
-    if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in (start, end)):
+    if not (_is_number(start) and _is_number(end)):
         raise web.HTTPBadRequest(text="start and end (numbers of seconds) are required")
     try:
         request.app[EMULATOR].add_recording_gap(start, end)

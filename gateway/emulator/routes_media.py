@@ -126,17 +126,13 @@ async def _stream(request, emu, session, camera, fmt: str, quality: str | None, 
     cursor, reference, origin = _start(emu, loop, when)
     response = web.StreamResponse(headers={"Content-Type": content_type, "Cache-Control": "no-store"})
     response.enable_chunked_encoding()
-    async with emu.live_stream(request, session, camera.id, fmt, quality) as stream:
+    async with emu.live_stream(request, session, camera.id, fmt, quality):
         try:
             await response.prepare(request)
             await response.write(header)
             await send_paced(response, cursor, payload, reference, emu.faults)
         except ConnectionError:
             pass  # the reader went away: the normal end of a live stream
-        except asyncio.CancelledError:
-            if not stream.dropped:
-                raise
-            asyncio.current_task().uncancel()  # our own drop fault, not a shutdown
     return response
 
 
@@ -180,7 +176,7 @@ async def _ptz_stream(request, emu, session, camera, quality: str) -> web.Stream
     video = emu.ptz_video[(camera.id, quality)]
     response = web.StreamResponse(headers={"Content-Type": "video/mp4", "Cache-Control": "no-store"})
     response.enable_chunked_encoding()
-    async with emu.live_stream(request, session, camera.id, "fmp4", quality) as stream:
+    async with emu.live_stream(request, session, camera.id, "fmp4", quality):
         viewer = await video.open()
         try:
             await response.prepare(request)
@@ -192,10 +188,6 @@ async def _ptz_stream(request, emu, session, camera, quality: str) -> web.Stream
                 await response.write(await viewer.next())
         except ConnectionError:
             pass
-        except asyncio.CancelledError:
-            if not stream.dropped:
-                raise
-            asyncio.current_task().uncancel()
         finally:
             video.close(viewer)
     return response

@@ -3,10 +3,6 @@ POST /media: "Audio must be in PCMU format. The maximum stream duration is 12000
 
 from __future__ import annotations
 
-import asyncio
-import time
-from dataclasses import dataclass, field
-
 from aiohttp import web
 
 from gateway.emulator.access import require_camera, require_session
@@ -15,19 +11,6 @@ from gateway.emulator.state import EMULATOR
 
 PCMU_TYPES = ("audio/pcmu", "audio/basic")
 routes = web.RouteTableDef()
-
-
-@dataclass
-class TalkRecord:
-    """Every chunk a camera's speaker received, with its monotonic arrival time."""
-
-    chunks: list[tuple[float, bytes]] = field(default_factory=list)
-
-    def add(self, chunk: bytes) -> None:
-        self.chunks.append((time.monotonic(), bytes(chunk)))
-
-    def audio(self) -> bytes:
-        return b"".join(c for _, c in self.chunks)
 
 
 @routes.post("/media")
@@ -63,9 +46,6 @@ async def talk(request: web.Request) -> web.Response:
                     return response
         except ConnectionError:
             return error_response(400, "audio upload ended before its end")
-        except asyncio.CancelledError:
-            if not stream.dropped:
-                raise
-            asyncio.current_task().uncancel()
-            return error_response(503, "connection dropped")
+    if stream.dropped:
+        return error_response(503, "connection dropped")
     return success({"receivedBytes": received})

@@ -15,8 +15,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import av
+from av.container import InputContainer
+from av.stream import Stream
 
 log = logging.getLogger(__name__)
 OPEN_TIMEOUT = 5.0  # seconds to reach the receiver before the push ends
@@ -36,17 +39,18 @@ class PushSpec:
 class _Track:
     packets: list[tuple[bytes, bool]]
     duration: int  # per packet, in time_base units (constant: CFR video, AAC frames)
-    time_base: object
-    template: object  # the demuxed input stream the output stream copies
-    container: object
+    time_base: Fraction
+    template: Stream  # the demuxed input stream the output stream copies
+    container: InputContainer
 
     def seconds(self, n: int) -> float:
         return float(n * self.duration * self.time_base)
 
 
 def _demux(blob: bytes) -> _Track:
-    container = av.open(io.BytesIO(blob))
+    container = av.open(io.BytesIO(blob), "r")
     stream = container.streams[0]
+    assert stream.time_base is not None  # an MP4 track always has its timescale
     demuxed = [p for p in container.demux(stream) if p.size]
     packets = [(bytes(p), p.is_keyframe) for p in demuxed]
     # The loop's packets are re-timed as index * first duration: the mov muxer gives the
@@ -81,7 +85,7 @@ class RtmpPush:
     def _run(self) -> None:
         try:
             self._push()
-        except Exception as exc:  # the receiver refused or dropped us: the push ends
+        except Exception as exc:  # noqa: BLE001  the receiver refused or dropped us: the push ends
             # Neither the URL nor str(exc) is logged: PyAV's message quotes the URL, and an
             # RTMP URL carries the stream key. The errno (if any) says enough.
             reason = getattr(exc, "strerror", None) or exc.__class__.__name__

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -22,7 +23,7 @@ class Session:
 @dataclass
 class SessionStore:
     idle_expiry: float
-    clock: object = time.monotonic
+    clock: Callable[[], float] = time.monotonic
     _sessions: dict[str, Session] = field(default_factory=dict)
 
     def create(self, username: str) -> Session:

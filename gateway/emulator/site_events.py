@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Sequence
 
 from gateway.api.query import is_ascii_digits
 from gateway.emulator.alarms import Alarm, AlarmBook
@@ -68,7 +69,7 @@ class SiteEvents:
             raise ValueError("event fields must be JSON values") from None
         return self.emit(kind, self.camera_id(camera), **fields)
 
-    def trigger_alarm(self, name: str, cameras: list[str | int] = (), priority: int = 1) -> Alarm:
+    def trigger_alarm(self, name: str, cameras: Sequence[str | int] = (), priority: int = 1) -> Alarm:
         camera_ids = [self.camera_id(c) for c in cameras]
         alarm, change = self.alarms.trigger(name, camera_ids, SYSTEM_USER, priority)
         self._alarm_event(alarm, change.action, None, None)
@@ -82,7 +83,7 @@ class SiteEvents:
         return alarm
 
     def _alarm_event(self, alarm: Alarm, action: str, user: str | None, note: str | None) -> None:
-        fields = {"alarmId": alarm.id, "alarmName": alarm.name}
+        fields: dict[str, str | None] = {"alarmId": alarm.id, "alarmName": alarm.name}
         if user is not None:
             fields.update(userName=user, note=note)
         self.emit(f"ALARM_{action}", alarm.camera_ids[0] if alarm.camera_ids else None, **fields)

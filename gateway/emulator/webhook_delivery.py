@@ -61,7 +61,7 @@ class Courier:
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:  # made on first use, inside the running loop
-            connector = aiohttp.TCPConnector(ssl=None if self.verify_tls else False)
+            connector = aiohttp.TCPConnector(ssl=self.verify_tls)  # True: aiohttp's default verification
             self._session = aiohttp.ClientSession(connector=connector, timeout=self.timeout)
         return self._session
 

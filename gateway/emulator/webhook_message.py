@@ -16,7 +16,7 @@ MESSAGE_TYPES = (HELLO, HEARTBEAT, NOTIFICATION)
 def message(site_id: str, kind: str, time_iso: str, events: list[dict] | None = None) -> dict:
     """Guide: always siteId, type and time; a NOTIFICATION carries "an array of events
     denoted by the notification: [] parameter"."""
-    body = {"siteId": site_id, "type": kind, "time": time_iso}
+    body: dict[str, object] = {"siteId": site_id, "type": kind, "time": time_iso}
     if kind == NOTIFICATION:
         body["notification"] = list(events or ())
     return body

@@ -10,6 +10,7 @@ TimestampScale of 1,000,000 ns).
 
 from __future__ import annotations
 
+import itertools
 import struct
 from dataclasses import dataclass
 
@@ -133,7 +134,7 @@ def split_webm(buf: bytes) -> WebmLoop:
     if header_end is None or not raw:
         raise WebmError("no clusters with blocks")
     times = [t for _, blocks, _ in raw for t in blocks]
-    gaps = sorted(b - a for a, b in zip(times, times[1:]))
+    gaps = sorted(b - a for a, b in itertools.pairwise(times))
     frame_ms = gaps[len(gaps) // 2] if gaps else 20
     origin = raw[0][0]
     clusters = []

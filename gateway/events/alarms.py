@@ -70,9 +70,13 @@ class Alarm:
 
 
 class AlarmSource(Protocol):
-    name: str
-    actions: tuple[str, ...]
-    options: dict[str, tuple[str, ...]]  # action -> the values its `result` may take (verify)
+    # Read-only members: the sources declare them as class constants.
+    @property
+    def name(self) -> str: ...
+    @property
+    def actions(self) -> tuple[str, ...]: ...
+    @property
+    def options(self) -> dict[str, tuple[str, ...]]: ...  # action -> the values its `result` may take (verify)
 
     async def alarms(self) -> list[Alarm]: ...
 

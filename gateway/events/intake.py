@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import Literal
 
 from gateway.api.errors import ApiError
 from gateway.backends.base import Camera, Capability, UpstreamFailure
@@ -44,20 +45,20 @@ class EventIntake:
         """`event` with its links; None when its camera is not listed."""
         if event.camera is None:  # a site event: its own links (an Alta alarm's shared video), or none
             return event if event.links else replace(event, links=NO_LINKS)
-        camera = await self._camera(event)
+        camera = await self._camera(event, event.camera)
         if camera is False:
             return None
         return replace(event, links=self._links(camera, event) if camera is not None else NO_LINKS)
 
-    async def _camera(self, event: Event) -> Camera | None | bool:
+    async def _camera(self, event: Event, camera_id: str) -> Camera | Literal[False] | None:
         """The camera; None when the lists cannot be read now (delivered without links rather
         than lost); False when it is not listed."""
         try:
-            return await self._directory.get(event.camera)
+            return await self._directory.get(camera_id)
         except ApiError:
             self.stats.unknown_camera += 1
-            if event.camera not in self._unknown_logged and len(self._unknown_logged) < MAX_UNKNOWN_LOGGED:
-                self._unknown_logged.add(event.camera)
+            if camera_id not in self._unknown_logged and len(self._unknown_logged) < MAX_UNKNOWN_LOGGED:
+                self._unknown_logged.add(camera_id)
                 log.warning(
                     "%s event %s for camera %r, which no backend lists: not delivered (logged once per camera)",
                     event.source,

@@ -116,7 +116,7 @@ class WebhookRegistration:
         # Before the request: WEP may post (HELLO) before its answer reaches us.
         self._receiver.set_token(token)
         if ours:
-            webhook_id = str(ours[0].get("id"))
+            webhook_id: str | None = str(ours[0].get("id"))
             await self._api.update_webhook({"id": webhook_id, **webhook})
             extra = [str(hook.get("id")) for hook in ours[1:]]
             if extra:

@@ -94,7 +94,7 @@ async def list_events(request: web.Request) -> web.Response:
     found = [event for event in layer.bus.recent() if query.matches(event) and allowed(event)]
     answer: dict = {}
     older = query.start is not None and query.start < layer.bus.covered_since
-    if older and layer.api is not None and len(found) < query.limit:
+    if older and query.start is not None and layer.api is not None and len(found) < query.limit:
         end = min(query.end if query.end is not None else layer.bus.covered_since, layer.bus.covered_since)
         devices = [query.camera] if query.camera else sorted(cameras) if cameras is not None else []
         try:

@@ -78,7 +78,7 @@ def build(app: web.Application) -> EventLayer:
             topics,
             https=events.public_url.startswith("https://"),
             queue_size=events.queue_size,
-            on_gap=lambda since: backfill.request(since),
+            on_gap=lambda since: backfill.request(since),  # noqa: PLW0108  backfill is built below, after the receiver
         )
         backfill = Backfill(api, intake, topics, receiver.stats)
         registration = WebhookRegistration(
@@ -101,6 +101,7 @@ async def event_services(app: web.Application) -> AsyncIterator[None]:
         for backend in app[CAMERAS].backends
     ]
     if layer.registration is not None:
+        assert layer.receiver is not None and layer.backfill is not None  # build() sets the three together
         tasks += [
             loop.create_task(_supervised(run, name), name=name)
             for run, name in (

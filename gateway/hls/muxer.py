@@ -10,10 +10,18 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from gateway.config import HlsConfig
 from gateway.delay_histogram import DelayHistogram
-from gateway.hls.playlist import MediaPlaylist, PlaylistPart, PlaylistSegment, render_media, with_query
+from gateway.hls.playlist import (
+    TOKEN_SLOT,
+    MediaPlaylist,
+    PlaylistPart,
+    PlaylistSegment,
+    render_media,
+    with_query,
+)
 from gateway.hls.segmenter import PART_SEGMENTS, Part, Segmenter
 from gateway.media.fmp4 import FragmentWriter
 from gateway.media.hub import Discontinuity, Frame, HubClosed, HubItem, HubReader
@@ -22,10 +30,25 @@ log = logging.getLogger("gateway.hls")
 
 # RFC 8216bis 4.4.3.8: CAN-SKIP-UNTIL at least six target durations.
 SKIP_TARGET_DURATIONS = 6
+# Playlists held per change, one per (delta, query): many distinct tokens are written into
+# the shared rendering each time rather than held.
+RENDERED_KEPT = 64
+_SLOT_QUERY = b"?" + TOKEN_SLOT.encode()
 
 
 class MuxerClosed(Exception):
     """The muxer stopped (its source went away or the gateway is shutting down)."""
+
+
+class PartWatcher(Protocol):
+    """A request waiting below aiohttp (gateway/hls/fast_path.py) for the next part."""
+
+    @property
+    def deadline(self) -> float:
+        """Loop time by which it wants to be woken in any case."""
+
+    def wake(self) -> None:
+        """A part came, the deadline passed or the muxer closed: the watcher looks which."""
 
 
 @dataclass
@@ -87,8 +110,10 @@ class HlsMuxer:
         # Frame.published_at is monotonic; PROGRAM-DATE-TIME needs wall time.
         self._wall_offset = time.time() - time.monotonic()
         # Waiting requests, each on a future of its own (a cancelled request then cancels
-        # only its own), all woken by the next part; one alarm bounds their waits.
+        # only its own), all woken by the next part; one alarm bounds their waits. Requests
+        # waiting below aiohttp are watchers: woken by a call, no future, no task.
         self._waiters: list[asyncio.Future[None]] = []
+        self._watchers: list[PartWatcher] = []
         self._alarm: asyncio.TimerHandle | None = None
         self._alarm_at = 0.0
         self._version = 0
@@ -143,6 +168,9 @@ class HlsMuxer:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+        watchers, self._watchers = self._watchers, []
+        for watcher in watchers:
+            watcher.wake()  # answers, or watches again
 
     def _on_alarm(self) -> None:
         # A wait ran out while no part came (a stalled camera): every waiter checks its own.
@@ -182,34 +210,52 @@ class HlsMuxer:
                     raise MuxerClosed(f"{self.camera_id}/{self.quality}")
                 if deadline - loop.time() <= 0:
                     return False
-                if self._alarm is None or deadline < self._alarm_at:
-                    if self._alarm is not None:
-                        self._alarm.cancel()
-                    self._alarm, self._alarm_at = loop.call_at(deadline, self._on_alarm), deadline
+                self._arm(deadline)
                 waiter = loop.create_future()
                 self._waiters.append(waiter)
                 await waiter
                 if ready():
                     if measure:
-                        self._record_delay()
+                        self.record_delay()
                     return True
         finally:
             self.waiting -= 1
             self.touch()
 
-    def _record_delay(self) -> None:
+    def watch(self, watcher: PartWatcher) -> None:
+        """`watcher.wake()` on the next part, at its deadline at the latest, or when the
+        muxer closes: what `wait_until` does for a request aiohttp runs, without its task.
+        Never called back from in here: on a closed muxer, at the deadline."""
+        self._watchers.append(watcher)
+        self._arm(watcher.deadline)
+
+    def _arm(self, deadline: float) -> None:
+        if self._alarm is None or deadline < self._alarm_at:
+            if self._alarm is not None:
+                self._alarm.cancel()
+            self._alarm, self._alarm_at = asyncio.get_running_loop().call_at(deadline, self._on_alarm), deadline
+
+    def record_delay(self) -> None:
+        """A request that waited for a part is answered: note the part's delivery delay."""
         last = self.segmenter.parts.get(self.segmenter.next_part_id - 1)
         if last is not None:
             self.counters.part_delivery_delay.record(self._clock() - last.completed_at)
 
     def media_playlist(self, query: str, delta: bool) -> bytes:
-        """The current media playlist, rendered once per (change, token, delta)."""
+        """The current media playlist: rendered once per (change, delta) with TOKEN_SLOT
+        where a query goes, and each query written into that once."""
         key = (delta, query)
         text = self._rendered.get(key)
         if text is None:
-            text = render_media(self.describe(query, delta)).encode()
-            self.counters.playlists_rendered += 1
-            if len(self._rendered) < 64:  # many distinct tokens: render each time, hold few
+            shared = self._rendered.get((delta, TOKEN_SLOT))
+            if shared is None:
+                shared = render_media(self.describe(TOKEN_SLOT, delta)).encode()
+                self.counters.playlists_rendered += 1
+                self._rendered[delta, TOKEN_SLOT] = shared
+            if query == TOKEN_SLOT:
+                return shared
+            text = shared.replace(_SLOT_QUERY, b"?" + query.encode() if query else b"")
+            if len(self._rendered) < RENDERED_KEPT:
                 self._rendered[key] = text
         return text
 

@@ -13,6 +13,9 @@ from datetime import UTC, datetime
 
 # EXT-X-SKIP / CAN-SKIP-UNTIL need version 9 (RFC 8216bis 7); fMP4 with EXT-X-MAP needs 6+.
 VERSION = 9
+# Stands where a URI's query goes in a playlist shared by viewers: replaced by each one's
+# own (the muxer, for its players; the edge tier's sub_filter, deploy/nginx/edge.conf).
+TOKEN_SLOT = "__wepgw_token__"
 
 
 @dataclass(frozen=True, slots=True)

@@ -304,6 +304,7 @@ class Recording:
         self._audio_zero = None
         self._audio_held = []
         if self._start_time is None:
+            assert self.at.at is not None  # a recording is of a recorded time, never live
             self._connection_at = self.at.at.timestamp()
             return self.at
         self._push(Discontinuity("recorded stream reconnected"), self._resume_at)

@@ -22,6 +22,7 @@ never changes, a plain playlist is live for about a second, an error is never st
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import AsyncIterator
@@ -34,7 +35,7 @@ from gateway.api.query import ascii_int
 from gateway.auth.middleware import ADMIN_GRANT, GRANT
 from gateway.hls.muxer import HlsMuxer, MuxerClosed
 from gateway.hls.muxers import HlsMuxers
-from gateway.hls.playlist import Variant, render_multivariant, with_query
+from gateway.hls.playlist import TOKEN_SLOT, Variant, render_multivariant, with_query
 from gateway.hls.segmenter import ADVANCE_PART_LIMIT
 from gateway.services import CAMERAS, CONFIG, SOURCES
 
@@ -51,7 +52,6 @@ MEDIA_CACHE = "public, max-age=60, immutable"
 PLAIN_PLAYLIST_CACHE = "max-age=1"
 ERROR_CACHE = "no-store"
 EDGE_HEADER = "X-Wepgw-Edge"
-TOKEN_SLOT = "__wepgw_token__"
 # How long the edge may reuse a `check` answer for the same credential and camera: what a
 # revoked token keeps opening at the edge, at most.
 EDGE_CHECK_TTL = 2
@@ -91,6 +91,7 @@ def _never_stored_errors(handler):
     """An error answer (mapped where every error is, gateway/api/errors.py) says `no-store`:
     a cache in front must not keep a 404 or a 503 for a name that will exist a moment later."""
 
+    @functools.wraps(handler)  # __wrapped__: gateway/hls/fast_path.py checks what a path reaches
     async def answer(request: web.Request) -> web.StreamResponse:
         response = await error_middleware(request, handler)
         if response.status >= 400:

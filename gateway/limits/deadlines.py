@@ -60,7 +60,9 @@ class Deadlines:
     def start(self) -> Deadline:
         """A deadline `timeout` seconds from now for the current task."""
         loop = asyncio.get_running_loop()
-        deadline = Deadline(asyncio.current_task(loop), loop.time() + self.timeout, self._pending)
+        task = asyncio.current_task(loop)
+        assert task is not None  # called from a request handler's task
+        deadline = Deadline(task, loop.time() + self.timeout, self._pending)
         if self._timer is None:
             self._timer = loop.call_at(deadline.when, self._expire)
         return deadline

@@ -126,6 +126,15 @@ class ViewerLedger:
         self.admitted["hls"] += 1
         return True
 
+    def refresh_player(self, camera: str, key: str) -> bool:
+        """A playlist request of a player already counted: seen now (True). False, and
+        nothing changed, for one the ledger does not know: `player_seen` decides on it."""
+        player = (camera, key)
+        if player not in self._players:
+            return False
+        self._players[player] = self._clock()
+        return True
+
     def forget_player(self, camera: str, key: str) -> None:
         if self._players.pop((camera, key), None) is not None:
             self._add(camera, "hls", -1)

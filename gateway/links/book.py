@@ -73,7 +73,10 @@ class GuestLink:
     @property
     def window(self) -> tuple[float, float] | None:
         record = self.record
-        return None if record.live else (record.window_from, record.window_to)
+        if record.live:
+            return None
+        assert record.window_from is not None and record.window_to is not None  # a recorded link has both
+        return record.window_from, record.window_to
 
     def gone(self, now: float) -> str | None:
         """ "revoked", "expired", or None while the link opens its camera."""
@@ -167,7 +170,8 @@ class LinkBook:
             raise ValueError("from and to are required for a recorded window (or live: true)")
         ttl = check_ttl(ttl, self._config.links.max_ttl)
         now = self._clock()
-        span = (None, None) if live else check_window(window, now)
+        window_from, window_to = (None, None) if live else check_window(window, now)
+        assert self._cameras is not None  # open() came first
         await self._cameras.get(camera)
         link_id = secrets.token_urlsafe(ID_BYTES)
         redactor.add(link_id)  # last line of defence: nothing here logs it
@@ -175,8 +179,18 @@ class LinkBook:
         if not_after is not None:
             expires_at = min(expires_at, not_after)
         record = LinkRecord(
-            digest(link_id), camera, live, *span, now, expires_at, None, created_by, owner or created_by
+            digest(link_id),
+            camera,
+            live,
+            window_from,
+            window_to,
+            now,
+            expires_at,
+            None,
+            created_by,
+            owner or created_by,
         )
+        assert self._store is not None  # open() came first
         await asyncio.to_thread(self._store.add, record)
         self._remember(record).redacted = True
         for callback in self.on_created:
@@ -201,6 +215,7 @@ class LinkBook:
             at = self._clock()
             link.record.revoked_at = at  # first in memory: the next request is refused already
             self._close(link, "revoked")
+            assert self._store is not None  # a link is found only once open() loaded them
             await asyncio.to_thread(self._store.revoke, link.record.hash, at)
             log.info("guest link %s revoked", link.ref, extra={"camera": link.record.camera})
             for callback in self.on_revoked:
@@ -216,12 +231,14 @@ class LinkBook:
         if link is None:
             if record.revoked_at is None and record.expires_at <= self._clock():
                 return  # expired already: nothing to serve or to close
+            assert self._store is not None  # peers are heard from after open()
             await asyncio.to_thread(self._store.add, record)
             self._remember(record)
             return
         if record.revoked_at is not None and link.record.revoked_at is None:
             link.record.revoked_at = record.revoked_at
             self._close(link, "revoked")
+            assert self._store is not None  # a link is known only once open() loaded them
             await asyncio.to_thread(self._store.revoke, record.hash, record.revoked_at)
             log.info("guest link %s revoked on another node", link.ref, extra={"camera": record.camera})
 
@@ -301,6 +318,7 @@ class LinkBook:
                 log.exception("the guest link sweeper failed; it goes on")
 
     async def _purge(self, before: float) -> None:
+        assert self._store is not None  # the sweeper starts in open()
         await asyncio.to_thread(self._store.purge, before)
         for link in list(self._by_hash.values()):
             record = link.record

@@ -71,6 +71,7 @@ class GuestCredentials:
         if reason is not None:
             raise link_gone(reason)
         method = "GET" if request.method == "HEAD" else request.method
+        assert request.match_info.route.resource is not None  # the auth rule was found by its route
         route = (method, request.match_info.route.resource.canonical)
         if link.record.live:
             _live_allows(request, route)
@@ -88,7 +89,9 @@ class GuestCredentials:
     def answered(self, request: web.Request, response: web.StreamResponse) -> None:
         """A guest's WHEP session outlives its 201: it ends with the link."""
         link = request.get(GUEST)
-        closer = session_closer(request, request[RULE], response) if link is not None else None
+        if link is None:
+            return
+        closer = session_closer(request, request[RULE], response)
         if closer is not None:
             self._book.track(link, closer)
 
@@ -104,7 +107,9 @@ def _live_allows(request: web.Request, route: tuple[str, str]) -> None:
 
 
 def _window_allows(request: web.Request, route: tuple[str, str], link: GuestLink) -> None:
-    start, end = link.window
+    window = link.window
+    assert window is not None  # only a recorded link's requests come here
+    start, end = window
     refused = _forbidden("this guest link opens its camera's recording between its from and to only")
     if route == PLAYLIST:
         values = request.query.getall("t", [])
@@ -114,7 +119,10 @@ def _window_allows(request: web.Request, route: tuple[str, str], link: GuestLink
             at = parse_time(values[0]) if len(values) == 1 else None
         except ParameterError as exc:
             raise bad_request(str(exc)) from None
-        if at is None or not start - T_SLACK <= at.at.timestamp() <= end + T_SLACK:
+        if at is None:
+            raise refused
+        assert at.at is not None  # wants_recording(): t is not live
+        if not start - T_SLACK <= at.at.timestamp() <= end + T_SLACK:
             raise refused
         return
     name = request.match_info.get("name", "")
@@ -124,6 +132,7 @@ def _window_allows(request: web.Request, route: tuple[str, str], link: GuestLink
     recording = request.app[RECORDINGS].by_id(recording_id)
     if recording is None:
         return  # the handler answers 404
+    assert recording.at.at is not None  # a recording is of a recorded time
     if not start - T_SLACK <= recording.at.at.timestamp() <= end + T_SLACK:
         raise refused
     msn = rest.removeprefix("seg").removesuffix(".m4s")

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from gateway.api.bodies import json_fields
+from gateway.api.bodies import json_fields, zoned_time
 from gateway.api.errors import ApiError, bad_request, not_found
 from gateway.auth.middleware import ADMIN_GRANT, GRANT, TOKEN
 from gateway.auth.tokens import Grant
@@ -81,16 +81,7 @@ def _time(body: dict, name: str) -> datetime:
     value = body.get(name)
     if value is None:
         raise bad_request(f"{name} is required for a recorded window (or live: true)")
-    shape = f"{name} must be an ISO 8601 time with a zone, such as 2025-01-01T12:00:00Z"
-    if not isinstance(value, str):
-        raise bad_request(shape)
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        raise bad_request(shape) from None
-    if at.tzinfo is None:
-        raise bad_request(shape)
-    return at
+    return zoned_time(value, f"{name} must be an ISO 8601 time with a zone, such as 2025-01-01T12:00:00Z")
 
 
 def _parse(body: dict, config: LinksConfig) -> tuple[str, bool, tuple[datetime, datetime] | None, int]:
@@ -111,13 +102,13 @@ def _parse(body: dict, config: LinksConfig) -> tuple[str, bool, tuple[datetime, 
 
 
 def _public(link: GuestLink, now: float) -> dict:
-    record = link.record
+    record, window = link.record, link.window  # no window: a live link
     return {
         "ref": record.ref,
         "camera": record.camera,
         "live": record.live,
-        "from": None if record.live else _iso(record.window_from, ms=True),
-        "to": None if record.live else _iso(record.window_to, ms=True),
+        "from": None if window is None else _iso(window[0], ms=True),
+        "to": None if window is None else _iso(window[1], ms=True),
         "created_at": _iso(record.created_at),
         "expires_at": _iso(record.expires_at),
         "revoked": record.revoked_at is not None,
@@ -247,10 +238,10 @@ def _line(entry: dict) -> bytes:
 
 
 def _page_info(link: GuestLink, camera: Camera) -> dict:
-    record = link.record
+    record, window = link.record, link.window  # no window: a live link
     info = {"ref": record.ref, "camera": camera.public(), "live": record.live, "expires_at": _iso(record.expires_at)}
-    if not record.live:
-        info.update({"from": _iso(record.window_from, ms=True), "to": _iso(record.window_to, ms=True)})
+    if window is not None:
+        info.update({"from": _iso(window[0], ms=True), "to": _iso(window[1], ms=True)})
     return info
 
 

@@ -24,7 +24,7 @@ from gateway.live.backlog import SendBacklog
 try:
     from termios import TIOCOUTQ
 except ImportError:  # not Linux
-    TIOCOUTQ = None
+    TIOCOUTQ = None  # type: ignore[misc, assignment]  # then _probe_fd never returns a descriptor
 
 MEASURE_INTERVAL = 0.1  # seconds between counts of the unsent bytes while frames flow
 POLL = 0.05  # how often a frame that waits for the viewer looks again
@@ -66,21 +66,28 @@ class ViewerPacer:
                 raise ConnectionResetError(f"the viewer's socket is gone ({exc.strerror})") from None
         return unsent
 
+    def admits(self, now: float, since: float, size: int, queued: int = 0) -> bool:
+        """May a frame of about `size` bytes, the viewer's since `since`, be written now?
+        Measures the unsent bytes when it must. `queued`: bytes the backlog counts as written
+        that the caller holds still, not yet given to the transport. ViewerStalled past
+        `send_timeout`."""
+        backlog = self.backlog
+        admitted = backlog.admits(now, since, size)
+        if not admitted or backlog.measured_ago(now) >= MEASURE_INTERVAL:
+            backlog.measured(now, self.unsent() + queued)
+            if backlog.stalled(now) > self._send_timeout:
+                raise ViewerStalled
+            admitted = backlog.admits(now, since, size)
+        return admitted
+
     async def turn(self, since: float, size: int) -> bool:
         """Wait until a frame of about `size` bytes may be written (True), or until it is too
         late for it (False: drop to the next keyframe). ViewerStalled past `send_timeout`."""
-        backlog = self.backlog
         while True:
             now = time.monotonic()
-            admitted = backlog.admits(now, since, size)
-            if not admitted or backlog.measured_ago(now) >= MEASURE_INTERVAL:
-                backlog.measured(now, self.unsent())
-                if backlog.stalled(now) > self._send_timeout:
-                    raise ViewerStalled
-                admitted = backlog.admits(now, since, size)
-            if admitted:
+            if self.admits(now, since, size):
                 return True
-            if now - since >= backlog.max_delay:
+            if now - since >= self.backlog.max_delay:
                 return False
             await asyncio.sleep(POLL)
 

@@ -1,17 +1,21 @@
 """`GET /live/{camera}.mp4`: progressive fMP4 (init, then one moof+mdat per frame) for
-MSE and players. A hub reader like any other: a client that falls `[live] max_delay_s`
-behind live skips to the next keyframe (pacer.py, backlog.py), and one that accepts
-nothing for `[live] send_timeout` seconds loses its connection."""
+MSE and players. The viewers of a hub share one fan-out (fanout.py): each frame rendered
+once and written to all of them. A client that falls `[live] max_delay_s` behind live
+skips to the next keyframe (pacer.py, backlog.py), and one that accepts nothing for
+`[live] send_timeout` seconds loses its connection. `stream_fmp4` is the same stream for
+one hub reader of its own (the cluster's internal route)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from gateway.api.errors import ApiError
+from gateway.live.fanout import LiveFanouts
 from gateway.live.pacer import ViewerPacer, ViewerStalled
 from gateway.media.fmp4 import FragmentWriter, InitSegment
 from gateway.media.fmp4.prft import write_prft
@@ -21,13 +25,31 @@ from gateway.services import CAMERAS, CONFIG, SOURCES
 log = logging.getLogger("gateway.live")
 
 FIRST_FRAME_TIMEOUT = 15.0
+LIVE_FANOUTS = web.AppKey("live_fanouts", LiveFanouts)
+
+
+def _no_video() -> ApiError:
+    return ApiError(503, "upstream_unavailable", "no video from the camera yet", {"Retry-After": "2"})
 
 
 async def live_mp4(request: web.Request) -> web.StreamResponse:
     camera_id = request.match_info["camera"]
     camera, quality = await request.app[CAMERAS].quality(camera_id, request.query.get("quality"))
-    with request.app[SOURCES].subscribe(camera.id, quality) as reader:
-        return await stream_fmp4(request, reader, camera.id)
+    fanout = request.app[LIVE_FANOUTS].open(camera.id, quality)
+    viewer = None
+    try:
+        if not await fanout.wait_ready(FIRST_FRAME_TIMEOUT):
+            raise _no_video()
+        response = web.StreamResponse(headers={"Content-Type": "video/mp4", "Cache-Control": "no-store"})
+        await response.prepare(request)
+        if request.transport is None:  # the viewer left already
+            return response
+        await response.write(b"")  # the head goes out now; the body is the fan-out's to write
+        viewer = fanout.join(request, response)
+        await viewer.done
+        return response
+    finally:
+        fanout.release(viewer)
 
 
 async def stream_fmp4(
@@ -41,7 +63,7 @@ async def stream_fmp4(
     try:
         first = await asyncio.wait_for(reader.get(), FIRST_FRAME_TIMEOUT)
     except TimeoutError:
-        raise ApiError(503, "upstream_unavailable", "no video from the camera yet", {"Retry-After": "2"}) from None
+        raise _no_video() from None
     response = web.StreamResponse(headers={"Content-Type": "video/mp4", "Cache-Control": "no-store"})
     await response.prepare(request)
     transport = request.transport
@@ -83,5 +105,14 @@ async def stream_fmp4(
     return response
 
 
+async def _service(app: web.Application) -> AsyncIterator[None]:
+    app[LIVE_FANOUTS] = LiveFanouts(app[SOURCES], app[CONFIG])
+    try:
+        yield
+    finally:
+        app[LIVE_FANOUTS].close()
+
+
 def add_routes(app: web.Application) -> None:
+    app.cleanup_ctx.append(_service)
     app.router.add_get("/live/{camera}.mp4", live_mp4)

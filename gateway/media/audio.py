@@ -101,6 +101,7 @@ class CameraAudio:
 
     async def _connect_once(self) -> tuple[str, bool]:
         self._delivered = False
+        assert self._backend is not None  # audio is pulled only from a camera a backend lists
         try:
             async with self._backend.open_audio(self.camera_id, self._config.stall_timeout) as feed:
                 async for batch in feed.batches():
@@ -134,7 +135,7 @@ class CameraAudio:
         loop = asyncio.get_running_loop()
         if isinstance(transcoder, OpusToAac):
             aac = await loop.run_in_executor(None, lambda: [out for frame in frames for out in transcoder.feed(frame)])
-            opus = []
+            opus: list = []
         else:
             self._waiting += frames
             if self._waiting[-1].pts_ms - self._waiting[0].pts_ms < TRANSCODE_RUN_MS:

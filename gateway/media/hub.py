@@ -73,6 +73,25 @@ class HubReader:
         self._closed = False
         self.frames_dropped = 0
         self.gops_dropped = 0
+        # Viewers reading through this reader: one, or a fan-out's (gateway/live/fanout.py),
+        # each counted as a reader of the hub as if it had its own.
+        self.viewers = 1
+
+    @property
+    def hub(self) -> Hub:
+        return self._hub
+
+    def add_viewer(self) -> None:
+        """One more viewer reads through this reader."""
+        if not self._closed:
+            self.viewers += 1
+            self._hub._viewers_changed(1)
+
+    def remove_viewer(self) -> None:
+        """One viewer fewer; the last one leaves by close()."""
+        if self.viewers > 1 and not self._closed:
+            self.viewers -= 1
+            self._hub._viewers_changed(-1)
 
     def _push(self, item: HubItem) -> None:
         if not isinstance(item, Frame):
@@ -192,12 +211,13 @@ class Hub:
         self._gop_bytes = 0
         self._gop_open = False
         self._readers: set[HubReader] = set()
+        self._reader_count = 0  # viewers of all readers
         self._listeners: list = []  # callables(reader_count) for the source's idle timer
 
     # -- subscribers ---------------------------------------------------------------
     @property
     def reader_count(self) -> int:
-        return len(self._readers)
+        return self._reader_count
 
     def add_reader_listener(self, callback) -> None:
         self._listeners.append(callback)
@@ -212,16 +232,25 @@ class Hub:
                 for frame in self._gop:
                     reader._push(frame)
         self._readers.add(reader)
-        self.counters.readers_total += 1
-        for callback in self._listeners:
-            callback(len(self._readers))
+        self._viewers_changed(1)
         return reader
+
+    def current_gop(self) -> tuple[Frame, ...]:
+        """The frames a new reader is primed with (after the init segment): the current GOP
+        from its keyframe, or none (an audio-only hub, a GOP past `max_gop_bytes`)."""
+        return tuple(self._gop)
 
     def _unsubscribe(self, reader: HubReader) -> None:
         if reader in self._readers:
             self._readers.discard(reader)
-            for callback in self._listeners:
-                callback(len(self._readers))
+            self._viewers_changed(-reader.viewers)
+
+    def _viewers_changed(self, delta: int) -> None:
+        self._reader_count += delta
+        if delta > 0:
+            self.counters.readers_total += delta
+        for callback in self._listeners:
+            callback(self._reader_count)
 
     # -- the source's side ---------------------------------------------------------
     def publish_init(self, init: InitSegment) -> None:
@@ -271,3 +300,4 @@ class Hub:
         for reader in list(self._readers):
             reader._wake_closed()
         self._readers.clear()
+        self._reader_count = 0

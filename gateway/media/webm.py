@@ -153,7 +153,7 @@ def iter_children(payload: bytes, name: str) -> Iterator[tuple[int, bytes]]:
     while pos < len(payload):
         got_id = read_vint(payload, pos, keep_marker=True)
         got_size = got_id and read_vint(payload, pos + got_id[1], keep_marker=False)
-        if not got_size:
+        if not got_id or not got_size:
             raise WebmError(f"truncated child element header in {name}")
         start = pos + got_id[1] + got_size[1]
         if got_size[0] == _UNKNOWN or start + got_size[0] > len(payload):
@@ -384,7 +384,7 @@ class WebmReader:
             return
         while self._stack and self._stack[-1].end is None:
             top = self._stack[-1].id
-            if top == CLUSTER and element_id in _ENDS_CLUSTER or top == SEGMENT and element_id == SEGMENT:
+            if (top == CLUSTER and element_id in _ENDS_CLUSTER) or (top == SEGMENT and element_id == SEGMENT):
                 self._close()
             else:
                 return

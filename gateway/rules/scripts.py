@@ -232,7 +232,8 @@ def parse_reaction(body: Any) -> tuple[str, tuple[Action, ...]]:
     if not isinstance(body, dict):
         raise ScriptError([RuleError("body", "expected a JSON object")])
     problems = [RuleError(name, "is required") for name in REACTION_FIELDS if name not in body]
-    name, actions = body.get("name"), ()
+    name = body.get("name")
+    actions: tuple[Action, ...] = ()
     if "name" in body and (not isinstance(name, str) or not 0 < len(name) <= MAX_NAME or not name.isprintable()):
         problems.append(RuleError("name", f"expected a printable string of 1 to {MAX_NAME} characters"))
     if "actions" in body:
@@ -243,6 +244,7 @@ def parse_reaction(body: Any) -> tuple[str, tuple[Action, ...]]:
     problems += _unknown(body, REACTION_FIELDS)
     if problems:
         raise ScriptError(problems)
+    assert isinstance(name, str)  # else a problem above
     return name, actions
 
 

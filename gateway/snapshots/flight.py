@@ -10,8 +10,8 @@ the flight ending and the cache being filled).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Coroutine, Hashable
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -26,7 +26,7 @@ class SingleFlight(Generic[T]):
     def pending(self, key: Hashable) -> asyncio.Task[T] | None:
         return self._flights.get(key)
 
-    def join(self, key: Hashable, fetch: Callable[[], Awaitable[T]]) -> tuple[asyncio.Task[T], bool]:
+    def join(self, key: Hashable, fetch: Callable[[], Coroutine[Any, Any, T]]) -> tuple[asyncio.Task[T], bool]:
         """The flight for `key`, started with `fetch` unless one is under way, and whether
         it was already under way. Await it through `asyncio.shield` (as `run` does)."""
         task = self._flights.get(key)
@@ -37,7 +37,7 @@ class SingleFlight(Generic[T]):
         task.add_done_callback(lambda done: self._landed(key, done))
         return task, False
 
-    async def run(self, key: Hashable, fetch: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
+    async def run(self, key: Hashable, fetch: Callable[[], Coroutine[Any, Any, T]]) -> tuple[T, bool]:
         """The fetch's result for `key` and whether this call joined a flight already under way."""
         task, joined = self.join(key, fetch)
         return await asyncio.shield(task), joined

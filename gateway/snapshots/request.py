@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import TypedDict
 
 from gateway.api.query import ParameterError, is_ascii_decimal
 from transcoders.jpeg import Roi
@@ -27,6 +28,14 @@ _BASIC_TIME = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\.\d{1,9}
 _SIZE = re.compile(r"(\d{1,5})[x,](\d{1,5})", re.ASCII)
 _REF_TYPE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _SHOWN = 60  # at most this much of a bad value is echoed back
+
+
+class WepParams(TypedDict):
+    """The query of WEP's /media snapshot call (guide, /media)."""
+
+    t: str
+    roi: str | None
+    size: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +77,7 @@ class SnapshotRequest:
         """The uncropped, unscaled snapshot of the same camera and instant."""
         return replace(self, roi=None, size=None)
 
-    def wep_params(self) -> dict[str, str | None]:
+    def wep_params(self) -> WepParams:
         roi = (
             None
             if self.roi is None

@@ -8,11 +8,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 from gateway.api.errors import bad_request
 from gateway.backends.base import Camera, Capability
@@ -103,7 +103,7 @@ class SnapshotStore:
         await self._flights.close()
         self.cache.clear()
 
-    async def _miss(self, key: Hashable, produce: Callable[[], Awaitable[CachedImage]]) -> CachedImage:
+    async def _miss(self, key: Hashable, produce: Callable[[], Coroutine[Any, Any, CachedImage]]) -> CachedImage:
         self.stats.misses += 1
         flight, joined = self._flights.join(key, produce)
         self.stats.coalesced += joined  # counted before the wait: a failed flight counts too
@@ -115,9 +115,9 @@ class SnapshotStore:
             if not request.time.is_live and not camera.can(Capability.SNAPSHOT_AT):
                 raise bad_request(f"camera {camera.id!r} ({camera.source}) has no recorded pictures: t must be live")
             if not request.is_full_frame and not camera.can(Capability.SNAPSHOT_CROP):
-                entry = await self._crop_here(request)
-                self._keep(request, entry)
-                return entry
+                cropped = await self._crop_here(request)
+                self._keep(request, cropped)
+                return cropped
         entry = await self._local_crop(request) if not request.is_full_frame else None
         if entry is None:
             body = await self._fetch(self._source.jpeg(request.camera_id, **request.wep_params()))
@@ -183,8 +183,8 @@ class SnapshotStore:
         if parent is None and (flight := self._flights.pending(parent_key)) is not None:
             try:
                 parent = await asyncio.shield(flight)
-            except Exception:
-                return None  # the frame's own waiters get its error; this request asks WEP itself
+            except Exception:  # noqa: BLE001  the frame's own waiters get its error; this request asks WEP itself
+                return None
         if parent is None:
             return None
         try:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import struct
 from collections.abc import Callable
+from typing import Any
 
 import pylibsrtp
 from aiortc import RTCPeerConnection
@@ -56,11 +57,14 @@ class DatagramTapError(ReceiverTapError):
 def answered_codecs(answer: str) -> dict[int, RTCRtpCodecParameters]:
     """The audio codecs of our SDP answer, by payload type (what the browser may send)."""
     media = [m for m in SessionDescription.parse(answer).media if m.kind == "audio"]
-    return {codec.payloadType: codec for m in media for codec in m.rtp.codecs}
+    # aiortc's parser gives every codec of an m-line its payload type (a=rtpmap).
+    return {codec.payloadType: codec for m in media for codec in m.rtp.codecs if codec.payloadType is not None}
 
 
 class _SeenPacket:
     __slots__ = ("sequence_number", "timestamp")
+    sequence_number: int
+    timestamp: int
 
 
 class MicrophoneDatagrams:
@@ -76,7 +80,7 @@ class MicrophoneDatagrams:
         self._deliver = deliver
         self._codecs = codecs  # by payload type, as negotiated
         self._counters = counters
-        self._dtls = None
+        self._dtls: Any = None  # aiortc's RTCDtlsTransport, whose private _rx_srtp is read
         self._protocols: list = []  # aioice's, whose datagram_received is ours while installed
         self._streams: dict[int, StreamStatistics] = {}  # the receiver's, by SSRC (its RTCP reports read them)
         self._seen = _SeenPacket()
@@ -88,7 +92,7 @@ class MicrophoneDatagrams:
         receiver = pc.getReceivers()[0]
         dtls = receiver.transport
         ice = dtls.transport
-        connection = getattr(ice, "_connection", None)
+        connection: Any = getattr(ice, "_connection", None)  # aioice's, private: checked below
         for kind, owner in (
             ("RTCRtpReceiver", receiver),
             ("RTCDtlsTransport", dtls),
@@ -101,7 +105,7 @@ class MicrophoneDatagrams:
         if not connection._protocols:
             raise DatagramTapError("no ICE sockets yet: install the datagram tap after setLocalDescription")
         self._dtls = dtls
-        self._streams = receiver._RTCRtpReceiver__remote_streams
+        self._streams = receiver._RTCRtpReceiver__remote_streams  # type: ignore[attr-defined]  # checked above
         self._protocols = list(connection._protocols)
         for protocol in self._protocols:
             protocol.datagram_received = self._receiver(protocol.datagram_received)
@@ -153,7 +157,7 @@ class MicrophoneDatagrams:
             stream = self._streams[ssrc] = StreamStatistics(clock_rate)
         seen = self._seen  # reused: StreamStatistics.add reads these two fields and keeps nothing
         seen.sequence_number, seen.timestamp = sequence, timestamp
-        stream.add(seen)
+        stream.add(seen)  # type: ignore[arg-type]  # add() reads only these two fields
 
     def _newer(self, sequence: int) -> bool:
         """Whether the packet comes after the newest one delivered (RFC 3550 A.1: modulo

@@ -88,9 +88,11 @@ class EncodedAudioTap:
             return
         released_at = time.monotonic()
         try:
-            decode = self._decoders.get(codec.payloadType)
+            payload_type = codec.payloadType
+            assert payload_type is not None  # a negotiated codec has its payload type
+            decode = self._decoders.get(payload_type)
             if decode is None:
-                decode = self._decoders[codec.payloadType] = self._decoder_for(codec)
+                decode = self._decoders[payload_type] = self._decoder_for(codec)
             pcmu = decode(payload, timestamp)
         except (OpusError, ValueError, av.FFmpegError) as exc:
             # As aiortc's decoder_worker: one bad frame is skipped, the stream goes on.
@@ -129,7 +131,8 @@ class EncodedAudioTap:
         decoder, encoder = get_decoder(codec), PcmuEncoder()
 
         def other(payload: bytes, timestamp: int) -> bytes:
-            return b"".join(encoder.encode(frame) for frame in decoder.decode(JitterFrame(payload, timestamp)))
+            frames = decoder.decode(JitterFrame(payload, timestamp))
+            return b"".join(encoder.encode(frame) for frame in frames)  # type: ignore[arg-type]  # G.711: AudioFrames
 
         return other
 

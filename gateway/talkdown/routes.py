@@ -26,7 +26,7 @@ from gateway.cluster.speakers import ClusterSpeakers
 from gateway.services import CAMERAS, CLUSTER, CONFIG
 from gateway.talkdown import file_playback
 from gateway.talkdown.offer import NoAudioCodecError, parse_talk_offer
-from gateway.talkdown.session import RANK, CameraBusy, SpeakerUnavailable, TalkSessions
+from gateway.talkdown.session import RANK, CameraBusy, SpeakerUnavailable, TalkSession, TalkSessions
 from gateway.talkdown.speaker import speaker_problem
 from gateway.talkdown.whip import MicrophoneReceiver
 from gateway.webrtc.routes import options, patch_session
@@ -43,6 +43,17 @@ READ_BLOCK = 64 * 1024
 
 def _busy(exc: CameraBusy) -> ApiError:
     return ApiError(409, "speaker_busy", str(exc), {"Retry-After": "5"})
+
+
+async def _reserve(sessions: TalkSessions, camera_id: str, source: str) -> TalkSession:
+    """The camera's speaker for a talker of `source`, or the 409 (busy) or 503 (the cluster
+    cannot say who holds it) that refuses it."""
+    try:
+        return await sessions.reserve_shared(camera_id, source)
+    except SpeakerUnavailable as exc:
+        raise ApiError(503, "cluster_unavailable", str(exc), {"Retry-After": "2"}) from None
+    except CameraBusy as exc:
+        raise _busy(exc) from None
 
 
 async def _speaker_camera(request: web.Request) -> Camera:
@@ -82,12 +93,7 @@ async def post_talk_offer(request: web.Request) -> web.Response:
         raise ApiError(400, "bad_offer", str(exc)) from None
     except NoAudioCodecError as exc:
         raise ApiError(406, "no_common_codec", str(exc)) from None
-    try:
-        session = await sessions.reserve_shared(camera.id, "microphone")
-    except SpeakerUnavailable as exc:
-        raise ApiError(503, "cluster_unavailable", str(exc), {"Retry-After": "2"}) from None
-    except CameraBusy as exc:  # taken while the offer was read
-        raise _busy(exc) from None
+    session = await _reserve(sessions, camera.id, "microphone")  # 409 if taken while the offer was read
     receiver = MicrophoneReceiver(session, sessions)
     try:
         answer = await receiver.answer(offer)
@@ -145,12 +151,7 @@ async def post_talkdown_file(request: web.Request) -> web.Response:
         raise ApiError(400, "damaged_audio", str(exc)) from None
     except UnsupportedAudio as exc:
         raise ApiError(415, "unsupported_audio", str(exc)) from None
-    try:
-        session = await sessions.reserve_shared(camera.id, "file")
-    except SpeakerUnavailable as exc:
-        raise ApiError(503, "cluster_unavailable", str(exc), {"Retry-After": "2"}) from None
-    except CameraBusy as exc:
-        raise _busy(exc) from None
+    session = await _reserve(sessions, camera.id, "file")
 
     def still_wanted() -> bool:
         transport = request.transport

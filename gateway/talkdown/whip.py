@@ -78,7 +78,7 @@ class MicrophoneReceiver:
         try:
             await pc.setRemoteDescription(RTCSessionDescription(offer_for_aiortc(offer), "offer"))
             await pc.setLocalDescription(await pc.createAnswer())
-        except Exception as exc:  # aiortc raises ValueError/OperationError/InvalidStateError
+        except Exception as exc:  # noqa: BLE001  aiortc raises ValueError/OperationError/InvalidStateError
             raise OfferError(f"offer rejected: {exc}") from None
         if self._tap_error is not None:
             raise self._tap_error  # a gateway bug after an aiortc upgrade (500), not a bad offer

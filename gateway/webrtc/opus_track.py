@@ -23,9 +23,9 @@ from aiortc.codecs.base import Encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack, convert_timebase
 
 from gateway.media.audio import OPUS_CLOCK
-from gateway.media.hub import Discontinuity, Frame, HubClosed, HubItem, HubReader
+from gateway.media.hub import Discontinuity, Frame, HubReader
 from gateway.webrtc.stats import WebrtcCounters
-from gateway.webrtc.track import RtpClock
+from gateway.webrtc.track import RtpClock, next_hub_item
 
 OPUS_TIME_BASE = fractions.Fraction(1, OPUS_CLOCK)
 OPUS_QUEUE_PACKETS = 50  # 1 s of the usual 20 ms packets
@@ -56,7 +56,7 @@ class HubOpusTrack(MediaStreamTrack):
             self._started = True
             self._skip_backlog()
         while True:
-            item = await self._next_item()
+            item = await next_hub_item(self, self._reader)
             if isinstance(item, Discontinuity):
                 # A new upstream connection: a new webm clock. RTP time follows wall time.
                 self._clock.gap()
@@ -69,13 +69,6 @@ class HubOpusTrack(MediaStreamTrack):
         while (item := self._reader.get_nowait()) is not None:
             skipped += isinstance(item, Frame)
         self._counters.audio_packets_skipped += skipped
-
-    async def _next_item(self) -> HubItem:
-        try:
-            return await self._reader.get()
-        except HubClosed:
-            self.stop()
-            raise MediaStreamError from None
 
     def _packet_for(self, frame: Frame) -> av.Packet:
         packet = av.Packet(frame.sample.data)
@@ -98,6 +91,7 @@ class OpusPassthrough(Encoder):
         raise TypeError("the opus passthrough sends packets as they are; it has no encoder")
 
     def pack(self, packet: av.Packet) -> tuple[list[bytes], int]:
+        assert packet.pts is not None  # the hub's samples are all timed
         return [bytes(packet)], convert_timebase(packet.pts, packet.time_base, OPUS_TIME_BASE)
 
 

@@ -221,7 +221,7 @@ def choose_h264(video: MediaSection, stream_profile_level_id: str) -> H264Choice
     """
     names = video.rtpmap()
     fmtps = video.fmtp()
-    rtx_for = {}
+    rtx_for: dict[int, int] = {}
     for payload_type, name in names.items():
         if name == "RTX":
             apt = _fmtp_params(fmtps.get(payload_type, "")).get("apt", "")

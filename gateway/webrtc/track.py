@@ -126,6 +126,16 @@ class RtpClock:
         return pts
 
 
+async def next_hub_item(track: MediaStreamTrack, reader: HubReader) -> HubItem:
+    """The track's next item from its hub reader; once the hub closes, the track ends and
+    MediaStreamError tells aiortc so."""
+    try:
+        return await reader.get()
+    except HubClosed:
+        track.stop()
+        raise MediaStreamError from None
+
+
 class HubVideoTrack(MediaStreamTrack):
     """One viewer's video: a hub reader turned into RTP payloads for its VideoRtpSender.
 
@@ -162,7 +172,7 @@ class HubVideoTrack(MediaStreamTrack):
         if self._backlog is None:
             self._backlog = self._latest_gop()
         while True:
-            item = self._backlog.popleft() if self._backlog else await self._next_item()
+            item = self._backlog.popleft() if self._backlog else await next_hub_item(self, self._reader)
             unit = self._unit_for(item)
             if unit is not None:
                 return unit
@@ -170,13 +180,6 @@ class HubVideoTrack(MediaStreamTrack):
     async def recv(self):
         # aiortc's own RTP loop would packetize per viewer; VideoRtpSender replaces it.
         raise RuntimeError("HubVideoTrack is sent by gateway.webrtc.video_sender.VideoRtpSender")
-
-    async def _next_item(self) -> HubItem:
-        try:
-            return await self._reader.get()
-        except HubClosed:
-            self.stop()
-            raise MediaStreamError from None
 
     def _latest_gop(self) -> deque[HubItem]:
         """What the reader queued before the connection was up, from its newest keyframe.

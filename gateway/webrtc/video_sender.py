@@ -83,21 +83,23 @@ class VideoRtpSender:
         self._datagrams: DatagramSender | None = None  # over the nominated pair's transport
         self.retransmissions = 0
         # aiortc starts the sender's RTP task with `self._run_rtp(codec)` once DTLS is up.
-        sender._run_rtp = self._run
-        sender._retransmit = self._retransmit
+        sender._run_rtp = self._run  # type: ignore[method-assign]  # aiortc's RTP loop, replaced (pinned <1.17)
+        sender._retransmit = self._retransmit  # type: ignore[method-assign, assignment]  # the same
         # aiortc would only flag the next *encoded* frame as a keyframe; the track counts
         # PLI/FIR and waits for the camera's next IDR (track.py says why).
-        sender._send_keyframe = track.keyframe_requested
+        sender._send_keyframe = track.keyframe_requested  # type: ignore[method-assign]  # the same
 
     async def _run(self, codec: RTCRtpCodecParameters) -> None:
         sender = self._sender
         getattr(sender, f"{_SENDER}rtp_started").set()
         try:
+            payload_type = codec.payloadType
+            assert payload_type is not None  # a negotiated codec has its payload type
             sequence = secrets.randbits(16)
             timestamp_origin = secrets.randbits(32)
             while True:
                 unit = await self._track.next_unit()
-                sequence = self._send(unit, codec.payloadType, sequence, (timestamp_origin + unit.pts) & 0xFFFFFFFF)
+                sequence = self._send(unit, payload_type, sequence, (timestamp_origin + unit.pts) & 0xFFFFFFFF)
         except (asyncio.CancelledError, ConnectionError, MediaStreamError):
             pass
         finally:

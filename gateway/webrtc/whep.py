@@ -179,7 +179,7 @@ class WhepSessions:
         opus = sdp.choose_opus(offer.audio) if session.audio is not None and offer.audio is not None else None
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp.offer_for_aiortc(offer, choice, opus), "offer"))
-        except Exception as exc:  # aiortc raises ValueError/OperationError/InvalidStateError
+        except Exception as exc:  # noqa: BLE001  aiortc raises ValueError/OperationError/InvalidStateError
             raise sdp.OfferError(f"offer rejected: {exc}") from None
         session.video = VideoRtpSender(pc.addTrack(session.track), session.track, self.counters)
         if session.audio is not None:

@@ -60,7 +60,7 @@ class WepError(UpstreamFailure):
         return self.name not in NO_ANSWER_CAUSES
 
     @property
-    def cause(self) -> str:
+    def cause(self) -> str:  # type: ignore[override]  # derived from status and name, never assigned
         """The backend-neutral label of this failure (gateway.backends.base.UpstreamFailure):
         `upstream_<status>` for an answer, what happened otherwise (NO_ANSWER_CAUSES)."""
         return f"upstream_{self.status}" if self.answered else NO_ANSWER_CAUSES[self.name]
@@ -109,7 +109,7 @@ def parse_error_envelope(status: int, body: bytes, content_type: str) -> WepErro
         cls = WepUnavailable if status in GATEWAY_STATUSES else WepError
         return cls(status, None, f"HTTP_{status}", f"answered HTTP {status} with {what}, not a WEP error envelope")
 
-    meta = envelope.get("meta") if isinstance(envelope.get("meta"), dict) else {}
+    meta = found_meta if isinstance(found_meta := envelope.get("meta"), dict) else {}
     envelope_status = envelope.get("statusCode")
     if isinstance(envelope_status, int) and not isinstance(envelope_status, bool) and 400 <= envelope_status <= 599:
         # For REST, statusCode is the HTTP status; it is the better one when a proxy rewrote it.
@@ -166,7 +166,7 @@ def _salvage_envelope(text: str) -> dict | None:
     found = {key: match.group(1) for key, pattern in _FIELD.items() if (match := pattern.search(text))}
     if found.get("status") != "error":
         return None
-    meta = {}
+    meta: dict[str, object] = {}
     if "code" in found:
         meta["code"] = int(found["code"])
     if "name" in found:

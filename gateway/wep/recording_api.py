@@ -91,7 +91,7 @@ def _list(result: Any, keys: tuple[str, ...], context: str) -> list[dict]:
 
 
 def _ranges(entry: dict, keys: tuple[str, ...]) -> list[tuple[str, str]]:
-    items = next((entry[key] for key in keys if isinstance(entry.get(key), list)), [])
+    items: list = next((entry[key] for key in keys if isinstance(entry.get(key), list)), [])
     ranges = []
     for item in items:
         if isinstance(item, dict):

@@ -174,7 +174,9 @@ async def test_viewer_route(secure, route):
     good = await mint(secure.http, secure.base, [secure.camera], [action])
     elsewhere = await mint(secure.http, secure.base, [secure.other], ["view", "talk", "snapshot"])
     no_action = await mint(secure.http, secure.base, [secure.camera], others)
-    bearer = lambda token: {"Authorization": f"Bearer {token}"}
+
+    def bearer(token):
+        return {"Authorization": f"Bearer {token}"}
 
     assert await call(secure, secure.camera, {}, {}) == 401
     assert await call(secure, secure.camera, {"token": "not-a-jwt"}, {}) == 401

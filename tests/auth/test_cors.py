@@ -39,12 +39,15 @@ async def test_default_is_same_origin_only(make_gateway, emulator):
             assert "Access-Control-Allow-Origin" not in response.headers
         token = await mint(http, base, ["*"], ["view"])
         # The WHEP handler sets "*" of its own accord; a browser from elsewhere must not get it.
-        async with viewer_offer() as offer, http.post(
-            f"{base}/whep/{camera}",
-            data=offer,
-            params={"token": token},
-            headers={"Origin": ALLOWED, "Content-Type": "application/sdp"},
-        ) as response:
+        async with (
+            viewer_offer() as offer,
+            http.post(
+                f"{base}/whep/{camera}",
+                data=offer,
+                params={"token": token},
+                headers={"Origin": ALLOWED, "Content-Type": "application/sdp"},
+            ) as response,
+        ):
             assert response.status == 201
             assert not [h for h in response.headers if h.lower().startswith("access-control-")]
             async with http.delete(f"{base}{response.headers['Location']}"):
@@ -75,11 +78,14 @@ async def test_allowed_origin_gets_preflights_and_readable_answers(make_gateway,
             assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
             assert "WWW-Authenticate" in response.headers["Access-Control-Expose-Headers"]
         token = await mint(http, base, ["*"], ["view"])
-        async with viewer_offer() as offer, http.post(
-            f"{base}/whep/{camera}",
-            data=offer,
-            headers={"Origin": ALLOWED, "Content-Type": "application/sdp", "Authorization": f"Bearer {token}"},
-        ) as response:
+        async with (
+            viewer_offer() as offer,
+            http.post(
+                f"{base}/whep/{camera}",
+                data=offer,
+                headers={"Origin": ALLOWED, "Content-Type": "application/sdp", "Authorization": f"Bearer {token}"},
+            ) as response,
+        ):
             assert response.status == 201
             assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
             assert "Location" in response.headers["Access-Control-Expose-Headers"]
@@ -97,6 +103,8 @@ async def test_allowed_origin_gets_preflights_and_readable_answers(make_gateway,
 
 async def test_any_origin(make_gateway, emulator):
     base = await make_gateway("*")
-    async with aiohttp.ClientSession() as http:
-        async with http.options(f"{base}/whep/{emulator.camera_ids[0]}", headers=preflight("https://a.example")) as r:
-            assert r.status == 204 and r.headers["Access-Control-Allow-Origin"] == "*"
+    async with (
+        aiohttp.ClientSession() as http,
+        http.options(f"{base}/whep/{emulator.camera_ids[0]}", headers=preflight("https://a.example")) as r,
+    ):
+        assert r.status == 204 and r.headers["Access-Control-Allow-Origin"] == "*"

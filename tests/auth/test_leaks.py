@@ -114,7 +114,7 @@ async def test_nothing_secret_leaves_the_gateway(aiohttp_server, emulator, nginx
         # Live fMP4 and HLS, while they stream.
         live = await http.get(f"{t.base}/live/{camera}.mp4", params={**token, "quality": "low"})
         t.record(live, await live.content.readexactly(64 * 1024))
-        status, index = await t.call("GET", f"/hls/{camera}/index.m3u8", params=token)
+        status, _index = await t.call("GET", f"/hls/{camera}/index.m3u8", params=token)
         assert status == 200
         status, playlist = await t.call("GET", f"/hls/{camera}/low/playlist.m3u8", params=token)
         assert status == 200

@@ -85,6 +85,7 @@ heartbeat_ms = 1000
 db_path = "{self._tmp / node.name / "pushes.sqlite3"}"
 [rules]
 snapshots_dir = "{self._tmp / node.name / "snapshots"}"
+clips_dir = "{self._tmp / node.name / "clips"}"
 [cluster]
 redis_url = "{self._redis_url}"
 node_id = "{node.name}"

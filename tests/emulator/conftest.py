@@ -23,8 +23,8 @@ def media_cache(tmp_path_factory) -> str:
 
 
 def small_settings(cache: str, **overrides) -> EmulatorSettings:
-    values = dict(port=0, tls=False, cameras=2, loop_seconds=2.0, fps=15, high_size=(320, 180),
-                  low_size=(160, 90), high_bitrate=300_000, low_bitrate=100_000, cache_dir=cache)  # fmt: skip
+    values = {"port": 0, "tls": False, "cameras": 2, "loop_seconds": 2.0, "fps": 15, "high_size": (320, 180),
+              "low_size": (160, 90), "high_bitrate": 300_000, "low_bitrate": 100_000, "cache_dir": cache}  # fmt: skip
     values.update(overrides)
     return EmulatorSettings(**values)
 

@@ -37,7 +37,7 @@ def test_new_bookmark_fields_are_checked(change, message):
 
 def test_start_may_not_follow_end_on_add_or_change():
     book = BookmarkBook()
-    with pytest.raises(BookmarkError, match="startTime must not be later than bookmark.endTime"):
+    with pytest.raises(BookmarkError, match=r"startTime must not be later than bookmark\.endTime"):
         book.add(bookmark_fields({**SPEC, "endTime": "2018-10-03T23:00:00Z"}, new=True))
     added = book.add(bookmark_fields({**SPEC, "endTime": SPEC["startTime"]}, new=True))  # an instant is fine
     with pytest.raises(BookmarkError):

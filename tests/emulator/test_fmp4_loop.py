@@ -1,3 +1,4 @@
+import itertools
 import struct
 import subprocess
 
@@ -44,5 +45,5 @@ def test_three_passes_decode_with_increasing_timestamps(loop, tmp_path):
                          capture_output=True, text=True, check=True, timeout=30).stdout.split()  # fmt: skip
     times = [float(t) for t in out]
     assert len(times) == 90
-    assert all(b > a for a, b in zip(times, times[1:]))
+    assert all(b > a for a, b in itertools.pairwise(times))
     assert times[-1] == pytest.approx(6 - 1 / 15, abs=1e-3)

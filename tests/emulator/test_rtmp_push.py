@@ -42,8 +42,10 @@ async def test_push_both_reaches_the_receiver_and_ends_when_it_drops(emulator, h
     listed = await pushes(http, emulator, session)
     assert [(p["id"], p["url"], p["media"], p["quality"]) for p in listed] == [(push_id, url, "both", "low")]
     assert await asyncio.wait_for(proc.wait(), 20) == 0
-    streams = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height",
-                              "-of", "csv=p=0", str(out)], capture_output=True, text=True, timeout=30).stdout.split()  # fmt: skip
+    probed = await asyncio.to_thread(subprocess.run, ["ffprobe", "-v", "error", "-show_entries",
+                                     "stream=codec_name,width,height", "-of", "csv=p=0", str(out)],
+                                     capture_output=True, text=True, timeout=30, check=True)  # fmt: skip
+    streams = probed.stdout.split()
     assert streams == ["h264,160,90", "aac"]
     for _ in range(100):  # the receiver left: the push ends and leaves the list
         if not await pushes(http, emulator, session):

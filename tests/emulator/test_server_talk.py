@@ -1,6 +1,7 @@
 """POST /media: the speaker sink keeps what it received and enforces the cap."""
 
 import asyncio
+import itertools
 
 from tests.emulator.conftest import api, assert_envelope, login
 
@@ -25,7 +26,7 @@ async def test_streamed_pcmu_is_kept_with_arrival_times(emulator, http):
     assert emulator.talk_audio(cid) == b"".join(parts)
     chunks = emulator.talk_chunks(cid)
     assert len(chunks) >= 2  # arrived over time, not as one body
-    assert all(b[0] >= a[0] for a, b in zip(chunks, chunks[1:]))
+    assert all(b[0] >= a[0] for a, b in itertools.pairwise(chunks))
     assert emulator.stats["talk_bytes"][cid] == 1600
 
 

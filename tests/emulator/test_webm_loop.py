@@ -1,3 +1,4 @@
+import itertools
 import subprocess
 
 import pytest
@@ -24,11 +25,11 @@ def test_two_passes_are_one_opus_stream_with_increasing_timestamps(loop, tmp_pat
     path = tmp_path / "two.webm"
     path.write_bytes(loop.header + body)
     probe = ["ffprobe", "-v", "error", "-of", "csv=p=0"]
-    codec = subprocess.run(probe + ["-show_entries", "stream=codec_name,sample_rate", str(path)],
+    codec = subprocess.run([*probe, "-show_entries", "stream=codec_name,sample_rate", str(path)],
                            capture_output=True, text=True, check=True, timeout=30).stdout.strip()  # fmt: skip
     assert codec == "opus,48000"
-    out = subprocess.run(probe + ["-show_entries", "packet=pts_time", str(path)],
+    out = subprocess.run([*probe, "-show_entries", "packet=pts_time", str(path)],
                          capture_output=True, text=True, check=True, timeout=30).stdout.split()  # fmt: skip
     times = [float(t) for t in out]
     assert len(times) == 200  # 20 ms packets, two 2 s passes
-    assert all(b > a for a, b in zip(times, times[1:]))
+    assert all(b > a for a, b in itertools.pairwise(times))

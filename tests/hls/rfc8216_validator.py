@@ -528,9 +528,11 @@ def check_media(text: str, request: dict[str, str] | None = None) -> tuple[Media
 
 
 def _check_parent_tags(pending: _Pending, line: int, findings: list[Finding]) -> None:
-    for tag in pending.parent_tags_after_part:
-        # 8216bis 4.4.4.9: they apply to the first part too, so they come before it.
-        findings.append(Finding("RFC 8216bis 4.4.4.9", f"#{tag} after the first EXT-X-PART of its segment", line))
+    # 8216bis 4.4.4.9: they apply to the first part too, so they come before it.
+    findings.extend(
+        Finding("RFC 8216bis 4.4.4.9", f"#{tag} after the first EXT-X-PART of its segment", line)
+        for tag in pending.parent_tags_after_part
+    )
 
 
 def _check_media_rules(playlist: MediaPlaylist, tags: list, findings: list[Finding]) -> None:
@@ -539,15 +541,13 @@ def _check_media_rules(playlist: MediaPlaylist, tags: list, findings: list[Findi
     if target is None:
         findings.append(Finding("RFC 8216 4.3.3.1", "EXT-X-TARGETDURATION is REQUIRED"))
         target = 0
-    for segment in playlist.segments:
-        if math.floor(segment.duration + 0.5) > target:
-            findings.append(
-                Finding(
-                    "RFC 8216 4.3.3.1",
-                    f"EXTINF {segment.duration} rounds above the target duration {target}",
-                    segment.line,
-                )
-            )
+    findings.extend(
+        Finding(
+            "RFC 8216 4.3.3.1", f"EXTINF {segment.duration} rounds above the target duration {target}", segment.line
+        )
+        for segment in playlist.segments
+        if math.floor(segment.duration + 0.5) > target
+    )
     if playlist.playlist_type not in (None, "EVENT", "VOD"):
         findings.append(Finding("RFC 8216 4.3.3.5", f"EXT-X-PLAYLIST-TYPE {playlist.playlist_type}"))
     if playlist.skipped and "CAN-SKIP-UNTIL" not in playlist.control:

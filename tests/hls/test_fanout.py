@@ -32,9 +32,11 @@ async def test_100_pollers_share_one_upstream_connection(emulator, gateway, gate
 
 async def test_muxer_and_source_close_after_the_last_request(emulator, gateway, gateway_url):
     camera = emulator.camera_ids[0]
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{gateway_url}/hls/{camera}/low/playlist.m3u8") as response:
-            assert response.status == 200
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{gateway_url}/hls/{camera}/low/playlist.m3u8") as response,
+    ):
+        assert response.status == 200
     assert emulator.stats["open_streams"] >= 1
     # idle_close_after is 2 s in the test config: muxer after 2 s, then its source after 2 more
     for _ in range(150):

@@ -2,6 +2,7 @@
 frame, in both emulator fragmenting modes and across upstream drops and expired sessions."""
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -55,9 +56,9 @@ def assert_clean(pts: dict[int, list[int]], errors: str, seconds: float) -> None
     # `-t` counts from the earliest stream of the multivariant playlist: another variant's
     # muxer may have started first, so this one's video begins video[0] frames in.
     assert len(video) >= (seconds * 15 - video[0]) * 0.9
-    assert all(b > a for a, b in zip(video, video[1:])), "video timestamps go backwards"
+    assert all(b > a for a, b in itertools.pairwise(video)), "video timestamps go backwards"
     for stream, times in pts.items():
-        assert all(b >= a for a, b in zip(times, times[1:])), f"stream {stream} not monotonic"
+        assert all(b >= a for a, b in itertools.pairwise(times)), f"stream {stream} not monotonic"
 
 
 async def test_ffmpeg_decodes_every_frame(emulator, gateway_url):
@@ -65,7 +66,7 @@ async def test_ffmpeg_decodes_every_frame(emulator, gateway_url):
     pts, errors = await ffmpeg_frames(url, 6)
     assert_clean(pts, errors, 6)
     video = pts[0]
-    assert {b - a for a, b in zip(video, video[1:])} == {1}, "a frame is missing or repeated"
+    assert {b - a for a, b in itertools.pairwise(video)} == {1}, "a frame is missing or repeated"
 
 
 async def test_ffmpeg_across_drops_and_expired_sessions(emulator, gateway_url):

@@ -48,7 +48,10 @@ async def test_over_the_limits_new_viewers_are_refused_and_old_ones_keep_watchin
     base, http = limited
     first, second = emulator.camera_ids[:2]
     token = await mint(http, base, ["*"], ["view", "talk", "snapshot"])
-    live = lambda camera: http.get(f"{base}/live/{camera}.mp4", params={"quality": "low", "token": token})
+
+    def live(camera):
+        return http.get(f"{base}/live/{camera}.mp4", params={"quality": "low", "token": token})
+
     watching = [await live(first) for _ in range(3)]
     for response in watching:
         assert response.status == 200
@@ -59,9 +62,12 @@ async def test_over_the_limits_new_viewers_are_refused_and_old_ones_keep_watchin
     for response in burst:
         await _refused(response)
         response.close()
-    async with viewer_offer() as offer, http.post(
-        f"{base}/whep/{first}", data=offer, params={"token": token}, headers={"Content-Type": "application/sdp"}
-    ) as response:
+    async with (
+        viewer_offer() as offer,
+        http.post(
+            f"{base}/whep/{first}", data=offer, params={"token": token}, headers={"Content-Type": "application/sdp"}
+        ) as response,
+    ):
         await _refused(response)
     other_player = await mint(http, base, ["*"], ["view"])
     async with http.get(f"{base}/hls/{first}/index.m3u8", params={"token": other_player}) as response:
@@ -144,9 +150,12 @@ async def test_webrtc_sessions_hold_their_seat_until_they_end(make_limited, emul
     token = {"token": await mint(http, base, [camera], ["view"])}
 
     async def offer_status() -> tuple[int, str]:
-        async with viewer_offer() as offer, http.post(
-            f"{base}/whep/{camera}", data=offer, params=token, headers={"Content-Type": "application/sdp"}
-        ) as response:
+        async with (
+            viewer_offer() as offer,
+            http.post(
+                f"{base}/whep/{camera}", data=offer, params=token, headers={"Content-Type": "application/sdp"}
+            ) as response,
+        ):
             return response.status, response.headers.get("Location", "")
 
     status, location = await offer_status()

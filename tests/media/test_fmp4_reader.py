@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import struct
 from typing import TYPE_CHECKING
@@ -80,7 +81,7 @@ def test_samples_match_pyav_demux(fmp4_fixture: Fmp4Fixture, chunking: str) -> N
     assert events[0].data == fmp4_fixture.data[: len(events[0].data)]
     boxes = list(iter_boxes(fmp4_fixture.data))
     assert [event.size for event in events[1:]] == [
-        n.end - h.offset for h, n in zip(boxes, boxes[1:]) if h.type == b"moof" and n.type == b"mdat"
+        n.end - h.offset for h, n in itertools.pairwise(boxes) if h.type == b"moof" and n.type == b"mdat"
     ]
 
 
@@ -121,7 +122,7 @@ def _split(data: bytes) -> tuple[bytes, list[bytes]]:
     """(ftyp+moov, [moof+mdat, ...]) of a fragmented file."""
     boxes = list(iter_boxes(data))
     init_end = next(h.offset for h in boxes if h.type == b"moof")
-    fragments = [data[h.offset : n.end] for h, n in zip(boxes, boxes[1:]) if h.type == b"moof"]
+    fragments = [data[h.offset : n.end] for h, n in itertools.pairwise(boxes) if h.type == b"moof"]
     return data[:init_end], fragments
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import random
 import shutil
@@ -203,7 +204,9 @@ def test_lacing(tmp_path, fixture_opus, lacing):
         if lacing == 1:
             sizes = b"".join(b"\xff" * (len(p) // 255) + bytes([len(p) % 255]) for p in group[:-1])
         elif lacing == 3:
-            sizes = vint(len(group[0])) + b"".join(_signed_vint(len(b) - len(a)) for a, b in zip(group, group[1:-1]))
+            sizes = vint(len(group[0])) + b"".join(
+                _signed_vint(len(b) - len(a)) for a, b in itertools.pairwise(group[:-1])
+            )
         else:
             sizes = b""
         body = bytes([len(group) - 1]) + sizes + b"".join(group)
@@ -265,7 +268,7 @@ def test_new_ebml_header_mid_stream_starts_a_new_track(fixture_live):
 
 
 def test_errors_have_clear_messages(fixture_opus):
-    opus_head, packets = fixture_opus
+    opus_head, _packets = fixture_opus
     good = header(opus_head)
     cases = [
         (b"RIFF\x00\x00\x00\x00WAVE", "does not start with an EBML header"),
@@ -324,7 +327,7 @@ def _assert_only_webm_error(reader: WebmReader, chunks: list[bytes]) -> None:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.binary(max_size=200), max_size=20))
 def test_fuzz_random_bytes(chunks):
-    _assert_only_webm_error(WebmReader(max_element_size=4096), [b"\x1a\x45\xdf\xa3"] + chunks)
+    _assert_only_webm_error(WebmReader(max_element_size=4096), [b"\x1a\x45\xdf\xa3", *chunks])
 
 
 _SEED_STREAM = None

@@ -164,7 +164,7 @@ async def test_unreachable_and_refusing_destinations_retry_with_the_reason(gatew
         async with http.post(f"{gateway_url}/api/v1/pushes", json={"camera": camera, "url": url, "mode": mode}) as resp:
             assert resp.status == 201, name
             urls[name] = gateway_url + resp.headers["Location"]
-    for name, (url, mode, reason) in cases.items():
+    for name, (url, _, reason) in cases.items():
         view = await wait_for_state(http, urls[name], {"retrying", "failed"}, 30)
         assert view["state"] == "retrying", (name, view)
         assert reason in view["last_error"], (name, view["last_error"])

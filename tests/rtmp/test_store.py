@@ -18,15 +18,15 @@ from gateway.rtmp.store import PushSpec, PushStore, PushStoreError
 
 
 def spec(push_id: str, **changes) -> PushSpec:
-    values = dict(
-        id=push_id,
-        camera="cam",
-        url=f"rtmp://host/app/key-{push_id}",
-        quality="high",
-        media="video",
-        mode="gateway",
-        created_at=float(len(push_id)),
-    )
+    values = {
+        "id": push_id,
+        "camera": "cam",
+        "url": f"rtmp://host/app/key-{push_id}",
+        "quality": "high",
+        "media": "video",
+        "mode": "gateway",
+        "created_at": float(len(push_id)),
+    }
     values.update(changes)
     return PushSpec(**values)
 

@@ -22,7 +22,7 @@ def emulator_settings(emulator_settings):
 
 
 @pytest.fixture
-def rules_config(events_config, tmp_path):  # noqa: F811 - the imported fixture
+def rules_config(events_config, tmp_path):
     return dataclasses.replace(
         events_config,
         rules=dataclasses.replace(

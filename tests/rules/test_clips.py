@@ -97,7 +97,7 @@ async def test_names_are_unique_and_printable(tmp_path):
     with pytest.raises(ClipNameTaken, match="'siren' exists already"):
         await library.add("siren", UPLOADS["wav"]())
     for name in ("", "   ", "x" * 65, "line\nbreak", "tab\there", None):
-        with pytest.raises(ClipNameError, match="^name: "):
+        with pytest.raises(ClipNameError, match=r"^name: "):
             await library.add(name, UPLOADS["wav"]())
     assert (await library.add("é" * 64, UPLOADS["wav"]())).name == "é" * 64
     assert len(await library.list()) == 2

@@ -228,7 +228,10 @@ def test_connections_are_fast_path_connections(gw):
 def test_fast_answer_equals_aiohttp_answer(gw):
     store, traffic = gw.app[SNAPSHOTS], gw.app[TRAFFIC]
     hit = snapshot_head(gw.camera)
-    counters = lambda: (store.stats.hits, store.stats.bytes_served, sum(traffic.bytes_out.values()))
+
+    def counters():
+        return (store.stats.hits, store.stats.bytes_served, sum(traffic.bytes_out.values()))
+
     before, answered = counters(), gw.answered
     [fast, _] = responses(exchange(gw.port, [hit, LAST]), ["GET", "GET"])
     middle = counters()

@@ -138,7 +138,7 @@ def test_long_values_are_cut_in_messages():
 
 
 def test_repeated_parameter_and_ignored_ones():
-    with pytest.raises(ParameterError, match="^roi is given more than once$"):
+    with pytest.raises(ParameterError, match=r"^roi is given more than once$"):
         parse_snapshot("cam1", [("roi", "0,0,1,1"), ("roi", "0,0,1,1")])
     # A cache-buster or a token does not make another snapshot.
     assert parse_snapshot("cam1", [("_", "123"), ("token", "x")]) == snap()

@@ -42,7 +42,7 @@ def g722_only(offer: str) -> str:
     lines = []
     for line in offer.split("\r\n"):
         if line.startswith("m=audio"):
-            line = " ".join(line.split()[:3] + ["9"])
+            line = " ".join([*line.split()[:3], "9"])
             lines += [line, "a=rtpmap:9 G722/8000"]
             continue
         if not re.match(r"a=(rtpmap|fmtp|rtcp-fb):", line):

@@ -116,7 +116,9 @@ async def test_a_receiver_already_started_cannot_be_tapped():
     receiver = RTCRtpReceiver("audio", FakeDtlsTransport())
     receiver._track = RemoteStreamTrack(kind="audio")
     await receiver.receive(RTCRtpReceiveParameters(codecs=[OPUS]))
-    with pytest.raises(ReceiverTapError, match="^the receiver's decoder thread already runs: tap it before it starts$"):
+    with pytest.raises(
+        ReceiverTapError, match=r"^the receiver's decoder thread already runs: tap it before it starts$"
+    ):
         tap(receiver, EncodedAudioTap(lambda pcmu, at: None, lambda reason: None))
     await receiver.stop()
 

@@ -155,7 +155,7 @@ def test_forward_jump_keeps_the_gap_and_backward_jump_is_absorbed():
 def test_corrupt_packet_is_counted_not_raised():
     head, packets = _packets(0.5)
     transcoder = OpusToAac(head, 1)
-    stream = packets[:5] + [Packet(b"\xff\xff\xff", packets[5].pts_ms)] + packets[6:]
+    stream = [*packets[:5], Packet(b"\xff\xff\xff", packets[5].pts_ms), *packets[6:]]
     frames = [f for p in stream for f in transcoder.feed(p)] + transcoder.flush()
     assert transcoder.decode_errors == 1
     assert len(frames) >= 20

@@ -65,14 +65,14 @@ def test_timestamps_wrapping_at_2_32_are_in_step(packets):
 def test_a_corrupt_packet_is_refused_and_the_next_one_decodes(packets):
     decoder = OpusToPcmu()
     decoder.decode(packets[0], 0)
-    with pytest.raises(OpusError, match="^not an opus packet: "):
+    with pytest.raises(OpusError, match=r"^not an opus packet: "):
         decoder.decode(b"", TICKS)
     toc = packets[1][0] | 0b11  # RFC 6716 3.2.5: code 3, the frame count in the next byte
-    with pytest.raises(OpusError, match="^not an opus packet: it holds no audio$"):
+    with pytest.raises(OpusError, match=r"^not an opus packet: it holds no audio$"):
         decoder.decode(bytes([toc, 0]) + packets[1][1:], TICKS)
-    with pytest.raises(OpusError, match="^not an opus packet: corrupted stream$"):  # 48 x 20 ms: past 120 ms
+    with pytest.raises(OpusError, match=r"^not an opus packet: corrupted stream$"):  # 48 x 20 ms: past 120 ms
         decoder.decode(bytes([toc, 48]) + packets[1][1:], TICKS)
-    with pytest.raises(OpusError, match="^opus packet not decoded: corrupted stream$"):  # 2 CBR frames in 3 bytes
+    with pytest.raises(OpusError, match=r"^opus packet not decoded: corrupted stream$"):  # 2 CBR frames in 3 bytes
         decoder.decode(bytes([toc, 2]) + b"\x00" * 3, TICKS)
     assert len(decoder.decode(packets[1], TICKS)) == 160
 
@@ -81,5 +81,5 @@ def test_a_closed_decoder_refuses_packets(packets):
     decoder = OpusToPcmu()
     decoder.close()
     decoder.close()
-    with pytest.raises(OpusError, match="^opus decoder is closed$"):
+    with pytest.raises(OpusError, match=r"^opus decoder is closed$"):
         decoder.decode(packets[0], 0)

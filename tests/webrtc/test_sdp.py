@@ -34,7 +34,7 @@ def test_main_stream_to_a_baseline_only_offer_is_a_flagged_fallback(aiortc_offer
 
 def test_mode_zero_only_is_406(chromium_offer):
     text = chromium_offer.replace("packetization-mode=1", "packetization-mode=0")
-    with pytest.raises(sdp.NoH264Error, match="no H.264 with packetization-mode=1"):
+    with pytest.raises(sdp.NoH264Error, match=r"no H\.264 with packetization-mode=1"):
         sdp.choose_h264(sdp.parse_offer(text).video, "4d401e")
 
 

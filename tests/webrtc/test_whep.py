@@ -1,6 +1,7 @@
 """WHEP end to end: the gateway in front of the emulator, an aiortc viewer that never decodes."""
 
 import asyncio
+import itertools
 import time
 from collections import Counter
 
@@ -90,10 +91,11 @@ def dominant_frequency(payloads: list[bytes]) -> float:
     """Decode opus packets here, in the test (not the gateway's code), and find the tone."""
     decoder = av.CodecContext.create("opus", "r")
     decoder.sample_rate, decoder.layout = 48000, "mono"
-    pcm = []
-    for payload in payloads:
-        for frame in decoder.decode(av.Packet(payload)):
-            pcm.append(frame.to_ndarray().reshape(frame.samples, -1).mean(axis=1))
+    pcm = [
+        frame.to_ndarray().reshape(frame.samples, -1).mean(axis=1)
+        for payload in payloads
+        for frame in decoder.decode(av.Packet(payload))
+    ]
     signal = np.concatenate(pcm)
     spectrum = np.abs(np.fft.rfft(signal * np.hanning(len(signal))))
     return float(np.fft.rfftfreq(len(signal), 1 / 48000)[int(np.argmax(spectrum))])
@@ -118,7 +120,7 @@ async def test_aiortc_viewer_receives_camera_opus_as_is(gateway, emulator, whep_
             payloads = list(viewer.opus.payloads)
             assert await viewer.stop() == 200
     # Contiguous 20 ms packets on the 48 kHz RTP clock: nothing lost, repeated or re-timed.
-    steps = Counter(b[0] - a[0] for a, b in zip(payloads, payloads[1:]))
+    steps = Counter(b[0] - a[0] for a, b in itertools.pairwise(payloads))
     assert steps.most_common(1)[0][0] == 960 and steps[960] >= 0.95 * (len(payloads) - 1), steps
     # Byte for byte the camera's own packets (the emulator's webm loop), none re-encoded.
     camera_index = emulator.camera_ids.index(whep_url.rsplit("/", 1)[1])
@@ -222,9 +224,11 @@ async def test_session_that_never_connects_is_cleaned_up(gateway, whep_url, aior
         )
         + "\r\n"
     )
-    async with aiohttp.ClientSession() as http:
-        async with http.post(whep_url, data=offer, headers={"Content-Type": "application/sdp"}) as response:
-            assert response.status == 201, await response.text()
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(whep_url, data=offer, headers={"Content-Type": "application/sdp"}) as response,
+    ):
+        assert response.status == 201, await response.text()
     assert len(sessions) == 1
     hub = next(iter(sessions._units.keys()))
     assert await wait_for(lambda: len(sessions) == 0, 8)

@@ -201,7 +201,7 @@ class WhepViewer:
         return _tallies.setdefault(self._decoder_threads[index], kind())
 
     async def stop(self, delete: bool = True) -> int | None:
-        self.tally, self.opus  # remember the threads before they end
+        _ = self.tally, self.opus  # remember the threads before they end
         status = None
         if delete and self.location:
             async with self._http.delete(self.location) as response:

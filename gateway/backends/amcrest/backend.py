@@ -171,6 +171,7 @@ class AmcrestBackend:
         state.available, state.reason = available, reason
         (state.up.set if available else state.up.clear)()
         if available:
+            assert state.probe is not None  # _monitor sets it before it says available
             log.info(
                 "camera reachable (%dx%d%s)",
                 state.probe.width,

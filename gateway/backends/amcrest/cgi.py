@@ -15,7 +15,7 @@ import errno
 import logging
 import socket
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable
 
 import aiohttp
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse, ClientTimeout, DigestAuthMiddleware, hdrs
@@ -207,7 +207,7 @@ class AmcrestCgi:
                 response.close()
 
     @contextlib.asynccontextmanager
-    async def attach_events(self, heartbeat: int = 5) -> AsyncIterator[AsyncIterator[EventPart | Heartbeat]]:
+    async def attach_events(self, heartbeat: int = 5) -> AsyncIterator[AsyncGenerator[EventPart | Heartbeat, None]]:
         """Open eventManager.cgi attach; the context gives the parts as they come. Entering
         raises `UpstreamFailure` if the camera refuses; the iterator ends only by raising it:
         "closed" (the camera ended the stream), "truncated" (inside a part), "bad_stream"
@@ -231,7 +231,7 @@ class AmcrestCgi:
 
     async def _event_parts(
         self, response: ClientResponse, parser: EventStreamParser, silence: float
-    ) -> AsyncIterator[EventPart | Heartbeat]:
+    ) -> AsyncGenerator[EventPart | Heartbeat, None]:
         try:
             async for data in response.content.iter_any():
                 try:

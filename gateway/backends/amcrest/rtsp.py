@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import Literal, overload
 from urllib.parse import quote
 
 import av
@@ -139,6 +140,10 @@ def rtsp_session(
         container.close()
 
 
+@overload
+def first_stream(container: av.container.InputContainer, kind: Literal["video"], camera_id: str) -> av.VideoStream: ...
+@overload
+def first_stream(container: av.container.InputContainer, kind: Literal["audio"], camera_id: str) -> av.AudioStream: ...
 def first_stream(container: av.container.InputContainer, kind: str, camera_id: str) -> av.stream.Stream:
     stream = next((s for s in container.streams if s.type == kind), None)
     if stream is None:
@@ -259,6 +264,7 @@ class RtspVideoFeed:
                     track = AnnexBTrack(parameter_sets=item.extradata)
                     continue
                 data, dts, pts, keyframe = item
+                assert track is not None  # the reader hands over VideoInfo before any packet
                 for event in track.feed(data, dts, pts, keyframe):
                     yield event
 
@@ -276,6 +282,7 @@ class RtspVideoFeed:
                 )
             )
             # Stream ticks to 90 kHz in integers (a Fraction per packet costs more than the rest).
+            assert stream.time_base is not None  # FFmpeg's RTSP demuxer sets the RTP clock
             num, den = stream.time_base.numerator * TIMESCALE, stream.time_base.denominator
             # Each RTSP session starts its own clock at zero; the high and low qualities are
             # separate sessions, and HLS wants their variants on one timeline (RFC 8216bis
@@ -331,6 +338,7 @@ class RtspAudioFeed:
                     f"camera {target.camera_id!r} sends {context.name} audio; the gateway carries AAC and G.711",
                 )
             reader.put(AudioTrack(codec, context.sample_rate, context.channels, bytes(context.extradata or b"")))
+            assert stream.time_base is not None  # FFmpeg's RTSP demuxer sets the RTP clock
             to_ms = float(stream.time_base) * 1000
             # Audio goes to the loop in runs of AUDIO_RUN_MS, not a wake-up per 20 ms packet:
             # it is transcoded in runs anyway (gateway/media/audio.py TRANSCODE_RUN_MS).

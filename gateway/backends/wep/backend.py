@@ -13,7 +13,9 @@ import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager as AsyncContextManager
 from dataclasses import dataclass
+from typing import cast
 
+from gateway.backends.base import AudioFrame as SeamAudioFrame
 from gateway.backends.base import (
     AudioTrack,
     Bookmark,
@@ -86,7 +88,7 @@ class _WebmAudioFeed:
     def __init__(self, stream: MediaStream):
         self._stream = stream
 
-    async def batches(self) -> AsyncIterator[list[AudioTrack | AudioFrame]]:
+    async def batches(self) -> AsyncIterator[list[AudioTrack | SeamAudioFrame]]:
         reader = WebmReader()
         async for chunk in self._stream.chunks():
             events = reader.feed(chunk)
@@ -94,11 +96,11 @@ class _WebmAudioFeed:
                 yield [as_seam_audio(event) for event in events]
 
 
-def as_seam_audio(event: WebmAudioTrack | AudioFrame) -> AudioTrack | AudioFrame:
+def as_seam_audio(event: WebmAudioTrack | AudioFrame) -> AudioTrack | SeamAudioFrame:
     """WebM's track as the seam's; its frames already have the seam's shape (.data, .pts_ms)."""
     if isinstance(event, WebmAudioTrack):
         return AudioTrack("opus", 48_000, event.channels, event.codec_private)
-    return event
+    return cast(SeamAudioFrame, event)  # the same fields: handed on as they are, not copied
 
 
 @dataclass

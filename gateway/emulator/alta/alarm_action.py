@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
@@ -59,7 +60,7 @@ class WebhookSender:
 
     async def _post(self, action: WebhookAction, zone_id: int | str, device_id: int | str, alert_guid: str) -> None:
         body, content_type = action.render(zone_id, device_id)
-        entry = {"url": action.url, "format": action.format, "payload": action.payload(zone_id, device_id),
+        entry: dict[str, Any] = {"url": action.url, "format": action.format, "payload": action.payload(zone_id, device_id),
                  "body": body.decode(), "alert_guid": alert_guid, "sent_at": iso(time.time()),
                  "status": None, "error": None}  # fmt: skip
         started = time.monotonic()
@@ -85,7 +86,7 @@ class WebhookSender:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:  # made on first use, inside the running loop
-            connector = aiohttp.TCPConnector(ssl=None if self.verify_tls else False)
+            connector = aiohttp.TCPConnector(ssl=self.verify_tls)  # True: aiohttp's default verification
             self._session = aiohttp.ClientSession(connector=connector, timeout=self.timeout)
         return self._session
 

@@ -31,10 +31,10 @@ def garbage_response(kind: str) -> web.Response:
 
 
 class Faults:
-    def __init__(self):
+    def __init__(self) -> None:
         self._fault: Fault | None = None
         self._remaining = 0
-        self.served = {kind: 0 for kind in FAULT_KINDS}
+        self.served = dict.fromkeys(FAULT_KINDS, 0)
 
     def set(self, count: int, fault: Fault) -> None:
         if count < 0:

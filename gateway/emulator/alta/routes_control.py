@@ -4,6 +4,8 @@ Amcrest emulator's control routes)."""
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from aiohttp import web
 
 from gateway.emulator.alta.errors import NotFound
@@ -20,7 +22,11 @@ def _number(body: dict, name: str, default: float | None = None, kind: type = fl
     return kind(value)
 
 
-def _id(value) -> bool:
+def _integer(body: dict, name: str, default: int | None = None) -> int:
+    return int(_number(body, name, default, kind=int))
+
+
+def _id(value: object) -> TypeGuard[int | str]:
     return isinstance(value, (int, str)) and not isinstance(value, bool)
 
 
@@ -51,7 +57,7 @@ async def alerts(request: web.Request) -> web.Response:
 async def fail(request: web.Request) -> web.Response:
     """{"count": n, "status"?: 500}."""
     body = await json_object(request)
-    count, status = _number(body, "count", kind=int), _number(body, "status", 500, kind=int)
+    count, status = _integer(body, "count"), _integer(body, "status", 500)
     try:
         request.app[ALTA].fail_next(count, status)
     except ValueError as exc:
@@ -63,7 +69,7 @@ async def fail(request: web.Request) -> web.Response:
 async def garbage(request: web.Request) -> web.Response:
     """{"count": n, "kind"?: "html"|"truncated"|"shape"}."""
     body = await json_object(request)
-    count, kind = _number(body, "count", kind=int), body.get("kind", "html")
+    count, kind = _integer(body, "count"), body.get("kind", "html")
     try:
         request.app[ALTA].garbage_next(count, kind)
     except ValueError as exc:
@@ -75,7 +81,7 @@ async def garbage(request: web.Request) -> web.Response:
 async def hang(request: web.Request) -> web.Response:
     """{"count": n, "seconds"?: 60}: each call waits that long, then is served."""
     body = await json_object(request)
-    count, seconds = _number(body, "count", kind=int), _number(body, "seconds", 60.0)
+    count, seconds = _integer(body, "count"), _number(body, "seconds", 60.0)
     try:
         request.app[ALTA].hang_next(count, seconds)
     except ValueError as exc:

@@ -21,7 +21,9 @@ class CookieSessions:
 
     def user(self, value: str | None) -> str | None:
         """The username of the live session `value`; None when unknown or expired."""
-        entry = self._expires.get(value) if value else None
+        if not value:
+            return None
+        entry = self._expires.get(value)
         if entry is None:
             return None
         if self.clock() >= entry[1]:

@@ -20,7 +20,3 @@ class AltaStats:
     cloud_views: int = 0  # shared links opened
     webhooks_sent: int = 0  # answered 2xx
     webhook_failures: int = 0  # non-2xx, timeout or connection error
-
-    def snapshot(self) -> dict:
-        values = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "requests"}
-        return {"requests": dict(sorted(self.requests.items())), **values}

@@ -60,7 +60,7 @@ class EventHub:
             stream.push(Delivery.PART, part)
         return len(streams)
 
-    def fault(self, kind: str) -> int:
+    def fault(self, kind: str | None) -> int:
         """Kind "garbage": bytes that are no multipart part; kind "cut": the head of a part
         (shorter than its Content-Length says), then the connection closes."""
         if kind == "garbage":

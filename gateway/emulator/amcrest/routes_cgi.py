@@ -134,6 +134,7 @@ async def event_manager(request: web.Request) -> web.StreamResponse:
                 break
             await response.write(data)
             if kind is Delivery.CUT:
+                assert request.transport is not None  # the write above went through it
                 request.transport.close()  # flushes what was written, then closes
                 break
     except ConnectionError:

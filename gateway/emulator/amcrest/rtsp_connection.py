@@ -8,6 +8,7 @@ import asyncio
 import logging
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -38,7 +39,7 @@ _TRACK_SUFFIX = re.compile(r"/(?:trackID=([0-9]{1,3}))?$")
 class RtspStatus(Exception):
     """A request answered with an error status."""
 
-    def __init__(self, status: int, headers: list[tuple[str, str]] = ()) -> None:
+    def __init__(self, status: int, headers: Sequence[tuple[str, str]] = ()) -> None:
         super().__init__(status)
         self.status = status
         self.headers = list(headers)
@@ -173,13 +174,15 @@ class RtspConnection:
         tracks = (VIDEO_TRACK, AUDIO_TRACK) if media.audio is not None else (VIDEO_TRACK,)
         if target.track not in tracks:
             raise RtspStatus(404)
+        assert target.track is not None  # one of the tracks
         if self._session is not None:
             self._check_session(request)
+            assert self._target is not None  # set with the session
             if (target.channel, target.subtype) != (self._target.channel, self._target.subtype):
                 raise RtspStatus(455)  # one stream per session, as the camera does
         if self._streamer is not None:
             raise RtspStatus(455)
-        specs = [spec for spec in parse_transport(request.header("transport", "")) if spec.tcp]
+        specs = [spec for spec in parse_transport(request.header("transport") or "") if spec.tcp]
         if not specs:
             raise RtspStatus(461)  # UDP is not offered: TCP interleaved is what cameras do reliably
         try:
@@ -189,6 +192,7 @@ class RtspConnection:
         if target.track == VIDEO_TRACK:
             rate, payload_type = 90000, VIDEO_PAYLOAD_TYPE
         else:
+            assert media.audio is not None  # an audio track is offered only with audio
             rate, payload_type = media.audio.clock_rate, media.audio.payload_type
         sender = TrackSender(request.uri, channels[0], channels[1], rate, payload_type)
         self._senders[target.track] = sender
@@ -202,6 +206,7 @@ class RtspConnection:
 
     def _play(self, request: RtspRequest):
         self._check_session(request)
+        assert self._target is not None  # set with the session
         if self._streamer is None:
             media = self._media[self._target.channel]
             video = self._senders.get(VIDEO_TRACK)
@@ -209,7 +214,7 @@ class RtspConnection:
             streamer = SessionStreamer(
                 self._writer.transport, self._clock, self._stats,
                 (media.video[self._target.subtype], video) if video else None,
-                (media.audio, audio) if audio else None,
+                (media.audio, audio) if audio and media.audio is not None else None,
                 cname=f"amcrest-emulator-{self._session}",
             )  # fmt: skip
             self._rtp_info = streamer.rtp_info()

@@ -10,6 +10,7 @@ rest is the writers for responses and interleaved frames.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.api.query import is_ascii_digits
@@ -149,7 +150,7 @@ def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
     return parts[0], parts[1], parts[2], headers
 
 
-def render_response(status: int, cseq: str | None, headers: list[tuple[str, str]] = (), body: bytes = b"") -> bytes:
+def render_response(status: int, cseq: str | None, headers: Sequence[tuple[str, str]] = (), body: bytes = b"") -> bytes:
     """A response; CSeq echoed (RFC 2326 12.17), Content-Length when there is a body."""
     lines = [f"RTSP/1.0 {status} {REASONS.get(status, 'Unknown')}"]
     if cseq is not None:
@@ -160,7 +161,7 @@ def render_response(status: int, cseq: str | None, headers: list[tuple[str, str]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def render_request(method: str, uri: str, headers: list[tuple[str, str]] = (), body: bytes = b"") -> bytes:
+def render_request(method: str, uri: str, headers: Sequence[tuple[str, str]] = (), body: bytes = b"") -> bytes:
     """A request, as a client writes it (for tests and fixtures)."""
     lines = [f"{method} {uri} RTSP/1.0", *(f"{name}: {value}" for name, value in headers)]
     if body:

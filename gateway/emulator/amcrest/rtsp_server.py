@@ -28,7 +28,9 @@ class RtspServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         connection = RtspConnection(reader, writer, self._media, self._auth, self._clock, self._stats)
-        self._connections[connection] = asyncio.current_task()
+        task = asyncio.current_task()
+        assert task is not None  # the server runs each connection as a task
+        self._connections[connection] = task
         try:
             await connection.run()
         finally:

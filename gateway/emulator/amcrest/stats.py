@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 
@@ -16,6 +15,3 @@ class AmcrestStats:
     event_streams: int = 0  # eventManager attach responses open now
     snapshots: int = 0
     unauthorized: int = 0  # 401s sent, HTTP and RTSP
-
-    def snapshot(self) -> dict:
-        return dataclasses.asdict(self)

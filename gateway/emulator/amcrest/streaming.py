@@ -84,8 +84,8 @@ class SessionStreamer:
             self._next_frame = 0
             self._start = now
         if audio is not None:
-            track = audio[0]
-            self._next_packet = math.ceil(self._start * track.clock_rate / track.packet_samples)
+            audio_track = audio[0]
+            self._next_packet = math.ceil(self._start * audio_track.clock_rate / audio_track.packet_samples)
         self._waiting_keyframe = False
 
     def rtp_info(self) -> list[tuple[str, int, int]]:
@@ -100,10 +100,12 @@ class SessionStreamer:
         return info
 
     def _video_ts(self, frame: int) -> int:
+        assert self._video is not None  # called only for a set-up video track
         track, sender = self._video
         return (sender.ts_base + round(frame * VIDEO_CLOCK / track.fps - self._start * VIDEO_CLOCK)) & 0xFFFFFFFF
 
     def _audio_ts(self, packet: int) -> int:
+        assert self._audio is not None  # called only for a set-up audio track
         track, sender = self._audio
         offset = packet * track.packet_samples - round(self._start * track.clock_rate)
         return (sender.ts_base + offset) & 0xFFFFFFFF
@@ -137,6 +139,7 @@ class SessionStreamer:
         return self._transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT
 
     def _send_video(self) -> None:
+        assert self._video is not None  # its time is inf without one
         track, sender = self._video
         frame = track.frames[self._next_frame % len(track.frames)]
         timestamp = self._video_ts(self._next_frame)
@@ -150,6 +153,7 @@ class SessionStreamer:
         self._transport.write(sender.frames(frame.payloads, timestamp, self._stats))
 
     def _send_audio(self) -> None:
+        assert self._audio is not None  # its time is inf without one
         track, sender = self._audio
         payload = track.payloads[self._next_packet % len(track.payloads)]
         timestamp = self._audio_ts(self._next_packet)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 from itertools import repeat
+from typing import Any
 
 from .boxes import BoxHeader, Fmp4Error, iter_boxes
 from .model import Fragment, Sample
@@ -195,7 +196,7 @@ class FragmentParser:
         if width:
             table = struct.unpack_from(f">{count * width}I", buf, offset)
         column = 0
-        columns = []
+        columns: list[Any] = []  # a tuple slice per present field, else repeat(default)
         for present, default in zip(fields, (default_duration, default_size, default_flags, 0)):
             if present:
                 columns.append(table[column::width])
@@ -219,7 +220,7 @@ class FragmentParser:
             # 8.8.8.1: first-sample-flags overrides the flags of the first sample only.
             rest = sample_flags[1:] if fields[2] else repeat(default_flags, count - 1)
             sample_flags = [first_flags, *rest]
-        samples = []
+        samples: list[Sample] = []
         append = samples.append
         position = data_offset
         for duration, size, sample_flag, composition_offset in zip(durations, sizes, sample_flags, offsets):

@@ -53,7 +53,7 @@ class Fmp4Reader:
         """Bytes held while waiting for the rest of a box."""
         return len(self._buf) - self._pos if self._moof is None else len(self._buf) - self._moof.offset
 
-    def feed(self, chunk: bytes) -> list[InitSegment | Fragment]:
+    def feed(self, chunk: bytes | memoryview) -> list[InitSegment | Fragment]:
         """Events completed by this chunk, in stream order. Raises Fmp4Error on bad input;
         after that the reader is finished and every later call raises it again."""
         if self._error is not None:

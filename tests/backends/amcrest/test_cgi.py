@@ -175,7 +175,7 @@ async def test_other_answers():
         with pytest.raises(UpstreamFailure, match="refused ptz start Left: Error Bad Request!") as caught:
             await client.ptz("start", "Left", 0, 5, 0)
         assert caught.value.cause == "refused"
-        with pytest.raises(UpstreamFailure, match="answered HTTP 503 to ptz.cgi") as caught:
+        with pytest.raises(UpstreamFailure, match=r"answered HTTP 503 to ptz\.cgi") as caught:
             await client.ptz("start", "Up", 0, 5, 0)
         assert caught.value.cause == "upstream_503"
 
@@ -193,7 +193,7 @@ async def test_ptz_reaches_the_camera(cgi, camera):
         {"channel": CHANNEL, "action": "stop", "code": "Left", "arg1": 0, "arg2": 0, "arg3": 0},
         {"channel": CHANNEL, "action": "start", "code": "GotoPreset", "arg1": 0, "arg2": 3, "arg3": 0},
     ]
-    with pytest.raises(UpstreamFailure, match="camera 'porch' answered HTTP 400 to ptz.cgi") as caught:
+    with pytest.raises(UpstreamFailure, match=r"camera 'porch' answered HTTP 400 to ptz\.cgi") as caught:
         await cgi.ptz("start", "Sideways")
     assert caught.value.cause == "upstream_400"
 
@@ -254,7 +254,7 @@ async def test_post_audio_with_wrong_password(camera):
 
 async def test_post_audio_refused_at_once(cgi, camera):
     started = time.monotonic()
-    with pytest.raises(UpstreamFailure, match="camera 'porch' answered HTTP 400 to audio.cgi") as caught:
+    with pytest.raises(UpstreamFailure, match=r"camera 'porch' answered HTTP 400 to audio\.cgi") as caught:
         await cgi.post_audio(paced(alaw_second()), "Audio/Opus")  # not a type the camera takes
     assert caught.value.cause == "upstream_400"
     assert time.monotonic() - started < 0.5  # not after the whole second of audio

@@ -172,7 +172,7 @@ async def test_event_faults(amcrest, http, plain_http, caplog):
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
     with pytest.raises(ValueError, match="event fault kind must be one of"):
         amcrest.event_fault("stall")
-    with pytest.raises(ValueError, match="channel must be 1..2, not 3"):
+    with pytest.raises(ValueError, match=r"channel must be 1\.\.2, not 3"):
         amcrest.inject_event(3, "VideoMotion", "Start")
 
 

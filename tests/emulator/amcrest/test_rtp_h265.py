@@ -50,7 +50,7 @@ def test_round_trip_and_size_bound(max_payload):
 def test_errors():
     with pytest.raises(H265PacketizeError, match="a NAL unit of 2 bytes has no payload"):
         packetize([b"\x26\x01"])
-    with pytest.raises(H265PacketizeError, match="an RTP payload of 4 bytes cannot carry H.265"):
+    with pytest.raises(H265PacketizeError, match=r"an RTP payload of 4 bytes cannot carry H\.265"):
         packetize([nal(1, 10)], max_payload=4)
     first, *_ = packetize([nal(1, 3000)])
     with pytest.raises(H265PacketizeError, match="the last fragmentation unit has no E bit"):
