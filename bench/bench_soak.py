@@ -42,7 +42,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.gateway_process import start_gateway  # noqa: E402  importable once ROOT is on the path
+from tests.gateway_process import start_gateway, wep_toml  # noqa: E402  importable once ROOT is on the path
 from tests.rtmp.nginx import free_port  # noqa: E402
 
 MAX_MINUTES = 24 * 60
@@ -174,17 +174,10 @@ async def sample(http: aiohttp.ClientSession, base: str, pid: int, started: floa
 
 
 def write_config(path: Path, emulator, port: int, cache_bytes: int) -> None:
-    s = emulator.settings
     path.write_text(f"""
 [server]
 listen = "127.0.0.1:{port}"
-[wep]
-url = "{emulator.url}"
-username = "{s.username}"
-password = "{s.password}"
-user_nonce = "{s.user_nonce}"
-user_key = "{s.user_key}"
-[auth]
+{wep_toml(emulator)}[auth]
 viewer_auth = false
 [snapshots]
 cache_bytes = {cache_bytes}

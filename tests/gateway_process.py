@@ -13,6 +13,19 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def wep_toml(emulator) -> str:
+    """The `[wep]` table of a config for a gateway in front of `emulator` (its URL and the
+    credentials it accepts), for the config files of real-process tests and benches."""
+    settings = emulator.settings
+    return f"""[wep]
+url = "{emulator.url}"
+username = "{settings.username}"
+password = "{settings.password}"
+user_nonce = "{settings.user_nonce}"
+user_key = "{settings.user_key}"
+"""
+
+
 async def start_gateway(config: Path, log: Path, base: str) -> asyncio.subprocess.Process:
     """Start `serve --config config` (its output appended to `log`) and wait until `base`
     answers /readyz 200; AssertionError with the log's tail if it exits or is never ready."""

@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.gateway_process import start_gateway as start
+from tests.gateway_process import wep_toml
 from tests.test_cli import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,18 +21,11 @@ MARGIN = 1.5  # asyncio.run's teardown and the interpreter's exit
 
 
 def write_config(path: Path, emulator, port: int) -> None:
-    settings = emulator.settings
     path.write_text(f"""
 [server]
 listen = "127.0.0.1:{port}"
 shutdown_timeout = {SHUTDOWN_TIMEOUT}
-[wep]
-url = "{emulator.url}"
-username = "{settings.username}"
-password = "{settings.password}"
-user_nonce = "{settings.user_nonce}"
-user_key = "{settings.user_key}"
-[auth]
+{wep_toml(emulator)}[auth]
 viewer_auth = false
 [events]
 public_url = "http://127.0.0.1:{port}"

@@ -47,14 +47,14 @@ from aiohttp import web
 from gateway.api.errors import ApiError, bad_request, not_found
 from gateway.backends.base import Backend, Capability, UpstreamFailure
 from gateway.config import SourcesConfig
+from gateway.hls.answers import FIRST_SEGMENT_TIMEOUT, MEDIA_CACHE, MEDIA_TYPE, PLAYLIST_TYPE, token_query, unavailable
 from gateway.hls.playlist import PlaylistSegment, segment_lines, with_query
 from gateway.hls.recorded_audio import RecordedAudio
-from gateway.hls.routes import FIRST_SEGMENT_TIMEOUT, MEDIA_CACHE, MEDIA_TYPE, PLAYLIST_TYPE, _token_query, _unavailable
 from gateway.hls.segmenter import Segmenter
 from gateway.media.audio import AUDIO_TRACK_ID
-from gateway.media.fmp4 import BoxError, Fragment, FragmentWriter, InitSegment, Sample, TrackInfo
+from gateway.media.fmp4 import Fragment, FragmentWriter, InitSegment, Sample, TrackInfo
 from gateway.media.hub import Discontinuity, Frame
-from gateway.media.reconnect import backoff_delay
+from gateway.media.reconnect import UPSTREAM_FAULTS, backoff_delay, fault_cause
 from gateway.media.source import AUDIO_WAIT, VIDEO_TRACK_ID, Source, Timeline
 from gateway.services import CAMERAS, CONFIG
 from gateway.snapshots.request import ParameterError, SnapshotTime, parse_time
@@ -375,17 +375,12 @@ class Recording:
                     if self.ended is not None:
                         return None  # a bound: leaving the block closes the upstream stream
             return None
-        except UpstreamFailure as exc:
-            if first and not isinstance(exc, WepUnavailable) and 400 <= exc.status < 500:
-                raise RecordingFailed(exc) from None  # nothing recorded then, or not allowed
-            log.warning("recorded stream failed: %s", exc, extra={"camera": self.camera_id})
-            return exc.cause
-        except (BoxError, ValueError) as exc:
-            log.warning("recorded stream sent bad media: %s", exc, extra={"camera": self.camera_id})
-            return "bad_media"
-        except (TimeoutError, OSError) as exc:
-            log.warning("recorded stream lost: %s", exc.__class__.__name__, extra={"camera": self.camera_id})
-            return "connection"
+        except UPSTREAM_FAULTS as exc:
+            # Refused at the first attempt (nothing recorded then, or not allowed): no retry.
+            refused = isinstance(exc, UpstreamFailure) and not isinstance(exc, WepUnavailable)
+            if first and isinstance(exc, UpstreamFailure) and refused and 400 <= exc.status < 500:
+                raise RecordingFailed(exc) from None
+            return fault_cause(exc, self.camera_id, "recorded stream")
         finally:
             if audio is not None:
                 audio.cancel()
@@ -434,12 +429,12 @@ class Recording:
             if self.ended == ENDED_BY_WEP:
                 raise not_found("no recorded video from that time")
             if self.ended is not None:
-                raise _unavailable(f"the recording ended without video: {self.ended}")
+                raise unavailable(f"the recording ended without video: {self.ended}")
             if self.closed:
-                raise _unavailable("the recording stopped")
+                raise unavailable("the recording stopped")
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise _unavailable("no recorded video from the camera yet")
+                raise unavailable("no recorded video from the camera yet")
             await asyncio.wait((self._changed,), timeout=remaining)
 
     def playlist(self, query: str) -> bytes:
@@ -620,7 +615,7 @@ async def media_playlist(request: web.Request) -> web.Response:
         if exc.error.status == 404:
             raise not_found("no recorded video at that time") from None
         raise exc.error from None  # the error middleware's mapping of WEP answers
-    body = recording.playlist(_token_query(request))
+    body = recording.playlist(token_query(request))
     return web.Response(body=body, headers={"Content-Type": PLAYLIST_TYPE, "Cache-Control": "no-cache"})
 
 

@@ -26,47 +26,35 @@ import functools
 import re
 import time
 from collections.abc import AsyncIterator
-from urllib.parse import urlencode
 
 from aiohttp import web
 
-from gateway.api.errors import ApiError, bad_request, error_middleware, not_found
+from gateway.api.errors import bad_request, error_middleware, not_found
 from gateway.api.query import ascii_int
 from gateway.auth.middleware import ADMIN_GRANT, GRANT
+from gateway.hls.answers import (
+    EDGE_CHECK_TTL,
+    EDGE_HEADER,
+    ERROR_CACHE,
+    FIRST_SEGMENT_TIMEOUT,
+    MEDIA_CACHE,
+    MEDIA_TYPE,
+    PLAIN_PLAYLIST_CACHE,
+    PLAYLIST_TYPE,
+    token_query,
+    unavailable,
+)
 from gateway.hls.muxer import HlsMuxer, MuxerClosed
 from gateway.hls.muxers import HlsMuxers
-from gateway.hls.playlist import TOKEN_SLOT, Variant, render_multivariant, with_query
+from gateway.hls.playlist import Variant, render_multivariant, with_query
 from gateway.hls.segmenter import ADVANCE_PART_LIMIT
 from gateway.services import CAMERAS, CONFIG, SOURCES
 
 HLS_MUXERS = web.AppKey("hls_muxers", HlsMuxers)
 
-PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
-MEDIA_TYPE = "video/mp4"
-# Media names are unique for the life of the gateway (msn and part ids start from the
-# clock), so they can be cached as immutable.
-MEDIA_CACHE = "public, max-age=60, immutable"
-# A plain media playlist is the live edge now; a second old is still a fine place to start
-# from (the player's next request blocks for what comes after it). Whole seconds: a shared
-# cache stores nothing for max-age=0.
-PLAIN_PLAYLIST_CACHE = "max-age=1"
-ERROR_CACHE = "no-store"
-EDGE_HEADER = "X-Wepgw-Edge"
-# How long the edge may reuse a `check` answer for the same credential and camera: what a
-# revoked token keeps opening at the edge, at most.
-EDGE_CHECK_TTL = 2
-# Until the camera delivers a first segment, a playlist request waits this long.
-FIRST_SEGMENT_TIMEOUT = 15.0
 # RFC 8216 4.2: a decimal-integer (a media sequence number, a part index) is 0 to 2^64-1.
 MAX_DECIMAL_INTEGER = 2**64 - 1
 _MEDIA_NAME = re.compile(r"(init|seg|part)([0-9]{0,20})\.(mp4|m4s)")
-
-
-def _token_query(request: web.Request) -> str:
-    if request.headers.get(EDGE_HEADER) == "cache":
-        return TOKEN_SLOT  # a shared answer never holds one viewer's token
-    token = request.query.get("token")
-    return urlencode({"token": token}) if token else ""
 
 
 def _edge_check(request: web.Request) -> web.Response | None:
@@ -101,10 +89,6 @@ def _never_stored_errors(handler):
     return answer
 
 
-def _unavailable(message: str) -> ApiError:
-    return ApiError(503, "upstream_unavailable", message, {"Retry-After": "2"})
-
-
 async def _muxer(request: web.Request, *, start: bool) -> HlsMuxer:
     camera_id, quality = request.match_info["camera"], request.match_info["quality"]
     muxers = request.app[HLS_MUXERS]
@@ -120,7 +104,7 @@ async def _muxer(request: web.Request, *, start: bool) -> HlsMuxer:
 async def _first_segment(muxer: HlsMuxer) -> None:
     segmenter = muxer.segmenter
     if not await muxer.wait_until(lambda: bool(segmenter.segments), FIRST_SEGMENT_TIMEOUT):
-        raise _unavailable("no video from the camera yet")
+        raise unavailable("no video from the camera yet")
 
 
 def _int_param(request: web.Request, name: str) -> int | None:
@@ -133,8 +117,8 @@ async def multivariant(request: web.Request) -> web.Response:
         return checked
     camera = await request.app[CAMERAS].get(request.match_info["camera"])
     if not camera.qualities:
-        raise _unavailable("the camera has no video stream")
-    query = _token_query(request)
+        raise unavailable("the camera has no video stream")
+    query = token_query(request)
     audio = await _audio_codec(request.app[HLS_MUXERS], camera.id, next(iter(camera.qualities)))
     variants = [
         Variant(
@@ -197,12 +181,12 @@ async def media_playlist(request: web.Request) -> web.Response:
             timeout = min(muxer.config.blocking_timeout, 3 * segmenter.target_duration)
             if not await muxer.wait_until(lambda: segmenter.has_part(msn, part), timeout, measure=True):
                 counters.blocking_timeouts += 1
-                raise _unavailable("the segment or part asked for did not come in time")
+                raise unavailable("the segment or part asked for did not come in time")
             # The URL names a state that never changes: short caching is safe (RFC 8216bis 6.2.5.2).
             cache = f"max-age={segmenter.target_duration * 6}"
     except MuxerClosed:
-        raise _unavailable("the stream stopped") from None
-    body = muxer.media_playlist(_token_query(request), delta)
+        raise unavailable("the stream stopped") from None
+    body = muxer.media_playlist(token_query(request), delta)
     return web.Response(body=body, headers={"Content-Type": PLAYLIST_TYPE, "Cache-Control": cache})
 
 
@@ -228,7 +212,7 @@ async def media(request: web.Request) -> web.Response:
         else:
             body = await _part(muxer, int(number))
     except MuxerClosed:
-        raise _unavailable("the stream stopped") from None
+        raise unavailable("the stream stopped") from None
     if body is None:
         muxer.counters.not_found += 1
         raise not_found(f"{request.match_info['name']} is not in the playlist window")

@@ -19,7 +19,9 @@ import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
+from gateway.backends.base import UpstreamFailure
 from gateway.config import SourcesConfig
+from gateway.media.fmp4.boxes import BoxError
 
 log = logging.getLogger("gateway.source")
 
@@ -80,3 +82,22 @@ async def _pause(
     except TimeoutError:
         return
     await asyncio.sleep(max(0.0, min(watched_delay, until - loop.time())))
+
+
+# What ends an upstream connection, as opposed to a bug: the live source and recorded HLS
+# catch these and reconnect.
+UPSTREAM_FAULTS = (UpstreamFailure, BoxError, ValueError, TimeoutError, OSError)
+
+
+def fault_cause(exc: BaseException, camera_id: str, what: str) -> str:
+    """The cause label (for counters and the reconnect line) of a connection `exc` ended,
+    logged once naming the camera. `what`: "upstream", "recorded stream"..."""
+    extra = {"camera": camera_id}
+    if isinstance(exc, UpstreamFailure):
+        log.warning("%s failed: %s", what, exc, extra=extra)
+        return exc.cause
+    if isinstance(exc, BoxError | ValueError):
+        log.warning("%s sent bad media: %s", what, exc, extra=extra)
+        return "bad_media"
+    log.warning("%s connection lost: %s", what, exc.__class__.__name__, extra=extra)
+    return "connection"

@@ -17,13 +17,12 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 
-from gateway.backends.base import Backend, UpstreamFailure, VideoFeed
+from gateway.backends.base import Backend, VideoFeed
 from gateway.config import SourcesConfig
 from gateway.media.audio import CameraAudio
 from gateway.media.fmp4 import Fragment, InitSegment, Sample, TrackInfo, write_init_segment
-from gateway.media.fmp4.boxes import BoxError
 from gateway.media.hub import Hub
-from gateway.media.reconnect import keep_pulling
+from gateway.media.reconnect import UPSTREAM_FAULTS, fault_cause, keep_pulling
 
 log = logging.getLogger("gateway.source")
 
@@ -170,15 +169,8 @@ class Source:
         except UpstreamEnded:
             log.warning("upstream ended the stream", extra={"camera": self.camera_id})
             return "ended"
-        except UpstreamFailure as exc:
-            log.warning("upstream failed: %s", exc, extra={"camera": self.camera_id})
-            return exc.cause
-        except (BoxError, ValueError) as exc:
-            log.warning("upstream sent bad media: %s", exc, extra={"camera": self.camera_id})
-            return "bad_media"
-        except (TimeoutError, OSError) as exc:
-            log.warning("upstream connection lost: %s", exc.__class__.__name__, extra={"camera": self.camera_id})
-            return "connection"
+        except UPSTREAM_FAULTS as exc:
+            return fault_cause(exc, self.camera_id, "upstream")
 
     async def _join_audio(self) -> None:
         if self.audio is None and self._audio_provider and self._config.audio:

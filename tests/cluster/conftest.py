@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from tests.cluster.redis_server import RedisServer
-from tests.gateway_process import start_gateway
+from tests.gateway_process import start_gateway, wep_toml
 from tests.rtmp.nginx import free_port
 
 ADMIN_KEY = "cluster-admin-key-0123456789"
@@ -61,17 +61,10 @@ class Cluster:
         self.extra = ""  # more TOML for every node started from now on
 
     def _write(self, node: Node) -> None:
-        settings = self._emulator.settings
         node.config.write_text(f"""
 [server]
 listen = "127.0.0.1:{node.port}"
-[wep]
-url = "{self._emulator.url}"
-username = "{settings.username}"
-password = "{settings.password}"
-user_nonce = "{settings.user_nonce}"
-user_key = "{settings.user_key}"
-[auth]
+{wep_toml(self._emulator)}[auth]
 admin_key = "{ADMIN_KEY}"
 token_secret = "{TOKEN_SECRET}"
 viewer_auth = true

@@ -20,7 +20,7 @@ import pytest
 from gateway.emulator.settings import EmulatorSettings
 from tests.cluster.edge import Edge
 from tests.conftest import TEST_EMULATOR
-from tests.gateway_process import start_gateway
+from tests.gateway_process import start_gateway, wep_toml
 from tests.hls.test_ffmpeg import assert_clean, ffmpeg_frames
 from tests.rtmp.nginx import free_port
 from tests.webrtc.whep_viewer import WhepViewer, counting_decoders
@@ -52,19 +52,13 @@ class Site:
         return f"http://127.0.0.1:{self.ports[index]}"
 
     def _config(self, index: int) -> Path:
-        settings, home = self.emulator.settings, self.tmp / f"node-{index}"
+        home = self.tmp / f"node-{index}"
         home.mkdir(parents=True, exist_ok=True)
         path = home / "gateway.toml"
         path.write_text(f"""
 [server]
 listen = "127.0.0.1:{self.ports[index]}"
-[wep]
-url = "{self.emulator.url}"
-username = "{settings.username}"
-password = "{settings.password}"
-user_nonce = "{settings.user_nonce}"
-user_key = "{settings.user_key}"
-[auth]
+{wep_toml(self.emulator)}[auth]
 admin_key = "{ADMIN_KEY}"
 token_secret = "{TOKEN_SECRET}"
 viewer_auth = true

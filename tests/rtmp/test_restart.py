@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.gateway_process import start_gateway
+from tests.gateway_process import start_gateway, wep_toml
 from tests.rtmp.conftest import ADMIN, ADMIN_KEY, wait_for_state
 from tests.rtmp.nginx import free_port, probe
 
@@ -20,17 +20,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def write_config(path: Path, emulator, port: int, db_path: Path) -> None:
-    settings = emulator.settings
     path.write_text(f"""
 [server]
 listen = "127.0.0.1:{port}"
-[wep]
-url = "{emulator.url}"
-username = "{settings.username}"
-password = "{settings.password}"
-user_nonce = "{settings.user_nonce}"
-user_key = "{settings.user_key}"
-[auth]
+{wep_toml(emulator)}[auth]
 admin_key = "{ADMIN_KEY}"
 viewer_auth = false
 [sources]
