@@ -14,8 +14,10 @@ out: a node that finds another owner moves to reading from it (`lease_moved`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 
@@ -27,6 +29,9 @@ from gateway.media.fmp4 import Fragment, InitSegment
 
 log = logging.getLogger("gateway.cluster")
 
+# How often a pull that started while Redis was away tries to claim its lease.
+UNLEASED_RETRY_S = 2.0
+
 
 def lease_name(camera_id: str, quality: str) -> str:
     return f"camera:{camera_id}:{quality}"
@@ -34,17 +39,30 @@ def lease_name(camera_id: str, quality: str) -> str:
 
 class _LeasedFeed:
     """The backend's feed while this node owns the camera: it ends (`lease_moved`) as
-    soon as Redis names another owner, so two nodes never both pull for long."""
+    soon as Redis names another owner, so two nodes never both pull for long. A feed opened
+    while Redis was away (no lease) claims its lease once Redis answers again, or ends if
+    another node took the camera meanwhile."""
 
     carries_audio = False
 
-    def __init__(self, feed: VideoFeed, lease: Lease | None):
+    def __init__(self, feed: VideoFeed, lease: Lease | None, claim: Callable[[], Awaitable[Lease | None]]):
         self._feed = feed
         self._lease = lease
+        self._claim = claim
 
     async def events(self) -> AsyncIterator[InitSegment | Fragment]:
         lease = self._lease
+        next_claim = time.monotonic() + UNLEASED_RETRY_S
         async for event in self._feed.events():
+            if lease is None and time.monotonic() >= next_claim:
+                next_claim = time.monotonic() + UNLEASED_RETRY_S
+                try:
+                    lease = await self._claim()
+                except ClusterUnavailable:
+                    pass  # still away: go on pulling
+                else:
+                    if lease is None:
+                        raise UpstreamFailure("lease_moved", "another node took this camera while Redis was away")
             if lease is not None and lease.moved.is_set():
                 raise UpstreamFailure("lease_moved", "another node owns this camera now")
             yield event
@@ -100,6 +118,15 @@ class CameraOwnership:
             raise UpstreamFailure("owner_gone", f"the owning node {holder or '?'} is gone; waiting for its lease")
         return None, url
 
+    async def _claim_unleased(self, camera_id: str, quality: str) -> Lease | None:
+        """A pull that started without Redis takes its lease (None: another node has it)."""
+        lease = await self._node.leases.acquire(lease_name(camera_id, quality), retake=True)
+        if lease is not None:
+            self._leases[(camera_id, quality)] = lease
+            self._unleased_warned.discard((camera_id, quality))
+            log.info("cluster: Redis is back, %s pulled under a lease again", quality, extra={"camera": camera_id})
+        return lease
+
     @contextlib.asynccontextmanager
     async def open_video(
         self, backend: Backend, camera_id: str, quality: str, stall_timeout: float
@@ -107,7 +134,7 @@ class CameraOwnership:
         lease, owner_url = await self._claim(camera_id, quality)
         if owner_url is None:
             async with backend.open_video(camera_id, quality, stall_timeout) as feed:
-                yield _LeasedFeed(feed, lease)
+                yield _LeasedFeed(feed, lease, functools.partial(self._claim_unleased, camera_id, quality))
             return
         if self._session is None:
             self._session = aiohttp.ClientSession()

@@ -476,3 +476,36 @@ async def test_a_file_on_one_node_preempts_a_rule_clip_on_another(emulator, clus
     await wait_until(ended, 10, "the clip's firing recorded on A")
     outcome = await clip_outcome()
     assert "preempted" in outcome["detail"], outcome
+
+
+async def test_a_pull_started_without_redis_takes_its_lease_when_redis_returns(emulator, cluster, admin_http, redis):
+    """A camera first watched while Redis is away is pulled without a lease (a picture beats
+    none); once Redis answers, the pull takes its lease, and a second node's viewer then
+    reads it from this node: still one WEP pull."""
+    node_a, node_b = await cluster.start(2)
+    camera = emulator.camera_ids[1]
+    token = (await mint(admin_http, node_a.base, ttl=600))["token"]
+    redis.stop()
+    async with aiohttp.ClientSession() as http:
+        first = LiveReader(http, f"{node_a.base}/live/{camera}.mp4?token={token}")
+        second = None
+        try:
+            await wait_until(lambda: first.bytes > 20_000, 20, "a viewer without Redis")
+            redis.start()
+
+            async def leased() -> bool:
+                async with admin_http.get(f"{node_b.base}/api/v1/cluster") as resp:
+                    if resp.status != 200:
+                        return False
+                    view = await resp.json()
+                return any({"camera": camera, "quality": "high"} in n["cameras"] for n in view["nodes"])
+
+            await wait_until(leased, 10, "the pull under its lease again")
+            second = LiveReader(http, f"{node_b.base}/live/{camera}.mp4?token={token}")
+            await wait_until(lambda: second.bytes > 20_000, 20, "a viewer on the other node")
+            assert video_pulls(emulator, camera) == 1, emulator.stats["media_connections"]
+            assert first.requests == 1 and not first.task.done()
+        finally:
+            await first.stop()
+            if second is not None:
+                await second.stop()

@@ -144,13 +144,14 @@ def test_the_edge_upstreams_name_the_gateways():
 
 
 def test_the_edge_and_the_gateway_speak_of_the_same_header_and_token_slot():
-    from gateway.hls import routes
+    from gateway.hls import answers
+    from gateway.hls.playlist import TOKEN_SLOT
 
     edge_conf = (NGINX / "edge.conf").read_text()
-    roles = re.findall(rf"proxy_set_header {routes.EDGE_HEADER} (\S+);", edge_conf)
+    roles = re.findall(rf"proxy_set_header {answers.EDGE_HEADER} (\S+);", edge_conf)
     assert sorted(roles) == ['""', "cache", "check"]  # the server's default strips a viewer's own
-    assert f'sub_filter "?{routes.TOKEN_SLOT}" $hls_viewer_query;' in edge_conf
-    assert f"sub_filter_types {routes.PLAYLIST_TYPE};" in edge_conf
+    assert f'sub_filter "?{TOKEN_SLOT}" $hls_viewer_query;' in edge_conf
+    assert f"sub_filter_types {answers.PLAYLIST_TYPE};" in edge_conf
 
 
 def test_the_edge_files_are_the_same_everywhere():
