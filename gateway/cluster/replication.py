@@ -50,14 +50,19 @@ class Outbox:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            waiting = False
             while self._queue:
                 try:
                     await self._queue[0]()
                 except (RedisError, OSError, ClusterUnavailable) as exc:
-                    log.warning("cluster: an announcement waits for Redis (%s)", exc.__class__.__name__)
+                    if not waiting:  # once per outage, not once a retry
+                        log.warning("cluster: announcements wait for Redis (%s)", exc.__class__.__name__)
+                        waiting = True
                     await asyncio.sleep(RETRY_S)
                     continue
                 self._queue.pop(0)
+            if waiting:
+                log.info("cluster: the announcements that waited for Redis went out")
 
     async def close(self) -> None:
         if self._task is not None:

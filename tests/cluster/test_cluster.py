@@ -509,3 +509,25 @@ async def test_a_pull_started_without_redis_takes_its_lease_when_redis_returns(e
             await first.stop()
             if second is not None:
                 await second.stop()
+
+
+async def test_a_revocation_made_while_redis_is_away_reaches_the_others_when_it_returns(
+    emulator, cluster, admin_http, redis
+):
+    node_a, node_b = await cluster.start(2)
+    camera = emulator.camera_ids[0]
+    minted = await mint(admin_http, node_a.base, ttl=600, actions=["snapshot"])
+    url = f"{node_b.base}/api/v1/cameras/{camera}/snapshot.jpg?token={minted['token']}"
+    redis.stop()
+    async with admin_http.post(f"{node_a.base}/api/v1/tokens/revoke", json={"token": minted["token"]}) as resp:
+        assert resp.status == 204, await resp.text()  # at once on node A; the others when Redis is back
+    async with aiohttp.ClientSession() as http:
+        redis.start()
+
+        async def refused_on_b() -> bool:
+            async with http.get(url) as resp:
+                return resp.status == 401
+
+        took = await wait_until(refused_on_b, 5, "node B refusing the token once Redis returned")
+        print(f"refused on node B {took:.2f}s after Redis returned")
+    assert "announcements wait for Redis" in node_a.log.read_text()
