@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -26,6 +27,7 @@ from redis.exceptions import RedisError
 log = logging.getLogger("gateway.cluster")
 
 PREFIX = "wepgw:lease:"
+T = TypeVar("T")
 
 # Take the lease if it is free or already ours (a renewal after a Redis restart, or a
 # second claim of our own): 1 taken/kept, 0 held by another node.
@@ -49,6 +51,16 @@ return 0
 
 class ClusterUnavailable(Exception):
     """Redis could not be asked: cluster-wide decisions cannot be made now."""
+
+
+async def ask(call: Awaitable[T], failed: Callable[[Exception], None]) -> T:
+    """`call`'s answer. A Redis fault is told to `failed` (the node's health: /readyz, the
+    error counter) and raised as ClusterUnavailable, for the caller to decide without Redis."""
+    try:
+        return await call
+    except (RedisError, OSError) as exc:
+        failed(exc)
+        raise ClusterUnavailable(str(exc)) from None
 
 
 @dataclass(eq=False)
@@ -96,11 +108,7 @@ class Leases:
         """The lease `name` for this node, or None when another node holds it;
         ClusterUnavailable when Redis cannot be asked."""
         sent_at = time.monotonic()
-        try:
-            taken = await self._take(keys=[PREFIX + name], args=[self.node_id, self.ttl_ms])
-        except (RedisError, OSError) as exc:
-            self._on_redis_error(exc)
-            raise ClusterUnavailable(str(exc)) from None
+        taken = await ask(self._take(keys=[PREFIX + name], args=[self.node_id, self.ttl_ms]), self._on_redis_error)
         if not taken:
             return None
         lease = self._held.get(name)
@@ -111,11 +119,7 @@ class Leases:
         return lease
 
     async def holder(self, name: str) -> str | None:
-        try:
-            value = await self._redis.get(PREFIX + name)
-        except (RedisError, OSError) as exc:
-            self._on_redis_error(exc)
-            raise ClusterUnavailable(str(exc)) from None
+        value = await ask(self._redis.get(PREFIX + name), self._on_redis_error)
         return value.decode() if isinstance(value, bytes) else value
 
     def release(self, lease: Lease) -> None:

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -25,7 +25,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from gateway.cluster import membership
-from gateway.cluster.leases import ClusterUnavailable, Leases
+from gateway.cluster.leases import Leases, T, ask
 from gateway.config import ClusterConfig
 
 log = logging.getLogger("gateway.cluster")
@@ -131,11 +131,7 @@ class ClusterNode:
     async def publish(self, kind: str, **data: object) -> None:
         """Tell every node (this one too, through the channel); ClusterUnavailable when
         Redis cannot take it."""
-        try:
-            await self.redis.publish(CHANNEL, json.dumps({"kind": kind, "from": self.node_id, **data}))
-        except (RedisError, OSError) as exc:
-            self._redis_failed(exc)
-            raise ClusterUnavailable(str(exc)) from None
+        await self.ask(self.redis.publish(CHANNEL, json.dumps({"kind": kind, "from": self.node_id, **data})))
 
     def _dispatch(self, raw: bytes) -> None:
         try:
@@ -213,21 +209,17 @@ class ClusterNode:
                 delay = min(delay * 2, RETRY_MAX_S)
             await asyncio.sleep(min(delay, self.config.member_ttl_ms / 3000))
 
+    async def ask(self, call: Awaitable[T]) -> T:
+        """`call`'s answer; ClusterUnavailable (and this node's health told) on a Redis fault."""
+        return await ask(call, self._redis_failed)
+
     async def members(self) -> list[membership.Member]:
-        try:
-            return await membership.members(self.redis)
-        except (RedisError, OSError) as exc:
-            self._redis_failed(exc)
-            raise ClusterUnavailable(str(exc)) from None
+        return await self.ask(membership.members(self.redis))
 
     async def url_of(self, node_id: str) -> str | None:
         if node_id == self.node_id:
             return self.url
-        try:
-            return await membership.url_of(self.redis, node_id)
-        except (RedisError, OSError) as exc:
-            self._redis_failed(exc)
-            raise ClusterUnavailable(str(exc)) from None
+        return await self.ask(membership.url_of(self.redis, node_id))
 
     # -- life ---------------------------------------------------------------------------
     async def start(self) -> None:

@@ -8,9 +8,6 @@ from __future__ import annotations
 import json
 import time
 
-from redis.exceptions import RedisError
-
-from gateway.cluster.leases import ClusterUnavailable
 from gateway.cluster.node import ClusterNode
 from gateway.control.locks import LAPSE, Held, Hold, Operator
 
@@ -52,18 +49,14 @@ class ClusterOperatorLocks:
             {"key": operator.key, "name": operator.name, "admin": operator.admin, "since": time.time()},
             separators=(",", ":"),
         )
-        try:
-            current = await self._take(
+        current = await self._node.ask(
+            self._take(
                 keys=[PREFIX + camera_id], args=[operator.key, "1" if operator.admin else "0", holder, self._lapse_ms]
             )
-        except (RedisError, OSError) as exc:
-            raise ClusterUnavailable(str(exc)) from None
+        )
         if current is not None:
             raise Held(camera_id, _hold(current))
 
     async def holder(self, camera_id: str) -> Hold | None:
-        try:
-            current = await self._node.redis.get(PREFIX + camera_id)
-        except (RedisError, OSError) as exc:
-            raise ClusterUnavailable(str(exc)) from None
+        current = await self._node.ask(self._node.redis.get(PREFIX + camera_id))
         return _hold(current) if current is not None else None

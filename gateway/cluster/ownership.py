@@ -96,12 +96,9 @@ class CameraOwnership:
         key = (camera_id, quality)
         name = lease_name(camera_id, quality)
         try:
-            lease = await self._node.leases.acquire(name, retake=True)
+            lease = await self._take(camera_id, quality)
             if lease is not None:
-                self._leases[key] = lease
-                self._unleased_warned.discard(key)
                 return lease, None
-            self._leases.pop(key, None)
             holder = await self._node.leases.holder(name)
             url = await self._node.url_of(holder) if holder else None
         except ClusterUnavailable:
@@ -118,12 +115,21 @@ class CameraOwnership:
             raise UpstreamFailure("owner_gone", f"the owning node {holder or '?'} is gone; waiting for its lease")
         return None, url
 
+    async def _take(self, camera_id: str, quality: str) -> Lease | None:
+        """The camera's lease for this node, recorded (None: another node holds it)."""
+        key = (camera_id, quality)
+        lease = await self._node.leases.acquire(lease_name(camera_id, quality), retake=True)
+        if lease is None:
+            self._leases.pop(key, None)
+        else:
+            self._leases[key] = lease
+            self._unleased_warned.discard(key)
+        return lease
+
     async def _claim_unleased(self, camera_id: str, quality: str) -> Lease | None:
         """A pull that started without Redis takes its lease (None: another node has it)."""
-        lease = await self._node.leases.acquire(lease_name(camera_id, quality), retake=True)
+        lease = await self._take(camera_id, quality)
         if lease is not None:
-            self._leases[(camera_id, quality)] = lease
-            self._unleased_warned.discard((camera_id, quality))
             log.info("cluster: Redis is back, %s pulled under a lease again", quality, extra={"camera": camera_id})
         return lease
 
