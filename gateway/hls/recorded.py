@@ -7,7 +7,9 @@ segmenter (no parts: one moof+mdat per segment) into a plain EVENT playlist (RFC
 4.4.3.5): segments only accumulate, and `EXT-X-ENDLIST` closes it when WEP ends the
 stream or when the recording reaches its bound (`RecordingLimits`), which is what keeps
 memory bounded. WEP paces recorded video in real time, so the playlist grows in real
-time; a player can start once the first segment exists.
+time; a player can start once the first segment exists. A dropped connection is retried
+by the live sources' loop (gateway/media/reconnect.py keep_pulling, paced as for a watched
+pull) and resumes after the last frame received.
 
 Media names carry the recording id (`r{id}-seg{msn}.m4s`, `r{id}-init{v}.mp4`), so they
 never meet a live name, and ids start from the clock, so a name served as immutable is
@@ -38,8 +40,9 @@ import logging
 import re
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -54,7 +57,7 @@ from gateway.hls.segmenter import Segmenter
 from gateway.media.audio import AUDIO_TRACK_ID
 from gateway.media.fmp4 import Fragment, FragmentWriter, InitSegment, Sample, TrackInfo
 from gateway.media.hub import Discontinuity, Frame
-from gateway.media.reconnect import UPSTREAM_FAULTS, backoff_delay, fault_cause
+from gateway.media.reconnect import UPSTREAM_FAULTS, fault_cause, keep_pulling
 from gateway.media.source import AUDIO_WAIT, VIDEO_TRACK_ID, Source, Timeline
 from gateway.services import CAMERAS, CONFIG
 from gateway.snapshots.request import ParameterError, SnapshotTime, parse_time
@@ -94,8 +97,8 @@ class RecordingLimits:
     max_bytes: int = 64 * 1024 * 1024  # of segments per recording; then EXT-X-ENDLIST
     max_recordings: int = 8  # open at once; more answer 503
     segment_min_duration: float = 2.0  # no parts here: fewer, longer segments than live
-    # Failed connections in a row before the recording ends (a drop mid-way resumes
-    # where the last frame ended, with `g`: the first keyframe after it).
+    # Connections in a row that deliver no frame, past which the recording ends (a drop
+    # mid-way resumes where the last frame ended, with `g`: the first keyframe after it).
     max_reconnects: int = 3
 
 
@@ -140,13 +143,17 @@ class RecordingCounters:
     """Plain counters, apart from the live sources': a recorded pull is not a live one."""
 
     connections: int = 0
-    reconnects: int = 0
+    reconnect_causes: Counter = field(default_factory=Counter)  # by cause, as the live sources count
     bytes_in: int = 0
     segments: int = 0
     bytes_held: int = 0  # segment bytes in memory
     playlist_requests: int = 0
     segments_served: int = 0
     bytes_served: int = 0
+
+    @property
+    def reconnects(self) -> int:
+        return sum(self.reconnect_causes.values())
 
 
 class RecordingFailed(Exception):
@@ -340,28 +347,26 @@ class Recording:
         )
 
     async def _pull(self, backend: Backend, sources: SourcesConfig) -> None:
-        failures = 0
+        # The live sources' reconnect loop: a player waits (the watched, short-capped backoff),
+        # and a recording ends once more than `max_reconnects` connections in a row deliver nothing.
         try:
-            while self.ended is None:
-                segments = self.counters.segments
-                cause = await self._connect(backend, sources)
-                if cause is None or self.ended is not None:
-                    break
-                failures = 0 if self.counters.segments != segments else failures + 1
-                if failures > self.limits.max_reconnects:
-                    self.end(f"upstream lost ({cause})")
-                    break
-                self.counters.reconnects += 1
-                await asyncio.sleep(
-                    backoff_delay(failures, sources.reconnect_initial_delay, sources.reconnect_max_delay)
-                )
-            self.end(ENDED_BY_WEP)
+            cause = await keep_pulling(
+                lambda: self._connect(backend, sources),
+                sources,
+                self.counters.reconnect_causes,
+                self.camera_id,
+                "recorded stream",
+                watched=lambda: True,
+                give_up_after=self.limits.max_reconnects,
+            )
+            self.end(ENDED_BY_WEP if cause is None else f"upstream lost ({cause})")
         except RecordingFailed as exc:
             self.failure = exc.error
             self.close()
 
-    async def _connect(self, backend: Backend, sources: SourcesConfig) -> str | None:
-        """One upstream connection; None once the recording is complete, else why it broke."""
+    async def _connect(self, backend: Backend, sources: SourcesConfig) -> tuple[str | None, bool]:
+        """One upstream connection: (None once the recording is complete, else why it broke;
+        whether it delivered a frame)."""
         first = self._start_time is None
         audio: asyncio.Task | None = None
         try:
@@ -373,14 +378,15 @@ class Recording:
                     self.counters.bytes_in += event.size if isinstance(event, Fragment) else len(event.data)
                     self.feed(event)
                     if self.ended is not None:
-                        return None  # a bound: leaving the block closes the upstream stream
-            return None
+                        return None, True  # a bound: leaving the block closes the upstream stream
+            return None, True
         except UPSTREAM_FAULTS as exc:
             # Refused at the first attempt (nothing recorded then, or not allowed): no retry.
             refused = isinstance(exc, UpstreamFailure) and not isinstance(exc, WepUnavailable)
             if first and isinstance(exc, UpstreamFailure) and refused and 400 <= exc.status < 500:
                 raise RecordingFailed(exc) from None
-            return fault_cause(exc, self.camera_id, "recorded stream")
+            # A connection's first frame sets its anchor (new_connection clears it).
+            return fault_cause(exc, self.camera_id, "recorded stream"), self._anchor is not None
         finally:
             if audio is not None:
                 audio.cancel()

@@ -1,5 +1,5 @@
-"""The reconnect loop shared by every upstream pull (video and audio): capped exponential
-backoff with jitter, reset once a connection has delivered media.
+"""The reconnect loop shared by every upstream pull (live video and audio, recorded HLS):
+capped exponential backoff with jitter, reset once a connection has delivered media.
 
 The cap depends on who is waiting. While viewers are attached it is
 `reconnect_watched_max_delay` (1.5 s): they get media back within that (plus the
@@ -41,7 +41,7 @@ def reconnect_delay(attempt: int, config: SourcesConfig, watched: bool) -> float
 
 
 async def keep_pulling(
-    pull_once: Callable[[], Awaitable[tuple[str, bool]]],
+    pull_once: Callable[[], Awaitable[tuple[str | None, bool]]],
     config: SourcesConfig,
     causes: Counter,
     camera_id: str,
@@ -49,16 +49,35 @@ async def keep_pulling(
     *,
     watched: Callable[[], bool] = lambda: False,
     viewer_joined: asyncio.Event | None = None,
-) -> None:
-    """Run `pull_once` forever. It returns (cause of the end, whether media flowed).
+    give_up_after: int | None = None,
+) -> str | None:
+    """Run `pull_once` until what it pulls is complete. It returns (cause of the end, whether
+    media flowed); a cause of None means the stream is complete (a recording's end), and
+    this returns None. A live pull never completes: it runs until cancelled.
 
     `watched()` says whether anybody reads what the pull publishes; `viewer_joined` (set by
-    the owner when the first reader arrives) cuts a long wait short."""
-    attempt = 0
+    the owner when the first reader arrives) cuts a long wait short. `give_up_after`: once
+    more connections than that in a row delivered nothing, stop and return the last cause
+    (a recording has a bounded past to fetch; a live camera is always worth waiting for)."""
+    attempt = 0  # the backoff's exponent
+    fruitless = 0  # connections in a row that delivered nothing
     while True:
         cause, delivered = await pull_once()
+        if cause is None:
+            return None
         if delivered:
-            attempt = 0  # it was streaming: the first retry comes quickly
+            attempt = fruitless = 0  # it was streaming: the first retry comes quickly
+        else:
+            fruitless += 1
+        if give_up_after is not None and fruitless > give_up_after:
+            log.warning(
+                "%s: giving up after %d connections in a row delivered nothing (%s)",
+                what,
+                fruitless,
+                cause,
+                extra={"camera": camera_id},
+            )
+            return cause
         causes[cause] += 1
         delay = reconnect_delay(attempt, config, watched())
         log.info("%s: reconnecting in %.1fs (%s)", what, delay, cause, extra={"camera": camera_id})

@@ -321,6 +321,32 @@ async def test_an_upstream_drop_resumes_after_the_last_frame_as_a_discontinuity(
     assert resumed.start_time == before.start_time + round(before.duration * 90000)
 
 
+async def test_a_recording_whose_upstream_keeps_failing_ends_after_its_retries(emulator, gateway_url, recordings, http):
+    # The live sources' loop (media/reconnect.keep_pulling) with a bound: more than
+    # max_reconnects connections in a row that deliver nothing, then ENDLIST; causes counted as live's.
+    recordings.limits = RecordingLimits(max_seconds=30.0, segment_min_duration=1.0, max_reconnects=2)
+    url = f"{gateway_url}/hls/{emulator.camera_ids[0]}/high/playlist.m3u8?t={iso(time.time() - 10)}"
+    async with http.get(url) as response:
+        assert response.status == 200
+    [recording] = recordings.running()
+    emulator.fail_next(1000)
+    emulator.drop_streams()
+    for _ in range(30):  # a player polling, as it would (an idle recording is closed)
+        async with http.get(url) as response:
+            assert response.status == 200
+        if recording.ended is not None:
+            break
+        await asyncio.sleep(0.5)
+    assert recording.ended == "upstream lost (upstream_503)"
+    assert recording.counters.reconnect_causes["upstream_503"] == 2  # the third 503 in a row gave up
+    assert recording.counters.reconnects == 3  # and the drop itself
+    async with http.get(url) as response:
+        text = await response.text()
+    assert response.status == 200 and text.rstrip().endswith("#EXT-X-ENDLIST")
+    assert segment_uris(text)  # what came before the drop is still served
+    emulator.fail_next(0)
+
+
 async def test_recordings_past_the_limit_are_503_and_the_open_one_is_still_shared(
     emulator, gateway_url, recordings, http
 ):

@@ -1,5 +1,6 @@
 """The reconnect pacing of gateway/media/reconnect.py: short-capped while watched, the long
-backoff otherwise, and a viewer arriving cuts a long wait short."""
+backoff otherwise, and a viewer arriving cuts a long wait short; a pull that completes
+(a recording) ends the loop, and one with a bound gives up after its fruitless retries."""
 
 from __future__ import annotations
 
@@ -52,3 +53,36 @@ async def test_a_viewer_arriving_cuts_a_long_backoff_short():
         task.cancel()
     assert pulls[1] - arrived < 0.2 + 0.1
     assert 0.1 - 0.02 <= pulls[2] - pulls[1] <= 0.2 + 0.1  # watched now: the short cap, half of it at least
+
+
+FAST = SourcesConfig(reconnect_initial_delay=0.01, reconnect_max_delay=0.01, reconnect_watched_max_delay=0.01)
+
+
+async def test_a_pull_that_completes_ends_the_loop():
+    results = iter([("connection_closed", True), (None, True)])
+
+    async def pull() -> tuple[str | None, bool]:
+        return next(results)
+
+    causes: Counter = Counter()
+    assert await asyncio.wait_for(keep_pulling(pull, FAST, causes, "cam", "recorded stream"), 5) is None
+    assert causes == {"connection_closed": 1}
+
+
+async def test_a_bounded_pull_gives_up_after_its_fruitless_retries_in_a_row():
+    # Two fruitless, one that streamed (the count starts over), then fruitless ones: with
+    # give_up_after=2 the third in a row ends it.
+    results = iter(
+        [("upstream_503", False), ("upstream_503", False), ("connection_closed", True)] + [("stall", False)] * 5
+    )
+    pulls = 0
+
+    async def pull() -> tuple[str | None, bool]:
+        nonlocal pulls
+        pulls += 1
+        return next(results)
+
+    causes: Counter = Counter()
+    cause = await asyncio.wait_for(keep_pulling(pull, FAST, causes, "cam", "recorded stream", give_up_after=2), 5)
+    assert cause == "stall" and pulls == 6
+    assert causes == {"upstream_503": 2, "connection_closed": 1, "stall": 2}
