@@ -410,6 +410,16 @@ class GatewayCollector(Collector):
         for kind, count in sorted(node.counters.messages.items()):
             messages.add_metric([kind], count)
         yield messages
+        layer = self._service("gateway.events.service", "EVENTS")
+        if layer is not None and layer.relay is not None:
+            relayed = CounterMetricFamily(
+                "wepgw_cluster_events",
+                "Events one node alone heard, relayed: sent, received, dropped (Redis away), unreadable",
+                labels=["outcome"],
+            )
+            for outcome in ("sent", "received", "dropped", "unreadable"):
+                relayed.add_metric([outcome], layer.relay.stats[outcome])
+            yield relayed
 
     # -- cameras of every backend ----------------------------------------------------------------------
     # -- camera control ----------------------------------------------------------------------------

@@ -10,6 +10,12 @@ Heartbeats are asked for every `heartbeat_ms`; WEP sends one that long after its
 Silence for three periods means the webhook is lost (WEP restarted and forgot it, a proxy
 dropped us): events are reported degraded (`/readyz`, `wepgw_events_webhook_up`), the
 webhook is registered again, and once posts come back the gap is searched.
+
+In a cluster each node registers its own webhook at its own `public_url`, and WEP posts
+every event to every node. Two nodes given one URL (the edge's, say) would each replace
+the other's token and refuse the posts the edge sent them, so a node first claims its URL
+(`claim`, gateway/cluster/events.py): a node whose URL another node holds registers
+nothing and says why in /readyz.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from gateway.backends.base import UpstreamFailure
 from gateway.events import webhook_auth
@@ -32,6 +38,9 @@ WEBHOOK_PATH = "/wep/webhook"
 MISSED_HEARTBEATS = 3
 RETRY_INITIAL, RETRY_MAX = 1.0, 60.0
 DELETE_TIMEOUT = 2.0
+# Claims refused in a row before the URL is reported taken: a node restarting under a new
+# id waits out its previous process's claim (a lease of [cluster] lease_ms) in silence.
+CLAIM_PATIENCE = 3
 
 
 class WebhookRegistration:
@@ -44,8 +53,11 @@ class WebhookRegistration:
         heartbeat_ms: int,
         stats: WebhookStats,
         on_recovered: Callable[[float], None],
+        claim: Callable[[str], Awaitable[str | None]] | None = None,
     ):
         self.url = public_url.rstrip("/") + WEBHOOK_PATH
+        # In a cluster: None when this node may register at the URL, else why not.
+        self._claim = claim
         self.webhook_id: str | None = None
         self.degraded_reason: str | None = "webhook not registered yet"
         self._api = api
@@ -72,9 +84,19 @@ class WebhookRegistration:
 
     async def run(self) -> None:
         """Register, then watch the heartbeats; forever (cancelled at shutdown)."""
-        delay, last_error = RETRY_INITIAL, None
+        delay, last_error, refused = RETRY_INITIAL, None, 0
         while True:
             if self.webhook_id is None:
+                conflict = await self._claim(self.url) if self._claim is not None else None
+                if conflict is not None:
+                    refused += 1
+                    if refused == CLAIM_PATIENCE:
+                        log.error("%s: no webhook registered", conflict)
+                        self.degraded_reason = conflict
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, RETRY_MAX)
+                    continue
+                refused = 0
                 try:
                     await self.register()
                     delay, last_error = RETRY_INITIAL, None

@@ -15,6 +15,7 @@ from aiohttp import web
 from gateway.backends.alta.alarms import AltaAlarms
 from gateway.backends.alta.client import AltaClient
 from gateway.backends.base import Backend
+from gateway.cluster.events import EventRelay, claim_webhook_url
 from gateway.events.alarms import AlarmBook, AlarmSource, WepAlarms
 from gateway.events.audit import AlarmAudit
 from gateway.events.backfill import Backfill
@@ -24,7 +25,7 @@ from gateway.events.model import EventError, TopicFilter, from_camera_event
 from gateway.events.receiver import WebhookReceiver
 from gateway.events.registration import WebhookRegistration
 from gateway.logs import redactor
-from gateway.services import CAMERAS, CONFIG, WEP
+from gateway.services import CAMERAS, CLUSTER, CONFIG, WEP
 from gateway.wep.events_api import WepEventsApi
 
 log = logging.getLogger("gateway.events")
@@ -42,6 +43,7 @@ class EventLayer:
     registration: WebhookRegistration | None = None
     backfill: Backfill | None = None
     alta: AltaAlarms | None = None  # Avigilon Alta's alarms, when [alta] url is set
+    relay: EventRelay | None = None  # in a cluster: what one node alone hears, to the others
 
     def readiness(self) -> str | None:
         """None when events flow as configured, else why they may not (for /readyz)."""
@@ -82,7 +84,14 @@ def build(app: web.Application) -> EventLayer:
         )
         backfill = Backfill(api, intake, topics, receiver.stats)
         registration = WebhookRegistration(
-            api, receiver, topics, events.public_url, events.heartbeat_ms, receiver.stats, on_recovered=backfill.request
+            api,
+            receiver,
+            topics,
+            events.public_url,
+            events.heartbeat_ms,
+            receiver.stats,
+            on_recovered=backfill.request,
+            claim=partial(claim_webhook_url, app[CLUSTER]) if CLUSTER in app else None,
         )
         layer.receiver, layer.backfill, layer.registration = receiver, backfill, registration
     elif api is not None:
@@ -112,9 +121,14 @@ async def event_services(app: web.Application) -> AsyncIterator[None]:
         ]
     if layer.alta is not None:
         tasks.append(loop.create_task(_supervised(layer.alta.run, "Alta webhook worker"), name="alta worker"))
+    if CLUSTER in app:
+        layer.relay = EventRelay(app[CLUSTER], layer.bus)
+        layer.relay.start()
     try:
         yield
     finally:
+        if layer.relay is not None:
+            await layer.relay.close()
         layer.bus.close()
         for task in tasks:
             task.cancel()

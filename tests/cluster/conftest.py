@@ -59,6 +59,7 @@ class Cluster:
         self._lease_ms = lease_ms
         self.nodes: list[Node] = []
         self.extra = ""  # more TOML for every node started from now on
+        self.events_url: str | None = None  # every node's [events] public_url; None: each its own
 
     def _write(self, node: Node) -> None:
         node.config.write_text(f"""
@@ -72,7 +73,7 @@ viewer_auth = true
 idle_close_after = 5.0
 stall_timeout = 3.0
 [events]
-public_url = "{node.base}"
+public_url = "{self.events_url or node.base}"
 heartbeat_ms = 1000
 [pushes]
 db_path = "{self._tmp / node.name / "pushes.sqlite3"}"

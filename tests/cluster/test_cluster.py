@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import re
 import time
 
 import aiohttp
@@ -362,6 +363,23 @@ async def test_a_rule_fires_once_per_cluster(emulator, cluster, admin_http):
         await wait_until(decided, 15, "one node firing, the other skipping it as fired elsewhere")
         await wait_until(lambda: len(hook.posts) == 1, 5, "the webhook posted once")
 
+        async def firing_everywhere() -> bool:  # the firing is one node's event: relayed to the other
+            found = set()
+            for node in nodes:
+                async with admin_http.get(f"{node.base}/api/v1/events", params={"type": "RULE_FIRED"}) as resp:
+                    found.add(tuple(event["id"] for event in (await resp.json())["events"]))
+            return len(found) == 1 and len(next(iter(found))) == 1
+
+        await wait_until(firing_everywhere, 5, "the firing on both nodes' event lists, once, under one id")
+        received = 0
+        for node in nodes:
+            async with admin_http.get(f"{node.base}/metrics") as resp:
+                text = await resp.text()
+            found = re.search(r'^wepgw_cluster_events_total\{outcome="received"\} (\S+)$', text, re.MULTILINE)
+            assert found is not None, text[-2000:]
+            received += int(float(found.group(1)))
+        assert received == 1  # the firing, by the node that did not fire
+
         emulator.inject_event(camera, "DEVICE_MOTION_START")
 
         async def cooled() -> bool:
@@ -373,6 +391,31 @@ async def test_a_rule_fires_once_per_cluster(emulator, cluster, admin_http):
         assert sum(s["fired"] for s in await stats()) == 1
     finally:
         await hook.server.close()
+
+
+async def test_two_nodes_given_one_webhook_url_register_it_once(emulator, cluster, admin_http):
+    """A shared [events] public_url (the edge's, say) would have the nodes replace each
+    other's webhook token: the second node registers nothing and says why."""
+    cluster.events_url = "http://127.0.0.1:9/shared"
+    nodes = await cluster.start(2)
+
+    async def reasons() -> list[str]:
+        found = []
+        for node in nodes:
+            async with admin_http.get(f"{node.base}/readyz") as resp:
+                found.append((await resp.json())["events"].get("reason", ""))
+        return found
+
+    async def one_refused() -> bool:
+        return sum("registered already" in reason for reason in await reasons()) == 1
+
+    await wait_until(one_refused, 15, "one node reporting the shared URL")
+    refused = next(i for i, reason in enumerate(await reasons()) if "registered already" in reason)
+    reason, holder = (await reasons())[refused], nodes[1 - refused]
+    assert "http://127.0.0.1:9/shared/wep/webhook" in reason and f"node {holder.name} " in reason, reason
+    assert [hook["url"] for hook in emulator.webhooks] == ["http://127.0.0.1:9/shared/wep/webhook"]
+    assert "no webhook registered" in nodes[refused].log.read_text()
+    assert "no webhook registered" not in holder.log.read_text()
 
 
 async def test_one_operator_steers_a_camera_across_nodes(emulator, cluster, admin_http):
