@@ -30,24 +30,56 @@ log = logging.getLogger("gateway.cluster")
 
 KIND = "event"
 HEARD_BY_EVERY_NODE = frozenset({"wep", "amcrest"})
+WEBHOOKS = "wepgw:webhooks"  # WEP webhook URL -> the node that registered it
 QUEUE_SIZE = 1000  # events waiting for the channel; past it the oldest are dropped (counted)
 
 
-async def claim_webhook_url(node: ClusterNode, url: str) -> str | None:
-    """None when this node may register WEP's webhook at `url` (it holds the URL's lease,
-    renewed with the node's others), else why not. Redis unable to tell: None (a node's
-    own URL, the usual case, must not wait for Redis)."""
-    name = "webhook:" + hashlib.sha256(url.encode()).hexdigest()[:16]
-    try:
-        if await node.leases.acquire(name, retake=True) is not None:
+class NodeWebhooks:
+    """Each node's WEP webhook URL, as WEP's registration sees it in a cluster.
+
+    A URL is one node's (its lease, renewed with the node's others), and is written down
+    with its node in `wepgw:webhooks`, so when a node dies without deleting its webhook (a
+    crash, a pod's new address) the next registration anywhere deletes it from WEP rather
+    than leave WEP posting to nobody."""
+
+    def __init__(self, node: ClusterNode):
+        self._node = node
+
+    async def claim(self, url: str) -> str | None:
+        """None when this node may register WEP's webhook at `url`, else why not. Redis
+        unable to tell: None (a node's own URL, the usual case, must not wait for Redis)."""
+        name = "webhook:" + hashlib.sha256(url.encode()).hexdigest()[:16]
+        node = self._node
+        try:
+            if await node.leases.acquire(name, retake=True) is not None:
+                await node.ask(node.redis.hset(WEBHOOKS, url, node.node_id))
+                return None
+            holder = await node.leases.holder(name)
+        except ClusterUnavailable:
             return None
-        holder = await node.leases.holder(name)
-    except ClusterUnavailable:
-        return None
-    return (
-        f"[events] public_url gives WEP the webhook URL {url}, which node {holder} registered already:"
-        " in a cluster each node needs its own (the address WEP reaches that node at)"
-    )
+        return (
+            f"[events] public_url gives WEP the webhook URL {url}, which node {holder} registered already:"
+            " in a cluster each node needs its own (the address WEP reaches that node at)"
+        )
+
+    async def stale(self, urls: list[str]) -> list[str]:
+        """Those of `urls` (WEP's other webhooks) that a cluster node registered and that
+        node is gone; forgotten here as they are returned, for deletion."""
+        node = self._node
+        try:
+            found = await node.ask(node.redis.hgetall(WEBHOOKS))
+            owners = {_text(url): _text(owner) for url, owner in found.items()}
+            live = {member.node_id for member in await node.members()}
+            gone = [url for url in urls if url in owners and owners[url] not in live]
+            if gone:
+                await node.ask(node.redis.hdel(WEBHOOKS, *gone))
+        except ClusterUnavailable:
+            return []  # tidied at a later registration
+        return gone
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def encode(event: Event) -> dict:

@@ -12,10 +12,12 @@ dropped us): events are reported degraded (`/readyz`, `wepgw_events_webhook_up`)
 webhook is registered again, and once posts come back the gap is searched.
 
 In a cluster each node registers its own webhook at its own `public_url`, and WEP posts
-every event to every node. Two nodes given one URL (the edge's, say) would each replace
-the other's token and refuse the posts the edge sent them, so a node first claims its URL
-(`claim`, gateway/cluster/events.py): a node whose URL another node holds registers
-nothing and says why in /readyz.
+every event to every node (`cluster`, gateway/cluster/events.py NodeWebhooks):
+- Two nodes given one URL (the edge's, say) would each replace the other's token and refuse
+  the posts the edge sent them, so a node first claims its URL; a node whose URL another
+  node holds registers nothing and says why in /readyz.
+- A node that died without deleting its webhook leaves WEP posting to nobody: each
+  registration deletes the webhooks of cluster nodes that are gone.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from typing import Protocol
 
 from gateway.backends.base import UpstreamFailure
 from gateway.events import webhook_auth
@@ -43,6 +46,12 @@ DELETE_TIMEOUT = 2.0
 CLAIM_PATIENCE = 3
 
 
+class ClusterWebhooks(Protocol):
+    async def claim(self, url: str) -> str | None: ...
+
+    async def stale(self, urls: list[str]) -> list[str]: ...
+
+
 class WebhookRegistration:
     def __init__(
         self,
@@ -53,11 +62,10 @@ class WebhookRegistration:
         heartbeat_ms: int,
         stats: WebhookStats,
         on_recovered: Callable[[float], None],
-        claim: Callable[[str], Awaitable[str | None]] | None = None,
+        cluster: ClusterWebhooks | None = None,
     ):
         self.url = public_url.rstrip("/") + WEBHOOK_PATH
-        # In a cluster: None when this node may register at the URL, else why not.
-        self._claim = claim
+        self._cluster = cluster
         self.webhook_id: str | None = None
         self.degraded_reason: str | None = "webhook not registered yet"
         self._api = api
@@ -87,7 +95,7 @@ class WebhookRegistration:
         delay, last_error, refused = RETRY_INITIAL, None, 0
         while True:
             if self.webhook_id is None:
-                conflict = await self._claim(self.url) if self._claim is not None else None
+                conflict = await self._cluster.claim(self.url) if self._cluster is not None else None
                 if conflict is not None:
                     refused += 1
                     if refused == CLAIM_PATIENCE:
@@ -134,7 +142,10 @@ class WebhookRegistration:
             "authenticationToken": token,
             "eventTopics": self._topics.wep(),
         }
-        ours = [hook for hook in await self._api.webhooks() if _same_url(hook.get("url"), self.url)]
+        found = await self._api.webhooks()
+        ours = [hook for hook in found if _same_url(hook.get("url"), self.url)]
+        if self._cluster is not None:
+            await self._delete_stale([hook for hook in found if not _same_url(hook.get("url"), self.url)])
         # Before the request: WEP may post (HELLO) before its answer reaches us.
         self._receiver.set_token(token)
         if ours:
@@ -163,6 +174,19 @@ class WebhookRegistration:
             self._heartbeat,
             self._topics.wep(),
         )
+
+    async def _delete_stale(self, others: list[dict]) -> None:
+        """Delete the webhooks of cluster nodes that are gone (best effort: a failure waits
+        for the next registration)."""
+        gone = set(await self._cluster.stale([str(hook.get("url")) for hook in others])) if self._cluster else set()
+        ids = [str(hook.get("id")) for hook in others if str(hook.get("url")) in gone]
+        if not ids:
+            return
+        try:
+            await self._api.delete_webhooks(ids)
+            log.info("deleted %d webhook(s) of cluster nodes that are gone: %s", len(ids), ", ".join(sorted(gone)))
+        except UpstreamFailure as exc:
+            log.warning("webhook(s) of cluster nodes that are gone not deleted (%s): %s", exc, ", ".join(sorted(gone)))
 
     async def unregister(self) -> None:
         """Delete our webhook (clean shutdown); bounded, best effort."""

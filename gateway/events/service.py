@@ -15,7 +15,7 @@ from aiohttp import web
 from gateway.backends.alta.alarms import AltaAlarms
 from gateway.backends.alta.client import AltaClient
 from gateway.backends.base import Backend
-from gateway.cluster.events import EventRelay, claim_webhook_url
+from gateway.cluster.events import EventRelay, NodeWebhooks
 from gateway.events.alarms import AlarmBook, AlarmSource, WepAlarms
 from gateway.events.audit import AlarmAudit
 from gateway.events.backfill import Backfill
@@ -91,7 +91,7 @@ def build(app: web.Application) -> EventLayer:
             events.heartbeat_ms,
             receiver.stats,
             on_recovered=backfill.request,
-            claim=partial(claim_webhook_url, app[CLUSTER]) if CLUSTER in app else None,
+            cluster=NodeWebhooks(app[CLUSTER]) if CLUSTER in app else None,
         )
         layer.receiver, layer.backfill, layer.registration = receiver, backfill, registration
     elif api is not None:

@@ -418,6 +418,22 @@ async def test_two_nodes_given_one_webhook_url_register_it_once(emulator, cluste
     assert "no webhook registered" not in holder.log.read_text()
 
 
+async def test_the_webhook_of_a_killed_node_is_deleted_by_the_next_registration(emulator, cluster, admin_http):
+    """A node that dies without deleting its webhook (SIGKILL; a pod that comes back at
+    another address) would leave WEP posting to nobody: the next node to register deletes it."""
+    a, b = await cluster.start(2)
+
+    def urls() -> list[str]:
+        return sorted(hook["url"] for hook in emulator.webhooks)
+
+    await wait_until(lambda: urls() == sorted(f"{n.base}/wep/webhook" for n in (a, b)), 10, "both webhooks")
+    await cluster.kill(b)
+    await asyncio.sleep(3.5)  # its member key lapses (member_ttl_ms 3000)
+    [c] = await cluster.start(1)
+    await wait_until(lambda: urls() == sorted(f"{n.base}/wep/webhook" for n in (a, c)), 10, "b's webhook gone")
+    assert f"deleted 1 webhook(s) of cluster nodes that are gone: {b.base}/wep/webhook" in c.log.read_text()
+
+
 async def test_one_operator_steers_a_camera_across_nodes(emulator, cluster, admin_http):
     node_a, node_b = await cluster.start(2)
     camera = emulator.camera_ids[0]  # the PTZ camera

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from gateway.cluster.events import KIND, EventRelay, claim_webhook_url
+from gateway.cluster.events import KIND, EventRelay, NodeWebhooks
 from gateway.cluster.node import ClusterNode
 from gateway.config import ClusterConfig
 from gateway.events.bus import EventBus
@@ -131,11 +131,27 @@ async def test_events_while_redis_is_away_are_dropped_and_counted_then_flow_agai
 async def test_a_webhook_url_is_one_nodes(redis):
     async with node_with_bus(redis.url, "a") as (a, _, _), node_with_bus(redis.url, "b") as (b, _, _):
         await subscribed(a, b)
+        hooks_a, hooks_b = NodeWebhooks(a), NodeWebhooks(b)
         shared = "http://edge.example/wep/webhook"
-        assert await claim_webhook_url(a, shared) is None
-        assert await claim_webhook_url(a, shared) is None  # a's again: still a's
-        refused = await claim_webhook_url(b, shared)
+        assert await hooks_a.claim(shared) is None
+        assert await hooks_a.claim(shared) is None  # a's again: still a's
+        refused = await hooks_b.claim(shared)
         assert refused is not None and "node a registered already" in refused and shared in refused
-        assert await claim_webhook_url(b, "http://10.0.0.6:8080/wep/webhook") is None
+        assert await hooks_b.claim("http://10.0.0.6:8080/wep/webhook") is None
         await asyncio.sleep(2.0)  # past the lease: renewed with a's other leases
-        assert await claim_webhook_url(b, shared) is not None
+        assert await hooks_b.claim(shared) is not None
+
+
+async def test_the_webhook_of_a_node_that_is_gone_is_stale(redis):
+    url_a, url_b, foreign = "http://10.0.0.5:8080/wep/webhook", "http://10.0.0.6:8080/wep/webhook", "http://vms/hook"
+    async with node_with_bus(redis.url, "b") as (b, _, _):
+        hooks_b = NodeWebhooks(b)
+        async with node_with_bus(redis.url, "a") as (a, _, _):
+            await subscribed(a, b)
+            assert await NodeWebhooks(a).claim(url_a) is None
+            assert await hooks_b.claim(url_b) is None
+            assert await hooks_b.stale([url_a, foreign]) == []  # a is a member: its webhook stays
+        # a left (a clean close deletes its member key; a crash lets it lapse)
+        assert await hooks_b.stale([url_a, foreign]) == [url_a]  # somebody else's webhook: never
+        assert await hooks_b.stale([url_a]) == []  # forgotten once returned for deletion
+        assert await b.redis.hkeys("wepgw:webhooks") == [url_b.encode()]
