@@ -64,18 +64,20 @@ class NodeWebhooks:
 
     async def stale(self, urls: list[str]) -> list[str]:
         """Those of `urls` (WEP's other webhooks) that a cluster node registered and that
-        node is gone; forgotten here as they are returned, for deletion."""
+        node is gone."""
         node = self._node
         try:
             found = await node.ask(node.redis.hgetall(WEBHOOKS))
-            owners = {_text(url): _text(owner) for url, owner in found.items()}
             live = {member.node_id for member in await node.members()}
-            gone = [url for url in urls if url in owners and owners[url] not in live]
-            if gone:
-                await node.ask(node.redis.hdel(WEBHOOKS, *gone))
         except ClusterUnavailable:
             return []  # tidied at a later registration
-        return gone
+        owners = {_text(url): _text(owner) for url, owner in found.items()}
+        return [url for url in urls if url in owners and owners[url] not in live]
+
+    async def forget(self, urls: list[str]) -> None:
+        """Deleted from WEP: no longer anybody's."""
+        with suppress(ClusterUnavailable):
+            await self._node.ask(self._node.redis.hdel(WEBHOOKS, *urls))
 
 
 def _text(value: bytes | str) -> str:

@@ -51,6 +51,8 @@ class ClusterWebhooks(Protocol):
 
     async def stale(self, urls: list[str]) -> list[str]: ...
 
+    async def forget(self, urls: list[str]) -> None: ...
+
 
 class WebhookRegistration:
     def __init__(
@@ -145,7 +147,9 @@ class WebhookRegistration:
         found = await self._api.webhooks()
         ours = [hook for hook in found if _same_url(hook.get("url"), self.url)]
         if self._cluster is not None:
-            await self._delete_stale([hook for hook in found if not _same_url(hook.get("url"), self.url)])
+            await self._delete_stale(
+                self._cluster, [hook for hook in found if not _same_url(hook.get("url"), self.url)]
+            )
         # Before the request: WEP may post (HELLO) before its answer reaches us.
         self._receiver.set_token(token)
         if ours:
@@ -175,18 +179,20 @@ class WebhookRegistration:
             self._topics.wep(),
         )
 
-    async def _delete_stale(self, others: list[dict]) -> None:
+    async def _delete_stale(self, cluster: ClusterWebhooks, others: list[dict]) -> None:
         """Delete the webhooks of cluster nodes that are gone (best effort: a failure waits
         for the next registration)."""
-        gone = set(await self._cluster.stale([str(hook.get("url")) for hook in others])) if self._cluster else set()
+        gone = await cluster.stale([str(hook.get("url")) for hook in others])
         ids = [str(hook.get("id")) for hook in others if str(hook.get("url")) in gone]
         if not ids:
             return
         try:
             await self._api.delete_webhooks(ids)
-            log.info("deleted %d webhook(s) of cluster nodes that are gone: %s", len(ids), ", ".join(sorted(gone)))
         except UpstreamFailure as exc:
             log.warning("webhook(s) of cluster nodes that are gone not deleted (%s): %s", exc, ", ".join(sorted(gone)))
+            return
+        await cluster.forget(gone)
+        log.info("deleted %d webhook(s) of cluster nodes that are gone: %s", len(ids), ", ".join(sorted(gone)))
 
     async def unregister(self) -> None:
         """Delete our webhook (clean shutdown); bounded, best effort."""

@@ -153,5 +153,7 @@ async def test_the_webhook_of_a_node_that_is_gone_is_stale(redis):
             assert await hooks_b.stale([url_a, foreign]) == []  # a is a member: its webhook stays
         # a left (a clean close deletes its member key; a crash lets it lapse)
         assert await hooks_b.stale([url_a, foreign]) == [url_a]  # somebody else's webhook: never
-        assert await hooks_b.stale([url_a]) == []  # forgotten once returned for deletion
+        assert await hooks_b.stale([url_a]) == [url_a]  # until it is deleted from WEP
+        await hooks_b.forget([url_a])
+        assert await hooks_b.stale([url_a]) == []
         assert await b.redis.hkeys("wepgw:webhooks") == [url_b.encode()]
