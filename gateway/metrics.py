@@ -231,6 +231,7 @@ class GatewayCollector(Collector):
             "bytes_served",
             "not_found",
             "discontinuities",
+            "fast_path_answers",
         )
         # The segmenter's: segments cut short to keep the target duration (a GOP longer than it),
         # and frames WEP sent again after a reconnect that were skipped.

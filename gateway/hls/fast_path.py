@@ -220,15 +220,21 @@ class HlsAnswerer:
         self, muxer: HlsMuxer, camera: str, query: str, delta: bool, cache: str, count: int = 1
     ) -> tuple[bytes, ...]:
         """The playlist as it is now, for `count` requests."""
+        self.count_answers(muxer, count)
         return self.ok(camera, routes.PLAYLIST_TYPE, cache, muxer.media_playlist(query, delta), count)
 
     def media_answer(self, muxer: HlsMuxer, camera: str, body: bytes, cache: str, count: int = 1) -> tuple[bytes, ...]:
+        self.count_answers(muxer, count)
         muxer.counters.bytes_served += len(body) * count
         return self.ok(camera, routes.MEDIA_TYPE, cache, body, count)
 
+    def count_answers(self, muxer: HlsMuxer, count: int) -> None:
+        """`count` answers written here (wepgw_hls_fast_path_answers_total, per muxer)."""
+        self.answered += count
+        muxer.counters.fast_path_answers += count
+
     def ok(self, camera: str, content_type: str, cache: str, body: bytes, count: int = 1) -> tuple[bytes, ...]:
         """A 200 for `count` requests, counted as the limits middleware counts them."""
-        self.answered += count
         self._traffic.bytes_out[camera, PROTOCOL] += len(body) * count
         return self._head(_fields(b"200 OK", content_type, cache), len(body)), body
 
@@ -351,7 +357,7 @@ class _Group:
         raise NotImplementedError
 
     def stopped(self, count: int) -> tuple[bytes, ...]:
-        self._answerer.answered += count
+        self._answerer.count_answers(self.muxer, count)
         return self._answerer.error(503, "upstream_unavailable", "the stream stopped")
 
 
@@ -386,7 +392,7 @@ class _PlaylistGroup(_Group):
 
     def timed_out(self, count: int) -> tuple[bytes, ...]:
         self.muxer.counters.blocking_timeouts += count
-        self._answerer.answered += count
+        self._answerer.count_answers(self.muxer, count)
         return self._answerer.error(503, "upstream_unavailable", "the segment or part asked for did not come in time")
 
 
@@ -407,7 +413,7 @@ class _PartGroup(_Group):
         part = self.muxer.segmenter.parts.get(self._part_id)
         if part is None:
             self.muxer.counters.not_found += count
-            self._answerer.answered += count
+            self._answerer.count_answers(self.muxer, count)
             return self._answerer.error(404, "not_found", f"{self._name} is not in the playlist window")
         self.muxer.counters.parts_served += count
         return self._answerer.media_answer(self.muxer, self.camera, part.data, routes.MEDIA_CACHE, count)

@@ -70,6 +70,7 @@ class HlsCounters:
     bytes_served: int = 0
     parts_written: int = 0
     discontinuities: int = 0
+    fast_path_answers: int = 0  # of the answers, those written below aiohttp (gateway/hls/fast_path.py)
     # seconds from a part's completion to the answer of a request that was waiting for it
     part_delivery_delay: DelayHistogram = field(default_factory=DelayHistogram)
 

@@ -63,6 +63,7 @@ def counters(gw: ThreadGateway) -> dict:
         values.pop("parts_written")
         values.pop("discontinuities")
         values.pop("playlists_rendered")
+        values.pop("fast_path_answers")  # the fast side's alone, by definition: compare() checks it
         values["bytes_out"] = sum(gw.app[TRAFFIC].bytes_out.values())
         return values
 
@@ -115,9 +116,10 @@ def compare(gw: ThreadGateway, request: bytes, *, tries: int = 5) -> tuple:
     """The fast path's answer to `request` == aiohttp's, sent at the same moment (a playlist
     that changed between the two is asked again); it was answered on the fast path."""
     for _ in range(tries):
-        before = fast_answers(gw)
+        before, muxer_before = fast_answers(gw), muxer_of(gw).counters.fast_path_answers
         fast, slow = both_ways(gw, request)
         assert fast_answers(gw) == before + 1, "answered by aiohttp, not the fast path"
+        assert muxer_of(gw).counters.fast_path_answers == muxer_before + 1  # wepgw_hls_fast_path_answers_total
         if fast == slow:
             return fast[0]
         assert fast[0][0] == slow[0][0] and fast[0][1][:2] == slow[0][1][:2], (fast, slow)
