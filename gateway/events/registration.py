@@ -43,7 +43,7 @@ RETRY_INITIAL, RETRY_MAX = 1.0, 60.0
 DELETE_TIMEOUT = 2.0
 # Claims refused in a row before the URL is reported taken: a node restarting under a new
 # id waits out its previous process's claim (a lease of [cluster] lease_ms) in silence.
-CLAIM_PATIENCE = 3
+CLAIM_PATIENCE = 4  # refused at 0, 1, 3 and 7 s: past a default 3 s lease with room to spare
 
 
 class ClusterWebhooks(Protocol):
