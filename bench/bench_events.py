@@ -65,17 +65,6 @@ KINDS = ("DEVICE_MOTION_START", "DEVICE_MOTION_STOP")
 TARGET_P99, TARGET_CPU_RATIO = 0.100, 2.0
 SATURATED = 0.90  # of one core: the event loop has no time left
 BUSY_ELSEWHERE = 0.15  # of one core used outside the bench's busy processes: a noisy window
-# Small loops, as tests/conftest.py TEST_EMULATOR: no video is asked for here.
-EMULATOR = {
-    "cameras": 2,
-    "tls": False,
-    "loop_seconds": 4.0,
-    "fps": 15,
-    "high_size": (640, 360),
-    "low_size": (320, 180),
-    "high_bitrate": 800_000,
-    "low_bitrate": 250_000,
-}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -129,8 +118,9 @@ async def pace(command: dict, emit, stats) -> dict:
 async def run_emulator(cache: str) -> None:
     from gateway.emulator.server import Emulator
     from gateway.emulator.settings import EmulatorSettings
+    from tests.conftest import TEST_EMULATOR  # the suite's small loops: no video is asked for here
 
-    emulator = Emulator(EmulatorSettings(host="127.0.0.1", port=0, cache_dir=cache, **EMULATOR))
+    emulator = Emulator(EmulatorSettings(host="127.0.0.1", port=0, cache_dir=cache, **TEST_EMULATOR))
     await emulator.start()
     say({"url": emulator.url, "camera": emulator.camera_ids[0]})
 

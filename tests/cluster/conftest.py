@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +38,19 @@ def redis(tmp_path):
         yield server
     finally:
         server.stop()
+
+
+async def wait_until(predicate, timeout: float, what: str, step: float = 0.05) -> float:
+    """Seconds it took until predicate() is true; AssertionError naming `what` after timeout."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return time.monotonic() - start
+        await asyncio.sleep(step)
+    raise AssertionError(f"not within {timeout}s: {what}")
 
 
 @dataclass

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import re
 import time
 
 import aiohttp
 import pytest
+
+from tests.cluster.conftest import wait_until
 
 pytestmark = pytest.mark.peer
 
@@ -51,19 +52,6 @@ async def mint(http: aiohttp.ClientSession, base: str, **body) -> dict:
     async with http.post(f"{base}/api/v1/tokens", json={"cameras": ["*"], **body}) as resp:
         assert resp.status == 201, await resp.text()
         return await resp.json()
-
-
-async def wait_until(predicate, timeout: float, what: str, step: float = 0.05) -> float:
-    """Seconds it took until predicate() is true; AssertionError naming `what` after timeout."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        result = predicate()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return time.monotonic() - start
-        await asyncio.sleep(step)
-    raise AssertionError(f"not within {timeout}s: {what}")
 
 
 async def test_one_pull_for_the_cluster_and_failover(emulator, cluster, admin_http):

@@ -15,6 +15,7 @@ from gateway.cluster.node import ClusterNode
 from gateway.config import ClusterConfig
 from gateway.events.bus import EventBus
 from gateway.events.model import Event
+from tests.cluster.conftest import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -55,18 +56,10 @@ def ids(bus: EventBus) -> list[str]:
     return [event.id for event in bus.recent()]
 
 
-async def until(condition, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
-
-
 async def subscribed(*nodes: ClusterNode) -> None:
     """Each node listens on the channel (a message published before that is not heard)."""
     for node in nodes:
-        await until(lambda node=node: node.available)
+        await wait_until(lambda node=node: node.available, 5, f"{node.node_id} connected to Redis")
     for _ in range(100):
         answers = await nodes[0].redis.pubsub_numsub("wepgw:cluster")
         if answers and answers[0][1] >= len(nodes):
@@ -80,7 +73,7 @@ async def test_an_event_one_node_heard_reaches_the_other_bus_whole(redis):
         await subscribed(a, b)
         sent = alarm("alta:guid-1:1")
         assert bus_a.publish(sent)
-        await until(lambda: "alta:guid-1:1" in ids(bus_b))
+        await wait_until(lambda: "alta:guid-1:1" in ids(bus_b), 5, "the alarm on b's bus")
         [received] = bus_b.recent()
         assert received == sent  # every field, `at` and `notify` too
         # Not sent back: A's bus holds it once, and A counted one sent, nothing received.
@@ -95,7 +88,7 @@ async def test_what_every_node_hears_itself_is_not_relayed(redis):
         bus_a.publish(alarm("wep:17", source="wep", camera="cam"))
         bus_a.publish(alarm("amcrest:abc", source="amcrest", camera="cam"))
         bus_a.publish(alarm("rules:1", source="rules", camera="cam"))  # a firing: one node's
-        await until(lambda: ids(bus_b) == ["rules:1"])
+        await wait_until(lambda: ids(bus_b) == ["rules:1"], 5, "the firing on b's bus")
         await asyncio.sleep(0.2)
         assert ids(bus_b) == ["rules:1"] and relay_a.stats["sent"] == 1
 
@@ -106,7 +99,7 @@ async def test_a_message_that_is_not_an_event_is_counted_and_skipped(redis, capl
         with caplog.at_level(logging.WARNING, "gateway.cluster"):
             await a.publish(KIND, event={"id": 5, "camera": None})
             await a.publish(KIND, event="not an event")
-            await until(lambda: relay_b.stats["unreadable"] == 2)
+            await wait_until(lambda: relay_b.stats["unreadable"] == 2, 5, "two unreadable messages")
         assert not ids(bus_b)
         assert "from a that is not an event" in caplog.text
 
@@ -118,12 +111,12 @@ async def test_events_while_redis_is_away_are_dropped_and_counted_then_flow_agai
         with caplog.at_level(logging.INFO, "gateway.cluster"):
             bus_a.publish(alarm("alta:lost-1:1"))
             bus_a.publish(alarm("alta:lost-2:1"))
-            await until(lambda: relay_a.stats["dropped"] == 2)
+            await wait_until(lambda: relay_a.stats["dropped"] == 2, 5, "two events dropped")
             assert sorted(ids(bus_a)) == ["alta:lost-1:1", "alta:lost-2:1"]  # still on the node that heard them
             redis.start()
             await subscribed(a, b)
             bus_a.publish(alarm("alta:after:1"))
-            await until(lambda: ids(bus_b) == ["alta:after:1"], 10)
+            await wait_until(lambda: ids(bus_b) == ["alta:after:1"], 10, "the event after Redis returned")
         assert caplog.text.count("events stay on this node while Redis is away") == 1
         assert "events reach the other nodes again" in caplog.text
 

@@ -10,18 +10,12 @@ import pytest
 
 from gateway.config import AmcrestCameraConfig
 from gateway.emulator.amcrest import AmcrestEmulator, AmcrestSettings
-from tests.conftest import config_for, require
+from tests.conftest import TEST_EMULATOR, config_for, require
 from tests.rtmp.conftest import ADMIN_KEY, nginx  # noqa: F401  (the nginx-rtmp receiver fixture)
 from tests.rtmp.nginx import probe
 
-SMALL = {
-    "loop_seconds": 4.0,
-    "fps": 15,
-    "high_size": (640, 360),
-    "low_size": (320, 180),
-    "high_bitrate": 800_000,
-    "low_bitrate": 250_000,
-}
+# The suite's small pictures (tests/conftest.py), for each Amcrest channel.
+SMALL = {key: value for key, value in TEST_EMULATOR.items() if key not in ("cameras", "tls")}
 
 
 @pytest.fixture
